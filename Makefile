@@ -1,0 +1,115 @@
+# deferd — delayed and timeout jobs kept in Redis.
+#
+#   make            build deferd and deferctl (installs missing Debian packages when it can)
+#   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
+#   make check      all tests (unit + integration against a real redis-server); alias: make test
+#   make check-asan the same tests built with AddressSanitizer + UBSan
+#   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+#   make clean
+
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+DESTDIR		?=
+BUILD		?= build
+
+PKGS		:= hiredis libevent yaml-0.1
+CC		?= cc
+OPT		?= -O2 -g
+WARN		:= -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+SAN		?=
+CPPFLAGS	+= -D_GNU_SOURCE -Idaemon -I$(BUILD)
+PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS	 = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS	 = $(shell pkg-config --libs check 2>/dev/null)
+ALL_CFLAGS	 = $(WARN) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS	 = $(SAN) $(LDFLAGS)
+
+LUA_LIB		:= daemon/lua/lib.lua
+LUA_SRCS	:= $(filter-out $(LUA_LIB),$(sort $(wildcard daemon/lua/*.lua)))
+MAIN_SRCS	:= daemon/deferd.c daemon/deferctl.c
+CTL_SRCS	:= $(wildcard daemon/ctl_*.c)
+LIB_SRCS	:= $(filter-out $(MAIN_SRCS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
+LIB_OBJS	:= $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/scripts_gen.o
+CTL_OBJS	:= $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
+TEST_SRCS	:= $(sort $(wildcard tests/check_*.c))
+TEST_BINS	:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT	:= $(BUILD)/tests/harness.o
+
+.PHONY: all deps run check test check-asan install uninstall clean bench
+
+all: $(BUILD)/.deps-ok $(BUILD)/deferd $(BUILD)/deferctl
+
+deps $(BUILD)/.deps-ok:
+	@tools/deps.sh
+	@mkdir -p $(BUILD) && touch $(BUILD)/.deps-ok
+
+$(BUILD)/scripts_gen.c: tools/embed-lua.sh $(LUA_LIB) $(LUA_SRCS) | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	tools/embed-lua.sh $@ $(LUA_LIB) $(LUA_SRCS)
+
+$(BUILD)/%.o: daemon/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/scripts_gen.o: $(BUILD)/scripts_gen.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdeferd.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/deferd: $(BUILD)/deferd.o $(BUILD)/libdeferd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/deferctl: $(BUILD)/deferctl.o $(CTL_OBJS) $(BUILD)/libdeferd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_SUPPORT) $(BUILD)/libdeferd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+# Every test binary runs even when an earlier one failed; the target fails if any did.
+check: all $(TEST_BINS)
+	@DEFERD_BUILD=$(abspath $(BUILD)) tools/run-tests.sh $(TEST_BINS)
+
+test: check
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+run: all
+	@tools/run.sh $(BUILD)
+
+bench: all
+	@bench/run-all
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/deferd $(DESTDIR)$(SBINDIR)/deferd
+	install -m 0755 $(BUILD)/deferctl $(DESTDIR)$(BINDIR)/deferctl
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/deferd/handlers.d
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml ]; then \
+	    echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml"; \
+	else \
+	    sed 's|^\(  dir: \).*|\1$(SYSCONFDIR)/deferd/handlers.d|' config/deferd.yaml > $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml && \
+	    chmod 0640 $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml; \
+	fi
+	@for m in $(wildcard man/*.[1-8]); do \
+	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/deferd $(DESTDIR)$(BINDIR)/deferctl
+	@for m in $(wildcard man/*.[1-8]); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build build-asan
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

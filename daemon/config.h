@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file (DESIGN §6): parsed with libyaml into one struct,
+ * validated, with defaults for every key so that a two-line file works.
+ */
+#ifndef DEFERD_CONFIG_H
+#define DEFERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "redisurl.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/deferd/deferd.yaml"
+
+enum conflict_policy {
+	CONFLICT_INHERIT = -1,	/* only in overrides: use locks.on_conflict */
+	CONFLICT_REQUEUE = 0,
+	CONFLICT_WAIT,
+	CONFLICT_FAIL,
+};
+
+/* handlers.overrides.NAME: -1 / 0 / CONFLICT_INHERIT mean "not set". */
+struct handler_override {
+	char			*name;
+	int64_t			 timeout_ms;	  /* -1: handlers.timeout */
+	int			 max_concurrency; /* 0: only the global limit */
+	int			 max_attempts;	  /* 0: retry.max_attempts */
+	enum conflict_policy	 on_conflict;	  /* CONFLICT_INHERIT: locks.on_conflict */
+};
+
+/* expirations.rules[]: one glob on expired keys. */
+struct expiration_rule {
+	char	*pattern;	/* Redis glob, required */
+	int	 db;		/* -1: any database */
+	char	*handler;	/* required */
+	char	*resource;	/* template like "order:{1}", or NULL */
+	char	*queue;		/* NULL: the first of queues */
+};
+
+enum source_kind {
+	SOURCE_ZSET,
+	SOURCE_LIST,
+	SOURCE_CHANNEL,
+};
+
+/* sources[]: exactly one of zset:, list:, channel: or pattern: names it. */
+struct source {
+	enum source_kind	 kind;
+	char			*name;		/* key, or channel / channel pattern */
+	bool			 is_pattern;	/* channel given as pattern: */
+	char			*handler;	/* required */
+	char			*queue;		/* NULL: the first of queues */
+	int64_t			 score_unit_ms;	/* zset: 1000 for s (default), 1 for ms */
+};
+
+struct env_var {
+	char	*name;
+	char	*value;
+};
+
+struct config {
+	char	*path;			/* the file this came from */
+
+	struct {
+		char			*url;
+		struct redis_target	 target;	/* parsed url, plus username/password below */
+		char			*password_file;
+		int64_t			 connect_timeout_ms;	/* 2s */
+		int64_t			 command_timeout_ms;	/* 10s: a reply later than this drops the connection */
+		bool			 allow_eviction;	/* false */
+	} redis;
+
+	char	*namespace;		/* "deferd" */
+	char	**queues;		/* ["default"] */
+	size_t	 nqueues;
+	int	 concurrency;		/* 8 */
+	int64_t	 poll_interval_ms;	/* 1s */
+	int64_t	 lease_ms;		/* 30s */
+	int64_t	 shutdown_timeout_ms;	/* 25s */
+
+	struct {
+		int	max_attempts;	/* 5 */
+		int64_t	backoff_ms;	/* 1s */
+		int64_t	backoff_max_ms;	/* 10m */
+	} retry;
+
+	struct {
+		int64_t	ttl_ms;		/* 1h; 0 keeps no result */
+	} results;
+
+	struct {
+		int64_t	max_jobs;	/* 10000 */
+		int64_t	ttl_ms;		/* 30d */
+	} dead;
+
+	struct {
+		char			*dir;		/* absolute; "/etc/deferd/handlers.d" */
+		char			*workdir;	/* absolute, or NULL: dir */
+		int64_t			 timeout_ms;	/* 60s */
+		int64_t			 kill_grace_ms;	/* 5s */
+		uint64_t		 max_output;	/* 1MiB */
+		uint64_t		 max_payload;	/* 16MiB: larger payloads are buried */
+		struct env_var		*environment;
+		size_t			 nenvironment;
+		struct handler_override	*overrides;
+		size_t			 noverrides;
+	} handlers;
+
+	struct {
+		int64_t			lease_ms;	 /* 30s */
+		enum conflict_policy	on_conflict;	 /* requeue */
+		int64_t			requeue_delay_ms; /* 1s */
+		int64_t			wait_timeout_ms; /* 30s */
+	} locks;
+
+	struct {
+		bool			 configure_redis;	/* false */
+		struct expiration_rule	*rules;
+		size_t			 nrules;
+	} expirations;
+
+	struct source	*sources;
+	size_t		 nsources;
+
+	struct {
+		enum log_level	level;	/* info */
+		enum log_format	format;	/* text */
+	} log;
+
+	struct {
+		char	*listen;	/* "host:port", or NULL: off */
+	} metrics;
+
+	bool	events;			/* true */
+};
+
+/*
+ * Load and validate path. Returns a new config, or NULL with one message in
+ * err: "FILE:LINE:COLUMN: what is wrong" (1-based), or "FILE: ..." when there
+ * is no position (unreadable file). An unknown key's message ends with
+ * "; did you mean 'KEY'?" when a known key is close.
+ */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+/* Same, from a buffer; name is used in messages in place of a file name. */
+struct config	*config_load_string(const char *name, const char *text, size_t len,
+		    char *err, size_t errlen);
+/* Free a config; NULL is a no-op. */
+void		 config_free(struct config *);
+/* The override for handler, or NULL. */
+const struct handler_override *config_override(const struct config *, const char *handler);
+/* Effective per-handler values (override, else global). */
+int64_t		 config_handler_timeout_ms(const struct config *, const char *handler);
+int		 config_handler_max_attempts(const struct config *, const char *handler);
+int		 config_handler_max_concurrency(const struct config *, const char *handler);
+/* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
+const char	*config_default_path(const char *from_cli);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Redis key names (DESIGN §2). */
+#include "keys.h"
+#include "xmalloc.h"
+
+char *
+keys_prefix(const char *ns, const char *queue)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:{%s}:", ns, queue);
+	return (s);
+}
+
+char *
+keys_queue(const char *ns, const char *queue, const char *suffix)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:{%s}:%s", ns, queue, suffix);
+	return (s);
+}
+
+char *
+keys_job(const char *ns, const char *queue, const char *id)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:{%s}:job:%s", ns, queue, id);
+	return (s);
+}
+
+char *
+keys_result(const char *ns, const char *queue, const char *id)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:{%s}:result:%s", ns, queue, id);
+	return (s);
+}
+
+char *
+keys_lock(const char *ns, const char *resource)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:lock:%s", ns, resource);
+	return (s);
+}
+
+char *
+keys_fence(const char *ns, const char *resource)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:fence:%s", ns, resource);
+	return (s);
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Redis key names of DESIGN §2, built in one place. All results are owned by the caller (free). */
+#ifndef DEFERD_KEYS_H
+#define DEFERD_KEYS_H
+
+/* "ns:{Q}:" — the prefix every key of queue Q starts with. */
+char	*keys_prefix(const char *ns, const char *queue);
+/* "ns:{Q}:SUFFIX", e.g. keys_queue(ns, q, "delayed"). */
+char	*keys_queue(const char *ns, const char *queue, const char *suffix);
+/* "ns:{Q}:job:ID" */
+char	*keys_job(const char *ns, const char *queue, const char *id);
+/* "ns:{Q}:result:ID" */
+char	*keys_result(const char *ns, const char *queue, const char *id);
+/* "ns:lock:RESOURCE" and "ns:fence:RESOURCE" */
+char	*keys_lock(const char *ns, const char *resource);
+char	*keys_fence(const char *ns, const char *resource);
+
+#endif

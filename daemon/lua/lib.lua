@@ -1,0 +1,1 @@
+-- Shared helpers, prepended to every script.

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runner (DESIGN §4): starts handler executables from handlers.dir with
+ * posix_spawn, never through a shell, each in its own session/process group;
+ * writes the payload to stdin without blocking, captures stdout (up to
+ * handlers.max_output) as the result, logs stderr line by line with the job
+ * ID, enforces the timeout (SIGTERM to the group, SIGKILL after kill_grace)
+ * and reaps children from a SIGCHLD event with waitpid(WNOHANG). A run is
+ * finished only when its exit status is known and its pipes are closed (or
+ * a bounded drain after exit has passed).
+ */
+#ifndef DEFERD_RUNNER_H
+#define DEFERD_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+struct runner;
+struct run;
+
+/* What to run. runner_start copies everything it keeps. */
+struct run_spec {
+	const char		*job_id;
+	const char		*queue;
+	const char		*handler;
+	const void		*payload;
+	size_t			 payload_len;
+	int			 attempt;	/* 1 on the first run */
+	int			 max_attempts;
+	int64_t			 timeout_ms;	/* effective timeout */
+	const char		*source;	/* "delayed" etc.; NULL: "delayed" */
+	const char		*resource;	/* NULL when none */
+	const char		*fencing_token;	/* NULL when none */
+	const struct env_var	*extra_env;	/* more DEFERD_* (expired key, channel...) */
+	size_t			 nextra_env;
+};
+
+enum run_outcome {
+	RUN_DONE,	/* exit 0 */
+	RUN_RETRY,	/* other exit, signal, timeout, killed, spawn failure of a transient kind */
+	RUN_DEAD,	/* exit 64 65 77 78, or a handler that is missing or unsafe */
+};
+
+/* Delivered once per run; pointers are valid only during the callback. */
+struct run_result {
+	enum run_outcome	 outcome;
+	int			 exit_code;	/* -1 when signalled or never started */
+	int			 term_signal;	/* 0 unless killed by a signal */
+	bool			 timed_out;
+	bool			 killed;	/* runner_kill was called */
+	bool			 output_truncated;
+	const char		*output;	/* captured stdout */
+	size_t			 output_len;
+	const char		*error;		/* why it is not RUN_DONE, "" when done */
+	int64_t			 duration_ms;
+};
+
+typedef void (*runner_done_cb)(const struct run_result *, void *arg);
+
+/* A runner on base. cfg is borrowed and must outlive the runner or the next runner_set_config. */
+struct runner	*runner_new(struct event_base *base, const struct config *cfg);
+/* Use cfg for runs started from now on (reload). */
+void		 runner_set_config(struct runner *, const struct config *cfg);
+/*
+ * Start a run. cb is always called exactly once, later, from the loop (also
+ * when the handler is missing or unsafe: RUN_DEAD with the reason). The
+ * returned handle is valid until cb has returned.
+ */
+struct run	*runner_start(struct runner *, const struct run_spec *,
+		    runner_done_cb cb, void *arg);
+/* Stop a run: SIGTERM to its group now, SIGKILL after kill_grace. Its result has killed = true, outcome RUN_RETRY and error reason. */
+void		 runner_kill(struct run *, const char *reason);
+/* Kill every run (as runner_kill). */
+void		 runner_kill_all(struct runner *, const char *reason);
+/* Number of runs not yet finished, in all / for one handler. */
+size_t		 runner_count(const struct runner *);
+size_t		 runner_count_handler(const struct runner *, const char *handler);
+/* SIGKILL every process group, free everything; no callbacks. NULL is a no-op. */
+void		 runner_free(struct runner *);
+
+/*
+ * Check that name is a safe handler in dir: valid name, a regular file (not
+ * a symlink), executable, not group/world-writable, owned by root or the
+ * effective user. Returns 0, or -1 with the reason in err.
+ */
+int		 runner_check_handler(const char *dir, const char *name, char *err, size_t errlen);
+/* Map a waitpid status to an outcome (0 done; 64 65 77 78 dead; else retry). */
+enum run_outcome runner_classify(int status);
+
+#endif

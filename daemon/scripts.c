@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* The table of embedded Lua scripts; the bodies come from scripts_gen.c. */
+#include <string.h>
+
+#include "scripts.h"
+
+extern const char script_src_enqueue[], script_src_claim[],
+    script_src_extend[], script_src_complete[], script_src_retry[],
+    script_src_bury[], script_src_reap[], script_src_cancel[],
+    script_src_revive[], script_src_purge[];
+
+static struct script scripts[SCRIPT_COUNT] = {
+	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0 },
+	[SCRIPT_CLAIM] = { "claim", script_src_claim, 0 },
+	[SCRIPT_EXTEND] = { "extend", script_src_extend, 0 },
+	[SCRIPT_COMPLETE] = { "complete", script_src_complete, 0 },
+	[SCRIPT_RETRY] = { "retry", script_src_retry, 0 },
+	[SCRIPT_BURY] = { "bury", script_src_bury, 0 },
+	[SCRIPT_REAP] = { "reap", script_src_reap, 0 },
+	[SCRIPT_CANCEL] = { "cancel", script_src_cancel, 0 },
+	[SCRIPT_REVIVE] = { "revive", script_src_revive, 0 },
+	[SCRIPT_PURGE] = { "purge", script_src_purge, 0 },
+};
+
+const struct script *
+scripts_get(enum script_id id)
+{
+	struct script	*s = &scripts[id];
+
+	if (s->len == 0)
+		s->len = strlen(s->body);
+	return (s);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/* Clocks, randomness, name checks and log escaping shared by both programs. */
+#include <sys/random.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int64_t
+util_real_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* getrandom() blocks only before the kernel pool is seeded, at early boot. */
+void
+util_random_bytes(void *buf, size_t len)
+{
+	unsigned char	*p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("getrandom");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+int64_t
+util_random_below(int64_t n)
+{
+	uint64_t	r;
+
+	if (n <= 0)
+		return (0);
+	util_random_bytes(&r, sizeof(r));
+	return ((int64_t)(r % (uint64_t)n));
+}
+
+void
+util_random_hex(char *out, size_t nbytes)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 b[64];
+
+	if (nbytes > sizeof(b))
+		nbytes = sizeof(b);
+	util_random_bytes(b, nbytes);
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 0xf];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+bool
+util_valid_job_id(const char *s, size_t len)
+{
+	if (len == 0 || len > 200)
+		return (false);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("_.:@-", c) != NULL) ||
+		    c == '\0')
+			return (false);
+	}
+	return (true);
+}
+
+bool
+util_valid_handler_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 255)
+		return (false);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || c == '\0' || strchr("_.-", c) == NULL))
+			return (false);
+	}
+	return (true);
+}
+
+bool
+util_valid_queue_name(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return (len <= 100 && util_valid_job_id(s, len));
+}
+
+char *
+util_escape(const void *src, size_t len, char *out, size_t outlen)
+{
+	const unsigned char	*s = src;
+	size_t			 o = 0;
+
+	if (outlen == 0)
+		return (out);
+	for (size_t i = 0; i < len; i++) {
+		char	tmp[5];
+		size_t	n;
+
+		switch (s[i]) {
+		case '\n': memcpy(tmp, "\\n", 3); break;
+		case '\r': memcpy(tmp, "\\r", 3); break;
+		case '\t': memcpy(tmp, "\\t", 3); break;
+		case '\\': memcpy(tmp, "\\\\", 3); break;
+		case '"': memcpy(tmp, "\\\"", 3); break;
+		default:
+			if (s[i] >= 0x20 && s[i] < 0x7f) {
+				tmp[0] = (char)s[i];
+				tmp[1] = '\0';
+			} else
+				snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+		}
+		n = strlen(tmp);
+		if (o + n + 4 > outlen) {
+			if (outlen >= 4) {
+				o = o < outlen - 4 ? o : outlen - 4;
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+	return (out);
+}
+
+void
+util_new_job_id(char *out, size_t outlen)
+{
+	char	rnd[17];
+
+	util_random_hex(rnd, 8);
+	snprintf(out, outlen, "%" PRIx64 "-%s", (uint64_t)util_real_ms(), rnd);
+}

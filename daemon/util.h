@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by deferd and deferctl: clocks, randomness, names, escaping. */
+#ifndef DEFERD_UTIL_H
+#define DEFERD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on CLOCK_MONOTONIC: for leases, timeouts and backoff. */
+int64_t	util_mono_ms(void);
+/* Milliseconds since the epoch on CLOCK_REALTIME: only for display and estimates. */
+int64_t	util_real_ms(void);
+/* Fill buf with len random bytes (getrandom); never fails. */
+void	util_random_bytes(void *buf, size_t len);
+/* A uniformly random integer in [0, n); 0 when n <= 0. */
+int64_t	util_random_below(int64_t n);
+/* Write 2*nbytes random hex digits and a NUL into out (size >= 2*nbytes+1). */
+void	util_random_hex(char *out, size_t nbytes);
+/* A job ID is 1-200 bytes of [A-Za-z0-9_.:@-]. */
+bool	util_valid_job_id(const char *, size_t len);
+/* A handler name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 255 bytes. */
+bool	util_valid_handler_name(const char *, size_t len);
+/* A queue name: like a job ID, but no braces (it becomes a hash tag). */
+bool	util_valid_queue_name(const char *);
+/*
+ * Copy len untrusted bytes into out (size outlen) so that they are safe to
+ * log: printable ASCII is kept, \n \r \t \\ and " become C escapes, other bytes
+ * \xNN. Truncates with "..." if out is too small. Returns out.
+ */
+char	*util_escape(const void *src, size_t len, char *out, size_t outlen);
+/* Generate a fresh job ID "<epoch-ms-hex>-<16 hex random>" into out (>= 40 bytes). */
+void	util_new_job_id(char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: durations, sizes, names and escaping. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "units.h"
+#include "util.h"
+
+START_TEST(durations)
+{
+	static const struct { const char *in; int64_t ms; } ok[] = {
+		{ "0", 0 }, { "500ms", 500 }, { "30s", 30000 }, { "5m", 300000 },
+		{ "1h", 3600000 }, { "30d", 2592000000LL }, { "0s", 0 },
+	};
+	static const char *bad[] = { "", "s", "1", "-1s", "1.5s", "1 s", "1sec", "ms", "10x" };
+	int64_t	ms;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(units_parse_duration(ok[i].in, &ms) == 0, "%s", ok[i].in);
+		ck_assert_int_eq(ms, ok[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(units_parse_duration(bad[i], &ms) == -1, "'%s' accepted", bad[i]);
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	ck_assert_int_eq(units_parse_duration("99999999999999999999d", &ms), -1);
+	ck_assert_int_eq(errno, ERANGE);
+}
+END_TEST
+
+START_TEST(sizes)
+{
+	uint64_t	b;
+
+	ck_assert_int_eq(units_parse_size("512KiB", &b), 0);
+	ck_assert_uint_eq(b, 512 * 1024);
+	ck_assert_int_eq(units_parse_size("1MiB", &b), 0);
+	ck_assert_uint_eq(b, 1048576);
+	ck_assert_int_eq(units_parse_size("2GB", &b), 0);
+	ck_assert_uint_eq(b, 2000000000ULL);
+	ck_assert_int_eq(units_parse_size("100", &b), 0);
+	ck_assert_uint_eq(b, 100);
+	ck_assert_int_eq(units_parse_size("1mib", &b), -1);
+	ck_assert_int_eq(units_parse_size("MiB", &b), -1);
+}
+END_TEST
+
+START_TEST(format_duration)
+{
+	char	buf[32];
+
+	units_format_duration(90000, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "90s");
+	units_format_duration(1500, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1500ms");
+	units_format_duration(7200000, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2h");
+	units_format_duration(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0ms");
+}
+END_TEST
+
+START_TEST(names)
+{
+	char	long_id[202];
+
+	ck_assert(util_valid_job_id("order-timeout:42", 16));
+	ck_assert(util_valid_job_id("a@b.c_d", 7));
+	ck_assert(!util_valid_job_id("", 0));
+	ck_assert(!util_valid_job_id("a b", 3));
+	ck_assert(!util_valid_job_id("a{b}", 4));
+	ck_assert(!util_valid_job_id("a\0b", 3));
+	memset(long_id, 'x', sizeof(long_id));
+	ck_assert(util_valid_job_id(long_id, 200));
+	ck_assert(!util_valid_job_id(long_id, 201));
+
+	ck_assert(util_valid_handler_name("cancel-order", 12));
+	ck_assert(util_valid_handler_name("a.b_c-d", 7));
+	ck_assert(!util_valid_handler_name("../x", 4));
+	ck_assert(!util_valid_handler_name("a/b", 3));
+	ck_assert(!util_valid_handler_name(".hidden", 7));
+	ck_assert(!util_valid_handler_name("-x", 2));
+	ck_assert(!util_valid_handler_name("", 0));
+	ck_assert(!util_valid_handler_name("x\n", 2));
+	ck_assert(!util_valid_handler_name("x\0y", 3));
+}
+END_TEST
+
+START_TEST(escape)
+{
+	char	out[64];
+
+	ck_assert_str_eq(util_escape("a\nb\"\\\x01\xff", 7, out, sizeof(out)),
+	    "a\\nb\\\"\\\\\\x01\\xff");
+	util_escape("0123456789abcdef", 16, out, 10);
+	ck_assert_int_le(strlen(out), 9);
+	ck_assert(strstr(out, "...") != NULL);
+}
+END_TEST
+
+START_TEST(random_ids)
+{
+	char	a[64], b[64];
+
+	util_new_job_id(a, sizeof(a));
+	util_new_job_id(b, sizeof(b));
+	ck_assert_str_ne(a, b);
+	ck_assert(util_valid_job_id(a, strlen(a)));
+	for (int i = 0; i < 1000; i++) {
+		int64_t r = util_random_below(7);
+		ck_assert(r >= 0 && r < 7);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("units");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, durations);
+	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, format_duration);
+	tcase_add_test(tc, names);
+	tcase_add_test(tc, escape);
+	tcase_add_test(tc, random_ids);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}

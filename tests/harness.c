@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* Test harness: real redis-server and deferd processes, polled with deadlines. */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+void
+h_tmpdir(char *out, size_t len)
+{
+	const char	*base = getenv("TMPDIR");
+
+	snprintf(out, len, "%s/deferd-test.XXXXXX", base ? base : "/tmp");
+	ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp: %s", strerror(errno));
+	chmod(out, 0755);
+}
+
+int64_t
+h_mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int64_t
+h_real_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void
+h_nap(void)
+{
+	struct timespec	ts = { 0, 5 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* fork+exec argv with stdout/stderr sent to logpath (append). */
+static pid_t
+h_spawn(const char *const *argv, const char *logpath)
+{
+	pid_t	pid = fork();
+
+	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd != -1) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return (pid);
+}
+
+/* Start redis-server on r->sock and wait until it answers PING. */
+static void
+h_redis_launch(struct h_redis *r, const char *const *extra)
+{
+	const char	*argv[64];
+	char		 log[400];
+	int		 n = 0;
+	redisContext	*c = NULL;
+
+	argv[n++] = "redis-server";
+	argv[n++] = "--port"; argv[n++] = "0";
+	argv[n++] = "--unixsocket"; argv[n++] = r->sock;
+	argv[n++] = "--unixsocketperm"; argv[n++] = "700";
+	argv[n++] = "--save"; argv[n++] = "";
+	argv[n++] = "--appendonly"; argv[n++] = "no";
+	argv[n++] = "--dir"; argv[n++] = r->dir;
+	argv[n++] = "--daemonize"; argv[n++] = "no";
+	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+	r->pid = h_spawn(argv, log);
+	for (int64_t end = h_mono_ms() + 10000; h_mono_ms() < end; h_nap()) {
+		c = redisConnectUnix(r->sock);
+		if (c != NULL && c->err == 0) {
+			redisReply *rep = redisCommand(c, "PING");
+
+			if (rep != NULL) {
+				freeReplyObject(rep);
+				redisFree(c);
+				return;
+			}
+		}
+		if (c != NULL)
+			redisFree(c);
+	}
+	ck_abort_msg("redis-server did not start on %s", r->sock);
+}
+
+void
+h_redis_start(struct h_redis *r, const char *const *extra)
+{
+	memset(r, 0, sizeof(*r));
+	h_tmpdir(r->dir, sizeof(r->dir));
+	snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+	snprintf(r->url, sizeof(r->url), "unix://%s", r->sock);
+	h_redis_launch(r, extra);
+}
+
+/* Terminate pid (TERM, then KILL after ms) and reap it. */
+static void
+h_kill_wait(pid_t pid, int64_t ms)
+{
+	int	status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int64_t end = h_mono_ms() + ms; h_mono_ms() < end; h_nap())
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+void
+h_redis_stop(struct h_redis *r)
+{
+	char	cmd[400];
+
+	h_kill_wait(r->pid, 5000);
+	r->pid = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: could not remove %s\n", r->dir);
+}
+
+void
+h_redis_restart(struct h_redis *r)
+{
+	h_kill_wait(r->pid, 5000);
+	unlink(r->sock);
+	h_redis_launch(r, NULL);
+}
+
+redisContext *
+h_redis_connect(const struct h_redis *r)
+{
+	redisContext	*c = redisConnectUnix(r->sock);
+
+	ck_assert_msg(c != NULL && c->err == 0, "connect %s: %s", r->sock,
+	    c ? c->errstr : "oom");
+	return (c);
+}
+
+redisReply *
+h_cmd(redisContext *c, const char *fmt, ...)
+{
+	va_list		 ap;
+	redisReply	*rep;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(rep != NULL, "redis command '%s': %s", fmt, c->errstr);
+	return (rep);
+}
+
+/* Integer value of a reply: INTEGER, numeric STRING, or -1 for NIL. */
+static long long
+h_reply_int(const redisReply *rep)
+{
+	if (rep->type == REDIS_REPLY_INTEGER)
+		return (rep->integer);
+	if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS)
+		return (strtoll(rep->str, NULL, 10));
+	if (rep->type == REDIS_REPLY_NIL)
+		return (-1);
+	ck_abort_msg("expected an integer reply, got type %d (%s)", rep->type,
+	    rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+	return (-1);
+}
+
+long long
+h_cmd_int(redisContext *c, const char *fmt, ...)
+{
+	va_list		 ap;
+	redisReply	*rep;
+	long long	 v;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(rep != NULL, "redis command '%s': %s", fmt, c->errstr);
+	v = h_reply_int(rep);
+	freeReplyObject(rep);
+	return (v);
+}
+
+const char *
+h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list		 ap;
+	redisReply	*rep;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(rep != NULL, "redis command '%s': %s", fmt, c->errstr);
+	if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS ||
+	    rep->type == REDIS_REPLY_ERROR)
+		snprintf(buf, len, "%.*s", (int)rep->len, rep->str);
+	else if (rep->type == REDIS_REPLY_INTEGER)
+		snprintf(buf, len, "%lld", rep->integer);
+	else
+		buf[0] = '\0';
+	freeReplyObject(rep);
+	return (buf);
+}
+
+void
+h_write_file(const char *dir, const char *name, const char *text, int mode)
+{
+	char	 path[600];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "create %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, (mode_t)mode), 0);
+}
+
+char *
+h_read_file(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if (f == NULL)
+		return (NULL);
+	do {
+		if (cap - len < 4096) {
+			cap = cap * 2 + 8192;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return (buf);
+}
+
+int
+h_count_lines(const char *path)
+{
+	char	*s = h_read_file(path);
+	int	 n = 0;
+
+	if (s == NULL)
+		return (0);
+	for (char *p = s; *p; p++)
+		if (*p == '\n')
+			n++;
+	free(s);
+	return (n);
+}
+
+const char *
+h_bin(const char *name)
+{
+	static char	 path[4][600];
+	static int	 next;
+	const char	*build = getenv("DEFERD_BUILD");
+	char		*p = path[next++ % 4];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", build ? build : "build", name);
+	return (p);
+}
+
+void
+h_daemon_start(struct h_daemon *d, const char *dir, const char *config_text)
+{
+	const char	*argv[4];
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->config, sizeof(d->config), "%s/deferd-%d.yaml", dir,
+	    (int)(h_mono_ms() % 100000));
+	snprintf(d->log, sizeof(d->log), "%s.log", d->config);
+	{
+		FILE *f = fopen(d->config, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs(config_text, f);
+		fclose(f);
+	}
+	argv[0] = h_bin("deferd");
+	argv[1] = "-c";
+	argv[2] = d->config;
+	argv[3] = NULL;
+	d->pid = h_spawn(argv, d->log);
+}
+
+int
+h_daemon_signal(struct h_daemon *d, int sig, bool wait)
+{
+	int	status = -1;
+
+	if (d->pid <= 0)
+		return (-1);
+	kill(d->pid, sig);
+	if (wait) {
+		waitpid(d->pid, &status, 0);
+		d->pid = 0;
+	}
+	return (status);
+}
+
+bool
+h_daemon_log_has(const struct h_daemon *d, const char *text, int64_t ms)
+{
+	return (H_WAIT_UNTIL(({
+		char *s = h_read_file(d->log);
+		bool found = s != NULL && strstr(s, text) != NULL;
+		free(s);
+		found;
+	}), ms));
+}
+
+void
+h_daemon_stop(struct h_daemon *d)
+{
+	int	status;
+
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+}
+
+int
+h_run(const char *const *argv, const char *stdin_text, char *out, size_t outlen)
+{
+	int	 in[2], outp[2], status;
+	pid_t	 pid;
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(outp), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[0]); close(in[1]); close(outp[0]); close(outp[1]);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	if (stdin_text != NULL) {
+		signal(SIGPIPE, SIG_IGN);
+		if (write(in[1], stdin_text, strlen(stdin_text)) < 0)
+			fprintf(stderr, "harness: stdin write: %s\n", strerror(errno));
+	}
+	close(in[1]);
+	while (outlen > 0 && (n = read(outp[0], out + got, outlen - 1 - got)) > 0)
+		got += (size_t)n;
+	if (outlen > 0)
+		out[got] = '\0';
+	close(outp[0]);
+	waitpid(pid, &status, 0);
+	return (status);
+}

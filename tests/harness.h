@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test harness: a throwaway redis-server on a unix socket in a private temp
+ * directory (no persistence), deferd instances started from a config text,
+ * handler directories built from script text, and polling with a deadline.
+ * Every function fails the current Check test on error.
+ */
+#ifndef DEFERD_HARNESS_H
+#define DEFERD_HARNESS_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+struct h_redis {
+	pid_t	 pid;
+	char	 dir[256];	/* temp dir holding the socket and log */
+	char	 sock[300];	/* unix socket path */
+	char	 url[320];	/* unix://SOCK */
+};
+
+struct h_daemon {
+	pid_t	 pid;
+	char	 config[300];	/* config file path */
+	char	 log[320];	/* stderr of deferd */
+};
+
+/* A fresh temp directory (mkdtemp) under $TMPDIR; path copied to out. */
+void		 h_tmpdir(char *out, size_t len);
+/* Start redis-server with extra "--key value" args (NULL-terminated list). */
+void		 h_redis_start(struct h_redis *r, const char *const *extra);
+/* Stop (SIGTERM, then SIGKILL after 5 s) and remove its directory. */
+void		 h_redis_stop(struct h_redis *r);
+/* Restart on the same socket (data is lost: no persistence). */
+void		 h_redis_restart(struct h_redis *r);
+/* A new synchronous connection; fails the test if it cannot connect. */
+redisContext	*h_redis_connect(const struct h_redis *r);
+/* Run a command (printf-style, hiredis format); fails the test on I/O error. */
+redisReply	*h_cmd(redisContext *c, const char *fmt, ...);
+/* Integer result of a command (INTEGER reply, or a numeric string; NIL = -1). */
+long long	 h_cmd_int(redisContext *c, const char *fmt, ...);
+/* String result, copied into buf ("" for NIL). */
+const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, ...);
+
+/* Create DIR/name with the given text and mode (e.g. 0755). */
+void		 h_write_file(const char *dir, const char *name, const char *text, int mode);
+/* Read a whole file into a new string (caller frees); NULL if missing. */
+char		*h_read_file(const char *path);
+/* Number of lines in a file (0 if missing). */
+int		 h_count_lines(const char *path);
+
+/* Path of a built program ("deferd", "deferctl") from $DEFERD_BUILD. */
+const char	*h_bin(const char *name);
+/*
+ * Start deferd with config text written to DIR/deferd.yaml (DIR a fresh temp
+ * dir unless the config names one). stderr goes to d->log.
+ */
+void		 h_daemon_start(struct h_daemon *d, const char *dir, const char *config_text);
+/* Send sig; with wait, reap and return the exit status (waitpid form). */
+int		 h_daemon_signal(struct h_daemon *d, int sig, bool wait);
+/* Wait for the log to contain text (deadline in ms); true if it did. */
+bool		 h_daemon_log_has(const struct h_daemon *d, const char *text, int64_t ms);
+/* SIGKILL if still running, and reap. */
+void		 h_daemon_stop(struct h_daemon *d);
+
+/*
+ * Run argv (argv[0] a path), feed stdin_text (may be NULL), capture stdout
+ * into out (size outlen) and return the exit status (waitpid form).
+ */
+int		 h_run(const char *const *argv, const char *stdin_text, char *out, size_t outlen);
+
+/* Current CLOCK_MONOTONIC / CLOCK_REALTIME in ms. */
+int64_t		 h_mono_ms(void);
+int64_t		 h_real_ms(void);
+/* Sleep a few ms between polls (only inside wait loops). */
+void		 h_nap(void);
+
+/* Poll cond until true or ms pass; evaluates to whether it became true. */
+#define H_WAIT_UNTIL(cond, ms) __extension__ ({				\
+	int64_t _deadline = h_mono_ms() + (ms);				\
+	bool _ok;							\
+	while (!(_ok = (cond)) && h_mono_ms() < _deadline)		\
+		h_nap();						\
+	_ok;								\
+})
+
+#endif
