@@ -1,10 +1,109 @@
 /* SPDX-License-Identifier: MIT */
-/* deferd: placeholder main, replaced by the daemon. */
+/*
+ * deferd: runs delayed and timeout jobs kept in Redis. Runs in the
+ * foreground (no fork, no pidfile); systemd or a terminal supervises it.
+ */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "deferd.h"
 #include "log.h"
+#include "version.h"
+
+static _Noreturn void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: deferd [-c FILE] [--check-config] [--version]\n"
+	    "  -c, --config FILE   configuration file (default: $DEFERD_CONFIG or "
+	    CONFIG_DEFAULT_PATH ")\n"
+	    "  -n, --check-config  validate the configuration and exit\n"
+	    "  -V, --version       print the version and exit\n");
+	exit(status);
+}
+
+/* Warn about a handlers directory that does not exist or is unsafe. */
+static int
+check_handlers_dir(const struct config *cfg)
+{
+	struct stat	st;
+
+	if (stat(cfg->handlers.dir, &st) == -1) {
+		log_warn("handlers.dir %s", cfg->handlers.dir);
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("handlers.dir %s is not a directory", cfg->handlers.dir);
+		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("handlers.dir %s is writable by group or others; "
+		    "handlers in it will be refused", cfg->handlers.dir);
+		return (-1);
+	}
+	return (0);
+}
 
 int
-main(void)
+main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = NULL;
+	bool		 check_only = false;
+	struct config	*cfg;
+	struct deferd	*d;
+	char		 err[1024];
+	int		 ch, status;
+
 	log_init("deferd");
-	return (0);
+	while ((ch = getopt_long(argc, argv, "c:nVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'V':
+			printf("deferd %s\n", DEFERD_VERSION);
+			return (0);
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	path = config_default_path(path);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "deferd: %s\n", err);
+		return (1);
+	}
+	log_set_level(cfg->log.level);
+	log_set_format(cfg->log.format);
+	if (check_only) {
+		status = check_handlers_dir(cfg) == 0 ? 0 : 1;
+		if (status == 0)
+			printf("configuration OK: %s\n", path);
+		config_free(cfg);
+		return (status);
+	}
+	check_handlers_dir(cfg);
+	d = deferd_new(cfg);
+	status = deferd_run(d);
+	deferd_free(d);
+	log_info("exited with status %d", status);
+	return (status);
 }

@@ -126,6 +126,7 @@ h_redis_start(struct h_redis *r, const char *const *extra)
 	h_tmpdir(r->dir, sizeof(r->dir));
 	snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
 	snprintf(r->url, sizeof(r->url), "unix://%s", r->sock);
+	r->extra = extra;
 	h_redis_launch(r, extra);
 }
 
@@ -162,7 +163,7 @@ h_redis_restart(struct h_redis *r)
 {
 	h_kill_wait(r->pid, 5000);
 	unlink(r->sock);
-	h_redis_launch(r, NULL);
+	h_redis_launch(r, r->extra);
 }
 
 redisContext *

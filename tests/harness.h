@@ -20,6 +20,7 @@ struct h_redis {
 	char	 dir[256];	/* temp dir holding the socket and log */
 	char	 sock[300];	/* unix socket path */
 	char	 url[320];	/* unix://SOCK */
+	const char *const *extra; /* extra args, reused by h_redis_restart */
 };
 
 struct h_daemon {
@@ -34,7 +35,7 @@ void		 h_tmpdir(char *out, size_t len);
 void		 h_redis_start(struct h_redis *r, const char *const *extra);
 /* Stop (SIGTERM, then SIGKILL after 5 s) and remove its directory. */
 void		 h_redis_stop(struct h_redis *r);
-/* Restart on the same socket (data is lost: no persistence). */
+/* Restart on the same socket with the same args (data survives only with --appendonly yes). */
 void		 h_redis_restart(struct h_redis *r);
 /* A new synchronous connection; fails the test if it cannot connect. */
 redisContext	*h_redis_connect(const struct h_redis *r);

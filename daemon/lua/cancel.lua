@@ -1,1 +1,31 @@
-return 0
+-- cancel: remove a job that has not started, and say what it was (DESIGN §2).
+--
+-- KEYS[1] delayed zset
+-- KEYS[2] active zset
+-- KEYS[3] dead zset
+-- KEYS[4] job hash P..'job:'..ID
+-- KEYS[5] result key P..'result:'..ID
+-- ARGV[1] job ID
+--
+-- Reply (a bulk string):
+--   "cancelled"  it was in delayed: removed, and its hash deleted
+--   "running"    it is in active (nothing changed; it is not killed)
+--   "dead"       it is in dead (nothing changed)
+--   "finished"   the result key exists
+--   "unknown"    none of these
+
+local delayed, active, dead, jk, rk = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
+    KEYS[5]
+local id = ARGV[1]
+
+if redis.call('ZREM', delayed, id) == 1 then
+	del_if_hash(jk)
+	return 'cancelled'
+elseif redis.call('ZSCORE', active, id) then
+	return 'running'
+elseif redis.call('ZSCORE', dead, id) then
+	return 'dead'
+elseif redis.call('EXISTS', rk) == 1 then
+	return 'finished'
+end
+return 'unknown'

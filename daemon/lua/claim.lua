@@ -1,1 +1,122 @@
-return 0
+-- claim: take due jobs from delayed and lease them (DESIGN §2).
+--
+-- KEYS[1] delayed zset
+-- KEYS[2] active zset
+-- KEYS[3] dead zset
+-- ARGV[1] key prefix P ("ns:{Q}:")
+-- ARGV[2] limit: at most this many jobs are claimed
+-- ARGV[3] lease_ms: the active score is now + lease_ms
+-- ARGV[4] token nonce: the k-th job claimed by this call (k = 1, 2, ...)
+--         gets the lease token nonce..'-'..k
+-- ARGV[5] max payload bytes (0 = no limit)
+-- ARGV[6] scan cap: how many due candidates to look at (>= limit)
+-- ARGV[7] dead max_jobs (0 = no limit)
+-- ARGV[8] dead ttl_ms (0 = no limit)
+-- ARGV[9..] handlers that are saturated: their jobs are skipped and stay
+--         in delayed untouched
+--
+-- Candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
+-- until limit jobs are claimed, is either buried (bad data), skipped
+-- (saturated handler) or claimed: ZREM delayed, HINCRBY attempts 1,
+-- HSET lease token, ZADD active now+lease_ms.
+--
+-- Reply: {now_ms, next_due_ms or -1, skipped_count, entry, entry, ...}
+-- next_due_ms is the (floored) score of the first member left in delayed.
+-- An entry is {"run", id, token, field1, value1, ...} (the whole hash after
+-- the claim, HGETALL order) or {"buried", id, reason}. Reasons:
+--   "job hash missing"
+--   "job key has wrong type" (the key is left alone; only the ID moves)
+--   "job has no handler"
+--   "field F is not a number: 'V'" (F attempts, max_attempts, timeout_ms;
+--       V cut to 40 bytes)
+--   "payload of N bytes exceeds handlers.max_payload (M bytes)"
+
+local delayed, active, dead = KEYS[1], KEYS[2], KEYS[3]
+local P = ARGV[1]
+local limit, lease_ms = arg_uint(2), arg_uint(3)
+local nonce = ARGV[4]
+local max_payload, scan_cap = arg_uint(5), arg_uint(6)
+local dead_max, dead_ttl = arg_uint(7), arg_uint(8)
+
+local saturated = {}
+for i = 9, #ARGV do
+	saturated[ARGV[i]] = true
+end
+if scan_cap < limit then
+	scan_cap = limit
+end
+
+local now = now_ms()
+local reply = {now, -1, 0}
+local claimed, skipped, buried = 0, 0, 0
+local NUMERIC = {'attempts', 'max_attempts', 'timeout_ms'}
+
+-- Why the job with hash key jk cannot run (nil if it can), and its handler.
+local function check(jk)
+	local ty = key_type(jk)
+	if ty == 'none' then
+		return 'job hash missing'
+	elseif ty ~= 'hash' then
+		return 'job key has wrong type'
+	end
+	local h = redis.call('HMGET', jk, 'handler', 'attempts',
+	    'max_attempts', 'timeout_ms')
+	if not h[1] or h[1] == '' then
+		return 'job has no handler'
+	end
+	for i, name in ipairs(NUMERIC) do
+		local v = h[i + 1]
+		if v and uint(v) == nil then
+			return 'field ' .. name .. ' is not a number: \'' ..
+			    string.sub(v, 1, 40) .. '\''
+		end
+	end
+	if max_payload > 0 then
+		local n = redis.call('HSTRLEN', jk, 'payload')
+		if n > max_payload then
+			return 'payload of ' .. istr(n) ..
+			    ' bytes exceeds handlers.max_payload (' ..
+			    istr(max_payload) .. ' bytes)'
+		end
+	end
+	return nil, h[1]
+end
+
+if limit > 0 then
+	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
+	    'LIMIT', 0, scan_cap)
+	for _, id in ipairs(cands) do
+		if claimed >= limit then
+			break
+		end
+		local jk = P .. 'job:' .. id
+		local why, handler = check(jk)
+		if why then
+			redis.call('ZREM', delayed, id)
+			bury_job(P, dead, id, why, now)
+			buried = buried + 1
+			table.insert(reply, {'buried', id, why})
+		elseif saturated[handler] then
+			skipped = skipped + 1
+		else
+			redis.call('ZREM', delayed, id)
+			redis.call('HINCRBY', jk, 'attempts', 1)
+			claimed = claimed + 1
+			local token = nonce .. '-' .. claimed
+			redis.call('HSET', jk, 'lease', token)
+			redis.call('ZADD', active, istr(now + lease_ms), id)
+			local e = {'run', id, token}
+			for _, v in ipairs(redis.call('HGETALL', jk)) do
+				table.insert(e, v)
+			end
+			table.insert(reply, e)
+		end
+	end
+end
+if buried > 0 then
+	trim_dead(P, dead, now, dead_max, dead_ttl)
+end
+local _, next_due = zfirst(delayed)
+reply[2] = next_due
+reply[3] = skipped
+return reply

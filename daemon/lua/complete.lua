@@ -1,1 +1,26 @@
-return 0
+-- complete: record the success of a claimed job (DESIGN §2).
+--
+-- KEYS[1] active zset
+-- KEYS[2] job hash P..'job:'..ID
+-- KEYS[3] result key P..'result:'..ID
+-- ARGV[1] job ID
+-- ARGV[2] lease token of the claim
+-- ARGV[3] result bytes (handler stdout)
+-- ARGV[4] result TTL in ms; 0 = do not store the result
+--
+-- Reply: 1 when the lease field equals the token (ZREM active, DEL job,
+-- SET result PX ttl); 0 when it does not (stale token: nothing changed).
+
+local active, jk, rk = KEYS[1], KEYS[2], KEYS[3]
+local id, token, result = ARGV[1], ARGV[2], ARGV[3]
+local ttl = arg_uint(4)
+
+if hget_safe(jk, 'lease') ~= token then
+	return 0
+end
+redis.call('ZREM', active, id)
+redis.call('DEL', jk)
+if ttl > 0 then
+	redis.call('SET', rk, result, 'PX', istr(ttl))
+end
+return 1

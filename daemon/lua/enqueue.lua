@@ -1,1 +1,74 @@
-return 0
+-- enqueue: create a job and schedule it (DESIGN §2).
+--
+-- KEYS[1] job hash P..'job:'..ID
+-- KEYS[2] delayed zset
+-- ARGV[1] job ID
+-- ARGV[2] handler name
+-- ARGV[3] payload (binary-safe, may be empty)
+-- ARGV[4] "in" (ARGV[5] is a delay in ms) or "at" (ARGV[5] is epoch ms)
+-- ARGV[5] ms, a non-negative integer
+-- ARGV[6] max_attempts, or "" to leave the field unset
+-- ARGV[7] resource (lock name), or "" for none
+-- ARGV[8] source, or "" for "delayed"
+-- ARGV[9] wake channel (PUBLISHed with the due ms when the job becomes the
+--         first of delayed); "" publishes nothing
+-- ARGV[10..] optional extra field, value pairs stored in the hash
+--         (e.g. timeout_ms)
+--
+-- Reply: {1, due_ms} when created (hash fields handler, payload,
+-- attempts=0, enqueued_ms, due_ms, source, and resource / max_attempts when
+-- given, plus the extra pairs; ZADD delayed due_ms ID);
+-- {0, due_ms of the existing job or -1} when the job key exists (nothing
+-- changed: idempotent enqueue).
+-- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6] or an odd number
+-- of extra arguments.
+
+local jk, delayed = KEYS[1], KEYS[2]
+local id, handler, payload = ARGV[1], ARGV[2], ARGV[3]
+local mode, ms = ARGV[4], arg_uint(5)
+local max_attempts, resource, source = ARGV[6], ARGV[7], ARGV[8]
+local wake = ARGV[9]
+
+if mode ~= 'in' and mode ~= 'at' then
+	error('deferd: ARGV[4] must be "in" or "at", got ' ..
+	    string.format('%q', tostring(mode)))
+end
+if max_attempts ~= '' then
+	arg_uint(6)
+end
+if (#ARGV - 9) % 2 ~= 0 then
+	error('deferd: extra fields must come in field, value pairs')
+end
+
+if redis.call('EXISTS', jk) == 1 then
+	local due = uint(hget_safe(jk, 'due_ms'))
+	return {0, due or -1}
+end
+
+local now = now_ms()
+local due = ms
+if mode == 'in' then
+	due = now + ms
+end
+if source == nil or source == '' then
+	source = 'delayed'
+end
+
+local f = {'handler', handler, 'payload', payload, 'attempts', '0',
+    'enqueued_ms', istr(now), 'due_ms', istr(due), 'source', source}
+if resource ~= nil and resource ~= '' then
+	table.insert(f, 'resource')
+	table.insert(f, resource)
+end
+if max_attempts ~= '' then
+	table.insert(f, 'max_attempts')
+	table.insert(f, max_attempts)
+end
+for i = 10, #ARGV, 2 do
+	table.insert(f, ARGV[i])
+	table.insert(f, ARGV[i + 1])
+end
+redis.call('HSET', jk, unpack(f))
+redis.call('ZADD', delayed, istr(due), id)
+publish_wake_if_first(delayed, id, due, wake)
+return {1, due}

@@ -1,1 +1,138 @@
--- Shared helpers, prepended to every script.
+-- Shared helpers, prepended to every script (tools/embed-lua.sh).
+--
+-- Everything here is local: Redis refuses scripts that create globals.
+-- Rules for all scripts:
+--   * time is Redis time (now_ms), never the caller's clock;
+--   * bad data in Redis (non-numeric fields, a job key of the wrong type)
+--     never makes a script fail: it is buried or skipped with a reason;
+--   * bad ARGV is a caller bug and raises an error before any write;
+--   * integers passed to Redis commands go through istr(), because Lua's
+--     default number format (%.14g) would turn large ones into 1e+17.
+--   * Counts such as dead max_jobs and ttl_ms use 0 for "no limit".
+
+if redis.replicate_commands then
+	redis.replicate_commands()
+end
+
+-- Upper bound of dead-set entries removed by one trim (keeps scripts short).
+local DEAD_TRIM_BUDGET = 100
+
+-- Redis time in milliseconds since the epoch.
+local function now_ms()
+	local t = redis.call('TIME')
+	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- An integer as a decimal string, for command arguments and messages.
+local function istr(n)
+	return string.format('%d', n)
+end
+
+-- s as a non-negative integer, or nil if it is not one (at most 15 digits).
+local function uint(s)
+	if type(s) ~= 'string' or #s == 0 or #s > 15 or
+	    not string.match(s, '^%d+$') then
+		return nil
+	end
+	return tonumber(s)
+end
+
+-- ARGV[i] as a non-negative integer; raises an error otherwise.
+local function arg_uint(i)
+	local v = uint(ARGV[i])
+	if v == nil then
+		error('deferd: ARGV[' .. i .. '] must be a non-negative integer, got ' ..
+		    string.format('%q', tostring(ARGV[i])))
+	end
+	return v
+end
+
+-- The type of key k: 'none', 'hash', 'string', ...
+local function key_type(k)
+	local t = redis.call('TYPE', k)
+	if type(t) == 'table' then
+		return t.ok or t['ok']
+	end
+	return t
+end
+
+-- HGET that returns false instead of failing on a key of the wrong type.
+local function hget_safe(k, f)
+	local v = redis.pcall('HGET', k, f)
+	if type(v) ~= 'string' then
+		return false
+	end
+	return v
+end
+
+-- DEL k, but only if it is a hash: never delete a foreign key type.
+local function del_if_hash(k)
+	if key_type(k) == 'hash' then
+		redis.call('DEL', k)
+		return true
+	end
+	return false
+end
+
+-- The first member of zset z and its score (math.floor), or nil, -1.
+local function zfirst(z)
+	local f = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+	if f[1] == nil then
+		return nil, -1
+	end
+	return f[1], math.floor(tonumber(f[2]))
+end
+
+-- PUBLISH due on chan if id is now the first member of delayed.
+local function publish_wake_if_first(delayed, id, due, chan)
+	if chan == nil or chan == '' then
+		return
+	end
+	local first = zfirst(delayed)
+	if first == id then
+		redis.call('PUBLISH', chan, istr(due))
+	end
+end
+
+-- Remove id from dead and delete its hash (if it is one).
+local function drop_dead(P, dead, id)
+	redis.call('ZREM', dead, id)
+	del_if_hash(P .. 'job:' .. id)
+end
+
+-- Trim dead by age (older than now - ttl_ms) and count (oldest beyond
+-- max_jobs), removing at most DEAD_TRIM_BUDGET entries. 0 = no limit.
+local function trim_dead(P, dead, now, max_jobs, ttl_ms)
+	local budget = DEAD_TRIM_BUDGET
+	if ttl_ms > 0 then
+		local old = redis.call('ZRANGEBYSCORE', dead, '-inf',
+		    '(' .. istr(now - ttl_ms), 'LIMIT', 0, budget)
+		for _, id in ipairs(old) do
+			drop_dead(P, dead, id)
+		end
+		budget = budget - #old
+	end
+	if max_jobs > 0 and budget > 0 then
+		local excess = redis.call('ZCARD', dead) - max_jobs
+		if excess > 0 then
+			local ids = redis.call('ZRANGE', dead, 0,
+			    math.min(excess, budget) - 1)
+			for _, id in ipairs(ids) do
+				drop_dead(P, dead, id)
+			end
+		end
+	end
+end
+
+-- Put job id into dead with reason (no trim: callers trim once). The hash
+-- gets last_error and died_ms and loses its lease; a job key of another
+-- type is left alone and only the id goes to dead.
+local function bury_job(P, dead, id, reason, now)
+	local jk = P .. 'job:' .. id
+	local ty = key_type(jk)
+	if ty == 'hash' or ty == 'none' then
+		redis.call('HDEL', jk, 'lease')
+		redis.call('HSET', jk, 'last_error', reason, 'died_ms', istr(now))
+	end
+	redis.call('ZADD', dead, istr(now), id)
+end

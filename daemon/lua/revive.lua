@@ -1,1 +1,29 @@
-return 0
+-- revive: move a dead job back to delayed, due now (deferctl retry).
+--
+-- KEYS[1] dead zset
+-- KEYS[2] delayed zset
+-- KEYS[3] job hash P..'job:'..ID
+-- ARGV[1] job ID
+-- ARGV[2] wake channel ("" = no publish)
+--
+-- Reply: 1 when revived (ZREM dead, HSET attempts 0 and due_ms now,
+-- HDEL died_ms and lease, ZADD delayed now, PUBLISH wake if now first);
+-- 0 when the ID is not in dead; -1 when it is in dead but its job key is
+-- missing or not a hash (nothing changed: purge it instead).
+
+local dead, delayed, jk = KEYS[1], KEYS[2], KEYS[3]
+local id, wake = ARGV[1], ARGV[2]
+
+if not redis.call('ZSCORE', dead, id) then
+	return 0
+end
+if key_type(jk) ~= 'hash' then
+	return -1
+end
+local now = now_ms()
+redis.call('ZREM', dead, id)
+redis.call('HSET', jk, 'attempts', '0', 'due_ms', istr(now))
+redis.call('HDEL', jk, 'died_ms', 'lease')
+redis.call('ZADD', delayed, istr(now), id)
+publish_wake_if_first(delayed, id, now, wake)
+return 1

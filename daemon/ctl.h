@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deferctl internals shared by daemon/deferctl.c and the command files
+ * daemon/ctl_*.c: the per-run state, option handling every command shares,
+ * Redis helpers that report their own errors, and time formats.
+ */
+#ifndef DEFERD_CTL_H
+#define DEFERD_CTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+#include "scripts.h"
+
+/* Exit statuses (DESIGN §7). */
+#define CTL_OK		0
+#define CTL_FAIL	1
+#define CTL_USAGE	2
+
+/* getopt_long codes of long-only options; short options use their letter. */
+enum ctl_opt {
+	CTL_OPT_JSON = 0x100,
+	CTL_OPT_QUEUE,
+	CTL_OPT_IN,
+	CTL_OPT_AT,
+	CTL_OPT_ID,
+	CTL_OPT_RESOURCE,
+	CTL_OPT_MAX_ATTEMPTS,
+	CTL_OPT_TIMEOUT,
+	CTL_OPT_BATCH,
+	CTL_OPT_LIMIT,
+	CTL_OPT_ALL,
+};
+
+/* The entries every command's long option table starts with. */
+#define CTL_COMMON_LONGOPTS						\
+	{ "json", no_argument, NULL, CTL_OPT_JSON },			\
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "queue", required_argument, NULL, CTL_OPT_QUEUE }
+/* The short options every command accepts (after "+" or before its own). */
+#define CTL_COMMON_SHORTOPTS	":c:h"
+
+/* One run of deferctl. */
+struct ctl {
+	const char	*config_path;	/* -c FILE, or NULL for the default */
+	bool		 json;		/* --json: machine output on stdout */
+	const char	*queue;		/* --queue, or NULL: the config's first queue */
+	struct config	*cfg;		/* set by ctl_open */
+	redisContext	*rc;		/* set by ctl_open */
+};
+
+/* A command's own option handler: returns CTL_OK or CTL_USAGE. */
+typedef int	(*ctl_option_fn)(void *arg, int ch, const char *optarg);
+
+/* A command: argv[0] is its name; returns an exit status. */
+typedef int	(*ctl_command_fn)(struct ctl *, int argc, char **argv);
+
+/* deferctl.c */
+_Noreturn void	 ctl_help(int status);
+
+/* ctl_common.c */
+int		 ctl_usage(const char *, ...) __attribute__((format(printf, 1, 2)));
+int		 ctl_common_option(struct ctl *, int ch, char **argv);
+int		 ctl_getopt(struct ctl *, int argc, char **argv,
+		    const struct option *longopts, ctl_option_fn, void *arg);
+int		 ctl_parse_count(const char *what, const char *s, long long max,
+		    long long *out);
+int		 ctl_open(struct ctl *);
+void		 ctl_close(struct ctl *);
+const char	*ctl_queue(const struct ctl *);
+const char	*ctl_ns(const struct ctl *);
+redisReply	*ctl_cmd(struct ctl *, const char *fmt, ...);
+redisReply	*ctl_script(struct ctl *, enum script_id, int nkeys, int argc,
+		    const char **argv, const size_t *lens);
+redisReply	*ctl_get_reply(struct ctl *);
+int		 ctl_redis_time(struct ctl *, int64_t *ms);
+int64_t		 ctl_reply_ms(const redisReply *);
+void		 ctl_json_str(const char *);
+void		 ctl_json_bytes(const char *, size_t);
+int		 ctl_finish(int status);
+
+/* ctl_time.c */
+char		*ctl_iso_time(int64_t ms, char *buf, size_t len);
+int		 ctl_parse_at(const char *, int64_t *ms);
+
+/* ctl_enqueue.c */
+int		 ctl_cmd_enqueue(struct ctl *, int, char **);
+
+/* ctl_inspect.c */
+int		 ctl_cmd_show(struct ctl *, int, char **);
+int		 ctl_cmd_list(struct ctl *, int, char **);
+int		 ctl_cmd_stats(struct ctl *, int, char **);
+
+/* ctl_admin.c */
+int		 ctl_cmd_cancel(struct ctl *, int, char **);
+int		 ctl_cmd_retry(struct ctl *, int, char **);
+int		 ctl_cmd_purge(struct ctl *, int, char **);
+
+#endif

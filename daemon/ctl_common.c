@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deferctl plumbing shared by every command: the options all commands take,
+ * loading the config and connecting, Redis calls that report their own
+ * errors on stderr, and small output helpers. Commands decide what to print;
+ * this file never writes to stdout except through the JSON helpers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "json.h"
+#include "log.h"
+#include "rclient.h"
+#include "util.h"
+
+/* Report a usage error on stderr and return CTL_USAGE. */
+int
+ctl_usage(const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_errorx("%s (see 'deferctl help')", msg);
+	return (CTL_USAGE);
+}
+
+/*
+ * Handle an option every command accepts. Returns CTL_OK if ch was one,
+ * CTL_USAGE after reporting a bad one, or -1 if ch is the command's own.
+ */
+int
+ctl_common_option(struct ctl *ctl, int ch, char **argv)
+{
+	switch (ch) {
+	case 'c':
+		ctl->config_path = optarg;
+		return (CTL_OK);
+	case 'h':
+		ctl_help(CTL_OK);
+	case CTL_OPT_JSON:
+		ctl->json = true;
+		return (CTL_OK);
+	case CTL_OPT_QUEUE:
+		if (!util_valid_queue_name(optarg))
+			return (ctl_usage("invalid queue name '%s'", optarg));
+		ctl->queue = optarg;
+		return (CTL_OK);
+	case ':':
+		return (ctl_usage("option '%s' needs an argument", argv[optind - 1]));
+	case '?':
+		if (optopt != 0)
+			return (ctl_usage("unknown option '-%c'", optopt));
+		return (ctl_usage("unknown option '%s'", argv[optind - 1]));
+	}
+	return (-1);
+}
+
+/*
+ * Run getopt_long over a command's argv with longopts (which start with
+ * CTL_COMMON_LONGOPTS). Common options are handled here, the others by
+ * own(arg, ch, optarg); own may be NULL when there are none. On CTL_OK,
+ * optind is the index of the first operand.
+ */
+int
+ctl_getopt(struct ctl *ctl, int argc, char **argv,
+    const struct option *longopts, ctl_option_fn own, void *arg)
+{
+	int	ch, r;
+
+	while ((ch = getopt_long(argc, argv, CTL_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if ((r = ctl_common_option(ctl, ch, argv)) == -1)
+			r = own != NULL ? own(arg, ch, optarg) :
+			    ctl_usage("unexpected option");
+		if (r != CTL_OK)
+			return (r);
+	}
+	return (CTL_OK);
+}
+
+/* Parse a decimal count in [1, max] for option what; CTL_USAGE if it is not one. */
+int
+ctl_parse_count(const char *what, const char *s, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > max)
+		return (ctl_usage("%s must be a whole number from 1 to %lld, not "
+		    "'%s'", what, max, s));
+	*out = v;
+	return (CTL_OK);
+}
+
+/* Load the config and connect to Redis; reports and returns -1 on failure. */
+int
+ctl_open(struct ctl *ctl)
+{
+	char		 err[1024];
+	const char	*path = config_default_path(ctl->config_path);
+	int64_t		 timeout;
+
+	ctl->cfg = config_load(path, err, sizeof(err));
+	if (ctl->cfg == NULL) {
+		log_errorx("%s", err);
+		return (-1);
+	}
+	timeout = ctl->cfg->redis.command_timeout_ms;
+	if (ctl->cfg->redis.connect_timeout_ms > timeout)
+		timeout = ctl->cfg->redis.connect_timeout_ms;
+	ctl->rc = rclient_connect(&ctl->cfg->redis.target, timeout, err,
+	    sizeof(err));
+	if (ctl->rc == NULL) {
+		log_errorx("%s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Close the connection and free the config; safe to call twice. */
+void
+ctl_close(struct ctl *ctl)
+{
+	if (ctl->rc != NULL)
+		redisFree(ctl->rc);
+	ctl->rc = NULL;
+	config_free(ctl->cfg);
+	ctl->cfg = NULL;
+}
+
+/* The queue this run works on: --queue, else the config's first queue. */
+const char *
+ctl_queue(const struct ctl *ctl)
+{
+	if (ctl->queue != NULL)
+		return (ctl->queue);
+	if (ctl->cfg != NULL && ctl->cfg->nqueues > 0)
+		return (ctl->cfg->queues[0]);
+	return ("default");
+}
+
+/* The key namespace of the config. */
+const char *
+ctl_ns(const struct ctl *ctl)
+{
+	return (ctl->cfg->namespace);
+}
+
+/*
+ * Check a reply: NULL (I/O error) and error replies are reported with what
+ * and freed. Returns the reply, or NULL after reporting.
+ */
+static redisReply *
+ctl_checked(struct ctl *ctl, redisReply *r, const char *what)
+{
+	if (r == NULL) {
+		log_errorx("redis: %s: %s", what, ctl->rc->errstr[0] != '\0' ?
+		    ctl->rc->errstr : "connection lost");
+		return (NULL);
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_errorx("redis: %s: %s", what, r->str);
+		freeReplyObject(r);
+		return (NULL);
+	}
+	return (r);
+}
+
+/* Run a command (hiredis format); NULL after reporting an error. */
+redisReply *
+ctl_cmd(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list		 ap;
+	redisReply	*r;
+	char		 what[32];
+
+	va_start(ap, fmt);
+	r = redisvCommand(ctl->rc, fmt, ap);
+	va_end(ap);
+	snprintf(what, sizeof(what), "%.*s", (int)strcspn(fmt, " "), fmt);
+	return (ctl_checked(ctl, r, what));
+}
+
+/* Run an embedded script (see rclient_script); NULL after reporting an error. */
+redisReply *
+ctl_script(struct ctl *ctl, enum script_id id, int nkeys, int argc,
+    const char **argv, const size_t *lens)
+{
+	redisReply	*r;
+	char		 what[64];
+
+	r = rclient_script(ctl->rc, id, nkeys, argc, argv, lens);
+	snprintf(what, sizeof(what), "script %s", scripts_get(id)->name);
+	return (ctl_checked(ctl, r, what));
+}
+
+/* Read the next pipelined reply; NULL after reporting an error. */
+redisReply *
+ctl_get_reply(struct ctl *ctl)
+{
+	void	*r = NULL;
+
+	if (redisGetReply(ctl->rc, &r) != REDIS_OK)
+		r = NULL;
+	return (ctl_checked(ctl, r, "pipelined reply"));
+}
+
+/* The Redis server's clock (TIME) in ms since the epoch; -1 after reporting. */
+int
+ctl_redis_time(struct ctl *ctl, int64_t *ms)
+{
+	redisReply	*r = ctl_cmd(ctl, "TIME");
+
+	if (r == NULL)
+		return (-1);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING) {
+		log_errorx("redis: TIME: unexpected reply");
+		freeReplyObject(r);
+		return (-1);
+	}
+	*ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+	    strtoll(r->element[1]->str, NULL, 10) / 1000;
+	freeReplyObject(r);
+	return (0);
+}
+
+/* A time in ms from an integer reply or a zset score string; -1 if neither. */
+int64_t
+ctl_reply_ms(const redisReply *r)
+{
+	if (r == NULL)
+		return (-1);
+	if (r->type == REDIS_REPLY_INTEGER)
+		return ((int64_t)r->integer);
+	if (r->type == REDIS_REPLY_STRING)
+		return ((int64_t)strtod(r->str, NULL));
+	return (-1);
+}
+
+/* Write a NUL-terminated string to stdout as a JSON string literal. */
+void
+ctl_json_str(const char *s)
+{
+	json_write_string(stdout, s, strlen(s));
+}
+
+/* Write len bytes to stdout as a JSON string literal. */
+void
+ctl_json_bytes(const char *s, size_t len)
+{
+	json_write_string(stdout, s, len);
+}
+
+/* Flush stdout; a failed write turns success into CTL_FAIL. */
+int
+ctl_finish(int status)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_errorx("stdout: %s", strerror(errno));
+		return (status == CTL_OK ? CTL_FAIL : status);
+	}
+	return (status);
+}

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deferctl enqueue: one job from the command line (payload as an argument or
+ * the whole of stdin), or --batch: one job per stdin line, with the enqueue
+ * script calls pipelined in windows. The enqueue script (daemon/lua) does
+ * the work and the timing; this file only builds its KEYS and ARGV.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "keys.h"
+#include "log.h"
+#include "rclient.h"
+#include "units.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define ENQ_WINDOW	1000		/* pipelined calls in flight in --batch */
+#define ENQ_SOURCE	""		/* the script's default: "delayed" */
+#define ENQ_MAX_ARGS	13		/* 2 keys, 9 args, 1 extra pair */
+
+/* What the command line asked for. */
+struct enq_opts {
+	const char	*mode;		/* "in" or "at" */
+	int64_t		 ms;		/* delay, or epoch ms */
+	bool		 have_in, have_at, batch;
+	const char	*id, *resource, *handler, *payload;
+	long long	 max_attempts;	/* 0: not given */
+	int64_t		 timeout_ms;	/* -1: not given */
+};
+
+/* The strings shared by every call of one run. */
+struct enq_ctx {
+	struct enq_opts	*o;
+	char		*delayed, *wake;
+	char		 ms[24], max_attempts[24], timeout[24];
+};
+
+/* One prepared script call. */
+struct enq_call {
+	char		 id[208];	/* up to 200 bytes (DESIGN §2) */
+	char		*key;
+	char		*line;		/* --batch: getline buffer, reused */
+	size_t		 cap;
+	const char	*argv[ENQ_MAX_ARGS];
+	size_t		 lens[ENQ_MAX_ARGS];
+	int		 argc;		/* keys and args */
+};
+
+static int	enq_parse(struct enq_opts *, struct ctl *, int, char **);
+static int	enq_option(void *, int, const char *);
+static int	enq_check(struct enq_opts *, int, char **);
+static void	enq_ctx_init(struct enq_ctx *, struct ctl *, struct enq_opts *);
+static void	enq_ctx_free(struct enq_ctx *);
+static void	enq_prepare(struct enq_ctx *, struct ctl *, struct enq_call *,
+		    const char *, size_t);
+static int	enq_result(redisReply *, int *, int64_t *);
+static int	enq_one(struct ctl *, struct enq_ctx *);
+static char	*enq_read_stdin(size_t *);
+static int	enq_batch(struct ctl *, struct enq_ctx *);
+static size_t	enq_fill(struct ctl *, struct enq_ctx *, struct enq_call *);
+static int	enq_send(struct ctl *, struct enq_call *, size_t);
+static int	enq_collect(struct ctl *, struct enq_call *, size_t,
+		    long long *, int *);
+
+/* deferctl enqueue [options] HANDLER [PAYLOAD|-], or --batch HANDLER. */
+int
+ctl_cmd_enqueue(struct ctl *ctl, int argc, char **argv)
+{
+	struct enq_opts	o;
+	struct enq_ctx	x;
+	int		status;
+
+	if ((status = enq_parse(&o, ctl, argc, argv)) != CTL_OK)
+		return (status);
+	if (ctl_open(ctl) == -1)
+		return (CTL_FAIL);
+	enq_ctx_init(&x, ctl, &o);
+	status = o.batch ? enq_batch(ctl, &x) : enq_one(ctl, &x);
+	enq_ctx_free(&x);
+	return (status);
+}
+
+/* Parse and validate the command line into o. */
+static int
+enq_parse(struct enq_opts *o, struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option	longopts[] = {
+		CTL_COMMON_LONGOPTS,
+		{ "in", required_argument, NULL, CTL_OPT_IN },
+		{ "at", required_argument, NULL, CTL_OPT_AT },
+		{ "id", required_argument, NULL, CTL_OPT_ID },
+		{ "resource", required_argument, NULL, CTL_OPT_RESOURCE },
+		{ "max-attempts", required_argument, NULL, CTL_OPT_MAX_ATTEMPTS },
+		{ "timeout", required_argument, NULL, CTL_OPT_TIMEOUT },
+		{ "batch", no_argument, NULL, CTL_OPT_BATCH },
+		{ NULL, 0, NULL, 0 }
+	};
+	int				r;
+
+	memset(o, 0, sizeof(*o));
+	o->mode = "in";
+	o->timeout_ms = -1;
+	if ((r = ctl_getopt(ctl, argc, argv, longopts, enq_option, o)) != CTL_OK)
+		return (r);
+	return (enq_check(o, argc - optind, argv + optind));
+}
+
+/* Handle one enqueue-specific option. */
+static int
+enq_option(void *arg_o, int ch, const char *arg)
+{
+	struct enq_opts	*o = arg_o;
+
+	switch (ch) {
+	case CTL_OPT_IN:
+		o->have_in = true;
+		o->mode = "in";
+		if (units_parse_duration(arg, &o->ms) == -1)
+			return (ctl_usage("--in: '%s' is not a duration (like 30s, "
+			    "5m, 1h)", arg));
+		return (CTL_OK);
+	case CTL_OPT_AT:
+		o->have_at = true;
+		o->mode = "at";
+		if (ctl_parse_at(arg, &o->ms) == -1)
+			return (ctl_usage("--at: '%s' is not a time (like "
+			    "2026-11-22T10:00:00Z or @1795000000)", arg));
+		return (CTL_OK);
+	case CTL_OPT_ID:
+		o->id = arg;
+		if (!util_valid_job_id(arg, strlen(arg)))
+			return (ctl_usage("invalid job ID '%s': 1-200 bytes of "
+			    "[A-Za-z0-9_.:@-]", arg));
+		return (CTL_OK);
+	case CTL_OPT_RESOURCE:
+		o->resource = arg;
+		if (*arg == '\0')
+			return (ctl_usage("--resource must not be empty"));
+		return (CTL_OK);
+	case CTL_OPT_MAX_ATTEMPTS:
+		return (ctl_parse_count("--max-attempts", arg, 1000000,
+		    &o->max_attempts));
+	case CTL_OPT_TIMEOUT:
+		if (units_parse_duration(arg, &o->timeout_ms) == -1 ||
+		    o->timeout_ms == 0)
+			return (ctl_usage("--timeout: '%s' is not a positive "
+			    "duration", arg));
+		return (CTL_OK);
+	case CTL_OPT_BATCH:
+		o->batch = true;
+		return (CTL_OK);
+	}
+	return (ctl_usage("unexpected option"));
+}
+
+/* Check the combination of options and the operands HANDLER [PAYLOAD]. */
+static int
+enq_check(struct enq_opts *o, int argc, char **argv)
+{
+	if (o->have_in && o->have_at)
+		return (ctl_usage("give --in or --at, not both"));
+	if (o->batch && o->id != NULL)
+		return (ctl_usage("--id cannot be used with --batch"));
+	if (argc < 1)
+		return (ctl_usage("enqueue: missing HANDLER"));
+	if (argc > (o->batch ? 1 : 2))
+		return (ctl_usage("enqueue: too many arguments%s", o->batch ?
+		    " (--batch reads payloads from stdin)" : ""));
+	o->handler = argv[0];
+	if (!util_valid_handler_name(o->handler, strlen(o->handler)))
+		return (ctl_usage("invalid handler name '%s': "
+		    "[A-Za-z0-9][A-Za-z0-9_.-]*", o->handler));
+	o->payload = argc == 2 ? argv[1] : NULL;
+	return (CTL_OK);
+}
+
+/* Build the strings every call of this run shares. */
+static void
+enq_ctx_init(struct enq_ctx *x, struct ctl *ctl, struct enq_opts *o)
+{
+	memset(x, 0, sizeof(*x));
+	x->o = o;
+	x->delayed = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "delayed");
+	x->wake = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "wake");
+	snprintf(x->ms, sizeof(x->ms), "%" PRId64, o->ms);
+	if (o->max_attempts > 0)
+		snprintf(x->max_attempts, sizeof(x->max_attempts), "%lld",
+		    o->max_attempts);
+	if (o->timeout_ms > 0)
+		snprintf(x->timeout, sizeof(x->timeout), "%" PRId64,
+		    o->timeout_ms);
+}
+
+/* Free what enq_ctx_init built. */
+static void
+enq_ctx_free(struct enq_ctx *x)
+{
+	free(x->delayed);
+	free(x->wake);
+}
+
+/*
+ * Fill c's KEYS and ARGV for the job c->id with the given payload (the
+ * enqueue contract: KEYS job, delayed; ARGV id, handler, payload, mode, ms,
+ * max_attempts, resource, source, wake channel, extra pairs). c->key is
+ * replaced; the payload must outlive the call.
+ */
+static void
+enq_prepare(struct enq_ctx *x, struct ctl *ctl, struct enq_call *c,
+    const char *payload, size_t len)
+{
+	const struct enq_opts	*o = x->o;
+	int			 n = 0;
+
+	free(c->key);
+	c->key = keys_job(ctl_ns(ctl), ctl_queue(ctl), c->id);
+	c->argv[n++] = c->key;
+	c->argv[n++] = x->delayed;
+	c->argv[n++] = c->id;
+	c->argv[n++] = o->handler;
+	c->argv[n] = payload;
+	c->lens[n++] = len;
+	c->argv[n++] = o->mode;
+	c->argv[n++] = x->ms;
+	c->argv[n++] = x->max_attempts;
+	c->argv[n++] = o->resource != NULL ? o->resource : "";
+	c->argv[n++] = ENQ_SOURCE;
+	c->argv[n++] = x->wake;
+	if (o->timeout_ms > 0) {
+		c->argv[n++] = "timeout_ms";
+		c->argv[n++] = x->timeout;
+	}
+	for (int i = 0; i < n; i++)
+		if (c->argv[i] != payload)
+			c->lens[i] = strlen(c->argv[i]);
+	c->argc = n;
+}
+
+/* Decode the enqueue reply {created, due_ms}; -1 after reporting a bad one. */
+static int
+enq_result(redisReply *r, int *created, int64_t *due)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		log_errorx("script enqueue: unexpected reply (type %d)", r->type);
+		return (-1);
+	}
+	*created = r->element[0]->integer == 1;
+	*due = ctl_reply_ms(r->element[1]);
+	return (0);
+}
+
+/* Enqueue one job; print its ID (or JSON). */
+static int
+enq_one(struct ctl *ctl, struct enq_ctx *x)
+{
+	struct enq_call	 c;
+	redisReply	*r;
+	char		*payload = NULL, when[40];
+	size_t		 len = 0;
+	int		 created, status = CTL_FAIL;
+	int64_t		 due;
+
+	memset(&c, 0, sizeof(c));
+	if (x->o->payload != NULL && strcmp(x->o->payload, "-") == 0) {
+		if ((payload = enq_read_stdin(&len)) == NULL)
+			return (CTL_FAIL);
+	} else if (x->o->payload != NULL)
+		payload = xmemdup(x->o->payload, len = strlen(x->o->payload));
+	if (x->o->id != NULL)
+		snprintf(c.id, sizeof(c.id), "%s", x->o->id);
+	else
+		util_new_job_id(c.id, sizeof(c.id));
+	enq_prepare(x, ctl, &c, payload != NULL ? payload : "", len);
+	r = ctl_script(ctl, SCRIPT_ENQUEUE, 2, c.argc, c.argv, c.lens);
+	if (r != NULL && enq_result(r, &created, &due) == 0) {
+		status = CTL_OK;
+		if (!created)
+			log_warnx("job %s already exists; not enqueued again", c.id);
+		if (ctl->json) {
+			printf("{\"id\":");
+			ctl_json_str(c.id);
+			printf(",\"queue\":");
+			ctl_json_str(ctl_queue(ctl));
+			printf(",\"created\":%s", created ? "true" : "false");
+			if (due >= 0)
+				printf(",\"due_ms\":%" PRId64 ",\"due\":\"%s\"}\n",
+				    due, ctl_iso_time(due, when, sizeof(when)));
+			else
+				printf(",\"due_ms\":null,\"due\":null}\n");
+		} else
+			printf("%s\n", c.id);
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	free(c.key);
+	free(payload);
+	return (status);
+}
+
+/* Read all of stdin, binary-safe; NULL after reporting a read error. */
+static char *
+enq_read_stdin(size_t *lenp)
+{
+	size_t	 cap = 65536, len = 0, n;
+	char	*buf = xmalloc(cap);
+
+	while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
+		len += n;
+		if (len == cap)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	if (ferror(stdin)) {
+		log_errorx("stdin: %s", strerror(errno));
+		free(buf);
+		return (NULL);
+	}
+	*lenp = len;
+	return (buf);
+}
+
+/*
+ * --batch: one job per stdin line. Two windows of ENQ_WINDOW calls
+ * alternate: while Redis runs one, the replies of the other are read and
+ * the next lines prepared, so the server never waits for the client.
+ */
+static int
+enq_batch(struct ctl *ctl, struct enq_ctx *x)
+{
+	struct enq_call	*calls = xcalloc(2 * ENQ_WINDOW, sizeof(*calls));
+	struct enq_call	*cur, *pending = NULL;
+	long long	 created = 0;
+	size_t		 n, npending = 0;
+	int		 status = CTL_OK, io = 0;
+
+	if (rclient_script_load(ctl->rc, SCRIPT_ENQUEUE) != 0) {
+		log_errorx("redis: SCRIPT LOAD enqueue: %s", ctl->rc->errstr);
+		io = -1;
+	}
+	for (int w = 0; io == 0; w ^= 1) {
+		cur = calls + w * ENQ_WINDOW;
+		n = enq_fill(ctl, x, cur);
+		if (n > 0)
+			io = enq_send(ctl, cur, n);
+		if (io == 0 && npending > 0 &&
+		    enq_collect(ctl, pending, npending, &created, &io) != CTL_OK)
+			status = CTL_FAIL;
+		if (n == 0)
+			break;
+		pending = cur;
+		npending = n;
+	}
+	if (io != 0 || ferror(stdin))
+		status = CTL_FAIL;
+	if (ferror(stdin))
+		log_errorx("stdin: %s", strerror(errno));
+	if (ctl->json) {
+		printf("{\"queue\":");
+		ctl_json_str(ctl_queue(ctl));
+		printf(",\"enqueued\":%lld}\n", created);
+	} else
+		printf("%lld\n", created);
+	for (n = 0; n < 2 * ENQ_WINDOW; n++) {
+		free(calls[n].key);
+		free(calls[n].line);
+	}
+	free(calls);
+	return (status);
+}
+
+/* Read up to ENQ_WINDOW lines into calls and prepare them; returns how many. */
+static size_t
+enq_fill(struct ctl *ctl, struct enq_ctx *x, struct enq_call *calls)
+{
+	ssize_t	got;
+	size_t	n;
+
+	for (n = 0; n < ENQ_WINDOW; n++) {
+		struct enq_call *c = &calls[n];
+
+		if ((got = getline(&c->line, &c->cap, stdin)) == -1)
+			break;
+		if (got > 0 && c->line[got - 1] == '\n')
+			got--;
+		util_new_job_id(c->id, sizeof(c->id));
+		enq_prepare(x, ctl, c, c->line, (size_t)got);
+	}
+	return (n);
+}
+
+/* Queue n prepared calls; 0, or -1 after reporting an I/O error. */
+static int
+enq_send(struct ctl *ctl, struct enq_call *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rclient_script_append(ctl->rc, SCRIPT_ENQUEUE, 2,
+		    calls[i].argc, calls[i].argv, calls[i].lens) != 0) {
+			log_errorx("redis: %s", ctl->rc->errstr);
+			return (-1);
+		}
+	return (0);
+}
+
+/*
+ * Read the replies of n queued calls and count creations. An error reply
+ * makes the result CTL_FAIL; an I/O error also sets *io to -1 (the
+ * remaining replies are lost).
+ */
+static int
+enq_collect(struct ctl *ctl, struct enq_call *calls, size_t n,
+    long long *created, int *io)
+{
+	redisReply	*r;
+	int		 status = CTL_OK, ok;
+	int64_t		 due;
+
+	for (size_t i = 0; i < n; i++) {
+		r = rclient_script_reply(ctl->rc, SCRIPT_ENQUEUE, 2,
+		    calls[i].argc, calls[i].argv, calls[i].lens);
+		if (r == NULL) {
+			log_errorx("redis: %s", ctl->rc->errstr);
+			*io = -1;
+			return (CTL_FAIL);
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			log_errorx("redis: script enqueue: %s", r->str);
+			status = CTL_FAIL;
+		} else if (enq_result(r, &ok, &due) == 0)
+			*created += ok;
+		else
+			status = CTL_FAIL;
+		freeReplyObject(r);
+	}
+	return (status);
+}

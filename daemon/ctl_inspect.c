@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deferctl show, list and stats: read-only views of a queue. Nothing here
+ * changes Redis; show reads one job in a MULTI so that its state and fields
+ * are one snapshot, list and stats pipeline their reads.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "keys.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define SHOW_PAYLOAD_MAX	200	/* payload bytes shown in text mode */
+#define LIST_DEFAULT_LIMIT	100
+
+/* The zsets a job can be in, in show's order of precedence. */
+static const struct {
+	const char	*zset;	/* key suffix and state word */
+	const char	*when;	/* what the score means */
+} show_states[] = {
+	{ "delayed", "due" },
+	{ "active", "deadline" },
+	{ "dead", "died" },
+};
+
+static int	 one_id_operand(const char *, int, char **, const char **);
+static redisReply *show_fetch(struct ctl *, const char *);
+static void	 show_text(struct ctl *, const char *, const char *, int,
+		    int64_t, redisReply *);
+static void	 show_text_field(const redisReply *, const redisReply *);
+static void	 show_json(struct ctl *, const char *, const char *, int,
+		    int64_t, redisReply *);
+static int	 list_option(void *, int, const char *);
+static int	 list_print(struct ctl *, redisReply *);
+static void	 list_line(struct ctl *, const redisReply *, const redisReply *,
+		    const redisReply *, bool);
+static int	 stats_print(struct ctl *, char **, size_t, int64_t);
+
+/* Check that argv holds exactly one valid job ID; store it in *id. */
+static int
+one_id_operand(const char *cmd, int argc, char **argv, const char **id)
+{
+	if (argc != 1)
+		return (ctl_usage("%s: expected one job ID", cmd));
+	if (!util_valid_job_id(argv[0], strlen(argv[0])))
+		return (ctl_usage("invalid job ID '%s': 1-200 bytes of "
+		    "[A-Za-z0-9_.:@-]", argv[0]));
+	*id = argv[0];
+	return (CTL_OK);
+}
+
+/* deferctl show [--queue Q] ID */
+int
+ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option	longopts[] = {
+		CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	const char			*id = NULL, *state = "unknown";
+	redisReply			*r;
+	int				 r0, which = -1;
+	int64_t				 when = -1;
+
+	if ((r0 = ctl_getopt(ctl, argc, argv, longopts, NULL, NULL)) != CTL_OK ||
+	    (r0 = one_id_operand("show", argc - optind, argv + optind, &id)) !=
+	    CTL_OK)
+		return (r0);
+	if (ctl_open(ctl) == -1 || (r = show_fetch(ctl, id)) == NULL)
+		return (CTL_FAIL);
+	for (int i = 0; i < 3 && which < 0; i++)
+		if (r->element[1 + i]->type == REDIS_REPLY_STRING) {
+			which = i;
+			state = show_states[i].zset;
+			when = ctl_reply_ms(r->element[1 + i]);
+		}
+	if (which < 0 && r->element[4]->type == REDIS_REPLY_STRING)
+		state = "finished";
+	if (ctl->json)
+		show_json(ctl, id, state, which, when, r);
+	else
+		show_text(ctl, id, state, which, when, r);
+	freeReplyObject(r);
+	if (strcmp(state, "unknown") != 0)
+		return (CTL_OK);
+	log_errorx("job %s: unknown in queue %s", id, ctl_queue(ctl));
+	return (CTL_FAIL);
+}
+
+/*
+ * Read the job hash, its scores in delayed, active and dead, and its result
+ * in one MULTI. Returns the EXEC reply (5 elements), or NULL after reporting.
+ */
+static redisReply *
+show_fetch(struct ctl *ctl, const char *id)
+{
+	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
+	char		*job = keys_job(ns, q, id), *res = keys_result(ns, q, id);
+	char		*z[3];
+	redisReply	*r;
+	bool		 ok = true;
+
+	for (int i = 0; i < 3; i++)
+		z[i] = keys_queue(ns, q, show_states[i].zset);
+	redisAppendCommand(ctl->rc, "MULTI");
+	redisAppendCommand(ctl->rc, "HGETALL %s", job);
+	for (int i = 0; i < 3; i++)
+		redisAppendCommand(ctl->rc, "ZSCORE %s %s", z[i], id);
+	redisAppendCommand(ctl->rc, "GET %s", res);
+	redisAppendCommand(ctl->rc, "EXEC");
+	for (int i = 0; i < 6 && ok; i++) {
+		if ((r = ctl_get_reply(ctl)) == NULL)
+			ok = false;	/* MULTI and five QUEUED */
+		else
+			freeReplyObject(r);
+	}
+	r = ok ? ctl_get_reply(ctl) : NULL;
+	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 5)) {
+		log_errorx("redis: EXEC: unexpected reply");
+		freeReplyObject(r);
+		r = NULL;
+	}
+	for (int i = 0; i < 3; i++)
+		free(z[i]);
+	free(job);
+	free(res);
+	return (r);
+}
+
+/* Print one job for people: state, time, fields, result. */
+static void
+show_text(struct ctl *ctl, const char *id, const char *state, int which,
+    int64_t when, redisReply *r)
+{
+	const redisReply	*h = r->element[0], *res = r->element[4];
+	char			 iso[40], buf[1024];
+
+	printf("%-12s %s\n%-12s %s\n%-12s %s\n", "id", id, "queue",
+	    ctl_queue(ctl), "state", state);
+	if (which >= 0)
+		printf("%-12s %s\n", show_states[which].when,
+		    ctl_iso_time(when, iso, sizeof(iso)));
+	for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements;
+	    i += 2)
+		show_text_field(h->element[i], h->element[i + 1]);
+	if (res->type == REDIS_REPLY_STRING)
+		printf("%-12s \"%s\"\n", "result",
+		    util_escape(res->str, res->len, buf, sizeof(buf)));
+}
+
+/* Print one hash field escaped; the payload is cut, times get an ISO form. */
+static void
+show_text_field(const redisReply *k, const redisReply *v)
+{
+	static const char	*times[] = { "enqueued_ms", "due_ms", "died_ms" };
+	char			 buf[SHOW_PAYLOAD_MAX * 4 + 8], iso[40];
+	size_t			 len = v->len;
+
+	if (strcmp(k->str, "payload") == 0) {
+		if (len > SHOW_PAYLOAD_MAX)
+			len = SHOW_PAYLOAD_MAX;
+		printf("%-12s \"%s\"%s (%zu bytes)\n", "payload",
+		    util_escape(v->str, len, buf, sizeof(buf)),
+		    len < v->len ? "..." : "", v->len);
+		return;
+	}
+	printf("%-12s %s", k->str, util_escape(v->str, v->len, buf,
+	    sizeof(buf)));
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		if (strcmp(k->str, times[i]) == 0 && v->len > 0)
+			printf(" (%s)", ctl_iso_time(strtoll(v->str, NULL, 10),
+			    iso, sizeof(iso)));
+	putchar('\n');
+}
+
+/* Print one job as a JSON object; every field in full. */
+static void
+show_json(struct ctl *ctl, const char *id, const char *state, int which,
+    int64_t when, redisReply *r)
+{
+	const redisReply	*h = r->element[0], *res = r->element[4];
+	char			 iso[40];
+
+	printf("{\"id\":");
+	ctl_json_str(id);
+	printf(",\"queue\":");
+	ctl_json_str(ctl_queue(ctl));
+	printf(",\"state\":\"%s\"", state);
+	if (which >= 0)
+		printf(",\"%s_ms\":%" PRId64 ",\"%s\":\"%s\"",
+		    show_states[which].when, when, show_states[which].when,
+		    ctl_iso_time(when, iso, sizeof(iso)));
+	printf(",\"job\":");
+	if (h->type == REDIS_REPLY_ARRAY && h->elements > 0) {
+		for (size_t i = 0; i + 1 < h->elements; i += 2) {
+			putchar(i == 0 ? '{' : ',');
+			ctl_json_bytes(h->element[i]->str, h->element[i]->len);
+			putchar(':');
+			ctl_json_bytes(h->element[i + 1]->str,
+			    h->element[i + 1]->len);
+		}
+		putchar('}');
+	} else
+		printf("null");
+	printf(",\"result\":");
+	if (res->type == REDIS_REPLY_STRING)
+		ctl_json_bytes(res->str, res->len);
+	else
+		printf("null");
+	printf("}\n");
+}
+
+/* list's own option: --limit N. */
+static int
+list_option(void *arg, int ch, const char *optarg_)
+{
+	if (ch != CTL_OPT_LIMIT)
+		return (ctl_usage("unexpected option"));
+	return (ctl_parse_count("--limit", optarg_, 1000000, arg));
+}
+
+/* deferctl list [--queue Q] [--limit N] delayed|active|dead */
+int
+ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option	longopts[] = {
+		CTL_COMMON_LONGOPTS,
+		{ "limit", required_argument, NULL, CTL_OPT_LIMIT },
+		{ NULL, 0, NULL, 0 }
+	};
+	long long			limit = LIST_DEFAULT_LIMIT;
+	const char			*which;
+	char				*key;
+	redisReply			*r;
+	int				 status;
+
+	if ((status = ctl_getopt(ctl, argc, argv, longopts, list_option,
+	    &limit)) != CTL_OK)
+		return (status);
+	if (argc - optind != 1)
+		return (ctl_usage("list: expected one of delayed, active, dead"));
+	which = argv[optind];
+	if (strcmp(which, "delayed") != 0 && strcmp(which, "active") != 0 &&
+	    strcmp(which, "dead") != 0)
+		return (ctl_usage("list: '%s' is not delayed, active or dead",
+		    which));
+	if (ctl_open(ctl) == -1)
+		return (CTL_FAIL);
+	key = keys_queue(ctl_ns(ctl), ctl_queue(ctl), which);
+	r = ctl_cmd(ctl, "ZRANGE %s 0 %lld WITHSCORES", key, limit - 1);
+	free(key);
+	if (r == NULL)
+		return (CTL_FAIL);
+	status = list_print(ctl, r);
+	freeReplyObject(r);
+	return (status);
+}
+
+/* Fetch handler, attempts and last_error of every listed job and print them. */
+static int
+list_print(struct ctl *ctl, redisReply *z)
+{
+	size_t		 n = z->type == REDIS_REPLY_ARRAY ? z->elements / 2 : 0;
+	redisReply	*h;
+	char		*key;
+
+	for (size_t i = 0; i < n; i++) {
+		key = keys_job(ctl_ns(ctl), ctl_queue(ctl), z->element[2 * i]->str);
+		redisAppendCommand(ctl->rc, "HMGET %s handler attempts last_error",
+		    key);
+		free(key);
+	}
+	if (ctl->json)
+		putchar('[');
+	for (size_t i = 0; i < n; i++) {
+		if ((h = ctl_get_reply(ctl)) == NULL)
+			return (CTL_FAIL);
+		list_line(ctl, z->element[2 * i], z->element[2 * i + 1], h,
+		    i == 0);
+		freeReplyObject(h);
+	}
+	if (ctl->json)
+		printf("]\n");
+	return (CTL_OK);
+}
+
+/* Print one listed job: ID, time, handler, attempts, last error. */
+static void
+list_line(struct ctl *ctl, const redisReply *id, const redisReply *score,
+    const redisReply *h, bool first)
+{
+	const redisReply	*hd = NULL, *at = NULL, *le = NULL;
+	char			 iso[40], buf[1024];
+	int64_t			 ms = ctl_reply_ms(score);
+
+	if (h->type == REDIS_REPLY_ARRAY && h->elements == 3) {
+		hd = h->element[0]->type == REDIS_REPLY_STRING ? h->element[0] : NULL;
+		at = h->element[1]->type == REDIS_REPLY_STRING ? h->element[1] : NULL;
+		le = h->element[2]->type == REDIS_REPLY_STRING ? h->element[2] : NULL;
+	}
+	ctl_iso_time(ms, iso, sizeof(iso));
+	if (!ctl->json) {
+		printf("%s %s %s %s%s%s\n", id->str, iso, hd ? hd->str : "-",
+		    at ? at->str : "0", le && le->len ? " " : "",
+		    le ? util_escape(le->str, le->len, buf, sizeof(buf)) : "");
+		return;
+	}
+	printf("%s{\"id\":", first ? "" : ",");
+	ctl_json_bytes(id->str, id->len);
+	printf(",\"time_ms\":%" PRId64 ",\"time\":\"%s\",\"handler\":", ms, iso);
+	if (hd != NULL)
+		ctl_json_bytes(hd->str, hd->len);
+	else
+		printf("null");
+	printf(",\"attempts\":%lld,\"last_error\":",
+	    at ? strtoll(at->str, NULL, 10) : 0LL);
+	if (le != NULL)
+		ctl_json_bytes(le->str, le->len);
+	else
+		printf("null");
+	putchar('}');
+}
+
+/* deferctl stats [--queue Q] */
+int
+ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option	longopts[] = {
+		CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	int				 status;
+	int64_t				 now;
+	char				*one[1];
+
+	if ((status = ctl_getopt(ctl, argc, argv, longopts, NULL, NULL)) !=
+	    CTL_OK)
+		return (status);
+	if (argc - optind != 0)
+		return (ctl_usage("stats: unexpected argument '%s'", argv[optind]));
+	if (ctl_open(ctl) == -1 || ctl_redis_time(ctl, &now) == -1)
+		return (CTL_FAIL);
+	if (ctl->queue != NULL) {
+		one[0] = (char *)ctl->queue;
+		return (stats_print(ctl, one, 1, now));
+	}
+	return (stats_print(ctl, ctl->cfg->queues, ctl->cfg->nqueues, now));
+}
+
+/* Count delayed (and due by now), active and dead jobs of each queue; print. */
+static int
+stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
+{
+	static const char	*names[] = { "delayed", "due", "active", "dead" };
+	const char		*ns = ctl_ns(ctl);
+	long long		 v[4];
+	redisReply		*r;
+	char			*key;
+
+	for (size_t q = 0; q < nq; q++)
+		for (int i = 0; i < 4; i++) {
+			key = keys_queue(ns, queues[q], i < 2 ? "delayed" : names[i]);
+			if (i == 1)
+				redisAppendCommand(ctl->rc, "ZCOUNT %s -inf %lld",
+				    key, (long long)now);
+			else
+				redisAppendCommand(ctl->rc, "ZCARD %s", key);
+			free(key);
+		}
+	if (ctl->json)
+		putchar('{');
+	else
+		printf("%-24s %10s %10s %10s %10s\n", "QUEUE", "DELAYED", "DUE",
+		    "ACTIVE", "DEAD");
+	for (size_t q = 0; q < nq; q++) {
+		for (int i = 0; i < 4; i++) {
+			if ((r = ctl_get_reply(ctl)) == NULL)
+				return (CTL_FAIL);
+			v[i] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+			freeReplyObject(r);
+		}
+		if (!ctl->json) {
+			printf("%-24s %10lld %10lld %10lld %10lld\n", queues[q],
+			    v[0], v[1], v[2], v[3]);
+			continue;
+		}
+		printf("%s", q == 0 ? "" : ",");
+		ctl_json_str(queues[q]);
+		printf(":{\"delayed\":%lld,\"due\":%lld,\"active\":%lld,"
+		    "\"dead\":%lld}", v[0], v[1], v[2], v[3]);
+	}
+	if (ctl->json)
+		printf("}\n");
+	return (CTL_OK);
+}

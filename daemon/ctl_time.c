@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deferctl's time formats: milliseconds since the epoch to ISO 8601 UTC for
+ * display, and the --at argument (ISO 8601 with a zone, or @EPOCH_SECONDS)
+ * to milliseconds. Pure calendar arithmetic: the local time zone and the
+ * local clock are never consulted.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+#define CTL_MAX_EPOCH_S	253402300799LL	/* 9999-12-31T23:59:59Z */
+
+static int64_t	ctl_days_from_civil(int64_t y, int m, int d);
+static int	ctl_days_in_month(int y, int m);
+static int	ctl_digits(const char **p, int n);
+static int	ctl_parse_epoch(const char *, int64_t *ms);
+static int	ctl_parse_zone(const char *, int64_t *offset_ms);
+
+/* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf; returns buf. */
+char *
+ctl_iso_time(int64_t ms, char *buf, size_t len)
+{
+	time_t		secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int		frac = (int)(ms - (int64_t)secs * 1000);
+	struct tm	tm;
+
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "%lld", (long long)ms);
+		return (buf);
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, frac);
+	return (buf);
+}
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (H. Hinnant). */
+static int64_t
+ctl_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468);
+}
+
+/* Number of days in month m (1-12) of year y. */
+static int
+ctl_days_in_month(int y, int m)
+{
+	static const int	days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+				    31, 30, 31 };
+	bool			leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return (m == 2 && leap ? 29 : days[m - 1]);
+}
+
+/* Read exactly n decimal digits at *p and advance; -1 if they are not there. */
+static int
+ctl_digits(const char **p, int n)
+{
+	int	v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return (-1);
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return (v);
+}
+
+/* Parse "@SECONDS" (non-negative, up to year 9999). */
+static int
+ctl_parse_epoch(const char *s, int64_t *ms)
+{
+	int64_t	v = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > CTL_MAX_EPOCH_S)
+			return (-1);
+		v = v * 10 + (*s - '0');
+	}
+	if (v > CTL_MAX_EPOCH_S)
+		return (-1);
+	*ms = v * 1000;
+	return (0);
+}
+
+/* Parse the zone at the end of an ISO time: "Z" or "+HH:MM" / "-HH:MM". */
+static int
+ctl_parse_zone(const char *s, int64_t *offset_ms)
+{
+	int	sign, hh, mm;
+
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+		*offset_ms = 0;
+		return (0);
+	}
+	if (s[0] != '+' && s[0] != '-')
+		return (-1);
+	sign = s[0] == '-' ? -1 : 1;
+	s++;
+	if ((hh = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
+	    (mm = ctl_digits(&s, 2)) < 0 || *s != '\0' || hh > 23 || mm > 59)
+		return (-1);
+	*offset_ms = sign * ((int64_t)hh * 3600 + mm * 60) * 1000;
+	return (0);
+}
+
+/*
+ * Parse a --at value: "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]" (the zone is
+ * required, so a time never depends on the machine's) or "@EPOCH_SECONDS".
+ * Stores ms since the epoch. Returns 0, or -1 if s is not such a time.
+ */
+int
+ctl_parse_at(const char *s, int64_t *ms)
+{
+	int	y, mo, d, h, mi, sec, frac = 0, scale = 100;
+	int64_t	off;
+
+	if (s[0] == '@')
+		return (ctl_parse_epoch(s + 1, ms));
+	if ((y = ctl_digits(&s, 4)) < 0 || *s++ != '-' ||
+	    (mo = ctl_digits(&s, 2)) < 0 || *s++ != '-' ||
+	    (d = ctl_digits(&s, 2)) < 0 || (*s != 'T' && *s != 't') ||
+	    (s++, h = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
+	    (mi = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
+	    (sec = ctl_digits(&s, 2)) < 0)
+		return (-1);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > ctl_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+		return (-1);
+	if (*s == '.' || *s == ',') {
+		if (s[1] < '0' || s[1] > '9')
+			return (-1);
+		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	}
+	if (ctl_parse_zone(s, &off) == -1)
+		return (-1);
+	*ms = ((ctl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+	    sec) * 1000) + frac - off;
+	if (*ms < 0)
+		*ms = 0;
+	return (0);
+}

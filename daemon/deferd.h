@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's shared state: one event loop, the current config, the two
+ * Redis connections, the runner, one scheduler per queue and the jobs this
+ * daemon has claimed. sched.c claims, job.c runs and reports, daemon.c owns
+ * the lifecycle (start, reload, drain).
+ */
+#ifndef DEFERD_DEFERD_H
+#define DEFERD_DEFERD_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event;
+struct event_base;
+struct job;
+struct rconn;
+struct runner;
+struct sched;
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+TAILQ_HEAD(job_list, job);
+
+struct deferd {
+	struct event_base	*base;
+	struct config		*cfg;		/* current; older ones in retired */
+	struct config		**retired;	/* kept until exit: runs may point into them */
+	size_t			 nretired;
+	struct rconn		*cmd;		/* commands and scripts */
+	struct rconn		*sub;		/* wake channels */
+	struct runner		*runner;
+	struct sched		**scheds;	/* one per queue, cfg->queues order */
+	size_t			 nscheds;
+	struct job_list		 jobs;		/* claimed by this daemon */
+	size_t			 njobs;
+	int			 reserved;	/* slots promised to claims in flight */
+	bool			 ready;		/* Redis reached once, scripts loaded */
+	bool			 draining;	/* SIGTERM: no more claims */
+	bool			 stopping_now;	/* second SIGTERM */
+	struct event		*extend_timer;
+	struct event		*drain_timer;
+	struct event		*hard_stop_timer;
+	struct event		*signals[4];
+	int			 exit_code;
+};
+
+/* daemon.c */
+/* A daemon running cfg (ownership passes to it); nothing starts before deferd_run. */
+struct deferd *deferd_new(struct config *cfg);
+/* Connect, serve until SIGTERM/SIGINT drained; returns the exit status. */
+int	deferd_run(struct deferd *);
+/* Free everything; NULL is a no-op. */
+void	deferd_free(struct deferd *);
+/* Slots free for new claims: concurrency - claimed - reserved (never < 0). */
+int	deferd_free_slots(const struct deferd *);
+/* A job left this daemon: start waiting jobs, claim more, or finish the drain. */
+void	deferd_job_gone(struct deferd *);
+
+#endif

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Claimed jobs: from the claim reply through the handler run to the outcome
+ * recorded in Redis. The job owns copies of everything it needs (id, token,
+ * handler, payload) so a reload never pulls strings from under it. A job is
+ * unlinked only when Redis acknowledged its outcome (or said the lease was
+ * lost); until then it holds its concurrency slot and its lease is extended.
+ */
+#include <event2/event.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deferd.h"
+#include "job.h"
+#include "keys.h"
+#include "log.h"
+#include "rconn.h"
+#include "runner.h"
+#include "sched.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define REPORT_RETRY_MS	1000	/* after an error reply to an outcome */
+
+enum job_state {
+	JOB_WAITING,	/* claimed; its handler is at max_concurrency */
+	JOB_RUNNING,
+	JOB_REPORTING,	/* outcome sent or waiting to be sent */
+};
+
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	struct deferd		*d;
+	struct sched		*s;
+	enum job_state		 state;
+	char			*id;
+	char			*token;
+	char			*handler;
+	char			*resource;
+	char			*source;
+	char			*payload;
+	size_t			 payload_len;
+	int			 attempt;
+	int			 max_attempts;
+	int64_t			 timeout_ms;
+	int64_t			 due_ms;
+	struct run		*run;
+
+	/* The outcome to record. */
+	enum script_id		 report;	/* COMPLETE, RETRY or BURY */
+	char			*error;
+	char			*result;
+	size_t			 result_len;
+	int64_t			 delay_ms;
+	bool			 refund;
+	bool			 report_in_flight;
+	struct event		*report_timer;
+};
+
+static void	job_start(struct job *);
+static void	job_send_report(struct job *);
+static bool	job_has_room(const struct deferd *, const char *);
+
+/* Free a job's memory (it must be unlinked). */
+static void
+job_free(struct job *j)
+{
+	if (j->report_timer != NULL)
+		event_free(j->report_timer);
+	free(j->id);
+	free(j->token);
+	free(j->handler);
+	free(j->resource);
+	free(j->source);
+	free(j->payload);
+	free(j->error);
+	free(j->result);
+	free(j);
+}
+
+/* Unlink and free j, then let the daemon use the free slot. */
+static void
+job_gone(struct job *j)
+{
+	struct deferd	*d = j->d;
+
+	TAILQ_REMOVE(&d->jobs, j, entry);
+	d->njobs--;
+	job_free(j);
+	deferd_job_gone(d);
+}
+
+int64_t
+job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt)
+{
+	int64_t	delay = backoff_ms;
+
+	for (int i = 1; i < attempt && delay < backoff_max_ms; i++)
+		delay *= 2;
+	if (delay > backoff_max_ms)
+		delay = backoff_max_ms;
+	/* Equal jitter: at least half the delay, at most all of it. */
+	return (delay / 2 + util_random_below(delay / 2 + 1));
+}
+
+/* A non-negative integer field value, or def when absent or malformed. */
+static long long
+job_field_int(const redisReply *v, long long def)
+{
+	char		*end;
+	long long	 n;
+
+	if (v->type != REDIS_REPLY_STRING || v->len == 0)
+		return (def);
+	n = strtoll(v->str, &end, 10);
+	return (*end == '\0' && n >= 0 ? n : def);
+}
+
+/* Copy the hash fields of a claim entry into j. */
+static void
+job_take_fields(struct job *j, const redisReply *e)
+{
+	const struct config	*cfg = j->d->cfg;
+
+	j->max_attempts = 0;
+	j->timeout_ms = -1;
+	for (size_t i = 3; i + 1 < e->elements; i += 2) {
+		const redisReply *f = e->element[i], *v = e->element[i + 1];
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(f->str, "handler") == 0)
+			j->handler = xstrndup(v->str, v->len);
+		else if (strcmp(f->str, "payload") == 0) {
+			j->payload = xmemdup(v->str, v->len);
+			j->payload_len = v->len;
+		} else if (strcmp(f->str, "resource") == 0 && v->len > 0)
+			j->resource = xstrndup(v->str, v->len);
+		else if (strcmp(f->str, "source") == 0 && v->len > 0)
+			j->source = xstrndup(v->str, v->len);
+		else if (strcmp(f->str, "attempts") == 0)
+			j->attempt = (int)job_field_int(v, 1);
+		else if (strcmp(f->str, "max_attempts") == 0)
+			j->max_attempts = (int)job_field_int(v, 0);
+		else if (strcmp(f->str, "timeout_ms") == 0)
+			j->timeout_ms = job_field_int(v, -1);
+		else if (strcmp(f->str, "due_ms") == 0)
+			j->due_ms = job_field_int(v, 0);
+	}
+	if (j->handler == NULL)
+		j->handler = xstrdup("");
+	if (j->max_attempts <= 0)
+		j->max_attempts = config_handler_max_attempts(cfg, j->handler);
+	if (j->timeout_ms <= 0)
+		j->timeout_ms = config_handler_timeout_ms(cfg, j->handler);
+	if (j->attempt <= 0)
+		j->attempt = 1;
+}
+
+void
+job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
+{
+	struct job	*j;
+
+	if (e->elements < 3 || e->element[1]->type != REDIS_REPLY_STRING ||
+	    e->element[2]->type != REDIS_REPLY_STRING) {
+		log_errorx("queue %s: malformed claim entry ignored (its lease "
+		    "will expire and it will be retried)", sched_queue(s));
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->s = s;
+	j->id = xstrndup(e->element[1]->str, e->element[1]->len);
+	j->token = xstrndup(e->element[2]->str, e->element[2]->len);
+	job_take_fields(j, e);
+	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
+	d->njobs++;
+	j->state = JOB_WAITING;
+	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
+	    j->handler, sched_queue(s), j->attempt, j->max_attempts);
+	if (d->draining) {
+		job_requeue_waiting(d);
+		return;
+	}
+	if (job_has_room(d, j->handler))
+		job_start(j);
+}
+
+int
+job_count_handler(const struct deferd *d, const char *handler)
+{
+	const struct job	*j;
+	int			 n = 0;
+
+	TAILQ_FOREACH(j, &d->jobs, entry)
+		if (j->state == JOB_RUNNING && strcmp(j->handler, handler) == 0)
+			n++;
+	return (n);
+}
+
+/* Whether handler is below its max_concurrency (if it has one). */
+static bool
+job_has_room(const struct deferd *d, const char *handler)
+{
+	int	max = config_handler_max_concurrency(d->cfg, handler);
+
+	return (max <= 0 || job_count_handler(d, handler) < max);
+}
+
+void
+job_start_waiting(struct deferd *d)
+{
+	struct job	*j, *next;
+
+	if (d->draining)
+		return;
+	TAILQ_FOREACH_SAFE(j, &d->jobs, entry, next) {
+		if (j->state == JOB_WAITING && job_has_room(d, j->handler))
+			job_start(j);
+	}
+}
+
+/* Decide the outcome to record from a run result. */
+static void
+job_decide(struct job *j, const struct run_result *r)
+{
+	const struct config	*cfg = j->d->cfg;
+	char			*err;
+
+	free(j->error);
+	j->error = NULL;
+	if (r->outcome == RUN_DONE) {
+		j->report = SCRIPT_COMPLETE;
+		j->result = xmemdup(r->output, r->output_len);
+		j->result_len = r->output_len;
+		log_info("job %s (%s): done in %" PRId64 "ms%s", j->id, j->handler,
+		    r->duration_ms, r->output_truncated ? " (output truncated)" : "");
+		return;
+	}
+	if (r->killed && j->d->draining) {
+		j->report = SCRIPT_RETRY;
+		j->refund = true;
+		j->delay_ms = 0;
+		j->error = xstrdup("stopped by daemon shutdown");
+		log_warnx("job %s (%s): stopped by shutdown; requeued", j->id,
+		    j->handler);
+		return;
+	}
+	if (r->outcome == RUN_DEAD || j->attempt >= j->max_attempts) {
+		j->report = SCRIPT_BURY;
+		if (r->outcome == RUN_DEAD)
+			j->error = xstrdup(r->error);
+		else
+			xasprintf(&j->error, "%s (attempt %d of %d)", r->error,
+			    j->attempt, j->max_attempts);
+		log_errorx("job %s (%s): dead: %s", j->id, j->handler, j->error);
+		return;
+	}
+	j->report = SCRIPT_RETRY;
+	j->delay_ms = job_backoff_ms(cfg->retry.backoff_ms,
+	    cfg->retry.backoff_max_ms, j->attempt);
+	xasprintf(&err, "%s", r->error);
+	j->error = err;
+	log_warnx("job %s (%s): attempt %d/%d failed: %s; retry in %" PRId64 "ms",
+	    j->id, j->handler, j->attempt, j->max_attempts, j->error, j->delay_ms);
+}
+
+/* Runner callback: the handler finished; record the outcome. */
+static void
+job_run_done(const struct run_result *r, void *arg)
+{
+	struct job	*j = arg;
+
+	j->run = NULL;
+	job_decide(j, r);
+	j->state = JOB_REPORTING;
+	job_send_report(j);
+}
+
+/* Start the handler of a waiting job. */
+static void
+job_start(struct job *j)
+{
+	struct run_spec	spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.job_id = j->id;
+	spec.queue = sched_queue(j->s);
+	spec.handler = j->handler;
+	spec.payload = j->payload;
+	spec.payload_len = j->payload_len;
+	spec.attempt = j->attempt;
+	spec.max_attempts = j->max_attempts;
+	spec.timeout_ms = j->timeout_ms;
+	spec.source = j->source;
+	spec.resource = j->resource;
+	j->state = JOB_RUNNING;
+	if (j->due_ms > 0)
+		log_debug("job %s (%s): starting %" PRId64 "ms after due", j->id,
+		    j->handler, util_real_ms() - j->due_ms);
+	j->run = runner_start(j->d->runner, &spec, job_run_done, j);
+}
+
+/* Timer: send an outcome again after an error reply. */
+static void
+job_report_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	job_send_report(arg);
+}
+
+/* Redis answered an outcome: 1 recorded, 0 stale lease, else retry later. */
+static void
+job_report_reply(redisReply *reply, void *priv)
+{
+	struct job	*j = priv;
+	struct timeval	 tv = { REPORT_RETRY_MS / 1000, 0 };
+
+	j->report_in_flight = false;
+	if (reply == NULL)
+		return;		/* resent by job_resend_reports after the reconnect */
+	if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+		job_gone(j);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_INTEGER) {
+		log_warnx("job %s (%s): lease lost before the outcome was recorded "
+		    "(it was requeued; another attempt may run)", j->id, j->handler);
+		job_gone(j);
+		return;
+	}
+	log_errorx("job %s (%s): recording the outcome failed: %s; trying again",
+	    j->id, j->handler, reply->type == REDIS_REPLY_ERROR ? reply->str :
+	    "unexpected reply");
+	if (j->report_timer == NULL)
+		j->report_timer = evtimer_new(j->d->base, job_report_timer_cb, j);
+	evtimer_add(j->report_timer, &tv);
+}
+
+/* Send the outcome script; if Redis is down it is sent after the reconnect. */
+static void
+job_send_report(struct job *j)
+{
+	const struct config	*cfg = j->d->cfg;
+	const char		*argv[10];
+	size_t			 lens[10];
+	char			 n1[24], n2[24], n3[24];
+	char			*jkey, *rkey;
+	int			 argc = 0, nkeys, rv;
+
+	if (j->report_in_flight || !rconn_ready(j->d->cmd))
+		return;
+	jkey = keys_job(cfg->namespace, sched_queue(j->s), j->id);
+	rkey = keys_result(cfg->namespace, sched_queue(j->s), j->id);
+	argv[argc++] = sched_key(j->s, "active");
+	switch (j->report) {
+	case SCRIPT_COMPLETE:
+		snprintf(n1, sizeof(n1), "%" PRId64, cfg->results.ttl_ms);
+		argv[argc++] = jkey;
+		argv[argc++] = rkey;
+		nkeys = 3;
+		argv[argc++] = j->id;
+		argv[argc++] = j->token;
+		argv[argc++] = j->result;
+		argv[argc++] = n1;
+		break;
+	case SCRIPT_RETRY:
+		snprintf(n1, sizeof(n1), "%" PRId64, j->delay_ms);
+		argv[argc++] = sched_key(j->s, "delayed");
+		argv[argc++] = jkey;
+		nkeys = 3;
+		argv[argc++] = j->id;
+		argv[argc++] = j->token;
+		argv[argc++] = j->error;
+		argv[argc++] = n1;
+		argv[argc++] = j->refund ? "1" : "0";
+		argv[argc++] = sched_key(j->s, "wake");
+		break;
+	default:
+		snprintf(n2, sizeof(n2), "%" PRId64, cfg->dead.max_jobs);
+		snprintf(n3, sizeof(n3), "%" PRId64, cfg->dead.ttl_ms);
+		argv[argc++] = sched_key(j->s, "dead");
+		argv[argc++] = jkey;
+		nkeys = 3;
+		argv[argc++] = j->id;
+		argv[argc++] = j->token;
+		argv[argc++] = j->error;
+		argv[argc++] = sched_key(j->s, "prefix");
+		argv[argc++] = n2;
+		argv[argc++] = n3;
+		break;
+	}
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if (j->report == SCRIPT_COMPLETE)
+		lens[5] = j->result_len;
+	rv = rconn_script(j->d->cmd, j->report, job_report_reply, j, nkeys, argc,
+	    argv, lens);
+	if (rv == 0)
+		j->report_in_flight = true;
+	free(jkey);
+	free(rkey);
+}
+
+void
+job_resend_reports(struct deferd *d)
+{
+	struct job	*j, *next;
+
+	TAILQ_FOREACH_SAFE(j, &d->jobs, entry, next)
+		if (j->state == JOB_REPORTING && !j->report_in_flight)
+			job_send_report(j);
+}
+
+void
+job_requeue_waiting(struct deferd *d)
+{
+	struct job	*j, *next;
+
+	TAILQ_FOREACH_SAFE(j, &d->jobs, entry, next) {
+		if (j->state != JOB_WAITING)
+			continue;
+		j->state = JOB_REPORTING;
+		j->report = SCRIPT_RETRY;
+		j->refund = true;
+		j->delay_ms = 0;
+		j->error = xstrdup("not started before daemon shutdown");
+		job_send_report(j);
+	}
+}
+
+/* Reply to a batch extend: one integer per job, 0 = lease lost. */
+struct extend_batch {
+	struct deferd	*d;
+	size_t		 n;
+	char		**ids;
+};
+
+static void
+job_extend_reply(redisReply *reply, void *priv)
+{
+	struct extend_batch	*b = priv;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < reply->elements && i < b->n; i++)
+			if (reply->element[i]->type == REDIS_REPLY_INTEGER &&
+			    reply->element[i]->integer == 0)
+				log_warnx("job %s: lease lost while running (Redis "
+				    "unreachable longer than the lease?); another "
+				    "daemon may run it too", b->ids[i]);
+	} else if (reply != NULL)
+		log_errorx("extending leases failed: %s",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+	for (size_t i = 0; i < b->n; i++)
+		free(b->ids[i]);
+	free(b->ids);
+	free(b);
+}
+
+/* Extend the leases of this daemon's jobs of one queue in one call. */
+static void
+job_extend_queue(struct deferd *d, struct sched *s)
+{
+	struct extend_batch	*b;
+	struct job		*j;
+	const char		**argv;
+	char			 lease[24];
+	size_t			 n = 0, argc = 3;
+
+	TAILQ_FOREACH(j, &d->jobs, entry)
+		if (j->s == s)
+			n++;
+	if (n == 0)
+		return;
+	b = xcalloc(1, sizeof(*b));
+	b->d = d;
+	b->ids = xcalloc(n, sizeof(*b->ids));
+	argv = xcalloc(3 + 2 * n, sizeof(*argv));
+	snprintf(lease, sizeof(lease), "%" PRId64, d->cfg->lease_ms);
+	argv[0] = sched_key(s, "active");
+	argv[1] = sched_key(s, "prefix");
+	argv[2] = lease;
+	TAILQ_FOREACH(j, &d->jobs, entry) {
+		if (j->s != s)
+			continue;
+		b->ids[b->n++] = xstrdup(j->id);
+		argv[argc++] = j->id;
+		argv[argc++] = j->token;
+	}
+	if (rconn_script(d->cmd, SCRIPT_EXTEND, job_extend_reply, b, 1,
+	    (int)argc, argv, NULL) == -1)
+		job_extend_reply(NULL, b);
+	free(argv);
+}
+
+void
+job_extend_leases(struct deferd *d)
+{
+	for (size_t i = 0; i < d->nscheds; i++)
+		job_extend_queue(d, d->scheds[i]);
+}
+
+void
+job_free_all(struct deferd *d)
+{
+	struct job	*j;
+
+	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+		TAILQ_REMOVE(&d->jobs, j, entry);
+		job_free(j);
+	}
+	d->njobs = 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A job claimed by this daemon, from the claim reply to the recorded
+ * outcome: it waits for a handler slot, runs, then its outcome (complete,
+ * retry with backoff, bury) is sent to Redis. An outcome that cannot be sent
+ * (Redis down) is kept and sent again after the reconnect: a claimed job is
+ * never forgotten. Leases are extended for all claimed jobs every lease/3.
+ */
+#ifndef DEFERD_JOB_H
+#define DEFERD_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+struct deferd;
+struct sched;
+
+/*
+ * Take one "run" entry of a claim reply ({"run", id, token, field, value,
+ * ...}) into a new job of d, linked into d->jobs, and start it when its
+ * handler has room. Bad entries are logged and ignored (the lease reaper
+ * brings them back).
+ */
+void	job_claimed(struct deferd *d, struct sched *s, const redisReply *entry);
+/* Start waiting jobs whose handler now has room. */
+void	job_start_waiting(struct deferd *d);
+/* Send again every outcome that Redis did not take (after a reconnect). */
+void	job_resend_reports(struct deferd *d);
+/* Extend the leases of all claimed jobs (one script call per queue). */
+void	job_extend_leases(struct deferd *d);
+/* Drain: give waiting jobs back at once (attempt refunded). */
+void	job_requeue_waiting(struct deferd *d);
+/* Number of this daemon's jobs running or waiting for handler h. */
+int	job_count_handler(const struct deferd *d, const char *handler);
+/* Free a job that is no longer linked (exit). */
+void	job_free_all(struct deferd *d);
+/* The delay before attempt+1: backoff * 2^(attempt-1), capped, with jitter. */
+int64_t	job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt);
+
+#endif

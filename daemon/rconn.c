@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Async Redis connections for the daemon. Each rconn owns at most one hiredis
+ * context at a time and walks DOWN -> CONNECTING -> HANDSHAKE -> READY; any
+ * failure goes back to DOWN and a backoff timer starts the next attempt.
+ * hiredis 0.14 has no async timeouts, so the connect deadline and the reply
+ * deadline are our own evtimers, and contexts are only ever freed outside
+ * hiredis callbacks (a deferred "drop" event), never from the connect
+ * callback (a use-after-free in 0.14).
+ */
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rconn.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define REFUSE_LOG_MS	60000
+
+enum rconn_state {
+	RC_DOWN,
+	RC_CONNECTING,
+	RC_HANDSHAKE,
+	RC_READY,
+};
+
+struct rsub {
+	struct rconn		*rc;
+	char			*channel;
+	bool			 pattern;
+	rconn_message_cb	 cb;
+	void			*priv;
+};
+
+/* One command in flight; script calls keep their arguments for an EVAL retry. */
+struct rcmd {
+	struct rconn	*rc;
+	rconn_reply_cb	 cb;
+	void		*priv;
+	int		 script;	/* enum script_id, or -1 */
+	int		 nkeys;
+	int		 argc;
+	char		**argv;
+	size_t		*lens;
+};
+
+struct rconn {
+	struct event_base	*base;
+	struct redis_target	 target;
+	struct rconn_opts	 opts;
+	char			*name;
+	char			 desc[320];
+	rconn_event_cb		 ev_cb;
+	void			*ev_arg;
+
+	redisAsyncContext	*ac;
+	enum rconn_state	 state;
+	bool			 started;
+	bool			 up_announced;
+	bool			 ever_ready;
+	bool			 freeing;
+	int			 attempts;
+	bool			 outage_logged;
+	int64_t			 down_since_ms;
+	int64_t			 last_refuse_log_ms;
+
+	struct event		*retry_timer;
+	struct event		*connect_timer;
+	struct event		*deadline_timer;
+	struct event		*handshake_ev;
+	struct event		*drop_ev;
+
+	size_t			 pending;
+	int64_t			 progress_ms;
+
+	int			 handshake_left;
+	char			 handshake_error[512];
+	bool			 handshake_refused;
+	char			*sha[SCRIPT_COUNT];
+
+	struct rsub		**subs;
+	size_t			 nsubs;
+};
+
+static void	rconn_connect(struct rconn *);
+static void	rconn_schedule_retry(struct rconn *);
+static void	rconn_failed(struct rconn *, const char *why);
+static void	rconn_drop(struct rconn *, const char *why);
+static void	rconn_send_subscribe(struct rconn *, struct rsub *);
+
+/* Remember that a reply is now awaited, and arm the reply deadline. */
+static void
+rconn_count_sent(struct rconn *rc)
+{
+	struct timeval	tv;
+
+	if (rc->pending++ == 0) {
+		rc->progress_ms = util_mono_ms();
+		tv.tv_sec = rc->opts.command_timeout_ms / 1000;
+		tv.tv_usec = (rc->opts.command_timeout_ms % 1000) * 1000;
+		evtimer_add(rc->deadline_timer, &tv);
+	}
+}
+
+/* The reply deadline: no reply for command_timeout while some are awaited. */
+static void
+rconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn	*rc = arg;
+	int64_t		 idle = util_mono_ms() - rc->progress_ms;
+	struct timeval	 tv;
+
+	(void)fd;
+	(void)what;
+	if (rc->pending == 0 || rc->ac == NULL)
+		return;
+	if (idle >= rc->opts.command_timeout_ms) {
+		rconn_drop(rc, "redis unresponsive: no reply within command_timeout");
+		return;
+	}
+	idle = rc->opts.command_timeout_ms - idle;
+	tv.tv_sec = idle / 1000;
+	tv.tv_usec = (idle % 1000) * 1000;
+	evtimer_add(rc->deadline_timer, &tv);
+}
+
+/* Timer callbacks adapt the libevent signature to our functions. */
+static void
+rconn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	rconn_connect(arg);
+}
+
+/* The connect deadline passed before hiredis called on_connect. */
+static void
+rconn_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn		*rc = arg;
+	redisAsyncContext	*ac = rc->ac;
+
+	(void)fd;
+	(void)what;
+	if (ac == NULL || rc->state != RC_CONNECTING)
+		return;
+	/* Never connected: pending callbacks get NULL, on_disconnect is not called. */
+	rc->ac = NULL;
+	redisAsyncFree(ac);
+	rconn_failed(rc, "connect timed out");
+}
+
+/* Deferred drop: free the context outside any hiredis callback. */
+static void
+rconn_drop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn		*rc = arg;
+	redisAsyncContext	*ac = rc->ac;
+
+	(void)fd;
+	(void)what;
+	if (ac == NULL)
+		return;
+	if (rc->state == RC_CONNECTING) {
+		rc->ac = NULL;
+		redisAsyncFree(ac);
+		rconn_failed(rc, "connection dropped");
+		return;
+	}
+	/* Connected: hiredis calls on_disconnect, which schedules the retry. */
+	redisAsyncFree(ac);
+}
+
+static void	rconn_handshake_cb(evutil_socket_t, short, void *);
+
+struct rconn *
+rconn_new(struct event_base *base, const struct redis_target *t,
+    const struct rconn_opts *opts, rconn_event_cb cb, void *arg)
+{
+	struct rconn	*rc = xcalloc(1, sizeof(*rc));
+
+	rc->base = base;
+	redisurl_copy(&rc->target, t);
+	redisurl_describe(&rc->target, rc->desc, sizeof(rc->desc));
+	rc->opts = *opts;
+	rc->name = xstrdup(opts->name);
+	rc->opts.name = rc->name;
+	rc->ev_cb = cb;
+	rc->ev_arg = arg;
+	rc->retry_timer = evtimer_new(base, rconn_retry_cb, rc);
+	rc->connect_timer = evtimer_new(base, rconn_connect_timeout_cb, rc);
+	rc->deadline_timer = evtimer_new(base, rconn_deadline_cb, rc);
+	rc->handshake_ev = evtimer_new(base, rconn_handshake_cb, rc);
+	rc->drop_ev = evtimer_new(base, rconn_drop_cb, rc);
+	if (rc->retry_timer == NULL || rc->connect_timer == NULL ||
+	    rc->deadline_timer == NULL || rc->handshake_ev == NULL ||
+	    rc->drop_ev == NULL)
+		fatalx("redis %s: cannot create timers", rc->name);
+	return (rc);
+}
+
+void
+rconn_start(struct rconn *rc)
+{
+	if (rc->started)
+		return;
+	rc->started = true;
+	rconn_connect(rc);
+}
+
+bool
+rconn_ready(const struct rconn *rc)
+{
+	return (rc != NULL && rc->state == RC_READY && rc->ac != NULL);
+}
+
+size_t
+rconn_pending(const struct rconn *rc)
+{
+	return (rc->pending);
+}
+
+/* Log the first failure of an outage as a warning, the rest at debug level. */
+static void
+rconn_log_failure(struct rconn *rc, const char *why)
+{
+	if (!rc->outage_logged) {
+		rc->outage_logged = true;
+		rc->down_since_ms = util_mono_ms();
+		log_warnx("redis %s: %s: %s; reconnecting", rc->name, rc->desc, why);
+	} else
+		log_debug("redis %s: %s: %s (attempt %d)", rc->name, rc->desc,
+		    why, rc->attempts);
+}
+
+/* An attempt failed or the connection ended: tell the owner, retry later. */
+static void
+rconn_failed(struct rconn *rc, const char *why)
+{
+	bool	was_up = rc->up_announced;
+
+	evtimer_del(rc->connect_timer);
+	evtimer_del(rc->deadline_timer);
+	rc->state = RC_DOWN;
+	rc->up_announced = false;
+	rc->pending = 0;
+	if (rc->freeing)
+		return;
+	rconn_log_failure(rc, why);
+	if (was_up && rc->ev_cb != NULL)
+		rc->ev_cb(rc, RCONN_DOWN, rc->ev_arg);
+	rconn_schedule_retry(rc);
+}
+
+/* Arm the reconnect timer: capped exponential backoff with jitter. */
+static void
+rconn_schedule_retry(struct rconn *rc)
+{
+	int64_t		cap = BACKOFF_MIN_MS;
+	int64_t		delay;
+	struct timeval	tv;
+
+	for (int i = 0; i < rc->attempts && cap < BACKOFF_MAX_MS; i++)
+		cap *= 2;
+	if (cap > BACKOFF_MAX_MS)
+		cap = BACKOFF_MAX_MS;
+	if (rc->handshake_refused)
+		cap = BACKOFF_MAX_MS;
+	delay = cap / 2 + util_random_below(cap / 2 + 1);
+	rc->attempts++;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(rc->retry_timer, &tv);
+}
+
+/* Ask for the context to be dropped from the loop (safe inside callbacks). */
+static void
+rconn_drop(struct rconn *rc, const char *why)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (rc->ac == NULL)
+		return;
+	if (why != NULL)
+		snprintf(rc->ac->c.errstr, sizeof(rc->ac->c.errstr), "%s", why);
+	if (rc->state == RC_READY)
+		rc->state = RC_HANDSHAKE;	/* not ready any more */
+	evtimer_add(rc->drop_ev, &tv);
+}
+
+/* hiredis: the TCP/unix connect finished (status REDIS_OK) or failed. */
+static void
+rconn_on_connect(const redisAsyncContext *ac, int status)
+{
+	struct rconn	*rc = ac->data;
+	struct timeval	 tv = { 0, 0 };
+
+	evtimer_del(rc->connect_timer);
+	if (status != REDIS_OK) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		rc->ac = NULL;		/* hiredis frees it after we return */
+		rconn_failed(rc, why);
+		return;
+	}
+	if (rc->target.unix_path == NULL)
+		redisEnableKeepAlive((redisContext *)&ac->c);
+	rc->state = RC_HANDSHAKE;
+	evtimer_add(rc->handshake_ev, &tv);
+}
+
+/* hiredis: a connected context is going away (it frees it after we return). */
+static void
+rconn_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct rconn	*rc = ac->data;
+	char		 why[256];
+
+	(void)status;
+	snprintf(why, sizeof(why), "%s", ac->errstr[0] ? ac->errstr :
+	    "connection closed");
+	rc->ac = NULL;
+	evtimer_del(rc->drop_ev);
+	evtimer_del(rc->handshake_ev);
+	rconn_failed(rc, why);
+}
+
+/* Start one connection attempt. */
+static void
+rconn_connect(struct rconn *rc)
+{
+	redisAsyncContext	*ac;
+	struct timeval		 tv;
+
+	if (rc->ac != NULL || rc->freeing)
+		return;
+	if (rc->target.unix_path != NULL)
+		ac = redisAsyncConnectUnix(rc->target.unix_path);
+	else
+		ac = redisAsyncConnect(rc->target.host, rc->target.port);
+	if (ac == NULL)
+		fatalx("redis %s: out of memory", rc->name);
+	if (ac->err) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		rconn_failed(rc, why);
+		return;
+	}
+	ac->data = rc;
+	if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		rconn_failed(rc, "cannot attach to the event loop");
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, rconn_on_connect);
+	redisAsyncSetDisconnectCallback(ac, rconn_on_disconnect);
+	rc->ac = ac;
+	rc->state = RC_CONNECTING;
+	tv.tv_sec = rc->opts.connect_timeout_ms / 1000;
+	tv.tv_usec = (rc->opts.connect_timeout_ms % 1000) * 1000;
+	evtimer_add(rc->connect_timer, &tv);
+}
+
+/* Free a command record and its argument copies. */
+static void
+rcmd_free(struct rcmd *cmd)
+{
+	for (int i = 0; i < cmd->argc; i++)
+		free(cmd->argv[i]);
+	free(cmd->argv);
+	free(cmd->lens);
+	free(cmd);
+}
+
+static int	rconn_send_script(struct rconn *, struct rcmd *, bool use_sha);
+
+/* hiredis reply callback for every command we send. */
+static void
+rconn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct rcmd	*cmd = privdata;
+	struct rconn	*rc = cmd->rc;
+	redisReply	*reply = r;
+
+	(void)ac;
+	if (rc->pending > 0)
+		rc->pending--;
+	rc->progress_ms = util_mono_ms();
+	if (reply == NULL && rc->state == RC_READY)
+		rc->state = RC_HANDSHAKE;	/* going away: refuse new commands */
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	    cmd->script >= 0 && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+		log_info("redis %s: script %s not cached (SCRIPT FLUSH?); "
+		    "sending it again", rc->name, scripts_get(cmd->script)->name);
+		free(rc->sha[cmd->script]);
+		rc->sha[cmd->script] = NULL;
+		if (rconn_send_script(rc, cmd, false) == 0)
+			return;
+		reply = NULL;
+	}
+	cmd->cb(reply, cmd->priv);
+	rcmd_free(cmd);
+}
+
+/* Queue argv on the context with cmd as privdata. Returns 0 or -1. */
+static int
+rconn_send_argv(struct rconn *rc, struct rcmd *cmd, int argc,
+    const char **argv, const size_t *lens)
+{
+	if (rc->ac == NULL)
+		return (-1);
+	if (redisAsyncCommandArgv(rc->ac, rconn_on_reply, cmd, argc, argv,
+	    lens) != REDIS_OK)
+		return (-1);
+	rconn_count_sent(rc);
+	return (0);
+}
+
+int
+rconn_command(struct rconn *rc, rconn_reply_cb cb, void *priv, int argc,
+    const char **argv, const size_t *lens)
+{
+	struct rcmd	*cmd;
+
+	if (!rconn_ready(rc))
+		return (-1);
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->rc = rc;
+	cmd->cb = cb;
+	cmd->priv = priv;
+	cmd->script = -1;
+	if (rconn_send_argv(rc, cmd, argc, argv, lens) == -1) {
+		free(cmd);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Send cmd's script by EVALSHA (when the SHA is known and use_sha) or EVAL. */
+static int
+rconn_send_script(struct rconn *rc, struct rcmd *cmd, bool use_sha)
+{
+	const struct script	*s = scripts_get(cmd->script);
+	const char		**argv = xcalloc((size_t)cmd->argc + 3, sizeof(*argv));
+	size_t			*lens = xcalloc((size_t)cmd->argc + 3, sizeof(*lens));
+	char			 nkeys[16];
+	int			 rv;
+
+	snprintf(nkeys, sizeof(nkeys), "%d", cmd->nkeys);
+	if (use_sha && rc->sha[cmd->script] != NULL) {
+		argv[0] = "EVALSHA";
+		argv[1] = rc->sha[cmd->script];
+		lens[1] = strlen(argv[1]);
+	} else {
+		argv[0] = "EVAL";
+		argv[1] = s->body;
+		lens[1] = s->len;
+	}
+	lens[0] = strlen(argv[0]);
+	argv[2] = nkeys;
+	lens[2] = strlen(nkeys);
+	for (int i = 0; i < cmd->argc; i++) {
+		argv[i + 3] = cmd->argv[i];
+		lens[i + 3] = cmd->lens[i];
+	}
+	rv = rconn_send_argv(rc, cmd, cmd->argc + 3, argv, lens);
+	free(argv);
+	free(lens);
+	return (rv);
+}
+
+int
+rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
+    void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	struct rcmd	*cmd;
+
+	if (!rconn_ready(rc))
+		return (-1);
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->rc = rc;
+	cmd->cb = cb;
+	cmd->priv = priv;
+	cmd->script = (int)id;
+	cmd->nkeys = nkeys;
+	cmd->argc = argc;
+	cmd->argv = xcalloc((size_t)argc + 1, sizeof(*cmd->argv));
+	cmd->lens = xcalloc((size_t)argc + 1, sizeof(*cmd->lens));
+	for (int i = 0; i < argc; i++) {
+		cmd->lens[i] = lens != NULL ? lens[i] : strlen(argv[i]);
+		cmd->argv[i] = xmemdup(argv[i], cmd->lens[i]);
+	}
+	if (rconn_send_script(rc, cmd, true) == -1) {
+		rcmd_free(cmd);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One step of the handshake; which step is told by the privdata tag. */
+struct hs_step {
+	struct rconn	*rc;
+	int		 kind;		/* HS_* */
+	int		 script;
+};
+
+enum { HS_AUTH, HS_SELECT, HS_SETNAME, HS_POLICY, HS_SCRIPT };
+
+/* Check CONFIG GET maxmemory-policy; returns false if Redis may evict. */
+static bool
+rconn_policy_ok(struct rconn *rc, const redisReply *reply)
+{
+	const char	*policy;
+
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_warnx("redis %s: cannot read maxmemory-policy (%s); make sure "
+		    "it is noeviction", rc->name, reply->str);
+		return (true);
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[1]->type != REDIS_REPLY_STRING)
+		return (true);
+	policy = reply->element[1]->str;
+	if (strcmp(policy, "noeviction") == 0)
+		return (true);
+	if (rc->opts.allow_eviction) {
+		log_warnx("redis %s: maxmemory-policy is '%s': Redis may evict "
+		    "jobs and locks (allowed by redis.allow_eviction)", rc->name,
+		    policy);
+		return (true);
+	}
+	snprintf(rc->handshake_error, sizeof(rc->handshake_error),
+	    "maxmemory-policy is '%s': Redis may evict jobs and locks; run "
+	    "'CONFIG SET maxmemory-policy noeviction' (and set it in redis.conf) "
+	    "or set redis.allow_eviction: true", policy);
+	rc->handshake_refused = true;
+	return (false);
+}
+
+/* The handshake succeeded: ready, subscriptions renewed, owner told. */
+static void
+rconn_handshake_done(struct rconn *rc)
+{
+	rc->state = RC_READY;
+	rc->attempts = 0;
+	rc->handshake_refused = false;
+	if (rc->outage_logged)
+		log_info("redis %s: connected to %s again after %.1fs", rc->name,
+		    rc->desc, (double)(util_mono_ms() - rc->down_since_ms) / 1000);
+	else if (!rc->ever_ready)
+		log_info("redis %s: connected to %s", rc->name, rc->desc);
+	rc->outage_logged = false;
+	rc->ever_ready = true;
+	for (size_t i = 0; i < rc->nsubs; i++)
+		rconn_send_subscribe(rc, rc->subs[i]);
+	rc->up_announced = true;
+	if (rc->ev_cb != NULL)
+		rc->ev_cb(rc, RCONN_UP, rc->ev_arg);
+}
+
+/* The handshake failed: log why, maybe refuse for good, drop and retry. */
+static void
+rconn_handshake_failed(struct rconn *rc)
+{
+	int64_t	now = util_mono_ms();
+
+	if (rc->handshake_refused) {
+		if (!rc->ever_ready && rc->ev_cb != NULL) {
+			log_errorx("redis %s: %s", rc->name, rc->handshake_error);
+			rc->ev_cb(rc, RCONN_REFUSED, rc->ev_arg);
+			return;
+		}
+		if (now - rc->last_refuse_log_ms >= REFUSE_LOG_MS) {
+			rc->last_refuse_log_ms = now;
+			log_errorx("redis %s: %s", rc->name, rc->handshake_error);
+		}
+	}
+	rconn_drop(rc, rc->handshake_error);
+}
+
+/* Reply to one handshake step. */
+static void
+rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct hs_step	*step = privdata;
+	struct rconn	*rc = step->rc;
+	redisReply	*reply = r;
+
+	(void)ac;
+	if (rc->pending > 0)
+		rc->pending--;
+	rc->progress_ms = util_mono_ms();
+	rc->handshake_left--;
+	if (reply == NULL) {
+		free(step);
+		return;
+	}
+	if (step->kind == HS_POLICY)
+		rconn_policy_ok(rc, reply);
+	else if (reply->type == REDIS_REPLY_ERROR &&
+	    rc->handshake_error[0] == '\0')
+		snprintf(rc->handshake_error, sizeof(rc->handshake_error),
+		    "%s failed: %s", step->kind == HS_AUTH ? "AUTH" :
+		    step->kind == HS_SELECT ? "SELECT" :
+		    step->kind == HS_SETNAME ? "CLIENT SETNAME" : "SCRIPT LOAD",
+		    reply->str);
+	else if (step->kind == HS_SCRIPT && reply->type == REDIS_REPLY_STRING) {
+		free(rc->sha[step->script]);
+		rc->sha[step->script] = xstrdup(reply->str);
+	}
+	free(step);
+	if (rc->handshake_left > 0 || rc->state != RC_HANDSHAKE)
+		return;
+	if (rc->handshake_error[0] != '\0')
+		rconn_handshake_failed(rc);
+	else
+		rconn_handshake_done(rc);
+}
+
+/* Queue one handshake command. */
+static void
+rconn_handshake_send(struct rconn *rc, int kind, int script, int argc,
+    const char **argv, const size_t *lens)
+{
+	struct hs_step	*step = xcalloc(1, sizeof(*step));
+
+	step->rc = rc;
+	step->kind = kind;
+	step->script = script;
+	if (redisAsyncCommandArgv(rc->ac, rconn_handshake_reply, step, argc,
+	    argv, lens) != REDIS_OK) {
+		free(step);
+		snprintf(rc->handshake_error, sizeof(rc->handshake_error),
+		    "cannot send the handshake");
+		return;
+	}
+	rc->handshake_left++;
+	rconn_count_sent(rc);
+}
+
+/* Connected: AUTH, SELECT, CLIENT SETNAME, policy check, SCRIPT LOAD. */
+static void
+rconn_handshake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn		*rc = arg;
+	const struct redis_target *t = &rc->target;
+	char			 db[16], setname[64];
+
+	(void)fd;
+	(void)what;
+	if (rc->ac == NULL || rc->state != RC_HANDSHAKE)
+		return;
+	rc->handshake_error[0] = '\0';
+	rc->handshake_left = 0;
+	if (t->password != NULL && t->username != NULL)
+		rconn_handshake_send(rc, HS_AUTH, -1, 3, (const char *[]){ "AUTH",
+		    t->username, t->password }, NULL);
+	else if (t->password != NULL)
+		rconn_handshake_send(rc, HS_AUTH, -1, 2, (const char *[]){ "AUTH",
+		    t->password }, NULL);
+	if (t->db != 0) {
+		snprintf(db, sizeof(db), "%d", t->db);
+		rconn_handshake_send(rc, HS_SELECT, -1, 2,
+		    (const char *[]){ "SELECT", db }, NULL);
+	}
+	snprintf(setname, sizeof(setname), "deferd-%s-%ld", rc->name,
+	    (long)getpid());
+	rconn_handshake_send(rc, HS_SETNAME, -1, 3,
+	    (const char *[]){ "CLIENT", "SETNAME", setname }, NULL);
+	if (rc->opts.check_eviction)
+		rconn_handshake_send(rc, HS_POLICY, -1, 3, (const char *[]){
+		    "CONFIG", "GET", "maxmemory-policy" }, NULL);
+	for (int i = 0; rc->opts.load_scripts && i < SCRIPT_COUNT; i++) {
+		const struct script *s = scripts_get((enum script_id)i);
+
+		rconn_handshake_send(rc, HS_SCRIPT, i, 3, (const char *[]){
+		    "SCRIPT", "LOAD", s->body }, (const size_t[]){ 6, 4, s->len });
+	}
+	if (rc->handshake_left == 0)
+		rconn_handshake_failed(rc);
+}
+
+/* hiredis callback for a subscription: confirmations and messages. */
+static void
+rconn_sub_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct rsub	*sub = privdata;
+	redisReply	*reply = r;
+	redisReply	*ch, *msg;
+
+	(void)ac;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+		return;
+	if (reply->elements == 3 && strcmp(reply->element[0]->str, "message") == 0) {
+		ch = reply->element[1];
+		msg = reply->element[2];
+	} else if (reply->elements == 4 &&
+	    strcmp(reply->element[0]->str, "pmessage") == 0) {
+		ch = reply->element[2];
+		msg = reply->element[3];
+	} else
+		return;
+	if (ch->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
+		return;
+	sub->cb(ch->str, msg->str, msg->len, sub->priv);
+}
+
+/* Send SUBSCRIBE or PSUBSCRIBE for sub on the current context. */
+static void
+rconn_send_subscribe(struct rconn *rc, struct rsub *sub)
+{
+	const char	*argv[2];
+
+	if (rc->ac == NULL)
+		return;
+	argv[0] = sub->pattern ? "PSUBSCRIBE" : "SUBSCRIBE";
+	argv[1] = sub->channel;
+	if (redisAsyncCommandArgv(rc->ac, rconn_sub_cb, sub, 2, argv, NULL) !=
+	    REDIS_OK)
+		log_warnx("redis %s: cannot subscribe to %s", rc->name,
+		    sub->channel);
+}
+
+void
+rconn_subscribe(struct rconn *rc, const char *channel, bool pattern,
+    rconn_message_cb cb, void *priv)
+{
+	struct rsub	*sub = xcalloc(1, sizeof(*sub));
+
+	sub->rc = rc;
+	sub->channel = xstrdup(channel);
+	sub->pattern = pattern;
+	sub->cb = cb;
+	sub->priv = priv;
+	rc->subs = xreallocarray(rc->subs, rc->nsubs + 1, sizeof(*rc->subs));
+	rc->subs[rc->nsubs++] = sub;
+	if (rconn_ready(rc))
+		rconn_send_subscribe(rc, sub);
+}
+
+void
+rconn_set_target(struct rconn *rc, const struct redis_target *t)
+{
+	char	desc[320];
+	bool	same;
+
+	redisurl_describe(t, desc, sizeof(desc));
+	same = strcmp(desc, rc->desc) == 0 &&
+	    ((t->password == NULL && rc->target.password == NULL) ||
+	    (t->password != NULL && rc->target.password != NULL &&
+	    strcmp(t->password, rc->target.password) == 0)) &&
+	    ((t->username == NULL && rc->target.username == NULL) ||
+	    (t->username != NULL && rc->target.username != NULL &&
+	    strcmp(t->username, rc->target.username) == 0));
+	if (same)
+		return;
+	redisurl_clear(&rc->target);
+	redisurl_copy(&rc->target, t);
+	snprintf(rc->desc, sizeof(rc->desc), "%s", desc);
+	log_info("redis %s: target changed to %s; reconnecting", rc->name, desc);
+	rc->attempts = 0;
+	rconn_drop(rc, "target changed");
+}
+
+void
+rconn_free(struct rconn *rc)
+{
+	if (rc == NULL)
+		return;
+	rc->freeing = true;
+	if (rc->ac != NULL) {
+		redisAsyncContext *ac = rc->ac;
+
+		rc->ac = NULL;
+		redisAsyncFree(ac);
+	}
+	event_free(rc->retry_timer);
+	event_free(rc->connect_timer);
+	event_free(rc->deadline_timer);
+	event_free(rc->handshake_ev);
+	event_free(rc->drop_ev);
+	for (size_t i = 0; i < rc->nsubs; i++) {
+		free(rc->subs[i]->channel);
+		free(rc->subs[i]);
+	}
+	free(rc->subs);
+	for (int i = 0; i < SCRIPT_COUNT; i++)
+		free(rc->sha[i]);
+	redisurl_clear(&rc->target);
+	free(rc->name);
+	free(rc);
+}

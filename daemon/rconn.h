@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's one Redis connection layer: hiredis async on libevent, with a
+ * connect timeout, a reply deadline, reconnect with capped exponential backoff
+ * and jitter after any disconnect, an AUTH/SELECT/SETNAME handshake, the Lua
+ * scripts loaded with SCRIPT LOAD and called with EVALSHA (EVAL again on
+ * NOSCRIPT), and subscriptions that are renewed after every reconnect.
+ * Works with hiredis 0.14 (no async timeouts, see API-NOTES.md) and 1.x.
+ */
+#ifndef DEFERD_RCONN_H
+#define DEFERD_RCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redisurl.h"
+#include "scripts.h"
+
+struct event_base;
+struct rconn;
+
+enum rconn_event {
+	RCONN_UP,	/* handshake done: commands may be sent */
+	RCONN_DOWN,	/* the connection was lost; reconnecting */
+	RCONN_REFUSED,	/* Redis is unsuitable (eviction policy) on the first connect */
+};
+
+struct rconn_opts {
+	const char	*name;			/* role in logs and CLIENT SETNAME: "cmd", "sub" */
+	bool		 subscriber;		/* only (P)SUBSCRIBE after the handshake */
+	bool		 load_scripts;		/* SCRIPT LOAD every script in the handshake */
+	bool		 check_eviction;	/* check maxmemory-policy in the handshake */
+	bool		 allow_eviction;	/* redis.allow_eviction */
+	int64_t		 connect_timeout_ms;
+	int64_t		 command_timeout_ms;
+};
+
+/* Called for every reply; reply is NULL when the connection went away first. */
+typedef void (*rconn_reply_cb)(redisReply *reply, void *priv);
+typedef void (*rconn_event_cb)(struct rconn *, enum rconn_event, void *arg);
+
+/* A connection to t (copied); nothing happens until rconn_start. */
+struct rconn	*rconn_new(struct event_base *, const struct redis_target *t,
+		    const struct rconn_opts *, rconn_event_cb, void *arg);
+/* Start connecting (and keep reconnecting until rconn_free). */
+void		 rconn_start(struct rconn *);
+/* Connected and handshake done. */
+bool		 rconn_ready(const struct rconn *);
+/*
+ * Send a command. Returns 0 when queued (cb is then called exactly once,
+ * with NULL if the connection is lost first), or -1 when not ready (cb is not
+ * called). lens may be NULL for NUL-terminated arguments.
+ */
+int		 rconn_command(struct rconn *, rconn_reply_cb cb, void *priv,
+		    int argc, const char **argv, const size_t *lens);
+/* Run a script (EVALSHA, EVAL on NOSCRIPT): argv holds nkeys keys, then args. As rconn_command. */
+int		 rconn_script(struct rconn *, enum script_id, rconn_reply_cb cb, void *priv,
+		    int nkeys, int argc, const char **argv, const size_t *lens);
+/*
+ * Subscribe to channel (or pattern) now and after every reconnect. cb gets
+ * each message's payload (channel: the channel it came on); it is never
+ * called with NULL.
+ */
+typedef void (*rconn_message_cb)(const char *channel, const char *payload,
+		    size_t len, void *priv);
+void		 rconn_subscribe(struct rconn *, const char *channel, bool pattern,
+		    rconn_message_cb cb, void *priv);
+/* Use a new target from now on; reconnects if it differs. */
+void		 rconn_set_target(struct rconn *, const struct redis_target *t);
+/* Number of commands sent whose replies have not arrived. */
+size_t		 rconn_pending(const struct rconn *);
+/* Close and free; pending callbacks get NULL. NULL is a no-op. */
+void		 rconn_free(struct rconn *);
+
+#endif

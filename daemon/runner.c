@@ -1,0 +1,1150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runner (DESIGN §4, RELIABILITY P8/P9): checks and starts handler
+ * executables, feeds them the payload, collects their output and exit
+ * status, and enforces timeouts on their whole process group. It does not
+ * decide what a result means for the job (retry, backoff, dead letters):
+ * the scheduler does that with the run_result it gets back.
+ *
+ * How a run goes:
+ *   - runner_start checks the handler (runner_check_handler), makes three
+ *     pipes and posix_spawns dir/name in a new session (so its pid is also
+ *     its process group), with default signal dispositions, an empty signal
+ *     mask, only fds 0-2 and a built-from-scratch environment. Never a shell.
+ *   - stdin is written from an EV_WRITE event on a non-blocking pipe and
+ *     closed after the last byte, on EPIPE, or when the handler exits.
+ *   - stdout is kept up to max_output bytes, the rest is read and dropped;
+ *     stderr is logged line by line, escaped, up to RUNNER_STDERR_CAP bytes.
+ *   - Children are reaped from one SIGCHLD signal event with a
+ *     waitpid(-1, WNOHANG) loop (tmux, smtpd), never with a blocking wait.
+ *     We do not use pidfds: this is the one reaping path of the daemon.
+ *   - A run is finished when its exit status is known and both output
+ *     pipes are at EOF (tmux job.c: two-event completion). Grandchildren can
+ *     hold the pipes open, so the wait for EOF after the exit is bounded
+ *     (RUNNER_DRAIN_MS, or kill_grace if smaller): then the group gets
+ *     SIGKILL and our ends are closed.
+ *   - When a run finishes, whatever is left of its process group gets
+ *     SIGKILL, so a finished run leaves nothing behind (a handler that wants
+ *     a long-lived process must setsid it out of the group on purpose).
+ *   - Timeout or runner_kill: SIGTERM to the group, SIGKILL after
+ *     kill_grace.
+ * Every callback is delivered from the loop, never from inside
+ * runner_start, exactly once, and none after runner_free.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+/*
+ * <spawn.h> includes <sched.h>, which -Idaemon resolves to daemon/sched.h;
+ * take struct sched_param from glibc directly until the build uses -iquote.
+ */
+#include <bits/types/struct_sched_param.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "runner.h"
+#include "units.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define RUNNER_DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
+#define RUNNER_DEFAULT_LANG	"C.UTF-8"
+#define RUNNER_DRAIN_MS		1000		/* wait for EOF after the exit */
+#define RUNNER_STDERR_CAP	(64 * 1024)	/* stderr bytes logged per run */
+#define RUNNER_LINE_MAX		1024		/* longer stderr lines are split */
+#define RUNNER_CHUNK		65536		/* one read() */
+#define RUNNER_READS_PER_EVENT	16		/* a flood cannot hold the loop */
+#define RUNNER_ERRLEN		512
+
+struct run {
+	struct runner		*runner;	/* NULL once finished */
+	TAILQ_ENTRY(run)	 entry;
+
+	char			*job_id;
+	char			*handler;
+	char			*log_id;	/* job_id escaped for logging */
+	runner_done_cb		 cb;
+	void			*arg;
+
+	pid_t			 pid;		/* and process group; -1 if not started */
+	int			 status;	/* waitpid form, once exited */
+	bool			 exited;
+	bool			 finished;
+	bool			 term_sent;	/* SIGTERM sent: timeout_ev is the grace */
+	bool			 failed;	/* never started: outcome and error below */
+	enum run_outcome	 fail_outcome;
+	bool			 timed_out;
+	bool			 killed;
+	char			*error;		/* failure or kill reason */
+
+	int64_t			 start_ms;
+	int64_t			 timeout_ms;	/* 0: none */
+	int64_t			 kill_grace_ms;
+
+	int			 in_fd;
+	int			 out_fd;
+	int			 err_fd;
+	struct event		*in_ev;
+	struct event		*out_ev;
+	struct event		*err_ev;
+	struct event		*timeout_ev;	/* the timeout, then the kill grace */
+	struct event		*finish_ev;	/* bounded drain after exit; deferred finish */
+
+	unsigned char		*payload;
+	size_t			 payload_len;
+	size_t			 payload_off;
+
+	char			*out;
+	size_t			 out_len;
+	size_t			 out_cap;
+	size_t			 max_output;
+	bool			 out_truncated;
+
+	char			 line[RUNNER_LINE_MAX];
+	size_t			 line_len;
+	size_t			 err_logged;
+	bool			 err_capped;
+};
+
+TAILQ_HEAD(run_list, run);
+
+struct runner {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct event		*sigchld;
+	struct run_list		 runs;
+	size_t			 nruns;
+};
+
+/* A growing NULL-terminated "NAME=VALUE" array. */
+struct envv {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+
+static int	runner_check(const char *, const char *, char *, size_t,
+		    enum run_outcome *);
+static bool	runner_executable(const struct stat *);
+static void	runner_sigchld_cb(int, short, void *);
+static struct run *runner_find(struct runner *, pid_t);
+
+static struct run *run_new(struct runner *, const struct run_spec *,
+		    runner_done_cb, void *);
+static void	run_fail_later(struct run *, enum run_outcome, const char *);
+static int	run_spawn(struct run *, const struct config *,
+		    const struct run_spec *, char *, size_t, enum run_outcome *);
+static int	run_pipes(int [3][2], char *, size_t);
+static int	run_fd_above_stdio(int);
+static void	run_build_env(struct envv *, const struct config *,
+		    const struct run_spec *);
+static void	env_set(struct envv *, const char *, const char *);
+static void	env_free(struct envv *);
+static void	run_arm_io(struct run *);
+static void	run_stdin_cb(int, short, void *);
+static void	run_stdout_cb(int, short, void *);
+static void	run_stderr_cb(int, short, void *);
+static bool	run_read(struct run *, int *, struct event **, bool);
+static void	run_out_append(struct run *, const char *, size_t);
+static void	run_err_append(struct run *, const char *, size_t);
+static void	run_err_line(struct run *);
+static void	run_close(int *, struct event **);
+static void	run_exited(struct run *, int);
+static void	run_timeout_cb(int, short, void *);
+static void	run_finish_cb(int, short, void *);
+static void	run_signal_group(struct run *, int);
+static void	run_term(struct run *);
+static void	run_finish(struct run *);
+static void	run_result(struct run *, struct run_result *, char *, size_t);
+static void	run_free(struct run *);
+static void	ms_to_tv(int64_t, struct timeval *);
+
+/* Create a runner on base that owns SIGCHLD there. */
+struct runner *
+runner_new(struct event_base *base, const struct config *cfg)
+{
+	struct runner		*r;
+	struct sigaction	 sa;
+
+	/*
+	 * Writing to a handler that has closed its stdin must give EPIPE, not
+	 * kill the daemon. deferd ignores SIGPIPE at start-up; make sure of it
+	 * here too, since the runner cannot work without it.
+	 */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		log_debug("runner: ignoring SIGPIPE");
+		signal(SIGPIPE, SIG_IGN);
+	}
+
+	r = xcalloc(1, sizeof(*r));
+	r->base = base;
+	r->cfg = cfg;
+	TAILQ_INIT(&r->runs);
+	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
+	if (r->sigchld == NULL || event_add(r->sigchld, NULL) == -1)
+		fatalx("runner: cannot add the SIGCHLD event");
+	return (r);
+}
+
+/* Use cfg for runs started from now on; running runs keep their copies. */
+void
+runner_set_config(struct runner *r, const struct config *cfg)
+{
+	r->cfg = cfg;
+}
+
+/* Start a run; see runner.h. Failures are delivered later from the loop. */
+struct run *
+runner_start(struct runner *r, const struct run_spec *spec,
+    runner_done_cb cb, void *arg)
+{
+	const struct config	*cfg = r->cfg;
+	struct run		*run;
+	enum run_outcome	 outcome;
+	char			 err[RUNNER_ERRLEN];
+	struct timeval		 tv;
+
+	run = run_new(r, spec, cb, arg);
+	if (runner_check(cfg->handlers.dir, run->handler, err, sizeof(err),
+	    &outcome) == -1) {
+		log_warnx("job %s: %s", run->log_id, err);
+		run_fail_later(run, outcome, err);
+		return (run);
+	}
+	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
+		log_warnx("job %s (%s): %s", run->log_id, run->handler, err);
+		run_fail_later(run, outcome, err);
+		return (run);
+	}
+	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
+	    (long)run->pid);
+	run_arm_io(run);
+	if (run->timeout_ms > 0) {
+		ms_to_tv(run->timeout_ms, &tv);
+		evtimer_add(run->timeout_ev, &tv);
+	}
+	return (run);
+}
+
+/* Stop a run: SIGTERM to its group now, SIGKILL after kill_grace. */
+void
+runner_kill(struct run *run, const char *reason)
+{
+	if (run->finished || run->failed || run->killed)
+		return;
+	run->killed = true;
+	if (run->error == NULL && !run->timed_out)
+		run->error = xstrdup(reason != NULL ? reason : "killed");
+	log_warnx("job %s (%s): killing process group %ld: %s", run->log_id,
+	    run->handler, (long)run->pid, reason != NULL ? reason : "killed");
+	if (!run->term_sent)
+		run_term(run);
+}
+
+/* runner_kill every unfinished run. */
+void
+runner_kill_all(struct runner *r, const char *reason)
+{
+	struct run	*run;
+
+	TAILQ_FOREACH(run, &r->runs, entry)
+		runner_kill(run, reason);
+}
+
+/* Number of unfinished runs. */
+size_t
+runner_count(const struct runner *r)
+{
+	return (r->nruns);
+}
+
+/* Number of unfinished runs of one handler. */
+size_t
+runner_count_handler(const struct runner *r, const char *handler)
+{
+	const struct run	*run;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(run, &r->runs, entry)
+		if (strcmp(run->handler, handler) == 0)
+			n++;
+	return (n);
+}
+
+/*
+ * SIGKILL every process group, reap what is already dead, free everything.
+ * No callback is called. Children that are not dead yet stay zombies until
+ * the next waitpid(-1) or until we exit.
+ */
+void
+runner_free(struct runner *r)
+{
+	struct run	*run;
+	int		 status;
+
+	if (r == NULL)
+		return;
+	while ((run = TAILQ_FIRST(&r->runs)) != NULL) {
+		TAILQ_REMOVE(&r->runs, run, entry);
+		run->runner = NULL;
+		if (run->pid > 0) {
+			run_signal_group(run, SIGKILL);
+			if (!run->exited)
+				(void)waitpid(run->pid, &status, WNOHANG);
+		}
+		run_free(run);
+	}
+	event_free(r->sigchld);
+	free(r);
+}
+
+/* Check that name is a safe handler in dir (see runner.h). */
+int
+runner_check_handler(const char *dir, const char *name, char *err,
+    size_t errlen)
+{
+	enum run_outcome	outcome;
+
+	return (runner_check(dir, name, err, errlen, &outcome));
+}
+
+/* Map a waitpid status to an outcome (sysexits: 64 65 77 78 are permanent). */
+enum run_outcome
+runner_classify(int status)
+{
+	if (!WIFEXITED(status))
+		return (RUN_RETRY);
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		return (RUN_DONE);
+	case 64:	/* EX_USAGE */
+	case 65:	/* EX_DATAERR */
+	case 77:	/* EX_NOPERM */
+	case 78:	/* EX_CONFIG */
+		return (RUN_DEAD);
+	default:
+		return (RUN_RETRY);
+	}
+}
+
+/*
+ * The handler check, with the outcome a failure means: RUN_DEAD when the
+ * handler is missing or unsafe, RUN_RETRY when we ran out of something
+ * (fds, memory) and trying again later can help.
+ */
+static int
+runner_check(const char *dir, const char *name, char *err, size_t errlen,
+    enum run_outcome *outcome)
+{
+	char		esc[300];
+	struct stat	st;
+	int		dfd, fd, saved;
+
+	*outcome = RUN_DEAD;
+	util_escape(name, strlen(name), esc, sizeof(esc));
+	if (!util_valid_handler_name(name, strlen(name))) {
+		snprintf(err, errlen, "invalid handler name '%s'", esc);
+		return (-1);
+	}
+
+	if ((dfd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) == -1 ||
+	    fstat(dfd, &st) == -1) {
+		saved = errno;
+		if (saved == EMFILE || saved == ENFILE || saved == ENOMEM)
+			*outcome = RUN_RETRY;
+		snprintf(err, errlen, "handlers directory %s: %s", dir,
+		    strerror(saved));
+		if (dfd != -1)
+			close(dfd);
+		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP|S_IWOTH)) {
+		snprintf(err, errlen, "handlers directory %s is writable by "
+		    "group or others", dir);
+		close(dfd);
+		return (-1);
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "handlers directory %s is owned by uid "
+		    "%lu, not root or the daemon's user", dir,
+		    (unsigned long)st.st_uid);
+		close(dfd);
+		return (-1);
+	}
+
+	fd = openat(dfd, name, O_PATH|O_NOFOLLOW|O_CLOEXEC);
+	saved = errno;
+	close(dfd);
+	if (fd == -1) {
+		if (saved == ENOENT)
+			snprintf(err, errlen, "handler '%s' not found in %s",
+			    esc, dir);
+		else {
+			if (saved == EMFILE || saved == ENFILE ||
+			    saved == ENOMEM)
+				*outcome = RUN_RETRY;
+			snprintf(err, errlen, "handler '%s' in %s: %s", esc,
+			    dir, strerror(saved));
+		}
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		*outcome = RUN_RETRY;
+		snprintf(err, errlen, "handler '%s': fstat: %s", esc,
+		    strerror(saved));
+		return (-1);
+	}
+	close(fd);
+
+	if (S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "handler '%s' is a symlink", esc);
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "handler '%s' is not a regular file", esc);
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		snprintf(err, errlen, "handler '%s' is owned by uid %lu, not "
+		    "root or the daemon's user", esc, (unsigned long)st.st_uid);
+	else if (st.st_mode & (S_IWGRP|S_IWOTH))
+		snprintf(err, errlen, "handler '%s' is writable by group or "
+		    "others", esc);
+	else if (!runner_executable(&st))
+		snprintf(err, errlen, "handler '%s' is not executable", esc);
+	else
+		return (0);
+	return (-1);
+}
+
+/* Whether the mode bits let the effective user execute a regular file. */
+static bool
+runner_executable(const struct stat *st)
+{
+	uid_t	euid = geteuid();
+
+	if (euid == 0)
+		return ((st->st_mode & (S_IXUSR|S_IXGRP|S_IXOTH)) != 0);
+	if (st->st_uid == euid)
+		return ((st->st_mode & S_IXUSR) != 0);
+	if (st->st_gid == getegid())
+		return ((st->st_mode & S_IXGRP) != 0);
+	return ((st->st_mode & S_IXOTH) != 0);
+}
+
+/* SIGCHLD: reap every child that has exited, without blocking. */
+static void
+runner_sigchld_cb(int sig, short what, void *arg)
+{
+	struct runner	*r = arg;
+	struct run	*run;
+	pid_t		 pid;
+	int		 status;
+
+	(void)sig;
+	(void)what;
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == 0)
+			break;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_warn("runner: waitpid");
+			break;
+		}
+		if ((run = runner_find(r, pid)) == NULL) {
+			log_debug("runner: reaped unknown child %ld", (long)pid);
+			continue;
+		}
+		/* Never finishes synchronously, so r stays valid here. */
+		run_exited(run, status);
+	}
+}
+
+/* The unfinished run whose handler has this pid, or NULL. */
+static struct run *
+runner_find(struct runner *r, pid_t pid)
+{
+	struct run	*run;
+
+	TAILQ_FOREACH(run, &r->runs, entry)
+		if (run->pid == pid && !run->exited)
+			return (run);
+	return (NULL);
+}
+
+/* Allocate a run with copies of what the spec says, in the runner's list. */
+static struct run *
+run_new(struct runner *r, const struct run_spec *spec, runner_done_cb cb,
+    void *arg)
+{
+	const struct config	*cfg = r->cfg;
+	struct run		*run;
+	const char		*id = spec->job_id != NULL ? spec->job_id : "";
+	size_t			 esclen = strlen(id) * 4 + 4;
+
+	run = xcalloc(1, sizeof(*run));
+	run->runner = r;
+	run->job_id = xstrdup(id);
+	run->handler = xstrdup(spec->handler != NULL ? spec->handler : "");
+	run->log_id = xmalloc(esclen);
+	util_escape(id, strlen(id), run->log_id, esclen);
+	run->cb = cb;
+	run->arg = arg;
+	run->pid = -1;
+	run->in_fd = run->out_fd = run->err_fd = -1;
+	run->start_ms = util_mono_ms();
+	run->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms :
+	    (cfg->handlers.timeout_ms > 0 ? cfg->handlers.timeout_ms : 0);
+	run->kill_grace_ms = cfg->handlers.kill_grace_ms > 0 ?
+	    cfg->handlers.kill_grace_ms : 0;
+	run->max_output = (size_t)cfg->handlers.max_output;
+	run->timeout_ev = evtimer_new(r->base, run_timeout_cb, run);
+	run->finish_ev = evtimer_new(r->base, run_finish_cb, run);
+	if (run->timeout_ev == NULL || run->finish_ev == NULL)
+		fatalx("runner: cannot create timers");
+	TAILQ_INSERT_TAIL(&r->runs, run, entry);
+	r->nruns++;
+	return (run);
+}
+
+/* The run cannot start: deliver outcome and reason from the loop. */
+static void
+run_fail_later(struct run *run, enum run_outcome outcome, const char *reason)
+{
+	struct timeval	tv = { 0, 0 };
+
+	run->failed = true;
+	run->fail_outcome = outcome;
+	free(run->error);
+	run->error = xstrdup(reason);
+	evtimer_add(run->finish_ev, &tv);
+}
+
+/*
+ * posix_spawn dir/name with the pipes as stdio. Returns 0, or -1 with the
+ * reason in err and the outcome it means.
+ */
+static int
+run_spawn(struct run *run, const struct config *cfg,
+    const struct run_spec *spec, char *err, size_t errlen,
+    enum run_outcome *outcome)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 all, none;
+	struct envv			 env = { NULL, 0, 0 };
+	char				*path, *argv[2];
+	const char			*cwd;
+	int				 p[3][2], rc;
+	pid_t				 pid;
+
+	*outcome = RUN_RETRY;
+	if (run_pipes(p, err, errlen) == -1)
+		return (-1);
+
+	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
+	    cfg->handlers.dir;
+	xasprintf(&path, "%s/%s", cfg->handlers.dir, run->handler);
+	argv[0] = run->handler;
+	argv[1] = NULL;
+	run_build_env(&env, cfg, spec);
+
+	/*
+	 * Not sigfillset: glibc's leaves out its two internal signals (32 and
+	 * 33), and posix_spawn then sets those to SIG_IGN in the child, which
+	 * exec keeps. All bits set resets them to SIG_DFL as well.
+	 */
+	memset(&all, 0xff, sizeof(all));
+	sigemptyset(&none);
+	if ((rc = posix_spawnattr_init(&attr)) != 0 ||
+	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID|
+	    POSIX_SPAWN_SETSIGDEF|POSIX_SPAWN_SETSIGMASK)) != 0 ||
+	    (rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
+	    (rc = posix_spawnattr_setsigmask(&attr, &none)) != 0)
+		fatalx("runner: posix_spawnattr: %s", strerror(rc));
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0 ||
+	    (rc = posix_spawn_file_actions_adddup2(&fa, p[0][0], 0)) != 0 ||
+	    (rc = posix_spawn_file_actions_adddup2(&fa, p[1][1], 1)) != 0 ||
+	    (rc = posix_spawn_file_actions_adddup2(&fa, p[2][1], 2)) != 0 ||
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
+	    (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0)
+		fatalx("runner: posix_spawn_file_actions: %s", strerror(rc));
+
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, env.v);
+
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	env_free(&env);
+	free(path);
+	close(p[0][0]);
+	close(p[1][1]);
+	close(p[2][1]);
+	if (rc != 0) {
+		close(p[0][1]);
+		close(p[1][0]);
+		close(p[2][0]);
+		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+			*outcome = RUN_DEAD;
+		snprintf(err, errlen, "cannot start handler: %s", strerror(rc));
+		return (-1);
+	}
+	run->pid = pid;
+	run->in_fd = p[0][1];
+	run->out_fd = p[1][0];
+	run->err_fd = p[2][0];
+	if (spec->payload_len > 0) {
+		run->payload = xmemdup(spec->payload, spec->payload_len);
+		run->payload_len = spec->payload_len;
+	}
+	return (0);
+}
+
+/*
+ * Make the stdin, stdout and stderr pipes, all close-on-exec, our ends
+ * non-blocking, none of them on fds 0-2 (the dup2s would clobber them).
+ */
+static int
+run_pipes(int p[3][2], char *err, size_t errlen)
+{
+	int	i, j, saved;
+
+	for (i = 0; i < 3; i++) {
+		if (pipe2(p[i], O_CLOEXEC) == -1)
+			goto fail;
+		for (j = 0; j < 2; j++)
+			if ((p[i][j] = run_fd_above_stdio(p[i][j])) == -1) {
+				saved = errno;
+				close(p[i][j ^ 1]);
+				errno = saved;
+				goto fail;
+			}
+		/* Ours: the write end of stdin, the read ends of the others. */
+		if (fcntl(p[i][i == 0 ? 1 : 0], F_SETFL, O_NONBLOCK) == -1) {
+			saved = errno;
+			close(p[i][0]);
+			close(p[i][1]);
+			errno = saved;
+			goto fail;
+		}
+	}
+	return (0);
+
+fail:
+	saved = errno;
+	while (i-- > 0) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	snprintf(err, errlen, "cannot create pipes: %s", strerror(saved));
+	return (-1);
+}
+
+/* Move fd to 3 or above if it is one of 0-2 (keeping close-on-exec). */
+static int
+run_fd_above_stdio(int fd)
+{
+	int	nfd;
+
+	if (fd > 2)
+		return (fd);
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return (nfd);
+}
+
+/*
+ * The handler's whole environment: PATH and LANG defaults, the
+ * handlers.environment map, the DEFERD_* variables, extra_env and
+ * DEFERD_CONFIG, a later value replacing an earlier one of the same name.
+ * Nothing comes from our own environment.
+ */
+static void
+run_build_env(struct envv *env, const struct config *cfg,
+    const struct run_spec *spec)
+{
+	char	num[32];
+	size_t	i;
+
+	env_set(env, "PATH", RUNNER_DEFAULT_PATH);
+	env_set(env, "LANG", RUNNER_DEFAULT_LANG);
+	for (i = 0; i < cfg->handlers.nenvironment; i++)
+		env_set(env, cfg->handlers.environment[i].name,
+		    cfg->handlers.environment[i].value);
+	env_set(env, "DEFERD_JOB_ID", spec->job_id);
+	env_set(env, "DEFERD_QUEUE", spec->queue);
+	env_set(env, "DEFERD_HANDLER", spec->handler);
+	snprintf(num, sizeof(num), "%d", spec->attempt);
+	env_set(env, "DEFERD_ATTEMPT", num);
+	snprintf(num, sizeof(num), "%d", spec->max_attempts);
+	env_set(env, "DEFERD_MAX_ATTEMPTS", num);
+	env_set(env, "DEFERD_SOURCE",
+	    spec->source != NULL ? spec->source : "delayed");
+	if (spec->resource != NULL)
+		env_set(env, "DEFERD_RESOURCE", spec->resource);
+	if (spec->fencing_token != NULL)
+		env_set(env, "DEFERD_FENCING_TOKEN", spec->fencing_token);
+	for (i = 0; i < spec->nextra_env; i++)
+		env_set(env, spec->extra_env[i].name, spec->extra_env[i].value);
+	if (cfg->path != NULL)
+		env_set(env, "DEFERD_CONFIG", cfg->path);
+}
+
+/* Set name=value in env, replacing an earlier value; bad names are skipped. */
+static void
+env_set(struct envv *env, const char *name, const char *value)
+{
+	size_t	 len, i;
+	char	*s;
+
+	if (name == NULL || *name == '\0' || strchr(name, '=') != NULL) {
+		log_warnx("runner: skipping a bad environment variable name");
+		return;
+	}
+	if (value == NULL)
+		value = "";
+	len = strlen(name);
+	xasprintf(&s, "%s=%s", name, value);
+	for (i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], name, len) == 0 &&
+		    env->v[i][len] == '=') {
+			free(env->v[i]);
+			env->v[i] = s;
+			return;
+		}
+	}
+	if (env->n + 2 > env->cap) {
+		env->cap = env->cap == 0 ? 32 : env->cap * 2;
+		env->v = xreallocarray(env->v, env->cap, sizeof(*env->v));
+	}
+	env->v[env->n++] = s;
+	env->v[env->n] = NULL;
+}
+
+/* Free an environment array. */
+static void
+env_free(struct envv *env)
+{
+	for (size_t i = 0; i < env->n; i++)
+		free(env->v[i]);
+	free(env->v);
+}
+
+/* Add the pipe events; an empty payload closes stdin at once. */
+static void
+run_arm_io(struct run *run)
+{
+	struct event_base	*base = run->runner->base;
+
+	run->out_ev = event_new(base, run->out_fd, EV_READ|EV_PERSIST,
+	    run_stdout_cb, run);
+	run->err_ev = event_new(base, run->err_fd, EV_READ|EV_PERSIST,
+	    run_stderr_cb, run);
+	if (run->out_ev == NULL || run->err_ev == NULL ||
+	    event_add(run->out_ev, NULL) == -1 ||
+	    event_add(run->err_ev, NULL) == -1)
+		fatalx("runner: cannot add pipe events");
+	if (run->payload_len == 0) {
+		run_close(&run->in_fd, &run->in_ev);
+		return;
+	}
+	run->in_ev = event_new(base, run->in_fd, EV_WRITE|EV_PERSIST,
+	    run_stdin_cb, run);
+	if (run->in_ev == NULL || event_add(run->in_ev, NULL) == -1)
+		fatalx("runner: cannot add the stdin event");
+}
+
+/* stdin is writable: write what fits, close after the last byte or EPIPE. */
+static void
+run_stdin_cb(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+	ssize_t		 n;
+
+	(void)what;
+	while (run->payload_off < run->payload_len) {
+		n = write(fd, run->payload + run->payload_off,
+		    run->payload_len - run->payload_off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			if (errno == EPIPE)
+				log_debug("job %s (%s): stdin closed after %zu "
+				    "of %zu bytes", run->log_id, run->handler,
+				    run->payload_off, run->payload_len);
+			else
+				log_warn("job %s (%s): writing stdin",
+				    run->log_id, run->handler);
+			break;
+		}
+		run->payload_off += (size_t)n;
+	}
+	run_close(&run->in_fd, &run->in_ev);
+	free(run->payload);
+	run->payload = NULL;
+}
+
+/* stdout is readable. */
+static void
+run_stdout_cb(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)fd;
+	(void)what;
+	if (run_read(run, &run->out_fd, &run->out_ev, false) &&
+	    run->exited && run->err_fd == -1)
+		run_finish(run);
+}
+
+/* stderr is readable. */
+static void
+run_stderr_cb(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)fd;
+	(void)what;
+	if (run_read(run, &run->err_fd, &run->err_ev, true) &&
+	    run->exited && run->out_fd == -1)
+		run_finish(run);
+}
+
+/*
+ * Read a bounded number of chunks from an output pipe (level-triggered, so
+ * the event comes back while there is more). Returns true if the pipe was
+ * closed: EOF or error.
+ */
+static bool
+run_read(struct run *run, int *fdp, struct event **evp, bool is_stderr)
+{
+	static char	buf[RUNNER_CHUNK];
+	ssize_t		n;
+
+	for (int i = 0; i < RUNNER_READS_PER_EVENT; i++) {
+		n = read(*fdp, buf, sizeof(buf));
+		if (n > 0) {
+			if (is_stderr)
+				run_err_append(run, buf, (size_t)n);
+			else
+				run_out_append(run, buf, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return (false);
+		if (n == -1)
+			log_warn("job %s (%s): reading %s", run->log_id,
+			    run->handler, is_stderr ? "stderr" : "stdout");
+		if (is_stderr && run->line_len > 0)
+			run_err_line(run);
+		run_close(fdp, evp);
+		return (true);
+	}
+	return (false);
+}
+
+/* Keep stdout up to max_output; drop the rest and remember we did. */
+static void
+run_out_append(struct run *run, const char *buf, size_t len)
+{
+	size_t	room = run->max_output - run->out_len;
+
+	if (len > room) {
+		run->out_truncated = true;
+		len = room;
+	}
+	if (len == 0)
+		return;
+	if (run->out_len + len > run->out_cap) {
+		size_t cap = run->out_cap == 0 ? 4096 : run->out_cap;
+
+		while (cap < run->out_len + len)
+			cap *= 2;
+		if (cap > run->max_output)
+			cap = run->max_output;
+		run->out = xrealloc(run->out, cap);
+		run->out_cap = cap;
+	}
+	memcpy(run->out + run->out_len, buf, len);
+	run->out_len += len;
+}
+
+/* Split stderr into lines and log them. */
+static void
+run_err_append(struct run *run, const char *buf, size_t len)
+{
+	const char	*nl;
+	size_t		 take;
+
+	while (len > 0 && !run->err_capped) {
+		nl = memchr(buf, '\n', len);
+		take = nl != NULL ? (size_t)(nl - buf) : len;
+		if (take > sizeof(run->line) - run->line_len)
+			take = sizeof(run->line) - run->line_len;
+		memcpy(run->line + run->line_len, buf, take);
+		run->line_len += take;
+		buf += take;
+		len -= take;
+		if (len > 0 && *buf == '\n') {
+			buf++;
+			len--;
+			run_err_line(run);
+		} else if (run->line_len == sizeof(run->line))
+			run_err_line(run);
+	}
+}
+
+/* Log the collected stderr line, or the one "truncated" line past the cap. */
+static void
+run_err_line(struct run *run)
+{
+	static char	esc[RUNNER_LINE_MAX * 4 + 4];
+
+	if (run->err_capped)
+		return;
+	if (run->err_logged + run->line_len > RUNNER_STDERR_CAP) {
+		run->err_capped = true;
+		log_info("job %s (%s): stderr truncated", run->log_id,
+		    run->handler);
+	} else {
+		util_escape(run->line, run->line_len, esc, sizeof(esc));
+		log_info("job %s (%s): %s", run->log_id, run->handler, esc);
+		run->err_logged += run->line_len + 1;
+	}
+	run->line_len = 0;
+}
+
+/* Free an event and close its fd, if there are any. */
+static void
+run_close(int *fdp, struct event **evp)
+{
+	if (*evp != NULL) {
+		event_free(*evp);
+		*evp = NULL;
+	}
+	if (*fdp != -1) {
+		close(*fdp);
+		*fdp = -1;
+	}
+}
+
+/*
+ * The handler exited: stop feeding stdin and the timeout, then finish from
+ * the loop once both pipes are closed, or after a bounded drain.
+ */
+static void
+run_exited(struct run *run, int status)
+{
+	struct timeval	tv;
+	int64_t		drain = RUNNER_DRAIN_MS;
+
+	run->exited = true;
+	run->status = status;
+	run_close(&run->in_fd, &run->in_ev);
+	evtimer_del(run->timeout_ev);
+	if (run->out_fd == -1 && run->err_fd == -1)
+		drain = 0;
+	else if (run->kill_grace_ms < drain)
+		drain = run->kill_grace_ms;
+	ms_to_tv(drain, &tv);
+	evtimer_add(run->finish_ev, &tv);
+}
+
+/* The timeout (SIGTERM) or, after that, the kill grace (SIGKILL). */
+static void
+run_timeout_cb(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+	char		 d[32];
+
+	(void)fd;
+	(void)what;
+	if (run->term_sent) {
+		log_warnx("job %s (%s): still running %lldms after SIGTERM, "
+		    "sending SIGKILL", run->log_id, run->handler,
+		    (long long)run->kill_grace_ms);
+		run_signal_group(run, SIGKILL);
+		return;
+	}
+	run->timed_out = true;
+	units_format_duration(run->timeout_ms, d, sizeof(d));
+	log_warnx("job %s (%s): timed out after %s, sending SIGTERM to "
+	    "process group %ld", run->log_id, run->handler, d, (long)run->pid);
+	run_term(run);
+}
+
+/* SIGTERM the group now and arm the SIGKILL after kill_grace. */
+static void
+run_term(struct run *run)
+{
+	struct timeval	tv;
+
+	run->term_sent = true;
+	run_signal_group(run, SIGTERM);
+	if (run->exited)
+		return;		/* the drain timer bounds what is left */
+	ms_to_tv(run->kill_grace_ms, &tv);
+	evtimer_add(run->timeout_ev, &tv);
+}
+
+/*
+ * Bounded drain over, or a deferred finish: if grandchildren still hold the
+ * pipes, kill the group and stop waiting for them.
+ */
+static void
+run_finish_cb(int fd, short what, void *arg)
+{
+	struct run	*run = arg;
+
+	(void)fd;
+	(void)what;
+	if (!run->failed && (run->out_fd != -1 || run->err_fd != -1)) {
+		log_warnx("job %s (%s): output still open after the handler "
+		    "exited, killing process group %ld", run->log_id,
+		    run->handler, (long)run->pid);
+		run_signal_group(run, SIGKILL);
+		if (run->out_fd != -1)
+			(void)run_read(run, &run->out_fd, &run->out_ev, false);
+		if (run->err_fd != -1)
+			(void)run_read(run, &run->err_fd, &run->err_ev, true);
+		if (run->err_fd != -1 && run->line_len > 0)
+			run_err_line(run);
+	}
+	run_finish(run);
+}
+
+/* Send sig to the run's process group; ESRCH (all gone) is fine. */
+static void
+run_signal_group(struct run *run, int sig)
+{
+	if (run->pid <= 0)
+		return;
+	if (kill(-run->pid, sig) == -1 && errno != ESRCH)
+		log_warn("job %s (%s): kill(-%ld, %d)", run->log_id,
+		    run->handler, (long)run->pid, sig);
+}
+
+/*
+ * Deliver the result and free the run. The run leaves the runner first, so
+ * the callback may start runs, kill others or even free the runner.
+ */
+static void
+run_finish(struct run *run)
+{
+	struct runner		*r = run->runner;
+	struct run_result	 res;
+	char			 err[RUNNER_ERRLEN];
+
+	run->finished = true;
+	TAILQ_REMOVE(&r->runs, run, entry);
+	r->nruns--;
+	run->runner = NULL;
+
+	run_signal_group(run, SIGKILL);	/* nothing of a finished run survives */
+	run_close(&run->in_fd, &run->in_ev);
+	run_close(&run->out_fd, &run->out_ev);
+	run_close(&run->err_fd, &run->err_ev);
+	evtimer_del(run->timeout_ev);
+	evtimer_del(run->finish_ev);
+
+	run_result(run, &res, err, sizeof(err));
+	if (res.outcome == RUN_DONE)
+		log_debug("job %s (%s): done in %lldms", run->log_id,
+		    run->handler, (long long)res.duration_ms);
+	else
+		log_debug("job %s (%s): %s", run->log_id, run->handler,
+		    res.error);
+	if (run->cb != NULL)
+		run->cb(&res, run->arg);
+	run_free(run);
+}
+
+/* Fill res from the run; err is space for the error text. */
+static void
+run_result(struct run *run, struct run_result *res, char *err, size_t errlen)
+{
+	char	d[32];
+	int	st = run->status;
+
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	res->output = run->out != NULL ? run->out : "";
+	res->output_len = run->out_len;
+	res->output_truncated = run->out_truncated;
+	res->timed_out = run->timed_out;
+	res->killed = run->killed;
+	res->duration_ms = util_mono_ms() - run->start_ms;
+	res->error = err;
+	*err = '\0';
+
+	if (run->failed) {
+		res->outcome = run->fail_outcome;
+		snprintf(err, errlen, "%s", run->error);
+		return;
+	}
+	if (WIFEXITED(st))
+		res->exit_code = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		res->term_signal = WTERMSIG(st);
+
+	if (run->killed && run->error != NULL) {
+		res->outcome = RUN_RETRY;
+		snprintf(err, errlen, "%s", run->error);
+	} else if (run->timed_out) {
+		res->outcome = RUN_RETRY;
+		units_format_duration(run->timeout_ms, d, sizeof(d));
+		snprintf(err, errlen, "timed out after %s", d);
+	} else {
+		res->outcome = runner_classify(st);
+		if (WIFEXITED(st) && res->outcome != RUN_DONE)
+			snprintf(err, errlen, "exit status %d", res->exit_code);
+		else if (WIFSIGNALED(st))
+			snprintf(err, errlen, "killed by signal %d (%s)",
+			    res->term_signal, strsignal(res->term_signal));
+	}
+}
+
+/* Free a run that is no longer in a runner's list. */
+static void
+run_free(struct run *run)
+{
+	run_close(&run->in_fd, &run->in_ev);
+	run_close(&run->out_fd, &run->out_ev);
+	run_close(&run->err_fd, &run->err_ev);
+	if (run->timeout_ev != NULL)
+		event_free(run->timeout_ev);
+	if (run->finish_ev != NULL)
+		event_free(run->finish_ev);
+	free(run->job_id);
+	free(run->handler);
+	free(run->log_id);
+	free(run->error);
+	free(run->payload);
+	free(run->out);
+	free(run);
+}
+
+/* Milliseconds to a timeval for evtimer_add. */
+static void
+ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	if (ms < 0)
+		ms = 0;
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}

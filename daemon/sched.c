@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-queue scheduling without busy polling. A claim asks the claim script
+ * for at most the free slots; its reply carries Redis's "now" and the next
+ * due time, so the timer is armed for exactly (next_due - now) on the
+ * monotonic clock, whatever this host's wall clock says. Wake messages carry
+ * a due time and re-arm the timer when it is earlier; the poll timer only
+ * catches producers that enqueue without publishing a wake.
+ */
+#include <event2/event.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deferd.h"
+#include "job.h"
+#include "keys.h"
+#include "log.h"
+#include "rconn.h"
+#include "runner.h"
+#include "sched.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define SCAN_EXTRA	64	/* candidates looked at beyond the limit (saturated handlers) */
+#define REAP_LIMIT	100
+
+struct sched {
+	struct deferd	*d;
+	char		*queue;
+	char		*prefix;
+	char		*k_delayed, *k_active, *k_dead, *k_wake;
+	struct event	*kick_ev;	/* zero-delay: coalesces kicks */
+	struct event	*due_timer;	/* next due job */
+	struct event	*poll_timer;	/* safety net */
+	struct event	*reap_timer;
+	bool		 running;
+	bool		 claiming;
+	bool		 again;		/* kicked while a claim was in flight */
+	bool		 reaping;
+	int		 claim_limit;	/* slots reserved by the claim in flight */
+	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
+	int64_t		 skew_ms;	/* Redis time minus local wall clock */
+};
+
+static void	sched_claim(struct sched *);
+
+/* libevent adapters. */
+static void
+sched_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched	*s = arg;
+
+	(void)fd;
+	(void)what;
+	sched_claim(s);
+}
+
+static void
+sched_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched	*s = arg;
+
+	(void)fd;
+	(void)what;
+	s->due_at_mono = -1;
+	sched_claim(s);
+}
+
+static void	sched_reap(struct sched *);
+
+static void
+sched_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sched_reap(arg);
+}
+
+/* Arm the due timer for delay_ms from now unless it is armed earlier. */
+static void
+sched_arm(struct sched *s, int64_t delay_ms)
+{
+	int64_t		at = util_mono_ms() + delay_ms;
+	struct timeval	tv;
+
+	if (!s->running)
+		return;
+	if (s->due_at_mono != -1 && s->due_at_mono <= at)
+		return;
+	s->due_at_mono = at;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(s->due_timer, &tv);
+}
+
+/* A wake message: a job due at the given epoch ms was enqueued. */
+static void
+sched_wake_cb(const char *channel, const char *payload, size_t len, void *priv)
+{
+	struct sched	*s = priv;
+	char		 buf[32];
+	char		*end;
+	long long	 due;
+
+	(void)channel;
+	if (len == 0 || len >= sizeof(buf))
+		return;
+	memcpy(buf, payload, len);
+	buf[len] = '\0';
+	due = strtoll(buf, &end, 10);
+	if (*end != '\0') {
+		sched_kick(s);
+		return;
+	}
+	due -= util_real_ms() + s->skew_ms;
+	if (due <= 0)
+		sched_kick(s);
+	else
+		sched_arm(s, due);
+}
+
+struct sched *
+sched_new(struct deferd *d, const char *queue)
+{
+	struct sched	*s = xcalloc(1, sizeof(*s));
+	const char	*ns = d->cfg->namespace;
+
+	s->d = d;
+	s->queue = xstrdup(queue);
+	s->prefix = keys_prefix(ns, queue);
+	s->k_delayed = keys_queue(ns, queue, "delayed");
+	s->k_active = keys_queue(ns, queue, "active");
+	s->k_dead = keys_queue(ns, queue, "dead");
+	s->k_wake = keys_queue(ns, queue, "wake");
+	s->due_at_mono = -1;
+	s->kick_ev = evtimer_new(d->base, sched_kick_cb, s);
+	s->due_timer = evtimer_new(d->base, sched_due_cb, s);
+	s->poll_timer = event_new(d->base, -1, EV_PERSIST, sched_kick_cb, s);
+	s->reap_timer = event_new(d->base, -1, EV_PERSIST, sched_reap_cb, s);
+	if (s->kick_ev == NULL || s->due_timer == NULL || s->poll_timer == NULL ||
+	    s->reap_timer == NULL)
+		fatalx("queue %s: cannot create timers", queue);
+	rconn_subscribe(d->sub, s->k_wake, false, sched_wake_cb, s);
+	return (s);
+}
+
+const char *
+sched_queue(const struct sched *s)
+{
+	return (s->queue);
+}
+
+const char *
+sched_key(const struct sched *s, const char *which)
+{
+	if (strcmp(which, "delayed") == 0)
+		return (s->k_delayed);
+	if (strcmp(which, "active") == 0)
+		return (s->k_active);
+	if (strcmp(which, "dead") == 0)
+		return (s->k_dead);
+	if (strcmp(which, "wake") == 0)
+		return (s->k_wake);
+	return (s->prefix);
+}
+
+/* Reap every max(1s, min(lease/2, 30s)); poll every poll_interval. */
+void
+sched_reconfigure(struct sched *s)
+{
+	const struct config	*cfg = s->d->cfg;
+	int64_t			 reap = cfg->lease_ms / 2;
+	struct timeval		 tv;
+
+	if (!s->running)
+		return;
+	if (reap < 1000)
+		reap = 1000;
+	if (reap > 30000)
+		reap = 30000;
+	tv.tv_sec = cfg->poll_interval_ms / 1000;
+	tv.tv_usec = (cfg->poll_interval_ms % 1000) * 1000;
+	event_add(s->poll_timer, &tv);
+	tv.tv_sec = reap / 1000;
+	tv.tv_usec = (reap % 1000) * 1000;
+	event_add(s->reap_timer, &tv);
+}
+
+void
+sched_start(struct sched *s)
+{
+	s->running = true;
+	sched_reconfigure(s);
+	sched_reap(s);
+	sched_kick(s);
+}
+
+void
+sched_stop(struct sched *s)
+{
+	s->running = false;
+	s->again = false;
+	evtimer_del(s->kick_ev);
+	evtimer_del(s->due_timer);
+	event_del(s->poll_timer);
+	event_del(s->reap_timer);
+	s->due_at_mono = -1;
+}
+
+void
+sched_kick(struct sched *s)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (!s->running)
+		return;
+	if (s->claiming) {
+		s->again = true;
+		return;
+	}
+	evtimer_add(s->kick_ev, &tv);
+}
+
+/* Names of handlers at their max_concurrency, appended to argv from index n. */
+static int
+sched_saturated(struct sched *s, const char **argv, int n, int max)
+{
+	const struct config	*cfg = s->d->cfg;
+
+	for (size_t i = 0; i < cfg->handlers.noverrides && n < max; i++) {
+		const struct handler_override *o = &cfg->handlers.overrides[i];
+
+		if (o->max_concurrency > 0 &&
+		    job_count_handler(s->d, o->name) >= o->max_concurrency)
+			argv[n++] = o->name;
+	}
+	return (n);
+}
+
+/* Integer value of a reply element, or def. */
+static long long
+sched_int(const redisReply *r, long long def)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (r->integer);
+	if (r->type == REDIS_REPLY_STRING)
+		return (strtoll(r->str, NULL, 10));
+	return (def);
+}
+
+/* After a claim: arm the timer for the next due job, or claim again now. */
+static void
+sched_after_claim(struct sched *s, long long now, long long next_due,
+    size_t entries)
+{
+	if (next_due < 0)
+		return;		/* nothing delayed: the poll timer is the net */
+	if (next_due > now) {
+		sched_arm(s, next_due - now);
+		return;
+	}
+	/* Due jobs remain: go on if this claim made progress and slots are free. */
+	if (entries > 0 && deferd_free_slots(s->d) > 0)
+		s->again = true;
+}
+
+/* Log a job the claim script buried because its data was bad. */
+static void
+sched_log_buried(struct sched *s, const redisReply *e)
+{
+	char	id[256], why[512];
+
+	util_escape(e->element[1]->str, e->element[1]->len, id, sizeof(id));
+	util_escape(e->element[2]->str, e->element[2]->len, why, sizeof(why));
+	log_errorx("queue %s: job %s buried: %s", s->queue, id, why);
+}
+
+/* Reply of the claim script: {now, next_due, skipped, entry...}. */
+static void
+sched_claim_reply(redisReply *reply, void *priv)
+{
+	struct sched	*s = priv;
+	struct deferd	*d = s->d;
+	size_t		 entries = 0;
+
+	s->claiming = false;
+	d->reserved -= s->claim_limit;
+	s->claim_limit = 0;
+	if (reply == NULL)
+		return;		/* connection lost; restarted on RCONN_UP */
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+		log_errorx("queue %s: claim failed: %s", s->queue,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected reply");
+		return;
+	}
+	s->skew_ms = sched_int(reply->element[0], 0) - util_real_ms();
+	for (size_t i = 3; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		entries++;
+		if (strcmp(e->element[0]->str, "run") == 0)
+			job_claimed(d, s, e);
+		else if (strcmp(e->element[0]->str, "buried") == 0 &&
+		    e->elements >= 3)
+			sched_log_buried(s, e);
+	}
+	if (!s->running)
+		return;
+	sched_after_claim(s, sched_int(reply->element[0], 0),
+	    sched_int(reply->element[1], -1), entries);
+	if (s->again) {
+		s->again = false;
+		sched_kick(s);
+	}
+}
+
+/* Claim up to the free slots of due jobs of this queue. */
+static void
+sched_claim(struct sched *s)
+{
+	struct deferd		*d = s->d;
+	const struct config	*cfg = d->cfg;
+	const char		*argv[9 + 64];
+	char			 limit[16], lease[24], nonce[33], maxp[24], scan[16];
+	char			 dmax[24], dttl[24];
+	int			 free_slots, argc;
+
+	if (!s->running || d->draining || !rconn_ready(d->cmd))
+		return;
+	if (s->claiming) {
+		s->again = true;
+		return;
+	}
+	free_slots = deferd_free_slots(d);
+	if (free_slots <= 0)
+		return;		/* deferd_job_gone kicks us when a slot frees */
+	snprintf(limit, sizeof(limit), "%d", free_slots);
+	snprintf(lease, sizeof(lease), "%" PRId64, cfg->lease_ms);
+	util_random_hex(nonce, 16);
+	snprintf(maxp, sizeof(maxp), "%" PRIu64, cfg->handlers.max_payload);
+	snprintf(scan, sizeof(scan), "%d", free_slots + SCAN_EXTRA);
+	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
+	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
+	argv[0] = s->k_delayed;
+	argv[1] = s->k_active;
+	argv[2] = s->k_dead;
+	argv[3] = s->prefix;
+	argv[4] = limit;
+	argv[5] = lease;
+	argv[6] = nonce;
+	argv[7] = maxp;
+	argv[8] = scan;
+	argv[9] = dmax;
+	argv[10] = dttl;
+	argc = sched_saturated(s, argv, 11, (int)(sizeof(argv) / sizeof(argv[0])));
+	if (rconn_script(d->cmd, SCRIPT_CLAIM, sched_claim_reply, s, 3, argc,
+	    argv, NULL) == -1)
+		return;
+	s->claiming = true;
+	s->claim_limit = free_slots;
+	d->reserved += free_slots;
+}
+
+/* Reply of the reap script: {requeued, buried}. */
+static void
+sched_reap_reply(redisReply *reply, void *priv)
+{
+	struct sched	*s = priv;
+
+	s->reaping = false;
+	if (reply == NULL)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+		log_errorx("queue %s: reap failed: %s", s->queue,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected reply");
+		return;
+	}
+	if (sched_int(reply->element[0], 0) > 0 ||
+	    sched_int(reply->element[1], 0) > 0)
+		log_warnx("queue %s: %lld job(s) whose lease expired requeued, "
+		    "%lld buried (worker lost)", s->queue,
+		    sched_int(reply->element[0], 0), sched_int(reply->element[1], 0));
+	if (sched_int(reply->element[0], 0) > 0)
+		sched_kick(s);
+}
+
+/* Move jobs whose lease deadline passed from active back to delayed. */
+static void
+sched_reap(struct sched *s)
+{
+	const struct config	*cfg = s->d->cfg;
+	char			 limit[16], dmax[24], dttl[24], maxa[16];
+	const char		*argv[9];
+
+	if (!s->running || s->reaping || !rconn_ready(s->d->cmd))
+		return;
+	snprintf(limit, sizeof(limit), "%d", REAP_LIMIT);
+	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
+	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
+	snprintf(maxa, sizeof(maxa), "%d", cfg->retry.max_attempts);
+	argv[0] = s->k_active;
+	argv[1] = s->k_delayed;
+	argv[2] = s->k_dead;
+	argv[3] = s->prefix;
+	argv[4] = limit;
+	argv[5] = s->k_wake;
+	argv[6] = dmax;
+	argv[7] = dttl;
+	argv[8] = maxa;
+	if (rconn_script(s->d->cmd, SCRIPT_REAP, sched_reap_reply, s, 3, 9,
+	    argv, NULL) == 0)
+		s->reaping = true;
+}
+
+void
+sched_free(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	event_free(s->kick_ev);
+	event_free(s->due_timer);
+	event_free(s->poll_timer);
+	event_free(s->reap_timer);
+	free(s->queue);
+	free(s->prefix);
+	free(s->k_delayed);
+	free(s->k_active);
+	free(s->k_dead);
+	free(s->k_wake);
+	free(s);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler of one queue: claims due jobs with the claim script (no
+ * more than the free slots), arms a timer for the next due time the script
+ * returns, re-arms when a wake message announces an earlier job, polls every
+ * poll_interval as a safety net, and reaps expired leases periodically.
+ */
+#ifndef DEFERD_SCHED_H
+#define DEFERD_SCHED_H
+
+#include <stdint.h>
+
+struct deferd;
+struct sched;
+
+/* A scheduler for queue (copied) of daemon d; idle until sched_start. */
+struct sched	*sched_new(struct deferd *d, const char *queue);
+/* Redis is ready: claim now, start the poll and reap timers. */
+void		 sched_start(struct sched *);
+/* Stop claiming (drain or Redis down); timers are disarmed. */
+void		 sched_stop(struct sched *);
+/* Claim soon (coalesced): a slot became free or a job may be due. */
+void		 sched_kick(struct sched *);
+/* The poll interval or lease changed (reload). */
+void		 sched_reconfigure(struct sched *);
+const char	*sched_queue(const struct sched *);
+/* Key names of this queue (owned by the scheduler). */
+const char	*sched_key(const struct sched *, const char *which);
+/* Free; NULL is a no-op. */
+void		 sched_free(struct sched *);
+
+#endif

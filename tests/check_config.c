@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: the configuration loader (config.c) and Redis URLs (redisurl.c). */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "harness.h"
+#include "redisurl.h"
+
+#define SEC	1000LL
+#define MIN	(60 * SEC)
+#define HOUR	(60 * MIN)
+#define DAY	(24 * HOUR)
+#define MIB	(1024ULL * 1024)
+
+/* A config text that must be refused with exactly this message. */
+struct bad {
+	const char	*text;
+	const char	*msg;
+};
+
+static const struct bad bad_configs[] = {
+	/* Unknown keys, with and without a suggestion. */
+	{ "concurency: 4\n",
+	  "t.yaml:1:1: unknown key 'concurency'; did you mean 'concurrency'?" },
+	{ "Concurrency: 4\n",
+	  "t.yaml:1:1: unknown key 'Concurrency'; did you mean 'concurrency'?" },
+	{ "handlers:\n  timout: 1s\n",
+	  "t.yaml:2:3: unknown key 'handlers.timout'; did you mean 'handlers.timeout'?" },
+	{ "handlers:\n  foo: 1\n",
+	  "t.yaml:2:3: unknown key 'handlers.foo'" },
+	{ "handlers:\n  overrides:\n    x: {timout: 1s}\n",
+	  "t.yaml:3:9: unknown key 'handlers.overrides.x.timout'; "
+	  "did you mean 'handlers.overrides.x.timeout'?" },
+	{ "sources:\n  - {list: q, hander: h}\n",
+	  "t.yaml:2:16: unknown key 'sources[0].hander'; did you mean 'sources[0].handler'?" },
+	/* One wrong type for each kind of value. */
+	{ "handlers: {timeout: 10 seconds}\n",
+	  "t.yaml:1:21: handlers.timeout: expected a duration like 500ms, 30s, 5m, "
+	  "1h or 30d, got '10 seconds'" },
+	{ "handlers: {max_output: big}\n",
+	  "t.yaml:1:24: handlers.max_output: expected a size like 512KiB or 1MiB, "
+	  "got 'big'" },
+	{ "concurrency: many\n",
+	  "t.yaml:1:14: concurrency: expected an integer, got 'many'" },
+	{ "concurrency: 0x10\n",
+	  "t.yaml:1:14: concurrency: expected an integer, got '0x10'" },
+	{ "concurrency:\n",
+	  "t.yaml:1:13: concurrency: expected an integer, got nothing" },
+	{ "concurrency: [1]\n",
+	  "t.yaml:1:14: concurrency: expected an integer, got a list" },
+	{ "redis: {allow_eviction: maybe}\n",
+	  "t.yaml:1:25: redis.allow_eviction: expected true or false, got 'maybe'" },
+	{ "events: True\n",
+	  "t.yaml:1:9: events: expected true or false, got 'True'" },
+	{ "locks: {on_conflict: later}\n",
+	  "t.yaml:1:22: locks.on_conflict: expected requeue, wait or fail, got 'later'" },
+	{ "log: {level: verbose}\n",
+	  "t.yaml:1:14: log.level: expected debug, info, warning or error, got 'verbose'" },
+	{ "log: {format: xml}\n",
+	  "t.yaml:1:15: log.format: expected text or json, got 'xml'" },
+	{ "queues: default\n",
+	  "t.yaml:1:9: queues: expected a list of queue names, got 'default'" },
+	{ "retry: 5\n",
+	  "t.yaml:1:8: retry: expected a mapping, got '5'" },
+	{ "handlers:\n  environment: [A]\n",
+	  "t.yaml:2:16: handlers.environment: expected a mapping of variable names "
+	  "to strings, got a list" },
+	{ "handlers:\n  environment: {A: {b: c}}\n",
+	  "t.yaml:2:20: handlers.environment.A: expected a string, got a mapping" },
+	{ "sources: {zset: a}\n",
+	  "t.yaml:1:10: sources: expected a list of sources, got a mapping" },
+	{ "expirations: {rules: [x]}\n",
+	  "t.yaml:1:23: expirations.rules[0]: expected a mapping, got 'x'" },
+	{ "redis: {url: [a]}\n",
+	  "t.yaml:1:14: redis.url: expected a string, got a list" },
+	/* Out of range. */
+	{ "concurrency: 0\n",
+	  "t.yaml:1:14: concurrency: must be between 1 and 10000, got 0" },
+	{ "concurrency: 99999999999999999999\n",
+	  "t.yaml:1:14: concurrency: must be between 1 and 10000, got 99999999999999999999" },
+	{ "lease: 500ms\n",
+	  "t.yaml:1:8: lease: must be at least 1s, got 500ms" },
+	{ "poll_interval: 5ms\n",
+	  "t.yaml:1:16: poll_interval: must be between 10ms and 1h, got 5ms" },
+	{ "poll_interval: 2h\n",
+	  "t.yaml:1:16: poll_interval: must be between 10ms and 1h, got 2h" },
+	{ "retry: {max_attempts: 0}\n",
+	  "t.yaml:1:23: retry.max_attempts: must be between 1 and 1000, got 0" },
+	{ "handlers: {timeout: 0}\n",
+	  "t.yaml:1:21: handlers.timeout: must be at least 1ms, got 0" },
+	{ "handlers: {max_output: 1GiB}\n",
+	  "t.yaml:1:24: handlers.max_output: must be at most 512MiB, got 1GiB" },
+	{ "results: {ttl: 99999999999999999d}\n",
+	  "t.yaml:1:16: results.ttl: '99999999999999999d' is too long" },
+	{ "retry: {backoff: 20m, backoff_max: 10m}\n",
+	  "t.yaml:1:18: retry.backoff (20m) must not be greater than retry.backoff_max (10m)" },
+	{ "retry:\n  backoff_max: 500ms\n",
+	  "t.yaml:2:16: retry.backoff (1s) must not be greater than retry.backoff_max (500ms)" },
+	/* Duplicates, aliases, YAML syntax, document shape. */
+	{ "concurrency: 1\nconcurrency: 2\n",
+	  "t.yaml:2:1: duplicate key 'concurrency' (first given at line 1)" },
+	{ "handlers:\n  overrides:\n    a: {}\n    a: {}\n",
+	  "t.yaml:4:5: duplicate key 'handlers.overrides.a' (first given at line 3)" },
+	{ "namespace: &n x\nlog: {level: info}\n",
+	  "t.yaml:1:12: aliases and anchors are not supported" },
+	{ "queues: [default]\nnamespace: *n\n",
+	  "t.yaml:2:12: aliases and anchors are not supported" },
+	{ "a: &a [x, x]\nb: &b [*a, *a]\n",
+	  "t.yaml:1:4: aliases and anchors are not supported" },
+	{ "handlers:\n\ttimeout: 1s\n",
+	  "t.yaml:2:1: YAML syntax error: found character that cannot start any token "
+	  "(while scanning for the next token)" },
+	{ "queues: [a, b\n",
+	  "t.yaml:2:1: YAML syntax error: did not find expected ',' or ']' "
+	  "(while parsing a flow sequence)" },
+	{ "- a\n- b\n",
+	  "t.yaml:1:1: expected a mapping at the top level, got a list" },
+	{ "deferd\n",
+	  "t.yaml:1:1: expected a mapping at the top level, got 'deferd'" },
+	{ "events: true\n---\nevents: false\n",
+	  "t.yaml:2:1: only one YAML document is allowed" },
+	{ "a: [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]\n",
+	  "t.yaml:1:19: nesting deeper than 16 levels is not supported" },
+	{ "namespace: \"a\\0b\"\n",
+	  "t.yaml:1:12: NUL characters are not allowed" },
+	{ "? [a]\n: 1\n",
+	  "t.yaml:1:3: a key must be a string, got a list" },
+	/* Redis. */
+	{ "redis: {url: \"http://127.0.0.1\"}\n",
+	  "t.yaml:1:14: redis.url: unsupported scheme 'http' (expected redis:// or unix://)" },
+	{ "redis:\n  url: redis://127.0.0.1:0\n",
+	  "t.yaml:2:8: redis.url: bad port '0' (expected 1 to 65535)" },
+	{ "redis:\n  url: redis://u:secret@/0\n",
+	  "t.yaml:2:8: redis.url: missing host name" },
+	{ "redis:\n  url: unix://\n",
+	  "t.yaml:2:8: redis.url: empty socket path" },
+	{ "redis:\n  password_file: /nonexistent-deferd-test/pass\n",
+	  "t.yaml:2:18: redis.password_file: cannot read '/nonexistent-deferd-test/pass': "
+	  "No such file or directory" },
+	/* Sources and rules. */
+	{ "sources:\n  - {zset: a, list: b, handler: h}\n",
+	  "t.yaml:2:21: sources[0].list: give only one of zset, list, channel or pattern" },
+	{ "sources:\n  - {zset: a}\n",
+	  "t.yaml:2:5: sources[0]: handler is required" },
+	{ "sources:\n  - handler: h\n",
+	  "t.yaml:2:5: sources[0]: one of zset, list, channel or pattern is required" },
+	{ "sources:\n  - {list: a, handler: h, score_unit: s}\n",
+	  "t.yaml:2:38: sources[0].score_unit: applies only to zset sources" },
+	{ "sources:\n  - {zset: a, handler: h, score_unit: us}\n",
+	  "t.yaml:2:38: sources[0].score_unit: expected s or ms, got 'us'" },
+	{ "sources:\n  - {zset: a, handler: h, queue: other}\n",
+	  "t.yaml:2:33: sources[0].queue: unknown queue 'other'; add it to queues" },
+	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, queue: other}\n",
+	  "t.yaml:3:43: expirations.rules[0].queue: unknown queue 'other'; add it to queues" },
+	{ "expirations:\n  rules:\n    - {handler: h}\n",
+	  "t.yaml:3:7: expirations.rules[0]: pattern is required" },
+	{ "expirations:\n  rules:\n    - pattern: \"x:*\"\n      handler: ../x\n",
+	  "t.yaml:4:16: expirations.rules[0].handler: expected a handler name matching "
+	  "[A-Za-z0-9][A-Za-z0-9_.-]*, got '../x'" },
+	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, db: -1}\n",
+	  "t.yaml:3:42: expirations.rules[0].db: must be between 0 and 2147483647, got -1" },
+	/* Handlers. */
+	{ "handlers:\n  overrides:\n    ../x: {timeout: 1s}\n",
+	  "t.yaml:3:5: handlers.overrides: expected a handler name matching "
+	  "[A-Za-z0-9][A-Za-z0-9_.-]*, got '../x'" },
+	{ "handlers:\n  overrides:\n    ok: {max_concurrency: 0}\n",
+	  "t.yaml:3:27: handlers.overrides.ok.max_concurrency: must be between 1 and "
+	  "10000, got 0" },
+	{ "handlers:\n  environment: {1X: a}\n",
+	  "t.yaml:2:17: handlers.environment: expected a variable name matching "
+	  "[A-Za-z_][A-Za-z0-9_]*, got '1X'" },
+	{ "handlers:\n  environment: {DEFERD_JOB_ID: x}\n",
+	  "t.yaml:2:17: handlers.environment: 'DEFERD_JOB_ID' is reserved: deferd sets "
+	  "the DEFERD_ variables itself" },
+	{ "handlers: {dir: \"\"}\n",
+	  "t.yaml:1:17: handlers.dir: must not be empty" },
+	/* Names and lists. */
+	{ "namespace: \"a{b}\"\n",
+	  "t.yaml:1:12: namespace: expected a name without braces or whitespace, got 'a{b}'" },
+	{ "namespace: \"\"\n",
+	  "t.yaml:1:12: namespace: must not be empty" },
+	{ "queues: []\n",
+	  "t.yaml:1:9: queues: must name at least one queue" },
+	{ "queues: [default, \"a b\"]\n",
+	  "t.yaml:1:19: queues[1]: expected a queue name of 1-100 characters from "
+	  "[A-Za-z0-9_.:@-], got 'a b'" },
+	{ "queues:\n  - mail\n  - mail\n",
+	  "t.yaml:3:5: queues[1]: duplicate queue 'mail'" },
+	{ "metrics: {listen: localhost}\n",
+	  "t.yaml:1:19: metrics.listen: expected host:port with a port from 1 to 65535, "
+	  "got 'localhost'" },
+	{ "metrics: {listen: \"127.0.0.1:70000\"}\n",
+	  "t.yaml:1:19: metrics.listen: expected host:port with a port from 1 to 65535, "
+	  "got '127.0.0.1:70000'" },
+};
+
+/* Load text as "t.yaml"; the config or NULL with the message in err. */
+static struct config *
+load(const char *text, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return (config_load_string("t.yaml", text, strlen(text), err, errlen));
+}
+
+/* Load text that must be valid; fails the test with the message otherwise. */
+static struct config *
+load_ok(const char *text)
+{
+	char		 err[1024];
+	struct config	*c = load(text, err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "config refused: %s", err);
+	return (c);
+}
+
+START_TEST(bad_config)
+{
+	const struct bad	*b = &bad_configs[_i];
+	struct config		*c;
+	char			 err[1024];
+
+	c = load(b->text, err, sizeof(err));
+	ck_assert_msg(c == NULL, "accepted: %s", b->text);
+	ck_assert_str_eq(err, b->msg);
+}
+END_TEST
+
+/* Every field of c has its documented default (dir: handlers.dir to expect). */
+static void
+assert_defaults(const struct config *c, const char *dir)
+{
+	ck_assert_str_eq(c->redis.url, "redis://127.0.0.1:6379/0");
+	ck_assert_str_eq(c->redis.target.host, "127.0.0.1");
+	ck_assert_int_eq(c->redis.target.port, 6379);
+	ck_assert_int_eq(c->redis.target.db, 0);
+	ck_assert_ptr_null(c->redis.target.unix_path);
+	ck_assert_ptr_null(c->redis.target.username);
+	ck_assert_ptr_null(c->redis.target.password);
+	ck_assert_ptr_null(c->redis.password_file);
+	ck_assert_int_eq(c->redis.connect_timeout_ms, 2 * SEC);
+	ck_assert_int_eq(c->redis.command_timeout_ms, 10 * SEC);
+	ck_assert(!c->redis.allow_eviction);
+	ck_assert_str_eq(c->namespace, "deferd");
+	ck_assert_uint_eq(c->nqueues, 1);
+	ck_assert_str_eq(c->queues[0], "default");
+	ck_assert_int_eq(c->concurrency, 8);
+	ck_assert_int_eq(c->poll_interval_ms, SEC);
+	ck_assert_int_eq(c->lease_ms, 30 * SEC);
+	ck_assert_int_eq(c->shutdown_timeout_ms, 25 * SEC);
+	ck_assert_int_eq(c->retry.max_attempts, 5);
+	ck_assert_int_eq(c->retry.backoff_ms, SEC);
+	ck_assert_int_eq(c->retry.backoff_max_ms, 10 * MIN);
+	ck_assert_int_eq(c->results.ttl_ms, HOUR);
+	ck_assert_int_eq(c->dead.max_jobs, 10000);
+	ck_assert_int_eq(c->dead.ttl_ms, 30 * DAY);
+	ck_assert_str_eq(c->handlers.dir, dir);
+	ck_assert_ptr_null(c->handlers.workdir);
+	ck_assert_int_eq(c->handlers.timeout_ms, 60 * SEC);
+	ck_assert_int_eq(c->handlers.kill_grace_ms, 5 * SEC);
+	ck_assert_uint_eq(c->handlers.max_output, MIB);
+	ck_assert_uint_eq(c->handlers.max_payload, 16 * MIB);
+	ck_assert_uint_eq(c->handlers.nenvironment, 0);
+	ck_assert_uint_eq(c->handlers.noverrides, 0);
+	ck_assert_int_eq(c->locks.lease_ms, 30 * SEC);
+	ck_assert_int_eq(c->locks.on_conflict, CONFLICT_REQUEUE);
+	ck_assert_int_eq(c->locks.requeue_delay_ms, SEC);
+	ck_assert_int_eq(c->locks.wait_timeout_ms, 30 * SEC);
+	ck_assert(!c->expirations.configure_redis);
+	ck_assert_uint_eq(c->expirations.nrules, 0);
+	ck_assert_uint_eq(c->nsources, 0);
+	ck_assert_int_eq(c->log.level, LOG_LEVEL_INFO);
+	ck_assert_int_eq(c->log.format, LOG_FORMAT_TEXT);
+	ck_assert_ptr_null(c->metrics.listen);
+	ck_assert(c->events);
+}
+
+START_TEST(defaults)
+{
+	static const char *texts[] = {
+		"namespace: deferd\nevents: true\n", "", "{}\n", "# only a comment\n",
+		"---\n", "redis:\nhandlers:\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct config *c = load_ok(texts[i]);
+
+		ck_assert_str_eq(c->path, "t.yaml");
+		assert_defaults(c, "/etc/deferd/handlers.d");
+		config_free(c);
+	}
+}
+END_TEST
+
+START_TEST(example_file)
+{
+	char		 path[1024], dir[1024], err[1024];
+	const char	*src = __FILE__, *end = strstr(src, "tests/check_config.c");
+	struct config	*c;
+
+	ck_assert_ptr_nonnull(end);
+	snprintf(path, sizeof(path), "%.*sconfig/deferd.yaml", (int)(end - src), src);
+	c = config_load(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	if (path[0] == '/')
+		snprintf(dir, sizeof(dir), "%.*sconfig/../handlers", (int)(end - src), src);
+	else {
+		char *cwd = getcwd(NULL, 0);
+
+		snprintf(dir, sizeof(dir), "%s/%.*sconfig/../handlers", cwd,
+		    (int)(end - src), src);
+		free(cwd);
+	}
+	ck_assert_str_eq(c->path, path);
+	assert_defaults(c, dir);
+	config_free(c);
+}
+END_TEST
+
+static const char rich_text[] =
+	"redis:\n"
+	"  url: \"redis://olduser:oldpass@127.0.0.1:6380/2\"\n"
+	"  username: deferd\n"
+	"  password_file: %s/pass\n"
+	"  connect_timeout: 3s\n"
+	"  command_timeout: 15s\n"
+	"  allow_eviction: yes\n"
+	"namespace: jobs\n"
+	"queues: [default, mail, \"bulk.low\"]\n"
+	"concurrency: 16\n"
+	"poll_interval: 250ms\n"
+	"lease: 45s\n"
+	"shutdown_timeout: 20s\n"
+	"retry: {max_attempts: 7, backoff: 2s, backoff_max: 5m}\n"
+	"results: {ttl: 0}\n"
+	"dead:\n"
+	"  max_jobs: 500\n"
+	"  ttl: 7d\n"
+	"handlers:\n"
+	"  dir: /srv/handlers\n"
+	"  workdir: work\n"
+	"  timeout: 90s\n"
+	"  kill_grace: 2s\n"
+	"  max_output: 512KiB\n"
+	"  max_payload: 2MiB\n"
+	"  environment:\n"
+	"    TZ: UTC\n"
+	"    APP_ENV: \"prod\"\n"
+	"    EMPTY:\n"
+	"  overrides:\n"
+	"    cancel-order: {timeout: 10s, max_concurrency: 2, max_attempts: 10}\n"
+	"    notify:\n"
+	"      on_conflict: fail\n"
+	"locks: {lease: 20s, on_conflict: wait, requeue_delay: 500ms, wait_timeout: 1m}\n"
+	"expirations:\n"
+	"  configure_redis: on\n"
+	"  rules:\n"
+	"    - {pattern: \"order:timeout:*\", handler: cancel-order, resource: \"order:{1}\"}\n"
+	"    - pattern: \"cart:*\"\n"
+	"      db: 3\n"
+	"      handler: release-stock\n"
+	"      queue: mail\n"
+	"sources:\n"
+	"  - {zset: delay-queue, handler: handle-msg, score_unit: ms, queue: bulk.low}\n"
+	"  - {list: notify-queue, handler: notify}\n"
+	"  - {channel: fm104.5, handler: on-radio}\n"
+	"  - {pattern: \"news.*\", handler: on-news}\n"
+	"log: {level: debug, format: json}\n"
+	"metrics: {listen: \"127.0.0.1:9464\"}\n"
+	"events: off\n";
+
+/* Assert the parts of the rich config outside redis and handlers. */
+static void
+assert_rich_core(const struct config *c)
+{
+	ck_assert_str_eq(c->namespace, "jobs");
+	ck_assert_uint_eq(c->nqueues, 3);
+	ck_assert_str_eq(c->queues[0], "default");
+	ck_assert_str_eq(c->queues[1], "mail");
+	ck_assert_str_eq(c->queues[2], "bulk.low");
+	ck_assert_int_eq(c->concurrency, 16);
+	ck_assert_int_eq(c->poll_interval_ms, 250);
+	ck_assert_int_eq(c->lease_ms, 45 * SEC);
+	ck_assert_int_eq(c->shutdown_timeout_ms, 20 * SEC);
+	ck_assert_int_eq(c->retry.max_attempts, 7);
+	ck_assert_int_eq(c->retry.backoff_ms, 2 * SEC);
+	ck_assert_int_eq(c->retry.backoff_max_ms, 5 * MIN);
+	ck_assert_int_eq(c->results.ttl_ms, 0);
+	ck_assert_int_eq(c->dead.max_jobs, 500);
+	ck_assert_int_eq(c->dead.ttl_ms, 7 * DAY);
+	ck_assert_int_eq(c->locks.lease_ms, 20 * SEC);
+	ck_assert_int_eq(c->locks.on_conflict, CONFLICT_WAIT);
+	ck_assert_int_eq(c->locks.requeue_delay_ms, 500);
+	ck_assert_int_eq(c->locks.wait_timeout_ms, MIN);
+	ck_assert_int_eq(c->log.level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(c->log.format, LOG_FORMAT_JSON);
+	ck_assert_str_eq(c->metrics.listen, "127.0.0.1:9464");
+	ck_assert(!c->events);
+}
+
+/* Assert handlers.* of the rich config (workdir relative to dir). */
+static void
+assert_rich_handlers(const struct config *c, const char *tmp)
+{
+	const struct handler_override	*o;
+	char				 workdir[512];
+
+	snprintf(workdir, sizeof(workdir), "%s/work", tmp);
+	ck_assert_str_eq(c->handlers.dir, "/srv/handlers");
+	ck_assert_str_eq(c->handlers.workdir, workdir);
+	ck_assert_int_eq(c->handlers.timeout_ms, 90 * SEC);
+	ck_assert_int_eq(c->handlers.kill_grace_ms, 2 * SEC);
+	ck_assert_uint_eq(c->handlers.max_output, 512 * 1024);
+	ck_assert_uint_eq(c->handlers.max_payload, 2 * MIB);
+	ck_assert_uint_eq(c->handlers.nenvironment, 3);
+	ck_assert_str_eq(c->handlers.environment[0].name, "TZ");
+	ck_assert_str_eq(c->handlers.environment[0].value, "UTC");
+	ck_assert_str_eq(c->handlers.environment[1].name, "APP_ENV");
+	ck_assert_str_eq(c->handlers.environment[1].value, "prod");
+	ck_assert_str_eq(c->handlers.environment[2].name, "EMPTY");
+	ck_assert_str_eq(c->handlers.environment[2].value, "");
+	ck_assert_uint_eq(c->handlers.noverrides, 2);
+	o = config_override(c, "cancel-order");
+	ck_assert_ptr_eq(o, &c->handlers.overrides[0]);
+	ck_assert_int_eq(o->timeout_ms, 10 * SEC);
+	ck_assert_int_eq(o->max_concurrency, 2);
+	ck_assert_int_eq(o->max_attempts, 10);
+	ck_assert_int_eq(o->on_conflict, CONFLICT_INHERIT);
+	o = config_override(c, "notify");
+	ck_assert_str_eq(o->name, "notify");
+	ck_assert_int_eq(o->timeout_ms, -1);
+	ck_assert_int_eq(o->max_concurrency, 0);
+	ck_assert_int_eq(o->max_attempts, 0);
+	ck_assert_int_eq(o->on_conflict, CONFLICT_FAIL);
+	ck_assert_ptr_null(config_override(c, "other"));
+	ck_assert_int_eq(config_handler_timeout_ms(c, "cancel-order"), 10 * SEC);
+	ck_assert_int_eq(config_handler_timeout_ms(c, "notify"), 90 * SEC);
+	ck_assert_int_eq(config_handler_max_attempts(c, "cancel-order"), 10);
+	ck_assert_int_eq(config_handler_max_attempts(c, "other"), 7);
+	ck_assert_int_eq(config_handler_max_concurrency(c, "cancel-order"), 2);
+	ck_assert_int_eq(config_handler_max_concurrency(c, "notify"), 16);
+}
+
+/* Assert expirations.* and sources of the rich config. */
+static void
+assert_rich_sources(const struct config *c)
+{
+	const struct expiration_rule	*r = c->expirations.rules;
+	const struct source		*s = c->sources;
+
+	ck_assert(c->expirations.configure_redis);
+	ck_assert_uint_eq(c->expirations.nrules, 2);
+	ck_assert_str_eq(r[0].pattern, "order:timeout:*");
+	ck_assert_int_eq(r[0].db, -1);
+	ck_assert_str_eq(r[0].handler, "cancel-order");
+	ck_assert_str_eq(r[0].resource, "order:{1}");
+	ck_assert_ptr_null(r[0].queue);
+	ck_assert_str_eq(r[1].pattern, "cart:*");
+	ck_assert_int_eq(r[1].db, 3);
+	ck_assert_str_eq(r[1].handler, "release-stock");
+	ck_assert_ptr_null(r[1].resource);
+	ck_assert_str_eq(r[1].queue, "mail");
+	ck_assert_uint_eq(c->nsources, 4);
+	ck_assert_int_eq(s[0].kind, SOURCE_ZSET);
+	ck_assert_str_eq(s[0].name, "delay-queue");
+	ck_assert_str_eq(s[0].handler, "handle-msg");
+	ck_assert_str_eq(s[0].queue, "bulk.low");
+	ck_assert_int_eq(s[0].score_unit_ms, 1);
+	ck_assert_int_eq(s[1].kind, SOURCE_LIST);
+	ck_assert_str_eq(s[1].name, "notify-queue");
+	ck_assert_ptr_null(s[1].queue);
+	ck_assert_int_eq(s[1].score_unit_ms, 1000);
+	ck_assert_int_eq(s[2].kind, SOURCE_CHANNEL);
+	ck_assert_str_eq(s[2].name, "fm104.5");
+	ck_assert(!s[2].is_pattern);
+	ck_assert_int_eq(s[3].kind, SOURCE_CHANNEL);
+	ck_assert_str_eq(s[3].name, "news.*");
+	ck_assert(s[3].is_pattern);
+	ck_assert_str_eq(s[3].handler, "on-news");
+}
+
+START_TEST(rich_config)
+{
+	char		 tmp[256], text[8192], path[512], err[1024];
+	struct config	*c;
+	FILE		*f;
+
+	h_tmpdir(tmp, sizeof(tmp));
+	h_write_file(tmp, "pass", "s3cr%t\r\nsecond line\n", 0600);
+	snprintf(text, sizeof(text), rich_text, tmp);
+	snprintf(path, sizeof(path), "%s/deferd.yaml", tmp);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	c = config_load(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->path, path);
+	ck_assert_str_eq(c->redis.url, "redis://olduser:oldpass@127.0.0.1:6380/2");
+	ck_assert_str_eq(c->redis.target.host, "127.0.0.1");
+	ck_assert_int_eq(c->redis.target.port, 6380);
+	ck_assert_int_eq(c->redis.target.db, 2);
+	ck_assert_str_eq(c->redis.target.username, "deferd");
+	ck_assert_str_eq(c->redis.target.password, "s3cr%t");
+	snprintf(text, sizeof(text), "%s/pass", tmp);
+	ck_assert_str_eq(c->redis.password_file, text);
+	ck_assert_int_eq(c->redis.connect_timeout_ms, 3 * SEC);
+	ck_assert_int_eq(c->redis.command_timeout_ms, 15 * SEC);
+	ck_assert(c->redis.allow_eviction);
+	assert_rich_core(c);
+	assert_rich_handlers(c, tmp);
+	assert_rich_sources(c);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(flow_and_block)
+{
+	struct config	*a, *b;
+
+	a = load_ok("retry: {max_attempts: 3, backoff: 5s}\nqueues: [a, b]\n"
+	    "handlers: {overrides: {h: {timeout: 2s}}, environment: {X: y}}\n");
+	b = load_ok("retry:\n  max_attempts: 3\n  backoff: 5s\nqueues:\n  - a\n  - b\n"
+	    "handlers:\n  overrides:\n    h:\n      timeout: 2s\n"
+	    "  environment:\n    X: y\n");
+	ck_assert_int_eq(a->retry.max_attempts, b->retry.max_attempts);
+	ck_assert_int_eq(a->retry.backoff_ms, 5 * SEC);
+	ck_assert_int_eq(b->retry.backoff_ms, 5 * SEC);
+	ck_assert_uint_eq(a->nqueues, 2);
+	ck_assert_uint_eq(b->nqueues, 2);
+	ck_assert_str_eq(b->queues[1], "b");
+	ck_assert_int_eq(config_handler_timeout_ms(a, "h"), 2 * SEC);
+	ck_assert_int_eq(config_handler_timeout_ms(b, "h"), 2 * SEC);
+	ck_assert_str_eq(a->handlers.environment[0].value, "y");
+	ck_assert_str_eq(b->handlers.environment[0].value, "y");
+	config_free(a);
+	config_free(b);
+}
+END_TEST
+
+START_TEST(relative_paths)
+{
+	char		 tmp[256], path[512], want[512], err[1024];
+	struct config	*c;
+
+	h_tmpdir(tmp, sizeof(tmp));
+	h_write_file(tmp, "deferd.yaml", "handlers:\n  dir: handlers.d\n"
+	    "  workdir: ../var\n", 0644);
+	snprintf(path, sizeof(path), "%s/deferd.yaml", tmp);
+	c = config_load(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	snprintf(want, sizeof(want), "%s/handlers.d", tmp);
+	ck_assert_str_eq(c->handlers.dir, want);
+	snprintf(want, sizeof(want), "%s/../var", tmp);
+	ck_assert_str_eq(c->handlers.workdir, want);
+	config_free(c);
+
+	/* A file name without a directory is relative to the current one. */
+	ck_assert_int_eq(chdir(tmp), 0);
+	c = config_load("deferd.yaml", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->path, "deferd.yaml");
+	snprintf(want, sizeof(want), "%s/handlers.d", tmp);
+	ck_assert_str_eq(c->handlers.dir, want);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(file_errors)
+{
+	char		 tmp[256], path[512], want[1024], err[1024];
+	struct config	*c;
+
+	h_tmpdir(tmp, sizeof(tmp));
+	snprintf(path, sizeof(path), "%s/missing.yaml", tmp);
+	ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	ck_assert_str_eq(err, want);
+
+	h_write_file(tmp, "bad.yaml", "queues: [default]\nconcurrency: lots\n", 0644);
+	snprintf(path, sizeof(path), "%s/bad.yaml", tmp);
+	ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:2:14: concurrency: expected an integer, "
+	    "got 'lots'", path);
+	ck_assert_str_eq(err, want);
+
+	h_write_file(tmp, "empty-pass", "", 0600);
+	h_write_file(tmp, "c.yaml", "redis: {password_file: empty-pass}\n", 0644);
+	snprintf(path, sizeof(path), "%s/c.yaml", tmp);
+	ck_assert_ptr_null(c = config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:1:24: redis.password_file: cannot read "
+	    "'%s/empty-pass': the file is empty", path, tmp);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(redis_overrides)
+{
+	struct config	*c;
+
+	c = load_ok("redis:\n  url: \"unix:///run/redis.sock?db=4\"\n  username: worker\n");
+	ck_assert_ptr_null(c->redis.target.host);
+	ck_assert_str_eq(c->redis.target.unix_path, "/run/redis.sock");
+	ck_assert_int_eq(c->redis.target.db, 4);
+	ck_assert_str_eq(c->redis.target.username, "worker");
+	ck_assert_ptr_null(c->redis.target.password);
+	config_free(c);
+
+	c = load_ok("redis: {url: \"redis://u%40x:p%3Aw@127.0.0.1\"}\n");
+	ck_assert_str_eq(c->redis.target.username, "u@x");
+	ck_assert_str_eq(c->redis.target.password, "p:w");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(default_path)
+{
+	unsetenv("DEFERD_CONFIG");
+	ck_assert_str_eq(config_default_path(NULL), CONFIG_DEFAULT_PATH);
+	ck_assert_str_eq(config_default_path("x.yaml"), "x.yaml");
+	setenv("DEFERD_CONFIG", "/tmp/env.yaml", 1);
+	ck_assert_str_eq(config_default_path(NULL), "/tmp/env.yaml");
+	ck_assert_str_eq(config_default_path("x.yaml"), "x.yaml");
+	setenv("DEFERD_CONFIG", "", 1);
+	ck_assert_str_eq(config_default_path(NULL), CONFIG_DEFAULT_PATH);
+	unsetenv("DEFERD_CONFIG");
+	config_free(NULL);
+}
+END_TEST
+
+/* A URL that must parse, and what it must give. */
+struct good_url {
+	const char	*url;
+	const char	*host;
+	int		 port;
+	const char	*unix_path;
+	int		 db;
+	const char	*user;
+	const char	*password;
+	const char	*describe;
+};
+
+static const struct good_url good_urls[] = {
+	{ "redis://127.0.0.1", "127.0.0.1", 6379, NULL, 0, NULL, NULL, "127.0.0.1:6379/0" },
+	{ "redis://127.0.0.1:6380", "127.0.0.1", 6380, NULL, 0, NULL, NULL,
+	  "127.0.0.1:6380/0" },
+	{ "redis://10.1.2.3/5", "10.1.2.3", 6379, NULL, 5, NULL, NULL, "10.1.2.3:6379/5" },
+	{ "redis://10.1.2.3:7000/15", "10.1.2.3", 7000, NULL, 15, NULL, NULL,
+	  "10.1.2.3:7000/15" },
+	{ "redis://10.1.2.3/", "10.1.2.3", 6379, NULL, 0, NULL, NULL, "10.1.2.3:6379/0" },
+	{ "REDIS://[::1]:6390/1", "::1", 6390, NULL, 1, NULL, NULL, "[::1]:6390/1" },
+	{ "redis://[::1]", "::1", 6379, NULL, 0, NULL, NULL, "[::1]:6379/0" },
+	{ "redis://user:pa%20ss%2F%40@127.0.0.1:6379/0", "127.0.0.1", 6379, NULL, 0,
+	  "user", "pa ss/@", "127.0.0.1:6379/0" },
+	{ "redis://:only-pass@127.0.0.1", "127.0.0.1", 6379, NULL, 0, NULL, "only-pass",
+	  "127.0.0.1:6379/0" },
+	{ "redis://only-user@127.0.0.1", "127.0.0.1", 6379, NULL, 0, "only-user", NULL,
+	  "127.0.0.1:6379/0" },
+	{ "unix:///run/redis/redis.sock", NULL, 6379, "/run/redis/redis.sock", 0, NULL,
+	  NULL, "unix:/run/redis/redis.sock/0" },
+	{ "unix:///run/redis.sock?db=3", NULL, 6379, "/run/redis.sock", 3, NULL, NULL,
+	  "unix:/run/redis.sock/3" },
+	{ "unix://app:s%3Acret@/run/redis.sock?db=1", NULL, 6379, "/run/redis.sock", 1,
+	  "app", "s:cret", "unix:/run/redis.sock/1" },
+};
+
+/* Compare a possibly NULL string with the expected one. */
+static void
+assert_str_or_null(const char *got, const char *want, const char *what)
+{
+	if (want == NULL)
+		ck_assert_msg(got == NULL, "%s: '%s', want NULL", what, got);
+	else
+		ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: '%s', want '%s'",
+		    what, got != NULL ? got : "(null)", want);
+}
+
+START_TEST(url_good)
+{
+	const struct good_url	*g = &good_urls[_i];
+	struct redis_target	 t, copy;
+	char			 err[256], buf[256];
+
+	ck_assert_msg(redisurl_parse(g->url, &t, err, sizeof(err)) == 0, "%s: %s",
+	    g->url, err);
+	assert_str_or_null(t.host, g->host, "host");
+	assert_str_or_null(t.unix_path, g->unix_path, "unix_path");
+	assert_str_or_null(t.username, g->user, "username");
+	assert_str_or_null(t.password, g->password, "password");
+	ck_assert_int_eq(t.port, g->port);
+	ck_assert_int_eq(t.db, g->db);
+	ck_assert_str_eq(redisurl_describe(&t, buf, sizeof(buf)), g->describe);
+	redisurl_copy(&copy, &t);
+	redisurl_clear(&t);
+	ck_assert_ptr_null(t.host);
+	assert_str_or_null(copy.host, g->host, "copied host");
+	assert_str_or_null(copy.password, g->password, "copied password");
+	redisurl_clear(&copy);
+}
+END_TEST
+
+START_TEST(url_localhost)
+{
+	struct redis_target	t;
+	char			err[256];
+
+	ck_assert_msg(redisurl_parse("redis://localhost:6390", &t, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_msg(strcmp(t.host, "127.0.0.1") == 0 || strcmp(t.host, "::1") == 0,
+	    "localhost resolved to %s", t.host);
+	ck_assert_int_eq(t.port, 6390);
+	redisurl_clear(&t);
+}
+END_TEST
+
+static const struct bad bad_urls[] = {
+	{ "http://127.0.0.1", "unsupported scheme 'http' (expected redis:// or unix://)" },
+	{ "127.0.0.1:6379", "expected redis://host[:port][/db] or unix:///path/to/socket[?db=N]" },
+	{ "rediss://127.0.0.1", "TLS (rediss://) is not supported; use a unix socket "
+	  "or a TLS tunnel" },
+	{ "redis://", "missing host name" },
+	{ "redis://:secret@:6379", "missing host name" },
+	{ "redis://127.0.0.1:", "bad port '' (expected 1 to 65535)" },
+	{ "redis://127.0.0.1:65536", "bad port '65536' (expected 1 to 65535)" },
+	{ "redis://127.0.0.1:http", "bad port 'http' (expected 1 to 65535)" },
+	{ "redis://127.0.0.1/x", "bad database number 'x' (expected an integer from 0)" },
+	{ "redis://127.0.0.1/-1", "bad database number '-1' (expected an integer from 0)" },
+	{ "redis://127.0.0.1?db=1", "query or fragment not supported in redis:// URLs "
+	  "(write the database as /N)" },
+	{ "redis://::1:6379", "an IPv6 address must be in brackets, like redis://[::1]:6379" },
+	{ "redis://[::1", "bad IPv6 address: expected [address]" },
+	{ "redis://u:bad%zzpass@127.0.0.1", "bad percent-escape in the password "
+	  "(expected %XX, not %00)" },
+	{ "redis://us%4@127.0.0.1", "bad percent-escape in the user name "
+	  "(expected %XX, not %00)" },
+	{ "unix://", "empty socket path" },
+	{ "unix://?db=1", "empty socket path" },
+	{ "unix://host/run/redis.sock", "a unix:// URL takes no host; write "
+	  "unix:///path/to/socket" },
+	{ "unix:///run/redis.sock?db=x", "bad database number 'x' (expected an integer "
+	  "from 0)" },
+	{ "unix:///run/redis.sock?timeout=1", "unknown parameter 'timeout=1' (only db=N "
+	  "is supported)" },
+};
+
+START_TEST(url_bad)
+{
+	const struct bad	*b = &bad_urls[_i];
+	struct redis_target	 t;
+	char			 err[256];
+
+	ck_assert_msg(redisurl_parse(b->text, &t, err, sizeof(err)) == -1, "accepted %s",
+	    b->text);
+	ck_assert_str_eq(err, b->msg);
+	ck_assert_ptr_null(t.host);
+	ck_assert_ptr_null(t.username);
+	ck_assert_ptr_null(t.password);
+	ck_assert(strstr(err, "secret") == NULL);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("config");
+	TCase	*tc = tcase_create("config");
+	TCase	*tu = tcase_create("redisurl");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_loop_test(tc, bad_config, 0,
+	    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, example_file);
+	tcase_add_test(tc, rich_config);
+	tcase_add_test(tc, flow_and_block);
+	tcase_add_test(tc, relative_paths);
+	tcase_add_test(tc, file_errors);
+	tcase_add_test(tc, redis_overrides);
+	tcase_add_test(tc, default_path);
+	suite_add_tcase(s, tc);
+	tcase_add_loop_test(tu, url_good, 0,
+	    (int)(sizeof(good_urls) / sizeof(good_urls[0])));
+	tcase_add_test(tu, url_localhost);
+	tcase_add_loop_test(tu, url_bad, 0, (int)(sizeof(bad_urls) / sizeof(bad_urls[0])));
+	suite_add_tcase(s, tu);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}

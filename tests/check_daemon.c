@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end tests of deferd: a private redis-server, real deferd processes
+ * and real handler scripts that record what they saw in an output directory.
+ * Every wait polls a condition with a deadline; the deadlines are generous
+ * because the tests must pass on a busy 2-core machine.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "keys.h"
+#include "rclient.h"
+#include "scripts.h"
+
+static struct h_redis	 R;
+static redisContext	*C;
+static char		 HDIR[256];	/* handlers */
+static char		 OUT[256];	/* what handlers record */
+static char		 WORK[256];	/* config files and logs */
+static const char *const AOF[] = { "--appendonly", "yes", "--appendfsync", "always", NULL };
+
+/* Start Redis (with an AOF when aof is true) and make the directories. */
+static void
+setup_with(bool aof)
+{
+	h_redis_start(&R, aof ? AOF : NULL);
+	C = h_redis_connect(&R);
+	h_tmpdir(HDIR, sizeof(HDIR));
+	h_tmpdir(OUT, sizeof(OUT));
+	h_tmpdir(WORK, sizeof(WORK));
+	chmod(OUT, 0777);
+}
+
+static void
+setup(void)
+{
+	setup_with(false);
+}
+
+static void
+setup_aof(void)
+{
+	setup_with(true);
+}
+
+static void
+teardown(void)
+{
+	char	cmd[1024];
+
+	if (C != NULL)
+		redisFree(C);
+	C = NULL;
+	h_redis_stop(&R);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove test directories\n");
+}
+
+/* A config for the test Redis; extra YAML is appended at the top level. */
+static const char *
+config_text(const char *extra)
+{
+	static char	buf[8192];
+
+	snprintf(buf, sizeof(buf),
+	    "redis: {url: \"%s\"}\n"
+	    "concurrency: 8\n"
+	    "retry: {max_attempts: 3, backoff: 100ms, backoff_max: 2s}\n"
+	    "handlers:\n"
+	    "  dir: %s\n"
+	    "  timeout: 10s\n"
+	    "  kill_grace: 500ms\n"
+	    "  environment: {OUT: \"%s\"}\n"
+	    "%s",
+	    R.url, HDIR, OUT, extra ? extra : "");
+	return (buf);
+}
+
+/* Enqueue through the enqueue script, as deferctl and producers do. */
+static void
+enqueue(const char *id, const char *handler, const char *payload, size_t len,
+    int64_t delay_ms, const char *max_attempts)
+{
+	char		*jkey = keys_job("deferd", "default", id);
+	char		 delay[32];
+	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
+			    payload, "in", delay, max_attempts, "", "",
+			    "deferd:{default}:wake" };
+	size_t		 lens[11];
+	redisReply	*rep;
+
+	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+	for (int i = 0; i < 11; i++)
+		lens[i] = strlen(argv[i]);
+	lens[4] = len;
+	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 11, argv, lens);
+	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
+	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
+	    rep->str : C->errstr);
+	freeReplyObject(rep);
+	free(jkey);
+}
+
+/* Path of a file in OUT. */
+static const char *
+out(const char *name)
+{
+	static char	path[2][600];
+	static int	n;
+	char		*p = path[n++ % 2];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", OUT, name);
+	return (p);
+}
+
+static long long
+zcard(const char *which)
+{
+	return (h_cmd_int(C, "ZCARD deferd:{default}:%s", which));
+}
+
+/* Milliseconds since the epoch from Redis. */
+static int64_t
+redis_now_ms(void)
+{
+	redisReply	*r = h_cmd(C, "TIME");
+	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+			    strtoll(r->element[1]->str, NULL, 10) / 1000;
+
+	freeReplyObject(r);
+	return (ms);
+}
+
+START_TEST(runs_once_when_due_with_payload_and_env)
+{
+	struct h_daemon	d;
+	char		buf[4096], *env, *stdin_copy;
+	int64_t		enq, start;
+	static const char payload[] = "hello\0world 'quoted'; $(rm -rf x)";
+
+	h_write_file(HDIR, "record",
+	    "#!/bin/sh\n"
+	    "date +%s%3N >> \"$OUT/starts\"\n"
+	    "cat > \"$OUT/stdin\"\n"
+	    "env | sort > \"$OUT/env\"\n"
+	    "echo \"result of $DEFERD_JOB_ID\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enq = redis_now_ms();
+	enqueue("job-1", "record", payload, sizeof(payload) - 1, 1000, "");
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:{default}:result:job-1") == 1, 15000));
+	ck_assert_int_eq(h_count_lines(out("starts")), 1);
+	env = h_read_file(out("starts"));
+	start = strtoll(env, NULL, 10);
+	free(env);
+	ck_assert_msg(start >= enq + 1000, "started %" PRId64 "ms early",
+	    enq + 1000 - start);
+	stdin_copy = h_read_file(out("stdin"));
+	ck_assert_ptr_nonnull(stdin_copy);
+	ck_assert_mem_eq(stdin_copy, payload, sizeof(payload) - 1);
+	free(stdin_copy);
+	env = h_read_file(out("env"));
+	ck_assert_ptr_nonnull(env);
+	ck_assert(strstr(env, "DEFERD_JOB_ID=job-1\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_QUEUE=default\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_HANDLER=record\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_ATTEMPT=1\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_MAX_ATTEMPTS=3\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_SOURCE=delayed\n") != NULL);
+	ck_assert(strstr(env, "DEFERD_CONFIG=") != NULL);
+	ck_assert(strstr(env, "PATH=") != NULL);
+	ck_assert(strstr(env, "DEFERD_RESOURCE") == NULL);
+	ck_assert(strstr(env, "NOTIFY_SOCKET") == NULL);
+	free(env);
+	h_cmd_str(C, buf, sizeof(buf), "GET deferd:{default}:result:job-1");
+	ck_assert_str_eq(buf, "result of job-1\n");
+	ck_assert_int_gt(h_cmd_int(C, "PTTL deferd:{default}:result:job-1"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:job:job-1"), 0);
+	ck_assert_int_eq(zcard("active"), 0);
+	ck_assert_int_eq(zcard("delayed"), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(retries_with_growing_delay_then_dead)
+{
+	struct h_daemon	d;
+	char		buf[1024], *starts, *p;
+	int64_t		t[3];
+
+	h_write_file(HDIR, "tempfail",
+	    "#!/bin/sh\ndate +%s%3N >> \"$OUT/starts\"\necho failing >&2\nexit 75\n",
+	    0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("r1", "tempfail", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
+	ck_assert_int_eq(h_count_lines(out("starts")), 3);
+	starts = h_read_file(out("starts"));
+	p = starts;
+	for (int i = 0; i < 3; i++)
+		t[i] = strtoll(p, &p, 10);
+	free(starts);
+	/* backoff 100ms: delays are in [50,100] then [100,200] ms. */
+	ck_assert_int_ge(t[1] - t[0], 50);
+	ck_assert_int_ge(t[2] - t[1], 100);
+	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:r1 attempts"), 3);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:r1 last_error");
+	ck_assert_msg(strstr(buf, "exit status 75") != NULL, "last_error: %s", buf);
+	ck_assert(h_daemon_log_has(&d, "job r1 (tempfail): stderr: failing", 5000) ||
+	    h_daemon_log_has(&d, "failing", 1000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(exit_65_is_dead_at_once)
+{
+	struct h_daemon	d;
+	char		buf[1024];
+
+	h_write_file(HDIR, "baddata", "#!/bin/sh\nexit 65\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("d1", "baddata", "x", 1, 0, "");
+	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 15000));
+	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:d1 attempts"), 1);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
+	ck_assert_msg(strstr(buf, "65") != NULL, "last_error: %s", buf);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Whether pid is gone or a zombie (orphans may wait for a busy init). */
+static bool
+pid_gone(pid_t pid)
+{
+	char	path[64], *stat, *p;
+	bool	gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((stat = h_read_file(path)) == NULL)
+		return (true);
+	p = strrchr(stat, ')');
+	gone = p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	free(stat);
+	return (gone);
+}
+
+START_TEST(timeout_kills_the_whole_tree_and_retries)
+{
+	struct h_daemon	d;
+	char		buf[1024], *pids, *p;
+
+	h_write_file(HDIR, "hang",
+	    "#!/bin/sh\nsleep 1000 &\necho $! >> \"$OUT/pids\"\necho $$ >> \"$OUT/pids\"\n"
+	    "sleep 1000\n", 0755);
+	h_daemon_start(&d, WORK, config_text(
+	    "  overrides: {hang: {timeout: 300ms, max_attempts: 2}}\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("t1", "hang", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
+	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:t1 attempts"), 2);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
+	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);
+	pids = h_read_file(out("pids"));
+	ck_assert_ptr_nonnull(pids);
+	p = pids;
+	for (int i = 0; i < 4; i++) {
+		pid_t pid = (pid_t)strtol(p, &p, 10);
+
+		ck_assert_int_gt(pid, 0);
+		ck_assert_msg(H_WAIT_UNTIL(pid_gone(pid), 5000),
+		    "process %d of the handler's tree survived", (int)pid);
+	}
+	free(pids);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
+{
+	static const struct { const char *id, *handler, *why; } cases[] = {
+		{ "m1", "missing", "not found" },
+		{ "m2", "noexec", "not executable" },
+		{ "m3", "worldw", "writable" },
+		{ "m4", "../record", "invalid handler name" },
+	};
+	struct h_daemon	d;
+	char		buf[1024];
+
+	h_write_file(HDIR, "noexec", "#!/bin/sh\nexit 0\n", 0644);
+	h_write_file(HDIR, "worldw", "#!/bin/sh\nexit 0\n", 0757);
+	h_write_file(HDIR, "ok", "#!/bin/sh\necho ran >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		enqueue(cases[i].id, cases[i].handler, "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
+		    cases[i].id);
+		ck_assert_msg(strstr(buf, cases[i].why) != NULL,
+		    "%s: last_error '%s' lacks '%s'", cases[i].id, buf, cases[i].why);
+		ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:%s attempts",
+		    cases[i].id), 1);
+	}
+	enqueue("fine", "ok", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
+	ck_assert_int_gt(d.pid, 0);
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(bad_data_in_redis_is_buried_with_a_reason)
+{
+	struct h_daemon	d;
+	char		buf[1024];
+	int64_t		now;
+
+	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text("  max_payload: 1KiB\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	now = redis_now_ms();
+	h_cmd_int(C, "HSET deferd:{default}:job:nohandler payload x");
+	h_cmd_int(C, "HSET deferd:{default}:job:nonnum handler ok max_attempts abc");
+	{
+		char *big = malloc(4096);
+
+		memset(big, 'x', 4096);
+		h_cmd_int(C, "HSET deferd:{default}:job:huge handler ok payload %b", big,
+		    (size_t)4096);
+		free(big);
+	}
+	h_cmd_int(C, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
+	    (long long)now, (long long)now, (long long)now, (long long)now);
+	enqueue("good", "ok", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
+	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:nonnum last_error");
+	ck_assert_msg(strstr(buf, "max_attempts") != NULL, "%s", buf);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:huge last_error");
+	ck_assert_msg(strstr(buf, "max_payload") != NULL, "%s", buf);
+	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:orphan last_error");
+	ck_assert_msg(strstr(buf, "missing") != NULL, "%s", buf);
+	ck_assert(h_daemon_log_has(&d, "buried", 5000));
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Count lines and distinct lines of a log of job IDs. */
+static void
+count_ids(const char *path, int *total, int *distinct)
+{
+	char	cmd[700], buf[64];
+
+	*total = h_count_lines(path);
+	snprintf(cmd, sizeof(cmd), "sort -u '%s' | wc -l", path);
+	{
+		FILE *p = popen(cmd, "r");
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), p));
+		pclose(p);
+	}
+	*distinct = atoi(buf);
+}
+
+START_TEST(two_daemons_run_2000_jobs_exactly_once)
+{
+	struct h_daemon	a, b;
+	int		total, distinct;
+	char		id[32];
+
+	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&a, WORK, config_text(NULL));
+	h_daemon_start(&b, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&a, "ready", 15000));
+	ck_assert(h_daemon_log_has(&b, "ready", 15000));
+	/* Hold them back a moment so both daemons see all 2000 due at once. */
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "j%04d", i);
+		enqueue(id, "count", "", 0, 1500, "");
+	}
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 2000 &&
+	    zcard("active") == 0, 120000));
+	count_ids(out("ids"), &total, &distinct);
+	ck_assert_int_eq(distinct, 2000);
+	ck_assert_int_eq(total, 2000);
+	ck_assert_int_eq(zcard("delayed"), 0);
+	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert(h_daemon_log_has(&a, "done", 1000));
+	ck_assert(h_daemon_log_has(&b, "done", 1000));
+	h_daemon_stop(&a);
+	h_daemon_stop(&b);
+}
+END_TEST
+
+START_TEST(kill_9_job_runs_again_on_the_other_daemon)
+{
+	struct h_daemon	a, b;
+	char		*attempts, *p;
+
+	h_write_file(HDIR, "slow",
+	    "#!/bin/sh\necho \"$DEFERD_ATTEMPT $$\" >> \"$OUT/runs\"\n"
+	    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n", 0755);
+	h_daemon_start(&a, WORK, config_text("lease: 1s\n"));
+	ck_assert(h_daemon_log_has(&a, "ready", 15000));
+	enqueue("k1", "slow", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
+	h_daemon_signal(&a, SIGKILL, true);
+	h_daemon_start(&b, WORK, config_text("lease: 1s\n"));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 2, 30000));
+	ck_assert(H_WAIT_UNTIL(zcard("active") == 0 && zcard("delayed") == 0, 15000));
+	ck_assert_int_eq(zcard("dead"), 0);
+	attempts = h_read_file(out("runs"));
+	ck_assert_int_eq(atoi(attempts), 1);
+	p = strchr(attempts, ' ');
+	kill((pid_t)atoi(p + 1), SIGKILL);	/* the orphan of the killed daemon */
+	p = strchr(attempts, '\n');
+	ck_assert_int_eq(atoi(p + 1), 2);
+	free(attempts);
+	ck_assert(h_daemon_log_has(&b, "lease expired", 5000) ||
+	    h_daemon_log_has(&b, "requeued", 1000));
+	h_daemon_stop(&b);
+}
+END_TEST
+
+START_TEST(redis_restart_reconnects_and_finishes_every_job)
+{
+	struct h_daemon	d;
+	char		id[32];
+
+	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "before%02d", i);
+		enqueue(id, "count", "", 0, 1500, "");
+	}
+	redisFree(C);
+	h_redis_restart(&R);
+	C = h_redis_connect(&R);
+	ck_assert_int_eq(zcard("delayed"), 20);
+	ck_assert(h_daemon_log_has(&d, "again after", 30000));
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "after%02d", i);
+		enqueue(id, "count", "", 0, 0, "");
+	}
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 25, 30000));
+	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
+	ck_assert_int_eq(zcard("delayed"), 0);
+	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
+{
+	struct h_daemon	d;
+	int		status;
+
+	h_write_file(HDIR, "quick", "#!/bin/sh\necho started >> \"$OUT/q\"\n"
+	    "while [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\necho done >> \"$OUT/q\"\n", 0755);
+	h_write_file(HDIR, "stuck", "#!/bin/sh\necho started >> \"$OUT/s\"\nexec sleep 1000\n", 0755);
+	h_daemon_start(&d, WORK, config_text("shutdown_timeout: 2s\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("q1", "quick", "", 0, 0, "");
+	enqueue("s1", "stuck", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("q")) == 1 &&
+	    h_count_lines(out("s")) == 1, 15000));
+	kill(d.pid, SIGTERM);
+	ck_assert(h_daemon_log_has(&d, "draining", 10000));
+	h_write_file(OUT, "go", "", 0644);
+	status = h_daemon_signal(&d, 0, true);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(h_count_lines(out("q")), 2);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:result:q1"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "ZSCORE deferd:{default}:delayed s1") > 0, 1);
+	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:s1 attempts"), 0);
+	ck_assert_int_eq(zcard("active"), 0);
+}
+END_TEST
+
+START_TEST(sighup_with_a_bad_file_keeps_the_old_config)
+{
+	struct h_daemon	d;
+	FILE		*f;
+
+	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	f = fopen(d.config, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("concurency: 3\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	ck_assert(h_daemon_log_has(&d, "reload failed", 10000));
+	ck_assert(h_daemon_log_has(&d, "did you mean 'concurrency'", 1000));
+	enqueue("after-hup", "ok", "", 0, 0, "");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(max_concurrency_override_limits_one_handler)
+{
+	struct h_daemon	d;
+	char		id[16], *log;
+	int		cur = 0, max = 0;
+
+	h_write_file(HDIR, "lim",
+	    "#!/bin/sh\necho + >> \"$OUT/trace\"\nsleep 0.2\necho - >> \"$OUT/trace\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(
+	    "  overrides: {lim: {max_concurrency: 2}}\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (int i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "l%d", i);
+		enqueue(id, "lim", "", 0, 0, "");
+	}
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("trace")) == 16, 30000));
+	log = h_read_file(out("trace"));
+	for (char *p = log; *p; p++) {
+		if (*p == '+' && ++cur > max)
+			max = cur;
+		else if (*p == '-')
+			cur--;
+	}
+	free(log);
+	ck_assert_int_le(max, 2);
+	ck_assert_int_ge(max, 1);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("daemon");
+	TCase	*tc = tcase_create("pipeline");
+	TCase	*tr = tcase_create("restart");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, runs_once_when_due_with_payload_and_env);
+	tcase_add_test(tc, retries_with_growing_delay_then_dead);
+	tcase_add_test(tc, exit_65_is_dead_at_once);
+	tcase_add_test(tc, timeout_kills_the_whole_tree_and_retries);
+	tcase_add_test(tc, unsafe_or_missing_handlers_are_dead_and_daemon_goes_on);
+	tcase_add_test(tc, bad_data_in_redis_is_buried_with_a_reason);
+	tcase_add_test(tc, two_daemons_run_2000_jobs_exactly_once);
+	tcase_add_test(tc, kill_9_job_runs_again_on_the_other_daemon);
+	tcase_add_test(tc, sigterm_drains_then_requeues_without_spending_an_attempt);
+	tcase_add_test(tc, sighup_with_a_bad_file_keeps_the_old_config);
+	tcase_add_test(tc, max_concurrency_override_limits_one_handler);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tr, setup_aof, teardown);
+	tcase_set_timeout(tr, 120);
+	tcase_add_test(tr, redis_restart_reconnects_and_finishes_every_job);
+	suite_add_tcase(s, tr);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: JSON string escaping and UTF-8 repair (daemon/json.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+/* Escape len bytes of s with json_escape into a static buffer. */
+static const char *
+esc(const char *s, size_t len)
+{
+	static char	buf[512];
+	size_t		n = json_escape(buf, sizeof(buf), s, len);
+
+	ck_assert_uint_lt(n, sizeof(buf));
+	ck_assert_uint_eq(strlen(buf), n);
+	return (buf);
+}
+
+#define ESC(lit)	esc((lit), sizeof(lit) - 1)
+#define FFFD		"\xef\xbf\xbd"
+
+START_TEST(plain_and_specials)
+{
+	ck_assert_str_eq(ESC(""), "");
+	ck_assert_str_eq(ESC("hello world"), "hello world");
+	ck_assert_str_eq(ESC("a\"b\\c/d"), "a\\\"b\\\\c/d");
+	ck_assert_str_eq(ESC("\n\r\t\b\f"), "\\u000a\\u000d\\u0009\\u0008\\u000c");
+	ck_assert_str_eq(ESC("x\x01\x1f\x7fy"), "x\\u0001\\u001f\\u007fy");
+}
+END_TEST
+
+START_TEST(nul_bytes)
+{
+	ck_assert_str_eq(esc("a\0b\0", 4), "a\\u0000b\\u0000");
+}
+END_TEST
+
+START_TEST(valid_utf8_kept)
+{
+	/* é, €, U+10FFFF, 😀, U+FFFD itself */
+	ck_assert_str_eq(ESC("\xc3\xa9"), "\xc3\xa9");
+	ck_assert_str_eq(ESC("\xe2\x82\xac"), "\xe2\x82\xac");
+	ck_assert_str_eq(ESC("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");
+	ck_assert_str_eq(ESC("\xf0\x9f\x98\x80!"), "\xf0\x9f\x98\x80!");
+	ck_assert_str_eq(ESC(FFFD), FFFD);
+	ck_assert(json_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+	ck_assert(json_valid_utf8("", 0));
+}
+END_TEST
+
+START_TEST(invalid_utf8_replaced)
+{
+	/* Lone continuation, invalid leads, overlongs, surrogates, > U+10FFFF. */
+	ck_assert_str_eq(ESC("a\x80z"), "a" FFFD "z");
+	ck_assert_str_eq(ESC("\xc0\xaf"), FFFD FFFD);
+	ck_assert_str_eq(ESC("\xe0\x80\xaf"), FFFD FFFD FFFD);
+	ck_assert_str_eq(ESC("\xed\xa0\x80"), FFFD FFFD FFFD);
+	ck_assert_str_eq(ESC("\xf4\x90\x80\x80"), FFFD FFFD FFFD FFFD);
+	ck_assert_str_eq(ESC("\xf5\xff\xfe"), FFFD FFFD FFFD);
+	/* Truncated sequences are one maximal subpart each. */
+	ck_assert_str_eq(ESC("\xe2\x82"), FFFD);
+	ck_assert_str_eq(ESC("\xe2\x82x"), FFFD "x");
+	ck_assert_str_eq(ESC("\xf0\x9f\x98"), FFFD);
+	ck_assert_str_eq(ESC("\xf0\x9f\x98\""), FFFD "\\\"");
+	ck_assert_str_eq(ESC("\xc3"), FFFD);
+	ck_assert(!json_valid_utf8("\xc3", 1));
+	ck_assert(!json_valid_utf8("\xed\xa0\x80", 3));
+	ck_assert(!json_valid_utf8("ok\xff", 3));
+}
+END_TEST
+
+START_TEST(truncation)
+{
+	char	buf[8];
+	size_t	n;
+
+	/* "ab" then \u0001 (6 bytes) does not fit in 8 with the NUL: stop before it. */
+	n = json_escape(buf, sizeof(buf), "ab\x01" "cd", 5);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_str_eq(buf, "ab");
+	/* A 3-byte character is not split either. */
+	n = json_escape(buf, 4, "x\xe2\x82\xac", 4);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(buf, "x");
+	n = json_escape(buf, 5, "x\xe2\x82\xac", 4);
+	ck_assert_str_eq(buf, "x\xe2\x82\xac");
+	ck_assert_uint_eq(json_escape(NULL, 0, "\"\"", 2), 4);
+}
+END_TEST
+
+START_TEST(quote_and_write)
+{
+	char	*q = json_quote("a\"\n\xff", 4);
+	char	*mem = NULL;
+	size_t	 memlen = 0;
+	FILE	*f;
+
+	ck_assert_str_eq(q, "\"a\\\"\\u000a" FFFD "\"");
+	free(q);
+	q = json_quote("", 0);
+	ck_assert_str_eq(q, "\"\"");
+	free(q);
+	f = open_memstream(&mem, &memlen);
+	ck_assert_ptr_nonnull(f);
+	json_write_string(f, "k\0\\", 3);
+	fclose(f);
+	ck_assert_str_eq(mem, "\"k\\u0000\\\\\"");
+	free(mem);
+}
+END_TEST
+
+/* Every output of random bytes is valid UTF-8 and has no raw control byte or lone quote. */
+START_TEST(random_bytes_always_valid)
+{
+	unsigned char	in[64];
+	char		out[64 * 6 + 1];
+
+	srand(12345);
+	for (int round = 0; round < 20000; round++) {
+		size_t len = (size_t)(rand() % 64), n;
+
+		for (size_t i = 0; i < len; i++)
+			in[i] = (unsigned char)(rand() & 0xff);
+		n = json_escape(out, sizeof(out), in, len);
+		ck_assert_uint_lt(n, sizeof(out));
+		ck_assert(json_valid_utf8(out, n));
+		for (size_t i = 0; i < n; i++) {
+			ck_assert_int_ge((unsigned char)out[i], 0x20);
+			if (out[i] == '\\')
+				i++;
+			else
+				ck_assert_int_ne(out[i], '"');
+		}
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("json");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, plain_and_specials);
+	tcase_add_test(tc, nul_bytes);
+	tcase_add_test(tc, valid_utf8_kept);
+	tcase_add_test(tc, invalid_utf8_replaced);
+	tcase_add_test(tc, truncation);
+	tcase_add_test(tc, quote_and_write);
+	tcase_add_test(tc, random_bytes_always_valid);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}
