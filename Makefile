@@ -4,7 +4,8 @@
 #   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
 #   make check      all tests (unit + integration against a real redis-server); alias: make test
 #   make check-asan the same tests built with AddressSanitizer + UBSan
-#   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+#   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc (PREFIX=/usr for a package)
+#   make uninstall  the same variables; keeps the configuration and handlers
 #   make clean
 
 PREFIX		?= /usr/local
@@ -12,6 +13,8 @@ BINDIR		?= $(PREFIX)/bin
 SBINDIR		?= $(PREFIX)/sbin
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 DESTDIR		?=
 BUILD		?= build
 
@@ -20,7 +23,7 @@ CC		?= cc
 OPT		?= -O2 -g
 WARN		:= -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 SAN		?=
-CPPFLAGS	+= -D_GNU_SOURCE -Idaemon -I$(BUILD)
+CPPFLAGS	+= -D_GNU_SOURCE -iquote daemon -iquote $(BUILD)
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS	 = $(shell pkg-config --cflags check 2>/dev/null)
@@ -90,10 +93,17 @@ run: all
 bench: all
 	@bench/run-all
 
+# The unit's ExecStart= and -c path are rewritten to the installed ones. An
+# existing deferd.yaml is never overwritten. Without DESTDIR and as root, the
+# deferd user is created at once (systemd-sysusers) and given the config's group.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/deferd $(DESTDIR)$(SBINDIR)/deferd
 	install -m 0755 $(BUILD)/deferctl $(DESTDIR)$(BINDIR)/deferctl
+	sed -e 's|^ExecStart=[^ ]*/deferd -c [^ ]*$$|ExecStart=$(SBINDIR)/deferd -c $(SYSCONFDIR)/deferd/deferd.yaml|' \
+	    systemd/deferd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/deferd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/deferd.service
+	install -m 0644 systemd/deferd.sysusers $(DESTDIR)$(SYSUSERSDIR)/deferd.conf
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/deferd/handlers.d
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml ]; then \
 	    echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/deferd/deferd.yaml"; \
@@ -104,10 +114,16 @@ install: all
 	@for m in $(wildcard man/*.[1-8]); do \
 	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/deferd.conf && \
+	    chgrp deferd $(SYSCONFDIR)/deferd/deferd.yaml; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/deferd $(DESTDIR)$(BINDIR)/deferctl
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/deferd.service $(DESTDIR)$(SYSUSERSDIR)/deferd.conf
 	@for m in $(wildcard man/*.[1-8]); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/deferd (configuration and handlers) and the deferd user"
 
 clean:
 	rm -rf build build-asan

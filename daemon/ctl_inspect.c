@@ -158,7 +158,7 @@ static void
 show_text_field(const redisReply *k, const redisReply *v)
 {
 	static const char	*times[] = { "enqueued_ms", "due_ms", "died_ms" };
-	char			 buf[SHOW_PAYLOAD_MAX * 4 + 8], iso[40];
+	char			 buf[SHOW_PAYLOAD_MAX * 4 + 8], iso[64];
 	size_t			 len = v->len;
 
 	if (strcmp(k->str, "payload") == 0) {
@@ -169,8 +169,8 @@ show_text_field(const redisReply *k, const redisReply *v)
 		    len < v->len ? "..." : "", v->len);
 		return;
 	}
-	printf("%-12s %s", k->str, util_escape(v->str, v->len, buf,
-	    sizeof(buf)));
+	printf("%-12s ", util_escape(k->str, k->len, iso, sizeof(iso)));
+	printf("%s", util_escape(v->str, v->len, buf, sizeof(buf)));
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
 		if (strcmp(k->str, times[i]) == 0 && v->len > 0)
 			printf(" (%s)", ctl_iso_time(strtoll(v->str, NULL, 10),

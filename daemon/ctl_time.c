@@ -134,8 +134,10 @@ ctl_parse_at(const char *s, int64_t *ms)
 		return (ctl_parse_epoch(s + 1, ms));
 	if ((y = ctl_digits(&s, 4)) < 0 || *s++ != '-' ||
 	    (mo = ctl_digits(&s, 2)) < 0 || *s++ != '-' ||
-	    (d = ctl_digits(&s, 2)) < 0 || (*s != 'T' && *s != 't') ||
-	    (s++, h = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
+	    (d = ctl_digits(&s, 2)) < 0 || (*s != 'T' && *s != 't'))
+		return (-1);
+	s++;
+	if ((h = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
 	    (mi = ctl_digits(&s, 2)) < 0 || *s++ != ':' ||
 	    (sec = ctl_digits(&s, 2)) < 0)
 		return (-1);

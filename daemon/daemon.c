@@ -5,11 +5,16 @@
  * file keeps the running config); drain on SIGTERM/SIGINT (stop claiming,
  * let handlers finish up to shutdown_timeout, then stop them and requeue
  * their jobs without spending an attempt); stop at once on a second signal.
+ * Tells systemd (sdnotify.c) about each step: READY=1 once Redis is reached,
+ * STATUS= with live counts, WATCHDOG=1 from a loop timer, RELOADING=1 then
+ * READY=1 around a reload, STOPPING=1 on the first stop signal.
  */
 #include <event2/event.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +24,17 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define HARD_STOP_EXTRA_MS	5000	/* beyond shutdown_timeout + kill_grace */
 #define SECOND_SIGNAL_MS	2000	/* to record outcomes after a second signal */
+#define STATUS_INTERVAL_MS	2000	/* STATUS= refresh, sent only when it changed */
 
 static void	deferd_finish(struct deferd *, const char *why);
+static void	deferd_status_text(const struct deferd *, char *, size_t);
+static void	deferd_notify_status(struct deferd *, bool force);
 
 /* Arm ev to fire once after ms. */
 static void
@@ -67,6 +76,108 @@ deferd_finish(struct deferd *d, const char *why)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* One line for STATUS=: connection, drain, counts and a failed reload. */
+static void
+deferd_status_text(const struct deferd *d, char *buf, size_t len)
+{
+	size_t		 running = runner_count(d->runner);
+	size_t		 waiting = d->njobs > running ? d->njobs - running : 0;
+	const char	*conn;
+
+	if (!d->ready)
+		conn = "connecting to Redis";
+	else if (rconn_ready(d->cmd))
+		conn = "Redis connected";
+	else
+		conn = "Redis unreachable, reconnecting";
+	snprintf(buf, len, "%s%s; %zu running, %zu waiting, %zu claimed%s%s",
+	    d->draining ? "draining; " : "", conn, running, waiting, d->njobs,
+	    d->reload_error != NULL ? "; last reload failed: " : "",
+	    d->reload_error != NULL ? d->reload_error : "");
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+/* Send STATUS= when it changed since the last one (or always, with force). */
+static void
+deferd_notify_status(struct deferd *d, bool force)
+{
+	char	buf[sizeof(d->status)];
+
+	if (d->status_timer == NULL)
+		return;
+	deferd_status_text(d, buf, sizeof(buf));
+	if (!force && strcmp(buf, d->status) == 0)
+		return;
+	memcpy(d->status, buf, sizeof(buf));
+	if (sdnotify_sendf("STATUS=%s", buf) == -1)
+		log_debug("sd_notify STATUS: %s", strerror(errno));
+}
+
+/* Startup or reload done: READY=1 with a fresh STATUS= in one datagram. */
+static void
+deferd_notify_ready(struct deferd *d)
+{
+	deferd_status_text(d, d->status, sizeof(d->status));
+	if (sdnotify_sendf("READY=1\nSTATUS=%s", d->status) == -1)
+		log_warn("sd_notify READY=1");
+}
+
+/* Persistent timer: refresh STATUS= (cheap; sends only on change). */
+static void
+deferd_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	deferd_notify_status(arg, false);
+}
+
+/*
+ * Persistent timer at WATCHDOG_USEC/2: the keep-alive. It fires only while
+ * the loop turns, so a wedged loop stops the pings and systemd restarts us.
+ * A Redis that stopped answering is not our fault to restart for: rconn
+ * drops such a connection after command_timeout and reconnects.
+ */
+static void
+deferd_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (sdnotify_send("WATCHDOG=1") == -1)
+		log_debug("sd_notify WATCHDOG=1: %s", strerror(errno));
+}
+
+/* Create and arm the notification timers when systemd listens. */
+static void
+deferd_notify_start(struct deferd *d)
+{
+	uint64_t	usec = sdnotify_watchdog_usec();
+	struct timeval	tv;
+
+	if (!sdnotify_enabled())
+		return;
+	d->status_timer = event_new(d->base, -1, EV_PERSIST, deferd_status_cb, d);
+	if (d->status_timer == NULL)
+		fatalx("cannot create timers");
+	tv.tv_sec = STATUS_INTERVAL_MS / 1000;
+	tv.tv_usec = (STATUS_INTERVAL_MS % 1000) * 1000;
+	event_add(d->status_timer, &tv);
+	deferd_notify_status(d, true);
+	if (usec == 0)
+		return;
+	usec = usec / 2 > 1000 ? usec / 2 : 1000;
+	d->watchdog_timer = event_new(d->base, -1, EV_PERSIST, deferd_watchdog_cb, d);
+	if (d->watchdog_timer == NULL)
+		fatalx("cannot create timers");
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	event_add(d->watchdog_timer, &tv);
+	log_debug("watchdog: WATCHDOG=1 every %" PRIu64 "us", usec);
+	deferd_watchdog_cb(-1, 0, d);
+}
+
 /* Events of the command connection: start or stop claiming. */
 static void
 deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
@@ -76,12 +187,16 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 	(void)rc;
 	switch (ev) {
 	case RCONN_UP:
-		if (!d->ready)
+		if (!d->ready) {
 			log_info("ready: %zu queue(s), concurrency %d, handlers in %s",
 			    d->nscheds, d->cfg->concurrency, d->cfg->handlers.dir);
-		d->ready = true;
+			d->ready = true;
+			if (!d->draining)
+				deferd_notify_ready(d);
+		}
 		job_resend_reports(d);
 		job_extend_leases(d);
+		deferd_notify_status(d, false);
 		if (d->draining)
 			break;
 		for (size_t i = 0; i < d->nscheds; i++)
@@ -90,9 +205,11 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 	case RCONN_DOWN:
 		for (size_t i = 0; i < d->nscheds; i++)
 			sched_stop(d->scheds[i]);
+		deferd_notify_status(d, false);
 		break;
 	case RCONN_REFUSED:
 		d->exit_code = 1;
+		sdnotify_send("STATUS=refused: Redis is unsuitable, see the log");
 		event_base_loopbreak(d->base);
 		break;
 	}
@@ -141,6 +258,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 
 	if (d->draining) {
 		log_warnx("%s again: stopping handlers now", strsignal(sig));
+		sdnotify_send("STATUS=stopping handlers now");
 		d->stopping_now = true;
 		runner_kill_all(d->runner, "stopped by daemon shutdown");
 		deferd_after(d->hard_stop_timer, SECOND_SIGNAL_MS + cfg->handlers.kill_grace_ms);
@@ -149,6 +267,9 @@ deferd_stop_signal(struct deferd *d, int sig)
 	log_info("%s: draining %zu job(s), at most %" PRId64 "ms", strsignal(sig),
 	    d->njobs, cfg->shutdown_timeout_ms);
 	d->draining = true;
+	deferd_status_text(d, d->status, sizeof(d->status));
+	if (sdnotify_sendf("STOPPING=1\nSTATUS=%s", d->status) == -1)
+		log_warn("sd_notify STOPPING=1");
 	for (size_t i = 0; i < d->nscheds; i++)
 		sched_stop(d->scheds[i]);
 	job_requeue_waiting(d);
@@ -173,8 +294,12 @@ deferd_arm_extend(struct deferd *d)
 	event_add(d->extend_timer, &tv);
 }
 
-/* Apply a newly loaded config; the old one is kept for runs that use it. */
-static void
+/*
+ * Apply a newly loaded config (ownership passes here); the old one is kept
+ * for runs that use it. Returns 0, or -1 when cfg cannot be applied while
+ * running (it is freed and the current one stays).
+ */
+static int
 deferd_apply(struct deferd *d, struct config *cfg)
 {
 	struct config	*old = d->cfg;
@@ -188,7 +313,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 		    "running; restart deferd to apply them. Keeping the current "
 		    "configuration");
 		config_free(cfg);
-		return;
+		return (-1);
 	}
 	d->retired = xreallocarray(d->retired, d->nretired + 1,
 	    sizeof(*d->retired));
@@ -207,21 +332,40 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
 	    cfg->path, cfg->concurrency, cfg->handlers.noverrides);
+	return (0);
 }
 
-/* SIGHUP: load the file again; a bad file is reported and changes nothing. */
+/*
+ * SIGHUP: load the file again; a bad file is reported (log and STATUS=)
+ * and changes nothing. systemd hears RELOADING=1 before and READY=1 after,
+ * but only once we were ready: before that READY=1 would end the startup
+ * early. A reload during the drain is ignored.
+ */
 static void
 deferd_reload(struct deferd *d)
 {
 	char		 err[1024];
-	struct config	*cfg = config_load(d->cfg->path, err, sizeof(err));
+	struct config	*cfg;
 
-	if (cfg == NULL) {
-		log_errorx("reload failed, keeping the current configuration: %s",
-		    err);
+	if (d->draining) {
+		log_info("SIGHUP while draining: ignored");
 		return;
 	}
-	deferd_apply(d, cfg);
+	if (d->ready)
+		sdnotify_sendf("RELOADING=1\nMONOTONIC_USEC=%" PRIu64
+		    "\nSTATUS=reloading %s", sdnotify_monotonic_usec(), d->cfg->path);
+	free(d->reload_error);
+	d->reload_error = NULL;
+	if ((cfg = config_load(d->cfg->path, err, sizeof(err))) == NULL) {
+		log_errorx("reload failed, keeping the current configuration: %s",
+		    err);
+		d->reload_error = xstrdup(err);
+	} else if (deferd_apply(d, cfg) == -1)
+		d->reload_error = xstrdup("namespace or queues changed; restart to apply");
+	if (d->ready)
+		deferd_notify_ready(d);
+	else
+		deferd_notify_status(d, true);
 }
 
 static void
@@ -298,6 +442,7 @@ deferd_run(struct deferd *d)
 	deferd_arm_extend(d);
 	log_info("starting: config %s, event method %s", d->cfg->path,
 	    event_base_get_method(d->base));
+	deferd_notify_start(d);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
 	event_base_dispatch(d->base);
@@ -322,7 +467,13 @@ deferd_free(struct deferd *d)
 	event_free(d->extend_timer);
 	event_free(d->drain_timer);
 	event_free(d->hard_stop_timer);
+	if (d->watchdog_timer != NULL)
+		event_free(d->watchdog_timer);
+	if (d->status_timer != NULL)
+		event_free(d->status_timer);
 	event_base_free(d->base);
+	sdnotify_close();
+	free(d->reload_error);
 	for (size_t i = 0; i < d->nretired; i++)
 		config_free(d->retired[i]);
 	free(d->retired);

@@ -120,6 +120,7 @@ ctl_dispatch(struct ctl *ctl, int argc, char **argv)
 	return (ctl_usage("unknown command '%s'", argv[0]));
 }
 
+/* Parse the global options, run one command, and exit with its status. */
 int
 main(int argc, char **argv)
 {

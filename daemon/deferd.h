@@ -52,6 +52,10 @@ struct deferd {
 	struct event		*drain_timer;
 	struct event		*hard_stop_timer;
 	struct event		*signals[4];
+	struct event		*watchdog_timer;	/* WATCHDOG=1; NULL: no watchdog */
+	struct event		*status_timer;		/* STATUS= refresh; NULL: no NOTIFY_SOCKET */
+	char			 status[512];		/* the last STATUS= sent */
+	char			*reload_error;		/* why the last reload failed, or NULL */
 	int			 exit_code;
 };
 

@@ -5,6 +5,12 @@
  * handler, payload) so a reload never pulls strings from under it. A job is
  * unlinked only when Redis acknowledged its outcome (or said the lease was
  * lost); until then it holds its concurrency slot and its lease is extended.
+ *
+ * A job with a resource runs only while this daemon holds the resource's
+ * lock (lock.c): it is taken before the handler starts (on conflict the
+ * locks.on_conflict policy decides), and released when the run ends, with
+ * any outcome. If the lock is lost while the handler runs, the handler is
+ * stopped and the run counts as a failed attempt.
  */
 #include <event2/event.h>
 
@@ -16,6 +22,7 @@
 #include "deferd.h"
 #include "job.h"
 #include "keys.h"
+#include "lock.h"
 #include "log.h"
 #include "rconn.h"
 #include "runner.h"
@@ -27,6 +34,7 @@
 
 enum job_state {
 	JOB_WAITING,	/* claimed; its handler is at max_concurrency */
+	JOB_LOCKING,	/* taking its resource's lock (policy wait: maybe for a while) */
 	JOB_RUNNING,
 	JOB_REPORTING,	/* outcome sent or waiting to be sent */
 };
@@ -48,6 +56,8 @@ struct job {
 	int64_t			 timeout_ms;
 	int64_t			 due_ms;
 	struct run		*run;
+	struct lock		*lock;		/* JOB_LOCKING and JOB_RUNNING with a resource */
+	bool			 lock_lost;	/* the handler is being stopped for it */
 
 	/* The outcome to record. */
 	enum script_id		 report;	/* COMPLETE, RETRY or BURY */
@@ -61,6 +71,8 @@ struct job {
 };
 
 static void	job_start(struct job *);
+static void	job_run_handler(struct job *);
+static void	job_lock_cb(struct lock *, enum lock_event, const char *, void *);
 static void	job_send_report(struct job *);
 static bool	job_has_room(const struct deferd *, const char *);
 
@@ -70,6 +82,7 @@ job_free(struct job *j)
 {
 	if (j->report_timer != NULL)
 		event_free(j->report_timer);
+	lock_abandon(j->lock);
 	free(j->id);
 	free(j->token);
 	free(j->handler);
@@ -197,7 +210,8 @@ job_count_handler(const struct deferd *d, const char *handler)
 	int			 n = 0;
 
 	TAILQ_FOREACH(j, &d->jobs, entry)
-		if (j->state == JOB_RUNNING && strcmp(j->handler, handler) == 0)
+		if ((j->state == JOB_RUNNING || j->state == JOB_LOCKING) &&
+		    strcmp(j->handler, handler) == 0)
 			n++;
 	return (n);
 }
@@ -241,7 +255,7 @@ job_decide(struct job *j, const struct run_result *r)
 		    r->duration_ms, r->output_truncated ? " (output truncated)" : "");
 		return;
 	}
-	if (r->killed && j->d->draining) {
+	if (r->killed && j->d->draining && !j->lock_lost) {
 		j->report = SCRIPT_RETRY;
 		j->refund = true;
 		j->delay_ms = 0;
@@ -276,14 +290,139 @@ job_run_done(const struct run_result *r, void *arg)
 	struct job	*j = arg;
 
 	j->run = NULL;
+	lock_release(j->lock);
+	j->lock = NULL;
 	job_decide(j, r);
 	j->state = JOB_REPORTING;
 	job_send_report(j);
 }
 
-/* Start the handler of a waiting job. */
+/* The on_conflict policy of handler: its override, else locks.on_conflict. */
+static enum conflict_policy
+job_conflict_policy(const struct config *cfg, const char *handler)
+{
+	const struct handler_override	*o = config_override(cfg, handler);
+
+	if (o != NULL && o->on_conflict != CONFLICT_INHERIT)
+		return (o->on_conflict);
+	return (cfg->locks.on_conflict);
+}
+
+/* Give the lock up and record outcome report for a job that did not run. */
+static void
+job_report_unrun(struct job *j, enum script_id report, bool refund,
+    int64_t delay_ms, char *error)
+{
+	lock_release(j->lock);
+	j->lock = NULL;
+	free(j->error);
+	j->error = error;
+	j->state = JOB_REPORTING;
+	j->report = report;
+	j->refund = refund;
+	j->delay_ms = delay_ms;
+	job_send_report(j);
+}
+
+/* Back to delayed after requeue_delay (+ up to half of it), no attempt spent. */
+static void
+job_lock_requeue(struct job *j, const char *why)
+{
+	int64_t	delay = j->d->cfg->locks.requeue_delay_ms;
+	char	*err;
+
+	delay += util_random_below(delay / 2 + 1);
+	xasprintf(&err, "%s", why);
+	job_report_unrun(j, SCRIPT_RETRY, true, delay, err);
+}
+
+/* The resource is locked by someone else: apply the job's policy. */
+static void
+job_conflict(struct job *j)
+{
+	const struct config	*cfg = j->d->cfg;
+	enum conflict_policy	 p = job_conflict_policy(cfg, j->handler);
+	char			*err;
+	int64_t			 delay;
+
+	if (p == CONFLICT_REQUEUE) {
+		log_info("job %s (%s): resource %s is locked; requeued without "
+		    "spending an attempt", j->id, j->handler, j->resource);
+		job_lock_requeue(j, "resource locked");
+		return;
+	}
+	xasprintf(&err, "resource %s is locked%s (attempt %d of %d)", j->resource,
+	    p == CONFLICT_WAIT ? " after waiting locks.wait_timeout" : "",
+	    j->attempt, j->max_attempts);
+	if (j->attempt >= j->max_attempts) {
+		log_errorx("job %s (%s): dead: %s", j->id, j->handler, err);
+		job_report_unrun(j, SCRIPT_BURY, false, 0, err);
+		return;
+	}
+	delay = job_backoff_ms(cfg->retry.backoff_ms, cfg->retry.backoff_max_ms,
+	    j->attempt);
+	log_warnx("job %s (%s): %s; retry in %" PRId64 "ms", j->id, j->handler,
+	    err, delay);
+	job_report_unrun(j, SCRIPT_RETRY, false, delay, err);
+}
+
+/* The lock's answer: run, apply the conflict policy, or stop a run that lost it. */
+static void
+job_lock_cb(struct lock *l, enum lock_event ev, const char *why, void *arg)
+{
+	struct job	*j = arg;
+	char		*reason;
+
+	switch (ev) {
+	case LOCK_ACQUIRED:
+		log_debug("job %s (%s): resource %s locked, fencing token %s",
+		    j->id, j->handler, j->resource, lock_fence(l));
+		job_run_handler(j);
+		break;
+	case LOCK_BUSY:
+		job_conflict(j);
+		break;
+	case LOCK_ERROR:
+		log_errorx("job %s (%s): resource %s: %s; requeued without "
+		    "spending an attempt", j->id, j->handler, j->resource, why);
+		job_lock_requeue(j, why);
+		break;
+	case LOCK_LOST:
+		log_errorx("job %s (%s): lock on resource %s lost: %s; stopping "
+		    "the handler so that two handlers never run for one resource",
+		    j->id, j->handler, j->resource, why);
+		j->lock_lost = true;
+		xasprintf(&reason, "lock on resource %s lost: %s", j->resource,
+		    why);
+		if (j->run != NULL)
+			runner_kill(j->run, reason);
+		free(reason);
+		break;
+	}
+}
+
+/* Start a waiting job: take its resource's lock first if it has one. */
 static void
 job_start(struct job *j)
+{
+	const struct config	*cfg = j->d->cfg;
+	int64_t			 wait = 0;
+
+	if (j->resource == NULL) {
+		job_run_handler(j);
+		return;
+	}
+	if (job_conflict_policy(cfg, j->handler) == CONFLICT_WAIT)
+		wait = cfg->locks.wait_timeout_ms;
+	j->state = JOB_LOCKING;
+	j->lock = lock_new(j->d->base, j->d->cmd, cfg->namespace, j->resource,
+	    cfg->locks.lease_ms, job_lock_cb, j);
+	lock_acquire(j->lock, wait);
+}
+
+/* Start the handler (the lock, if any, is held). */
+static void
+job_run_handler(struct job *j)
 {
 	struct run_spec	spec;
 
@@ -298,6 +437,8 @@ job_start(struct job *j)
 	spec.timeout_ms = j->timeout_ms;
 	spec.source = j->source;
 	spec.resource = j->resource;
+	if (j->lock != NULL)
+		spec.fencing_token = lock_fence(j->lock);
 	j->state = JOB_RUNNING;
 	if (j->due_ms > 0)
 		log_debug("job %s (%s): starting %" PRId64 "ms after due", j->id,
@@ -423,8 +564,10 @@ job_requeue_waiting(struct deferd *d)
 	struct job	*j, *next;
 
 	TAILQ_FOREACH_SAFE(j, &d->jobs, entry, next) {
-		if (j->state != JOB_WAITING)
+		if (j->state != JOB_WAITING && j->state != JOB_LOCKING)
 			continue;
+		lock_release(j->lock);
+		j->lock = NULL;
 		j->state = JOB_REPORTING;
 		j->report = SCRIPT_RETRY;
 		j->refund = true;

@@ -89,6 +89,7 @@ json_piece(const unsigned char *s, size_t len, size_t *used, char *piece)
 	return (3);
 }
 
+/* Write src to f as a quoted JSON string literal. */
 void
 json_write_string(FILE *f, const void *src, size_t len)
 {
@@ -106,6 +107,7 @@ json_write_string(FILE *f, const void *src, size_t len)
 	fputc('"', f);
 }
 
+/* Escape src into out without quotes, snprintf-style; see json.h. */
 size_t
 json_escape(char *out, size_t outlen, const void *src, size_t len)
 {
@@ -132,6 +134,7 @@ json_escape(char *out, size_t outlen, const void *src, size_t len)
 	return (total);
 }
 
+/* Return a new quoted JSON string literal of src. */
 char *
 json_quote(const void *src, size_t len)
 {
@@ -145,6 +148,7 @@ json_quote(const void *src, size_t len)
 	return (out);
 }
 
+/* Whether src is well-formed UTF-8 throughout. */
 bool
 json_valid_utf8(const void *src, size_t len)
 {

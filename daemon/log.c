@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Logging. Everything goes to stderr, one line per message. Under systemd
- * (JOURNAL_STREAM matches stderr) each line starts with a "<N>" syslog
- * priority that journald understands and carries no timestamp of its own;
- * otherwise lines are "TIME LEVEL message". log.format json writes one JSON
- * object per line for log shippers. Callers escape untrusted bytes first
- * (see util_escape); this module only escapes for JSON.
+ * Logging. Everything goes to stderr, one line per message, written with
+ * one write(2). Under systemd (JOURNAL_STREAM names the device and inode of
+ * stderr) each line starts with a "<N>" syslog priority that journald
+ * understands and carries no timestamp or program name of its own (journald
+ * adds both); otherwise lines are "TIME PROG LEVEL: message". log.format
+ * json writes one JSON object per line for log shippers, also behind a
+ * "<N>" under journald (journald strips it, so MESSAGE= is the bare JSON).
+ * Callers escape untrusted bytes first (see util_escape); here a line break
+ * inside a message becomes a space in text, and JSON is escaped (json.c).
  */
 #include <sys/stat.h>
 
@@ -14,8 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "json.h"
 #include "log.h"
+
+#define LOG_LINE_MAX	(8192 * 6 + 256)	/* a JSON-escaped message and the rest */
 
 static const char	*log_procname = "deferd";
 static enum log_level	 log_level = LOG_LEVEL_INFO;
@@ -27,7 +34,8 @@ static const char *const level_prefix[] = { "<7>", "<6>", "<4>", "<3>" };
 
 static int	log_stderr_is_journal(void);
 static void	log_write(enum log_level, const char *);
-static void	log_json_string(FILE *, const char *);
+static size_t	log_format_text(char *, size_t, enum log_level, const char *);
+static size_t	log_format_json(char *, size_t, enum log_level, const char *);
 
 /* Remember the program name and whether stderr is connected to journald. */
 void
@@ -81,51 +89,81 @@ log_stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino);
 }
 
-/* Write one formatted message in the configured format. */
-static void
-log_write(enum log_level level, const char *msg)
+/* "TIME PROG LEVEL: msg" (or just msg under journald) into buf; returns its length. */
+static size_t
+log_format_text(char *buf, size_t len, enum log_level level, const char *msg)
 {
 	struct timespec	 ts;
 	struct tm	 tm;
 	char		 when[32];
+	size_t		 n, start;
+	int		 r;
 
-	if (log_format == LOG_FORMAT_JSON) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(stderr, "{\"ts_ms\":%lld,\"level\":\"%s\",\"prog\":",
-		    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-		    level_names[level]);
-		log_json_string(stderr, log_procname);
-		fputs(",\"msg\":", stderr);
-		log_json_string(stderr, msg);
-		fputs("}\n", stderr);
-	} else if (log_journal) {
-		fprintf(stderr, "%s%s\n", level_prefix[level], msg);
-	} else {
+	if (log_journal)
+		r = snprintf(buf, len, "%s", level_prefix[level]);
+	else {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s %s: %s\n", when,
-		    ts.tv_nsec / 1000000, log_procname, level_names[level], msg);
+		r = snprintf(buf, len, "%s.%03ldZ %s %s: ", when,
+		    ts.tv_nsec / 1000000, log_procname, level_names[level]);
 	}
-	fflush(stderr);
+	start = r < 0 ? 0 : (size_t)r < len ? (size_t)r : len - 1;
+	r = snprintf(buf + start, len - start, "%s", msg);
+	n = r < 0 ? start : start + (size_t)r < len ? start + (size_t)r : len - 1;
+	for (size_t i = start; i < n; i++)
+		if (buf[i] == '\n' || buf[i] == '\r')
+			buf[i] = ' ';
+	return (n);
 }
 
-/* Write s as a JSON string literal; bytes are passed through as they are. */
-static void
-log_json_string(FILE *f, const char *s)
+/* One JSON object {"ts_ms","level","prog","msg"} into buf; returns its length. */
+static size_t
+log_format_json(char *buf, size_t len, enum log_level level, const char *msg)
 {
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	struct timespec	ts;
+	size_t		n;
+	int		r;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r = snprintf(buf, len, "%s{\"ts_ms\":%lld,\"level\":\"%s\",\"prog\":\"",
+	    log_journal ? level_prefix[level] : "",
+	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level_names[level]);
+	n = r < 0 ? 0 : (size_t)r;
+	n += json_escape(buf + n, len - n, log_procname, strlen(log_procname));
+	if (n + 9 >= len)
+		return (len - 1);
+	memcpy(buf + n, "\",\"msg\":\"", 9);
+	n += 9;
+	n += json_escape(buf + n, len - n, msg, strlen(msg));
+	if (n + 2 >= len)
+		return (len - 1);
+	memcpy(buf + n, "\"}", 3);
+	return (n + 2);
+}
+
+/* Write one message in the configured format as one line, with one write. */
+static void
+log_write(enum log_level level, const char *msg)
+{
+	static char	 buf[LOG_LINE_MAX];
+	size_t		 n, off = 0;
+	ssize_t		 w;
+
+	if (log_format == LOG_FORMAT_JSON)
+		n = log_format_json(buf, sizeof(buf) - 1, level, msg);
+	else
+		n = log_format_text(buf, sizeof(buf) - 1, level, msg);
+	buf[n++] = '\n';
+	fflush(stderr);
+	while (off < n) {
+		w = write(STDERR_FILENO, buf + off, n - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
 	}
-	fputc('"', f);
 }
 
 /* Format and write a message if its level is enabled. */

@@ -65,7 +65,11 @@ redisurl_scheme_error(const char *url, char *err, size_t errlen)
 	const char	*sep = strstr(url, "://");
 	int		 n;
 
-	if (sep == NULL)
+	/* Echo the scheme only if it looks like one: it must not carry userinfo. */
+	for (const char *p = url; sep != NULL && p < sep; p++)
+		if (!isalnum((unsigned char)*p) && strchr("+.-", *p) == NULL)
+			sep = NULL;
+	if (sep == NULL || sep == url)
 		return (redisurl_error(err, errlen, "expected redis://host[:port][/db] "
 		    "or unix:///path/to/socket[?db=N]"));
 	n = (int)(sep - url > 20 ? 20 : sep - url);
@@ -120,7 +124,8 @@ redisurl_decode(const char *s, size_t len, const char *what, char **out,
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			free(d);
 			return (redisurl_error(err, errlen, "bad percent-escape "
-			    "in the %s (expected %%XX, not %%00)", what));
+			    "in the %s (expected %%XX with two hex digits, not %%00)",
+			    what));
 		}
 		d[o++] = (char)(hi * 16 + lo);
 		i += 2;

@@ -39,11 +39,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-/*
- * <spawn.h> includes <sched.h>, which -Idaemon resolves to daemon/sched.h;
- * take struct sched_param from glibc directly until the build uses -iquote.
- */
-#include <bits/types/struct_sched_param.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,8 @@
 extern const char script_src_enqueue[], script_src_claim[],
     script_src_extend[], script_src_complete[], script_src_retry[],
     script_src_bury[], script_src_reap[], script_src_cancel[],
-    script_src_revive[], script_src_purge[];
+    script_src_revive[], script_src_purge[], script_src_lock_acquire[],
+    script_src_lock_extend[], script_src_lock_release[];
 
 static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0 },
@@ -20,6 +21,9 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_CANCEL] = { "cancel", script_src_cancel, 0 },
 	[SCRIPT_REVIVE] = { "revive", script_src_revive, 0 },
 	[SCRIPT_PURGE] = { "purge", script_src_purge, 0 },
+	[SCRIPT_LOCK_ACQUIRE] = { "lock_acquire", script_src_lock_acquire, 0 },
+	[SCRIPT_LOCK_EXTEND] = { "lock_extend", script_src_lock_extend, 0 },
+	[SCRIPT_LOCK_RELEASE] = { "lock_release", script_src_lock_release, 0 },
 };
 
 const struct script *

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:3:9: unknown key 'handlers.overrides.x.timout'; "
 	  "did you mean 'handlers.overrides.x.timeout'?" },
 	{ "sources:\n  - {list: q, hander: h}\n",
-	  "t.yaml:2:16: unknown key 'sources[0].hander'; did you mean 'sources[0].handler'?" },
+	  "t.yaml:2:15: unknown key 'sources[0].hander'; did you mean 'sources[0].handler'?" },
 	/* One wrong type for each kind of value. */
 	{ "handlers: {timeout: 10 seconds}\n",
 	  "t.yaml:1:21: handlers.timeout: expected a duration like 500ms, 30s, 5m, "
@@ -152,11 +153,11 @@ static const struct bad bad_configs[] = {
 	{ "sources:\n  - handler: h\n",
 	  "t.yaml:2:5: sources[0]: one of zset, list, channel or pattern is required" },
 	{ "sources:\n  - {list: a, handler: h, score_unit: s}\n",
-	  "t.yaml:2:38: sources[0].score_unit: applies only to zset sources" },
+	  "t.yaml:2:39: sources[0].score_unit: applies only to zset sources" },
 	{ "sources:\n  - {zset: a, handler: h, score_unit: us}\n",
-	  "t.yaml:2:38: sources[0].score_unit: expected s or ms, got 'us'" },
+	  "t.yaml:2:39: sources[0].score_unit: expected s or ms, got 'us'" },
 	{ "sources:\n  - {zset: a, handler: h, queue: other}\n",
-	  "t.yaml:2:33: sources[0].queue: unknown queue 'other'; add it to queues" },
+	  "t.yaml:2:34: sources[0].queue: unknown queue 'other'; add it to queues" },
 	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, queue: other}\n",
 	  "t.yaml:3:43: expirations.rules[0].queue: unknown queue 'other'; add it to queues" },
 	{ "expirations:\n  rules:\n    - {handler: h}\n",
@@ -165,7 +166,7 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:4:16: expirations.rules[0].handler: expected a handler name matching "
 	  "[A-Za-z0-9][A-Za-z0-9_.-]*, got '../x'" },
 	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, db: -1}\n",
-	  "t.yaml:3:42: expirations.rules[0].db: must be between 0 and 2147483647, got -1" },
+	  "t.yaml:3:40: expirations.rules[0].db: must be between 0 and 2147483647, got -1" },
 	/* Handlers. */
 	{ "handlers:\n  overrides:\n    ../x: {timeout: 1s}\n",
 	  "t.yaml:3:5: handlers.overrides: expected a handler name matching "
@@ -201,6 +202,25 @@ static const struct bad bad_configs[] = {
 	  "got '127.0.0.1:70000'" },
 };
 
+/* Remove a temp dir made by h_tmpdir and the plain files in it. */
+static void
+rm_tmpdir(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+	char		 path[1024];
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+
 /* Load text as "t.yaml"; the config or NULL with the message in err. */
 static struct config *
 load(const char *text, char *err, size_t errlen)
@@ -220,6 +240,7 @@ load_ok(const char *text)
 	return (c);
 }
 
+/* Each bad config text is refused with exactly its message. */
 START_TEST(bad_config)
 {
 	const struct bad	*b = &bad_configs[_i];
@@ -281,6 +302,7 @@ assert_defaults(const struct config *c, const char *dir)
 	ck_assert(c->events);
 }
 
+/* An empty or near-empty file gets every default. */
 START_TEST(defaults)
 {
 	static const char *texts[] = {
@@ -298,6 +320,7 @@ START_TEST(defaults)
 }
 END_TEST
 
+/* The shipped example loads and matches the defaults (but handlers.dir). */
 START_TEST(example_file)
 {
 	char		 path[1024], dir[1024], err[1024];
@@ -485,6 +508,7 @@ assert_rich_sources(const struct config *c)
 	ck_assert_str_eq(s[3].handler, "on-news");
 }
 
+/* A file setting every key yields exactly those values. */
 START_TEST(rich_config)
 {
 	char		 tmp[256], text[8192], path[512], err[1024];
@@ -516,9 +540,11 @@ START_TEST(rich_config)
 	assert_rich_handlers(c, tmp);
 	assert_rich_sources(c);
 	config_free(c);
+	rm_tmpdir(tmp);
 }
 END_TEST
 
+/* Flow style and block style give the same config. */
 START_TEST(flow_and_block)
 {
 	struct config	*a, *b;
@@ -543,9 +569,10 @@ START_TEST(flow_and_block)
 }
 END_TEST
 
+/* Relative paths are resolved against the config file's directory. */
 START_TEST(relative_paths)
 {
-	char		 tmp[256], path[512], want[512], err[1024];
+	char		 tmp[256], path[512], want[512], err[1024], *cwd;
 	struct config	*c;
 
 	h_tmpdir(tmp, sizeof(tmp));
@@ -561,16 +588,21 @@ START_TEST(relative_paths)
 	config_free(c);
 
 	/* A file name without a directory is relative to the current one. */
+	ck_assert_ptr_nonnull(cwd = getcwd(NULL, 0));
 	ck_assert_int_eq(chdir(tmp), 0);
 	c = config_load("deferd.yaml", err, sizeof(err));
+	ck_assert_int_eq(chdir(cwd), 0);
+	free(cwd);
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->path, "deferd.yaml");
 	snprintf(want, sizeof(want), "%s/handlers.d", tmp);
 	ck_assert_str_eq(c->handlers.dir, want);
 	config_free(c);
+	rm_tmpdir(tmp);
 }
 END_TEST
 
+/* Errors through config_load name the path as given. */
 START_TEST(file_errors)
 {
 	char		 tmp[256], path[512], want[1024], err[1024];
@@ -596,9 +628,11 @@ START_TEST(file_errors)
 	snprintf(want, sizeof(want), "%s:1:24: redis.password_file: cannot read "
 	    "'%s/empty-pass': the file is empty", path, tmp);
 	ck_assert_str_eq(err, want);
+	rm_tmpdir(tmp);
 }
 END_TEST
 
+/* redis.username overrides the URL's user; URL escapes are decoded. */
 START_TEST(redis_overrides)
 {
 	struct config	*c;
@@ -618,6 +652,7 @@ START_TEST(redis_overrides)
 }
 END_TEST
 
+/* config_default_path: -c, then $DEFERD_CONFIG, then the built-in path. */
 START_TEST(default_path)
 {
 	unsetenv("DEFERD_CONFIG");
@@ -680,6 +715,7 @@ assert_str_or_null(const char *got, const char *want, const char *what)
 		    what, got != NULL ? got : "(null)", want);
 }
 
+/* Valid URLs parse into the expected target and description. */
 START_TEST(url_good)
 {
 	const struct good_url	*g = &good_urls[_i];
@@ -704,6 +740,7 @@ START_TEST(url_good)
 }
 END_TEST
 
+/* A host name is resolved to a numeric address. */
 START_TEST(url_localhost)
 {
 	struct redis_target	t;
@@ -721,6 +758,8 @@ END_TEST
 static const struct bad bad_urls[] = {
 	{ "http://127.0.0.1", "unsupported scheme 'http' (expected redis:// or unix://)" },
 	{ "127.0.0.1:6379", "expected redis://host[:port][/db] or unix:///path/to/socket[?db=N]" },
+	{ "u:secret@h://x", "expected redis://host[:port][/db] or "
+	  "unix:///path/to/socket[?db=N]" },
 	{ "rediss://127.0.0.1", "TLS (rediss://) is not supported; use a unix socket "
 	  "or a TLS tunnel" },
 	{ "redis://", "missing host name" },
@@ -735,9 +774,9 @@ static const struct bad bad_urls[] = {
 	{ "redis://::1:6379", "an IPv6 address must be in brackets, like redis://[::1]:6379" },
 	{ "redis://[::1", "bad IPv6 address: expected [address]" },
 	{ "redis://u:bad%zzpass@127.0.0.1", "bad percent-escape in the password "
-	  "(expected %XX, not %00)" },
+	  "(expected %XX with two hex digits, not %00)" },
 	{ "redis://us%4@127.0.0.1", "bad percent-escape in the user name "
-	  "(expected %XX, not %00)" },
+	  "(expected %XX with two hex digits, not %00)" },
 	{ "unix://", "empty socket path" },
 	{ "unix://?db=1", "empty socket path" },
 	{ "unix://host/run/redis.sock", "a unix:// URL takes no host; write "
@@ -748,6 +787,7 @@ static const struct bad bad_urls[] = {
 	  "is supported)" },
 };
 
+/* Bad URLs are refused with exactly their message, never the password. */
 START_TEST(url_bad)
 {
 	const struct bad	*b = &bad_urls[_i];
@@ -764,6 +804,7 @@ START_TEST(url_bad)
 }
 END_TEST
 
+/* Run the config and redisurl test cases. */
 int
 main(void)
 {

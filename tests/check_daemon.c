@@ -17,9 +17,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "keys.h"
-#include "rclient.h"
-#include "scripts.h"
 
 static struct h_redis	 R;
 static redisContext	*C;
@@ -32,6 +29,7 @@ static const char *const AOF[] = { "--appendonly", "yes", "--appendfsync", "alwa
 static void
 setup_with(bool aof)
 {
+	signal(SIGPIPE, SIG_IGN);
 	h_redis_start(&R, aof ? AOF : NULL);
 	C = h_redis_connect(&R);
 	h_tmpdir(HDIR, sizeof(HDIR));
@@ -86,29 +84,12 @@ config_text(const char *extra)
 	return (buf);
 }
 
-/* Enqueue through the enqueue script, as deferctl and producers do. */
+/* Enqueue into the default queue (max_attempts from the config). */
 static void
 enqueue(const char *id, const char *handler, const char *payload, size_t len,
-    int64_t delay_ms, const char *max_attempts)
+    int64_t delay_ms)
 {
-	char		*jkey = keys_job("deferd", "default", id);
-	char		 delay[32];
-	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
-			    payload, "in", delay, max_attempts, "", "",
-			    "deferd:{default}:wake" };
-	size_t		 lens[11];
-	redisReply	*rep;
-
-	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
-	for (int i = 0; i < 11; i++)
-		lens[i] = strlen(argv[i]);
-	lens[4] = len;
-	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 11, argv, lens);
-	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
-	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
-	    rep->str : C->errstr);
-	freeReplyObject(rep);
-	free(jkey);
+	h_enqueue(C, id, handler, payload, len, delay_ms);
 }
 
 /* Path of a file in OUT. */
@@ -129,18 +110,6 @@ zcard(const char *which)
 	return (h_cmd_int(C, "ZCARD deferd:{default}:%s", which));
 }
 
-/* Milliseconds since the epoch from Redis. */
-static int64_t
-redis_now_ms(void)
-{
-	redisReply	*r = h_cmd(C, "TIME");
-	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-			    strtoll(r->element[1]->str, NULL, 10) / 1000;
-
-	freeReplyObject(r);
-	return (ms);
-}
-
 START_TEST(runs_once_when_due_with_payload_and_env)
 {
 	struct h_daemon	d;
@@ -156,8 +125,8 @@ START_TEST(runs_once_when_due_with_payload_and_env)
 	    "echo \"result of $DEFERD_JOB_ID\"\n", 0755);
 	h_daemon_start(&d, WORK, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enq = redis_now_ms();
-	enqueue("job-1", "record", payload, sizeof(payload) - 1, 1000, "");
+	enq = h_redis_now_ms(C);
+	enqueue("job-1", "record", payload, sizeof(payload) - 1, 1000);
 	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:{default}:result:job-1") == 1, 15000));
 	ck_assert_int_eq(h_count_lines(out("starts")), 1);
 	env = h_read_file(out("starts"));
@@ -203,7 +172,7 @@ START_TEST(retries_with_growing_delay_then_dead)
 	    0755);
 	h_daemon_start(&d, WORK, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enqueue("r1", "tempfail", "", 0, 0, "");
+	enqueue("r1", "tempfail", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
 	ck_assert_int_eq(h_count_lines(out("starts")), 3);
 	starts = h_read_file(out("starts"));
@@ -231,7 +200,7 @@ START_TEST(exit_65_is_dead_at_once)
 	h_write_file(HDIR, "baddata", "#!/bin/sh\nexit 65\n", 0755);
 	h_daemon_start(&d, WORK, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enqueue("d1", "baddata", "x", 1, 0, "");
+	enqueue("d1", "baddata", "x", 1, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 15000));
 	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:d1 attempts"), 1);
 	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
@@ -267,7 +236,7 @@ START_TEST(timeout_kills_the_whole_tree_and_retries)
 	h_daemon_start(&d, WORK, config_text(
 	    "  overrides: {hang: {timeout: 300ms, max_attempts: 2}}\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enqueue("t1", "hang", "", 0, 0, "");
+	enqueue("t1", "hang", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
 	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:t1 attempts"), 2);
 	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
@@ -304,7 +273,7 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 	h_daemon_start(&d, WORK, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		enqueue(cases[i].id, cases[i].handler, "", 0, 0, "");
+		enqueue(cases[i].id, cases[i].handler, "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
@@ -314,7 +283,7 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 		ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:%s attempts",
 		    cases[i].id), 1);
 	}
-	enqueue("fine", "ok", "", 0, 0, "");
+	enqueue("fine", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	ck_assert_int_gt(d.pid, 0);
 	ck_assert_int_eq(kill(d.pid, 0), 0);
@@ -331,7 +300,7 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
 	h_daemon_start(&d, WORK, config_text("  max_payload: 1KiB\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	now = redis_now_ms();
+	now = h_redis_now_ms(C);
 	h_cmd_int(C, "HSET deferd:{default}:job:nohandler payload x");
 	h_cmd_int(C, "HSET deferd:{default}:job:nonnum handler ok max_attempts abc");
 	{
@@ -344,7 +313,7 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	}
 	h_cmd_int(C, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
 	    (long long)now, (long long)now, (long long)now, (long long)now);
-	enqueue("good", "ok", "", 0, 0, "");
+	enqueue("good", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
@@ -393,7 +362,7 @@ START_TEST(two_daemons_run_2000_jobs_exactly_once)
 	/* Hold them back a moment so both daemons see all 2000 due at once. */
 	for (int i = 0; i < 2000; i++) {
 		snprintf(id, sizeof(id), "j%04d", i);
-		enqueue(id, "count", "", 0, 1500, "");
+		enqueue(id, "count", "", 0, 1500);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 2000 &&
 	    zcard("active") == 0, 120000));
@@ -419,7 +388,7 @@ START_TEST(kill_9_job_runs_again_on_the_other_daemon)
 	    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n", 0755);
 	h_daemon_start(&a, WORK, config_text("lease: 1s\n"));
 	ck_assert(h_daemon_log_has(&a, "ready", 15000));
-	enqueue("k1", "slow", "", 0, 0, "");
+	enqueue("k1", "slow", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
 	h_daemon_signal(&a, SIGKILL, true);
 	h_daemon_start(&b, WORK, config_text("lease: 1s\n"));
@@ -449,7 +418,7 @@ START_TEST(redis_restart_reconnects_and_finishes_every_job)
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 20; i++) {
 		snprintf(id, sizeof(id), "before%02d", i);
-		enqueue(id, "count", "", 0, 1500, "");
+		enqueue(id, "count", "", 0, 1500);
 	}
 	redisFree(C);
 	h_redis_restart(&R);
@@ -458,7 +427,7 @@ START_TEST(redis_restart_reconnects_and_finishes_every_job)
 	ck_assert(h_daemon_log_has(&d, "again after", 30000));
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "after%02d", i);
-		enqueue(id, "count", "", 0, 0, "");
+		enqueue(id, "count", "", 0, 0);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 25, 30000));
 	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
@@ -479,8 +448,8 @@ START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
 	h_write_file(HDIR, "stuck", "#!/bin/sh\necho started >> \"$OUT/s\"\nexec sleep 1000\n", 0755);
 	h_daemon_start(&d, WORK, config_text("shutdown_timeout: 2s\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enqueue("q1", "quick", "", 0, 0, "");
-	enqueue("s1", "stuck", "", 0, 0, "");
+	enqueue("q1", "quick", "", 0, 0);
+	enqueue("s1", "stuck", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("q")) == 1 &&
 	    h_count_lines(out("s")) == 1, 15000));
 	kill(d.pid, SIGTERM);
@@ -512,7 +481,7 @@ START_TEST(sighup_with_a_bad_file_keeps_the_old_config)
 	kill(d.pid, SIGHUP);
 	ck_assert(h_daemon_log_has(&d, "reload failed", 10000));
 	ck_assert(h_daemon_log_has(&d, "did you mean 'concurrency'", 1000));
-	enqueue("after-hup", "ok", "", 0, 0, "");
+	enqueue("after-hup", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	h_daemon_stop(&d);
 }
@@ -531,7 +500,7 @@ START_TEST(max_concurrency_override_limits_one_handler)
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 8; i++) {
 		snprintf(id, sizeof(id), "l%d", i);
-		enqueue(id, "lim", "", 0, 0, "");
+		enqueue(id, "lim", "", 0, 0);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("trace")) == 16, 30000));
 	log = h_read_file(out("trace"));
@@ -544,6 +513,177 @@ START_TEST(max_concurrency_override_limits_one_handler)
 	free(log);
 	ck_assert_int_le(max, 2);
 	ck_assert_int_ge(max, 1);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Count occurrences of text in a daemon's log. */
+static int
+log_count(const struct h_daemon *d, const char *text)
+{
+	char	*s = h_read_file(d->log);
+	int	 n = 0;
+
+	for (char *p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(s);
+	return (n);
+}
+
+START_TEST(client_kill_and_idle_timeout_lose_nothing)
+{
+	struct h_daemon	d;
+	char		id[32];
+
+	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text("poll_interval: 3s\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "a%02d", i);
+		enqueue(id, "count", "", 0, 2000);
+	}
+	/* Idle connections are closed by the server after 1 s. */
+	h_cmd_int(C, "CONFIG SET timeout 1");
+	ck_assert(h_daemon_log_has(&d, "reconnecting", 15000));
+	redisFree(C);		/* closed by the server too */
+	C = h_redis_connect(&R);
+	h_cmd_int(C, "CONFIG SET timeout 0");
+	ck_assert(h_daemon_log_has(&d, "again after", 15000));
+	/* Kill every client but ours, twice. */
+	for (int k = 0; k < 2; k++) {
+		int before = log_count(&d, "again after");
+
+		h_cmd_int(C, "CLIENT KILL TYPE normal SKIPME yes");
+		ck_assert(H_WAIT_UNTIL(log_count(&d, "again after") > before, 15000));
+	}
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "b%02d", i);
+		enqueue(id, "count", "", 0, 0);
+	}
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 20, 30000));
+	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
+	ck_assert_int_eq(h_count_lines(out("ids")), 20);
+	ck_assert_int_eq(zcard("dead"), 0);
+	/* One warning per outage, not one per attempt. */
+	ck_assert_int_le(log_count(&d, "reconnecting"), 2 * (2 + 1) + 2);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(script_flush_is_survived)
+{
+	struct h_daemon	d;
+
+	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	h_cmd_int(C, "SCRIPT FLUSH");
+	enqueue("after-flush", "count", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 15000));
+	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
+	ck_assert(h_daemon_log_has(&d, "not cached", 1000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(eviction_policy_is_refused_unless_allowed)
+{
+	struct h_daemon	d;
+	int		status;
+
+	h_cmd_int(C, "CONFIG SET maxmemory-policy allkeys-lru");
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(H_WAIT_UNTIL(waitpid(d.pid, &status, WNOHANG) == d.pid, 15000));
+	d.pid = 0;
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	ck_assert(h_daemon_log_has(&d, "maxmemory-policy is 'allkeys-lru'", 1000));
+	h_daemon_start(&d, WORK, config_text("  allow_eviction: true\n"));
+	h_daemon_stop(&d);
+	{
+		char text[8192];
+
+		snprintf(text, sizeof(text), "redis: {url: \"%s\", allow_eviction: true}\n"
+		    "handlers: {dir: %s}\n", R.url, HDIR);
+		h_daemon_start(&d, WORK, text);
+	}
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert(h_daemon_log_has(&d, "allowed by redis.allow_eviction", 1000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(hung_redis_is_detected_and_recovered)
+{
+	struct h_daemon	d;
+	char		text[8192];
+
+	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	snprintf(text, sizeof(text), "redis: {url: \"%s\", command_timeout: 1s, "
+	    "connect_timeout: 1s}\npoll_interval: 200ms\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", R.url, HDIR, OUT);
+	h_daemon_start(&d, WORK, text);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("before-stop", "count", "", 0, 3000);
+	kill(R.pid, SIGSTOP);
+	ck_assert(h_daemon_log_has(&d, "unresponsive", 15000));
+	kill(R.pid, SIGCONT);
+	ck_assert(h_daemon_log_has(&d, "again after", 20000));
+	enqueue("after-cont", "count", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 2, 20000));
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(check_config_reports_position)
+{
+	const char	*argv[5];
+	char		 path[600], outbuf[4096];
+	int		 status;
+
+	snprintf(path, sizeof(path), "%s/good.yaml", WORK);
+	h_write_file(WORK, "good.yaml", config_text(NULL), 0644);
+	argv[0] = h_bin("deferd");
+	argv[1] = "--check-config";
+	argv[2] = "-c";
+	argv[3] = path;
+	argv[4] = NULL;
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert(strstr(outbuf, "configuration OK") != NULL);
+	h_write_file(WORK, "good.yaml", "concurrency: 4\nhandlers:\n  timout: 5s\n", 0644);
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+}
+END_TEST
+
+START_TEST(deferctl_enqueue_runs_through_the_daemon)
+{
+	struct h_daemon	d;
+	const char	*argv[9];
+	char		 outbuf[512], *got;
+	int		 status;
+
+	h_write_file(HDIR, "echo-payload", "#!/bin/sh\ncat > \"$OUT/payload\"\n", 0755);
+	h_daemon_start(&d, WORK, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	argv[0] = h_bin("deferctl");
+	argv[1] = "-c";
+	argv[2] = d.config;
+	argv[3] = "enqueue";
+	argv[4] = "--in";
+	argv[5] = "1s";
+	argv[6] = "echo-payload";
+	argv[7] = "-";
+	argv[8] = NULL;
+	status = h_run(argv, "from stdin\n", outbuf, sizeof(outbuf));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_gt(strlen(outbuf), 1);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("payload")) == 1, 15000));
+	got = h_read_file(out("payload"));
+	ck_assert_str_eq(got, "from stdin\n");
+	free(got);
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -570,6 +710,12 @@ main(void)
 	tcase_add_test(tc, sigterm_drains_then_requeues_without_spending_an_attempt);
 	tcase_add_test(tc, sighup_with_a_bad_file_keeps_the_old_config);
 	tcase_add_test(tc, max_concurrency_override_limits_one_handler);
+	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
+	tcase_add_test(tc, script_flush_is_survived);
+	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
+	tcase_add_test(tc, hung_redis_is_detected_and_recovered);
+	tcase_add_test(tc, check_config_reports_position);
+	tcase_add_test(tc, deferctl_enqueue_runs_through_the_daemon);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tr, setup_aof, teardown);
 	tcase_set_timeout(tr, 120);

@@ -156,6 +156,7 @@ redis_ms(void)
  */
 static const char	*js_value(const char *);
 
+/* Skip JSON whitespace. */
 static const char *
 js_ws(const char *p)
 {
@@ -164,6 +165,7 @@ js_ws(const char *p)
 	return (p);
 }
 
+/* End of the JSON string at p, or NULL. */
 static const char *
 js_string(const char *p)
 {
@@ -187,6 +189,7 @@ js_string(const char *p)
 	return (p + 1);
 }
 
+/* End of the object (keyed) or array at p, closed by close, or NULL. */
 static const char *
 js_list(const char *p, char close, bool keyed)
 {
@@ -211,6 +214,7 @@ js_list(const char *p, char close, bool keyed)
 	}
 }
 
+/* End of the JSON value at p, or NULL. */
 static const char *
 js_value(const char *p)
 {
@@ -690,6 +694,7 @@ START_TEST(purge_dead)
 }
 END_TEST
 
+/* Run the deferctl integration suite. */
 int
 main(void)
 {

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "keys.h"
+#include "rclient.h"
+#include "scripts.h"
 
 void
 h_tmpdir(char *out, size_t len)
@@ -401,4 +405,38 @@ h_run(const char *const *argv, const char *stdin_text, char *out, size_t outlen)
 	close(outp[0]);
 	waitpid(pid, &status, 0);
 	return (status);
+}
+
+void
+h_enqueue(redisContext *c, const char *id, const char *handler,
+    const void *payload, size_t len, int64_t delay_ms)
+{
+	char		*jkey = keys_job("deferd", "default", id);
+	char		 delay[32];
+	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
+			    payload, "in", delay, "", "", "",
+			    "deferd:{default}:wake" };
+	size_t		 lens[11];
+	redisReply	*rep;
+
+	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+	for (int i = 0; i < 11; i++)
+		lens[i] = i == 4 ? len : strlen(argv[i]);
+	rep = rclient_script(c, SCRIPT_ENQUEUE, 2, 11, argv, lens);
+	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
+	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
+	    rep->str : c->errstr);
+	freeReplyObject(rep);
+	free(jkey);
+}
+
+int64_t
+h_redis_now_ms(redisContext *c)
+{
+	redisReply	*r = h_cmd(c, "TIME");
+	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+			    strtoll(r->element[1]->str, NULL, 10) / 1000;
+
+	freeReplyObject(r);
+	return (ms);
 }

@@ -46,6 +46,15 @@ long long	 h_cmd_int(redisContext *c, const char *fmt, ...);
 /* String result, copied into buf ("" for NIL). */
 const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, ...);
 
+/*
+ * Enqueue a job into queue "default" of namespace "deferd" through the
+ * enqueue script (as deferctl does), due delay_ms from Redis's now.
+ */
+void		 h_enqueue(redisContext *c, const char *id, const char *handler,
+		    const void *payload, size_t len, int64_t delay_ms);
+/* Redis's clock (TIME) in ms since the epoch. */
+int64_t		 h_redis_now_ms(redisContext *c);
+
 /* Create DIR/name with the given text and mode (e.g. 0755). */
 void		 h_write_file(const char *dir, const char *name, const char *text, int mode);
 /* Read a whole file into a new string (caller frees); NULL if missing. */
