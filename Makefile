@@ -43,6 +43,7 @@ TEST_BINS	:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT	:= $(BUILD)/tests/harness.o
 
 .PHONY: all deps run check test check-asan install uninstall clean bench
+.SECONDARY:
 
 all: $(BUILD)/.deps-ok $(BUILD)/deferd $(BUILD)/deferctl
 
