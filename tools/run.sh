@@ -29,7 +29,7 @@ redis://*)
 	else
 		redis_dir=$(mktemp -d)
 		echo "run: no Redis at $host:$port; starting a private redis-server there (no persistence)"
-		redis-server --bind "$host" --port "$port" --save "" --appendonly no \
+		setsid redis-server --bind "$host" --port "$port" --save "" --appendonly no \
 		    --dir "$redis_dir" --logfile "$redis_dir/redis.log" &
 		redis_pid=$!
 		i=0
