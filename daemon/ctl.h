@@ -101,4 +101,7 @@ int		 ctl_cmd_cancel(struct ctl *, int, char **);
 int		 ctl_cmd_retry(struct ctl *, int, char **);
 int		 ctl_cmd_purge(struct ctl *, int, char **);
 
+/* ctl_lock.c */
+int		 ctl_cmd_lock(struct ctl *, int, char **);
+
 #endif

@@ -24,6 +24,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "sources.h"
 #include "sdnotify.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -422,6 +423,7 @@ deferd_new(struct config *cfg)
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
 		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i]);
+	d->sources = sources_new(d);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->signals[i] = evsignal_new(d->base, sigs[i], deferd_signal_cb, d);
 		if (d->signals[i] == NULL || event_add(d->signals[i], NULL) == -1)
@@ -445,6 +447,7 @@ deferd_run(struct deferd *d)
 	deferd_notify_start(d);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
+	sources_start(d->sources);
 	event_base_dispatch(d->base);
 	return (d->exit_code);
 }
@@ -457,6 +460,7 @@ deferd_free(struct deferd *d)
 	runner_free(d->runner);
 	rconn_free(d->cmd);
 	rconn_free(d->sub);
+	sources_free(d->sources);
 	job_free_all(d);
 	for (size_t i = 0; i < d->nscheds; i++)
 		sched_free(d->scheds[i]);

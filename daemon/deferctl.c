@@ -3,7 +3,8 @@
  * deferctl: the command-line tool for deferd's Redis queues (DESIGN §7).
  * This file reads the global options, picks the command and prints usage;
  * the commands themselves live in ctl_enqueue.c (enqueue), ctl_inspect.c
- * (show, list, stats) and ctl_admin.c (cancel, retry, purge).
+ * (show, list, stats), ctl_admin.c (cancel, retry, purge) and ctl_lock.c
+ * (lock).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -26,6 +27,7 @@ static const struct {
 	{ "stats", ctl_cmd_stats },
 	{ "retry", ctl_cmd_retry },
 	{ "purge", ctl_cmd_purge },
+	{ "lock", ctl_cmd_lock },
 };
 
 static const char	ctl_usage_text[] =
@@ -42,6 +44,9 @@ static const char	ctl_usage_text[] =
 "  stats [--queue Q]\n"
 "  retry [--queue Q] ID... | --all\n"
 "  purge [--queue Q] ID... | --all\n"
+"  lock [--ttl D] [--wait D] RESOURCE -- CMD [ARGS...]\n"
+"          (run CMD holding the lock; exit status: CMD's, or 75 if the\n"
+"          lock could not be had or was lost)\n"
 "  help\n"
 "\n"
 "options:\n"

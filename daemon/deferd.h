@@ -22,6 +22,7 @@ struct job;
 struct rconn;
 struct runner;
 struct sched;
+struct sources;
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -40,6 +41,7 @@ struct deferd {
 	struct rconn		*cmd;		/* commands and scripts */
 	struct rconn		*sub;		/* wake channels */
 	struct runner		*runner;
+	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
 	struct sched		**scheds;	/* one per queue, cfg->queues order */
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */

@@ -308,7 +308,7 @@ job_conflict_policy(const struct config *cfg, const char *handler)
 	return (cfg->locks.on_conflict);
 }
 
-/* Give the lock up and record outcome report for a job that did not run. */
+/* Give up the lock (if any) and record the outcome of a job that did not run. */
 static void
 job_report_unrun(struct job *j, enum script_id report, bool refund,
     int64_t delay_ms, char *error)

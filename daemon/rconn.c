@@ -54,6 +54,11 @@ struct rcmd {
 	size_t		*lens;
 };
 
+struct robserver {
+	rconn_event_cb	 cb;
+	void		*arg;
+};
+
 struct rconn {
 	struct event_base	*base;
 	struct redis_target	 target;
@@ -90,6 +95,8 @@ struct rconn {
 
 	struct rsub		**subs;
 	size_t			 nsubs;
+	struct robserver	*observers;
+	size_t			 nobservers;
 };
 
 static void	rconn_connect(struct rconn *);
@@ -243,6 +250,16 @@ rconn_log_failure(struct rconn *rc, const char *why)
 		    why, rc->attempts);
 }
 
+/* Tell the owner, then the observers, about ev. */
+static void
+rconn_notify(struct rconn *rc, enum rconn_event ev)
+{
+	if (rc->ev_cb != NULL)
+		rc->ev_cb(rc, ev, rc->ev_arg);
+	for (size_t i = 0; i < rc->nobservers && !rc->freeing; i++)
+		rc->observers[i].cb(rc, ev, rc->observers[i].arg);
+}
+
 /* An attempt failed or the connection ended: tell the owner, retry later. */
 static void
 rconn_failed(struct rconn *rc, const char *why)
@@ -257,8 +274,8 @@ rconn_failed(struct rconn *rc, const char *why)
 	if (rc->freeing)
 		return;
 	rconn_log_failure(rc, why);
-	if (was_up && rc->ev_cb != NULL)
-		rc->ev_cb(rc, RCONN_DOWN, rc->ev_arg);
+	if (was_up)
+		rconn_notify(rc, RCONN_DOWN);
 	rconn_schedule_retry(rc);
 }
 
@@ -567,8 +584,7 @@ rconn_handshake_done(struct rconn *rc)
 	for (size_t i = 0; i < rc->nsubs; i++)
 		rconn_send_subscribe(rc, rc->subs[i]);
 	rc->up_announced = true;
-	if (rc->ev_cb != NULL)
-		rc->ev_cb(rc, RCONN_UP, rc->ev_arg);
+	rconn_notify(rc, RCONN_UP);
 }
 
 /* The handshake failed: log why, maybe refuse for good, drop and retry. */
@@ -752,6 +768,15 @@ rconn_subscribe(struct rconn *rc, const char *channel, bool pattern,
 }
 
 void
+rconn_observe(struct rconn *rc, rconn_event_cb cb, void *arg)
+{
+	rc->observers = xreallocarray(rc->observers, rc->nobservers + 1,
+	    sizeof(*rc->observers));
+	rc->observers[rc->nobservers].cb = cb;
+	rc->observers[rc->nobservers++].arg = arg;
+}
+
+void
 rconn_set_target(struct rconn *rc, const struct redis_target *t)
 {
 	char	desc[320];
@@ -797,6 +822,7 @@ rconn_free(struct rconn *rc)
 		free(rc->subs[i]);
 	}
 	free(rc->subs);
+	free(rc->observers);
 	for (int i = 0; i < SCRIPT_COUNT; i++)
 		free(rc->sha[i]);
 	redisurl_clear(&rc->target);

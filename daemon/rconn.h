@@ -68,6 +68,13 @@ typedef void (*rconn_message_cb)(const char *channel, const char *payload,
 		    size_t len, void *priv);
 void		 rconn_subscribe(struct rconn *, const char *channel, bool pattern,
 		    rconn_message_cb cb, void *priv);
+/*
+ * Also tell cb about RCONN_UP and RCONN_DOWN of this connection, after the
+ * owner's callback (for modules that ride on a connection they do not own,
+ * e.g. the expiration source on the subscriber). Observers stay until
+ * rconn_free.
+ */
+void		 rconn_observe(struct rconn *, rconn_event_cb cb, void *arg);
 /* Use a new target from now on; reconnects if it differs. */
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
 /* Number of commands sent whose replies have not arrived. */

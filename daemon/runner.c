@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runner (DESIGN §4, RELIABILITY P8/P9): checks and starts handler
- * executables, feeds them the payload, collects their output and exit
- * status, and enforces timeouts on their whole process group. It does not
- * decide what a result means for the job (retry, backoff, dead letters):
- * the scheduler does that with the run_result it gets back.
+ * The runner (DESIGN §4, RELIABILITY P8/P9): starts handler executables
+ * that handler_check (handler.c) has passed, feeds them the payload,
+ * collects their output and exit status, and enforces timeouts on their
+ * whole process group. It does not decide what a result means for the job
+ * (retry, backoff, dead letters): the scheduler does that with the
+ * run_result it gets back.
  *
  * How a run goes:
- *   - runner_start checks the handler (runner_check_handler), makes three
+ *   - runner_start checks the handler (handler_check), makes three
  *     pipes and posix_spawns dir/name in a new session (so its pid is also
  *     its process group), with default signal dispositions, an empty signal
  *     mask, only fds 0-2 and a built-from-scratch environment. Never a shell.
@@ -33,7 +34,6 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -47,6 +47,7 @@
 
 #include <event2/event.h>
 
+#include "handler.h"
 #include "log.h"
 #include "runner.h"
 #include "units.h"
@@ -129,9 +130,6 @@ struct envv {
 	size_t	  cap;
 };
 
-static int	runner_check(const char *, const char *, char *, size_t,
-		    enum run_outcome *);
-static bool	runner_executable(const struct stat *);
 static void	runner_sigchld_cb(int, short, void *);
 static struct run *runner_find(struct runner *, pid_t);
 
@@ -209,12 +207,13 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	enum run_outcome	 outcome;
 	char			 err[RUNNER_ERRLEN];
 	struct timeval		 tv;
+	bool			 transient;
 
 	run = run_new(r, spec, cb, arg);
-	if (runner_check(cfg->handlers.dir, run->handler, err, sizeof(err),
-	    &outcome) == -1) {
+	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
+	    &transient) == -1) {
 		log_warnx("job %s: %s", run->log_id, err);
-		run_fail_later(run, outcome, err);
+		run_fail_later(run, transient ? RUN_RETRY : RUN_DEAD, err);
 		return (run);
 	}
 	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
@@ -304,16 +303,6 @@ runner_free(struct runner *r)
 	free(r);
 }
 
-/* Check that name is a safe handler in dir (see runner.h). */
-int
-runner_check_handler(const char *dir, const char *name, char *err,
-    size_t errlen)
-{
-	enum run_outcome	outcome;
-
-	return (runner_check(dir, name, err, errlen, &outcome));
-}
-
 /* Map a waitpid status to an outcome (sysexits: 64 65 77 78 are permanent). */
 enum run_outcome
 runner_classify(int status)
@@ -331,109 +320,6 @@ runner_classify(int status)
 	default:
 		return (RUN_RETRY);
 	}
-}
-
-/*
- * The handler check, with the outcome a failure means: RUN_DEAD when the
- * handler is missing or unsafe, RUN_RETRY when we ran out of something
- * (fds, memory) and trying again later can help.
- */
-static int
-runner_check(const char *dir, const char *name, char *err, size_t errlen,
-    enum run_outcome *outcome)
-{
-	char		esc[300];
-	struct stat	st;
-	int		dfd, fd, saved;
-
-	*outcome = RUN_DEAD;
-	util_escape(name, strlen(name), esc, sizeof(esc));
-	if (!util_valid_handler_name(name, strlen(name))) {
-		snprintf(err, errlen, "invalid handler name '%s'", esc);
-		return (-1);
-	}
-
-	if ((dfd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) == -1 ||
-	    fstat(dfd, &st) == -1) {
-		saved = errno;
-		if (saved == EMFILE || saved == ENFILE || saved == ENOMEM)
-			*outcome = RUN_RETRY;
-		snprintf(err, errlen, "handlers directory %s: %s", dir,
-		    strerror(saved));
-		if (dfd != -1)
-			close(dfd);
-		return (-1);
-	}
-	if (st.st_mode & (S_IWGRP|S_IWOTH)) {
-		snprintf(err, errlen, "handlers directory %s is writable by "
-		    "group or others", dir);
-		close(dfd);
-		return (-1);
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(err, errlen, "handlers directory %s is owned by uid "
-		    "%lu, not root or the daemon's user", dir,
-		    (unsigned long)st.st_uid);
-		close(dfd);
-		return (-1);
-	}
-
-	fd = openat(dfd, name, O_PATH|O_NOFOLLOW|O_CLOEXEC);
-	saved = errno;
-	close(dfd);
-	if (fd == -1) {
-		if (saved == ENOENT)
-			snprintf(err, errlen, "handler '%s' not found in %s",
-			    esc, dir);
-		else {
-			if (saved == EMFILE || saved == ENFILE ||
-			    saved == ENOMEM)
-				*outcome = RUN_RETRY;
-			snprintf(err, errlen, "handler '%s' in %s: %s", esc,
-			    dir, strerror(saved));
-		}
-		return (-1);
-	}
-	if (fstat(fd, &st) == -1) {
-		saved = errno;
-		close(fd);
-		*outcome = RUN_RETRY;
-		snprintf(err, errlen, "handler '%s': fstat: %s", esc,
-		    strerror(saved));
-		return (-1);
-	}
-	close(fd);
-
-	if (S_ISLNK(st.st_mode))
-		snprintf(err, errlen, "handler '%s' is a symlink", esc);
-	else if (!S_ISREG(st.st_mode))
-		snprintf(err, errlen, "handler '%s' is not a regular file", esc);
-	else if (st.st_uid != 0 && st.st_uid != geteuid())
-		snprintf(err, errlen, "handler '%s' is owned by uid %lu, not "
-		    "root or the daemon's user", esc, (unsigned long)st.st_uid);
-	else if (st.st_mode & (S_IWGRP|S_IWOTH))
-		snprintf(err, errlen, "handler '%s' is writable by group or "
-		    "others", esc);
-	else if (!runner_executable(&st))
-		snprintf(err, errlen, "handler '%s' is not executable", esc);
-	else
-		return (0);
-	return (-1);
-}
-
-/* Whether the mode bits let the effective user execute a regular file. */
-static bool
-runner_executable(const struct stat *st)
-{
-	uid_t	euid = geteuid();
-
-	if (euid == 0)
-		return ((st->st_mode & (S_IXUSR|S_IXGRP|S_IXOTH)) != 0);
-	if (st->st_uid == euid)
-		return ((st->st_mode & S_IXUSR) != 0);
-	if (st->st_gid == getegid())
-		return ((st->st_mode & S_IXGRP) != 0);
-	return ((st->st_mode & S_IXOTH) != 0);
 }
 
 /* SIGCHLD: reap every child that has exited, without blocking. */

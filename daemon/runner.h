@@ -82,12 +82,6 @@ size_t		 runner_count_handler(const struct runner *, const char *handler);
 /* SIGKILL every process group, free everything; no callbacks. NULL is a no-op. */
 void		 runner_free(struct runner *);
 
-/*
- * Check that name is a safe handler in dir: valid name, a regular file (not
- * a symlink), executable, not group/world-writable, owned by root or the
- * effective user. Returns 0, or -1 with the reason in err.
- */
-int		 runner_check_handler(const char *dir, const char *name, char *err, size_t errlen);
 /* Map a waitpid status to an outcome (0 done; 64 65 77 78 dead; else retry). */
 enum run_outcome runner_classify(int status);
 

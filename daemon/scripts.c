@@ -9,6 +9,9 @@ extern const char script_src_enqueue[], script_src_claim[],
     script_src_bury[], script_src_reap[], script_src_cancel[],
     script_src_revive[], script_src_purge[], script_src_lock_acquire[],
     script_src_lock_extend[], script_src_lock_release[];
+extern const char script_src_expjob[], script_src_track[],
+    script_src_touch[], script_src_zsetmove[], script_src_listtake[],
+    script_src_listrecover[];
 
 static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0 },
@@ -21,6 +24,12 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_CANCEL] = { "cancel", script_src_cancel, 0 },
 	[SCRIPT_REVIVE] = { "revive", script_src_revive, 0 },
 	[SCRIPT_PURGE] = { "purge", script_src_purge, 0 },
+	[SCRIPT_EXPJOB] = { "expjob", script_src_expjob, 0 },
+	[SCRIPT_TRACK] = { "track", script_src_track, 0 },
+	[SCRIPT_TOUCH] = { "touch", script_src_touch, 0 },
+	[SCRIPT_ZSETMOVE] = { "zsetmove", script_src_zsetmove, 0 },
+	[SCRIPT_LISTTAKE] = { "listtake", script_src_listtake, 0 },
+	[SCRIPT_LISTRECOVER] = { "listrecover", script_src_listrecover, 0 },
 	[SCRIPT_LOCK_ACQUIRE] = { "lock_acquire", script_src_lock_acquire, 0 },
 	[SCRIPT_LOCK_EXTEND] = { "lock_extend", script_src_lock_extend, 0 },
 	[SCRIPT_LOCK_RELEASE] = { "lock_release", script_src_lock_release, 0 },

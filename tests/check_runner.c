@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "handler.h"
 #include "harness.h"
 #include "runner.h"
 #include "util.h"
@@ -906,8 +907,8 @@ START_TEST(unsafe_handlers)
 	memset(t, 0, sizeof(t));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(want, sizeof(want), cases[i].reason, e.dir);
-		ck_assert_int_eq(runner_check_handler(e.dir, cases[i].name,
-		    err, sizeof(err)), -1);
+		ck_assert_int_eq(handler_check(e.dir, cases[i].name,
+		    err, sizeof(err), NULL), -1);
 		ck_assert_str_eq(err, want);
 		t_start(&e, cases[i].name, "p", 1, &t[i]);
 	}
@@ -927,10 +928,10 @@ START_TEST(unsafe_handlers)
 	ck_assert_int_ne(access(path, F_OK), 0);
 
 	/* The good one passes; a group-writable directory fails everything. */
-	ck_assert_int_eq(runner_check_handler(e.dir, "good", err, sizeof(err)),
+	ck_assert_int_eq(handler_check(e.dir, "good", err, sizeof(err), NULL),
 	    0);
 	ck_assert_int_eq(chmod(e.dir, 0775), 0);
-	ck_assert_int_eq(runner_check_handler(e.dir, "good", err, sizeof(err)),
+	ck_assert_int_eq(handler_check(e.dir, "good", err, sizeof(err), NULL),
 	    -1);
 	snprintf(want, sizeof(want), "handlers directory %s is writable by "
 	    "group or others", e.dir);
@@ -942,8 +943,8 @@ START_TEST(unsafe_handlers)
 		t_handler(&e, "foreign", marker, 0755);
 		snprintf(path, sizeof(path), "%s/foreign", e.dir);
 		ck_assert_int_eq(chown(path, 65534, 65534), 0);
-		ck_assert_int_eq(runner_check_handler(e.dir, "foreign", err,
-		    sizeof(err)), -1);
+		ck_assert_int_eq(handler_check(e.dir, "foreign", err,
+		    sizeof(err), NULL), -1);
 		ck_assert_str_eq(err, "handler 'foreign' is owned by uid 65534, "
 		    "not root or the daemon's user");
 	}

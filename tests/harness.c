@@ -57,9 +57,13 @@ h_nap(void)
 	nanosleep(&ts, NULL);
 }
 
-/* fork+exec argv with stdout/stderr sent to logpath (append). */
+/*
+ * fork+exec argv with stdout/stderr sent to logpath (append) and env
+ * ("NAME=VALUE", NULL-terminated, may be NULL) added to the environment;
+ * a VALUE of "%pid" becomes the child's pid.
+ */
 static pid_t
-h_spawn(const char *const *argv, const char *logpath)
+h_spawn_env(const char *const *argv, const char *logpath, const char *const *env)
 {
 	pid_t	pid = fork();
 
@@ -78,10 +82,27 @@ h_spawn(const char *const *argv, const char *logpath)
 			close(fd);
 		}
 		signal(SIGPIPE, SIG_DFL);
+		for (; env != NULL && *env != NULL; env++) {
+			char		 name[256], pid_text[32];
+			const char	*eq = strchr(*env, '=');
+
+			if (eq == NULL || (size_t)(eq - *env) >= sizeof(name))
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - *env), *env);
+			snprintf(pid_text, sizeof(pid_text), "%d", (int)getpid());
+			setenv(name, strcmp(eq + 1, "%pid") == 0 ? pid_text : eq + 1, 1);
+		}
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	return (pid);
+}
+
+/* fork+exec argv with stdout/stderr sent to logpath (append). */
+static pid_t
+h_spawn(const char *const *argv, const char *logpath)
+{
+	return (h_spawn_env(argv, logpath, NULL));
 }
 
 /* Start redis-server on r->sock and wait until it answers PING. */
@@ -312,6 +333,13 @@ h_bin(const char *name)
 void
 h_daemon_start(struct h_daemon *d, const char *dir, const char *config_text)
 {
+	h_daemon_start_env(d, dir, config_text, NULL);
+}
+
+void
+h_daemon_start_env(struct h_daemon *d, const char *dir, const char *config_text,
+    const char *const *env)
+{
 	const char	*argv[4];
 
 	memset(d, 0, sizeof(*d));
@@ -329,7 +357,7 @@ h_daemon_start(struct h_daemon *d, const char *dir, const char *config_text)
 	argv[1] = "-c";
 	argv[2] = d->config;
 	argv[3] = NULL;
-	d->pid = h_spawn(argv, d->log);
+	d->pid = h_spawn_env(argv, d->log, env);
 }
 
 int

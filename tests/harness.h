@@ -69,6 +69,12 @@ const char	*h_bin(const char *name);
  * dir unless the config names one). stderr goes to d->log.
  */
 void		 h_daemon_start(struct h_daemon *d, const char *dir, const char *config_text);
+/*
+ * The same with env ("NAME=VALUE", NULL-terminated) added to deferd's
+ * environment; a VALUE of "%pid" becomes deferd's own pid.
+ */
+void		 h_daemon_start_env(struct h_daemon *d, const char *dir,
+		    const char *config_text, const char *const *env);
 /* Send sig; with wait, reap and return the exit status (waitpid form). */
 int		 h_daemon_signal(struct h_daemon *d, int sig, bool wait);
 /* Wait for the log to contain text (deadline in ms); true if it did. */

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Build bench/RESULTS.md from bench/results/*.csv (written by bench/run)
+and the hand-written bench/FINDINGS.md (profiles, fixes, before/after).
+
+usage: report.py RESULTS_DIR OUT.md            Python 3 standard library only."""
+import csv
+import os
+import sys
+
+TITLES = {
+    "R": "R. Redis's own limit (redis-benchmark, unix socket)",
+    "A": "A. Burst: jobs due at one instant, handler exits 0 at once",
+    "B": "B. Spread: jobs due evenly over 10 s",
+    "C": "C. Idle: no jobs",
+    "D": "D. Enqueue",
+    "E": "E. Scale: 1,000,000 delayed jobs in Redis",
+    "F": "F. Expirations: rule keys expiring among 100,000 volatile keys",
+    "G": "G. Locks: the burst with every job on one of 100 resources",
+}
+
+NOTES = {
+    "R": "ZADD and the enqueue script with 8 clients and pipeline 16; the "
+         "claim script on an empty queue (the idle poll) the same way, and "
+         "claiming 8 due jobs per call from one client (what deferd does "
+         "with `concurrency: 8`): Redis's ceiling for deferd's claim path.",
+    "A": "`deferd`: the enqueue script (as deferctl) via redis-cli --pipe, "
+         "all due 2-3 s later; the probe records its own start. "
+         "`spawn_limit`: bench/spawn_limit.c runs the same probe the same "
+         "way (posix_spawn, new session, stdin pipe) with the same number "
+         "in flight, without Redis: the machine's limit. `classic`: "
+         "bench/baseline_poll.py (ZRANGEBYSCORE LIMIT 0 1 + ZREM, sleep 1 s "
+         "when idle, subprocess one at a time) on fewer jobs (its rate does "
+         "not depend on the count). Lateness = probe start - due time; "
+         "jobs/s = jobs / (last start - due time).",
+    "B": "`deferd_self_report` is deferd's own debug log line "
+         "\"starting Nms after due\" (ms, taken just before posix_spawn), "
+         "beside the probe's figure.",
+    "C": "`commands_per_s`: top-level commands from deferd (redis-cli "
+         "MONITOR, script-internal calls excluded); "
+         "`commands_incl_script_per_s`: every command Redis executed "
+         "(INFO commandstats delta, our INFO/CONFIG/MONITOR excluded), i.e. "
+         "including the calls inside the scripts. CPU = utime+stime from "
+         "/proc/PID/stat over the window. `top_*`: calls per command.",
+    "D": "`deferctl_one`: one process per job (fork/exec, config, connect, "
+         "one script call). `deferctl_batch`: `enqueue --batch` of 100,000 "
+         "lines. `evalsha_pipe`: the enqueue script through redis-cli "
+         "--pipe (Redis's cost per enqueue call). `multi_pipe`: the README's "
+         "plain MULTI/HSET/ZADD/EXEC form through redis-cli --pipe.",
+    "E": "The backlog is the README's plain form (handler + 16-byte payload, "
+         "28-byte IDs like deferctl's) due over the hour after the first 10 "
+         "minutes, loaded with a Lua loop. Then the same burst and spread "
+         "as on the empty Redis, run by a fresh deferd.",
+    "F": "`redis_alone`: a plain PSUBSCRIBE client, no deferd: when Redis "
+         "itself publishes `expired` (lazy or sampled expiry). `deferd`: "
+         "expiry time to handler start, when the feature exists.",
+    "G": "`locks`: the burst with resource r0..r99; `no_locks`: the same "
+         "burst without resources, measured beside it.",
+}
+
+
+def load(results):
+    rows, machine = {}, {}
+    for name in sorted(os.listdir(results)):
+        path = os.path.join(results, name)
+        if not name.endswith(".csv") or not os.path.isfile(path):
+            continue
+        with open(path, newline="") as f:
+            r = list(csv.reader(f))
+        if name == "machine.csv":
+            machine = {k: v for k, v in r[1:]}
+            continue
+        for w, variant, metric, value, unit in r[1:]:
+            rows.setdefault(w, []).append((variant, metric, value, unit))
+    return rows, machine
+
+
+def get(rows, w, variant, metric):
+    for v, m, val, _ in rows.get(w, []):
+        if v == variant and m == metric:
+            try:
+                return float(val)
+            except ValueError:
+                return None
+    return None
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    if abs(x) >= 100 or x == int(x):
+        return "{:,.0f}".format(x)
+    return "{:.2f}".format(x)
+
+
+def targets(rows):
+    """(target, measured text, pass/miss/–) for every target."""
+    out = []
+
+    def add(name, ok, text):
+        out.append((name, text, "–" if ok is None else ("pass" if ok else "**miss**")))
+
+    d, s = get(rows, "A", "deferd", "jobs_per_s"), get(rows, "A", "spawn_limit", "jobs_per_s")
+    ok = None if d is None or not s else d >= 0.8 * s
+    add("A: burst ≥ 80% of the spawn limit", ok,
+        "%s of %s jobs/s = %s%%" % (fmt(d), fmt(s), fmt(100 * d / s) if d and s else "–"))
+    f = get(rows, "A", "deferd", "first_start_late")
+    add("A: first job within 5 ms of due", None if f is None else f <= 5, "%s ms" % fmt(f))
+    p, e = get(rows, "B", "deferd", "late_p99"), get(rows, "B", "deferd", "early")
+    add("B: p99 lateness ≤ 5 ms", None if p is None else p <= 5, "%s ms" % fmt(p))
+    add("B: zero jobs started early", None if e is None else e == 0, "%s" % fmt(e))
+    c = get(rows, "C", "deferd", "commands_per_s")
+    ci = get(rows, "C", "deferd", "commands_incl_script_per_s")
+    add("C: ≤ 1 Redis command/s per queue, idle", None if c is None else c <= 1.0,
+        "%s/s (%s/s counting calls inside scripts)" % (fmt(c), fmt(ci)))
+    u = get(rows, "C", "deferd", "cpu_pct")
+    add("C: CPU ≤ 0.1% of a core, idle", None if u is None else u <= 0.1, "%s%%" % fmt(u))
+    b = get(rows, "D", "deferctl_batch", "jobs_per_s")
+    add("D: deferctl --batch ≥ 50,000 jobs/s", None if b is None else b >= 50000, "%s jobs/s" % fmt(b))
+    r1, r0 = get(rows, "E", "backlog", "rss_peak_kb"), get(rows, "E", "empty", "rss_peak_kb")
+    ok = None if r1 is None or r0 is None else (r1 < 10240 and r0 < 10240)
+    add("E: deferd RSS < 10 MB, independent of backlog", ok,
+        "peak %s kB with the backlog, %s kB without" % (fmt(r1), fmt(r0)))
+    m = get(rows, "E", "backlog", "redis_bytes_per_job")
+    add("E: Redis ≤ 250 bytes per delayed job (16-byte payload)", None if m is None else m <= 250,
+        "%s bytes" % fmt(m))
+    for kind, metric, label in (("burst", "jobs_per_s", "burst jobs/s"),
+                                ("burst", "first_start_late", "burst first start"),
+                                ("spread", "late_p99", "spread p99")):
+        big = get(rows, "E", "backlog_" + kind, metric)
+        small = get(rows, "E", "empty_" + kind, metric)
+        if big is None or small is None:
+            add("E: %s within 10%% of the empty Redis" % label, None, "–")
+            continue
+        if metric == "jobs_per_s":
+            ok = big >= 0.9 * small
+        else:   # lateness: 10%, or 1 ms for figures of a few ms
+            ok = big <= max(1.1 * small, small + 1.0)
+        add("E: %s within 10%% of the empty Redis" % label, ok,
+            "%s vs %s" % (fmt(big), fmt(small)))
+    if get(rows, "F", "deferd", "skipped"):
+        add("F: expiry to handler p99 ≤ 10 ms, 100% within 1 s", None, "skipped: not available")
+    else:
+        p = get(rows, "F", "deferd", "late_p99")
+        w, n = get(rows, "F", "deferd", "within_1s"), get(rows, "F", "deferd", "jobs")
+        ok = None if p is None else (p <= 10 and w is not None and n and w >= n)
+        add("F: expiry to handler p99 ≤ 10 ms, 100% within 1 s", ok,
+            "p99 %s ms, %s of %s within 1 s" % (fmt(p), fmt(w), fmt(n)))
+    if get(rows, "G", "deferd", "skipped"):
+        add("G: locks ≥ 70% of the burst without", None, "skipped: not available")
+    else:
+        l, n = get(rows, "G", "locks", "jobs_per_s"), get(rows, "G", "no_locks", "jobs_per_s")
+        ok = None if l is None or not n else l >= 0.7 * n
+        add("G: locks ≥ 70% of the burst without", ok,
+            "%s vs %s jobs/s = %s%%" % (fmt(l), fmt(n), fmt(100 * l / n) if l and n else "–"))
+    return out
+
+
+def table(rows, w):
+    variants, metrics, cell, units = [], [], {}, {}
+    for v, m, val, unit in rows[w]:
+        if v == "all":
+            continue
+        if v not in variants:
+            variants.append(v)
+        if m not in metrics:
+            metrics.append(m)
+        cell[(v, m)] = val
+        units[m] = unit
+    lines = ["| metric | unit | " + " | ".join("`%s`" % v for v in variants) + " |",
+             "|---|---|" + "---:|" * len(variants)]
+    for m in metrics:
+        vals = []
+        for v in variants:
+            x = cell.get((v, m), "")
+            try:
+                x = fmt(float(x))
+            except ValueError:
+                pass
+            vals.append(x)
+        lines.append("| %s | %s | %s |" % (m, units[m], " | ".join(vals)))
+    return lines
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    results, out = sys.argv[1], sys.argv[2]
+    rows, mc = load(results)
+    L = ["# deferd benchmark results", "",
+         "Generated by `make bench` (bench/run-all; one workload: `bench/run A`) "
+         "from bench/results/*.csv; the analysis at the end is "
+         "bench/FINDINGS.md. Every figure comes from one run on one machine, "
+         "beside the baselines measured in the same run.", "",
+         "| machine | |", "|---|---|"]
+    for k, label in (("nproc", "CPUs (nproc)"), ("cpu", "CPU model"), ("ram_mib", "RAM (MiB)"),
+                     ("kernel", "kernel"), ("deferd", "deferd"), ("redis_server", "redis-server"),
+                     ("hiredis", "hiredis"), ("libevent", "libevent"),
+                     ("python3_redis", "python3-redis (baseline)"),
+                     ("concurrency", "deferd concurrency"), ("poll_interval", "poll_interval"),
+                     ("lease", "lease"), ("date", "date of the last run")):
+        L.append("| %s | %s |" % (label, mc.get(k, "?")))
+    L += ["", "Redis: private redis-server on a unix socket, no persistence "
+          "(`--save '' --appendonly no`). Handler: bench/probe.c, which records "
+          "its own start time (CLOCK_REALTIME) and the due time carried in "
+          "its payload; lateness is computed from those lines only "
+          "(bench/lateness.py), never from deferd's figures.", "",
+          "## Targets", "", "| target | measured | |", "|---|---|---|"]
+    for name, text, st in targets(rows):
+        L.append("| %s | %s | %s |" % (name, text, st))
+    for w in "RABCDEFG":
+        if w not in rows:
+            continue
+        date = next((val for v, m, val, _ in rows[w] if v == "all" and m == "date"), "?")
+        L += ["", "## " + TITLES[w], "", NOTES[w] + " (run %s)" % date, ""]
+        L += table(rows, w)
+    findings = os.path.join(os.path.dirname(os.path.abspath(out)), "FINDINGS.md")
+    if os.path.exists(findings):
+        with open(findings) as f:
+            L += ["", f.read().rstrip()]
+    with open(out, "w") as f:
+        f.write("\n".join(L) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,871 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Key expirations as jobs (DESIGN §3). On the subscriber connection:
+ * `__keyevent@*__:expired` for every database, and, for the configured
+ * database, `expire` and `del`. An expired key that matches a rule becomes
+ * a job through the expjob script (deduplicated across daemons by a
+ * marker). Keys of the configured database that match a rule are tracked
+ * in NS:{exp}:watch by expiry time (from `expire` events and a SCAN after
+ * every connect); a timer at the earliest deadline runs the touch script,
+ * which makes Redis expire due keys and publish `expired` at once, instead
+ * of when its sampling finds them. Rules for other databases get events
+ * but no tracking: deferd's connections stay in their one database.
+ *
+ * Also: notify-keyspace-events is checked (and set with configure_redis)
+ * at every connect, and pub/sub outages are logged and counted, since
+ * events published while nobody listens are lost.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deferd.h"
+#include "glob.h"
+#include "keys.h"
+#include "log.h"
+#include "rconn.h"
+#include "sources.h"
+#include "template.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define EXP_MARKER_TTL_MS	300000	/* dedupe marker of a created job */
+#define EXP_TOUCH_LIMIT		500	/* due keys touched per script call */
+#define EXP_TRACK_BATCH		200	/* keys per track call */
+#define EXP_SCAN_COUNT		"1000"
+#define EXP_PENDING_MAX		100000	/* expirations kept while Redis is down */
+#define EXP_FLAGS_LOG_MS	60000	/* missing flags: error once a minute */
+#define EXP_SAFETY_MS		1000	/* touch at least this often */
+
+struct exp_rule {
+	const struct expiration_rule *r;	/* in the config of the start */
+	char		*prefix;		/* NS:{Q}: */
+	char		*k_delayed;
+	char		*k_wake;
+	bool		 tracked;		/* applies to the configured db */
+};
+
+/* One expiration to turn into a job: waiting for Redis or in flight. */
+struct exp_req {
+	TAILQ_ENTRY(exp_req)	 entry;
+	struct expire		*e;
+	size_t			 rule;
+	int			 db;
+	char			*key;
+	size_t			 len;
+};
+TAILQ_HEAD(exp_reqs, exp_req);
+
+struct expire {
+	struct deferd	*d;
+	struct exp_rule	*rules;
+	size_t		 nrules;
+	int		 db;		/* of our connections: the one tracked */
+	char		 dbstr[16];
+	bool		 track;		/* some rule applies to db */
+	char		*k_watch;
+	bool		 closing;
+
+	struct exp_reqs	 pending;	/* not sent: Redis down */
+	size_t		 npending;
+	uint64_t	 created, duplicates, lost;
+
+	/* notify-keyspace-events */
+	bool		 flags_ok_once;
+	struct event	*flags_timer;
+
+	/* tracking */
+	char		**track_keys;
+	size_t		 ntrack_keys;
+	size_t		*track_lens;
+	struct event	*track_ev;
+	struct event	*touch_timer;
+	struct event	*safety_timer;
+	int64_t		 touch_at_mono;	/* -1: unarmed */
+	bool		 touching;
+	bool		 touch_again;
+
+	/* SCAN of every tracked rule's pattern */
+	struct event	*scan_ev;
+	bool		 scanning;
+	bool		 scan_again;
+	size_t		 scan_rule;
+	char		 scan_cursor[32];
+
+	/* pub/sub outages */
+	int64_t		 sub_down_mono;	/* -1: up */
+	int64_t		 sub_down_real;
+	int64_t		 lost_window_ms;
+};
+
+static void	expire_send(struct expire *, struct exp_req *);
+static void	expire_touch(struct expire *);
+static void	expire_scan_step(struct expire *);
+static void	expire_check_flags(struct expire *);
+
+/* Reply callback for commands whose answer does not matter (ZREM). */
+static void
+expire_ignore_reply(redisReply *reply, void *priv)
+{
+	(void)reply;
+	(void)priv;
+}
+
+/* Free a request. */
+static void
+exp_req_free(struct exp_req *q)
+{
+	free(q->key);
+	free(q);
+}
+
+/* Keep q until the command connection is back (bounded). */
+static void
+expire_hold(struct expire *e, struct exp_req *q)
+{
+	char	key[256];
+
+	if (e->npending >= EXP_PENDING_MAX) {
+		e->lost++;
+		log_errorx("expirations: key %s expired while Redis was "
+		    "unreachable and %d others wait; dropped (rule %s)",
+		    util_escape(q->key, q->len, key, sizeof(key)),
+		    EXP_PENDING_MAX, e->rules[q->rule].r->pattern);
+		exp_req_free(q);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&e->pending, q, entry);
+	e->npending++;
+}
+
+/* Reply of expjob: {1, id} created, {0, id} done elsewhere already. */
+static void
+expire_job_reply(redisReply *reply, void *priv)
+{
+	struct exp_req	*q = priv;
+	struct expire	*e = q->e;
+	char		 key[256];
+
+	if (reply == NULL) {
+		if (e->closing)
+			exp_req_free(q);
+		else
+			expire_hold(e, q);	/* sent again on reconnect */
+		return;
+	}
+	util_escape(q->key, q->len, key, sizeof(key));
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		e->lost++;
+		log_errorx("expirations: key %s (db %d, rule %s, handler %s): "
+		    "creating the job failed: %s", key, q->db,
+		    e->rules[q->rule].r->pattern, e->rules[q->rule].r->handler,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+	} else if (reply->element[0]->integer == 1) {
+		e->created++;
+		log_info("expirations: key %s expired (db %d, rule %s): job %s "
+		    "for %s", key, q->db, e->rules[q->rule].r->pattern,
+		    reply->element[1]->str, e->rules[q->rule].r->handler);
+	} else {
+		e->duplicates++;
+		log_debug("expirations: key %s: job %s already made", key,
+		    reply->element[1]->str);
+	}
+	exp_req_free(q);
+}
+
+/* The rule's resource for key with captures m, or NULL (none or error). */
+static char *
+expire_resource(struct expire *e, size_t rule, const char *key, size_t len,
+    const struct glob_match *m)
+{
+	const char	*tmpl = e->rules[rule].r->resource;
+	char		*caps[GLOB_MAX_CAPTURES + 1], err[256], *res;
+
+	if (tmpl == NULL)
+		return (NULL);
+	caps[0] = xstrndup(key, len);
+	for (size_t i = 0; i < m->n; i++)
+		caps[i + 1] = xstrndup(key + m->cap[i].off, m->cap[i].len);
+	res = template_expand(tmpl, (const char *const *)caps, m->n + 1, err,
+	    sizeof(err));
+	if (res == NULL)
+		log_errorx("expirations: rule %s: resource '%s': %s; the job "
+		    "runs without a lock", e->rules[rule].r->pattern, tmpl, err);
+	for (size_t i = 0; i <= m->n; i++)
+		free(caps[i]);
+	return (res);
+}
+
+/* Send the expjob script for q (or hold it while Redis is down). */
+static void
+expire_send(struct expire *e, struct exp_req *q)
+{
+	const struct exp_rule	*r = &e->rules[q->rule];
+	struct glob_match	 m;
+	char			*res, db[16], ttl[24];
+	const char		*argv[9];
+	size_t			 lens[9];
+
+	if (!rconn_ready(e->d->cmd)) {
+		expire_hold(e, q);
+		return;
+	}
+	glob_match(r->r->pattern, q->key, q->len, &m);
+	res = expire_resource(e, q->rule, q->key, q->len, &m);
+	snprintf(db, sizeof(db), "%d", q->db);
+	snprintf(ttl, sizeof(ttl), "%d", EXP_MARKER_TTL_MS);
+	argv[0] = r->k_delayed;
+	argv[1] = r->prefix;
+	argv[2] = db;
+	argv[3] = q->key;
+	argv[4] = r->r->handler;
+	argv[5] = res != NULL ? res : "";
+	argv[6] = r->r->pattern;
+	argv[7] = ttl;
+	argv[8] = r->k_wake;
+	for (int i = 0; i < 9; i++)
+		lens[i] = strlen(argv[i]);
+	lens[3] = q->len;
+	if (rconn_script(e->d->cmd, SCRIPT_EXPJOB, expire_job_reply, q, 1, 9,
+	    argv, lens) == -1)
+		expire_hold(e, q);
+	free(res);
+}
+
+/* The first rule matching key in database db, or -1. */
+static ssize_t
+expire_find_rule(const struct expire *e, int db, const char *key, size_t len)
+{
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct expiration_rule *r = e->rules[i].r;
+
+		if ((r->db == -1 || r->db == db) &&
+		    glob_match(r->pattern, key, len, NULL))
+			return ((ssize_t)i);
+	}
+	return (-1);
+}
+
+/* Queue key for the next track call (flushed on the next loop turn). */
+static void
+expire_track_later(struct expire *e, const char *key, size_t len)
+{
+	e->track_keys = xreallocarray(e->track_keys, e->ntrack_keys + 1,
+	    sizeof(*e->track_keys));
+	e->track_lens = xreallocarray(e->track_lens, e->ntrack_keys + 1,
+	    sizeof(*e->track_lens));
+	e->track_keys[e->ntrack_keys] = xmemdup(key, len);
+	e->track_lens[e->ntrack_keys++] = len;
+	if (e->ntrack_keys == 1)
+		sources_after(e->track_ev, 0);
+}
+
+/* Arm the touch timer for delay_ms from now unless it fires earlier. */
+static void
+expire_arm(struct expire *e, int64_t delay_ms)
+{
+	int64_t	at = util_mono_ms() + delay_ms;
+
+	if (e->touch_at_mono != -1 && e->touch_at_mono <= at)
+		return;
+	e->touch_at_mono = at;
+	sources_after(e->touch_timer, delay_ms);
+}
+
+/* Arm for the earliest watch score first, given Redis's now. */
+static void
+expire_arm_for(struct expire *e, long long now, long long first)
+{
+	if (first < 0)
+		return;
+	/* Redis expires a key once now > its expiry time. */
+	expire_arm(e, first >= now ? first - now + 1 : 0);
+}
+
+/* Integer of a reply element, or def. */
+static long long
+expire_int(const redisReply *r, long long def)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (r->integer);
+	if (r->type == REDIS_REPLY_STRING)
+		return (strtoll(r->str, NULL, 10));
+	return (def);
+}
+
+/* Reply of track: {now, first, tracked}. */
+static void
+expire_track_reply(redisReply *reply, void *priv)
+{
+	struct expire	*e = priv;
+
+	if (reply == NULL || e->closing)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+		log_errorx("expirations: tracking keys in %s failed: %s",
+		    e->k_watch, reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "bad reply");
+		return;
+	}
+	expire_arm_for(e, expire_int(reply->element[0], 0),
+	    expire_int(reply->element[1], -1));
+}
+
+/* Send one track call for keys[0..n-1] (lens may not be NULL). */
+static void
+expire_track_send(struct expire *e, char **keys, size_t *lens, size_t n)
+{
+	const char	**argv = xcalloc(n + 2, sizeof(*argv));
+	size_t		 *alens = xcalloc(n + 2, sizeof(*alens));
+
+	argv[0] = e->k_watch;
+	alens[0] = strlen(e->k_watch);
+	for (size_t i = 0; i < n; i++) {
+		argv[i + 1] = keys[i];
+		alens[i + 1] = lens[i];
+	}
+	argv[n + 1] = e->dbstr;
+	alens[n + 1] = strlen(e->dbstr);
+	rconn_script(e->d->cmd, SCRIPT_TRACK, expire_track_reply, e,
+	    (int)n + 1, (int)n + 2, argv, alens);
+	free(argv);
+	free(alens);
+}
+
+/* Zero-delay event: send the keys queued by `expire` events. */
+static void
+expire_track_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct expire	*e = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < e->ntrack_keys; i += EXP_TRACK_BATCH) {
+		size_t n = e->ntrack_keys - i;
+
+		if (n > EXP_TRACK_BATCH)
+			n = EXP_TRACK_BATCH;
+		if (rconn_ready(e->d->cmd))
+			expire_track_send(e, e->track_keys + i,
+			    e->track_lens + i, n);
+	}
+	for (size_t i = 0; i < e->ntrack_keys; i++)
+		free(e->track_keys[i]);
+	e->ntrack_keys = 0;
+}
+
+/* A key event of the configured database: expire (track) or del (untrack). */
+static void
+expire_tracking_event(struct expire *e, const char *event, const char *key,
+    size_t len)
+{
+	ssize_t	 rule = expire_find_rule(e, e->db, key, len);
+	char	*member;
+	size_t	 mlen;
+
+	if (rule == -1 || !e->rules[rule].tracked)
+		return;
+	if (strcmp(event, "expire") == 0) {
+		expire_track_later(e, key, len);
+		return;
+	}
+	if (!rconn_ready(e->d->cmd))
+		return;		/* the touch removes it at its deadline */
+	mlen = strlen(e->dbstr) + 1 + len;
+	member = xmalloc(mlen);
+	memcpy(member, e->dbstr, strlen(e->dbstr));
+	member[strlen(e->dbstr)] = ':';
+	memcpy(member + strlen(e->dbstr) + 1, key, len);
+	rconn_command(e->d->cmd, expire_ignore_reply, NULL, 3, (const char *[]){ "ZREM",
+	    e->k_watch, member }, (const size_t[]){ 4, strlen(e->k_watch),
+	    mlen });
+	free(member);
+}
+
+/* Parse "__keyevent@DB__:EVENT"; returns the event name or NULL. */
+static const char *
+expire_parse_channel(const char *channel, int *db)
+{
+	const char	*p;
+	char		*end;
+	long		 n;
+
+	if (strncmp(channel, "__keyevent@", 11) != 0)
+		return (NULL);
+	n = strtol(channel + 11, &end, 10);
+	if (end == channel + 11 || n < 0 || n > 1000000 ||
+	    strncmp(end, "__:", 3) != 0)
+		return (NULL);
+	p = end + 3;
+	*db = (int)n;
+	return (p);
+}
+
+/* A key event from the subscriber connection. */
+static void
+expire_event_cb(const char *channel, const char *payload, size_t len,
+    void *priv)
+{
+	struct expire	*e = priv;
+	struct exp_req	*q;
+	const char	*event;
+	ssize_t		 rule;
+	int		 db;
+
+	if ((event = expire_parse_channel(channel, &db)) == NULL || len == 0)
+		return;
+	if (strcmp(event, "expired") != 0) {
+		if (db == e->db && e->track)
+			expire_tracking_event(e, event, payload, len);
+		return;
+	}
+	if ((rule = expire_find_rule(e, db, payload, len)) == -1)
+		return;
+	if (db == e->db && e->rules[rule].tracked)
+		expire_tracking_event(e, "del", payload, len);
+	q = xcalloc(1, sizeof(*q));
+	q->e = e;
+	q->rule = (size_t)rule;
+	q->db = db;
+	q->key = xmemdup(payload, len);
+	q->len = len;
+	expire_send(e, q);
+}
+
+/* Send every expiration held while Redis was down. */
+static void
+expire_flush_pending(struct expire *e)
+{
+	struct exp_req	*q;
+	size_t		 n = e->npending;
+
+	if (n > 0)
+		log_info("expirations: sending %zu expiration(s) held while "
+		    "Redis was unreachable", n);
+	while (n-- > 0 && (q = TAILQ_FIRST(&e->pending)) != NULL) {
+		TAILQ_REMOVE(&e->pending, q, entry);
+		e->npending--;
+		expire_send(e, q);
+	}
+}
+
+/* Reply of touch: {now, first, touched, removed}. */
+static void
+expire_touch_reply(redisReply *reply, void *priv)
+{
+	struct expire	*e = priv;
+	long long	 now, first;
+
+	e->touching = false;
+	if (reply == NULL || e->closing)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {
+		log_errorx("expirations: touching due keys of %s failed: %s",
+		    e->k_watch, reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "bad reply");
+		return;
+	}
+	now = expire_int(reply->element[0], 0);
+	first = expire_int(reply->element[1], -1);
+	if (expire_int(reply->element[2], 0) > 0)
+		log_debug("expirations: touched %lld due key(s), %lld gone",
+		    expire_int(reply->element[2], 0),
+		    expire_int(reply->element[3], 0));
+	if (e->touch_again || (first >= 0 && first <= now)) {
+		e->touch_again = false;
+		expire_arm(e, 0);	/* more due than one call takes */
+	} else
+		expire_arm_for(e, now, first);
+}
+
+/* Touch the due keys of the watch zset. */
+static void
+expire_touch(struct expire *e)
+{
+	char	limit[16];
+
+	if (!e->track || !rconn_ready(e->d->cmd))
+		return;
+	if (e->touching) {
+		e->touch_again = true;
+		return;
+	}
+	snprintf(limit, sizeof(limit), "%d", EXP_TOUCH_LIMIT);
+	if (rconn_script(e->d->cmd, SCRIPT_TOUCH, expire_touch_reply, e, 1, 3,
+	    (const char *[]){ e->k_watch, e->dbstr, limit }, NULL) == 0)
+		e->touching = true;
+}
+
+/* Timers: the earliest deadline, and the safety net. */
+static void
+expire_touch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct expire	*e = arg;
+
+	(void)fd;
+	(void)what;
+	e->touch_at_mono = -1;
+	expire_touch(e);
+}
+
+/* Reply of one SCAN page: {cursor, keys}; track them, go on next turn. */
+static void
+expire_scan_reply(redisReply *reply, void *priv)
+{
+	struct expire	*e = priv;
+	redisReply	*keys;
+
+	e->scanning = false;
+	if (reply == NULL || e->closing)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+		log_errorx("expirations: SCAN for rule %s failed: %s",
+		    e->rules[e->scan_rule].r->pattern,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+		return;
+	}
+	keys = reply->element[1];
+	for (size_t i = 0; i < keys->elements; i++)
+		if (keys->element[i]->type == REDIS_REPLY_STRING)
+			expire_track_later(e, keys->element[i]->str,
+			    keys->element[i]->len);
+	snprintf(e->scan_cursor, sizeof(e->scan_cursor), "%s",
+	    reply->element[0]->str);
+	if (strcmp(e->scan_cursor, "0") == 0)
+		e->scan_rule++;
+	if (e->scan_again) {
+		e->scan_again = false;
+		e->scan_rule = 0;
+		snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
+	}
+	sources_after(e->scan_ev, 0);
+}
+
+/* Send the next SCAN page, on the next tracked rule when one is done. */
+static void
+expire_scan_step(struct expire *e)
+{
+	while (e->scan_rule < e->nrules && !e->rules[e->scan_rule].tracked)
+		e->scan_rule++;
+	if (e->scan_rule >= e->nrules) {
+		log_debug("expirations: SCAN of tracked keys done");
+		return;
+	}
+	if (!rconn_ready(e->d->cmd))
+		return;		/* started again on the next RCONN_UP */
+	if (rconn_command(e->d->cmd, expire_scan_reply, e, 6, (const char *[]){
+	    "SCAN", e->scan_cursor, "MATCH", e->rules[e->scan_rule].r->pattern,
+	    "COUNT", EXP_SCAN_COUNT }, NULL) == 0)
+		e->scanning = true;
+}
+
+/* Zero-delay event: the next SCAN page. */
+static void
+expire_scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	expire_scan_step(arg);
+}
+
+/* Start (or restart) the SCAN of every tracked rule. */
+static void
+expire_scan_start(struct expire *e)
+{
+	if (!e->track)
+		return;
+	if (e->scanning) {
+		e->scan_again = true;
+		return;
+	}
+	e->scan_rule = 0;
+	snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
+	sources_after(e->scan_ev, 0);
+}
+
+/* The flags notify-keyspace-events lacks for expirations (E, x, g; A = g + x). */
+static void
+expire_missing_flags(const char *have, char *out, size_t outlen)
+{
+	bool	all = strchr(have, 'A') != NULL;
+
+	snprintf(out, outlen, "%s%s%s", strchr(have, 'E') ? "" : "E",
+	    all || strchr(have, 'x') ? "" : "x",
+	    all || strchr(have, 'g') ? "" : "g");
+}
+
+/* Reply of CONFIG SET notify-keyspace-events. */
+static void
+expire_flags_set_reply(redisReply *reply, void *priv)
+{
+	struct expire	*e = priv;
+
+	if (reply == NULL || e->closing)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_warnx("expirations: cannot set notify-keyspace-events (%s); "
+		    "CONFIG is disabled or denied (managed Redis?): set it to "
+		    "include Exg yourself, or key expirations may not arrive",
+		    reply->str);
+		return;
+	}
+	e->flags_ok_once = true;
+	log_info("expirations: notify-keyspace-events set (expirations.configure_redis)");
+}
+
+/* Missing flags without configure_redis: refuse at start, else nag. */
+static void
+expire_flags_missing(struct expire *e, const char *have, const char *missing)
+{
+	char	merged[128];
+
+	snprintf(merged, sizeof(merged), "%s%s", have, missing);
+	log_errorx("expirations: Redis notify-keyspace-events is \"%s\", which "
+	    "lacks %s: expired keys publish no events and no rule can fire. Run "
+	    "'CONFIG SET notify-keyspace-events %s' and put "
+	    "'notify-keyspace-events %s' in redis.conf (or set "
+	    "expirations.configure_redis: true)", have, missing, merged, merged);
+	if (!e->flags_ok_once) {
+		e->d->exit_code = 1;
+		event_base_loopbreak(e->d->base);
+		return;
+	}
+	sources_after(e->flags_timer, EXP_FLAGS_LOG_MS);
+}
+
+/* Reply of CONFIG GET notify-keyspace-events. */
+static void
+expire_flags_reply(redisReply *reply, void *priv)
+{
+	struct expire	*e = priv;
+	const char	*have;
+	char		 missing[8], merged[128];
+
+	if (reply == NULL || e->closing)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_warnx("expirations: cannot read notify-keyspace-events (%s); "
+		    "CONFIG is disabled or denied (managed Redis?): make sure it "
+		    "includes Exg, or key expirations will not arrive", reply->str);
+		e->flags_ok_once = true;
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	have = reply->element[1]->str;
+	expire_missing_flags(have, missing, sizeof(missing));
+	if (missing[0] == '\0') {
+		e->flags_ok_once = true;
+		return;
+	}
+	if (!e->d->cfg->expirations.configure_redis) {
+		expire_flags_missing(e, have, missing);
+		return;
+	}
+	snprintf(merged, sizeof(merged), "%s%s", have, missing);
+	log_info("expirations: notify-keyspace-events is \"%s\"; setting it to "
+	    "\"%s\"", have, merged);
+	rconn_command(e->d->cmd, expire_flags_set_reply, e, 4, (const char *[]){
+	    "CONFIG", "SET", "notify-keyspace-events", merged }, NULL);
+}
+
+/* Check notify-keyspace-events. */
+static void
+expire_check_flags(struct expire *e)
+{
+	rconn_command(e->d->cmd, expire_flags_reply, e, 3, (const char *[]){
+	    "CONFIG", "GET", "notify-keyspace-events" }, NULL);
+}
+
+/* Timer: check the flags again (they were missing). */
+static void
+expire_flags_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	expire_check_flags(arg);
+}
+
+/* Observer of the subscriber: log and count outage windows, then resync. */
+static void
+expire_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
+{
+	struct expire	*e = arg;
+	int64_t		 ms;
+
+	(void)rc;
+	if (ev == RCONN_DOWN) {
+		if (e->sub_down_mono == -1) {
+			e->sub_down_mono = util_mono_ms();
+			e->sub_down_real = util_real_ms();
+		}
+		return;
+	}
+	if (ev != RCONN_UP || e->sub_down_mono == -1)
+		return;
+	ms = util_mono_ms() - e->sub_down_mono;
+	e->lost_window_ms += ms;
+	log_warnx("expirations: the key event subscription was down for %.1fs "
+	    "(since %.3f, epoch seconds): keys that expired in that window "
+	    "published events nobody heard and may have made no job (%.1fs "
+	    "lost so far; run two daemons to cover such windows)",
+	    (double)ms / 1000, (double)e->sub_down_real / 1000,
+	    (double)e->lost_window_ms / 1000);
+	e->sub_down_mono = -1;
+	if (rconn_ready(e->d->cmd))
+		expire_scan_start(e);
+}
+
+void
+expire_up(struct expire *e)
+{
+	if (e == NULL)
+		return;
+	expire_check_flags(e);
+	expire_flush_pending(e);
+	expire_scan_start(e);
+	if (e->track) {
+		struct timeval tv = { EXP_SAFETY_MS / 1000,
+		    (EXP_SAFETY_MS % 1000) * 1000 };
+
+		event_add(e->safety_timer, &tv);
+		expire_touch(e);
+	}
+}
+
+void
+expire_down(struct expire *e)
+{
+	if (e == NULL)
+		return;
+	event_del(e->safety_timer);
+	evtimer_del(e->touch_timer);
+	e->touch_at_mono = -1;
+}
+
+double
+expire_lost_window_seconds(const struct expire *e)
+{
+	return (e == NULL ? 0 : (double)e->lost_window_ms / 1000);
+}
+
+/* Check the rules' resource templates against their patterns; fatal if bad. */
+static void
+expire_check_rule(const struct expiration_rule *r)
+{
+	char	err[256];
+	int	max;
+
+	if (r->resource == NULL)
+		return;
+	if ((max = template_check(r->resource, err, sizeof(err))) == -2)
+		fatalx("expirations: rule %s: resource '%s': %s", r->pattern,
+		    r->resource, err);
+	if (max > (int)glob_ncaptures(r->pattern) ||
+	    max > GLOB_MAX_CAPTURES)
+		fatalx("expirations: rule %s: resource '%s' uses {%d} but the "
+		    "pattern has %zu wildcard(s)", r->pattern, r->resource, max,
+		    glob_ncaptures(r->pattern));
+}
+
+/* Subscribe to the key events and create the timers. */
+static void
+expire_subscribe(struct expire *e)
+{
+	struct deferd	*d = e->d;
+	char		 ch[64];
+
+	rconn_subscribe(d->sub, "__keyevent@*__:expired", true, expire_event_cb, e);
+	if (e->track) {
+		snprintf(ch, sizeof(ch), "__keyevent@%d__:expire", e->db);
+		rconn_subscribe(d->sub, ch, false, expire_event_cb, e);
+		snprintf(ch, sizeof(ch), "__keyevent@%d__:del", e->db);
+		rconn_subscribe(d->sub, ch, false, expire_event_cb, e);
+	}
+	rconn_observe(d->sub, expire_sub_event, e);
+	e->track_ev = evtimer_new(d->base, expire_track_cb, e);
+	e->touch_timer = evtimer_new(d->base, expire_touch_cb, e);
+	e->safety_timer = event_new(d->base, -1, EV_PERSIST, expire_touch_cb, e);
+	e->scan_ev = evtimer_new(d->base, expire_scan_cb, e);
+	e->flags_timer = evtimer_new(d->base, expire_flags_cb, e);
+	if (e->track_ev == NULL || e->touch_timer == NULL ||
+	    e->safety_timer == NULL || e->scan_ev == NULL ||
+	    e->flags_timer == NULL)
+		fatalx("expirations: cannot create timers");
+}
+
+struct expire *
+expire_new(struct deferd *d)
+{
+	const struct config	*cfg = d->cfg;
+	struct expire		*e;
+
+	if (cfg->expirations.nrules == 0)
+		return (NULL);
+	e = xcalloc(1, sizeof(*e));
+	e->d = d;
+	e->db = cfg->redis.target.db;
+	snprintf(e->dbstr, sizeof(e->dbstr), "%d", e->db);
+	xasprintf(&e->k_watch, "%s:{exp}:watch", cfg->namespace);
+	TAILQ_INIT(&e->pending);
+	e->touch_at_mono = -1;
+	e->sub_down_mono = -1;
+	e->rules = xcalloc(cfg->expirations.nrules, sizeof(*e->rules));
+	for (size_t i = 0; i < cfg->expirations.nrules; i++) {
+		struct exp_rule	*r = &e->rules[e->nrules++];
+		const char	*q;
+
+		r->r = &cfg->expirations.rules[i];
+		expire_check_rule(r->r);
+		q = sources_queue(d, r->r->queue);
+		r->prefix = keys_prefix(cfg->namespace, q);
+		r->k_delayed = keys_queue(cfg->namespace, q, "delayed");
+		r->k_wake = keys_queue(cfg->namespace, q, "wake");
+		r->tracked = r->r->db == -1 || r->r->db == e->db;
+		e->track = e->track || r->tracked;
+	}
+	expire_subscribe(e);
+	return (e);
+}
+
+void
+expire_free(struct expire *e)
+{
+	struct exp_req	*q;
+
+	if (e == NULL)
+		return;
+	e->closing = true;
+	while ((q = TAILQ_FIRST(&e->pending)) != NULL) {
+		TAILQ_REMOVE(&e->pending, q, entry);
+		exp_req_free(q);
+	}
+	for (size_t i = 0; i < e->nrules; i++) {
+		free(e->rules[i].prefix);
+		free(e->rules[i].k_delayed);
+		free(e->rules[i].k_wake);
+	}
+	for (size_t i = 0; i < e->ntrack_keys; i++)
+		free(e->track_keys[i]);
+	free(e->track_keys);
+	free(e->track_lens);
+	free(e->rules);
+	free(e->k_watch);
+	event_free(e->track_ev);
+	event_free(e->touch_timer);
+	event_free(e->safety_timer);
+	event_free(e->scan_ev);
+	event_free(e->flags_timer);
+	free(e);
+}

@@ -1,0 +1,55 @@
+-- expjob: turn a key expiration into a job due now, once across daemons
+-- (DESIGN §3). Every daemon that receives the `expired` event calls this;
+-- the first one sets the dedupe marker and creates the job, the others
+-- change nothing.
+--
+-- KEYS[1] delayed zset of the rule's queue
+-- ARGV[1] key prefix P ("ns:{Q}:")
+-- ARGV[2] database number of the event (decimal)
+-- ARGV[3] the expired key (binary-safe)
+-- ARGV[4] handler
+-- ARGV[5] resource (lock name), or "" for none
+-- ARGV[6] the rule's pattern (stored as field match)
+-- ARGV[7] marker TTL in ms (> 0)
+-- ARGV[8] wake channel ("" publishes nothing)
+--
+-- The job ID is "exp:DB:KEY" when that is a valid job ID (1-200 bytes of
+-- [A-Za-z0-9_.:@-]), else "exp:DB:@sha1-" .. SHA1(KEY) in hex. The marker
+-- P.."expdone:"..ID is SET NX PX ttl; the job hash gets handler, payload
+-- (the key), attempts=0, enqueued_ms, due_ms (now), source=expired,
+-- expired_key, expired_db, match, and resource when given.
+--
+-- Reply: {1, id} created; {0, id} already done (marker or job present).
+
+local delayed = KEYS[1]
+local P, db, key = ARGV[1], ARGV[2], ARGV[3]
+local handler, resource, match = ARGV[4], ARGV[5], ARGV[6]
+local ttl = arg_uint(7)
+local wake = ARGV[8]
+
+local id = 'exp:' .. db .. ':' .. key
+if #id > 200 or not string.match(id, '^[A-Za-z0-9_.:@-]+$') then
+	id = 'exp:' .. db .. ':@sha1-' .. redis.sha1hex(key)
+end
+if ttl == 0 then
+	ttl = 1
+end
+if not redis.call('SET', P .. 'expdone:' .. id, '1', 'NX', 'PX', istr(ttl)) then
+	return {0, id}
+end
+local jk = P .. 'job:' .. id
+if redis.call('EXISTS', jk) == 1 then
+	return {0, id}
+end
+local now = now_ms()
+local f = {'handler', handler, 'payload', key, 'attempts', '0',
+    'enqueued_ms', istr(now), 'due_ms', istr(now), 'source', 'expired',
+    'expired_key', key, 'expired_db', db, 'match', match}
+if resource ~= '' then
+	table.insert(f, 'resource')
+	table.insert(f, resource)
+end
+redis.call('HSET', jk, unpack(f))
+redis.call('ZADD', delayed, istr(now), id)
+publish_wake_if_first(delayed, id, now, wake)
+return {1, id}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plain zset source (DESIGN §3): the classic delay queue, `ZADD KEY
+ * <unix-seconds> <task>`. The zsetmove script moves due members into jobs
+ * of the queue atomically and returns the next score, so a timer fires at
+ * exactly that time; poll_interval is the safety net for members added
+ * earlier than the timer (plain producers publish nothing). Not for Redis
+ * Cluster: the zset and the queue's keys are in different slots.
+ */
+#include <event2/event.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deferd.h"
+#include "keys.h"
+#include "log.h"
+#include "rconn.h"
+#include "sources.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define ZSRC_LIMIT	500	/* members moved per script call */
+
+struct zsrc {
+	struct deferd	*d;
+	char		*key;
+	char		*handler;
+	char		*prefix;
+	char		*k_delayed;
+	char		*k_wake;
+	int64_t		 unit_ms;
+	bool		 running;
+	bool		 moving;
+	bool		 again;
+	int64_t		 due_at_mono;	/* -1: unarmed */
+	struct event	*kick_ev;
+	struct event	*due_timer;
+	struct event	*poll_timer;
+	uint64_t	 moved;
+};
+
+static void	zsrc_move(struct zsrc *);
+
+/* Timer callbacks: move now. */
+static void
+zsrc_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	zsrc_move(arg);
+}
+
+static void
+zsrc_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct zsrc	*z = arg;
+
+	(void)fd;
+	(void)what;
+	z->due_at_mono = -1;
+	zsrc_move(z);
+}
+
+/* Arm the due timer for delay_ms unless it fires earlier. */
+static void
+zsrc_arm(struct zsrc *z, int64_t delay_ms)
+{
+	int64_t	at = util_mono_ms() + delay_ms;
+
+	if (!z->running || (z->due_at_mono != -1 && z->due_at_mono <= at))
+		return;
+	z->due_at_mono = at;
+	sources_after(z->due_timer, delay_ms);
+}
+
+/* Integer of a reply element, or def. */
+static long long
+zsrc_int(const redisReply *r, long long def)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (r->integer);
+	if (r->type == REDIS_REPLY_STRING)
+		return (strtoll(r->str, NULL, 10));
+	return (def);
+}
+
+/* Reply of zsetmove: {now, next_due, moved}. */
+static void
+zsrc_move_reply(redisReply *reply, void *priv)
+{
+	struct zsrc	*z = priv;
+	long long	 now, next, moved;
+
+	z->moving = false;
+	if (reply == NULL || !z->running)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+		log_errorx("zset source %s (handler %s): moving members failed: %s",
+		    z->key, z->handler, reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "bad reply");
+		return;
+	}
+	now = zsrc_int(reply->element[0], 0);
+	next = zsrc_int(reply->element[1], -1);
+	moved = zsrc_int(reply->element[2], 0);
+	z->moved += (uint64_t)moved;
+	if (moved > 0)
+		log_debug("zset source %s: %lld member(s) moved into jobs", z->key,
+		    moved);
+	if (z->again || moved >= ZSRC_LIMIT || (next >= 0 && next <= now)) {
+		z->again = false;
+		sources_after(z->kick_ev, 0);
+	} else if (next > now)
+		zsrc_arm(z, next - now);
+}
+
+/* Move the due members into jobs. */
+static void
+zsrc_move(struct zsrc *z)
+{
+	char	unit[24], limit[16];
+
+	if (!z->running || !rconn_ready(z->d->cmd))
+		return;
+	if (z->moving) {
+		z->again = true;
+		return;
+	}
+	snprintf(unit, sizeof(unit), "%" PRId64, z->unit_ms);
+	snprintf(limit, sizeof(limit), "%d", ZSRC_LIMIT);
+	if (rconn_script(z->d->cmd, SCRIPT_ZSETMOVE, zsrc_move_reply, z, 2, 7,
+	    (const char *[]){ z->key, z->k_delayed, z->prefix, z->handler, unit,
+	    limit, z->k_wake }, NULL) == 0)
+		z->moving = true;
+}
+
+struct zsrc *
+zsrc_new(struct deferd *d, const struct source *src)
+{
+	struct zsrc	*z = xcalloc(1, sizeof(*z));
+	const char	*ns = d->cfg->namespace;
+	const char	*q = sources_queue(d, src->queue);
+
+	z->d = d;
+	z->key = xstrdup(src->name);
+	z->handler = xstrdup(src->handler);
+	z->unit_ms = src->score_unit_ms > 0 ? src->score_unit_ms : 1000;
+	z->prefix = keys_prefix(ns, q);
+	z->k_delayed = keys_queue(ns, q, "delayed");
+	z->k_wake = keys_queue(ns, q, "wake");
+	z->due_at_mono = -1;
+	z->kick_ev = evtimer_new(d->base, zsrc_kick_cb, z);
+	z->due_timer = evtimer_new(d->base, zsrc_due_cb, z);
+	z->poll_timer = event_new(d->base, -1, EV_PERSIST, zsrc_kick_cb, z);
+	if (z->kick_ev == NULL || z->due_timer == NULL || z->poll_timer == NULL)
+		fatalx("zset source %s: cannot create timers", z->key);
+	return (z);
+}
+
+void
+zsrc_up(struct zsrc *z)
+{
+	int64_t		ms = z->d->cfg->poll_interval_ms;
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	z->running = true;
+	event_add(z->poll_timer, &tv);
+	sources_after(z->kick_ev, 0);
+}
+
+void
+zsrc_down(struct zsrc *z)
+{
+	z->running = false;
+	z->again = false;
+	evtimer_del(z->kick_ev);
+	evtimer_del(z->due_timer);
+	event_del(z->poll_timer);
+	z->due_at_mono = -1;
+}
+
+void
+zsrc_free(struct zsrc *z)
+{
+	if (z == NULL)
+		return;
+	event_free(z->kick_ev);
+	event_free(z->due_timer);
+	event_free(z->poll_timer);
+	free(z->key);
+	free(z->handler);
+	free(z->prefix);
+	free(z->k_delayed);
+	free(z->k_wake);
+	free(z);
+}

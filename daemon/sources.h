@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sources of DESIGN §3 beyond the delayed queue: key expirations
+ * (expire.c), plain zsets (source_zset.c), lists (source_list.c) and
+ * channels (source_channel.c), started and stopped together by sources.c.
+ * Every source but the channel turns what it sees into a job of a queue,
+ * by a Lua script, so the one pipeline (claim, lease, retry, dead, lock)
+ * gives it the same guarantees; channel messages run handlers directly.
+ * Sources and rules are taken from the config at start; a reload does not
+ * change them (restart to apply).
+ */
+#ifndef DEFERD_SOURCES_H
+#define DEFERD_SOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct deferd;
+struct event;
+struct expire;
+struct sources;
+struct zsrc;
+struct lsrc;
+struct csrc;
+
+/* sources.c */
+/* All sources of d's config; idle until sources_start. */
+struct sources	*sources_new(struct deferd *d);
+/* Start connecting the sources' own connections (from deferd_run). */
+void		 sources_start(struct sources *);
+/* Free everything, after d's connections were freed; NULL is a no-op. */
+void		 sources_free(struct sources *);
+/*
+ * If job hash field (value, len bytes) carries a DEFERD_* variable
+ * (expired_key, expired_db, match), append it to *env (*n entries, grown
+ * with xreallocarray; names and values are new strings) and return true.
+ * Values holding a NUL byte are skipped. Free with source_env_free.
+ */
+bool		 source_extra_env(struct env_var **env, size_t *n, const char *field,
+		    const char *value, size_t len);
+/* Free an array built by source_extra_env; NULL is a no-op. */
+void		 source_env_free(struct env_var *env, size_t n);
+/* The queue a rule or source names, or the first queue. */
+const char	*sources_queue(const struct deferd *d, const char *queue);
+/* Arm ev to fire once after ms (>= 0). */
+void		 sources_after(struct event *ev, int64_t ms);
+
+/* expire.c */
+/* The expiration source, or NULL when there are no rules. */
+struct expire	*expire_new(struct deferd *d);
+/* The command connection is up / down. */
+void		 expire_up(struct expire *);
+void		 expire_down(struct expire *);
+/* Seconds of pub/sub outage so far (events in them may be lost). */
+double		 expire_lost_window_seconds(const struct expire *);
+void		 expire_free(struct expire *);
+
+/* source_zset.c */
+struct zsrc	*zsrc_new(struct deferd *d, const struct source *src);
+void		 zsrc_up(struct zsrc *);
+void		 zsrc_down(struct zsrc *);
+void		 zsrc_free(struct zsrc *);
+
+/* source_list.c */
+/* A list source with its own blocking connection (number index in its name). */
+struct lsrc	*lsrc_new(struct deferd *d, const struct source *src, size_t index);
+void		 lsrc_start(struct lsrc *);
+void		 lsrc_up(struct lsrc *);
+void		 lsrc_down(struct lsrc *);
+void		 lsrc_free(struct lsrc *);
+
+/* source_channel.c */
+struct csrc	*csrc_new(struct deferd *d, const struct source *src);
+/* Messages dropped so far because every slot was busy. */
+uint64_t	 csrc_dropped(const struct csrc *);
+void		 csrc_free(struct csrc *);
+
+#endif

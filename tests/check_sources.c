@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end tests of the sources of DESIGN §3: key expirations (with the
+ * precise tracking), plain zsets, lists and channels, against a private
+ * redis-server and real deferd processes. The handler "stamp" is this
+ * test binary itself, copied into the handler directory: started under
+ * that name it appends "start_ms|source|payload|expired_key|channel|resource"
+ * to $OUT/stamps and exits, so handler start times are exact and a
+ * thousand runs a second fit on a small machine. Every wait polls with a
+ * deadline; figures (latencies) are printed for the record.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct h_redis	 R;
+static redisContext	*C;
+static char		 HDIR[256];	/* handlers */
+static char		 OUT[256];	/* stamps */
+static char		 WORK[256];	/* configs and logs */
+static char		 SELF[600];	/* this binary */
+static int		 NDAEMON;
+
+/* Handler mode: record the start and the job's view, then exit 0. */
+static int
+stamp_main(void)
+{
+	char		 in[8192], line[10000], path[600];
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, k;
+	const char	*v[4] = { "DEFERD_SOURCE", "DEFERD_EXPIRED_KEY",
+			    "DEFERD_CHANNEL", "DEFERD_RESOURCE" };
+	int64_t		 start = h_real_ms();
+
+	while (len < sizeof(in) - 1 &&
+	    (n = read(0, in + len, sizeof(in) - 1 - len)) > 0)
+		len += (size_t)n;
+	for (size_t i = 0; i < 4; i++)
+		v[i] = getenv(v[i]) != NULL ? getenv(v[i]) : "-";
+	k = snprintf(line, sizeof(line), "%" PRId64 "|%s|%.*s|%s|%s|%s\n",
+	    start, v[0], (int)len, in, v[1], v[2], v[3]);
+	snprintf(path, sizeof(path), "%s/stamps", getenv("OUT"));
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644)) == -1)
+		return (75);
+	if (write(fd, line, (size_t)k) != k)
+		return (75);
+	close(fd);
+	return (0);
+}
+
+/* Copy this binary into the handler directory as "stamp". */
+static void
+install_stamp(void)
+{
+	char	 buf[65536], dst[600];
+	int	 in, out;
+	ssize_t	 n;
+
+	snprintf(dst, sizeof(dst), "%s/stamp", HDIR);
+	in = open(SELF, O_RDONLY);
+	ck_assert_int_ne(in, -1);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ck_assert_int_ne(out, -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	chmod(dst, 0755);
+}
+
+static void
+setup(void)
+{
+	static const char *const extra[] = { "--enable-debug-command", "local",
+	    NULL };
+
+	h_redis_start(&R, extra);
+	C = h_redis_connect(&R);
+	h_tmpdir(HDIR, sizeof(HDIR));
+	h_tmpdir(OUT, sizeof(OUT));
+	h_tmpdir(WORK, sizeof(WORK));
+	chmod(OUT, 0777);
+	install_stamp();
+	h_write_file(HDIR, "fail65", "#!/bin/sh\nexit 65\n", 0755);
+	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events Exg"));
+}
+
+static void
+teardown(void)
+{
+	char	cmd[1024];
+
+	if (C != NULL)
+		redisFree(C);
+	C = NULL;
+	h_redis_stop(&R);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove test directories\n");
+}
+
+/* A config for the test Redis with extra YAML at the top level. */
+static const char *
+config_text(int concurrency, const char *extra)
+{
+	static char	buf[8192];
+
+	snprintf(buf, sizeof(buf),
+	    "redis: {url: \"%s\"}\n"
+	    "concurrency: %d\n"
+	    "retry: {max_attempts: 3, backoff: 100ms, backoff_max: 1s}\n"
+	    "lease: 5s\n"
+	    "handlers:\n"
+	    "  dir: %s\n"
+	    "  timeout: 20s\n"
+	    "  environment: {OUT: \"%s\", REDIS_CLI_ARGS: \"-s %s\"}\n"
+	    "%s",
+	    R.url, concurrency, HDIR, OUT, R.sock, extra);
+	return (buf);
+}
+
+/* Start a daemon in its own directory and wait until it is ready. */
+static void
+start_daemon(struct h_daemon *d, int concurrency, const char *extra)
+{
+	char	dir[600];
+
+	snprintf(dir, sizeof(dir), "%s/d%d", WORK, NDAEMON++);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	h_daemon_start(d, dir, config_text(concurrency, extra));
+	ck_assert_msg(h_daemon_log_has(d, "ready", 20000), "deferd not ready");
+}
+
+/* Milliseconds since the epoch from Redis. */
+static int64_t
+redis_now_ms(void)
+{
+	redisReply	*r = h_cmd(C, "TIME");
+	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+			    strtoll(r->element[1]->str, NULL, 10) / 1000;
+
+	freeReplyObject(r);
+	return (ms);
+}
+
+/* Number of lines in OUT/stamps. */
+static int
+nstamps(void)
+{
+	char	path[600];
+
+	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	return (h_count_lines(path));
+}
+
+/* One parsed stamp line (fields point into the line, which is modified). */
+struct stamp {
+	int64_t		 start;
+	char		*source, *payload, *expkey, *channel, *resource;
+};
+
+/* Parse OUT/stamps into a new array (caller frees *buf and the array). */
+static struct stamp *
+read_stamps(size_t *n, char **buf)
+{
+	char		 path[600], *p, *line;
+	struct stamp	*s = NULL;
+	size_t		 cap = 0;
+
+	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	*n = 0;
+	*buf = h_read_file(path);
+	if (*buf == NULL)
+		return (NULL);
+	for (p = *buf; (line = strsep(&p, "\n")) != NULL;) {
+		if (*line == '\0')
+			continue;
+		if (*n == cap) {
+			cap = cap * 2 + 64;
+			s = realloc(s, cap * sizeof(*s));
+			ck_assert_ptr_nonnull(s);
+		}
+		s[*n].start = strtoll(strsep(&line, "|"), NULL, 10);
+		s[*n].source = strsep(&line, "|");
+		s[*n].payload = strsep(&line, "|");
+		s[*n].expkey = strsep(&line, "|");
+		s[*n].channel = strsep(&line, "|");
+		s[*n].resource = strsep(&line, "|");
+		ck_assert_ptr_nonnull(s[*n].resource);
+		(*n)++;
+	}
+	return (s);
+}
+
+/* Count the lines of a daemon log that contain text. */
+static int
+log_count(const struct h_daemon *d, const char *text)
+{
+	char	*s = h_read_file(d->log), *p;
+	int	 n = 0;
+
+	for (p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(s);
+	return (n);
+}
+
+/* Wait until n patterns are psubscribed (the daemons listen). */
+static bool
+subscribed(long long numpat)
+{
+	return (H_WAIT_UNTIL(h_cmd_int(C, "PUBSUB NUMPAT") >= numpat, 10000));
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Sort lags and print p50/p99/max under a label; returns the share <= 1 s. */
+static double
+report(const char *label, int64_t *lag, size_t n)
+{
+	size_t	within = 0;
+
+	if (n == 0) {
+		printf("%s: no events\n", label);
+		return (0);
+	}
+	qsort(lag, n, sizeof(*lag), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		if (lag[i] <= 1000)
+			within++;
+	printf("%s: n=%zu p50=%" PRId64 "ms p99=%" PRId64 "ms max=%" PRId64
+	    "ms within 1s=%.1f%%\n", label, n, lag[n / 2], lag[(n * 99) / 100],
+	    lag[n - 1], 100.0 * (double)within / (double)n);
+	fflush(stdout);
+	return ((double)within / (double)n);
+}
+
+START_TEST(expired_key_runs_handler_once)
+{
+	struct h_daemon	 d;
+	struct stamp	*s;
+	char		*buf, val[256];
+	size_t		 n;
+	int64_t		 exp_ms, lag;
+
+	start_daemon(&d, 8,
+	    "expirations:\n  rules:\n"
+	    "    - {pattern: \"order:timeout:*\", handler: stamp, resource: \"order:{1}\"}\n"
+	    "    - {pattern: \"dead:*\", handler: fail65}\n");
+	ck_assert(subscribed(1));
+	freeReplyObject(h_cmd(C, "SET order:timeout:1 x EX 1"));
+	exp_ms = h_cmd_int(C, "PEXPIRETIME order:timeout:1");
+	freeReplyObject(h_cmd(C, "SET order:timeout:2 x EX 1"));
+	freeReplyObject(h_cmd(C, "SET nomatch:1 x EX 1"));
+	freeReplyObject(h_cmd(C, "DEL order:timeout:2"));
+	freeReplyObject(h_cmd(C, "SET dead:1 x EX 1"));
+	ck_assert(H_WAIT_UNTIL(nstamps() >= 1, 10000));
+	/* dead:1 expires with order:timeout:1: once it is dead all is done. */
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZSCORE deferd:{default}:dead "
+	    "exp:0:dead:1") > 0, 10000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS nomatch:1") == 0, 10000));
+	s = read_stamps(&n, &buf);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(s[0].source, "expired");
+	ck_assert_str_eq(s[0].payload, "order:timeout:1");
+	ck_assert_str_eq(s[0].resource, "order:1");
+	lag = s[0].start - exp_ms;
+	printf("expired key -> handler start: %" PRId64 "ms after expiry\n", lag);
+	ck_assert_int_le(lag, 5000);
+	ck_assert_int_ge(lag, 0);
+	free(s);
+	free(buf);
+	/* The job hash carries the fields the handler variables come from. */
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 source");
+	ck_assert_str_eq(val, "expired");
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_key");
+	ck_assert_str_eq(val, "dead:1");
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_db");
+	ck_assert_str_eq(val, "0");
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 match");
+	ck_assert_str_eq(val, "dead:*");
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 payload");
+	ck_assert_str_eq(val, "dead:1");
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{exp}:watch") == 0, 5000));
+	ck_assert_int_eq(log_count(&d, "expired (db 0"), 2);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(odd_keys_get_a_digest_id)
+{
+	struct h_daemon	 d;
+	char		 key[300], val[400];
+
+	start_daemon(&d, 4, "expirations:\n  rules:\n"
+	    "    - {pattern: \"long:*\", handler: fail65}\n");
+	ck_assert(subscribed(1));
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	memcpy(key, "long:a b", 8);
+	freeReplyObject(h_cmd(C, "SET %s x PX 200", key));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{default}:dead") == 1,
+	    10000));
+	h_cmd_str(C, val, sizeof(val), "ZRANGE deferd:{default}:dead 0 0");
+	ck_assert_msg(strncmp(val, "exp:0:@sha1-", 12) == 0 && strlen(val) == 52,
+	    "id %s", val);
+	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:%s payload", val);
+	ck_assert_str_eq(val, key);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(notify_flags_refused_or_configured)
+{
+	struct h_daemon	 d;
+	char		 flags[64];
+	const char	*rules = "  rules: [{pattern: \"t:*\", handler: stamp}]\n";
+	char		 extra[512], dir[600];
+	int		 status;
+
+	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events \"\""));
+	snprintf(extra, sizeof(extra), "expirations:\n%s", rules);
+	snprintf(dir, sizeof(dir), "%s/refuse", WORK);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	h_daemon_start(&d, dir, config_text(4, extra));
+	ck_assert(h_daemon_log_has(&d, "CONFIG SET notify-keyspace-events Exg", 15000));
+	ck_assert(h_daemon_log_has(&d, "notify-keyspace-events Exg' in redis.conf", 1000));
+	status = h_daemon_signal(&d, 0, true);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+
+	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events Kz"));
+	snprintf(extra, sizeof(extra), "expirations:\n  configure_redis: true\n%s",
+	    rules);
+	start_daemon(&d, 4, extra);
+	ck_assert(H_WAIT_UNTIL(({
+		h_cmd_str(C, flags, sizeof(flags), "EVAL %s 0", "\"return "
+		    "redis.call('CONFIG', 'GET', 'notify-keyspace-events')[2]\"");
+		strchr(flags, 'E') && strchr(flags, 'x') && strchr(flags, 'g') &&
+		    strchr(flags, 'K') && strchr(flags, 'z');
+	}), 10000));
+	ck_assert(subscribed(1));
+	freeReplyObject(h_cmd(C, "SET t:1 x PX 100"));
+	ck_assert(H_WAIT_UNTIL(nstamps() == 1, 10000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Copy an example handler from the source tree into HDIR. */
+static void
+install_example(const char *name)
+{
+	char	path[600], *text;
+
+	snprintf(path, sizeof(path), "handlers/%s", name);
+	if ((text = h_read_file(path)) == NULL) {
+		snprintf(path, sizeof(path), "../handlers/%s", name);
+		text = h_read_file(path);
+	}
+	ck_assert_msg(text != NULL, "example handler %s not found (run from "
+	    "the source tree)", name);
+	h_write_file(HDIR, name, text, 0755);
+	free(text);
+}
+
+START_TEST(three_daemons_cancel_500_orders_once)
+{
+	struct h_daemon	 d[3];
+	const char	*extra = "expirations:\n  rules:\n"
+			    "    - {pattern: \"order:timeout:*\", handler: cancel-order, "
+			    "resource: \"order:{1}\"}\n";
+	int		 created = 0, cancelled = 0, released = 0;
+	int64_t		 t0;
+
+	install_example("cancel-order");
+	install_example("release-stock");
+	for (int i = 0; i < 3; i++)
+		start_daemon(&d[i], 8, extra);
+	ck_assert(subscribed(3));
+	freeReplyObject(h_cmd(C, "HSET stock A 100000 B 100000"));
+	for (int i = 1; i <= 500; i++) {
+		redisAppendCommand(C, "HSET order:%d status pending", i);
+		redisAppendCommand(C, "HSET order:%d:items A 2 B 1", i);
+		redisAppendCommand(C, "HINCRBY stock A -2");
+		redisAppendCommand(C, "HINCRBY stock B -1");
+		redisAppendCommand(C, "SET order:timeout:%d 1 PX %d", i, 1000 + 2 * i);
+	}
+	for (int i = 0; i < 500 * 5; i++) {
+		void *r;
+
+		ck_assert_int_eq(redisGetReply(C, &r), REDIS_OK);
+		freeReplyObject(r);
+	}
+	ck_assert_int_eq(h_cmd_int(C, "HGET stock A"), 99000);
+	t0 = h_mono_ms();
+	ck_assert_msg(H_WAIT_UNTIL(h_cmd_int(C, "EVAL %s 0",
+	    "\"local n=0 for i=1,500 do if redis.call('HGET','order:'..i,"
+	    "'stock_released')=='1' then n=n+1 end end return n\"") == 500,
+	    120000), "not every order's stock was released");
+	printf("500 orders cancelled and released in %" PRId64 "ms by 3 daemons\n",
+	    h_mono_ms() - t0);
+	ck_assert_int_eq(h_cmd_int(C, "HGET stock A"), 100000);
+	ck_assert_int_eq(h_cmd_int(C, "HGET stock B"), 100000);
+	ck_assert_int_eq(h_cmd_int(C, "EVAL %s 0",
+	    "\"local n=0 for i=1,500 do if redis.call('HGET','order:'..i,"
+	    "'status')=='cancelled' then n=n+1 end end return n\""), 500);
+	for (int i = 0; i < 3; i++) {
+		created += log_count(&d[i], "expired (db 0, rule order:timeout:*)");
+		cancelled += log_count(&d[i], "(cancel-order): done");
+		released += log_count(&d[i], "(release-stock): done");
+	}
+	ck_assert(H_WAIT_UNTIL(({
+		int r = 0;
+		for (int i = 0; i < 3; i++)
+			r += log_count(&d[i], "(release-stock): done");
+		released = r;
+		r == 500;
+	}), 10000));
+	printf("jobs created %d, cancel-order runs %d, release-stock runs %d\n",
+	    created, cancelled, released);
+	ck_assert_int_eq(created, 500);
+	ck_assert_int_eq(cancelled, 500);
+	for (int i = 0; i < 3; i++)
+		h_daemon_stop(&d[i]);
+}
+END_TEST
+
+START_TEST(plain_zset_members_once_at_their_time)
+{
+	struct h_daemon	 d[2];
+	struct stamp	*s;
+	char		*buf, *seen;
+	size_t		 n;
+	int64_t		 now_s, late_max = 0;
+
+	for (int i = 0; i < 2; i++)
+		start_daemon(&d[i], 16,
+		    "sources:\n  - {zset: delay-queue, handler: stamp}\n");
+	now_s = redis_now_ms() / 1000;
+	for (int i = 0; i < 1000; i++) {
+		int64_t score = now_s + 1 + i % 3;
+
+		redisAppendCommand(C, "ZADD delay-queue %" PRId64 " task-%d-%" PRId64,
+		    score, i, score);
+	}
+	for (int i = 0; i < 1000; i++) {
+		void *r;
+
+		ck_assert_int_eq(redisGetReply(C, &r), REDIS_OK);
+		freeReplyObject(r);
+	}
+	ck_assert(H_WAIT_UNTIL(nstamps() >= 1000, 30000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{default}:active") == 0,
+	    10000));
+	s = read_stamps(&n, &buf);
+	ck_assert_uint_eq(n, 1000);
+	seen = calloc(1000, 1);
+	for (size_t i = 0; i < n; i++) {
+		int idx;
+		long long score;
+
+		ck_assert_int_eq(sscanf(s[i].payload, "task-%d-%lld", &idx, &score), 2);
+		ck_assert_str_eq(s[i].source, "zset");
+		ck_assert_msg(!seen[idx], "task %d ran twice", idx);
+		seen[idx] = 1;
+		ck_assert_msg(s[i].start >= score * 1000, "task %d started %" PRId64
+		    "ms before its time", idx, (int64_t)(score * 1000 - s[i].start));
+		if (s[i].start - score * 1000 > late_max)
+			late_max = s[i].start - score * 1000;
+	}
+	printf("plain zset: 1000 members, 2 daemons, latest start %" PRId64
+	    "ms after the member's time\n", late_max);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD delay-queue"), 0);
+	free(seen);
+	free(s);
+	free(buf);
+	for (int i = 0; i < 2; i++)
+		h_daemon_stop(&d[i]);
+}
+END_TEST
+
+/* CLIENT KILL the connection whose name starts with prefix; true if found. */
+static bool
+client_kill_named(const char *prefix)
+{
+	char		*list, *p, *line;
+	bool		 found = false;
+	redisReply	*r = h_cmd(C, "CLIENT LIST");
+
+	list = strdup(r->str);
+	freeReplyObject(r);
+	for (p = list; (line = strsep(&p, "\n")) != NULL;) {
+		char *name = strstr(line, " name="), *id = strstr(line, "id=");
+
+		if (name == NULL || id == NULL ||
+		    strncmp(name + 6, prefix, strlen(prefix)) != 0)
+			continue;
+		freeReplyObject(h_cmd(C, "CLIENT KILL ID %lld",
+		    strtoll(id + 3, NULL, 10)));
+		found = true;
+	}
+	free(list);
+	return (found);
+}
+
+START_TEST(list_items_survive_kill_9_and_client_kill)
+{
+	struct h_daemon	 d;
+	const char	*extra = "sources:\n  - {list: notify-queue, handler: stamp}\n";
+	struct stamp	*s;
+	char		*buf, *seen;
+	size_t		 n;
+	int		 dups = 0, uniq = 0;
+
+	start_daemon(&d, 8, extra);
+	for (int i = 0; i < 1000; i++) {
+		freeReplyObject(h_cmd(C, "RPUSH notify-queue item-%d", i));
+		if (i == 300)
+			h_daemon_stop(&d);	/* SIGKILL mid-way */
+		if (i == 600)
+			start_daemon(&d, 8, extra);
+		if (i == 800)
+			ck_assert(client_kill_named("deferd-list0-"));
+		h_nap();
+	}
+	ck_assert_msg(H_WAIT_UNTIL(({
+		size_t k;
+		char *b;
+		struct stamp *st = read_stamps(&k, &b);
+		char *u = calloc(1000, 1);
+		int c = 0;
+		for (size_t i = 0; i < k; i++) {
+			int idx = atoi(st[i].payload + 5);
+			if (idx >= 0 && idx < 1000 && !u[idx]++)
+				c++;
+		}
+		free(u); free(st); free(b);
+		c == 1000;
+	}), 60000), "not every item was handled");
+	s = read_stamps(&n, &buf);
+	seen = calloc(1000, 1);
+	for (size_t i = 0; i < n; i++) {
+		int idx = atoi(s[i].payload + 5);
+
+		ck_assert_str_eq(s[i].source, "list");
+		if (seen[idx]++)
+			dups++;
+		else
+			uniq++;
+	}
+	printf("list: %d items handled, %d duplicate(s) after one kill -9 and "
+	    "one CLIENT KILL\n", uniq, dups);
+	ck_assert_int_eq(uniq, 1000);
+	ck_assert_int_le(dups, 8);
+	ck_assert_int_eq(h_cmd_int(C, "LLEN notify-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "EVAL %s 0", "\"local n=0 for _,k in "
+	    "ipairs(redis.call('KEYS','deferd:proc:*')) do n=n+redis.call('LLEN',k) "
+	    "end return n\""), 0);
+	free(seen);
+	free(s);
+	free(buf);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(channel_message_runs_once_per_daemon)
+{
+	struct h_daemon	 d[2];
+	struct stamp	*s;
+	char		*buf;
+	size_t		 n;
+
+	for (int i = 0; i < 2; i++)
+		start_daemon(&d[i], 4,
+		    "sources:\n  - {channel: fm104.5, handler: stamp}\n");
+	ck_assert(H_WAIT_UNTIL(({
+		redisReply *r = h_cmd(C, "PUBSUB NUMSUB fm104.5");
+		long long k = r->element[1]->integer;
+		freeReplyObject(r);
+		k == 2;
+	}), 10000));
+	ck_assert_int_eq(h_cmd_int(C, "PUBLISH fm104.5 first"), 2);
+	ck_assert(H_WAIT_UNTIL(nstamps() >= 2, 10000));
+	ck_assert_int_eq(h_cmd_int(C, "PUBLISH fm104.5 second"), 2);
+	ck_assert(H_WAIT_UNTIL(nstamps() >= 4, 10000));
+	s = read_stamps(&n, &buf);
+	ck_assert_uint_eq(n, 4);
+	for (size_t i = 0, first = 0; i < n; i++) {
+		ck_assert_str_eq(s[i].source, "channel");
+		ck_assert_str_eq(s[i].channel, "fm104.5");
+		if (strcmp(s[i].payload, "first") == 0)
+			first++;
+		if (i == n - 1)
+			ck_assert_uint_eq(first, 2);
+	}
+	free(s);
+	free(buf);
+	for (int i = 0; i < 2; i++)
+		h_daemon_stop(&d[i]);
+}
+END_TEST
+
+/* Set 1000 keys prefix:0..999 expiring spread over 1 s from 2 s on. */
+static void
+set_spread_keys(const char *prefix)
+{
+	redisReply	*r = h_cmd(C, "EVAL %s 0 %s", "\"for i = 0, 999 do "
+			    "redis.call('SET', ARGV[1] .. i, 'x', 'PX', 2000 + i) end "
+			    "return 1\"", prefix);
+
+	freeReplyObject(r);
+}
+
+/* Expiry times (ms) of prefix:0..999 into exp[]. */
+static void
+get_expiries(const char *prefix, int64_t *exp)
+{
+	redisReply	*r = h_cmd(C, "EVAL %s 0 %s", "\"local t = {} for i = 0, "
+			    "999 do t[i + 1] = redis.call('PEXPIRETIME', ARGV[1] .. i) "
+			    "end return t\"", prefix);
+
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	for (size_t i = 0; i < 1000; i++)
+		exp[i] = r->element[i]->integer;
+	freeReplyObject(r);
+}
+
+/* Load count volatile keys that expire in an hour (noise for the sampler). */
+static void
+load_noise(int count)
+{
+	freeReplyObject(h_cmd(C, "EVAL %s 0 %d", "\"for i = 1, tonumber(ARGV[1]) "
+	    "do redis.call('SET', 'noise:' .. i, 'x', 'EX', 3600) end return 1\"",
+	    count));
+}
+
+/* Wait for the stamps of prefix:0..999 and report their lag; returns the share <= 1 s. */
+static double
+measure_deferd(const char *label, const char *prefix, const int64_t *exp,
+    int before, int64_t *max_lag)
+{
+	struct stamp	*s;
+	char		*buf;
+	size_t		 n, k = 0;
+	int64_t		 lag[1000];
+	double		 share;
+
+	ck_assert_msg(H_WAIT_UNTIL(nstamps() >= before + 1000, 30000),
+	    "%s: only %d of 1000 handlers ran", label, nstamps() - before);
+	s = read_stamps(&n, &buf);
+	for (size_t i = 0; i < n; i++) {
+		size_t plen = strlen(prefix);
+
+		if (strncmp(s[i].payload, prefix, plen) != 0)
+			continue;
+		ck_assert_uint_lt(k, 1000);
+		lag[k++] = s[i].start - exp[atoi(s[i].payload + plen)];
+	}
+	ck_assert_uint_eq(k, 1000);
+	share = report(label, lag, k);
+	*max_lag = lag[k - 1];
+	free(s);
+	free(buf);
+	return (share);
+}
+
+START_TEST(precise_expiry_among_100000_volatile_keys)
+{
+	struct h_daemon	 d;
+	int64_t		 exp[1000], max_lag;
+	double		 share;
+
+	start_daemon(&d, 32, "expirations:\n  rules:\n"
+	    "    - {pattern: \"prec:*\", handler: stamp}\n");
+	ck_assert(subscribed(1));
+	set_spread_keys("prec:a:");
+	get_expiries("prec:a:", exp);
+	measure_deferd("deferd, 1000 keys alone", "prec:a:", exp, 0, &max_lag);
+
+	load_noise(100000);
+	set_spread_keys("prec:b:");
+	get_expiries("prec:b:", exp);
+	share = measure_deferd("deferd, 1000 keys among 100000 volatile keys",
+	    "prec:b:", exp, 1000, &max_lag);
+	ck_assert_msg(share >= 0.99, "only %.1f%% within 1 s", share * 100);
+	ck_assert_int_le(max_lag, 3000);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Redis alone: subscribe to expired events and time prefix keys (no daemon). */
+static void
+measure_redis(const char *label, const char *prefix, int64_t wait_ms)
+{
+	redisContext	*sub = h_redis_connect(&R);
+	struct timeval	 tv = { 0, 200000 };
+	int64_t		 exp[1000], lag[1000], end;
+	size_t		 k = 0, plen = strlen(prefix);
+	void		*rep;
+
+	freeReplyObject(h_cmd(sub, "SUBSCRIBE __keyevent@0__:expired"));
+	redisSetTimeout(sub, tv);
+	set_spread_keys(prefix);
+	get_expiries(prefix, exp);
+	end = h_mono_ms() + wait_ms;
+	while (k < 1000 && h_mono_ms() < end) {
+		redisReply *r;
+
+		if (redisGetReply(sub, &rep) != REDIS_OK) {
+			if (sub->err != REDIS_ERR_IO)
+				break;
+			redisFree(sub);	/* timed out: a blocked read leaves it unusable */
+			sub = h_redis_connect(&R);
+			freeReplyObject(h_cmd(sub, "SUBSCRIBE __keyevent@0__:expired"));
+			redisSetTimeout(sub, tv);
+			continue;
+		}
+		r = rep;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    strncmp(r->element[2]->str, prefix, plen) == 0)
+			lag[k++] = h_real_ms() - exp[atoi(r->element[2]->str + plen)];
+		freeReplyObject(r);
+	}
+	printf("%s: %zu of 1000 expired events within %" PRId64 "s\n", label, k,
+	    wait_ms / 1000);
+	report(label, lag, k);
+	redisFree(sub);
+}
+
+START_TEST(redis_alone_baseline)
+{
+	/* Figures only: how late Redis publishes `expired` without deferd. */
+	measure_redis("redis alone, 1000 keys alone", "base:a:", 8000);
+	load_noise(100000);
+	measure_redis("redis alone, 1000 keys among 100000 volatile keys",
+	    "base:b:", 12000);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	Suite	*su = suite_create("sources");
+	TCase	*tc = tcase_create("sources");
+	SRunner	*sr;
+	int	 failed;
+	ssize_t	 n;
+
+	(void)argc;
+	if (strcmp(strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0],
+	    "stamp") == 0)
+		return (stamp_main());
+	n = readlink("/proc/self/exe", SELF, sizeof(SELF) - 1);
+	if (n <= 0)
+		return (EXIT_FAILURE);
+	SELF[n] = '\0';
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, expired_key_runs_handler_once);
+	tcase_add_test(tc, odd_keys_get_a_digest_id);
+	tcase_add_test(tc, notify_flags_refused_or_configured);
+	tcase_add_test(tc, three_daemons_cancel_500_orders_once);
+	tcase_add_test(tc, plain_zset_members_once_at_their_time);
+	tcase_add_test(tc, list_items_survive_kill_9_and_client_kill);
+	tcase_add_test(tc, channel_message_runs_once_per_daemon);
+	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);
+	tcase_add_test(tc, redis_alone_baseline);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}
