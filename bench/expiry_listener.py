@@ -43,7 +43,8 @@ def main():
     a = ap.parse_args()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(a.socket)
-    s.sendall(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$20\r\n__keyevent@*__:expired\r\n")
+    pat = b"__keyevent@*__:expired"
+    s.sendall(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(pat), pat))
     f = s.makefile("rb")
     deadline = time.monotonic() + a.timeout
     digits = re.compile(rb"\d{13,19}")

@@ -303,6 +303,7 @@ lock_send_acquire(struct lock *l)
 	l->refs++;
 }
 
+/* A new lock on ns:lock:RESOURCE, not yet asked for. */
 struct lock *
 lock_new(struct event_base *base, struct rconn *rc, const char *ns,
     const char *resource, int64_t lease_ms, lock_cb cb, void *arg)

@@ -124,6 +124,7 @@ out(const char *name)
 	return (p);
 }
 
+/* Size of one of the queue's zsets. */
 static long long
 zcard(const char *which)
 {
@@ -757,6 +758,7 @@ START_TEST(ctl_lock_lost_stops_the_command)
 }
 END_TEST
 
+/* Run the scripts, daemon and deferctl cases. */
 int
 main(void)
 {

@@ -653,7 +653,8 @@ START_TEST(sighup_with_a_new_redis_url_reconnects)
 	h_enqueue(c2, "on-r2", "ok", "", 0, 0);
 	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 30000),
 	    "the job on the new Redis did not run");
-	ck_assert_int_eq(h_cmd_int(c2, "EXISTS deferd:{default}:result:on-r2"), 1);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(c2, "EXISTS deferd:{default}:result:on-r2") == 1,
+	    15000));
 	h_daemon_stop(&d);
 	redisFree(c2);
 	h_redis_stop(&r2);
@@ -936,7 +937,7 @@ START_TEST(make_install_lays_out_every_file_and_uninstall_removes_them)
 
 	h_tmpdir(WORK, sizeof(WORK));
 	snprintf(log, sizeof(log), "%s/make.log", WORK);
-	ck_assert_msg(shell(log, "make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
+	ck_assert_msg(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
 	    root, B, B, B, WORK) == 0,
 	    "make install failed:\n%s", tail(h_read_file(log)));
 	snprintf(unit, sizeof(unit), "%s/dest", WORK);
@@ -974,13 +975,13 @@ START_TEST(make_install_lays_out_every_file_and_uninstall_removes_them)
 	ck_assert_ptr_nonnull(f);
 	fputs("concurrency: 3\n", f);
 	fclose(f);
-	ck_assert(shell(log, "make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
+	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
 	    root, B, B, B, WORK) == 0);
 	text = h_read_file(unit);
 	ck_assert_str_eq(text, "concurrency: 3\n");
 	free(text);
 
-	ck_assert(shell(log, "make -s -C '%s' BUILD='%s' uninstall DESTDIR='%s/dest'",
+	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' uninstall DESTDIR='%s/dest'",
 	    root, B, WORK) == 0);
 	ck_assert(shell(log, "cd '%s/dest' && find . -type f | sort", WORK) == 0);
 	text = h_read_file(log);
@@ -1004,7 +1005,7 @@ START_TEST(installed_unit_verifies_and_scores_at_most_2)
 	}
 	h_tmpdir(WORK, sizeof(WORK));
 	snprintf(log, sizeof(log), "%s/out.log", WORK);
-	ck_assert(shell(log, "make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
+	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
 	    root, B, B, B, WORK) == 0);
 	/*
 	 * verify checks that ExecStart= exists and that Documentation= man

@@ -106,6 +106,7 @@ START_TEST(long_values_grow_the_buffer)
 }
 END_TEST
 
+/* Run the template cases. */
 int
 main(void)
 {
