@@ -1,6 +1,7 @@
 # deferd — delayed and timeout jobs kept in Redis.
 #
 #   make            build deferd and deferctl (installs missing Debian packages when it can)
+#   make demo       order timeouts end to end (private redis-server, example handlers)
 #   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
 #   make check      all tests (unit + integration against a real redis-server); alias: make test
 #   make check-asan the same tests built with AddressSanitizer + UBSan
@@ -42,7 +43,7 @@ TEST_SRCS	:= $(sort $(wildcard tests/check_*.c))
 TEST_BINS	:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT	:= $(BUILD)/tests/harness.o
 
-.PHONY: all deps run check test check-asan install uninstall clean bench
+.PHONY: all deps run check test check-asan install uninstall clean bench demo
 .SECONDARY:
 
 all: $(BUILD)/.deps-ok $(BUILD)/deferd $(BUILD)/deferctl
@@ -90,6 +91,10 @@ check-asan:
 
 run: all
 	@tools/run.sh $(BUILD)
+
+# Order timeouts end to end: private redis-server, deferd, two orders, one paid.
+demo: all
+	@tools/demo.sh $(BUILD)
 
 bench: all
 	@bench/run-all

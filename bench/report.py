@@ -198,7 +198,7 @@ def main():
                      ("kernel", "kernel"), ("deferd", "deferd"), ("redis_server", "redis-server"),
                      ("hiredis", "hiredis"), ("libevent", "libevent"),
                      ("python3_redis", "python3-redis (baseline)"),
-                     ("concurrency", "deferd concurrency"), ("poll_interval", "poll_interval"),
+                     ("concurrency", "deferd concurrency"), ("events", "deferd events (lifecycle)"), ("poll_interval", "poll_interval"),
                      ("lease", "lease"), ("date", "date of the last run")):
         L.append("| %s | %s |" % (label, mc.get(k, "?")))
     L += ["", "Redis: private redis-server on a unix socket, no persistence "

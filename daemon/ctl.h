@@ -101,6 +101,11 @@ int		 ctl_cmd_cancel(struct ctl *, int, char **);
 int		 ctl_cmd_retry(struct ctl *, int, char **);
 int		 ctl_cmd_purge(struct ctl *, int, char **);
 
+/* ctl_watch.c */
+int		 ctl_cmd_watch(struct ctl *, int, char **);
+/* The events channel ARGV of the scripts: "ns:events", or "" with events: false. */
+const char	*ctl_events(struct ctl *);
+
 /* ctl_lock.c */
 int		 ctl_cmd_lock(struct ctl *, int, char **);
 

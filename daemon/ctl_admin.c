@@ -28,7 +28,7 @@ struct admin_args {
 
 /* One prepared revive or purge call. */
 struct admin_call {
-	const char	*argv[5];
+	const char	*argv[6];
 	char		*job;
 	int		 nkeys, argc;	/* argc counts keys and args */
 };
@@ -51,7 +51,7 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	static const struct option	longopts[] = {
 		CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	const char			*ns, *q, *id, *args[6];
+	const char			*ns, *q, *id, *args[7];
 	char				*keys[5];
 	redisReply			*r;
 	int				 status;
@@ -77,7 +77,8 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		args[i] = keys[i];
 	args[5] = id;
-	r = ctl_script(ctl, SCRIPT_CANCEL, 5, 6, args, NULL);
+	args[6] = ctl_events(ctl);
+	r = ctl_script(ctl, SCRIPT_CANCEL, 5, 7, args, NULL);
 	for (int i = 0; i < 5; i++)
 		free(keys[i]);
 	if (r == NULL)
@@ -145,7 +146,7 @@ admin_parse(struct ctl *ctl, const char *cmd, int argc, char **argv,
 }
 
 /*
- * Fill c for one revive (KEYS dead, delayed, job; ARGV id, wake) or purge
+ * Fill c for one revive (KEYS dead, delayed, job; ARGV id, wake, events) or purge
  * (KEYS dead; ARGV prefix, id) of id. k holds the queue's dead, delayed,
  * wake and prefix names. c->job is allocated (free it).
  */
@@ -167,8 +168,9 @@ admin_prepare(struct ctl *ctl, enum script_id sid, const char *id, char **k,
 	c->argv[2] = c->job;
 	c->argv[3] = id;
 	c->argv[4] = k[2];
+	c->argv[5] = ctl_events(ctl);
 	c->nkeys = 3;
-	c->argc = 5;
+	c->argc = 6;
 }
 
 /*

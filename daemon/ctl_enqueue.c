@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * deferctl enqueue: one job from the command line (payload as an argument or
- * the whole of stdin), or --batch: one job per stdin line, with the enqueue
- * script calls pipelined in windows. The enqueue script (daemon/lua) does
- * the work and the timing; this file only builds its KEYS and ARGV.
+ * the whole of stdin), or --batch: one job per stdin line, up to
+ * ENQ_BATCH_JOBS lines per enqueue_batch script call, the calls pipelined in
+ * windows. The scripts (daemon/lua) do the work and the timing; this file
+ * only builds their KEYS and ARGV.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,9 +21,22 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define ENQ_WINDOW	1000		/* pipelined calls in flight in --batch */
 #define ENQ_SOURCE	""		/* the script's default: "delayed" */
-#define ENQ_MAX_ARGS	13		/* 2 keys, 9 args, 1 extra pair */
+#define ENQ_MAX_ARGS	14		/* 2 keys, 10 args, 1 extra pair */
+
+/*
+ * --batch. One enqueue script call costs Redis about 30us whatever it does
+ * (bench/FINDINGS.md); enqueue_batch pays that once per ENQ_BATCH_JOBS jobs
+ * (fewer when their payloads pass ENQ_BATCH_BYTES), which keeps one call
+ * to about a millisecond of Redis time. ENQ_WINDOW_CALLS calls make one
+ * pipelined window.
+ */
+#define ENQ_BATCH_JOBS		256
+#define ENQ_BATCH_BYTES		(256 * 1024)
+#define ENQ_WINDOW_CALLS	8
+#define ENQ_WINDOW_LINES	(ENQ_BATCH_JOBS * ENQ_WINDOW_CALLS)
+#define ENQ_BATCH_HEAD		13	/* 1 key, 10 args, 1 extra pair */
+#define ENQ_BATCH_ARGS		(ENQ_BATCH_HEAD + 2 * ENQ_BATCH_JOBS)
 
 /* What the command line asked for. */
 struct enq_opts {
@@ -37,7 +51,7 @@ struct enq_opts {
 /* The strings shared by every call of one run. */
 struct enq_ctx {
 	struct enq_opts	*o;
-	char		*delayed, *wake;
+	char		*delayed, *wake, *prefix, *events;
 	char		 ms[24], max_attempts[24], timeout[24];
 };
 
@@ -45,11 +59,31 @@ struct enq_ctx {
 struct enq_call {
 	char		 id[208];	/* up to 200 bytes (DESIGN §2) */
 	char		*key;
-	char		*line;		/* --batch: getline buffer, reused */
-	size_t		 cap;
 	const char	*argv[ENQ_MAX_ARGS];
 	size_t		 lens[ENQ_MAX_ARGS];
 	int		 argc;		/* keys and args */
+};
+
+/* --batch: one stdin line and its job ID; the getline buffer is reused. */
+struct enq_line {
+	char		 id[208];
+	char		*buf;
+	size_t		 cap;
+};
+
+/* --batch: one enqueue_batch call, kept until its reply is read. */
+struct enq_bcall {
+	const char	*argv[ENQ_BATCH_ARGS];
+	size_t		 lens[ENQ_BATCH_ARGS];
+	int		 argc;
+	int		 njobs;
+};
+
+/* --batch: the lines and calls of one pipelined window. */
+struct enq_window {
+	struct enq_line	 lines[ENQ_WINDOW_LINES];
+	struct enq_bcall calls[ENQ_WINDOW_CALLS];
+	size_t		 ncalls;
 };
 
 static int	enq_parse(struct enq_opts *, struct ctl *, int, char **);
@@ -63,10 +97,11 @@ static int	enq_result(redisReply *, int *, int64_t *);
 static int	enq_one(struct ctl *, struct enq_ctx *);
 static char	*enq_read_stdin(size_t *);
 static int	enq_batch(struct ctl *, struct enq_ctx *);
-static size_t	enq_fill(struct ctl *, struct enq_ctx *, struct enq_call *);
-static int	enq_send(struct ctl *, struct enq_call *, size_t);
-static int	enq_collect(struct ctl *, struct enq_call *, size_t,
-		    long long *, int *);
+static int	enq_batch_head(struct enq_ctx *, struct enq_bcall *);
+static size_t	enq_fill(struct enq_ctx *, struct enq_window *);
+static int	enq_send(struct ctl *, struct enq_window *);
+static int	enq_collect(struct ctl *, struct enq_window *, long long *,
+		    int *);
 
 /* deferctl enqueue [options] HANDLER [PAYLOAD|-], or --batch HANDLER. */
 int
@@ -188,6 +223,9 @@ enq_ctx_init(struct enq_ctx *x, struct ctl *ctl, struct enq_opts *o)
 	x->o = o;
 	x->delayed = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "delayed");
 	x->wake = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "wake");
+	x->prefix = keys_prefix(ctl_ns(ctl), ctl_queue(ctl));
+	x->events = ctl->cfg != NULL && ctl->cfg->events ?
+	    keys_events(ctl_ns(ctl)) : xstrdup("");
 	snprintf(x->ms, sizeof(x->ms), "%" PRId64, o->ms);
 	if (o->max_attempts > 0)
 		snprintf(x->max_attempts, sizeof(x->max_attempts), "%lld",
@@ -203,13 +241,15 @@ enq_ctx_free(struct enq_ctx *x)
 {
 	free(x->delayed);
 	free(x->wake);
+	free(x->prefix);
+	free(x->events);
 }
 
 /*
  * Fill c's KEYS and ARGV for the job c->id with the given payload (the
  * enqueue contract: KEYS job, delayed; ARGV id, handler, payload, mode, ms,
- * max_attempts, resource, source, wake channel, extra pairs). c->key is
- * replaced; the payload must outlive the call.
+ * max_attempts, resource, source, wake channel, events channel, extra
+ * pairs). c->key is replaced; the payload must outlive the call.
  */
 static void
 enq_prepare(struct enq_ctx *x, struct ctl *ctl, struct enq_call *c,
@@ -232,6 +272,7 @@ enq_prepare(struct enq_ctx *x, struct ctl *ctl, struct enq_call *c,
 	c->argv[n++] = o->resource != NULL ? o->resource : "";
 	c->argv[n++] = ENQ_SOURCE;
 	c->argv[n++] = x->wake;
+	c->argv[n++] = x->events;
 	if (o->timeout_ms > 0) {
 		c->argv[n++] = "timeout_ms";
 		c->argv[n++] = x->timeout;
@@ -326,35 +367,36 @@ enq_read_stdin(size_t *lenp)
 }
 
 /*
- * --batch: one job per stdin line. Two windows of ENQ_WINDOW calls
- * alternate: while Redis runs one, the replies of the other are read and
- * the next lines prepared, so the server never waits for the client.
+ * --batch: one job per stdin line. Two windows of up to ENQ_WINDOW_CALLS
+ * enqueue_batch calls alternate: while Redis runs one, the replies of the
+ * other are read and the next lines prepared, so the server never waits
+ * for the client.
  */
 static int
 enq_batch(struct ctl *ctl, struct enq_ctx *x)
 {
-	struct enq_call	*calls = xcalloc(2 * ENQ_WINDOW, sizeof(*calls));
-	struct enq_call	*cur, *pending = NULL;
-	long long	 created = 0;
-	size_t		 n, npending = 0;
-	int		 status = CTL_OK, io = 0;
+	struct enq_window	*win = xcalloc(2, sizeof(*win));
+	struct enq_window	*cur, *pending = NULL;
+	long long		 created = 0;
+	size_t			 n;
+	int			 status = CTL_OK, io = 0;
 
-	if (rclient_script_load(ctl->rc, SCRIPT_ENQUEUE) != 0) {
-		log_errorx("redis: SCRIPT LOAD enqueue: %s", ctl->rc->errstr);
+	if (rclient_script_load(ctl->rc, SCRIPT_ENQUEUE_BATCH) != 0) {
+		log_errorx("redis: SCRIPT LOAD enqueue_batch: %s",
+		    ctl->rc->err != 0 ? ctl->rc->errstr : "unexpected reply");
 		io = -1;
 	}
 	for (int w = 0; io == 0; w ^= 1) {
-		cur = calls + w * ENQ_WINDOW;
-		n = enq_fill(ctl, x, cur);
+		cur = &win[w];
+		n = enq_fill(x, cur);
 		if (n > 0)
-			io = enq_send(ctl, cur, n);
-		if (io == 0 && npending > 0 &&
-		    enq_collect(ctl, pending, npending, &created, &io) != CTL_OK)
+			io = enq_send(ctl, cur);
+		if (io == 0 && pending != NULL &&
+		    enq_collect(ctl, pending, &created, &io) != CTL_OK)
 			status = CTL_FAIL;
 		if (n == 0)
 			break;
 		pending = cur;
-		npending = n;
 	}
 	if (io != 0 || ferror(stdin))
 		status = CTL_FAIL;
@@ -366,75 +408,139 @@ enq_batch(struct ctl *ctl, struct enq_ctx *x)
 		printf(",\"enqueued\":%lld}\n", created);
 	} else
 		printf("%lld\n", created);
-	for (n = 0; n < 2 * ENQ_WINDOW; n++) {
-		free(calls[n].key);
-		free(calls[n].line);
-	}
-	free(calls);
+	for (int w = 0; w < 2; w++)
+		for (n = 0; n < ENQ_WINDOW_LINES; n++)
+			free(win[w].lines[n].buf);
+	free(win);
 	return (status);
 }
 
-/* Read up to ENQ_WINDOW lines into calls and prepare them; returns how many. */
-static size_t
-enq_fill(struct ctl *ctl, struct enq_ctx *x, struct enq_call *calls)
+/*
+ * The enqueue_batch arguments every call of this run shares (KEYS delayed;
+ * ARGV prefix, handler, mode, ms, max_attempts, resource, source, wake
+ * channel, events channel, number of extra pairs, the pairs); returns how
+ * many.
+ */
+static int
+enq_batch_head(struct enq_ctx *x, struct enq_bcall *c)
 {
-	ssize_t	got;
-	size_t	n;
+	const struct enq_opts	*o = x->o;
+	int			 n = 0;
 
-	for (n = 0; n < ENQ_WINDOW; n++) {
-		struct enq_call *c = &calls[n];
+	c->argv[n++] = x->delayed;
+	c->argv[n++] = x->prefix;
+	c->argv[n++] = o->handler;
+	c->argv[n++] = o->mode;
+	c->argv[n++] = x->ms;
+	c->argv[n++] = x->max_attempts;
+	c->argv[n++] = o->resource != NULL ? o->resource : "";
+	c->argv[n++] = ENQ_SOURCE;
+	c->argv[n++] = x->wake;
+	c->argv[n++] = x->events;
+	if (o->timeout_ms > 0) {
+		c->argv[n++] = "1";
+		c->argv[n++] = "timeout_ms";
+		c->argv[n++] = x->timeout;
+	} else
+		c->argv[n++] = "0";
+	for (int i = 0; i < n; i++)
+		c->lens[i] = strlen(c->argv[i]);
+	return (n);
+}
 
-		if ((got = getline(&c->line, &c->cap, stdin)) == -1)
+/*
+ * Read up to ENQ_WINDOW_LINES lines into w and group them into calls of at
+ * most ENQ_BATCH_JOBS jobs (or about ENQ_BATCH_BYTES of payload); returns
+ * the number of lines read.
+ */
+static size_t
+enq_fill(struct enq_ctx *x, struct enq_window *w)
+{
+	struct enq_bcall	*c = NULL;
+	size_t			 n, bytes = 0;
+	ssize_t			 got;
+	bool			 full;
+
+	w->ncalls = 0;
+	for (n = 0; n < ENQ_WINDOW_LINES; n++) {
+		struct enq_line *l = &w->lines[n];
+
+		full = c == NULL || c->njobs == ENQ_BATCH_JOBS ||
+		    bytes >= ENQ_BATCH_BYTES;
+		if (full && w->ncalls == ENQ_WINDOW_CALLS)
+			break;		/* big payloads filled the window early */
+		if ((got = getline(&l->buf, &l->cap, stdin)) == -1)
 			break;
-		if (got > 0 && c->line[got - 1] == '\n')
+		if (got > 0 && l->buf[got - 1] == '\n')
 			got--;
-		util_new_job_id(c->id, sizeof(c->id));
-		enq_prepare(x, ctl, c, c->line, (size_t)got);
+		if (full) {
+			c = &w->calls[w->ncalls++];
+			c->argc = enq_batch_head(x, c);
+			c->njobs = 0;
+			bytes = 0;
+		}
+		util_new_job_id(l->id, sizeof(l->id));
+		c->argv[c->argc] = l->id;
+		c->lens[c->argc++] = strlen(l->id);
+		c->argv[c->argc] = l->buf;
+		c->lens[c->argc++] = (size_t)got;
+		c->njobs++;
+		bytes += (size_t)got;
 	}
 	return (n);
 }
 
-/* Queue n prepared calls; 0, or -1 after reporting an I/O error. */
+/* Queue the calls of w; 0, or -1 after reporting an I/O error. */
 static int
-enq_send(struct ctl *ctl, struct enq_call *calls, size_t n)
+enq_send(struct ctl *ctl, struct enq_window *w)
 {
-	for (size_t i = 0; i < n; i++)
-		if (rclient_script_append(ctl->rc, SCRIPT_ENQUEUE, 2,
-		    calls[i].argc, calls[i].argv, calls[i].lens) != 0) {
+	for (size_t i = 0; i < w->ncalls; i++) {
+		struct enq_bcall *c = &w->calls[i];
+
+		if (rclient_script_append(ctl->rc, SCRIPT_ENQUEUE_BATCH, 1,
+		    c->argc, c->argv, c->lens) != 0) {
 			log_errorx("redis: %s", ctl->rc->errstr);
 			return (-1);
 		}
+	}
 	return (0);
 }
 
 /*
- * Read the replies of n queued calls and count creations. An error reply
- * makes the result CTL_FAIL; an I/O error also sets *io to -1 (the
- * remaining replies are lost).
+ * Read the replies {created, due_ms} of the calls of w and count
+ * creations. An error reply makes the result CTL_FAIL (that call's jobs
+ * were not enqueued); an I/O error also sets *io to -1 (the remaining
+ * replies are lost).
  */
 static int
-enq_collect(struct ctl *ctl, struct enq_call *calls, size_t n,
-    long long *created, int *io)
+enq_collect(struct ctl *ctl, struct enq_window *w, long long *created,
+    int *io)
 {
 	redisReply	*r;
-	int		 status = CTL_OK, ok;
-	int64_t		 due;
+	int		 status = CTL_OK;
 
-	for (size_t i = 0; i < n; i++) {
-		r = rclient_script_reply(ctl->rc, SCRIPT_ENQUEUE, 2,
-		    calls[i].argc, calls[i].argv, calls[i].lens);
+	for (size_t i = 0; i < w->ncalls; i++) {
+		struct enq_bcall *c = &w->calls[i];
+
+		r = rclient_script_reply(ctl->rc, SCRIPT_ENQUEUE_BATCH, 1,
+		    c->argc, c->argv, c->lens);
 		if (r == NULL) {
 			log_errorx("redis: %s", ctl->rc->errstr);
 			*io = -1;
 			return (CTL_FAIL);
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			log_errorx("redis: script enqueue: %s", r->str);
+			log_errorx("redis: script enqueue_batch: %s (%d jobs "
+			    "not enqueued)", r->str, c->njobs);
 			status = CTL_FAIL;
-		} else if (enq_result(r, &ok, &due) == 0)
-			*created += ok;
-		else
+		} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_INTEGER)
+			*created += r->element[0]->integer;
+		else {
+			log_errorx("script enqueue_batch: unexpected reply "
+			    "(type %d)", r->type);
 			status = CTL_FAIL;
+		}
 		freeReplyObject(r);
 	}
 	return (status);

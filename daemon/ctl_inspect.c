@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "json.h"
 #include "keys.h"
 #include "log.h"
 #include "util.h"
@@ -18,6 +19,8 @@
 
 #define SHOW_PAYLOAD_MAX	200	/* payload bytes shown in text mode */
 #define LIST_DEFAULT_LIMIT	100
+#define STATS_RECENT_MS		60000	/* daemon summaries newer than this are shown */
+#define STATS_DAEMONS_KEY	"{daemons}"	/* JSON key; no queue name has braces */
 
 /* The zsets a job can be in, in show's order of precedence. */
 static const struct {
@@ -41,6 +44,8 @@ static int	 list_print(struct ctl *, redisReply *);
 static void	 list_line(struct ctl *, const redisReply *, const redisReply *,
 		    const redisReply *, bool);
 static int	 stats_print(struct ctl *, char **, size_t, int64_t);
+static redisReply *stats_daemons_fetch(struct ctl *, int64_t);
+static void	 stats_daemons_print(struct ctl *, const redisReply *);
 
 /* Check that argv holds exactly one valid job ID; store it in *id. */
 static int
@@ -393,7 +398,114 @@ stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
 		printf(":{\"delayed\":%lld,\"due\":%lld,\"active\":%lld,"
 		    "\"dead\":%lld}", v[0], v[1], v[2], v[3]);
 	}
+	if ((r = stats_daemons_fetch(ctl, now)) == NULL)
+		return (CTL_FAIL);
+	stats_daemons_print(ctl, r);
+	freeReplyObject(r);
 	if (ctl->json)
 		printf("}\n");
 	return (CTL_OK);
+}
+
+/*
+ * The lateness summaries that running daemons write every 10s (indexed in
+ * the zset ns:stats, each in ns:stats:HOST:PID with a TTL): an MGET reply
+ * (nil for expired ones), or an empty array; NULL after reporting.
+ */
+static redisReply *
+stats_daemons_fetch(struct ctl *ctl, int64_t now)
+{
+	redisReply	*ids, *r;
+	char		*index, **keys;
+	const char	**argv;
+
+	xasprintf(&index, "%s:stats", ctl_ns(ctl));
+	ids = ctl_cmd(ctl, "ZRANGEBYSCORE %s %lld +inf", index,
+	    (long long)(now - STATS_RECENT_MS));
+	free(index);
+	if (ids == NULL)
+		return (NULL);
+	if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0)
+		return (ids);
+	keys = xcalloc(ids->elements, sizeof(*keys));
+	argv = xcalloc(ids->elements + 1, sizeof(*argv));
+	argv[0] = "MGET";
+	for (size_t i = 0; i < ids->elements; i++) {
+		xasprintf(&keys[i], "%s:stats:%s", ctl_ns(ctl), ids->element[i]->str);
+		argv[i + 1] = keys[i];
+	}
+	r = redisCommandArgv(ctl->rc, (int)ids->elements + 1, argv, NULL);
+	for (size_t i = 0; i < ids->elements; i++)
+		free(keys[i]);
+	free(keys);
+	free(argv);
+	freeReplyObject(ids);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		log_errorx("redis: MGET: %s", r == NULL ? ctl->rc->errstr :
+		    "unexpected reply");
+		if (r != NULL)
+			freeReplyObject(r);
+		return (NULL);
+	}
+	return (r);
+}
+
+/* "p50/p99/max" of the nested lateness object key of summary s. */
+static const char *
+stats_triple(const char *s, size_t len, const char *key, char *out,
+    size_t outlen)
+{
+	char	obj[256], a[24], b[24], c[24];
+
+	if (!json_get(s, len, key, obj, sizeof(obj)) ||
+	    !json_get(obj, strlen(obj), "p50", a, sizeof(a)) ||
+	    !json_get(obj, strlen(obj), "p99", b, sizeof(b)) ||
+	    !json_get(obj, strlen(obj), "max", c, sizeof(c)))
+		snprintf(out, outlen, "-");
+	else
+		snprintf(out, outlen, "%s/%s/%s", a, b, c);
+	return (out);
+}
+
+/* Print the summaries: a second table, or a JSON array under "{daemons}". */
+static void
+stats_daemons_print(struct ctl *ctl, const redisReply *r)
+{
+	char	d[256], n[24], run[24], conc[24], t1[80], t2[80];
+	bool	first = true;
+
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		if (ctl->json) {
+			printf("%s", first ? ",\"" STATS_DAEMONS_KEY "\":[" : ",");
+			fwrite(e->str, 1, e->len, stdout);
+		} else {
+			if (first)
+				printf("\n%-32s %8s %24s %24s %9s\n", "DAEMON",
+				    "CLAIMED", "CLAIM LATE p50/p99/max", "START LATE "
+				    "p50/p99/max", "RUNNING");
+			if (!json_get(e->str, e->len, "daemon", d, sizeof(d)))
+				snprintf(d, sizeof(d), "?");
+			if (!json_get(e->str, e->len, "claimed", n, sizeof(n)))
+				snprintf(n, sizeof(n), "-");
+			if (!json_get(e->str, e->len, "running", run, sizeof(run)) ||
+			    !json_get(e->str, e->len, "concurrency", conc,
+			    sizeof(conc))) {
+				snprintf(run, sizeof(run), "-");
+				conc[0] = '\0';
+			}
+			stats_triple(e->str, e->len, "claim_lateness_ms", t1,
+			    sizeof(t1));
+			stats_triple(e->str, e->len, "start_lateness_ms", t2,
+			    sizeof(t2));
+			printf("%-32s %8s %21s ms %21s ms %5s/%-3s\n", d, n, t1, t2,
+			    run, conc);
+		}
+		first = false;
+	}
+	if (ctl->json && !first)
+		putchar(']');
 }

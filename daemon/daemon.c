@@ -20,7 +20,9 @@
 
 #include "deferd.h"
 #include "job.h"
+#include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
@@ -295,6 +297,15 @@ deferd_arm_extend(struct deferd *d)
 	event_add(d->extend_timer, &tv);
 }
 
+/* The events channel of the current config: "ns:events", or "" when off. */
+static void
+deferd_set_events(struct deferd *d)
+{
+	free(d->events_chan);
+	d->events_chan = d->cfg->events ? keys_events(d->cfg->namespace) :
+	    xstrdup("");
+}
+
 /*
  * Apply a newly loaded config (ownership passes here); the old one is kept
  * for runs that use it. Returns 0, or -1 when cfg cannot be applied while
@@ -330,6 +341,8 @@ deferd_apply(struct deferd *d, struct config *cfg)
 		sched_kick(d->scheds[i]);
 	}
 	deferd_arm_extend(d);
+	deferd_set_events(d);
+	metrics_http_reconfigure(d->http);
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
 	    cfg->path, cfg->concurrency, cfg->handlers.noverrides);
@@ -418,6 +431,8 @@ deferd_new(struct config *cfg)
 	if (d->base == NULL)
 		fatalx("cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
+	deferd_set_events(d);
+	metrics_init();
 	d->runner = runner_new(d->base, cfg);
 	deferd_connect(d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
@@ -441,6 +456,11 @@ deferd_new(struct config *cfg)
 int
 deferd_run(struct deferd *d)
 {
+	char	err[512];
+
+	if ((d->http = metrics_http_new(d, d->cfg->metrics.listen, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
 	deferd_arm_extend(d);
 	log_info("starting: config %s, event method %s", d->cfg->path,
 	    event_base_get_method(d->base));
@@ -461,6 +481,8 @@ deferd_free(struct deferd *d)
 	rconn_free(d->cmd);
 	rconn_free(d->sub);
 	sources_free(d->sources);
+	metrics_http_free(d->http);
+	free(d->events_chan);
 	job_free_all(d);
 	for (size_t i = 0; i < d->nscheds; i++)
 		sched_free(d->scheds[i]);

@@ -3,8 +3,8 @@
  * deferctl: the command-line tool for deferd's Redis queues (DESIGN §7).
  * This file reads the global options, picks the command and prints usage;
  * the commands themselves live in ctl_enqueue.c (enqueue), ctl_inspect.c
- * (show, list, stats), ctl_admin.c (cancel, retry, purge) and ctl_lock.c
- * (lock).
+ * (show, list, stats), ctl_admin.c (cancel, retry, purge), ctl_lock.c
+ * (lock) and ctl_watch.c (watch).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -28,6 +28,7 @@ static const struct {
 	{ "retry", ctl_cmd_retry },
 	{ "purge", ctl_cmd_purge },
 	{ "lock", ctl_cmd_lock },
+	{ "watch", ctl_cmd_watch },
 };
 
 static const char	ctl_usage_text[] =
@@ -41,7 +42,8 @@ static const char	ctl_usage_text[] =
 "  cancel [--queue Q] ID\n"
 "  show [--queue Q] ID\n"
 "  list [--queue Q] [--limit N] delayed | active | dead\n"
-"  stats [--queue Q]\n"
+"  stats [--queue Q]   (also the daemons' lateness summaries)\n"
+"  watch [--queue Q] [--handler H]   (follow the lifecycle events; --json: raw)\n"
 "  retry [--queue Q] ID... | --all\n"
 "  purge [--queue Q] ID... | --all\n"
 "  lock [--ttl D] [--wait D] RESOURCE -- CMD [ARGS...]\n"

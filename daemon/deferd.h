@@ -19,6 +19,7 @@
 struct event;
 struct event_base;
 struct job;
+struct metrics_http;
 struct rconn;
 struct runner;
 struct sched;
@@ -58,6 +59,8 @@ struct deferd {
 	struct event		*status_timer;		/* STATUS= refresh; NULL: no NOTIFY_SOCKET */
 	char			 status[512];		/* the last STATUS= sent */
 	char			*reload_error;		/* why the last reload failed, or NULL */
+	char			*events_chan;		/* "ns:events", or "" with events: false */
+	struct metrics_http	*http;			/* metrics.listen; NULL when off */
 	int			 exit_code;
 };
 

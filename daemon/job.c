@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
@@ -66,6 +67,8 @@ struct job {
 	size_t			 result_len;
 	int64_t			 delay_ms;
 	bool			 refund;
+	bool			 conflict;	/* retry/bury for a locked resource */
+	int64_t			 duration_ms;	/* of the run; -1: did not run */
 	bool			 report_in_flight;
 	struct event		*report_timer;
 };
@@ -74,6 +77,7 @@ static void	job_start(struct job *);
 static void	job_run_handler(struct job *);
 static void	job_lock_cb(struct lock *, enum lock_event, const char *, void *);
 static void	job_send_report(struct job *);
+static void	job_count_outcome(const struct job *);
 static bool	job_has_room(const struct deferd *, const char *);
 
 /* Free a job's memory (it must be unlinked). */
@@ -189,7 +193,10 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	j->s = s;
 	j->id = xstrndup(e->element[1]->str, e->element[1]->len);
 	j->token = xstrndup(e->element[2]->str, e->element[2]->len);
+	j->duration_ms = -1;
 	job_take_fields(j, e);
+	metrics_job_claimed(sched_queue(s), j->handler, j->due_ms > 0,
+	    sched_redis_now_ms(s) - j->due_ms);
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
 	d->njobs++;
 	j->state = JOB_WAITING;
@@ -247,6 +254,7 @@ job_decide(struct job *j, const struct run_result *r)
 
 	free(j->error);
 	j->error = NULL;
+	j->duration_ms = r->duration_ms;
 	if (r->outcome == RUN_DONE) {
 		j->report = SCRIPT_COMPLETE;
 		j->result = xmemdup(r->output, r->output_len);
@@ -345,6 +353,9 @@ job_conflict(struct job *j)
 	char			*err;
 	int64_t			 delay;
 
+	j->conflict = true;
+	metrics_job_lock_conflict(sched_queue(j->s), j->handler);
+
 	if (p == CONFLICT_REQUEUE) {
 		log_info("job %s (%s): resource %s is locked; requeued without "
 		    "spending an attempt", j->id, j->handler, j->resource);
@@ -440,6 +451,8 @@ job_run_handler(struct job *j)
 	if (j->lock != NULL)
 		spec.fencing_token = lock_fence(j->lock);
 	j->state = JOB_RUNNING;
+	metrics_job_started(sched_queue(j->s), j->handler, j->due_ms > 0,
+	    sched_redis_now_ms(j->s) - j->due_ms);
 	if (j->due_ms > 0)
 		log_debug("job %s (%s): starting %" PRId64 "ms after due", j->id,
 		    j->handler, util_real_ms() - j->due_ms);
@@ -466,6 +479,7 @@ job_report_reply(redisReply *reply, void *priv)
 	if (reply == NULL)
 		return;		/* resent by job_resend_reports after the reconnect */
 	if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+		job_count_outcome(j);
 		job_gone(j);
 		return;
 	}
@@ -483,19 +497,37 @@ job_report_reply(redisReply *reply, void *priv)
 	evtimer_add(j->report_timer, &tv);
 }
 
+/* Count a recorded outcome in the metrics (lock-conflict requeues only as conflicts). */
+static void
+job_count_outcome(const struct job *j)
+{
+	const char	*q = sched_queue(j->s);
+
+	if (j->report == SCRIPT_COMPLETE)
+		metrics_job_done(q, j->handler, j->duration_ms);
+	else if (j->report == SCRIPT_BURY)
+		metrics_job_dead(q, j->handler, j->duration_ms);
+	else if (!(j->conflict && j->refund))
+		metrics_job_retried(q, j->handler, j->duration_ms);
+}
+
 /* Send the outcome script; if Redis is down it is sent after the reconnect. */
 static void
 job_send_report(struct job *j)
 {
 	const struct config	*cfg = j->d->cfg;
-	const char		*argv[10];
-	size_t			 lens[10];
-	char			 n1[24], n2[24], n3[24];
+	const char		*argv[12];
+	size_t			 lens[12];
+	char			 n1[24], n2[24], n3[24], dur[24];
 	char			*jkey, *rkey;
 	int			 argc = 0, nkeys, rv;
 
 	if (j->report_in_flight || !rconn_ready(j->d->cmd))
 		return;
+	if (j->duration_ms >= 0)
+		snprintf(dur, sizeof(dur), "%" PRId64, j->duration_ms);
+	else
+		dur[0] = '\0';
 	jkey = keys_job(cfg->namespace, sched_queue(j->s), j->id);
 	rkey = keys_result(cfg->namespace, sched_queue(j->s), j->id);
 	argv[argc++] = sched_key(j->s, "active");
@@ -509,6 +541,8 @@ job_send_report(struct job *j)
 		argv[argc++] = j->token;
 		argv[argc++] = j->result;
 		argv[argc++] = n1;
+		argv[argc++] = j->d->events_chan;
+		argv[argc++] = dur;
 		break;
 	case SCRIPT_RETRY:
 		snprintf(n1, sizeof(n1), "%" PRId64, j->delay_ms);
@@ -521,6 +555,9 @@ job_send_report(struct job *j)
 		argv[argc++] = n1;
 		argv[argc++] = j->refund ? "1" : "0";
 		argv[argc++] = sched_key(j->s, "wake");
+		argv[argc++] = j->d->events_chan;
+		argv[argc++] = j->conflict ? "lock_conflict" : "";
+		argv[argc++] = dur;
 		break;
 	default:
 		snprintf(n2, sizeof(n2), "%" PRId64, cfg->dead.max_jobs);
@@ -534,6 +571,8 @@ job_send_report(struct job *j)
 		argv[argc++] = sched_key(j->s, "prefix");
 		argv[argc++] = n2;
 		argv[argc++] = n3;
+		argv[argc++] = j->d->events_chan;
+		argv[argc++] = dur;
 		break;
 	}
 	for (int i = 0; i < argc; i++)

@@ -49,6 +49,15 @@ keys_lock(const char *ns, const char *resource)
 }
 
 char *
+keys_events(const char *ns)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:events", ns);
+	return (s);
+}
+
+char *
 keys_fence(const char *ns, const char *resource)
 {
 	char	*s;

@@ -14,5 +14,7 @@ char	*keys_result(const char *ns, const char *queue, const char *id);
 /* "ns:lock:RESOURCE" and "ns:fence:RESOURCE" */
 char	*keys_lock(const char *ns, const char *resource);
 char	*keys_fence(const char *ns, const char *resource);
+/* "ns:events": the lifecycle events channel */
+char	*keys_events(const char *ns);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -48,6 +49,7 @@ struct rcmd {
 	rconn_reply_cb	 cb;
 	void		*priv;
 	int		 script;	/* enum script_id, or -1 */
+	int64_t		 sent_us;	/* for the round-trip metric */
 	int		 nkeys;
 	int		 argc;
 	char		**argv;
@@ -213,6 +215,7 @@ rconn_new(struct event_base *base, const struct redis_target *t,
 	    rc->deadline_timer == NULL || rc->handshake_ev == NULL ||
 	    rc->drop_ev == NULL)
 		fatalx("redis %s: cannot create timers", rc->name);
+	metrics_redis_state(rc->name, false);
 	return (rc);
 }
 
@@ -273,6 +276,7 @@ rconn_failed(struct rconn *rc, const char *why)
 	rc->pending = 0;
 	if (rc->freeing)
 		return;
+	metrics_redis_state(rc->name, false);
 	rconn_log_failure(rc, why);
 	if (was_up)
 		rconn_notify(rc, RCONN_DOWN);
@@ -416,6 +420,8 @@ rconn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (rc->pending > 0)
 		rc->pending--;
 	rc->progress_ms = util_mono_ms();
+	if (reply != NULL)
+		metrics_redis_rtt(rc->name, metrics_now_us() - cmd->sent_us);
 	if (reply == NULL && rc->state == RC_READY)
 		rc->state = RC_HANDSHAKE;	/* going away: refuse new commands */
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
@@ -442,6 +448,7 @@ rconn_send_argv(struct rconn *rc, struct rcmd *cmd, int argc,
 	if (redisAsyncCommandArgv(rc->ac, rconn_on_reply, cmd, argc, argv,
 	    lens) != REDIS_OK)
 		return (-1);
+	cmd->sent_us = metrics_now_us();
 	rconn_count_sent(rc);
 	return (0);
 }
@@ -584,6 +591,7 @@ rconn_handshake_done(struct rconn *rc)
 	for (size_t i = 0; i < rc->nsubs; i++)
 		rconn_send_subscribe(rc, rc->subs[i]);
 	rc->up_announced = true;
+	metrics_redis_state(rc->name, true);
 	rconn_notify(rc, RCONN_UP);
 }
 

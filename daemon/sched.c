@@ -153,6 +153,12 @@ sched_queue(const struct sched *s)
 	return (s->queue);
 }
 
+int64_t
+sched_redis_now_ms(const struct sched *s)
+{
+	return (util_real_ms() + s->skew_ms);
+}
+
 const char *
 sched_key(const struct sched *s, const char *which)
 {
@@ -327,7 +333,7 @@ sched_claim(struct sched *s)
 {
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
-	const char		*argv[9 + 64];
+	const char		*argv[12 + 64];
 	char			 limit[16], lease[24], nonce[33], maxp[24], scan[16];
 	char			 dmax[24], dttl[24];
 	int			 free_slots, argc;
@@ -359,7 +365,8 @@ sched_claim(struct sched *s)
 	argv[8] = scan;
 	argv[9] = dmax;
 	argv[10] = dttl;
-	argc = sched_saturated(s, argv, 11, (int)(sizeof(argv) / sizeof(argv[0])));
+	argv[11] = d->events_chan;
+	argc = sched_saturated(s, argv, 12, (int)(sizeof(argv) / sizeof(argv[0])));
 	if (rconn_script(d->cmd, SCRIPT_CLAIM, sched_claim_reply, s, 3, argc,
 	    argv, NULL) == -1)
 		return;
@@ -398,7 +405,7 @@ sched_reap(struct sched *s)
 {
 	const struct config	*cfg = s->d->cfg;
 	char			 limit[16], dmax[24], dttl[24], maxa[16];
-	const char		*argv[9];
+	const char		*argv[10];
 
 	if (!s->running || s->reaping || !rconn_ready(s->d->cmd))
 		return;
@@ -415,7 +422,8 @@ sched_reap(struct sched *s)
 	argv[6] = dmax;
 	argv[7] = dttl;
 	argv[8] = maxa;
-	if (rconn_script(s->d->cmd, SCRIPT_REAP, sched_reap_reply, s, 3, 9,
+	argv[9] = s->d->events_chan;
+	if (rconn_script(s->d->cmd, SCRIPT_REAP, sched_reap_reply, s, 3, 10,
 	    argv, NULL) == 0)
 		s->reaping = true;
 }

@@ -24,6 +24,8 @@ void		 sched_kick(struct sched *);
 /* The poll interval or lease changed (reload). */
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);
+/* Redis's clock now, estimated from the last claim reply (ms since the epoch). */
+int64_t		 sched_redis_now_ms(const struct sched *);
 /* Key names of this queue (owned by the scheduler). */
 const char	*sched_key(const struct sched *, const char *which);
 /* Free; NULL is a no-op. */

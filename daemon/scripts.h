@@ -30,6 +30,7 @@ enum script_id {
 	SCRIPT_ZSETMOVE,
 	SCRIPT_LISTTAKE,
 	SCRIPT_LISTRECOVER,
+	SCRIPT_ENQUEUE_BATCH,	/* deferctl enqueue --batch */
 	SCRIPT_COUNT
 };
 

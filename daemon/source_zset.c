@@ -44,7 +44,7 @@ struct zsrc {
 
 static void	zsrc_move(struct zsrc *);
 
-/* Timer callbacks: move now. */
+/* Kick and poll timer: move now. */
 static void
 zsrc_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -53,6 +53,7 @@ zsrc_kick_cb(evutil_socket_t fd, short what, void *arg)
 	zsrc_move(arg);
 }
 
+/* The due timer fired: the earliest member's time has come. */
 static void
 zsrc_due_cb(evutil_socket_t fd, short what, void *arg)
 {

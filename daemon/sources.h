@@ -56,26 +56,37 @@ void		 expire_up(struct expire *);
 void		 expire_down(struct expire *);
 /* Seconds of pub/sub outage so far (events in them may be lost). */
 double		 expire_lost_window_seconds(const struct expire *);
+/* Free (pending expirations are dropped); NULL is a no-op. */
 void		 expire_free(struct expire *);
 
 /* source_zset.c */
+/* A plain zset source; idle until zsrc_up. */
 struct zsrc	*zsrc_new(struct deferd *d, const struct source *src);
+/* The command connection is up: move due members now, then by timer and poll. */
 void		 zsrc_up(struct zsrc *);
+/* The command connection is down: stop the timers. */
 void		 zsrc_down(struct zsrc *);
+/* Free; NULL is a no-op. */
 void		 zsrc_free(struct zsrc *);
 
 /* source_list.c */
 /* A list source with its own blocking connection (number index in its name). */
 struct lsrc	*lsrc_new(struct deferd *d, const struct source *src, size_t index);
+/* Start connecting the blocking connection. */
 void		 lsrc_start(struct lsrc *);
+/* The command connection is up: heartbeat, recover, take leftovers, block. */
 void		 lsrc_up(struct lsrc *);
+/* The command connection is down: stop the heartbeat. */
 void		 lsrc_down(struct lsrc *);
+/* Close the blocking connection and free; NULL is a no-op. */
 void		 lsrc_free(struct lsrc *);
 
 /* source_channel.c */
+/* A channel source, subscribed on d's subscriber connection. */
 struct csrc	*csrc_new(struct deferd *d, const struct source *src);
 /* Messages dropped so far because every slot was busy. */
 uint64_t	 csrc_dropped(const struct csrc *);
+/* Free (runs still going are forgotten: runner_free kills them); NULL is a no-op. */
 void		 csrc_free(struct csrc *);
 
 #endif

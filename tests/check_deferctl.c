@@ -150,104 +150,6 @@ redis_ms(void)
 	return (ms);
 }
 
-/*
- * A small JSON checker: js_value returns the end of the value at p, or NULL
- * if there is none. Enough to prove that --json output parses.
- */
-static const char	*js_value(const char *);
-
-/* Skip JSON whitespace. */
-static const char *
-js_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-		p++;
-	return (p);
-}
-
-/* End of the JSON string at p, or NULL. */
-static const char *
-js_string(const char *p)
-{
-	if (*p++ != '"')
-		return (NULL);
-	for (; *p != '"'; p++) {
-		if ((unsigned char)*p < 0x20)
-			return (NULL);
-		if (*p != '\\')
-			continue;
-		p++;
-		if (*p == 'u') {
-			for (int i = 1; i <= 4; i++)
-				if (strchr("0123456789abcdefABCDEF", p[i]) == NULL ||
-				    p[i] == '\0')
-					return (NULL);
-			p += 4;
-		} else if (*p == '\0' || strchr("\"\\/bfnrt", *p) == NULL)
-			return (NULL);
-	}
-	return (p + 1);
-}
-
-/* End of the object (keyed) or array at p, closed by close, or NULL. */
-static const char *
-js_list(const char *p, char close, bool keyed)
-{
-	p = js_ws(p + 1);
-	if (*p == close)
-		return (p + 1);
-	for (;;) {
-		if (keyed) {
-			if ((p = js_string(js_ws(p))) == NULL)
-				return (NULL);
-			if (*(p = js_ws(p)) != ':')
-				return (NULL);
-			p++;
-		}
-		if ((p = js_value(p)) == NULL)
-			return (NULL);
-		p = js_ws(p);
-		if (*p == close)
-			return (p + 1);
-		if (*p++ != ',')
-			return (NULL);
-	}
-}
-
-/* End of the JSON value at p, or NULL. */
-static const char *
-js_value(const char *p)
-{
-	p = js_ws(p);
-	if (*p == '{')
-		return (js_list(p, '}', true));
-	if (*p == '[')
-		return (js_list(p, ']', false));
-	if (*p == '"')
-		return (js_string(p));
-	if (strncmp(p, "true", 4) == 0 || strncmp(p, "null", 4) == 0)
-		return (p + 4);
-	if (strncmp(p, "false", 5) == 0)
-		return (p + 5);
-	if (*p == '-')
-		p++;
-	if (*p < '0' || *p > '9')
-		return (NULL);
-	while ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-	    *p == '+' || *p == '-')
-		p++;
-	return (p);
-}
-
-/* Whether s is exactly one JSON value (whitespace around it allowed). */
-static bool
-json_ok(const char *s)
-{
-	const char	*end = js_value(s);
-
-	return (end != NULL && *js_ws(end) == '\0');
-}
-
 START_TEST(usage_errors)
 {
 	const char	*none[] = { NULL };
@@ -350,7 +252,7 @@ START_TEST(enqueue_idempotent)
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 1);
 	/* --json says created false; global options may follow the command. */
 	ck_assert_int_eq(RUN("enqueue", "--json", "--id", "order-timeout:42", "h"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"created\":false"));
 }
 END_TEST
@@ -406,7 +308,7 @@ START_TEST(enqueue_due_times)
 	/* --json reports the due time as the script computed it. */
 	ck_assert_int_eq(RUN("--json", "enqueue", "--id", "at5", "--at",
 	    "2030-01-02T03:04:05.678Z", "h"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"due_ms\":1893553445678"));
 	ck_assert_ptr_nonnull(strstr(out, "\"due\":\"2030-01-02T03:04:05.678Z\""));
 }
@@ -427,7 +329,7 @@ START_TEST(enqueue_binary_stdin)
 	freeReplyObject(r);
 	/* show --json escapes it into valid JSON; text mode escapes it too. */
 	ck_assert_int_eq(RUN("show", "--json", "bin"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"payload\":\"a\\u0000b\xef\xbf\xbd"
 	    "\\u000a\\u0000\\u000d\\\"end\""));
 	ck_assert_int_eq(RUN("show", "bin"), 0);
@@ -475,7 +377,7 @@ START_TEST(enqueue_batch)
 	/* A last line without a newline counts; --json gives the count. */
 	ck_assert_int_eq(run_in("x\ny", 3, "--json", "enqueue", "--batch", "h",
 	    (const char *)NULL), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"enqueued\":2"));
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), N + 2);
 }
@@ -506,7 +408,7 @@ START_TEST(cancel_states)
 	ck_assert_str_eq(out, "unknown\n");
 
 	ck_assert_int_eq(RUN("cancel", "--json", "c2"), 1);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"running\""));
 	/* The other queue is another namespace of keys. */
 	ck_assert_int_eq(RUN("cancel", "--queue", "other", "c3"), 1);
@@ -529,7 +431,7 @@ START_TEST(show_states)
 	ck_assert_ptr_nonnull(strstr(out, "... (300 bytes)"));
 	ck_assert_ptr_null(strstr(out, big));
 	ck_assert_int_eq(RUN("show", "--json", "s1"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, big));
 	ck_assert_ptr_nonnull(strstr(out, "\"due_ms\":1893553445000"));
 
@@ -541,7 +443,7 @@ START_TEST(show_states)
 
 	mkjob("s3", "active", 1893553445000LL, "");
 	ck_assert_int_eq(RUN("show", "--json", "s3"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"active\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"deadline_ms\":1893553445000"));
 
@@ -550,7 +452,7 @@ START_TEST(show_states)
 	ck_assert_ptr_nonnull(strstr(out, "state        finished\n"));
 	ck_assert_ptr_nonnull(strstr(out, "result       \"all \\\"done\\\"\"\n"));
 	ck_assert_int_eq(RUN("show", "--json", "s4"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"job\":null"));
 
 	ck_assert_int_eq(RUN("show", "nosuch"), 1);
@@ -577,7 +479,7 @@ START_TEST(list_jobs)
 	ck_assert_ptr_null(strstr(out, "d3"));
 	ck_assert_ptr_nonnull(strstr(out, "d2"));
 	ck_assert_int_eq(RUN("--json", "list", "dead"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert(out[0] == '[');
 	ck_assert_ptr_nonnull(strstr(out, "{\"id\":\"d1\",\"time_ms\":1000,"
 	    "\"time\":\"1970-01-01T00:00:01.000Z\",\"handler\":\"h\","
@@ -605,7 +507,7 @@ START_TEST(stats_counts)
 	ck_assert_int_eq(RUN("stats"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "QUEUE"));
 	ck_assert_int_eq(RUN("--json", "stats"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_str_eq(out, "{\"default\":{\"delayed\":3,\"due\":2,\"active\":1,"
 	    "\"dead\":0},\"other\":{\"delayed\":0,\"due\":0,\"active\":0,"
 	    "\"dead\":2}}\n");
@@ -631,7 +533,7 @@ START_TEST(retry_dead)
 	ck_assert_ptr_nonnull(strstr(err, "job r1 is not dead"));
 	ck_assert_int_ge(h_cmd_int(rc, "ZSCORE " Q "delayed r2"), 0);
 	ck_assert_int_eq(RUN("--json", "retry", "--all"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"retried\":1"));
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "dead"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 3);
@@ -686,7 +588,7 @@ START_TEST(purge_dead)
 		freeReplyObject(r);
 	}
 	ck_assert_int_eq(RUN("--json", "purge", "--all"), 0);
-	ck_assert(json_ok(out));
+	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"purged\":2500"));
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "dead"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:m0"), 0);

@@ -100,11 +100,11 @@ enqueue(const char *id, const char *handler, const char *resource,
 	char		 delay[32];
 	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
 			    "", "in", delay, max_attempts, resource ? resource : "",
-			    "", "deferd:{default}:wake" };
+			    "", "deferd:{default}:wake", "" };
 	redisReply	*rep;
 
 	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
-	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 11, argv, NULL);
+	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 12, argv, NULL);
 	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
 	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
 	    rep->str : C->errstr);

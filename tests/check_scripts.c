@@ -149,7 +149,7 @@ enqueue(const char *id, const char *h, const char *mode, const char *ms)
 
 	snprintf(jk, sizeof(jk), P "job:%s", id);
 	rep = script(SCRIPT_ENQUEUE, 2, jk, K_DELAYED, id, h, "payload", mode,
-	    ms, "", "", "", K_WAKE, NULL);
+	    ms, "", "", "", K_WAKE, "", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	due = rep->element[1]->integer;
@@ -169,7 +169,7 @@ claim_full(const char *limit, const char *lease, const char *nonce,
 	redisReply	*rep;
 
 	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, limit,
-	    lease, nonce, max_payload, "100", dead_max, dead_ttl, saturated,
+	    lease, nonce, max_payload, "100", dead_max, dead_ttl, "", saturated,
 	    NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_ge(rep->elements, 3);
@@ -309,7 +309,7 @@ START_TEST(enqueue_creates)
 
 	before = redis_now();
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j1", K_DELAYED, "j1", "send-mail",
-	    "hello", "in", "60000", "3", "mail:42", "", K_WAKE, "timeout_ms",
+	    "hello", "in", "60000", "3", "mail:42", "", K_WAKE, "", "timeout_ms",
 	    "5000", NULL);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	due = rep->element[1]->integer;
@@ -332,7 +332,7 @@ START_TEST(enqueue_creates)
 
 	/* Optional fields left out; an explicit source is kept. */
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j2", K_DELAYED, "j2", "h", "",
-	    "in", "0", "", "", "zset", K_WAKE, NULL);
+	    "in", "0", "", "", "zset", K_WAKE, "", NULL);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	freeReplyObject(rep);
 	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j2 resource"), 0);
@@ -351,7 +351,7 @@ START_TEST(enqueue_idempotent)
 
 	due = enqueue("j1", "first", "in", "30000");
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j1", K_DELAYED, "j1", "second",
-	    "other", "in", "0", "", "", "", K_WAKE, NULL);
+	    "other", "in", "0", "", "", "", K_WAKE, "", NULL);
 	assert_pair(rep, 0, due);
 	freeReplyObject(rep);
 	ck_assert_str_eq(jget("j1", "handler", b, sizeof(b)), "first");
@@ -361,12 +361,12 @@ START_TEST(enqueue_idempotent)
 	/* An existing hash without due_ms, or a key of another type: -1. */
 	freeReplyObject(h_cmd(C, "HSET " P "job:j2 handler h"));
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j2", K_DELAYED, "j2", "h", "",
-	    "in", "0", "", "", "", K_WAKE, NULL);
+	    "in", "0", "", "", "", K_WAKE, "", NULL);
 	assert_pair(rep, 0, -1);
 	freeReplyObject(rep);
 	freeReplyObject(h_cmd(C, "SET " P "job:j3 x"));
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j3", K_DELAYED, "j3", "h", "",
-	    "in", "0", "", "", "", K_WAKE, NULL);
+	    "in", "0", "", "", "", K_WAKE, "", NULL);
 	assert_pair(rep, 0, -1);
 	freeReplyObject(rep);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 1);
@@ -386,13 +386,13 @@ START_TEST(enqueue_at_and_bad_args)
 
 	/* Caller bugs are errors, and nothing is written. */
 	script_error(SCRIPT_ENQUEUE, 2, P "job:x", K_DELAYED, "x", "h", "",
-	    "soon", "0", "", "", "", K_WAKE, NULL);
+	    "soon", "0", "", "", "", K_WAKE, "", NULL);
 	script_error(SCRIPT_ENQUEUE, 2, P "job:x", K_DELAYED, "x", "h", "",
-	    "in", "abc", "", "", "", K_WAKE, NULL);
+	    "in", "abc", "", "", "", K_WAKE, "", NULL);
 	script_error(SCRIPT_ENQUEUE, 2, P "job:x", K_DELAYED, "x", "h", "",
-	    "in", "0", "three", "", "", K_WAKE, NULL);
+	    "in", "0", "three", "", "", K_WAKE, "", NULL);
 	script_error(SCRIPT_ENQUEUE, 2, P "job:x", K_DELAYED, "x", "h", "",
-	    "in", "0", "", "", "", K_WAKE, "timeout_ms", NULL);
+	    "in", "0", "", "", "", K_WAKE, "", "timeout_ms", NULL);
 	ck_assert(!jexists("x"));
 	ck_assert_int_eq(zscore(K_DELAYED, "x"), -1);
 }
@@ -409,11 +409,159 @@ START_TEST(enqueue_wake_only_when_first)
 	enqueue("j3", "h", "at", "5000");
 	expect_msg(s, "5000");
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j3", K_DELAYED, "j3", "h2", "",
-	    "at", "1000", "", "", "", K_WAKE, NULL);	/* exists: silent */
+	    "at", "1000", "", "", "", K_WAKE, "", NULL);	/* exists: silent */
 	assert_pair(rep, 0, 5000);
 	freeReplyObject(rep);
 	expect_no_more(s);
 	redisFree(s);
+}
+END_TEST
+
+START_TEST(enqueue_batch_creates)
+{
+	redisReply	*rep;
+	long long	 before, due;
+	char		 b[128];
+
+	before = redis_now();
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "send-mail", "in",
+	    "60000", "3", "mail:42", "", K_WAKE, "", "1", "timeout_ms", "5000",
+	    "b1", "one", "b2", "", NULL);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(rep->element[0]->integer, 2);
+	due = rep->element[1]->integer;
+	freeReplyObject(rep);
+	ck_assert_int_ge(due, before + 60000);
+	ck_assert_int_le(due, redis_now() + 60000);
+	/* Every job gets exactly the hash enqueue.lua would have made. */
+	ck_assert_str_eq(jget("b1", "handler", b, sizeof(b)), "send-mail");
+	ck_assert_str_eq(jget("b1", "payload", b, sizeof(b)), "one");
+	ck_assert_str_eq(jget("b2", "payload", b, sizeof(b)), "");
+	ck_assert_str_eq(jget("b2", "attempts", b, sizeof(b)), "0");
+	ck_assert_str_eq(jget("b2", "source", b, sizeof(b)), "delayed");
+	ck_assert_str_eq(jget("b2", "resource", b, sizeof(b)), "mail:42");
+	ck_assert_str_eq(jget("b2", "max_attempts", b, sizeof(b)), "3");
+	ck_assert_str_eq(jget("b2", "timeout_ms", b, sizeof(b)), "5000");
+	ck_assert_int_eq(strtoll(jget("b2", "due_ms", b, sizeof(b)), NULL, 10),
+	    due);
+	ck_assert_int_eq(strtoll(jget("b2", "enqueued_ms", b, sizeof(b)), NULL,
+	    10), due - 60000);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b1"), 9);
+	ck_assert_int_eq(zscore(K_DELAYED, "b1"), due);
+	ck_assert_int_eq(zscore(K_DELAYED, "b2"), due);
+
+	/* Optional fields left out; "at"; an explicit source is kept. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "12345",
+	    "", "", "zset", K_WAKE, "", "0", "b3", "x", NULL);
+	assert_pair(rep, 1, 12345);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b3"), 6);
+	ck_assert_str_eq(jget("b3", "source", b, sizeof(b)), "zset");
+	ck_assert_int_eq(zscore(K_DELAYED, "b3"), 12345);
+
+	/* No jobs at all is a valid, empty batch. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "1", "",
+	    "", "", K_WAKE, "", "0", NULL);
+	assert_pair(rep, 0, 1);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 3);
+}
+END_TEST
+
+START_TEST(enqueue_batch_idempotent_and_wake)
+{
+	redisContext	*s = subscribe_wake();
+	redisReply	*rep;
+	char		 b[64];
+
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "first", "at",
+	    "10000", "", "", "", K_WAKE, "", "0", "j1", "p", NULL);
+	assert_pair(rep, 1, 10000);
+	freeReplyObject(rep);
+	expect_msg(s, "10000");
+	/* j1 exists: left alone and not counted; later than j1: no wake. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "second", "at",
+	    "20000", "", "", "", K_WAKE, "", "0", "j1", "other", "n1", "p", NULL);
+	assert_pair(rep, 1, 20000);
+	freeReplyObject(rep);
+	ck_assert_str_eq(jget("j1", "handler", b, sizeof(b)), "first");
+	ck_assert_int_eq(zscore(K_DELAYED, "j1"), 10000);
+	/* Earlier than every job: one wake for the whole batch. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "5000",
+	    "", "", "", K_WAKE, "", "0", "n2", "a", "n3", "b", NULL);
+	assert_pair(rep, 2, 5000);
+	freeReplyObject(rep);
+	expect_msg(s, "5000");
+	/* Nothing created: silent, even when it would be first. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "1",
+	    "", "", "", K_WAKE, "", "0", "n2", "a", NULL);
+	assert_pair(rep, 0, 1);
+	freeReplyObject(rep);
+	/* No wake channel: silent. */
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "2",
+	    "", "", "", "", "", "0", "n4", "a", NULL);
+	assert_pair(rep, 1, 2);
+	freeReplyObject(rep);
+	expect_no_more(s);
+	redisFree(s);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 5);
+}
+END_TEST
+
+START_TEST(enqueue_batch_events)
+{
+	redisContext	*s = h_redis_connect(&R);
+	struct timeval	 tv = { 5, 0 };
+	redisReply	*rep;
+	void		*v;
+	char		 want[64];
+
+	redisSetTimeout(s, tv);
+	freeReplyObject(h_cmd(s, "SUBSCRIBE t:events"));
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "at", "7", "",
+	    "", "", "", "t:events", "0", "e1", "a", "e2", "b", NULL);
+	assert_pair(rep, 2, 7);
+	freeReplyObject(rep);
+	/* One "enqueued" event per job, in order. */
+	for (int i = 1; i <= 2; i++) {
+		ck_assert_int_eq(redisGetReply(s, &v), REDIS_OK);
+		rep = v;
+		ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+		ck_assert_uint_eq(rep->elements, 3);
+		ck_assert_ptr_nonnull(strstr(rep->element[2]->str,
+		    "\"event\":\"enqueued\""));
+		snprintf(want, sizeof(want), "\"id\":\"e%d\"", i);
+		ck_assert_ptr_nonnull(strstr(rep->element[2]->str, want));
+		ck_assert_ptr_nonnull(strstr(rep->element[2]->str,
+		    "\"due_ms\":7"));
+		freeReplyObject(rep);
+	}
+	ck_assert_int_eq(h_cmd_int(C, "PUBLISH t:events end"), 1);
+	ck_assert_int_eq(redisGetReply(s, &v), REDIS_OK);
+	rep = v;
+	ck_assert_str_eq(rep->element[2]->str, "end");
+	freeReplyObject(rep);
+	redisFree(s);
+}
+END_TEST
+
+START_TEST(enqueue_batch_bad_args)
+{
+	/* Caller bugs are errors, and nothing is written. */
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "soon", "0",
+	    "", "", "", K_WAKE, "", "0", "x", "p", NULL);
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "abc",
+	    "", "", "", K_WAKE, "", "0", "x", "p", NULL);
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0",
+	    "three", "", "", K_WAKE, "", "0", "x", "p", NULL);
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0",
+	    "", "", "", K_WAKE, "", "one", "x", "p", NULL);
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0",
+	    "", "", "", K_WAKE, "", "0", "x", "p", "y", NULL);
+	script_error(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0",
+	    "", "", "", K_WAKE, "", "2", "timeout_ms", "5", NULL);
+	ck_assert(!jexists("x"));
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 0);
 }
 END_TEST
 
@@ -1002,7 +1150,7 @@ END_TEST
 START_TEST(noscript_fallback)
 {
 	redisContext	*admin = h_redis_connect(&R);
-	const char	*argv[11], *cargv[6] = { K_DELAYED, K_ACTIVE, K_DEAD,
+	const char	*argv[12], *cargv[6] = { K_DELAYED, K_ACTIVE, K_DEAD,
 	    P "job:zz", P "result:zz", "zz" };
 	redisReply	*rep;
 	char		 jk[3][32], id[3][8], ms[3][8];
@@ -1025,7 +1173,8 @@ START_TEST(noscript_fallback)
 		argv[0] = jk[i]; argv[1] = K_DELAYED; argv[2] = id[i];
 		argv[3] = "h"; argv[4] = ""; argv[5] = "at"; argv[6] = ms[i];
 		argv[7] = ""; argv[8] = ""; argv[9] = ""; argv[10] = K_WAKE;
-		ck_assert_int_eq(rclient_script_append(C, SCRIPT_ENQUEUE, 2, 11,
+		argv[11] = "";
+		ck_assert_int_eq(rclient_script_append(C, SCRIPT_ENQUEUE, 2, 12,
 		    argv, NULL), 0);
 	}
 	/* Not loaded in this process: sent as EVAL, its reply gets stashed. */
@@ -1035,7 +1184,8 @@ START_TEST(noscript_fallback)
 		argv[0] = jk[i]; argv[1] = K_DELAYED; argv[2] = id[i];
 		argv[3] = "h"; argv[4] = ""; argv[5] = "at"; argv[6] = ms[i];
 		argv[7] = ""; argv[8] = ""; argv[9] = ""; argv[10] = K_WAKE;
-		rep = rclient_script_reply(C, SCRIPT_ENQUEUE, 2, 11, argv, NULL);
+		argv[11] = "";
+		rep = rclient_script_reply(C, SCRIPT_ENQUEUE, 2, 12, argv, NULL);
 		ck_assert_ptr_nonnull(rep);
 		assert_pair(rep, 1, 100 + i);
 		freeReplyObject(rep);
@@ -1055,17 +1205,17 @@ START_TEST(binary_payload)
 {
 	static const char	 payload[] = "a\0b\r\n\xff\0z";
 	const size_t		 plen = sizeof(payload) - 1;
-	const char		*argv[11] = { P "job:bin", K_DELAYED, "bin", "h",
-	    payload, "in", "0", "", "", "", K_WAKE };
-	size_t			 lens[11];
+	const char		*argv[12] = { P "job:bin", K_DELAYED, "bin", "h",
+	    payload, "in", "0", "", "", "", K_WAKE, "" };
+	size_t			 lens[12];
 	const redisReply	*pf;
 	redisReply		*rep;
 	char			 tok[64];
 
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 12; i++)
 		lens[i] = strlen(argv[i]);
 	lens[4] = plen;
-	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 11, argv, lens);
+	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 12, argv, lens);
 	ck_assert_ptr_nonnull(rep);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	freeReplyObject(rep);
@@ -1149,6 +1299,10 @@ main(void)
 	tcase_add_test(tc, enqueue_idempotent);
 	tcase_add_test(tc, enqueue_at_and_bad_args);
 	tcase_add_test(tc, enqueue_wake_only_when_first);
+	tcase_add_test(tc, enqueue_batch_creates);
+	tcase_add_test(tc, enqueue_batch_idempotent_and_wake);
+	tcase_add_test(tc, enqueue_batch_events);
+	tcase_add_test(tc, enqueue_batch_bad_args);
 	tcase_add_test(tc, claim_respects_due_time);
 	tcase_add_test(tc, claim_limit_and_tokens);
 	tcase_add_test(tc, claim_attempts_increment);

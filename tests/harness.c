@@ -131,9 +131,12 @@ h_redis_launch(struct h_redis *r, const char *const *extra)
 		c = redisConnectUnix(r->sock);
 		if (c != NULL && c->err == 0) {
 			redisReply *rep = redisCommand(c, "PING");
+			/* LOADING (an AOF being read) is an error reply: not ready. */
+			bool up = rep != NULL && rep->type == REDIS_REPLY_STATUS;
 
-			if (rep != NULL) {
+			if (rep != NULL)
 				freeReplyObject(rep);
+			if (up) {
 				redisFree(c);
 				return;
 			}
@@ -443,14 +446,14 @@ h_enqueue(redisContext *c, const char *id, const char *handler,
 	char		 delay[32];
 	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
 			    payload, "in", delay, "", "", "",
-			    "deferd:{default}:wake" };
-	size_t		 lens[11];
+			    "deferd:{default}:wake", "deferd:events" };
+	size_t		 lens[12];
 	redisReply	*rep;
 
 	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 12; i++)
 		lens[i] = i == 4 ? len : strlen(argv[i]);
-	rep = rclient_script(c, SCRIPT_ENQUEUE, 2, 11, argv, lens);
+	rep = rclient_script(c, SCRIPT_ENQUEUE, 2, 12, argv, lens);
 	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
 	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
 	    rep->str : c->errstr);
@@ -467,4 +470,103 @@ h_redis_now_ms(redisContext *c)
 
 	freeReplyObject(r);
 	return (ms);
+}
+
+/*
+ * A small JSON checker (shared by the deferctl and metrics tests): js_value
+ * returns the end of the value at p, or NULL if there is none. Enough to
+ * prove that --json output and events parse.
+ */
+static const char	*js_value(const char *);
+
+/* Skip JSON whitespace. */
+static const char *
+js_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	return (p);
+}
+
+/* End of the JSON string at p, or NULL. */
+static const char *
+js_string(const char *p)
+{
+	if (*p++ != '"')
+		return (NULL);
+	for (; *p != '"'; p++) {
+		if ((unsigned char)*p < 0x20)
+			return (NULL);
+		if (*p != '\\')
+			continue;
+		p++;
+		if (*p == 'u') {
+			for (int i = 1; i <= 4; i++)
+				if (strchr("0123456789abcdefABCDEF", p[i]) == NULL ||
+				    p[i] == '\0')
+					return (NULL);
+			p += 4;
+		} else if (*p == '\0' || strchr("\"\\/bfnrt", *p) == NULL)
+			return (NULL);
+	}
+	return (p + 1);
+}
+
+/* End of the object (keyed) or array at p, closed by close, or NULL. */
+static const char *
+js_list(const char *p, char close, bool keyed)
+{
+	p = js_ws(p + 1);
+	if (*p == close)
+		return (p + 1);
+	for (;;) {
+		if (keyed) {
+			if ((p = js_string(js_ws(p))) == NULL)
+				return (NULL);
+			if (*(p = js_ws(p)) != ':')
+				return (NULL);
+			p++;
+		}
+		if ((p = js_value(p)) == NULL)
+			return (NULL);
+		p = js_ws(p);
+		if (*p == close)
+			return (p + 1);
+		if (*p++ != ',')
+			return (NULL);
+	}
+}
+
+/* End of the JSON value at p, or NULL. */
+static const char *
+js_value(const char *p)
+{
+	p = js_ws(p);
+	if (*p == '{')
+		return (js_list(p, '}', true));
+	if (*p == '[')
+		return (js_list(p, ']', false));
+	if (*p == '"')
+		return (js_string(p));
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "null", 4) == 0)
+		return (p + 4);
+	if (strncmp(p, "false", 5) == 0)
+		return (p + 5);
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return (NULL);
+	while ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+	    *p == '+' || *p == '-')
+		p++;
+	return (p);
+}
+
+/* Whether s is exactly one JSON value (whitespace around it allowed). */
+bool
+h_json_ok(const char *s)
+{
+	const char	*end = js_value(s);
+
+	return (end != NULL && *js_ws(end) == '\0');
 }

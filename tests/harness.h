@@ -48,7 +48,8 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
 
 /*
  * Enqueue a job into queue "default" of namespace "deferd" through the
- * enqueue script (as deferctl does), due delay_ms from Redis's now.
+ * enqueue script (as deferctl does, with the "enqueued" event on
+ * deferd:events), due delay_ms from Redis's now.
  */
 void		 h_enqueue(redisContext *c, const char *id, const char *handler,
 		    const void *payload, size_t len, int64_t delay_ms);
@@ -87,6 +88,9 @@ void		 h_daemon_stop(struct h_daemon *d);
  * into out (size outlen) and return the exit status (waitpid form).
  */
 int		 h_run(const char *const *argv, const char *stdin_text, char *out, size_t outlen);
+
+/* Whether s is exactly one JSON value (a small checker, not a full parser). */
+bool		 h_json_ok(const char *s);
 
 /* Current CLOCK_MONOTONIC / CLOCK_REALTIME in ms. */
 int64_t		 h_mono_ms(void);

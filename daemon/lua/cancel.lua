@@ -6,6 +6,8 @@
 -- KEYS[4] job hash P..'job:'..ID
 -- KEYS[5] result key P..'result:'..ID
 -- ARGV[1] job ID
+-- ARGV[2] events channel ("" or absent = none): "cancelled" {queue, id,
+--         handler} when it was in delayed
 --
 -- Reply (a bulk string):
 --   "cancelled"  it was in delayed: removed, and its hash deleted
@@ -16,9 +18,13 @@
 
 local delayed, active, dead, jk, rk = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
     KEYS[5]
-local id = ARGV[1]
+local id, events = ARGV[1], ARGV[2]
 
 if redis.call('ZREM', delayed, id) == 1 then
+	if events ~= nil and events ~= '' then
+		emit(events, 'cancelled', now_ms(), 'queue', queue_of(delayed),
+		    'id', id, 'handler', hget_safe(jk, 'handler') or nil)
+	end
 	del_if_hash(jk)
 	return 'cancelled'
 elseif redis.call('ZSCORE', active, id) then

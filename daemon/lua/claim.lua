@@ -12,7 +12,10 @@
 -- ARGV[6] scan cap: how many due candidates to look at (>= limit)
 -- ARGV[7] dead max_jobs (0 = no limit)
 -- ARGV[8] dead ttl_ms (0 = no limit)
--- ARGV[9..] handlers that are saturated: their jobs are skipped and stay
+-- ARGV[9] events channel ("" = none): "claimed" {queue, id, handler,
+--         attempt, late_ms = now - due_ms} per claimed job, "dead" {queue,
+--         id, handler, error} per job buried for bad data
+-- ARGV[10..] handlers that are saturated: their jobs are skipped and stay
 --         in delayed untouched
 --
 -- Candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
@@ -37,9 +40,15 @@ local limit, lease_ms = arg_uint(2), arg_uint(3)
 local nonce = ARGV[4]
 local max_payload, scan_cap = arg_uint(5), arg_uint(6)
 local dead_max, dead_ttl = arg_uint(7), arg_uint(8)
+local events = ARGV[9]
+local Q = queue_of(delayed)
+
+if events == nil then
+	error('deferd: ARGV[9] (events channel) missing')
+end
 
 local saturated = {}
-for i = 9, #ARGV do
+for i = 10, #ARGV do
 	saturated[ARGV[i]] = true
 end
 if scan_cap < limit then
@@ -96,6 +105,8 @@ if limit > 0 then
 			bury_job(P, dead, id, why, now)
 			buried = buried + 1
 			table.insert(reply, {'buried', id, why})
+			emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
+			    handler, 'error', why)
 		elseif saturated[handler] then
 			skipped = skipped + 1
 		else
@@ -106,10 +117,21 @@ if limit > 0 then
 			redis.call('HSET', jk, 'lease', token)
 			redis.call('ZADD', active, istr(now + lease_ms), id)
 			local e = {'run', id, token}
-			for _, v in ipairs(redis.call('HGETALL', jk)) do
+			local all = redis.call('HGETALL', jk)
+			for _, v in ipairs(all) do
 				table.insert(e, v)
 			end
 			table.insert(reply, e)
+			if events ~= '' then
+				local f = {}
+				for k = 1, #all, 2 do
+					f[all[k]] = all[k + 1]
+				end
+				local due = uint(f.due_ms)
+				emit(events, 'claimed', now, 'queue', Q, 'id', id,
+				    'handler', handler, 'attempt', uint(f.attempts),
+				    'late_ms', due and now - due or nil)
+			end
 		end
 	end
 end

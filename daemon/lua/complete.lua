@@ -7,6 +7,9 @@
 -- ARGV[2] lease token of the claim
 -- ARGV[3] result bytes (handler stdout)
 -- ARGV[4] result TTL in ms; 0 = do not store the result
+-- ARGV[5] events channel ("" or absent = none): "done" {queue, id,
+--         handler, attempt, duration_ms}
+-- ARGV[6] duration_ms of the handler run, for the event ("" = unknown)
 --
 -- Reply: 1 when the lease field equals the token (ZREM active, DEL job,
 -- SET result PX ttl); 0 when it does not (stale token: nothing changed).
@@ -14,9 +17,16 @@
 local active, jk, rk = KEYS[1], KEYS[2], KEYS[3]
 local id, token, result = ARGV[1], ARGV[2], ARGV[3]
 local ttl = arg_uint(4)
+local events = ARGV[5]
 
 if hget_safe(jk, 'lease') ~= token then
 	return 0
+end
+if events ~= nil and events ~= '' then
+	local h = redis.call('HMGET', jk, 'handler', 'attempts')
+	emit(events, 'done', now_ms(), 'queue', queue_of(active), 'id', id,
+	    'handler', h[1] or nil, 'attempt', uint(h[2]),
+	    'duration_ms', uint(ARGV[6]))
 end
 redis.call('ZREM', active, id)
 redis.call('DEL', jk)

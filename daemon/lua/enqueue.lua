@@ -12,7 +12,9 @@
 -- ARGV[8] source, or "" for "delayed"
 -- ARGV[9] wake channel (PUBLISHed with the due ms when the job becomes the
 --         first of delayed); "" publishes nothing
--- ARGV[10..] optional extra field, value pairs stored in the hash
+-- ARGV[10] events channel ("" = none): "enqueued" {queue, id, handler,
+--         due_ms, delay_ms, source} when created
+-- ARGV[11..] optional extra field, value pairs stored in the hash
 --         (e.g. timeout_ms)
 --
 -- Reply: {1, due_ms} when created (hash fields handler, payload,
@@ -20,14 +22,14 @@
 -- given, plus the extra pairs; ZADD delayed due_ms ID);
 -- {0, due_ms of the existing job or -1} when the job key exists (nothing
 -- changed: idempotent enqueue).
--- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6] or an odd number
--- of extra arguments.
+-- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6], a missing
+-- ARGV[10] or an odd number of extra arguments.
 
 local jk, delayed = KEYS[1], KEYS[2]
 local id, handler, payload = ARGV[1], ARGV[2], ARGV[3]
 local mode, ms = ARGV[4], arg_uint(5)
 local max_attempts, resource, source = ARGV[6], ARGV[7], ARGV[8]
-local wake = ARGV[9]
+local wake, events = ARGV[9], ARGV[10]
 
 if mode ~= 'in' and mode ~= 'at' then
 	error('deferd: ARGV[4] must be "in" or "at", got ' ..
@@ -36,7 +38,7 @@ end
 if max_attempts ~= '' then
 	arg_uint(6)
 end
-if (#ARGV - 9) % 2 ~= 0 then
+if #ARGV < 10 or (#ARGV - 10) % 2 ~= 0 then
 	error('deferd: extra fields must come in field, value pairs')
 end
 
@@ -64,11 +66,14 @@ if max_attempts ~= '' then
 	table.insert(f, 'max_attempts')
 	table.insert(f, max_attempts)
 end
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
 	table.insert(f, ARGV[i])
 	table.insert(f, ARGV[i + 1])
 end
 redis.call('HSET', jk, unpack(f))
 redis.call('ZADD', delayed, istr(due), id)
 publish_wake_if_first(delayed, id, due, wake)
+emit(events, 'enqueued', now, 'queue', queue_of(delayed), 'id', id,
+    'handler', handler, 'due_ms', due, 'delay_ms', math.max(due - now, 0),
+    'source', source)
 return {1, due}

@@ -12,6 +12,8 @@
 -- ARGV[6] the rule's pattern (stored as field match)
 -- ARGV[7] marker TTL in ms (> 0)
 -- ARGV[8] wake channel ("" publishes nothing)
+-- ARGV[9] events channel ("" or absent = none): "expired" {queue, id,
+--         handler, key, db, match} when the job was created
 --
 -- The job ID is "exp:DB:KEY" when that is a valid job ID (1-200 bytes of
 -- [A-Za-z0-9_.:@-]), else "exp:DB:@sha1-" .. SHA1(KEY) in hex. The marker
@@ -25,7 +27,7 @@ local delayed = KEYS[1]
 local P, db, key = ARGV[1], ARGV[2], ARGV[3]
 local handler, resource, match = ARGV[4], ARGV[5], ARGV[6]
 local ttl = arg_uint(7)
-local wake = ARGV[8]
+local wake, events = ARGV[8], ARGV[9]
 
 local id = 'exp:' .. db .. ':' .. key
 if #id > 200 or not string.match(id, '^[A-Za-z0-9_.:@-]+$') then
@@ -52,4 +54,6 @@ end
 redis.call('HSET', jk, unpack(f))
 redis.call('ZADD', delayed, istr(now), id)
 publish_wake_if_first(delayed, id, now, wake)
+emit(events, 'expired', now, 'queue', queue_of(P), 'id', id,
+    'handler', handler, 'key', key, 'db', db, 'match', match)
 return {1, id}

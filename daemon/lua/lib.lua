@@ -136,3 +136,99 @@ local function bury_job(P, dead, id, reason, now)
 	end
 	redis.call('ZADD', dead, istr(now), id)
 end
+
+-- Lifecycle events (DESIGN §2 ns:events). The convention of every script
+-- that emits them: the events channel is the ARGV right after the script's
+-- fixed arguments and before any variable-length tail (claim's saturated
+-- handlers, enqueue's extra field pairs); "" emits nothing, and so does an
+-- absent one in scripts without a tail. Arguments that only feed events
+-- (complete's duration_ms, ...) follow the channel.
+
+-- Longest string value put into an event, in bytes (error texts, keys).
+local EVENT_TEXT_MAX = 1024
+
+-- s cut to max bytes, with every byte that is not part of a well-formed
+-- UTF-8 sequence replaced by U+FFFD, so that cjson.encode (which passes
+-- bytes >= 0x80 through) writes valid UTF-8 JSON.
+local function utf8_clean(s, max)
+	if type(s) ~= 'string' then
+		s = tostring(s)
+	end
+	if #s > max then
+		s = string.sub(s, 1, max)
+	end
+	if not string.find(s, '[\128-\255]') then
+		return s
+	end
+	local out, i, n = {}, 1, #s
+	while i <= n do
+		local c = string.byte(s, i)
+		local need, lo, hi = 0, 128, 191
+		if c < 128 then
+			need = 1
+		elseif c >= 194 and c <= 223 then
+			need = 2
+		elseif c >= 224 and c <= 239 then
+			need = 3
+			if c == 224 then lo = 160 elseif c == 237 then hi = 159 end
+		elseif c >= 240 and c <= 244 then
+			need = 4
+			if c == 240 then lo = 144 elseif c == 244 then hi = 143 end
+		end
+		local ok = need > 0
+		for k = 1, need - 1 do
+			local ck = string.byte(s, i + k)
+			if ck == nil or ck < (k == 1 and lo or 128) or
+			    ck > (k == 1 and hi or 191) then
+				ok = false
+				break
+			end
+		end
+		if ok then
+			table.insert(out, string.sub(s, i, i + need - 1))
+			i = i + need
+		else
+			table.insert(out, '\239\191\189')
+			i = i + 1
+		end
+	end
+	return table.concat(out)
+end
+
+-- The queue name Q of a key "ns:{Q}:...".
+local function queue_of(k)
+	return string.match(k, '{([^}]*)}') or ''
+end
+
+-- PUBLISH one event on chan (nothing when chan is "" or nil): a JSON object
+-- {"event":name, k1:v1, ..., "ts_ms":now}. The varargs are key, value
+-- pairs; nil values are left out, numbers are written as integers,
+-- booleans as true/false, strings through utf8_clean and cjson.encode.
+local function emit(chan, name, now, ...)
+	if chan == nil or chan == '' then
+		return
+	end
+	local parts = {'{"event":', cjson.encode(name)}
+	local nargs = select('#', ...)
+	local kv = {...}
+	for i = 1, nargs, 2 do
+		local v = kv[i + 1]
+		if v ~= nil then
+			if type(v) == 'number' then
+				v = istr(v)
+			elseif type(v) == 'boolean' then
+				v = v and 'true' or 'false'
+			else
+				v = cjson.encode(utf8_clean(v, EVENT_TEXT_MAX))
+			end
+			table.insert(parts, ',"' .. kv[i] .. '":' .. v)
+		end
+	end
+	table.insert(parts, ',"ts_ms":' .. istr(now) .. '}')
+	redis.call('PUBLISH', chan, table.concat(parts))
+end
+
+-- The attempt number in a job hash (0 when missing or bad).
+local function attempt_of(jk)
+	return uint(hget_safe(jk, 'attempts')) or 0
+end

@@ -14,6 +14,8 @@
 -- ARGV[3] nonce: job IDs are "list:" .. nonce .. "-" .. k (k = 1, 2, ...)
 -- ARGV[4] batch: items taken from the main list beyond the processing list
 -- ARGV[5] wake channel ("" publishes nothing)
+-- ARGV[6] events channel ("" or absent = none): "enqueued" {queue, id,
+--         handler, due_ms, delay_ms 0, source "list"} per job
 --
 -- Jobs are due now, payload = the item, source=list, field list = KEYS[2].
 -- Reply: {now_ms, jobs created}
@@ -21,7 +23,7 @@
 local proc, main, delayed = KEYS[1], KEYS[2], KEYS[3]
 local P, handler, nonce = ARGV[1], ARGV[2], ARGV[3]
 local batch = arg_uint(4)
-local wake = ARGV[5]
+local wake, events = ARGV[5], ARGV[6]
 local now = now_ms()
 local made = 0
 
@@ -33,6 +35,8 @@ local function make(item)
 	    'attempts', '0', 'enqueued_ms', istr(now), 'due_ms', istr(now),
 	    'source', 'list', 'list', main)
 	redis.call('ZADD', delayed, istr(now), id)
+	emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,
+	    'handler', handler, 'due_ms', now, 'delay_ms', 0, 'source', 'list')
 end
 
 while true do

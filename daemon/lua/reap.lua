@@ -9,6 +9,9 @@
 -- ARGV[4] dead max_jobs (0 = no limit)
 -- ARGV[5] dead ttl_ms (0 = no limit)
 -- ARGV[6] default max_attempts (for jobs without a numeric field)
+-- ARGV[7] events channel ("" or absent = none): "retry" {queue, id,
+--         handler, attempt, delay_ms 0, error} per requeued job, "dead"
+--         {queue, id, handler, attempt, error} per buried one
 --
 -- For each ID of ZRANGEBYSCORE active -inf now LIMIT 0 limit: ZREM active;
 -- a missing hash is just dropped; a job key of another type goes to dead
@@ -25,6 +28,8 @@ local limit = arg_uint(2)
 local wake = ARGV[3]
 local dead_max, dead_ttl = arg_uint(4), arg_uint(5)
 local default_max = arg_uint(6)
+local events = ARGV[7]
+local Q = queue_of(P)
 
 local now = now_ms()
 local requeued, buried = 0, 0
@@ -42,14 +47,20 @@ for _, id in ipairs(ids) do
 		local attempts = uint(hget_safe(jk, 'attempts')) or 0
 		local max = uint(hget_safe(jk, 'max_attempts')) or default_max
 		if attempts >= max then
-			bury_job(P, dead, id,
-			    'lease expired on the final attempt (worker lost)', now)
+			local why = 'lease expired on the final attempt (worker lost)'
+			bury_job(P, dead, id, why, now)
 			buried = buried + 1
+			emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
+			    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
+			    'error', why)
 		else
 			redis.call('HSET', jk, 'last_error',
 			    'lease expired (worker lost)', 'due_ms', istr(now))
 			redis.call('ZADD', delayed, istr(now), id)
 			requeued = requeued + 1
+			emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler',
+			    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
+			    'delay_ms', 0, 'error', 'lease expired (worker lost)')
 		end
 	elseif ty ~= 'none' then
 		bury_job(P, dead, id, 'job key has wrong type', now)

@@ -10,6 +10,12 @@
 -- ARGV[5] refund: "1" gives the attempt back (HINCRBY attempts -1; for the
 --         graceful-shutdown and lock-conflict requeues), "0" does not
 -- ARGV[6] wake channel ("" = no publish)
+-- ARGV[7] events channel ("" or absent = none): ARGV[8] (default
+--         "retry"; the daemon says "lock_conflict" for a job whose
+--         resource was locked) {queue, id, handler, attempt, delay_ms,
+--         error, refunded, duration_ms}
+-- ARGV[8] event name, "" = "retry"
+-- ARGV[9] duration_ms of the handler run, for the event ("" = none)
 --
 -- Reply: 1 when the lease field equals the token (ZREM active, HDEL lease,
 -- HSET last_error and due_ms, ZADD delayed, PUBLISH wake if now first);
@@ -19,6 +25,7 @@ local active, delayed, jk = KEYS[1], KEYS[2], KEYS[3]
 local id, token, err = ARGV[1], ARGV[2], ARGV[3]
 local delay = arg_uint(4)
 local refund, wake = ARGV[5], ARGV[6]
+local events = ARGV[7]
 
 if hget_safe(jk, 'lease') ~= token then
 	return 0
@@ -27,6 +34,16 @@ local now = now_ms()
 local due = now + delay
 redis.call('ZREM', active, id)
 redis.call('HDEL', jk, 'lease')
+if events ~= nil and events ~= '' then
+	local name = ARGV[8]
+	if name == nil or name == '' then
+		name = 'retry'
+	end
+	emit(events, name, now, 'queue', queue_of(delayed), 'id', id,
+	    'handler', hget_safe(jk, 'handler') or nil, 'attempt', attempt_of(jk),
+	    'delay_ms', delay, 'error', err, 'refunded', refund == '1',
+	    'duration_ms', uint(ARGV[9]))
+end
 if refund == '1' then
 	local n = uint(hget_safe(jk, 'attempts'))
 	if n and n > 0 then

@@ -5,6 +5,8 @@
 -- KEYS[3] job hash P..'job:'..ID
 -- ARGV[1] job ID
 -- ARGV[2] wake channel ("" = no publish)
+-- ARGV[3] events channel ("" or absent = none): "revived" {queue, id,
+--         handler} (deferctl retry)
 --
 -- Reply: 1 when revived (ZREM dead, HSET attempts 0 and due_ms now,
 -- HDEL died_ms and lease, ZADD delayed now, PUBLISH wake if now first);
@@ -12,7 +14,7 @@
 -- missing or not a hash (nothing changed: purge it instead).
 
 local dead, delayed, jk = KEYS[1], KEYS[2], KEYS[3]
-local id, wake = ARGV[1], ARGV[2]
+local id, wake, events = ARGV[1], ARGV[2], ARGV[3]
 
 if not redis.call('ZSCORE', dead, id) then
 	return 0
@@ -26,4 +28,6 @@ redis.call('HSET', jk, 'attempts', '0', 'due_ms', istr(now))
 redis.call('HDEL', jk, 'died_ms', 'lease')
 redis.call('ZADD', delayed, istr(now), id)
 publish_wake_if_first(delayed, id, now, wake)
+emit(events, 'revived', now, 'queue', queue_of(delayed), 'id', id,
+    'handler', hget_safe(jk, 'handler') or nil)
 return 1

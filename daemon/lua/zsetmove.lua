@@ -8,6 +8,8 @@
 -- ARGV[3] score unit in ms (1000: scores are seconds, 1: milliseconds)
 -- ARGV[4] limit: at most this many members are moved
 -- ARGV[5] wake channel ("" publishes nothing)
+-- ARGV[6] events channel ("" or absent = none): "enqueued" {queue, id,
+--         handler, due_ms, delay_ms 0, source "zset"} per job
 --
 -- Members with score * unit <= now are ZREMed and each becomes a job due
 -- now with payload = the member, source=zset, field zset = KEYS[1]. The
@@ -19,7 +21,7 @@
 local zset, delayed = KEYS[1], KEYS[2]
 local P, handler = ARGV[1], ARGV[2]
 local unit, limit = arg_uint(3), arg_uint(4)
-local wake = ARGV[5]
+local wake, events = ARGV[5], ARGV[6]
 local now = now_ms()
 local moved = 0
 
@@ -48,6 +50,8 @@ for _, member in ipairs(due) do
 	    'source', 'zset', 'zset', zset)
 	redis.call('ZADD', delayed, istr(now), id)
 	moved = moved + 1
+	emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,
+	    'handler', handler, 'due_ms', now, 'delay_ms', 0, 'source', 'zset')
 end
 if moved > 0 and wake ~= '' then
 	redis.call('PUBLISH', wake, istr(now))

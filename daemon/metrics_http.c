@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The observability server on the daemon's loop: evhttp on metrics.listen
+ * with GET/HEAD /metrics (text format 0.0.4) and /healthz; every other
+ * path is 404, every other method 405. evhttp never blocks the loop; idle
+ * or slow clients are closed after HTTP_TIMEOUT_S and requests are capped
+ * in header and body size. Also, whether or not metrics.listen is set: a
+ * refresh of the per-queue gauges (three ZCARDs per queue every
+ * REFRESH_MS on the command connection, never a scan), and every
+ * STATS_MS a small JSON summary of lateness for deferctl stats, stored in
+ * ns:stats:HOST:PID (PX STATS_TTL_MS) and indexed in the zset ns:stats.
+ *
+ * Reload: a changed metrics.listen is bound anew and the old socket closed;
+ * if the new address cannot be bound, the old server keeps serving and
+ * the error is logged.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deferd.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "rconn.h"
+#include "runner.h"
+#include "util.h"
+#include "version.h"
+#include "xmalloc.h"
+
+#define HTTP_TIMEOUT_S		5
+#define HTTP_MAX_HEADERS	8192
+#define HTTP_MAX_BODY		1024
+#define REFRESH_MS		5000
+#define STATS_MS		10000
+#define STATS_TTL_MS		30000
+#define STATS_INDEX_KEEP_MS	60000	/* index entries older than this are dropped */
+#define HEARTBEAT_MS		1000
+#define STALL_MS		3000	/* loop late by this much: unhealthy */
+
+struct metrics_http {
+	struct deferd		*d;
+	struct evhttp		*http;		/* NULL when metrics.listen is off */
+	char			*listen;
+	struct event		*refresh_timer;
+	struct event		*stats_timer;
+	struct event		*heartbeat;
+	int64_t			 last_beat;	/* monotonic ms */
+	int64_t			 stall_ms;	/* the last lateness of the heartbeat */
+	char			*k_stats_index;	/* ns:stats */
+	char			*k_stats;	/* ns:stats:HOST:PID */
+	char			*member;	/* HOST:PID */
+	char			*k_watch;	/* ns:{exp}:watch, or NULL without rules */
+};
+
+/* One ZCARD of the refresh: which gauge it feeds. */
+struct refresh_req {
+	char		*queue;		/* NULL: the expiration tracker */
+	const char	*state;
+};
+
+static void	http_metrics_cb(struct evhttp_request *, void *);
+static void	http_healthz_cb(struct evhttp_request *, void *);
+static void	http_other_cb(struct evhttp_request *, void *);
+
+/* Send a short text reply. */
+static void
+http_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *text)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; charset=utf-8");
+	evbuffer_add(out, text, strlen(text));
+	evhttp_send_reply(req, code, reason, NULL);
+}
+
+/* GET and HEAD pass; anything else gets 405 (true means handled). */
+static bool
+http_bad_method(struct evhttp_request *req)
+{
+	enum evhttp_cmd_type	t = evhttp_request_get_command(req);
+
+	if (t == EVHTTP_REQ_GET || t == EVHTTP_REQ_HEAD)
+		return (false);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	    "GET, HEAD");
+	http_reply(req, 405, "Method Not Allowed", "method not allowed\n");
+	return (true);
+}
+
+/* GET /metrics: refresh the scrape-time gauges, render everything. */
+static void
+http_metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics_http	*mh = arg;
+	struct evbuffer		*out;
+
+	if (http_bad_method(req))
+		return;
+	metrics_set_running(runner_count(mh->d->runner), mh->d->cfg->concurrency);
+	out = evhttp_request_get_output_buffer(req);
+	metrics_render(out);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+/* GET /healthz: 200 "ok" while Redis is reachable and the loop turns. */
+static void
+http_healthz_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics_http	*mh = arg;
+	int64_t			 down, late;
+	char			 why[128];
+
+	if (http_bad_method(req))
+		return;
+	late = util_mono_ms() - mh->last_beat - HEARTBEAT_MS;
+	if (mh->stall_ms > late)
+		late = mh->stall_ms;
+	if (!rconn_ready(mh->d->cmd)) {
+		down = metrics_redis_down_ms("cmd");
+		if (down < 0 || !mh->d->ready)
+			snprintf(why, sizeof(why), "redis not connected yet\n");
+		else
+			snprintf(why, sizeof(why), "redis disconnected for %.1fs\n",
+			    (double)down / 1000);
+		http_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", why);
+	} else if (late >= STALL_MS) {
+		snprintf(why, sizeof(why), "event loop stalled for %.1fs\n",
+		    (double)late / 1000);
+		http_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", why);
+	} else
+		http_reply(req, HTTP_OK, "OK", mh->d->draining ? "ok draining\n" :
+		    "ok\n");
+}
+
+/* Every other path. */
+static void
+http_other_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	if (http_bad_method(req))
+		return;
+	http_reply(req, HTTP_NOTFOUND, "Not Found", "not found\n");
+}
+
+/* Persistent timer: the loop is turning; remember how late it was. */
+static void
+http_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_http	*mh = arg;
+	int64_t			 now = util_mono_ms();
+
+	(void)fd;
+	(void)what;
+	mh->stall_ms = now - mh->last_beat - HEARTBEAT_MS;
+	mh->last_beat = now;
+}
+
+/*
+ * A listening socket for "host:port" / "[v6]:port", non-blocking and
+ * close-on-exec. Returns the fd, or -1 with err set.
+ */
+static int
+http_listen_socket(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res = NULL;
+	const char	*colon = strrchr(addr, ':');
+	char		 host[256];
+	int		 fd = -1, one = 1, rc;
+	size_t		 hl;
+
+	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
+		snprintf(err, errlen, "metrics.listen %s: expected host:port", addr);
+		return (-1);
+	}
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res)) != 0) {
+		snprintf(err, errlen, "metrics.listen %s: %s", addr,
+		    gai_strerror(rc));
+		return (-1);
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    res->ai_protocol);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 128) == -1) {
+		snprintf(err, errlen, "metrics.listen %s: %s", addr, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return (fd);
+}
+
+/* An evhttp serving addr on d's loop, or NULL with err set. */
+static struct evhttp *
+http_server_new(struct metrics_http *mh, const char *addr, char *err,
+    size_t errlen)
+{
+	struct evhttp	*http;
+	int		 fd;
+
+	if ((fd = http_listen_socket(addr, err, errlen)) == -1)
+		return (NULL);
+	if ((http = evhttp_new(mh->d->base)) == NULL ||
+	    evhttp_accept_socket_with_handle(http, fd) == NULL) {
+		snprintf(err, errlen, "metrics.listen %s: cannot start the HTTP "
+		    "server", addr);
+		if (http != NULL)
+			evhttp_free(http);
+		close(fd);
+		return (NULL);
+	}
+	/* Methods are checked by the callbacks, to answer 405. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(http, HTTP_TIMEOUT_S);
+	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(http, HTTP_MAX_BODY);
+	evhttp_set_cb(http, "/metrics", http_metrics_cb, mh);
+	evhttp_set_cb(http, "/healthz", http_healthz_cb, mh);
+	evhttp_set_gencb(http, http_other_cb, mh);
+	return (http);
+}
+
+/* Reply of one refresh ZCARD. */
+static void
+http_refresh_reply(redisReply *reply, void *priv)
+{
+	struct refresh_req	*q = priv;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+		if (q->queue != NULL)
+			metrics_queue_size(q->queue, q->state, reply->integer);
+		else
+			metrics_expire_tracked(reply->integer);
+	}
+	free(q->queue);
+	free(q);
+}
+
+/* Send ZCARD key for the gauge (queue, state); queue NULL: the tracker. */
+static void
+http_refresh_one(struct metrics_http *mh, const char *key, const char *queue,
+    const char *state)
+{
+	struct refresh_req	*q = xcalloc(1, sizeof(*q));
+	const char		*argv[2] = { "ZCARD", key };
+
+	q->queue = queue != NULL ? xstrdup(queue) : NULL;
+	q->state = state;
+	if (rconn_command(mh->d->cmd, http_refresh_reply, q, 2, argv, NULL) == -1) {
+		free(q->queue);
+		free(q);
+	}
+}
+
+/* Persistent timer: refresh the queue-size gauges (cheap: ZCARD only). */
+static void
+http_refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	*states[] = { "delayed", "active", "dead" };
+	struct metrics_http	*mh = arg;
+	const struct config	*cfg = mh->d->cfg;
+	char			*key;
+
+	(void)fd;
+	(void)what;
+	if (!rconn_ready(mh->d->cmd))
+		return;
+	for (size_t i = 0; i < cfg->nqueues; i++)
+		for (size_t k = 0; k < 3; k++) {
+			key = keys_queue(cfg->namespace, cfg->queues[i], states[k]);
+			http_refresh_one(mh, key, cfg->queues[i], states[k]);
+			free(key);
+		}
+	if (mh->k_watch != NULL)
+		http_refresh_one(mh, mh->k_watch, NULL, NULL);
+}
+
+/* Replies to the stats writes are not needed. */
+static void
+http_ignore_reply(redisReply *reply, void *priv)
+{
+	(void)reply;
+	(void)priv;
+}
+
+/* Add {"p50":..,"p99":..,"max":..} as key. */
+static void
+http_stats_triple(struct json_out *o, const char *key, int64_t p50, int64_t p99,
+    int64_t max)
+{
+	json_obj_begin(o, key);
+	json_add_int(o, "p50", p50);
+	json_add_int(o, "p99", p99);
+	json_add_int(o, "max", max);
+	json_obj_end(o);
+}
+
+/* Persistent timer: write the lateness summary for deferctl stats. */
+static void
+http_stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_http	*mh = arg;
+	struct lateness_summary	 s;
+	struct json_out		 o;
+	char			 ttl[24], now[24], old[32];
+	int64_t			 t = util_real_ms();
+
+	(void)fd;
+	(void)what;
+	metrics_lateness_take(&s);
+	if (!rconn_ready(mh->d->cmd))
+		return;
+	json_out_init(&o);
+	json_obj_begin(&o, NULL);
+	json_add_cstr(&o, "daemon", mh->member);
+	json_add_cstr(&o, "version", DEFERD_VERSION);
+	json_add_int(&o, "ts_ms", t);
+	json_add_int(&o, "window_ms", STATS_MS);
+	json_add_int(&o, "running", (int64_t)runner_count(mh->d->runner));
+	json_add_int(&o, "concurrency", mh->d->cfg->concurrency);
+	json_add_int(&o, "claimed", (int64_t)s.n_claim);
+	json_add_int(&o, "started", (int64_t)s.n_start);
+	http_stats_triple(&o, "claim_lateness_ms", s.claim_p50, s.claim_p99,
+	    s.claim_max);
+	http_stats_triple(&o, "start_lateness_ms", s.start_p50, s.start_p99,
+	    s.start_max);
+	json_obj_end(&o);
+	snprintf(ttl, sizeof(ttl), "%d", STATS_TTL_MS);
+	snprintf(now, sizeof(now), "%" PRId64, t);
+	snprintf(old, sizeof(old), "(%" PRId64, t - STATS_INDEX_KEEP_MS);
+	rconn_command(mh->d->cmd, http_ignore_reply, NULL, 5, (const char *[]){
+	    "SET", mh->k_stats, json_out_str(&o), "PX", ttl }, NULL);
+	rconn_command(mh->d->cmd, http_ignore_reply, NULL, 4, (const char *[]){
+	    "ZADD", mh->k_stats_index, now, mh->member }, NULL);
+	rconn_command(mh->d->cmd, http_ignore_reply, NULL, 4, (const char *[]){
+	    "ZREMRANGEBYSCORE", mh->k_stats_index, "-inf", old }, NULL);
+	json_out_free(&o);
+}
+
+/* Arm a persistent timer every ms. */
+static struct event *
+http_every(struct metrics_http *mh, int64_t ms, event_callback_fn cb)
+{
+	struct event	*ev = event_new(mh->d->base, -1, EV_PERSIST, cb, mh);
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ev == NULL || event_add(ev, &tv) == -1)
+		fatalx("metrics: cannot create timers");
+	return (ev);
+}
+
+struct metrics_http *
+metrics_http_new(struct deferd *d, const char *listen, char *err, size_t errlen)
+{
+	struct metrics_http	*mh = xcalloc(1, sizeof(*mh));
+	char			 host[256];
+
+	mh->d = d;
+	metrics_init();
+	if (listen != NULL) {
+		if ((mh->http = http_server_new(mh, listen, err, errlen)) == NULL) {
+			free(mh);
+			return (NULL);
+		}
+		mh->listen = xstrdup(listen);
+		log_info("metrics: serving /metrics and /healthz on %s", listen);
+	}
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	xasprintf(&mh->member, "%s:%ld", host, (long)getpid());
+	xasprintf(&mh->k_stats_index, "%s:stats", d->cfg->namespace);
+	xasprintf(&mh->k_stats, "%s:stats:%s", d->cfg->namespace, mh->member);
+	if (d->cfg->expirations.nrules > 0)
+		xasprintf(&mh->k_watch, "%s:{exp}:watch", d->cfg->namespace);
+	mh->last_beat = util_mono_ms();
+	mh->heartbeat = http_every(mh, HEARTBEAT_MS, http_heartbeat_cb);
+	mh->refresh_timer = http_every(mh, REFRESH_MS, http_refresh_cb);
+	mh->stats_timer = http_every(mh, STATS_MS, http_stats_cb);
+	return (mh);
+}
+
+void
+metrics_http_reconfigure(struct metrics_http *mh)
+{
+	const char	*want = mh->d->cfg->metrics.listen;
+	struct evhttp	*http = NULL;
+	char		 err[512];
+
+	if ((want == NULL && mh->listen == NULL) ||
+	    (want != NULL && mh->listen != NULL && strcmp(want, mh->listen) == 0))
+		return;
+	if (want != NULL && (http = http_server_new(mh, want, err,
+	    sizeof(err))) == NULL) {
+		log_errorx("reload: %s; still serving metrics on %s", err,
+		    mh->listen != NULL ? mh->listen : "nothing (off)");
+		return;
+	}
+	if (mh->http != NULL)
+		evhttp_free(mh->http);
+	mh->http = http;
+	free(mh->listen);
+	mh->listen = want != NULL ? xstrdup(want) : NULL;
+	if (want != NULL)
+		log_info("metrics: now serving on %s", want);
+	else
+		log_info("metrics: metrics.listen removed; HTTP server stopped");
+}
+
+void
+metrics_http_free(struct metrics_http *mh)
+{
+	if (mh == NULL)
+		return;
+	if (mh->http != NULL)
+		evhttp_free(mh->http);
+	event_free(mh->heartbeat);
+	event_free(mh->refresh_timer);
+	event_free(mh->stats_timer);
+	free(mh->listen);
+	free(mh->k_stats_index);
+	free(mh->k_stats);
+	free(mh->member);
+	free(mh->k_watch);
+	free(mh);
+}
