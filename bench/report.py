@@ -24,7 +24,8 @@ NOTES = {
          "claim script on an empty queue (the idle poll) the same way, and "
          "claiming 8 due jobs per call from one client (what deferd does "
          "with `concurrency: 8`): Redis's ceiling for deferd's claim path.",
-    "A": "`deferd`: the enqueue script (as deferctl) via redis-cli --pipe, "
+    "A": "`deferd`: jobs loaded with the enqueue_batch script (what "
+         "deferctl enqueue --batch runs) via redis-cli --pipe, "
          "all due 2-3 s later; the probe records its own start. "
          "`spawn_limit`: bench/spawn_limit.c runs the same probe the same "
          "way (posix_spawn, new session, stdin pipe) with the same number "
@@ -33,8 +34,10 @@ NOTES = {
          "when idle, subprocess one at a time) on fewer jobs (its rate does "
          "not depend on the count). Lateness = probe start - due time; "
          "jobs/s = jobs / (last start - due time).",
-    "B": "`deferd_self_report` is deferd's own debug log line "
-         "\"starting Nms after due\" (ms, taken just before posix_spawn), "
+    "B": "`deferd` runs at log level info (the target's figure); "
+         "`deferd_debug` is a second run at log level debug, and "
+         "`deferd_self_report` deferd's own debug log line \"starting Nms "
+         "after due\" in that run (ms, taken just before posix_spawn), "
          "beside the probe's figure.",
     "C": "`commands_per_s`: top-level commands from deferd (redis-cli "
          "MONITOR, script-internal calls excluded); "
@@ -44,8 +47,10 @@ NOTES = {
          "/proc/PID/stat over the window. `top_*`: calls per command.",
     "D": "`deferctl_one`: one process per job (fork/exec, config, connect, "
          "one script call). `deferctl_batch`: `enqueue --batch` of 100,000 "
-         "lines. `evalsha_pipe`: the enqueue script through redis-cli "
-         "--pipe (Redis's cost per enqueue call). `multi_pipe`: the README's "
+         "lines (`_events`: with `events: true`, an \"enqueued\" event per "
+         "job). `evalsha_pipe`: the enqueue_batch script, 256 jobs per call, "
+         "through redis-cli --pipe. `bytes_per_job`: used_memory delta per "
+         "deferctl job (6 hash fields). `multi_pipe`: the README's "
          "plain MULTI/HSET/ZADD/EXEC form through redis-cli --pipe.",
     "E": "The backlog is the README's plain form (handler + 16-byte payload, "
          "28-byte IDs like deferctl's) due over the hour after the first 10 "
@@ -195,7 +200,7 @@ def main():
          "beside the baselines measured in the same run.", "",
          "| machine | |", "|---|---|"]
     for k, label in (("nproc", "CPUs (nproc)"), ("cpu", "CPU model"), ("ram_mib", "RAM (MiB)"),
-                     ("kernel", "kernel"), ("deferd", "deferd"), ("redis_server", "redis-server"),
+                     ("kernel", "kernel"), ("deferd", "deferd"), ("source", "deferd source"), ("redis_server", "redis-server"),
                      ("hiredis", "hiredis"), ("libevent", "libevent"),
                      ("python3_redis", "python3-redis (baseline)"),
                      ("concurrency", "deferd concurrency"), ("events", "deferd events (lifecycle)"), ("poll_interval", "poll_interval"),

@@ -501,7 +501,7 @@ stats_daemons_print(struct ctl *ctl, const redisReply *r)
 			    sizeof(t1));
 			stats_triple(e->str, e->len, "start_lateness_ms", t2,
 			    sizeof(t2));
-			printf("%-32s %8s %21s ms %21s ms %5s/%-3s\n", d, n, t1, t2,
+			printf("%-32s %8s %21s ms %21s ms %5s/%s\n", d, n, t1, t2,
 			    run, conc);
 		}
 		first = false;

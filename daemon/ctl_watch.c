@@ -155,7 +155,8 @@ watch_subscribe(struct watch *w, bool quiet)
 	}
 	freeReplyObject(r);
 	redisSetTimeout(ctl->rc, none);
-	redisEnableKeepAlive(ctl->rc);
+	if (ctl->cfg->redis.target.unix_path == NULL)
+		redisEnableKeepAlive(ctl->rc);
 	return (0);
 }
 

@@ -29,6 +29,7 @@
 #include "glob.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "sources.h"
 #include "template.h"
@@ -170,6 +171,7 @@ expire_job_reply(redisReply *reply, void *priv)
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
 	} else if (reply->element[0]->integer == 1) {
 		e->created++;
+		metrics_expire_created();
 		log_info("expirations: key %s expired (db %d, rule %s): job %s "
 		    "for %s", key, q->db, e->rules[q->rule].r->pattern,
 		    reply->element[1]->str, e->rules[q->rule].r->handler);
@@ -211,8 +213,8 @@ expire_send(struct expire *e, struct exp_req *q)
 	const struct exp_rule	*r = &e->rules[q->rule];
 	struct glob_match	 m;
 	char			*res, db[16], ttl[24];
-	const char		*argv[9];
-	size_t			 lens[9];
+	const char		*argv[10];
+	size_t			 lens[10];
 
 	if (!rconn_ready(e->d->cmd)) {
 		expire_hold(e, q);
@@ -231,10 +233,11 @@ expire_send(struct expire *e, struct exp_req *q)
 	argv[6] = r->r->pattern;
 	argv[7] = ttl;
 	argv[8] = r->k_wake;
-	for (int i = 0; i < 9; i++)
+	argv[9] = e->d->events_chan;
+	for (int i = 0; i < 10; i++)
 		lens[i] = strlen(argv[i]);
 	lens[3] = q->len;
-	if (rconn_script(e->d->cmd, SCRIPT_EXPJOB, expire_job_reply, q, 1, 9,
+	if (rconn_script(e->d->cmd, SCRIPT_EXPJOB, expire_job_reply, q, 1, 10,
 	    argv, lens) == -1)
 		expire_hold(e, q);
 	free(res);
@@ -429,6 +432,7 @@ expire_event_cb(const char *channel, const char *payload, size_t len,
 	}
 	if ((rule = expire_find_rule(e, db, payload, len)) == -1)
 		return;
+	metrics_expire_event();
 	if (db == e->db && e->rules[rule].tracked)
 		expire_tracking_event(e, "del", payload, len);
 	q = xcalloc(1, sizeof(*q));
@@ -716,6 +720,7 @@ expire_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
 		return;
 	ms = util_mono_ms() - e->sub_down_mono;
 	e->lost_window_ms += ms;
+	metrics_expire_outage((double)ms / 1000);
 	log_warnx("expirations: the key event subscription was down for %.1fs "
 	    "(since %.3f, epoch seconds): keys that expired in that window "
 	    "published events nobody heard and may have made no job (%.1fs "

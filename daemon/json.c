@@ -399,6 +399,24 @@ json_put(char *out, size_t outlen, size_t *o, const char *piece, size_t n)
 	*o += n;
 }
 
+/* The length of s[0..n) without a last UTF-8 sequence that is incomplete. */
+static size_t
+json_utf8_cut(const char *s, size_t n)
+{
+	size_t		i = n, need;
+	unsigned char	c;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return (n);
+	c = (unsigned char)s[i - 1];
+	if (c < 0xc0)
+		return (n);
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	return (i - 1 + need > n ? i - 1 : n);
+}
+
 /* One escape after the backslash at *pp; returns the code point or -1. */
 static long
 json_unescape(const char **pp, const char *end)
@@ -453,11 +471,8 @@ json_read_string(const char **pp, const char *end, char *out, size_t outlen)
 	if (p >= end)
 		return (false);
 	if (outlen > 0) {
-		if (o >= outlen) {	/* cut: back off to a UTF-8 boundary */
-			o = outlen - 1;
-			while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80)
-				o--;
-		}
+		if (o >= outlen)	/* cut: drop a sequence cut in half */
+			o = json_utf8_cut(out, outlen - 1);
 		out[o] = '\0';
 	}
 	*pp = p + 1;

@@ -3,7 +3,7 @@
  * Observability (README "Observing deferd"): a process-wide registry of
  * Prometheus counters, gauges and histograms with its text exposition
  * (metrics.c), the hooks the daemon's modules call when something happens
- * (also metrics.c: they only count, never do I/O), and the HTTP server for
+ * (metrics_deferd.c: they only count, never do I/O), and the HTTP server for
  * metrics.listen with /metrics and /healthz, the periodic queue-size
  * refresh and the lateness summary for deferctl stats (metrics_http.c).
  *
@@ -51,9 +51,11 @@ void		 metrics_render(struct evbuffer *out);
 /* Free every family (tests; exit). */
 void		 metrics_reset(void);
 
-/* metrics.c: deferd's own families and hooks */
+/* metrics_deferd.c: deferd's own families and hooks */
 /* Register deferd's families (idempotent). */
 void		 metrics_init(void);
+/* Forget the hooks' state (metrics_reset calls it). */
+void		 metrics_hooks_reset(void);
 /* handler, or "other" once METRICS_MAX_HANDLERS names were seen or when it is not a valid name. */
 const char	*metrics_handler_label(const char *handler);
 /* Lateness samples (ms) are kept for the deferctl stats summary too. */
@@ -93,11 +95,11 @@ void		 metrics_lateness_take(struct lateness_summary *);
 
 /* metrics_http.c */
 /*
- * Serve metrics.listen of d's config on d's loop, and start the queue-size
- * refresh and the stats summary. Returns NULL, with a message in err, when
- * the address cannot be bound. listen NULL: only the stats summary.
+ * Serve addr (metrics.listen) on d's loop, and start the queue-size refresh
+ * and the stats summary. Returns NULL, with a message in err, when the
+ * address cannot be bound. addr NULL: no HTTP, the rest still runs.
  */
-struct metrics_http *metrics_http_new(struct deferd *d, const char *listen,
+struct metrics_http *metrics_http_new(struct deferd *d, const char *addr,
 		    char *err, size_t errlen);
 /* Reload: rebind when metrics.listen changed (keeps the old server on failure). */
 void		 metrics_http_reconfigure(struct metrics_http *);

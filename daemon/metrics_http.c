@@ -2,7 +2,8 @@
 /*
  * The observability server on the daemon's loop: evhttp on metrics.listen
  * with GET/HEAD /metrics (text format 0.0.4) and /healthz; every other
- * path is 404, every other method 405. evhttp never blocks the loop; idle
+ * path is 404, every other method 405 (HEAD gets the headers of GET and
+ * no body). evhttp never blocks the loop; idle
  * or slow clients are closed after HTTP_TIMEOUT_S and requests are capped
  * in header and body size. Also, whether or not metrics.listen is set: a
  * refresh of the per-queue gauges (three ZCARDs per queue every
@@ -85,7 +86,8 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; charset=utf-8");
-	evbuffer_add(out, text, strlen(text));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evbuffer_add(out, text, strlen(text));
 	evhttp_send_reply(req, code, reason, NULL);
 }
 
@@ -114,7 +116,8 @@ http_metrics_cb(struct evhttp_request *req, void *arg)
 		return;
 	metrics_set_running(runner_count(mh->d->runner), mh->d->cfg->concurrency);
 	out = evhttp_request_get_output_buffer(req);
-	metrics_render(out);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		metrics_render(out);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
@@ -381,20 +384,20 @@ http_every(struct metrics_http *mh, int64_t ms, event_callback_fn cb)
 }
 
 struct metrics_http *
-metrics_http_new(struct deferd *d, const char *listen, char *err, size_t errlen)
+metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 {
 	struct metrics_http	*mh = xcalloc(1, sizeof(*mh));
 	char			 host[256];
 
 	mh->d = d;
 	metrics_init();
-	if (listen != NULL) {
-		if ((mh->http = http_server_new(mh, listen, err, errlen)) == NULL) {
+	if (addr != NULL) {
+		if ((mh->http = http_server_new(mh, addr, err, errlen)) == NULL) {
 			free(mh);
 			return (NULL);
 		}
-		mh->listen = xstrdup(listen);
-		log_info("metrics: serving /metrics and /healthz on %s", listen);
+		mh->listen = xstrdup(addr);
+		log_info("metrics: serving /metrics and /healthz on %s", addr);
 	}
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");

@@ -115,9 +115,10 @@ lsrc_take(struct lsrc *l)
 	char	nonce[33];
 
 	util_random_hex(nonce, 16);
-	if (rconn_script(l->d->cmd, SCRIPT_LISTTAKE, lsrc_take_reply, l, 3, 8,
+	if (rconn_script(l->d->cmd, SCRIPT_LISTTAKE, lsrc_take_reply, l, 3, 9,
 	    (const char *[]){ l->k_proc, l->key, l->k_delayed, l->prefix,
-	    l->handler, nonce, LSRC_BATCH, l->k_wake }, NULL) == 0)
+	    l->handler, nonce, LSRC_BATCH, l->k_wake, l->d->events_chan },
+	    NULL) == 0)
 		l->state = LSRC_TAKING;
 }
 

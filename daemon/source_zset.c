@@ -132,9 +132,9 @@ zsrc_move(struct zsrc *z)
 	}
 	snprintf(unit, sizeof(unit), "%" PRId64, z->unit_ms);
 	snprintf(limit, sizeof(limit), "%d", ZSRC_LIMIT);
-	if (rconn_script(z->d->cmd, SCRIPT_ZSETMOVE, zsrc_move_reply, z, 2, 7,
+	if (rconn_script(z->d->cmd, SCRIPT_ZSETMOVE, zsrc_move_reply, z, 2, 8,
 	    (const char *[]){ z->key, z->k_delayed, z->prefix, z->handler, unit,
-	    limit, z->k_wake }, NULL) == 0)
+	    limit, z->k_wake, z->d->events_chan }, NULL) == 0)
 		z->moving = true;
 }
 

@@ -145,6 +145,107 @@ START_TEST(random_bytes_always_valid)
 }
 END_TEST
 
+START_TEST(object_writer)
+{
+	struct json_out	 o;
+	char		*s;
+
+	json_out_init(&o);
+	ck_assert_str_eq(json_out_str(&o), "");
+	json_obj_begin(&o, NULL);
+	json_add_cstr(&o, "a", "x\"y\n\x01");
+	json_add_int(&o, "n", -42);
+	json_obj_begin(&o, "in");
+	json_add_bool(&o, "t", true);
+	json_add_str(&o, "bad", "\xff\xc3", 2);
+	json_obj_end(&o);
+	json_obj_begin(&o, "empty");
+	json_obj_end(&o);
+	json_add_cstr(&o, "nul", NULL);
+	json_obj_end(&o);
+	ck_assert_str_eq(json_out_str(&o), "{\"a\":\"x\\\"y\\u000a\\u0001\","
+	    "\"n\":-42,\"in\":{\"t\":true,\"bad\":\"" FFFD FFFD "\"},"
+	    "\"empty\":{},\"nul\":null}");
+	s = json_out_take(&o);
+	ck_assert(json_valid_utf8(s, strlen(s)));
+	free(s);
+	ck_assert_str_eq(json_out_str(&o), "");
+	json_out_free(&o);
+}
+END_TEST
+
+START_TEST(object_reader)
+{
+	static const char	 obj[] = " { \"event\" : \"done\", \"n\":12,"
+	    "\"s\":\"a\\\"b\\n\\u00e9\\ud83d\\ude00\\ud800x\", \"o\":{\"p\":[1,\"}\"]},"
+	    "\"t\":true,\"z\":null } ";
+	struct json_iter	 it;
+	char			 k[16], v[64];
+	bool			 str;
+
+	json_iter_init(&it, obj, sizeof(obj) - 1);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(k, "event");
+	ck_assert_str_eq(v, "done");
+	ck_assert(str);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(v, "12");
+	ck_assert(!str);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(v, "a\"b\n\xc3\xa9\xf0\x9f\x98\x80" FFFD "x");
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(v, "{\"p\":[1,\"}\"]}");
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(v, "true");
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 1);
+	ck_assert_str_eq(v, "null");
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 0);
+	ck_assert(json_get(obj, sizeof(obj) - 1, "t", v, sizeof(v)));
+	ck_assert(!json_get(obj, sizeof(obj) - 1, "p", v, sizeof(v)));
+	/* A value cut to the buffer stays whole UTF-8. */
+	ck_assert(json_get("{\"k\":\"ab\xc3\xa9\"}", 12, "k", v, 4));
+	ck_assert_str_eq(v, "ab");
+	/* Malformed text: -1, and again. */
+	json_iter_init(&it, "{\"a\" 1}", 7);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), -1);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), -1);
+	json_iter_init(&it, "[1]", 3);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), -1);
+	json_iter_init(&it, "{\"a\":\"x\x01\"}", 10);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), -1);
+	json_iter_init(&it, "{}", 2);
+	ck_assert_int_eq(json_iter_next(&it, k, sizeof(k), v, sizeof(v), &str), 0);
+}
+END_TEST
+
+START_TEST(writer_reader_round_trip)
+{
+	struct json_out	 o;
+	char		 src[64], v[512];
+	unsigned int	 seed = 7;
+
+	for (int n = 0; n < 500; n++) {
+		size_t len = (size_t)(rand_r(&seed) % sizeof(src));
+
+		for (size_t i = 0; i < len; i++)
+			src[i] = (char)(rand_r(&seed) % 256);
+		json_out_init(&o);
+		json_obj_begin(&o, NULL);
+		json_add_str(&o, "k", src, len);
+		json_obj_end(&o);
+		ck_assert(json_valid_utf8(json_out_str(&o), strlen(json_out_str(&o))));
+		ck_assert(json_get(json_out_str(&o), strlen(json_out_str(&o)), "k",
+		    v, sizeof(v)));
+		ck_assert(json_valid_utf8(v, strlen(v)));
+		if (json_valid_utf8(src, len) && memchr(src, 0, len) == NULL) {
+			ck_assert_uint_eq(strlen(v), len);
+			ck_assert(memcmp(v, src, len) == 0);
+		}
+		json_out_free(&o);
+	}
+}
+END_TEST
+
 /* Run the json suite. */
 int
 main(void)
@@ -161,6 +262,9 @@ main(void)
 	tcase_add_test(tc, truncation);
 	tcase_add_test(tc, quote_and_write);
 	tcase_add_test(tc, random_bytes_always_valid);
+	tcase_add_test(tc, object_writer);
+	tcase_add_test(tc, object_reader);
+	tcase_add_test(tc, writer_reader_round_trip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@
 #include "harness.h"
 #include "json.h"
 #include "metrics.h"
+#include "rclient.h"
+#include "scripts.h"
 
 static struct h_redis	 R;
 static redisContext	*C;
@@ -37,6 +40,7 @@ static char		 HDIR[256];	/* handlers */
 static char		 OUT[256];	/* what handlers record */
 static char		 WORK[256];	/* config files and logs */
 static int		 PORT;
+static int		 CONC = 8;	/* concurrency of the next daemon */
 
 /* ---- a small checker of the text exposition format ---- */
 
@@ -432,7 +436,7 @@ config_text(const char *extra)
 
 	snprintf(buf, sizeof(buf),
 	    "redis: {url: \"%s\", connect_timeout: 500ms}\n"
-	    "concurrency: 8\n"
+	    "concurrency: %d\n"
 	    "retry: {max_attempts: 3, backoff: 100ms, backoff_max: 200ms}\n"
 	    "handlers:\n"
 	    "  dir: %s\n"
@@ -440,7 +444,7 @@ config_text(const char *extra)
 	    "  environment: {OUT: \"%s\"}\n"
 	    "metrics: {listen: \"127.0.0.1:%d\"}\n"
 	    "%s",
-	    R.url, HDIR, OUT, PORT, extra ? extra : "");
+	    R.url, CONC, HDIR, OUT, PORT, extra ? extra : "");
 	return (buf);
 }
 
@@ -701,7 +705,7 @@ START_TEST(watch_text_and_events_off)
 	char		 out[8192];
 	const char	*argv[8];
 	pid_t		 w;
-	char		 path[400], *text = NULL;
+	char		 path[400], *text = NULL, line[1024];
 	int		 status;
 
 	write_handlers();
@@ -738,8 +742,10 @@ START_TEST(watch_text_and_events_off)
 	ck_assert_int_eq(waitpid(w, &status, 0), w);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	text = h_read_file(path);
-	ck_assert_str_eq(text, "1970-01-01T00:00:00.000Z hello         q i ok #2 "
-	    "error=\"a \\\"b\\\"\"\n");
+	/* Only the test's messages (maybe repeated): the daemon published none. */
+	for (int i = 0; nth_line(text, i, line, sizeof(line)); i++)
+		ck_assert_str_eq(line, "1970-01-01T00:00:00.000Z hello         q i "
+		    "ok #2 error=\"a \\\"b\\\"\"");
 	free(text);
 	h_daemon_stop(&d);
 }
@@ -813,7 +819,8 @@ START_TEST(idle_http_clients_do_not_delay_jobs)
 	double		 p_plain, p_idle;
 
 	write_handlers();
-	start_daemon(&d, "concurrency: 32\n");
+	CONC = 32;
+	start_daemon(&d, NULL);
 	p_plain = run_200("plain", 0);
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_ge((fds[i] = tcp_connect(PORT)), 0);
@@ -858,6 +865,175 @@ START_TEST(stats_shows_lateness_summary)
 }
 END_TEST
 
+START_TEST(expirations_counted_and_published)
+{
+	struct h_daemon	 d;
+	redisContext	*sub = h_redis_connect(&R);
+	redisReply	*r;
+	char		 v[256];
+	bool		 seen = false;
+
+	write_handlers();
+	start_daemon(&d, "expirations:\n  configure_redis: true\n  rules:\n"
+	    "    - {pattern: \"order:timeout:*\", handler: ok}\n");
+	freeReplyObject(h_cmd(sub, "SUBSCRIBE deferd:events"));
+	freeReplyObject(h_cmd(C, "SET order:timeout:7 1 PX 100"));
+	ck_assert(H_WAIT_UNTIL(metric("deferd_expiration_jobs_created_total") == 1 &&
+	    metric("deferd_jobs_done_total" Q "ok\"}") == 1, 30000));
+	ck_assert(metric("deferd_expirations_received_total") >= 1);
+	ck_assert(H_WAIT_UNTIL(metric("deferd_expiration_tracked_keys") == 0, 15000));
+	while (!seen && redisGetReply(sub, (void **)&r) == REDIS_OK) {
+		ck_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+		ck_assert(h_json_ok(r->element[2]->str));
+		ck_assert(json_get(r->element[2]->str, r->element[2]->len, "event",
+		    v, sizeof(v)));
+		if (strcmp(v, "expired") == 0) {
+			seen = true;
+			ck_assert(json_get(r->element[2]->str, r->element[2]->len,
+			    "key", v, sizeof(v)));
+			ck_assert_str_eq(v, "order:timeout:7");
+			ck_assert(json_get(r->element[2]->str, r->element[2]->len,
+			    "id", v, sizeof(v)));
+			ck_assert_str_eq(v, "exp:0:order:timeout:7");
+		}
+		freeReplyObject(r);
+	}
+	ck_assert(seen);
+	redisFree(sub);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* ---- the events of every transition script, called directly ---- */
+
+#define SP	"deferd:{default}:"
+
+/* Run script id with NULL-terminated string arguments (nkeys keys first). */
+static redisReply *
+run_script(enum script_id id, int nkeys, ...)
+{
+	const char	*argv[32];
+	int		 argc = 0;
+	va_list		 ap;
+	redisReply	*r;
+
+	va_start(ap, nkeys);
+	while (argc < 32 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	r = rclient_script(C, id, nkeys, argc, argv, NULL);
+	ck_assert_msg(r != NULL && r->type != REDIS_REPLY_ERROR, "script: %s",
+	    r != NULL ? r->str : C->errstr);
+	return (r);
+}
+
+/* The next event on sub; its "event" in ev, the whole text in all. */
+static void
+next_event(redisContext *sub, char *ev, size_t evlen, char *all, size_t alllen)
+{
+	redisReply	*r;
+
+	ck_assert_int_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+	ck_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+	snprintf(all, alllen, "%s", r->element[2]->str);
+	ck_assert_msg(h_json_ok(all), "not JSON: %s", all);
+	ck_assert(json_valid_utf8(all, strlen(all)));
+	ck_assert(json_get(all, strlen(all), "event", ev, evlen));
+	freeReplyObject(r);
+}
+
+/* Claim one due job with lease ms; its token into tok. */
+static void
+claim_one(const char *lease, const char *events, char *tok, size_t len)
+{
+	redisReply	*r = run_script(SCRIPT_CLAIM, 3, SP "delayed", SP "active",
+	    SP "dead", SP, "1", lease, "n", "0", "10", "0", "0", events, NULL);
+
+	ck_assert_uint_eq(r->elements, 4);
+	snprintf(tok, len, "%s", r->element[3]->element[2]->str);
+	freeReplyObject(r);
+}
+
+START_TEST(scripts_emit_events)
+{
+	redisContext	*sub = h_redis_connect(&R);
+	char		 ev[64], all[2048], tok[64], v[256];
+	const char	*E = "deferd:events";
+
+	freeReplyObject(h_cmd(sub, "SUBSCRIBE deferd:events"));
+	/* events "" publishes nothing: the first event seen is the later one. */
+	freeReplyObject(run_script(SCRIPT_ENQUEUE, 2, SP "job:q", SP "delayed",
+	    "q", "h", "", "in", "60000", "", "", "", "", "", NULL));
+	freeReplyObject(run_script(SCRIPT_ENQUEUE, 2, SP "job:j1", SP "delayed",
+	    "j1", "h", "", "in", "0", "", "", "", "", E, NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "enqueued");
+	ck_assert(strncmp(all, "{\"event\":\"enqueued\",\"queue\":\"default\","
+	    "\"id\":\"j1\",\"handler\":\"h\",\"due_ms\":", 70) == 0);
+	claim_one("60000", E, tok, sizeof(tok));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "claimed");
+	ck_assert(json_get(all, strlen(all), "late_ms", v, sizeof(v)));
+	/* A lock-conflict requeue names itself and says the attempt came back. */
+	freeReplyObject(run_script(SCRIPT_RETRY, 3, SP "active", SP "delayed",
+	    SP "job:j1", "j1", tok, "resource locked", "60000", "1", "", E,
+	    "lock_conflict", "", NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "lock_conflict");
+	ck_assert_ptr_nonnull(strstr(all, "\"refunded\":true"));
+	ck_assert_ptr_null(strstr(all, "duration_ms"));
+	freeReplyObject(run_script(SCRIPT_CANCEL, 5, SP "delayed", SP "active",
+	    SP "dead", SP "job:j1", SP "result:j1", "j1", E, NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "cancelled");
+	ck_assert(json_get(all, strlen(all), "handler", v, sizeof(v)));
+	ck_assert_str_eq(v, "h");
+	/* Bury with a nasty error, revive, then lose the lease: reap. */
+	freeReplyObject(h_cmd(C, "DEL " SP "job:q"));
+	freeReplyObject(h_cmd(C, "ZREM " SP "delayed q"));
+	freeReplyObject(run_script(SCRIPT_ENQUEUE, 2, SP "job:j2", SP "delayed",
+	    "j2", "h", "", "in", "0", "", "", "", "", E, NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	claim_one("60000", E, tok, sizeof(tok));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	freeReplyObject(run_script(SCRIPT_BURY, 3, SP "active", SP "dead",
+	    SP "job:j2", "j2", tok, "bad \"x\"\n\xff\x01", SP, "0", "0", E, "42",
+	    NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "dead");
+	ck_assert(json_get(all, strlen(all), "error", v, sizeof(v)));
+	ck_assert_str_eq(v, "bad \"x\"\n\xef\xbf\xbd\x01");
+	ck_assert(json_get(all, strlen(all), "duration_ms", v, sizeof(v)));
+	ck_assert_str_eq(v, "42");
+	freeReplyObject(run_script(SCRIPT_REVIVE, 3, SP "dead", SP "delayed",
+	    SP "job:j2", "j2", "", E, NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "revived");
+	claim_one("0", E, tok, sizeof(tok));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert(H_WAIT_UNTIL(({ redisReply *r = run_script(SCRIPT_REAP, 3,
+	    SP "active", SP "delayed", SP "dead", SP, "10", "", "0", "0", "5", E,
+	    NULL); bool moved = r->element[0]->integer == 1;
+	    freeReplyObject(r); moved; }), 5000));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "retry");
+	ck_assert(json_get(all, strlen(all), "error", v, sizeof(v)));
+	ck_assert_str_eq(v, "lease expired (worker lost)");
+	/* complete: done with the attempt and the duration from the daemon. */
+	claim_one("60000", E, tok, sizeof(tok));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	freeReplyObject(run_script(SCRIPT_COMPLETE, 3, SP "active", SP "job:j2",
+	    SP "result:j2", "j2", tok, "out", "0", E, "7", NULL));
+	next_event(sub, ev, sizeof(ev), all, sizeof(all));
+	ck_assert_str_eq(ev, "done");
+	ck_assert(json_get(all, strlen(all), "attempt", v, sizeof(v)));
+	ck_assert_str_eq(v, "2");
+	ck_assert(json_get(all, strlen(all), "duration_ms", v, sizeof(v)));
+	ck_assert_str_eq(v, "7");
+	redisFree(sub);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -877,6 +1053,8 @@ metrics_suite(void)
 	tcase_add_test(e2e, watch_text_and_events_off);
 	tcase_add_test(e2e, idle_http_clients_do_not_delay_jobs);
 	tcase_add_test(e2e, stats_shows_lateness_summary);
+	tcase_add_test(e2e, expirations_counted_and_published);
+	tcase_add_test(e2e, scripts_emit_events);
 	suite_add_tcase(s, e2e);
 	return (s);
 }

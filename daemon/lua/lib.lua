@@ -218,6 +218,9 @@ local function emit(chan, name, now, ...)
 				v = istr(v)
 			elseif type(v) == 'boolean' then
 				v = v and 'true' or 'false'
+			elseif #v <= EVENT_TEXT_MAX and
+			    not string.find(v, '[%c"\\\128-\255]') then
+				v = '"' .. v .. '"'	-- nothing to escape (ids, names)
 			else
 				v = cjson.encode(utf8_clean(v, EVENT_TEXT_MAX))
 			end
