@@ -50,12 +50,11 @@
 #include "handler.h"
 #include "log.h"
 #include "runner.h"
+#include "runner_env.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
 
-#define RUNNER_DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
-#define RUNNER_DEFAULT_LANG	"C.UTF-8"
 #define RUNNER_DRAIN_MS		1000		/* wait for EOF after the exit */
 #define RUNNER_STDERR_CAP	(64 * 1024)	/* stderr bytes logged per run */
 #define RUNNER_LINE_MAX		1024		/* longer stderr lines are split */
@@ -118,16 +117,10 @@ TAILQ_HEAD(run_list, run);
 struct runner {
 	struct event_base	*base;
 	const struct config	*cfg;
+	struct runner_env	 env;		/* cfg's part of every handler env */
 	struct event		*sigchld;
 	struct run_list		 runs;
 	size_t			 nruns;
-};
-
-/* A growing NULL-terminated "NAME=VALUE" array. */
-struct envv {
-	char	**v;
-	size_t	  n;
-	size_t	  cap;
 };
 
 static void	runner_sigchld_cb(int, short, void *);
@@ -140,10 +133,6 @@ static int	run_spawn(struct run *, const struct config *,
 		    const struct run_spec *, char *, size_t, enum run_outcome *);
 static int	run_pipes(int [3][2], char *, size_t);
 static int	run_fd_above_stdio(int);
-static void	run_build_env(struct envv *, const struct config *,
-		    const struct run_spec *);
-static void	env_set(struct envv *, const char *, const char *);
-static void	env_free(struct envv *);
 static void	run_arm_io(struct run *);
 static void	run_stdin_cb(int, short, void *);
 static void	run_stdout_cb(int, short, void *);
@@ -183,6 +172,7 @@ runner_new(struct event_base *base, const struct config *cfg)
 	r = xcalloc(1, sizeof(*r));
 	r->base = base;
 	r->cfg = cfg;
+	runner_env_base(&r->env, cfg);
 	TAILQ_INIT(&r->runs);
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
 	if (r->sigchld == NULL || event_add(r->sigchld, NULL) == -1)
@@ -195,6 +185,8 @@ void
 runner_set_config(struct runner *r, const struct config *cfg)
 {
 	r->cfg = cfg;
+	runner_env_free(&r->env);
+	runner_env_base(&r->env, cfg);
 }
 
 /* Start a run; see runner.h. Failures are delivered later from the loop. */
@@ -300,6 +292,7 @@ runner_free(struct runner *r)
 		run_free(run);
 	}
 	event_free(r->sigchld);
+	runner_env_free(&r->env);
 	free(r);
 }
 
@@ -425,7 +418,7 @@ run_spawn(struct run *run, const struct config *cfg,
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
 	sigset_t			 all, none;
-	struct envv			 env = { NULL, 0, 0 };
+	struct runner_env		 env;
 	char				*path, *argv[2];
 	const char			*cwd;
 	int				 p[3][2], rc;
@@ -440,7 +433,7 @@ run_spawn(struct run *run, const struct config *cfg,
 	xasprintf(&path, "%s/%s", cfg->handlers.dir, run->handler);
 	argv[0] = run->handler;
 	argv[1] = NULL;
-	run_build_env(&env, cfg, spec);
+	runner_env_run(&env, &run->runner->env, spec);
 
 	/*
 	 * Not sigfillset: glibc's leaves out its two internal signals (32 and
@@ -467,7 +460,7 @@ run_spawn(struct run *run, const struct config *cfg,
 
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	env_free(&env);
+	runner_env_free(&env);
 	free(path);
 	close(p[0][0]);
 	close(p[1][1]);
@@ -543,83 +536,6 @@ run_fd_above_stdio(int fd)
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	close(fd);
 	return (nfd);
-}
-
-/*
- * The handler's whole environment: PATH and LANG defaults, the
- * handlers.environment map, the DEFERD_* variables, extra_env and
- * DEFERD_CONFIG, a later value replacing an earlier one of the same name.
- * Nothing comes from our own environment.
- */
-static void
-run_build_env(struct envv *env, const struct config *cfg,
-    const struct run_spec *spec)
-{
-	char	num[32];
-	size_t	i;
-
-	env_set(env, "PATH", RUNNER_DEFAULT_PATH);
-	env_set(env, "LANG", RUNNER_DEFAULT_LANG);
-	for (i = 0; i < cfg->handlers.nenvironment; i++)
-		env_set(env, cfg->handlers.environment[i].name,
-		    cfg->handlers.environment[i].value);
-	env_set(env, "DEFERD_JOB_ID", spec->job_id);
-	env_set(env, "DEFERD_QUEUE", spec->queue);
-	env_set(env, "DEFERD_HANDLER", spec->handler);
-	snprintf(num, sizeof(num), "%d", spec->attempt);
-	env_set(env, "DEFERD_ATTEMPT", num);
-	snprintf(num, sizeof(num), "%d", spec->max_attempts);
-	env_set(env, "DEFERD_MAX_ATTEMPTS", num);
-	env_set(env, "DEFERD_SOURCE",
-	    spec->source != NULL ? spec->source : "delayed");
-	if (spec->resource != NULL)
-		env_set(env, "DEFERD_RESOURCE", spec->resource);
-	if (spec->fencing_token != NULL)
-		env_set(env, "DEFERD_FENCING_TOKEN", spec->fencing_token);
-	for (i = 0; i < spec->nextra_env; i++)
-		env_set(env, spec->extra_env[i].name, spec->extra_env[i].value);
-	if (cfg->path != NULL)
-		env_set(env, "DEFERD_CONFIG", cfg->path);
-}
-
-/* Set name=value in env, replacing an earlier value; bad names are skipped. */
-static void
-env_set(struct envv *env, const char *name, const char *value)
-{
-	size_t	 len, i;
-	char	*s;
-
-	if (name == NULL || *name == '\0' || strchr(name, '=') != NULL) {
-		log_warnx("runner: skipping a bad environment variable name");
-		return;
-	}
-	if (value == NULL)
-		value = "";
-	len = strlen(name);
-	xasprintf(&s, "%s=%s", name, value);
-	for (i = 0; i < env->n; i++) {
-		if (strncmp(env->v[i], name, len) == 0 &&
-		    env->v[i][len] == '=') {
-			free(env->v[i]);
-			env->v[i] = s;
-			return;
-		}
-	}
-	if (env->n + 2 > env->cap) {
-		env->cap = env->cap == 0 ? 32 : env->cap * 2;
-		env->v = xreallocarray(env->v, env->cap, sizeof(*env->v));
-	}
-	env->v[env->n++] = s;
-	env->v[env->n] = NULL;
-}
-
-/* Free an environment array. */
-static void
-env_free(struct envv *env)
-{
-	for (size_t i = 0; i < env->n; i++)
-		free(env->v[i]);
-	free(env->v);
 }
 
 /* Add the pipe events; an empty payload closes stdin at once. */

@@ -61,7 +61,11 @@ struct run_result {
 
 typedef void (*runner_done_cb)(const struct run_result *, void *arg);
 
-/* A runner on base. cfg is borrowed and must outlive the runner or the next runner_set_config. */
+/*
+ * A runner on base. cfg is borrowed: it must not change and must outlive the
+ * runner or the next runner_set_config (the config's part of the handler
+ * environment is built from it once, there).
+ */
 struct runner	*runner_new(struct event_base *base, const struct config *cfg);
 /* Use cfg for runs started from now on (reload). */
 void		 runner_set_config(struct runner *, const struct config *cfg);

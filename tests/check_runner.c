@@ -402,6 +402,7 @@ START_TEST(environment)
 	e.cfg->path = cfgpath;
 	e.cfg->handlers.environment = envmap;
 	e.cfg->handlers.nenvironment = 2;
+	runner_set_config(e.r, e.cfg);	/* the runner snapshots cfg's env */
 	t_handler(&e, "dump-env", "#!/bin/sh\ncat /proc/$$/environ\n", 0755);
 
 	memset(&spec, 0, sizeof(spec));
