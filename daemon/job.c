@@ -644,6 +644,17 @@ job_extend_reply(redisReply *reply, void *priv)
 	free(b);
 }
 
+/*
+ * Whether j of queue s still needs its lease extended: not once its outcome
+ * is on the way (Redis runs it before a later extend, which would then find
+ * the job gone and look like a lost lease).
+ */
+static bool
+job_needs_lease(const struct job *j, const struct sched *s)
+{
+	return (j->s == s && !j->report_in_flight);
+}
+
 /* Extend the leases of this daemon's jobs of one queue in one call. */
 static void
 job_extend_queue(struct deferd *d, struct sched *s)
@@ -655,7 +666,7 @@ job_extend_queue(struct deferd *d, struct sched *s)
 	size_t			 n = 0, argc = 3;
 
 	TAILQ_FOREACH(j, &d->jobs, entry)
-		if (j->s == s)
+		if (job_needs_lease(j, s))
 			n++;
 	if (n == 0)
 		return;
@@ -668,7 +679,7 @@ job_extend_queue(struct deferd *d, struct sched *s)
 	argv[1] = sched_key(s, "prefix");
 	argv[2] = lease;
 	TAILQ_FOREACH(j, &d->jobs, entry) {
-		if (j->s != s)
+		if (!job_needs_lease(j, s))
 			continue;
 		b->ids[b->n++] = xstrdup(j->id);
 		argv[argc++] = j->id;
