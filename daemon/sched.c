@@ -34,18 +34,30 @@ struct sched {
 	char		*k_delayed, *k_active, *k_dead, *k_wake;
 	struct event	*kick_ev;	/* zero-delay: coalesces kicks */
 	struct event	*due_timer;	/* next due job */
-	struct event	*poll_timer;	/* safety net */
-	struct event	*reap_timer;
+	struct event	*poll_timer;	/* safety net: poll_interval after the last claim */
+	struct event	*reap_timer;	/* only when no claim reaped for a while */
 	bool		 running;
 	bool		 claiming;
 	bool		 again;		/* kicked while a claim was in flight */
 	bool		 reaping;
 	int		 claim_limit;	/* slots reserved by the claim in flight */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
+	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local wall clock */
 };
 
 static void	sched_claim(struct sched *);
+
+/* How often expired leases must be looked for: max(1s, min(lease/2, 30s)). */
+static int64_t
+sched_reap_interval(const struct sched *s)
+{
+	int64_t	reap = s->d->cfg->lease_ms / 2;
+
+	if (reap < 1000)
+		reap = 1000;
+	return (reap > 30000 ? 30000 : reap);
+}
 
 /* libevent adapters. */
 static void
@@ -70,13 +82,31 @@ sched_due_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void	sched_reap(struct sched *);
+static void	sched_arm_poll(struct sched *);
 
+/* The safety-net poll: claim, and come back after poll_interval. */
+static void
+sched_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched	*s = arg;
+
+	(void)fd;
+	(void)what;
+	sched_claim(s);
+	if (!s->claiming)
+		sched_arm_poll(s);	/* else re-armed by the claim's reply */
+}
+
+/* Every claim reaps expired leases; reap alone only if none went out lately. */
 static void
 sched_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct sched	*s = arg;
+
 	(void)fd;
 	(void)what;
-	sched_reap(arg);
+	if (util_mono_ms() - s->claimed_at_mono >= sched_reap_interval(s))
+		sched_reap(s);
 }
 
 /* Arm the due timer for delay_ms from now unless it is armed earlier. */
@@ -138,7 +168,7 @@ sched_new(struct deferd *d, const char *queue)
 	s->due_at_mono = -1;
 	s->kick_ev = evtimer_new(d->base, sched_kick_cb, s);
 	s->due_timer = evtimer_new(d->base, sched_due_cb, s);
-	s->poll_timer = event_new(d->base, -1, EV_PERSIST, sched_kick_cb, s);
+	s->poll_timer = evtimer_new(d->base, sched_poll_cb, s);
 	s->reap_timer = event_new(d->base, -1, EV_PERSIST, sched_reap_cb, s);
 	if (s->kick_ev == NULL || s->due_timer == NULL || s->poll_timer == NULL ||
 	    s->reap_timer == NULL)
@@ -173,23 +203,30 @@ sched_key(const struct sched *s, const char *which)
 	return (s->prefix);
 }
 
-/* Reap every max(1s, min(lease/2, 30s)); poll every poll_interval. */
-void
-sched_reconfigure(struct sched *s)
+/* Arm the poll poll_interval from now (after every claim). */
+static void
+sched_arm_poll(struct sched *s)
 {
-	const struct config	*cfg = s->d->cfg;
-	int64_t			 reap = cfg->lease_ms / 2;
-	struct timeval		 tv;
+	int64_t		ms = s->d->cfg->poll_interval_ms;
+	struct timeval	tv;
 
 	if (!s->running)
 		return;
-	if (reap < 1000)
-		reap = 1000;
-	if (reap > 30000)
-		reap = 30000;
-	tv.tv_sec = cfg->poll_interval_ms / 1000;
-	tv.tv_usec = (cfg->poll_interval_ms % 1000) * 1000;
-	event_add(s->poll_timer, &tv);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(s->poll_timer, &tv);
+}
+
+/* Re-arm the poll and the reap timer (every max(1s, min(lease/2, 30s))). */
+void
+sched_reconfigure(struct sched *s)
+{
+	int64_t		reap = sched_reap_interval(s);
+	struct timeval	tv;
+
+	if (!s->running)
+		return;
+	sched_arm_poll(s);
 	tv.tv_sec = reap / 1000;
 	tv.tv_usec = (reap % 1000) * 1000;
 	event_add(s->reap_timer, &tv);
@@ -200,8 +237,7 @@ sched_start(struct sched *s)
 {
 	s->running = true;
 	sched_reconfigure(s);
-	sched_reap(s);
-	sched_kick(s);
+	sched_kick(s);		/* the claim reaps too */
 }
 
 void
@@ -273,6 +309,15 @@ sched_after_claim(struct sched *s, long long now, long long next_due,
 		s->again = true;
 }
 
+/* Log jobs whose lease expired (their worker was lost) that were reaped. */
+static void
+sched_log_reaped(struct sched *s, long long requeued, long long buried)
+{
+	if (requeued > 0 || buried > 0)
+		log_warnx("queue %s: %lld job(s) whose lease expired requeued, "
+		    "%lld buried (worker lost)", s->queue, requeued, buried);
+}
+
 /* Log a job the claim script buried because its data was bad. */
 static void
 sched_log_buried(struct sched *s, const redisReply *e)
@@ -297,14 +342,17 @@ sched_claim_reply(redisReply *reply, void *priv)
 	s->claim_limit = 0;
 	if (reply == NULL)
 		return;		/* connection lost; restarted on RCONN_UP */
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+	sched_arm_poll(s);
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
 		log_errorx("queue %s: claim failed: %s", s->queue,
 		    reply->type == REDIS_REPLY_ERROR ? reply->str :
 		    "unexpected reply");
 		return;
 	}
 	s->skew_ms = sched_int(reply->element[0], 0) - util_real_ms();
-	for (size_t i = 3; i < reply->elements; i++) {
+	sched_log_reaped(s, sched_int(reply->element[3], 0),
+	    sched_int(reply->element[4], 0));
+	for (size_t i = 5; i < reply->elements; i++) {
 		const redisReply *e = reply->element[i];
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -333,9 +381,9 @@ sched_claim(struct sched *s)
 {
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
-	const char		*argv[12 + 64];
+	const char		*argv[14 + 64];
 	char			 limit[16], lease[24], nonce[33], maxp[24], scan[16];
-	char			 dmax[24], dttl[24];
+	char			 dmax[24], dttl[24], reap[16], maxa[16];
 	int			 free_slots, argc;
 
 	if (!s->running || d->draining || !rconn_ready(d->cmd))
@@ -354,6 +402,8 @@ sched_claim(struct sched *s)
 	snprintf(scan, sizeof(scan), "%d", free_slots + SCAN_EXTRA);
 	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
 	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
+	snprintf(reap, sizeof(reap), "%d", REAP_LIMIT);
+	snprintf(maxa, sizeof(maxa), "%d", cfg->retry.max_attempts);
 	argv[0] = s->k_delayed;
 	argv[1] = s->k_active;
 	argv[2] = s->k_dead;
@@ -365,12 +415,15 @@ sched_claim(struct sched *s)
 	argv[8] = scan;
 	argv[9] = dmax;
 	argv[10] = dttl;
-	argv[11] = d->events_chan;
-	argc = sched_saturated(s, argv, 12, (int)(sizeof(argv) / sizeof(argv[0])));
+	argv[11] = reap;
+	argv[12] = maxa;
+	argv[13] = d->events_chan;
+	argc = sched_saturated(s, argv, 14, (int)(sizeof(argv) / sizeof(argv[0])));
 	if (rconn_script(d->cmd, SCRIPT_CLAIM, sched_claim_reply, s, 3, argc,
 	    argv, NULL) == -1)
 		return;
 	s->claiming = true;
+	s->claimed_at_mono = util_mono_ms();
 	s->claim_limit = free_slots;
 	d->reserved += free_slots;
 }
@@ -390,11 +443,8 @@ sched_reap_reply(redisReply *reply, void *priv)
 		    "unexpected reply");
 		return;
 	}
-	if (sched_int(reply->element[0], 0) > 0 ||
-	    sched_int(reply->element[1], 0) > 0)
-		log_warnx("queue %s: %lld job(s) whose lease expired requeued, "
-		    "%lld buried (worker lost)", s->queue,
-		    sched_int(reply->element[0], 0), sched_int(reply->element[1], 0));
+	sched_log_reaped(s, sched_int(reply->element[0], 0),
+	    sched_int(reply->element[1], 0));
 	if (sched_int(reply->element[0], 0) > 0)
 		sched_kick(s);
 }

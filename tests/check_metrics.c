@@ -947,10 +947,11 @@ static void
 claim_one(const char *lease, const char *events, char *tok, size_t len)
 {
 	redisReply	*r = run_script(SCRIPT_CLAIM, 3, SP "delayed", SP "active",
-	    SP "dead", SP, "1", lease, "n", "0", "10", "0", "0", events, NULL);
+	    SP "dead", SP, "1", lease, "n", "0", "10", "0", "0", "0", "5", events,
+	    NULL);
 
-	ck_assert_uint_eq(r->elements, 4);
-	snprintf(tok, len, "%s", r->element[3]->element[2]->str);
+	ck_assert_uint_eq(r->elements, 6);
+	snprintf(tok, len, "%s", r->element[5]->element[2]->str);
 	freeReplyObject(r);
 }
 

@@ -157,6 +157,9 @@ enqueue(const char *id, const char *h, const char *mode, const char *ms)
 	return (due);
 }
 
+/* A claim reply starts with now, next_due, skipped, reaped, reaped_buried. */
+#define CLAIM_HDR	5
+
 /*
  * Claim with every parameter: limit, lease, nonce, max payload, dead limits
  * and one saturated handler (or NULL). Scan cap 100.
@@ -169,10 +172,10 @@ claim_full(const char *limit, const char *lease, const char *nonce,
 	redisReply	*rep;
 
 	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, limit,
-	    lease, nonce, max_payload, "100", dead_max, dead_ttl, "", saturated,
-	    NULL);
+	    lease, nonce, max_payload, "100", dead_max, dead_ttl, "0", "5", "",
+	    saturated, NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
-	ck_assert_uint_ge(rep->elements, 3);
+	ck_assert_uint_ge(rep->elements, CLAIM_HDR);
 	return (rep);
 }
 
@@ -187,16 +190,16 @@ claim(const char *limit, const char *nonce)
 static size_t
 n_entries(const redisReply *rep)
 {
-	return (rep->elements - 3);
+	return (rep->elements - CLAIM_HDR);
 }
 
 /* Entry i of a claim reply. */
 static const redisReply *
 entry(const redisReply *rep, size_t i)
 {
-	ck_assert_uint_gt(rep->elements, 3 + i);
-	ck_assert_int_eq(rep->element[3 + i]->type, REDIS_REPLY_ARRAY);
-	return (rep->element[3 + i]);
+	ck_assert_uint_gt(rep->elements, CLAIM_HDR + i);
+	ck_assert_int_eq(rep->element[CLAIM_HDR + i]->type, REDIS_REPLY_ARRAY);
+	return (rep->element[CLAIM_HDR + i]);
 }
 
 /* Field name of a "run" entry, or NULL. */
@@ -941,6 +944,44 @@ START_TEST(dead_trim_by_age)
 }
 END_TEST
 
+/* Every claim first reaps expired leases, and may claim the reaped job at once. */
+START_TEST(claim_reaps_expired_leases_first)
+{
+	redisReply	*rep;
+	char		 b[64];
+
+	freeReplyObject(h_cmd(C, "HSET " P "job:a handler h max_attempts 3"));
+	freeReplyObject(h_cmd(C, "HSET " P "job:b handler h max_attempts 1"));
+	freeReplyObject(h_cmd(C, "ZADD " K_DELAYED " 1 a 2 b"));
+	rep = claim_full("2", "0", "n", "0", "0", "0", NULL);	/* lease 0: expired */
+	ck_assert_uint_eq(n_entries(rep), 2);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 2);
+
+	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "5",
+	    "60000", "m", "0", "100", "0", "0", "100", "5", "", NULL);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(rep->element[3]->integer, 1);	/* a requeued */
+	ck_assert_int_eq(rep->element[4]->integer, 1);	/* b on its last attempt */
+	ck_assert_uint_eq(n_entries(rep), 1);
+	assert_run(entry(rep, 0), "a");
+	freeReplyObject(rep);
+	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "2");
+	ck_assert_int_ne(zscore(K_ACTIVE, "a"), -1);
+	ck_assert_int_ne(zscore(K_DEAD, "b"), -1);
+	ck_assert_str_eq(jget("b", "last_error", b, sizeof(b)),
+	    "lease expired on the final attempt (worker lost)");
+
+	/* Reap limit 0: an expired lease stays where it is. */
+	freeReplyObject(h_cmd(C, "ZADD " K_ACTIVE " 0 a"));
+	rep = claim_full("5", "60000", "k", "0", "0", "0", NULL);
+	ck_assert_int_eq(rep->element[3]->integer, 0);
+	ck_assert_uint_eq(n_entries(rep), 0);
+	freeReplyObject(rep);
+	ck_assert_int_eq(zscore(K_ACTIVE, "a"), 0);
+}
+END_TEST
+
 START_TEST(reap_expired_leases)
 {
 	redisContext	*s;
@@ -1315,6 +1356,7 @@ main(void)
 	tcase_add_test(tc, dead_trim_by_count);
 	tcase_add_test(tc, dead_trim_by_age);
 	tcase_add_test(tc, reap_expired_leases);
+	tcase_add_test(tc, claim_reaps_expired_leases_first);
 	tcase_add_test(tc, cancel_answers);
 	tcase_add_test(tc, revive_dead);
 	tcase_add_test(tc, purge_one_and_all);

@@ -12,18 +12,24 @@
 -- ARGV[6] scan cap: how many due candidates to look at (>= limit)
 -- ARGV[7] dead max_jobs (0 = no limit)
 -- ARGV[8] dead ttl_ms (0 = no limit)
--- ARGV[9] events channel ("" = none): "claimed" {queue, id, handler,
+-- ARGV[9] reap limit: first return up to this many jobs whose lease expired
+--         (as the reap script does; 0 = do not reap)
+-- ARGV[10] default max_attempts (for reaped jobs without the field)
+-- ARGV[11] events channel ("" = none): "claimed" {queue, id, handler,
 --         attempt, late_ms = now - due_ms} per claimed job, "dead" {queue,
---         id, handler, error} per job buried for bad data
--- ARGV[10..] handlers that are saturated: their jobs are skipped and stay
+--         id, handler, error} per job buried for bad data, and the reap's
+--         "retry"/"dead" events
+-- ARGV[12..] handlers that are saturated: their jobs are skipped and stay
 --         in delayed untouched
 --
--- Candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
+-- Reaped jobs are due now and so may be claimed by this very call. Then
+-- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
 -- until limit jobs are claimed, is either buried (bad data), skipped
 -- (saturated handler) or claimed: ZREM delayed, HINCRBY attempts 1,
 -- HSET lease token, ZADD active now+lease_ms.
 --
--- Reply: {now_ms, next_due_ms or -1, skipped_count, entry, entry, ...}
+-- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
+-- reaped_buried, entry, entry, ...}
 -- next_due_ms is the (floored) score of the first member left in delayed.
 -- An entry is {"run", id, token, field1, value1, ...} (the whole hash after
 -- the claim, HGETALL order) or {"buried", id, reason}. Reasons:
@@ -40,15 +46,16 @@ local limit, lease_ms = arg_uint(2), arg_uint(3)
 local nonce = ARGV[4]
 local max_payload, scan_cap = arg_uint(5), arg_uint(6)
 local dead_max, dead_ttl = arg_uint(7), arg_uint(8)
-local events = ARGV[9]
+local reap_limit, default_max = arg_uint(9), arg_uint(10)
+local events = ARGV[11]
 local Q = queue_of(delayed)
 
 if events == nil then
-	error('deferd: ARGV[9] (events channel) missing')
+	error('deferd: ARGV[11] (events channel) missing')
 end
 
 local saturated = {}
-for i = 10, #ARGV do
+for i = 12, #ARGV do
 	saturated[ARGV[i]] = true
 end
 if scan_cap < limit then
@@ -56,7 +63,9 @@ if scan_cap < limit then
 end
 
 local now = now_ms()
-local reply = {now, -1, 0}
+local reply = {now, -1, 0, 0, 0}
+reply[4], reply[5] = reap_expired(P, active, delayed, dead, reap_limit, now,
+    dead_max, dead_ttl, default_max, P .. 'wake', events, Q)
 local claimed, skipped, buried = 0, 0, 0
 local NUMERIC = {'attempts', 'max_attempts', 'timeout_ms'}
 

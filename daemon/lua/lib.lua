@@ -235,3 +235,54 @@ end
 local function attempt_of(jk)
 	return uint(hget_safe(jk, 'attempts')) or 0
 end
+
+-- Return jobs of queue prefix P whose lease expired (worker lost): up to
+-- limit IDs of active with a score <= now. Each is requeued due now, or
+-- buried when it was on its final attempt (max_attempts field, else
+-- default_max). Used by reap and, first thing, by every claim. Publishes
+-- wake (now) when something was requeued. Returns requeued, buried.
+local function reap_expired(P, active, delayed, dead, limit, now,
+    dead_max, dead_ttl, default_max, wake, events, Q)
+	local requeued, buried = 0, 0
+	if limit <= 0 then
+		return 0, 0
+	end
+	local ids = redis.call('ZRANGEBYSCORE', active, '-inf', istr(now),
+	    'LIMIT', 0, limit)
+	for _, id in ipairs(ids) do
+		local jk = P .. 'job:' .. id
+		local ty = key_type(jk)
+		redis.call('ZREM', active, id)
+		if ty == 'hash' then
+			redis.call('HDEL', jk, 'lease')
+			local attempts = uint(hget_safe(jk, 'attempts')) or 0
+			local max = uint(hget_safe(jk, 'max_attempts')) or default_max
+			if attempts >= max then
+				local why = 'lease expired on the final attempt (worker lost)'
+				bury_job(P, dead, id, why, now)
+				buried = buried + 1
+				emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
+				    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
+				    'error', why)
+			else
+				redis.call('HSET', jk, 'last_error',
+				    'lease expired (worker lost)', 'due_ms', istr(now))
+				redis.call('ZADD', delayed, istr(now), id)
+				requeued = requeued + 1
+				emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler',
+				    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
+				    'delay_ms', 0, 'error', 'lease expired (worker lost)')
+			end
+		elseif ty ~= 'none' then
+			bury_job(P, dead, id, 'job key has wrong type', now)
+			buried = buried + 1
+		end
+	end
+	if buried > 0 then
+		trim_dead(P, dead, now, dead_max, dead_ttl)
+	end
+	if requeued > 0 and wake ~= nil and wake ~= '' then
+		redis.call('PUBLISH', wake, istr(now))
+	end
+	return requeued, buried
+end

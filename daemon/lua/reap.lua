@@ -19,6 +19,8 @@
 -- it is buried with "lease expired on the final attempt (worker lost)",
 -- otherwise requeued: HSET last_error "lease expired (worker lost)",
 -- due_ms now, ZADD delayed now. PUBLISH wake (now) if any was requeued.
+-- (reap_expired in lib.lua; every claim does the same first, so a daemon
+-- that claims needs no separate reap.)
 --
 -- Reply: {requeued, buried}
 
@@ -31,46 +33,6 @@ local default_max = arg_uint(6)
 local events = ARGV[7]
 local Q = queue_of(P)
 
-local now = now_ms()
-local requeued, buried = 0, 0
-local ids = {}
-if limit > 0 then
-	ids = redis.call('ZRANGEBYSCORE', active, '-inf', istr(now),
-	    'LIMIT', 0, limit)
-end
-for _, id in ipairs(ids) do
-	local jk = P .. 'job:' .. id
-	local ty = key_type(jk)
-	redis.call('ZREM', active, id)
-	if ty == 'hash' then
-		redis.call('HDEL', jk, 'lease')
-		local attempts = uint(hget_safe(jk, 'attempts')) or 0
-		local max = uint(hget_safe(jk, 'max_attempts')) or default_max
-		if attempts >= max then
-			local why = 'lease expired on the final attempt (worker lost)'
-			bury_job(P, dead, id, why, now)
-			buried = buried + 1
-			emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
-			    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
-			    'error', why)
-		else
-			redis.call('HSET', jk, 'last_error',
-			    'lease expired (worker lost)', 'due_ms', istr(now))
-			redis.call('ZADD', delayed, istr(now), id)
-			requeued = requeued + 1
-			emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler',
-			    hget_safe(jk, 'handler') or nil, 'attempt', attempts,
-			    'delay_ms', 0, 'error', 'lease expired (worker lost)')
-		end
-	elseif ty ~= 'none' then
-		bury_job(P, dead, id, 'job key has wrong type', now)
-		buried = buried + 1
-	end
-end
-if buried > 0 then
-	trim_dead(P, dead, now, dead_max, dead_ttl)
-end
-if requeued > 0 and wake ~= nil and wake ~= '' then
-	redis.call('PUBLISH', wake, istr(now))
-end
+local requeued, buried = reap_expired(P, active, delayed, dead, limit,
+    now_ms(), dead_max, dead_ttl, default_max, wake, events, Q)
 return {requeued, buried}
