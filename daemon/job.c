@@ -28,6 +28,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "sources.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -50,6 +51,8 @@ struct job {
 	char			*handler;
 	char			*resource;
 	char			*source;
+	struct env_var		*env;		/* DEFERD_EXPIRED_KEY etc. from the hash */
+	size_t			 nenv;
 	char			*payload;
 	size_t			 payload_len;
 	int			 attempt;
@@ -92,6 +95,7 @@ job_free(struct job *j)
 	free(j->handler);
 	free(j->resource);
 	free(j->source);
+	source_env_free(j->env, j->nenv);
 	free(j->payload);
 	free(j->error);
 	free(j->result);
@@ -166,6 +170,8 @@ job_take_fields(struct job *j, const redisReply *e)
 			j->timeout_ms = job_field_int(v, -1);
 		else if (strcmp(f->str, "due_ms") == 0)
 			j->due_ms = job_field_int(v, 0);
+		else
+			source_extra_env(&j->env, &j->nenv, f->str, v->str, v->len);
 	}
 	if (j->handler == NULL)
 		j->handler = xstrdup("");
@@ -448,6 +454,8 @@ job_run_handler(struct job *j)
 	spec.timeout_ms = j->timeout_ms;
 	spec.source = j->source;
 	spec.resource = j->resource;
+	spec.extra_env = j->env;
+	spec.nextra_env = j->nenv;
 	if (j->lock != NULL)
 		spec.fencing_token = lock_fence(j->lock);
 	j->state = JOB_RUNNING;

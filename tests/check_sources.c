@@ -260,6 +260,7 @@ START_TEST(expired_key_runs_handler_once)
 	ck_assert_str_eq(s[0].source, "expired");
 	ck_assert_str_eq(s[0].payload, "order:timeout:1");
 	ck_assert_str_eq(s[0].resource, "order:1");
+	ck_assert_str_eq(s[0].expkey, "order:timeout:1");	/* DEFERD_EXPIRED_KEY */
 	lag = s[0].start - exp_ms;
 	printf("expired key -> handler start: %" PRId64 "ms after expiry\n", lag);
 	ck_assert_int_le(lag, 5000);
