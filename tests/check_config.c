@@ -811,8 +811,6 @@ main(void)
 	Suite	*s = suite_create("config");
 	TCase	*tc = tcase_create("config");
 	TCase	*tu = tcase_create("redisurl");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_loop_test(tc, bad_config, 0,
 	    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
@@ -830,9 +828,5 @@ main(void)
 	tcase_add_test(tu, url_localhost);
 	tcase_add_loop_test(tu, url_bad, 0, (int)(sizeof(bad_urls) / sizeof(bad_urls[0])));
 	suite_add_tcase(s, tu);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

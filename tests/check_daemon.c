@@ -18,50 +18,26 @@
 
 #include "harness.h"
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* what handlers record */
-static char		 WORK[256];	/* config files and logs */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static const char *const AOF[] = { "--appendonly", "yes", "--appendfsync", "always", NULL };
-
-/* Start Redis (with an AOF when aof is true) and make the directories. */
-static void
-setup_with(bool aof)
-{
-	signal(SIGPIPE, SIG_IGN);
-	h_redis_start(&R, aof ? AOF : NULL);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
-}
 
 static void
 setup(void)
 {
-	setup_with(false);
+	h_world_setup(&W, NULL);
 }
 
+/* Redis with an AOF, for the restart test. */
 static void
 setup_aof(void)
 {
-	setup_with(true);
+	h_world_setup(&W, AOF);
 }
 
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
+	h_world_teardown(&W);
 }
 
 /* A config for the test Redis; extra YAML is appended at the top level. */
@@ -80,7 +56,7 @@ config_text(const char *extra)
 	    "  kill_grace: 500ms\n"
 	    "  environment: {OUT: \"%s\"}\n"
 	    "%s",
-	    R.url, HDIR, OUT, extra ? extra : "");
+	    W.r.url, W.hdir, W.out, extra ? extra : "");
 	return (buf);
 }
 
@@ -89,25 +65,20 @@ static void
 enqueue(const char *id, const char *handler, const char *payload, size_t len,
     int64_t delay_ms)
 {
-	h_enqueue(C, id, handler, payload, len, delay_ms);
+	h_enqueue(W.c, id, handler, payload, len, delay_ms);
 }
 
 /* Path of a file in OUT. */
 static const char *
 out(const char *name)
 {
-	static char	path[2][600];
-	static int	n;
-	char		*p = path[n++ % 2];
-
-	snprintf(p, sizeof(path[0]), "%s/%s", OUT, name);
-	return (p);
+	return (h_world_out(&W, name));
 }
 
 static long long
 zcard(const char *which)
 {
-	return (h_cmd_int(C, "ZCARD deferd:{default}:%s", which));
+	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
 }
 
 START_TEST(runs_once_when_due_with_payload_and_env)
@@ -117,17 +88,17 @@ START_TEST(runs_once_when_due_with_payload_and_env)
 	int64_t		enq, start;
 	static const char payload[] = "hello\0world 'quoted'; $(rm -rf x)";
 
-	h_write_file(HDIR, "record",
+	h_write_file(W.hdir, "record",
 	    "#!/bin/sh\n"
 	    "date +%s%3N >> \"$OUT/starts\"\n"
 	    "cat > \"$OUT/stdin\"\n"
 	    "env | sort > \"$OUT/env\"\n"
 	    "echo \"result of $DEFERD_JOB_ID\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	enq = h_redis_now_ms(C);
+	enq = h_redis_now_ms(W.c);
 	enqueue("job-1", "record", payload, sizeof(payload) - 1, 1000);
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:{default}:result:job-1") == 1, 15000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:{default}:result:job-1") == 1, 15000));
 	ck_assert_int_eq(h_count_lines(out("starts")), 1);
 	env = h_read_file(out("starts"));
 	start = strtoll(env, NULL, 10);
@@ -151,10 +122,10 @@ START_TEST(runs_once_when_due_with_payload_and_env)
 	ck_assert(strstr(env, "DEFERD_RESOURCE") == NULL);
 	ck_assert(strstr(env, "NOTIFY_SOCKET") == NULL);
 	free(env);
-	h_cmd_str(C, buf, sizeof(buf), "GET deferd:{default}:result:job-1");
+	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:{default}:result:job-1");
 	ck_assert_str_eq(buf, "result of job-1\n");
-	ck_assert_int_gt(h_cmd_int(C, "PTTL deferd:{default}:result:job-1"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:job:job-1"), 0);
+	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:{default}:result:job-1"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:job-1"), 0);
 	ck_assert_int_eq(zcard("active"), 0);
 	ck_assert_int_eq(zcard("delayed"), 0);
 	h_daemon_stop(&d);
@@ -167,10 +138,10 @@ START_TEST(retries_with_growing_delay_then_dead)
 	char		buf[1024], *starts, *p;
 	int64_t		t[3];
 
-	h_write_file(HDIR, "tempfail",
+	h_write_file(W.hdir, "tempfail",
 	    "#!/bin/sh\ndate +%s%3N >> \"$OUT/starts\"\necho failing >&2\nexit 75\n",
 	    0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("r1", "tempfail", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
@@ -183,8 +154,8 @@ START_TEST(retries_with_growing_delay_then_dead)
 	/* backoff 100ms: delays are in [50,100] then [100,200] ms. */
 	ck_assert_int_ge(t[1] - t[0], 50);
 	ck_assert_int_ge(t[2] - t[1], 100);
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:r1 attempts"), 3);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:r1 last_error");
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:r1 attempts"), 3);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:r1 last_error");
 	ck_assert_msg(strstr(buf, "exit status 75") != NULL, "last_error: %s", buf);
 	ck_assert(h_daemon_log_has(&d, "job r1 (tempfail): stderr: failing", 5000) ||
 	    h_daemon_log_has(&d, "failing", 1000));
@@ -197,13 +168,13 @@ START_TEST(exit_65_is_dead_at_once)
 	struct h_daemon	d;
 	char		buf[1024];
 
-	h_write_file(HDIR, "baddata", "#!/bin/sh\nexit 65\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "baddata", "#!/bin/sh\nexit 65\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("d1", "baddata", "x", 1, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 15000));
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:d1 attempts"), 1);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:d1 attempts"), 1);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
 	ck_assert_msg(strstr(buf, "65") != NULL, "last_error: %s", buf);
 	h_daemon_stop(&d);
 }
@@ -230,16 +201,16 @@ START_TEST(timeout_kills_the_whole_tree_and_retries)
 	struct h_daemon	d;
 	char		buf[1024], *pids, *p;
 
-	h_write_file(HDIR, "hang",
+	h_write_file(W.hdir, "hang",
 	    "#!/bin/sh\nsleep 1000 &\necho $! >> \"$OUT/pids\"\necho $$ >> \"$OUT/pids\"\n"
 	    "sleep 1000\n", 0755);
-	h_daemon_start(&d, WORK, config_text(
+	h_daemon_start(&d, W.work, config_text(
 	    "  overrides: {hang: {timeout: 300ms, max_attempts: 2}}\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("t1", "hang", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:t1 attempts"), 2);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:t1 attempts"), 2);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
 	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);
 	pids = h_read_file(out("pids"));
 	ck_assert_ptr_nonnull(pids);
@@ -267,20 +238,20 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 	struct h_daemon	d;
 	char		buf[1024];
 
-	h_write_file(HDIR, "noexec", "#!/bin/sh\nexit 0\n", 0644);
-	h_write_file(HDIR, "worldw", "#!/bin/sh\nexit 0\n", 0757);
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho ran >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "noexec", "#!/bin/sh\nexit 0\n", 0644);
+	h_write_file(W.hdir, "worldw", "#!/bin/sh\nexit 0\n", 0757);
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho ran >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		enqueue(cases[i].id, cases[i].handler, "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
+		h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
 		    cases[i].id);
 		ck_assert_msg(strstr(buf, cases[i].why) != NULL,
 		    "%s: last_error '%s' lacks '%s'", cases[i].id, buf, cases[i].why);
-		ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:%s attempts",
+		ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:%s attempts",
 		    cases[i].id), 1);
 	}
 	enqueue("fine", "ok", "", 0, 0);
@@ -297,32 +268,32 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	char		buf[1024];
 	int64_t		now;
 
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text("  max_payload: 1KiB\n"));
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text("  max_payload: 1KiB\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	now = h_redis_now_ms(C);
-	h_cmd_int(C, "HSET deferd:{default}:job:nohandler payload x");
-	h_cmd_int(C, "HSET deferd:{default}:job:nonnum handler ok max_attempts abc");
+	now = h_redis_now_ms(W.c);
+	h_cmd_int(W.c, "HSET deferd:{default}:job:nohandler payload x");
+	h_cmd_int(W.c, "HSET deferd:{default}:job:nonnum handler ok max_attempts abc");
 	{
 		char *big = malloc(4096);
 
 		memset(big, 'x', 4096);
-		h_cmd_int(C, "HSET deferd:{default}:job:huge handler ok payload %b", big,
+		h_cmd_int(W.c, "HSET deferd:{default}:job:huge handler ok payload %b", big,
 		    (size_t)4096);
 		free(big);
 	}
-	h_cmd_int(C, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
+	h_cmd_int(W.c, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
 	    (long long)now, (long long)now, (long long)now, (long long)now);
 	enqueue("good", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
 	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:nonnum last_error");
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nonnum last_error");
 	ck_assert_msg(strstr(buf, "max_attempts") != NULL, "%s", buf);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:huge last_error");
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:huge last_error");
 	ck_assert_msg(strstr(buf, "max_payload") != NULL, "%s", buf);
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:orphan last_error");
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:orphan last_error");
 	ck_assert_msg(strstr(buf, "missing") != NULL, "%s", buf);
 	ck_assert(h_daemon_log_has(&d, "buried", 5000));
 	ck_assert_int_eq(kill(d.pid, 0), 0);
@@ -354,9 +325,9 @@ START_TEST(two_daemons_run_2000_jobs_exactly_once)
 	int		total, distinct;
 	char		id[32];
 
-	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
-	h_daemon_start(&a, WORK, config_text(NULL));
-	h_daemon_start(&b, WORK, config_text(NULL));
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&a, W.work, config_text(NULL));
+	h_daemon_start(&b, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&a, "ready", 15000));
 	ck_assert(h_daemon_log_has(&b, "ready", 15000));
 	/* Hold them back a moment so both daemons see all 2000 due at once. */
@@ -383,15 +354,15 @@ START_TEST(kill_9_job_runs_again_on_the_other_daemon)
 	struct h_daemon	a, b;
 	char		*attempts, *p;
 
-	h_write_file(HDIR, "slow",
+	h_write_file(W.hdir, "slow",
 	    "#!/bin/sh\necho \"$DEFERD_ATTEMPT $$\" >> \"$OUT/runs\"\n"
 	    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n", 0755);
-	h_daemon_start(&a, WORK, config_text("lease: 1s\n"));
+	h_daemon_start(&a, W.work, config_text("lease: 1s\n"));
 	ck_assert(h_daemon_log_has(&a, "ready", 15000));
 	enqueue("k1", "slow", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
 	h_daemon_signal(&a, SIGKILL, true);
-	h_daemon_start(&b, WORK, config_text("lease: 1s\n"));
+	h_daemon_start(&b, W.work, config_text("lease: 1s\n"));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 2, 30000));
 	ck_assert(H_WAIT_UNTIL(zcard("active") == 0 && zcard("delayed") == 0, 15000));
 	ck_assert_int_eq(zcard("dead"), 0);
@@ -413,16 +384,16 @@ START_TEST(redis_restart_reconnects_and_finishes_every_job)
 	struct h_daemon	d;
 	char		id[32];
 
-	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 20; i++) {
 		snprintf(id, sizeof(id), "before%02d", i);
 		enqueue(id, "count", "", 0, 1500);
 	}
-	redisFree(C);
-	h_redis_restart(&R);
-	C = h_redis_connect(&R);
+	redisFree(W.c);
+	h_redis_restart(&W.r);
+	W.c = h_redis_connect(&W.r);
 	ck_assert_int_eq(zcard("delayed"), 20);
 	ck_assert(h_daemon_log_has(&d, "again after", 30000));
 	for (int i = 0; i < 5; i++) {
@@ -443,10 +414,10 @@ START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
 	struct h_daemon	d;
 	int		status;
 
-	h_write_file(HDIR, "quick", "#!/bin/sh\necho started >> \"$OUT/q\"\n"
+	h_write_file(W.hdir, "quick", "#!/bin/sh\necho started >> \"$OUT/q\"\n"
 	    "while [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\necho done >> \"$OUT/q\"\n", 0755);
-	h_write_file(HDIR, "stuck", "#!/bin/sh\necho started >> \"$OUT/s\"\nexec sleep 1000\n", 0755);
-	h_daemon_start(&d, WORK, config_text("shutdown_timeout: 2s\n"));
+	h_write_file(W.hdir, "stuck", "#!/bin/sh\necho started >> \"$OUT/s\"\nexec sleep 1000\n", 0755);
+	h_daemon_start(&d, W.work, config_text("shutdown_timeout: 2s\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("q1", "quick", "", 0, 0);
 	enqueue("s1", "stuck", "", 0, 0);
@@ -454,14 +425,14 @@ START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
 	    h_count_lines(out("s")) == 1, 15000));
 	kill(d.pid, SIGTERM);
 	ck_assert(h_daemon_log_has(&d, "draining", 10000));
-	h_write_file(OUT, "go", "", 0644);
+	h_write_file(W.out, "go", "", 0644);
 	status = h_daemon_signal(&d, 0, true);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert_int_eq(h_count_lines(out("q")), 2);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:result:q1"), 1);
-	ck_assert_int_eq(h_cmd_int(C, "ZSCORE deferd:{default}:delayed s1") > 0, 1);
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:s1 attempts"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:q1"), 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1") > 0, 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
 	ck_assert_int_eq(zcard("active"), 0);
 }
 END_TEST
@@ -471,8 +442,8 @@ START_TEST(sighup_with_a_bad_file_keeps_the_old_config)
 	struct h_daemon	d;
 	FILE		*f;
 
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	f = fopen(d.config, "a");
 	ck_assert_ptr_nonnull(f);
@@ -493,9 +464,9 @@ START_TEST(max_concurrency_override_limits_one_handler)
 	char		id[16], *log;
 	int		cur = 0, max = 0;
 
-	h_write_file(HDIR, "lim",
+	h_write_file(W.hdir, "lim",
 	    "#!/bin/sh\necho + >> \"$OUT/trace\"\nsleep 0.2\necho - >> \"$OUT/trace\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(
+	h_daemon_start(&d, W.work, config_text(
 	    "  overrides: {lim: {max_concurrency: 2}}\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 8; i++) {
@@ -535,25 +506,25 @@ START_TEST(client_kill_and_idle_timeout_lose_nothing)
 	struct h_daemon	d;
 	char		id[32];
 
-	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text("poll_interval: 3s\n"));
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text("poll_interval: 3s\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "a%02d", i);
 		enqueue(id, "count", "", 0, 2000);
 	}
 	/* Idle connections are closed by the server after 1 s. */
-	h_cmd_int(C, "CONFIG SET timeout 1");
+	h_cmd_int(W.c, "CONFIG SET timeout 1");
 	ck_assert(h_daemon_log_has(&d, "reconnecting", 15000));
-	redisFree(C);		/* closed by the server too */
-	C = h_redis_connect(&R);
-	h_cmd_int(C, "CONFIG SET timeout 0");
+	redisFree(W.c);		/* closed by the server too */
+	W.c = h_redis_connect(&W.r);
+	h_cmd_int(W.c, "CONFIG SET timeout 0");
 	ck_assert(h_daemon_log_has(&d, "again after", 15000));
 	/* Kill every client but ours, twice. */
 	for (int k = 0; k < 2; k++) {
 		int before = log_count(&d, "again after");
 
-		h_cmd_int(C, "CLIENT KILL TYPE normal SKIPME yes");
+		h_cmd_int(W.c, "CLIENT KILL TYPE normal SKIPME yes");
 		ck_assert(H_WAIT_UNTIL(log_count(&d, "again after") > before, 15000));
 	}
 	for (int i = 0; i < 10; i++) {
@@ -574,10 +545,10 @@ START_TEST(script_flush_is_survived)
 {
 	struct h_daemon	d;
 
-	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	h_cmd_int(C, "SCRIPT FLUSH");
+	h_cmd_int(W.c, "SCRIPT FLUSH");
 	enqueue("after-flush", "count", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 15000));
 	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
@@ -591,21 +562,21 @@ START_TEST(eviction_policy_is_refused_unless_allowed)
 	struct h_daemon	d;
 	int		status;
 
-	h_cmd_int(C, "CONFIG SET maxmemory-policy allkeys-lru");
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_cmd_int(W.c, "CONFIG SET maxmemory-policy allkeys-lru");
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(H_WAIT_UNTIL(waitpid(d.pid, &status, WNOHANG) == d.pid, 15000));
 	d.pid = 0;
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
 	ck_assert(h_daemon_log_has(&d, "maxmemory-policy is 'allkeys-lru'", 1000));
-	h_daemon_start(&d, WORK, config_text("  allow_eviction: true\n"));
+	h_daemon_start(&d, W.work, config_text("  allow_eviction: true\n"));
 	h_daemon_stop(&d);
 	{
 		char text[8192];
 
 		snprintf(text, sizeof(text), "redis: {url: \"%s\", allow_eviction: true}\n"
-		    "handlers: {dir: %s}\n", R.url, HDIR);
-		h_daemon_start(&d, WORK, text);
+		    "handlers: {dir: %s}\n", W.r.url, W.hdir);
+		h_daemon_start(&d, W.work, text);
 	}
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	ck_assert(h_daemon_log_has(&d, "allowed by redis.allow_eviction", 1000));
@@ -618,16 +589,16 @@ START_TEST(hung_redis_is_detected_and_recovered)
 	struct h_daemon	d;
 	char		text[8192];
 
-	h_write_file(HDIR, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
 	snprintf(text, sizeof(text), "redis: {url: \"%s\", command_timeout: 1s, "
 	    "connect_timeout: 1s}\npoll_interval: 200ms\n"
-	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", R.url, HDIR, OUT);
-	h_daemon_start(&d, WORK, text);
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", W.r.url, W.hdir, W.out);
+	h_daemon_start(&d, W.work, text);
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("before-stop", "count", "", 0, 3000);
-	kill(R.pid, SIGSTOP);
+	kill(W.r.pid, SIGSTOP);
 	ck_assert(h_daemon_log_has(&d, "unresponsive", 15000));
-	kill(R.pid, SIGCONT);
+	kill(W.r.pid, SIGCONT);
 	ck_assert(h_daemon_log_has(&d, "again after", 20000));
 	enqueue("after-cont", "count", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 2, 20000));
@@ -642,8 +613,8 @@ START_TEST(check_config_reports_position)
 	char		 path[600], outbuf[4096];
 	int		 status;
 
-	snprintf(path, sizeof(path), "%s/good.yaml", WORK);
-	h_write_file(WORK, "good.yaml", config_text(NULL), 0644);
+	snprintf(path, sizeof(path), "%s/good.yaml", W.work);
+	h_write_file(W.work, "good.yaml", config_text(NULL), 0644);
 	argv[0] = h_bin("deferd");
 	argv[1] = "--check-config";
 	argv[2] = "-c";
@@ -652,7 +623,7 @@ START_TEST(check_config_reports_position)
 	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert(strstr(outbuf, "configuration OK") != NULL);
-	h_write_file(WORK, "good.yaml", "concurrency: 4\nhandlers:\n  timout: 5s\n", 0644);
+	h_write_file(W.work, "good.yaml", "concurrency: 4\nhandlers:\n  timout: 5s\n", 0644);
 	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
 }
@@ -665,8 +636,8 @@ START_TEST(deferctl_enqueue_runs_through_the_daemon)
 	char		 outbuf[512], *got;
 	int		 status;
 
-	h_write_file(HDIR, "echo-payload", "#!/bin/sh\ncat > \"$OUT/payload\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_write_file(W.hdir, "echo-payload", "#!/bin/sh\ncat > \"$OUT/payload\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	argv[0] = h_bin("deferctl");
 	argv[1] = "-c";
@@ -694,8 +665,6 @@ main(void)
 	Suite	*s = suite_create("daemon");
 	TCase	*tc = tcase_create("pipeline");
 	TCase	*tr = tcase_create("restart");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 180);
@@ -721,9 +690,5 @@ main(void)
 	tcase_set_timeout(tr, 120);
 	tcase_add_test(tr, redis_restart_reconnects_and_finishes_every_job);
 	suite_add_tcase(s, tr);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

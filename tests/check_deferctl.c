@@ -602,8 +602,6 @@ main(void)
 {
 	Suite	*s = suite_create("deferctl");
 	TCase	*tc = tcase_create("integration");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -623,9 +621,5 @@ main(void)
 	tcase_add_test(tc, retry_all_many);
 	tcase_add_test(tc, purge_dead);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

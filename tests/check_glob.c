@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "glob.h"
+#include "harness.h"
 
 /* Whether s matches pat (s NUL-terminated). */
 static bool
@@ -166,8 +167,6 @@ main(void)
 {
 	Suite	*su = suite_create("glob");
 	TCase	*tc = tcase_create("glob");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, literals_and_wildcards);
 	tcase_add_test(tc, classes);
@@ -177,9 +176,5 @@ main(void)
 	tcase_add_test(tc, no_exponential_blowup);
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(su));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "harness.h"
 
 /* Escape len bytes of s with json_escape into a static buffer. */
 static const char *
@@ -252,8 +253,6 @@ main(void)
 {
 	Suite	*s = suite_create("json");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, plain_and_specials);
 	tcase_add_test(tc, nul_bytes);
@@ -266,9 +265,5 @@ main(void)
 	tcase_add_test(tc, object_reader);
 	tcase_add_test(tc, writer_reader_round_trip);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

@@ -21,37 +21,19 @@
 #include "rclient.h"
 #include "scripts.h"
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* what handlers record */
-static char		 WORK[256];	/* config files and logs */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 
 /* Start Redis and make the directories. */
 static void
 setup(void)
 {
-	h_redis_start(&R, NULL);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
+	h_world_setup(&W, NULL);
 }
 
-/* Stop Redis and remove the directories. */
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
+	h_world_teardown(&W);
 }
 
 /*
@@ -74,7 +56,7 @@ config_text(const char *locks, int concurrency, const char *handlers_extra)
 	    "  kill_grace: 500ms\n"
 	    "  environment: {OUT: \"%s\"}\n"
 	    "%s",
-	    R.url, concurrency, locks, HDIR, OUT,
+	    W.r.url, concurrency, locks, W.hdir, W.out,
 	    handlers_extra != NULL ? handlers_extra : "");
 	return (buf);
 }
@@ -85,7 +67,7 @@ start_daemon(struct h_daemon *d, const char *name, const char *config)
 {
 	char	dir[600];
 
-	snprintf(dir, sizeof(dir), "%s/%s", WORK, name);
+	snprintf(dir, sizeof(dir), "%s/%s", W.work, name);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start(d, dir, config);
 	ck_assert(h_daemon_log_has(d, "ready", 15000));
@@ -104,10 +86,10 @@ enqueue(const char *id, const char *handler, const char *resource,
 	redisReply	*rep;
 
 	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
-	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 12, argv, NULL);
+	rep = rclient_script(W.c, SCRIPT_ENQUEUE, 2, 12, argv, NULL);
 	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
 	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
-	    rep->str : C->errstr);
+	    rep->str : W.c->errstr);
 	freeReplyObject(rep);
 	free(jkey);
 }
@@ -116,26 +98,21 @@ enqueue(const char *id, const char *handler, const char *resource,
 static const char *
 out(const char *name)
 {
-	static char	path[2][600];
-	static int	n;
-	char		*p = path[n++ % 2];
-
-	snprintf(p, sizeof(path[0]), "%s/%s", OUT, name);
-	return (p);
+	return (h_world_out(&W, name));
 }
 
 /* Size of one of the queue's zsets. */
 static long long
 zcard(const char *which)
 {
-	return (h_cmd_int(C, "ZCARD deferd:{default}:%s", which));
+	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
 }
 
 /* Milliseconds since the epoch from Redis. */
 static int64_t
 redis_now_ms(void)
 {
-	redisReply	*r = h_cmd(C, "TIME");
+	redisReply	*r = h_cmd(W.c, "TIME");
 	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
 			    strtoll(r->element[1]->str, NULL, 10) / 1000;
 
@@ -147,7 +124,7 @@ redis_now_ms(void)
 static long long
 job_int(const char *id, const char *field)
 {
-	return (h_cmd_int(C, "HGET deferd:{default}:job:%s %s", id, field));
+	return (h_cmd_int(W.c, "HGET deferd:{default}:job:%s %s", id, field));
 }
 
 /* Whether a job field contains text. */
@@ -156,7 +133,7 @@ job_field_has(const char *id, const char *field, const char *text)
 {
 	char	buf[1024];
 
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:%s %s", id,
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s %s", id,
 	    field);
 	return (strstr(buf, text) != NULL);
 }
@@ -267,7 +244,7 @@ lock_script(enum script_id id, const char *res, const char *token,
 	argv[argc++] = token;
 	if (lease != NULL)
 		argv[argc++] = lease;
-	r = rclient_script(C, id, nkeys, argc, argv, NULL);
+	r = rclient_script(W.c, id, nkeys, argc, argv, NULL);
 	ck_assert_ptr_nonnull(r);
 	free(lk);
 	free(fk);
@@ -309,17 +286,17 @@ START_TEST(scripts_acquire_fence_and_conflict)
 	char	buf[64];
 
 	ck_assert_int_eq(acquire("r", "tokA", "60000"), 1);
-	h_cmd_str(C, buf, sizeof(buf), "GET deferd:lock:r");
+	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:lock:r");
 	ck_assert_str_eq(buf, "tokA");
-	ck_assert_int_gt(h_cmd_int(C, "PTTL deferd:lock:r"), 50000);
+	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:lock:r"), 50000);
 	/* Busy: nothing changes, the holder's remaining lease is returned. */
 	ck_assert_int_lt(acquire("r", "tokB", "60000"), -50000);
-	ck_assert_int_eq(h_cmd_int(C, "GET deferd:fence:r"), 1);
-	h_cmd_str(C, buf, sizeof(buf), "GET deferd:lock:r");
+	ck_assert_int_eq(h_cmd_int(W.c, "GET deferd:fence:r"), 1);
+	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:lock:r");
 	ck_assert_str_eq(buf, "tokA");
 	/* The same token again (a lost reply): still held, same fence. */
 	ck_assert_int_eq(acquire("r", "tokA", "60000"), 1);
-	ck_assert_int_eq(h_cmd_int(C, "GET deferd:fence:r"), 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "GET deferd:fence:r"), 1);
 	/* Next holders get larger fences. */
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_RELEASE, "r", "tokA", NULL), 1);
 	ck_assert_int_eq(acquire("r", "tokB", "60000"), 2);
@@ -327,7 +304,7 @@ START_TEST(scripts_acquire_fence_and_conflict)
 	ck_assert_int_eq(acquire("r", "tokC", "60000"), 3);
 	/* An expired lock is free again. */
 	ck_assert_int_eq(acquire("short", "t1", "50"), 1);
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:lock:short") == 0, 5000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:lock:short") == 0, 5000));
 	ck_assert_int_eq(acquire("short", "t2", "60000"), 2);
 	/* Bad arguments are refused before any write. */
 	{
@@ -336,7 +313,7 @@ START_TEST(scripts_acquire_fence_and_conflict)
 		ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 		freeReplyObject(r);
 	}
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:lock:z deferd:fence:z"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:z deferd:fence:z"), 0);
 }
 END_TEST
 
@@ -346,24 +323,24 @@ START_TEST(scripts_wrong_token_neither_releases_nor_extends)
 	long long	ttl;
 
 	ck_assert_int_eq(acquire("r", "owner", "30000"), 1);
-	ttl = h_cmd_int(C, "PTTL deferd:lock:r");
+	ttl = h_cmd_int(W.c, "PTTL deferd:lock:r");
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_RELEASE, "r", "intruder", NULL), 0);
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_RELEASE, "r", "", NULL), 0);
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_EXTEND, "r", "intruder", "600000"), 0);
-	h_cmd_str(C, buf, sizeof(buf), "GET deferd:lock:r");
+	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:lock:r");
 	ck_assert_str_eq(buf, "owner");
 	/* The TTL was not pushed (600 s) nor removed. */
-	ck_assert_int_le(h_cmd_int(C, "PTTL deferd:lock:r"), ttl);
-	ck_assert_int_gt(h_cmd_int(C, "PTTL deferd:lock:r"), 20000);
+	ck_assert_int_le(h_cmd_int(W.c, "PTTL deferd:lock:r"), ttl);
+	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:lock:r"), 20000);
 	/* The owner can extend and release. */
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_EXTEND, "r", "owner", "600000"), 1);
-	ck_assert_int_gt(h_cmd_int(C, "PTTL deferd:lock:r"), 500000);
+	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:lock:r"), 500000);
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_RELEASE, "r", "owner", NULL), 1);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:lock:r"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:r"), 0);
 	/* Gone: extend and release say so and create nothing. */
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_EXTEND, "r", "owner", "1000"), 0);
 	ck_assert_int_eq(lock_int(SCRIPT_LOCK_RELEASE, "r", "owner", NULL), 0);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:lock:r"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:r"), 0);
 }
 END_TEST
 
@@ -377,7 +354,7 @@ START_TEST(four_daemons_200_jobs_5_resources_never_overlap)
 	int		 n;
 	FILE		*p;
 
-	h_write_file(HDIR, "rec", RECORD, 0755);
+	h_write_file(W.hdir, "rec", RECORD, 0755);
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "d%d", i);
 		start_daemon(&d[i], name, config_text(i < 2 ?
@@ -406,7 +383,7 @@ START_TEST(four_daemons_200_jobs_5_resources_never_overlap)
 	pclose(p);
 	ck_assert_int_eq(atoi(buf), 200);
 	/* Every lock was released. */
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:lock:res0 "
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:lock:res0 "
 	    "deferd:lock:res1 deferd:lock:res2 deferd:lock:res3 "
 	    "deferd:lock:res4") == 0, 10000));
 	/* Contention did happen: the requeue daemons met held locks. */
@@ -425,7 +402,7 @@ START_TEST(handler_outliving_the_lease_keeps_the_lock)
 	struct run_rec	*v;
 	int		 n;
 
-	h_write_file(HDIR, "long",
+	h_write_file(W.hdir, "long",
 	    "#!/bin/sh\ns=$(date +%s%3N)\nsleep 3\ne=$(date +%s%3N)\n"
 	    "echo \"$DEFERD_RESOURCE $s $e $DEFERD_FENCING_TOKEN $DEFERD_JOB_ID $DEFERD_ATTEMPT\" >> \"$OUT/runs\"\n",
 	    0755);
@@ -433,7 +410,7 @@ START_TEST(handler_outliving_the_lease_keeps_the_lock)
 	start_daemon(&a, "a", config_text("lease: 1s, requeue_delay: 200ms", 1,
 	    NULL));
 	enqueue("first", "long", "shared", 0, "");
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:lock:shared") == 1,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:lock:shared") == 1,
 	    15000));
 	start_daemon(&b, "b", config_text("lease: 1s, requeue_delay: 200ms", 8, NULL));
 	enqueue("second", "long", "shared", 0, "");
@@ -463,15 +440,15 @@ START_TEST(lock_deleted_by_hand_stops_the_handler_and_retries)
 	long		 pid1, fence1, fence2;
 	int		 att1, att2;
 
-	h_write_file(HDIR, "victim",
+	h_write_file(W.hdir, "victim",
 	    "#!/bin/sh\necho \"$DEFERD_ATTEMPT $DEFERD_FENCING_TOKEN $$\" >> \"$OUT/runs\"\n"
 	    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n", 0755);
 	start_daemon(&d, "d", config_text("lease: 1500ms", 8, NULL));
 	enqueue("v1", "victim", "fragile", 0, "");
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
-	ck_assert_int_eq(h_cmd_int(C, "DEL deferd:lock:fragile"), 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "DEL deferd:lock:fragile"), 1);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 2, 20000));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
 	    "EXISTS deferd:{default}:result:v1") == 1, 15000));
 	text = h_read_file(out("runs"));
 	ck_assert_int_eq(sscanf(text, "%d %ld %ld\n%d %ld", &att1, &fence1,
@@ -493,22 +470,22 @@ START_TEST(policy_requeue_spends_no_attempt)
 	int64_t		t0;
 	long long	due;
 
-	h_write_file(HDIR, "rec", RECORD, 0755);
+	h_write_file(W.hdir, "rec", RECORD, 0755);
 	start_daemon(&d, "d", config_text("on_conflict: requeue, requeue_delay: 1s",
 	    8, NULL));
-	h_cmd_int(C, "SET deferd:lock:busy someone PX 60000");
+	h_cmd_int(W.c, "SET deferd:lock:busy someone PX 60000");
 	t0 = redis_now_ms();
 	enqueue("q1", "rec", "busy", 0, "");
 	ck_assert(H_WAIT_UNTIL(job_field_has("q1", "last_error",
-	    "resource locked") && h_cmd_int(C, "ZSCORE deferd:{default}:delayed q1") > 0,
+	    "resource locked") && h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed q1") > 0,
 	    15000));
-	due = h_cmd_int(C, "ZSCORE deferd:{default}:delayed q1");
+	due = h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed q1");
 	ck_assert_int_ge(due, t0 + 1000);
 	ck_assert_int_eq(job_int("q1", "attempts"), 0);
 	ck_assert_int_eq(h_count_lines(out("runs")), 0);
-	h_cmd_int(C, "DEL deferd:lock:busy");
+	h_cmd_int(W.c, "DEL deferd:lock:busy");
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:{default}:result:q1") == 1,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:{default}:result:q1") == 1,
 	    5000));
 	{
 		char *t = h_read_file(out("runs"));
@@ -527,11 +504,11 @@ START_TEST(policy_wait_runs_after_the_holder_releases)
 	int64_t		 t0;
 	int		 n;
 
-	h_write_file(HDIR, "rec", RECORD, 0755);
+	h_write_file(W.hdir, "rec", RECORD, 0755);
 	start_daemon(&d, "d", config_text("on_conflict: wait, wait_timeout: 20s",
 	    8, NULL));
 	t0 = redis_now_ms();
-	h_cmd_int(C, "SET deferd:lock:held someone PX 1500");	/* released by expiry */
+	h_cmd_int(W.c, "SET deferd:lock:held someone PX 1500");	/* released by expiry */
 	enqueue("w1", "rec", "held", 0, "");
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 20000));
 	v = read_runs(&n);
@@ -540,7 +517,7 @@ START_TEST(policy_wait_runs_after_the_holder_releases)
 	ck_assert_int_eq(v[0].attempt, 1);
 	ck_assert_int_eq(v[0].fence, 1);
 	free(v);
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:{default}:result:w1") == 1,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:{default}:result:w1") == 1,
 	    5000));
 	h_daemon_stop(&d);
 }
@@ -550,10 +527,10 @@ START_TEST(policy_wait_timeout_spends_an_attempt)
 {
 	struct h_daemon	d;
 
-	h_write_file(HDIR, "rec", RECORD, 0755);
+	h_write_file(W.hdir, "rec", RECORD, 0755);
 	start_daemon(&d, "d", config_text("on_conflict: wait, wait_timeout: 500ms",
 	    8, NULL));
-	h_cmd_int(C, "SET deferd:lock:held someone PX 120000");
+	h_cmd_int(W.c, "SET deferd:lock:held someone PX 120000");
 	enqueue("wt", "rec", "held", 0, "");
 	ck_assert(H_WAIT_UNTIL(job_field_has("wt", "last_error",
 	    "after waiting locks.wait_timeout"), 15000));
@@ -571,12 +548,12 @@ START_TEST(policy_fail_override_spends_attempts_with_backoff)
 	struct h_daemon	d;
 	int64_t		t0;
 
-	h_write_file(HDIR, "rec", RECORD, 0755);
-	h_write_file(HDIR, "strict", RECORD, 0755);
+	h_write_file(W.hdir, "rec", RECORD, 0755);
+	h_write_file(W.hdir, "strict", RECORD, 0755);
 	/* Global requeue, but the strict handler fails on conflict. */
 	start_daemon(&d, "d", config_text("on_conflict: requeue, requeue_delay: 30s",
 	    8, "  overrides: {strict: {on_conflict: fail}}\n"));
-	h_cmd_int(C, "SET deferd:lock:held someone PX 120000");
+	h_cmd_int(W.c, "SET deferd:lock:held someone PX 120000");
 	t0 = redis_now_ms();
 	enqueue("f1", "strict", "held", 0, "");
 	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 30000));
@@ -597,8 +574,8 @@ ctl_config(void)
 {
 	static char	path[600];
 
-	snprintf(path, sizeof(path), "%s/ctl.yaml", WORK);
-	h_write_file(WORK, "ctl.yaml", config_text("lease: 3s", 8, NULL), 0644);
+	snprintf(path, sizeof(path), "%s/ctl.yaml", W.work);
+	h_write_file(W.work, "ctl.yaml", config_text("lease: 3s", 8, NULL), 0644);
 	return (path);
 }
 
@@ -684,8 +661,8 @@ START_TEST(ctl_lock_serializes_two_invocations)
 	    kind[3] == 'e', "interleaved: %c%c%c%c", kind[0], kind[1], kind[2],
 	    kind[3]);
 	ck_assert_int_ge(t[2], t[1]);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:lock:job:1"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "GET deferd:fence:job:1"), 2);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:job:1"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "GET deferd:fence:job:1"), 2);
 }
 END_TEST
 
@@ -709,7 +686,7 @@ START_TEST(ctl_lock_passes_status_token_and_resource)
 	ck_assert_str_eq(text, "3 r1\n");
 	free(text);
 	ck_assert_int_eq(ctl_lock_run(nocmd), 127);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:lock:r1"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:r1"), 0);
 }
 END_TEST
 
@@ -720,12 +697,12 @@ START_TEST(ctl_lock_exits_75_when_busy_after_wait)
 	char		 buf[64];
 	int64_t		 t0;
 
-	h_cmd_int(C, "SET deferd:lock:busy other PX 60000");
+	h_cmd_int(W.c, "SET deferd:lock:busy other PX 60000");
 	ck_assert_int_eq(ctl_lock_run(now), 75);
 	t0 = h_mono_ms();
 	ck_assert_int_eq(ctl_lock_run(waited), 75);
 	ck_assert_int_ge(h_mono_ms() - t0, 300);
-	h_cmd_str(C, buf, sizeof(buf), "GET deferd:lock:busy");
+	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:lock:busy");
 	ck_assert_str_eq(buf, "other");
 	{
 		char *log = h_read_file(out("ctl.log"));
@@ -742,17 +719,17 @@ START_TEST(ctl_lock_lost_stops_the_command)
 			    "1000", NULL };
 	pid_t		 pid = ctl_lock_start(args);
 
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS deferd:lock:fragile") == 1,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:lock:fragile") == 1,
 	    10000));
-	h_cmd_int(C, "DEL deferd:lock:fragile");
-	h_cmd_int(C, "SET deferd:lock:fragile thief PX 60000");
+	h_cmd_int(W.c, "DEL deferd:lock:fragile");
+	h_cmd_int(W.c, "SET deferd:lock:fragile thief PX 60000");
 	ck_assert_int_eq(ctl_lock_wait(pid, 20000), 75);
 	{
 		char buf[64], *log = h_read_file(out("ctl.log"));
 
 		ck_assert(log != NULL && strstr(log, "lost") != NULL);
 		free(log);
-		h_cmd_str(C, buf, sizeof(buf), "GET deferd:lock:fragile");
+		h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:lock:fragile");
 		ck_assert_str_eq(buf, "thief");
 	}
 }
@@ -766,8 +743,6 @@ main(void)
 	TCase	*ts = tcase_create("scripts");
 	TCase	*td = tcase_create("daemon");
 	TCase	*tc = tcase_create("deferctl");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(ts, setup, teardown);
 	tcase_add_test(ts, scripts_acquire_fence_and_conflict);
@@ -790,9 +765,5 @@ main(void)
 	tcase_add_test(tc, ctl_lock_exits_75_when_busy_after_wait);
 	tcase_add_test(tc, ctl_lock_lost_stops_the_command);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

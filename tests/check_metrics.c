@@ -34,11 +34,7 @@
 #include "rclient.h"
 #include "scripts.h"
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* what handlers record */
-static char		 WORK[256];	/* config files and logs */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static int		 PORT;
 static int		 CONC = 8;	/* concurrency of the next daemon */
 
@@ -404,28 +400,14 @@ metric(const char *series)
 static void
 setup(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	h_redis_start(&R, NULL);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
+	h_world_setup(&W, NULL);
 	PORT = free_port();
 }
 
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
+	h_world_teardown(&W);
 }
 
 /* A config for the test Redis with metrics on PORT; extra YAML appended. */
@@ -444,7 +426,7 @@ config_text(const char *extra)
 	    "  environment: {OUT: \"%s\"}\n"
 	    "metrics: {listen: \"127.0.0.1:%d\"}\n"
 	    "%s",
-	    R.url, CONC, HDIR, OUT, PORT, extra ? extra : "");
+	    W.r.url, CONC, W.hdir, W.out, PORT, extra ? extra : "");
 	return (buf);
 }
 
@@ -452,7 +434,7 @@ config_text(const char *extra)
 static void
 start_daemon(struct h_daemon *d, const char *extra)
 {
-	h_daemon_start(d, WORK, config_text(extra));
+	h_daemon_start(d, W.work, config_text(extra));
 	ck_assert_msg(H_WAIT_UNTIL(http("GET", "/healthz", NULL) == 200, 20000),
 	    "deferd not healthy; log %s", d->log);
 }
@@ -461,13 +443,13 @@ start_daemon(struct h_daemon *d, const char *extra)
 static void
 write_handlers(void)
 {
-	h_write_file(HDIR, "ok", "#!/bin/sh\nexit 0\n", 0755);
+	h_write_file(W.hdir, "ok", "#!/bin/sh\nexit 0\n", 0755);
 	/* Fails the first attempt of each job, then succeeds. */
-	h_write_file(HDIR, "flaky", "#!/bin/sh\n"
+	h_write_file(W.hdir, "flaky", "#!/bin/sh\n"
 	    "f=\"$OUT/flaky-$DEFERD_JOB_ID\"\n"
 	    "if [ -e \"$f\" ]; then exit 0; fi\n"
 	    ": > \"$f\"; echo 'first \"try\"' >&2; exit 3\n", 0755);
-	h_write_file(HDIR, "bad", "#!/bin/sh\nexit 65\n", 0755);
+	h_write_file(W.hdir, "bad", "#!/bin/sh\nexit 65\n", 0755);
 }
 
 #define Q	"{queue=\"default\",handler=\""
@@ -481,11 +463,11 @@ START_TEST(counters_follow_a_scripted_run)
 	start_daemon(&d, NULL);
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "ok-%d", i);
-		h_enqueue(C, id, "ok", "", 0, 0);
+		h_enqueue(W.c, id, "ok", "", 0, 0);
 	}
-	h_enqueue(C, "flaky-1", "flaky", "", 0, 0);
-	h_enqueue(C, "flaky-2", "flaky", "", 0, 0);
-	h_enqueue(C, "bad-1", "bad", "", 0, 0);
+	h_enqueue(W.c, "flaky-1", "flaky", "", 0, 0);
+	h_enqueue(W.c, "flaky-2", "flaky", "", 0, 0);
+	h_enqueue(W.c, "bad-1", "bad", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(metric("deferd_jobs_done_total" Q "flaky\"}") == 2 &&
 	    metric("deferd_jobs_done_total" Q "ok\"}") == 5 &&
 	    metric("deferd_jobs_dead_total" Q "bad\"}") == 1, 30000));
@@ -539,15 +521,15 @@ START_TEST(healthz_follows_redis)
 	char		*b = NULL;
 
 	start_daemon(&d, NULL);
-	kill(R.pid, SIGKILL);
+	kill(W.r.pid, SIGKILL);
 	ck_assert(H_WAIT_UNTIL(http("GET", "/healthz", NULL) == 503, 10000));
 	ck_assert(H_WAIT_UNTIL(({ free(b); http("GET", "/healthz", &b);
 	    b != NULL && strncmp(b, "redis disconnected for ", 23) == 0; }),
 	    5000));
 	free(b);
-	h_redis_restart(&R);
-	redisFree(C);
-	C = h_redis_connect(&R);
+	h_redis_restart(&W.r);
+	redisFree(W.c);
+	W.c = h_redis_connect(&W.r);
 	ck_assert(H_WAIT_UNTIL(http("GET", "/healthz", NULL) == 200, 20000));
 	ck_assert(metric("deferd_redis_reconnects_total{role=\"cmd\"}") >= 1);
 	h_daemon_stop(&d);
@@ -567,7 +549,7 @@ START_TEST(taken_port_is_fatal)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(fd, 1), 0);
-	h_daemon_start(&d, WORK, config_text(NULL));
+	h_daemon_start(&d, W.work, config_text(NULL));
 	snprintf(want, sizeof(want), "metrics.listen 127.0.0.1:%d: Address "
 	    "already in use", PORT);
 	ck_assert(h_daemon_log_has(&d, want, 10000));
@@ -640,18 +622,18 @@ START_TEST(watch_prints_events_in_order)
 
 	write_handlers();
 	start_daemon(&d, NULL);
-	snprintf(path, sizeof(path), "%s/watch.out", WORK);
+	snprintf(path, sizeof(path), "%s/watch.out", W.work);
 	w = watch_start(path, d.config, "--queue=default");
 	/* SUBSCRIBE is done when a published test message arrives. */
 	ck_assert(H_WAIT_UNTIL(({
-		freeReplyObject(h_cmd(C, "PUBLISH deferd:events %s",
+		freeReplyObject(h_cmd(W.c, "PUBLISH deferd:events %s",
 		    "{\"event\":\"ping\",\"queue\":\"default\"}"));
 		h_count_lines(path) > 0; }), 10000));
-	h_enqueue(C, "w-ok", "ok", "", 0, 0);
-	h_enqueue(C, "w-flaky", "flaky", "", 0, 0);
-	h_enqueue(C, "w-bad", "bad", "", 0, 0);
-	h_enqueue(C, "w-weird", weird, "p\"\n\xff", 4, 0);
-	freeReplyObject(h_cmd(C, "PUBLISH deferd:events %s",
+	h_enqueue(W.c, "w-ok", "ok", "", 0, 0);
+	h_enqueue(W.c, "w-flaky", "flaky", "", 0, 0);
+	h_enqueue(W.c, "w-bad", "bad", "", 0, 0);
+	h_enqueue(W.c, "w-weird", weird, "p\"\n\xff", 4, 0);
+	freeReplyObject(h_cmd(W.c, "PUBLISH deferd:events %s",
 	    "{\"event\":\"x\",\"queue\":\"other\"}"));
 	ck_assert(H_WAIT_UNTIL(metric("deferd_jobs_done_total" Q "flaky\"}") == 1 &&
 	    metric("deferd_jobs_dead_total" Q "other\"}") == 1 &&
@@ -711,7 +693,7 @@ START_TEST(watch_text_and_events_off)
 	write_handlers();
 	start_daemon(&d, "events: false\n");
 	/* With events off the scripts publish nothing. */
-	snprintf(path, sizeof(path), "%s/w.out", WORK);
+	snprintf(path, sizeof(path), "%s/w.out", W.work);
 	w = fork();
 	ck_assert_int_ne(w, -1);
 	if (w == 0) {
@@ -724,7 +706,7 @@ START_TEST(watch_text_and_events_off)
 		_exit(127);
 	}
 	ck_assert(H_WAIT_UNTIL(({
-		freeReplyObject(h_cmd(C, "PUBLISH deferd:events %s",
+		freeReplyObject(h_cmd(W.c, "PUBLISH deferd:events %s",
 		    "{\"event\":\"hello\",\"queue\":\"q\",\"id\":\"i\","
 		    "\"handler\":\"ok\",\"attempt\":2,\"error\":\"a \\\"b\\\"\","
 		    "\"ts_ms\":0}"));
@@ -802,7 +784,7 @@ run_200(const char *tag, double done_before)
 	free(t);
 	for (int i = 0; i < 200; i++) {
 		snprintf(id, sizeof(id), "%s-%d", tag, i);
-		h_enqueue(C, id, "ok", "", 0, 500 + i * 10);
+		h_enqueue(W.c, id, "ok", "", 0, 500 + i * 10);
 	}
 	ck_assert(H_WAIT_UNTIL(metric("deferd_jobs_done_total" Q "ok\"}") ==
 	    done_before + 200, 60000));
@@ -831,7 +813,7 @@ START_TEST(idle_http_clients_do_not_delay_jobs)
 	    "%.0fms with 100 idle HTTP connections\n", p_plain, p_idle);
 	ck_assert(p_plain <= 250);
 	ck_assert(p_idle <= 250);
-	ck_assert_int_eq(h_cmd_int(C, "ZCARD deferd:{default}:delayed"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD deferd:{default}:delayed"), 0);
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -844,7 +826,7 @@ START_TEST(stats_shows_lateness_summary)
 
 	write_handlers();
 	start_daemon(&d, NULL);
-	h_enqueue(C, "s1", "ok", "", 0, 0);
+	h_enqueue(W.c, "s1", "ok", "", 0, 0);
 	argv[0] = h_bin("deferctl");
 	argv[1] = "-c";
 	argv[2] = d.config;
@@ -868,7 +850,7 @@ END_TEST
 START_TEST(expirations_counted_and_published)
 {
 	struct h_daemon	 d;
-	redisContext	*sub = h_redis_connect(&R);
+	redisContext	*sub = h_redis_connect(&W.r);
 	redisReply	*r;
 	char		 v[256];
 	bool		 seen = false;
@@ -877,7 +859,7 @@ START_TEST(expirations_counted_and_published)
 	start_daemon(&d, "expirations:\n  configure_redis: true\n  rules:\n"
 	    "    - {pattern: \"order:timeout:*\", handler: ok}\n");
 	freeReplyObject(h_cmd(sub, "SUBSCRIBE deferd:events"));
-	freeReplyObject(h_cmd(C, "SET order:timeout:7 1 PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET order:timeout:7 1 PX 100"));
 	ck_assert(H_WAIT_UNTIL(metric("deferd_expiration_jobs_created_total") == 1 &&
 	    metric("deferd_jobs_done_total" Q "ok\"}") == 1, 30000));
 	ck_assert(metric("deferd_expirations_received_total") >= 1);
@@ -921,9 +903,9 @@ run_script(enum script_id id, int nkeys, ...)
 	while (argc < 32 && (argv[argc] = va_arg(ap, const char *)) != NULL)
 		argc++;
 	va_end(ap);
-	r = rclient_script(C, id, nkeys, argc, argv, NULL);
+	r = rclient_script(W.c, id, nkeys, argc, argv, NULL);
 	ck_assert_msg(r != NULL && r->type != REDIS_REPLY_ERROR, "script: %s",
-	    r != NULL ? r->str : C->errstr);
+	    r != NULL ? r->str : W.c->errstr);
 	return (r);
 }
 
@@ -957,7 +939,7 @@ claim_one(const char *lease, const char *events, char *tok, size_t len)
 
 START_TEST(scripts_emit_events)
 {
-	redisContext	*sub = h_redis_connect(&R);
+	redisContext	*sub = h_redis_connect(&W.r);
 	char		 ev[64], all[2048], tok[64], v[256];
 	const char	*E = "deferd:events";
 
@@ -990,8 +972,8 @@ START_TEST(scripts_emit_events)
 	ck_assert(json_get(all, strlen(all), "handler", v, sizeof(v)));
 	ck_assert_str_eq(v, "h");
 	/* Bury with a nasty error, revive, then lose the lease: reap. */
-	freeReplyObject(h_cmd(C, "DEL " SP "job:q"));
-	freeReplyObject(h_cmd(C, "ZREM " SP "delayed q"));
+	freeReplyObject(h_cmd(W.c, "DEL " SP "job:q"));
+	freeReplyObject(h_cmd(W.c, "ZREM " SP "delayed q"));
 	freeReplyObject(run_script(SCRIPT_ENQUEUE, 2, SP "job:j2", SP "delayed",
 	    "j2", "h", "", "in", "0", "", "", "", "", E, NULL));
 	next_event(sub, ev, sizeof(ev), all, sizeof(all));
@@ -1063,11 +1045,5 @@ metrics_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(metrics_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (h_main(metrics_suite()));
 }

@@ -1138,8 +1138,6 @@ main(void)
 {
 	Suite	*s = suite_create("runner");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, payload_stdin);
@@ -1161,9 +1159,5 @@ main(void)
 	tcase_add_test(tc, start_from_callback);
 	tcase_add_test(tc, free_with_runs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

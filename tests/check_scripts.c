@@ -1331,8 +1331,6 @@ main(void)
 {
 	Suite	*s = suite_create("scripts");
 	TCase	*tc = tcase_create("redis");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -1365,9 +1363,5 @@ main(void)
 	tcase_add_test(tc, binary_payload);
 	tcase_add_test(tc, connect_auth_select);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "template.h"
+#include "harness.h"
 
 static const char *const CAPS[] = { "order:timeout:42:eu", "42", "eu" };
 
@@ -112,8 +113,6 @@ main(void)
 {
 	Suite	*s = suite_create("template");
 	TCase	*tc = tcase_create("expand");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, plain_text_and_captures);
 	tcase_add_test(tc, doubled_braces_are_literal);
@@ -122,9 +121,5 @@ main(void)
 	tcase_add_test(tc, check_reports_the_largest_index);
 	tcase_add_test(tc, long_values_grow_the_buffer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

@@ -7,6 +7,7 @@
 
 #include "units.h"
 #include "util.h"
+#include "harness.h"
 
 START_TEST(durations)
 {
@@ -120,8 +121,6 @@ main(void)
 {
 	Suite	*s = suite_create("units");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, sizes);
@@ -130,9 +129,5 @@ main(void)
 	tcase_add_test(tc, escape);
 	tcase_add_test(tc, random_ids);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }

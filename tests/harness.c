@@ -570,3 +570,53 @@ h_json_ok(const char *s)
 
 	return (end != NULL && *js_ws(end) == '\0');
 }
+
+void
+h_world_setup(struct h_world *w, const char *const *redis_extra)
+{
+	signal(SIGPIPE, SIG_IGN);	/* a connection the server closed */
+	h_redis_start(&w->r, redis_extra);
+	w->c = h_redis_connect(&w->r);
+	h_tmpdir(w->hdir, sizeof(w->hdir));
+	h_tmpdir(w->out, sizeof(w->out));
+	h_tmpdir(w->work, sizeof(w->work));
+	chmod(w->out, 0777);
+}
+
+void
+h_world_teardown(struct h_world *w)
+{
+	char	cmd[1024];
+
+	if (w->c != NULL)
+		redisFree(w->c);
+	w->c = NULL;
+	h_redis_stop(&w->r);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", w->hdir, w->out,
+	    w->work);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: could not remove test directories\n");
+}
+
+const char *
+h_world_out(const struct h_world *w, const char *name)
+{
+	static char	 path[2][600];
+	static int	 n;
+	char		*p = path[n++ % 2];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", w->out, name);
+	return (p);
+}
+
+int
+h_main(Suite *s)
+{
+	SRunner	*sr = srunner_create(s);
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <hiredis/hiredis.h>
 
 struct h_redis {
@@ -28,6 +29,28 @@ struct h_daemon {
 	char	 config[300];	/* config file path */
 	char	 log[320];	/* stderr of deferd */
 };
+
+/*
+ * The world of an end-to-end test: a private Redis, a client connection to
+ * it, and three fresh directories: handlers (hdir), what handlers record
+ * (out, world-writable) and config files and logs (work).
+ */
+struct h_world {
+	struct h_redis	 r;
+	redisContext	*c;
+	char		 hdir[256];
+	char		 out[256];
+	char		 work[256];
+};
+
+/* Start Redis (with extra args, may be NULL) and make the directories. */
+void		 h_world_setup(struct h_world *w, const char *const *redis_extra);
+/* Close the client, stop Redis, remove the directories. */
+void		 h_world_teardown(struct h_world *w);
+/* Path of name in w->out (a static buffer; two may be used at once). */
+const char	*h_world_out(const struct h_world *w, const char *name);
+/* Run suite s with Check's usual settings; the exit status for main(). */
+int		 h_main(Suite *s);
 
 /* A fresh temp directory (mkdtemp) under $TMPDIR; path copied to out. */
 void		 h_tmpdir(char *out, size_t len);
