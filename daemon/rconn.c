@@ -121,6 +121,15 @@ rconn_count_sent(struct rconn *rc)
 	}
 }
 
+/* A reply arrived: one fewer awaited, and the connection is making progress. */
+static void
+rconn_count_reply(struct rconn *rc)
+{
+	if (rc->pending > 0)
+		rc->pending--;
+	rc->progress_ms = util_mono_ms();
+}
+
 /* The reply deadline: no reply for command_timeout while some are awaited. */
 static void
 rconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -417,9 +426,7 @@ rconn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply	*reply = r;
 
 	(void)ac;
-	if (rc->pending > 0)
-		rc->pending--;
-	rc->progress_ms = util_mono_ms();
+	rconn_count_reply(rc);
 	if (reply != NULL)
 		metrics_redis_rtt(rc->name, metrics_now_us() - cmd->sent_us);
 	if (reply == NULL && rc->state == RC_READY)
@@ -624,9 +631,7 @@ rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply	*reply = r;
 
 	(void)ac;
-	if (rc->pending > 0)
-		rc->pending--;
-	rc->progress_ms = util_mono_ms();
+	rconn_count_reply(rc);
 	rc->handshake_left--;
 	if (reply == NULL) {
 		free(step);
