@@ -22,6 +22,7 @@
 #include "rconn.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "timer.h"
 
 #define LOCK_TOKEN_BYTES	16	/* 128 random bits */
 #define LOCK_BACKOFF_MIN_MS	25
@@ -63,19 +64,6 @@ struct lock {
 
 static void	lock_send_acquire(struct lock *);
 static void	lock_lost(struct lock *, const char *);
-
-/* Arm ev to fire once after ms (persistent events: every ms). */
-static void
-lock_arm(struct event *ev, int64_t ms)
-{
-	struct timeval	tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(ev, &tv);
-}
 
 /* Drop one reference; the last one frees the lock. */
 static void
@@ -138,7 +126,7 @@ lock_error_later(struct lock *l, const char *why)
 {
 	snprintf(l->why, sizeof(l->why), "%s", why);
 	l->state = LOCK_GONE;
-	lock_arm(l->retry_ev, 0);
+	timer_after(l->retry_ev, 0);
 }
 
 /* Timer: the validity deadline passed with no successful extension. */
@@ -175,7 +163,7 @@ lock_extend_reply(redisReply *reply, void *priv)
 		;
 	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 	    reply->integer == 1) {
-		lock_arm(l->expire_ev, l->extend_sent + l->lease_ms -
+		timer_after(l->expire_ev, l->extend_sent + l->lease_ms -
 		    util_mono_ms());
 	} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
 		lock_lost(l, "the lock key expired or holds another token "
@@ -223,8 +211,8 @@ lock_held(struct lock *l, const redisReply *fence)
 	else
 		snprintf(l->fence, sizeof(l->fence), "%.*s", (int)fence->len,
 		    fence->str);
-	lock_arm(l->expire_ev, l->acquire_sent + l->lease_ms - util_mono_ms());
-	lock_arm(l->extend_ev, l->lease_ms / 3 > 0 ? l->lease_ms / 3 : 1);
+	timer_after(l->expire_ev, l->acquire_sent + l->lease_ms - util_mono_ms());
+	timer_after(l->extend_ev, l->lease_ms / 3 > 0 ? l->lease_ms / 3 : 1);
 	lock_notify(l, LOCK_ACQUIRED, "");
 }
 
@@ -245,7 +233,7 @@ lock_busy(struct lock *l)
 	if (l->backoff_ms > LOCK_BACKOFF_MAX_MS)
 		l->backoff_ms = LOCK_BACKOFF_MAX_MS;
 	l->state = LOCK_WAITING;
-	lock_arm(l->retry_ev, delay);
+	timer_after(l->retry_ev, delay);
 }
 
 /* Send compare-and-delete for a released lock that is or may be ours. */

@@ -23,6 +23,7 @@
 #include "rconn.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "timer.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
@@ -111,13 +112,10 @@ static void	rconn_send_subscribe(struct rconn *, struct rsub *);
 static void
 rconn_count_sent(struct rconn *rc)
 {
-	struct timeval	tv;
 
 	if (rc->pending++ == 0) {
 		rc->progress_ms = util_mono_ms();
-		tv.tv_sec = rc->opts.command_timeout_ms / 1000;
-		tv.tv_usec = (rc->opts.command_timeout_ms % 1000) * 1000;
-		evtimer_add(rc->deadline_timer, &tv);
+		timer_after(rc->deadline_timer, rc->opts.command_timeout_ms);
 	}
 }
 
@@ -136,7 +134,6 @@ rconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn	*rc = arg;
 	int64_t		 idle = util_mono_ms() - rc->progress_ms;
-	struct timeval	 tv;
 
 	(void)fd;
 	(void)what;
@@ -147,9 +144,7 @@ rconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	idle = rc->opts.command_timeout_ms - idle;
-	tv.tv_sec = idle / 1000;
-	tv.tv_usec = (idle % 1000) * 1000;
-	evtimer_add(rc->deadline_timer, &tv);
+	timer_after(rc->deadline_timer, idle);
 }
 
 /* Timer callbacks adapt the libevent signature to our functions. */
@@ -298,7 +293,6 @@ rconn_schedule_retry(struct rconn *rc)
 {
 	int64_t		cap = BACKOFF_MIN_MS;
 	int64_t		delay;
-	struct timeval	tv;
 
 	for (int i = 0; i < rc->attempts && cap < BACKOFF_MAX_MS; i++)
 		cap *= 2;
@@ -308,9 +302,7 @@ rconn_schedule_retry(struct rconn *rc)
 		cap = BACKOFF_MAX_MS;
 	delay = cap / 2 + util_random_below(cap / 2 + 1);
 	rc->attempts++;
-	tv.tv_sec = delay / 1000;
-	tv.tv_usec = (delay % 1000) * 1000;
-	evtimer_add(rc->retry_timer, &tv);
+	timer_after(rc->retry_timer, delay);
 }
 
 /* Ask for the context to be dropped from the loop (safe inside callbacks). */
@@ -371,7 +363,6 @@ static void
 rconn_connect(struct rconn *rc)
 {
 	redisAsyncContext	*ac;
-	struct timeval		 tv;
 
 	if (rc->ac != NULL || rc->freeing)
 		return;
@@ -399,9 +390,7 @@ rconn_connect(struct rconn *rc)
 	redisAsyncSetDisconnectCallback(ac, rconn_on_disconnect);
 	rc->ac = ac;
 	rc->state = RC_CONNECTING;
-	tv.tv_sec = rc->opts.connect_timeout_ms / 1000;
-	tv.tv_usec = (rc->opts.connect_timeout_ms % 1000) * 1000;
-	evtimer_add(rc->connect_timer, &tv);
+	timer_after(rc->connect_timer, rc->opts.connect_timeout_ms);
 }
 
 /* Free a command record and its argument copies. */

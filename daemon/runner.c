@@ -51,6 +51,7 @@
 #include "log.h"
 #include "runner.h"
 #include "runner_env.h"
+#include "timer.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -150,7 +151,6 @@ static void	run_term(struct run *);
 static void	run_finish(struct run *);
 static void	run_result(struct run *, struct run_result *, char *, size_t);
 static void	run_free(struct run *);
-static void	ms_to_tv(int64_t, struct timeval *);
 
 /* Create a runner on base that owns SIGCHLD there. */
 struct runner *
@@ -198,7 +198,6 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	struct run		*run;
 	enum run_outcome	 outcome;
 	char			 err[RUNNER_ERRLEN];
-	struct timeval		 tv;
 	bool			 transient;
 
 	run = run_new(r, spec, cb, arg);
@@ -217,8 +216,7 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	    (long)run->pid);
 	run_arm_io(run);
 	if (run->timeout_ms > 0) {
-		ms_to_tv(run->timeout_ms, &tv);
-		evtimer_add(run->timeout_ev, &tv);
+		timer_after(run->timeout_ev, run->timeout_ms);
 	}
 	return (run);
 }
@@ -397,13 +395,11 @@ run_new(struct runner *r, const struct run_spec *spec, runner_done_cb cb,
 static void
 run_fail_later(struct run *run, enum run_outcome outcome, const char *reason)
 {
-	struct timeval	tv = { 0, 0 };
-
 	run->failed = true;
 	run->fail_outcome = outcome;
 	free(run->error);
 	run->error = xstrdup(reason);
-	evtimer_add(run->finish_ev, &tv);
+	timer_after(run->finish_ev, 0);
 }
 
 /*
@@ -747,7 +743,6 @@ run_close(int *fdp, struct event **evp)
 static void
 run_exited(struct run *run, int status)
 {
-	struct timeval	tv;
 	int64_t		drain = RUNNER_DRAIN_MS;
 
 	run->exited = true;
@@ -758,8 +753,7 @@ run_exited(struct run *run, int status)
 		drain = 0;
 	else if (run->kill_grace_ms < drain)
 		drain = run->kill_grace_ms;
-	ms_to_tv(drain, &tv);
-	evtimer_add(run->finish_ev, &tv);
+	timer_after(run->finish_ev, drain);
 }
 
 /* The timeout (SIGTERM) or, after that, the kill grace (SIGKILL). */
@@ -789,14 +783,12 @@ run_timeout_cb(int fd, short what, void *arg)
 static void
 run_term(struct run *run)
 {
-	struct timeval	tv;
 
 	run->term_sent = true;
 	run_signal_group(run, SIGTERM);
 	if (run->exited)
 		return;		/* the drain timer bounds what is left */
-	ms_to_tv(run->kill_grace_ms, &tv);
-	evtimer_add(run->timeout_ev, &tv);
+	timer_after(run->timeout_ev, run->kill_grace_ms);
 }
 
 /*
@@ -936,12 +928,3 @@ run_free(struct run *run)
 	free(run);
 }
 
-/* Milliseconds to a timeval for evtimer_add. */
-static void
-ms_to_tv(int64_t ms, struct timeval *tv)
-{
-	if (ms < 0)
-		ms = 0;
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}

@@ -23,6 +23,7 @@
 #include "sched.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "timer.h"
 
 #define SCAN_EXTRA	64	/* candidates looked at beyond the limit (saturated handlers) */
 #define REAP_LIMIT	100
@@ -114,16 +115,13 @@ static void
 sched_arm(struct sched *s, int64_t delay_ms)
 {
 	int64_t		at = util_mono_ms() + delay_ms;
-	struct timeval	tv;
 
 	if (!s->running)
 		return;
 	if (s->due_at_mono != -1 && s->due_at_mono <= at)
 		return;
 	s->due_at_mono = at;
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	evtimer_add(s->due_timer, &tv);
+	timer_after(s->due_timer, delay_ms);
 }
 
 /* A wake message: a job due at the given epoch ms was enqueued. */
@@ -208,13 +206,10 @@ static void
 sched_arm_poll(struct sched *s)
 {
 	int64_t		ms = s->d->cfg->poll_interval_ms;
-	struct timeval	tv;
 
 	if (!s->running)
 		return;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->poll_timer, &tv);
+	timer_after(s->poll_timer, ms);
 }
 
 /* Re-arm the poll and the reap timer (every max(1s, min(lease/2, 30s))). */
@@ -222,14 +217,11 @@ void
 sched_reconfigure(struct sched *s)
 {
 	int64_t		reap = sched_reap_interval(s);
-	struct timeval	tv;
 
 	if (!s->running)
 		return;
 	sched_arm_poll(s);
-	tv.tv_sec = reap / 1000;
-	tv.tv_usec = (reap % 1000) * 1000;
-	event_add(s->reap_timer, &tv);
+	timer_after(s->reap_timer, reap);
 }
 
 void
