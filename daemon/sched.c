@@ -27,6 +27,8 @@
 
 #define SCAN_EXTRA	64	/* candidates looked at beyond the limit (saturated handlers) */
 #define REAP_LIMIT	100
+#define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
+#define COALESCE_MS	2	/* else wait this long for more */
 
 struct sched {
 	struct deferd	*d;
@@ -247,7 +249,27 @@ sched_stop(struct sched *s)
 void
 sched_kick(struct sched *s)
 {
-	struct timeval	tv = { 0, 0 };
+	if (!s->running)
+		return;
+	if (s->claiming) {
+		s->again = true;
+		return;
+	}
+	timer_after(s->kick_ev, 0);
+}
+
+/*
+ * A slot became free. While handlers are still running and only a few
+ * slots are free, wait COALESCE_MS for more to free up so that one claim
+ * carries several jobs (each claim costs Redis a script call): in a burst
+ * this cuts claims per job; an idle daemon claims at once.
+ */
+void
+sched_slot_freed(struct sched *s)
+{
+	const struct deferd	*d = s->d;
+	int			 enough = d->cfg->concurrency < COALESCE_SLOTS ?
+				    d->cfg->concurrency : COALESCE_SLOTS;
 
 	if (!s->running)
 		return;
@@ -255,7 +277,12 @@ sched_kick(struct sched *s)
 		s->again = true;
 		return;
 	}
-	evtimer_add(s->kick_ev, &tv);
+	if (d->njobs == 0 || deferd_free_slots(d) >= enough) {
+		sched_kick(s);
+		return;
+	}
+	if (!evtimer_pending(s->kick_ev, NULL))
+		timer_after(s->kick_ev, COALESCE_MS);
 }
 
 /* Names of handlers at their max_concurrency, appended to argv from index n. */

@@ -19,8 +19,10 @@ struct sched	*sched_new(struct deferd *d, const char *queue);
 void		 sched_start(struct sched *);
 /* Stop claiming (drain or Redis down); timers are disarmed. */
 void		 sched_stop(struct sched *);
-/* Claim soon (coalesced): a slot became free or a job may be due. */
+/* Claim soon (coalesced): a job may be due. */
 void		 sched_kick(struct sched *);
+/* A concurrency slot became free: claim, batching slots that free together. */
+void		 sched_slot_freed(struct sched *);
 /* The poll interval or lease changed (reload). */
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);
