@@ -5,9 +5,12 @@
  * file keeps the running config); drain on SIGTERM/SIGINT (stop claiming,
  * let handlers finish up to shutdown_timeout, then stop them and requeue
  * their jobs without spending an attempt); stop at once on a second signal.
- * Tells systemd (sdnotify.c) about each step: READY=1 once Redis is reached,
- * STATUS= with live counts, WATCHDOG=1 from a loop timer, RELOADING=1 then
- * READY=1 around a reload, STOPPING=1 on the first stop signal.
+ * Tells systemd (sdnotify.c) about each step: READY=1 once Redis is reached
+ * and the sources are ready (with expiration rules: the notify-keyspace-
+ * events check passed), STATUS= with live counts, WATCHDOG=1 from a loop
+ * timer, RELOADING=1 then READY=1 around a reload, STOPPING=1 on the first
+ * stop signal. A reload that changed expiration rules or sources restarts
+ * the sources (sources_reload).
  */
 #include <event2/event.h>
 
@@ -68,7 +71,7 @@ deferd_job_gone(struct deferd *d)
 	}
 	job_start_waiting(d);
 	for (size_t i = 0; i < d->nscheds; i++)
-		sched_kick(d->scheds[i]);
+		sched_slot_freed(d->scheds[i]);
 }
 
 /* Leave the loop now. */
@@ -88,7 +91,8 @@ deferd_status_text(const struct deferd *d, char *buf, size_t len)
 	const char	*conn;
 
 	if (!d->ready)
-		conn = "connecting to Redis";
+		conn = d->cmd_up_once ? "checking notify-keyspace-events" :
+		    "connecting to Redis";
 	else if (rconn_ready(d->cmd))
 		conn = "Redis connected";
 	else
@@ -190,13 +194,8 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 	(void)rc;
 	switch (ev) {
 	case RCONN_UP:
-		if (!d->ready) {
-			log_info("ready: %zu queue(s), concurrency %d, handlers in %s",
-			    d->nscheds, d->cfg->concurrency, d->cfg->handlers.dir);
-			d->ready = true;
-			if (!d->draining)
-				deferd_notify_ready(d);
-		}
+		d->cmd_up_once = true;
+		deferd_check_ready(d);
 		job_resend_reports(d);
 		job_extend_leases(d);
 		deferd_notify_status(d, false);
@@ -216,6 +215,20 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 		event_base_loopbreak(d->base);
 		break;
 	}
+}
+
+void
+deferd_check_ready(struct deferd *d)
+{
+	if (d->ready || !d->cmd_up_once || d->sources == NULL ||
+	    !sources_ready(d->sources))
+		return;
+	log_info("ready: %zu queue(s), concurrency %d, handlers in %s",
+	    d->nscheds, d->cfg->concurrency, d->cfg->handlers.dir);
+	d->ready = true;
+	if (!d->draining)
+		deferd_notify_ready(d);
+	deferd_notify_status(d, false);
 }
 
 /* Persistent timer: extend leases every lease/3. */
@@ -343,6 +356,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	deferd_arm_extend(d);
 	deferd_set_events(d);
 	metrics_http_reconfigure(d->http);
+	sources_reload(d->sources, old);
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
 	    cfg->path, cfg->concurrency, cfg->handlers.noverrides);

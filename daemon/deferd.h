@@ -48,7 +48,8 @@ struct deferd {
 	struct job_list		 jobs;		/* claimed by this daemon */
 	size_t			 njobs;
 	int			 reserved;	/* slots promised to claims in flight */
-	bool			 ready;		/* Redis reached once, scripts loaded */
+	bool			 ready;		/* READY=1 sent: Redis reached, sources checked */
+	bool			 cmd_up_once;	/* Redis reached once, scripts loaded */
 	bool			 draining;	/* SIGTERM: no more claims */
 	bool			 stopping_now;	/* second SIGTERM */
 	struct event		*extend_timer;
@@ -75,5 +76,10 @@ void	deferd_free(struct deferd *);
 int	deferd_free_slots(const struct deferd *);
 /* A job left this daemon: start waiting jobs, claim more, or finish the drain. */
 void	deferd_job_gone(struct deferd *);
+/*
+ * Send READY=1 (once) when Redis was reached and the sources are ready
+ * (sources_ready: the expiration check passed). Called by both sides.
+ */
+void	deferd_check_ready(struct deferd *);
 
 #endif

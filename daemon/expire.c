@@ -71,7 +71,8 @@ struct expire {
 	char		 dbstr[16];
 	bool		 track;		/* some rule applies to db */
 	char		*k_watch;
-	bool		 closing;
+	bool		 closing;	/* stopped (reload) or being freed */
+	bool		 startup;	/* missing flags are fatal (before READY) */
 
 	struct exp_reqs	 pending;	/* not sent: Redis down */
 	size_t		 npending;
@@ -79,6 +80,7 @@ struct expire {
 
 	/* notify-keyspace-events */
 	bool		 flags_ok_once;
+	bool		 checked;	/* the first check is done: READY may go out */
 	struct event	*flags_timer;
 
 	/* tracking */
@@ -109,6 +111,7 @@ static void	expire_send(struct expire *, struct exp_req *);
 static void	expire_touch(struct expire *);
 static void	expire_scan_step(struct expire *);
 static void	expire_check_flags(struct expire *);
+static void	expire_checked(struct expire *);
 
 /* Reply callback for commands whose answer does not matter (ZREM). */
 static void
@@ -608,6 +611,16 @@ expire_missing_flags(const char *have, char *out, size_t outlen)
 	    all || strchr(have, 'g') ? "" : "g");
 }
 
+/* The first flags check is done (passed, set, or unverifiable): maybe READY. */
+static void
+expire_checked(struct expire *e)
+{
+	if (e->checked)
+		return;
+	e->checked = true;
+	deferd_check_ready(e->d);
+}
+
 /* Reply of CONFIG SET notify-keyspace-events. */
 static void
 expire_flags_set_reply(redisReply *reply, void *priv)
@@ -621,10 +634,12 @@ expire_flags_set_reply(redisReply *reply, void *priv)
 		    "CONFIG is disabled or denied (managed Redis?): set it to "
 		    "include Exg yourself, or key expirations may not arrive",
 		    reply->str);
+		expire_checked(e);	/* degraded, and said so */
 		return;
 	}
 	e->flags_ok_once = true;
 	log_info("expirations: notify-keyspace-events set (expirations.configure_redis)");
+	expire_checked(e);
 }
 
 /* Missing flags without configure_redis: refuse at start, else nag. */
@@ -639,7 +654,7 @@ expire_flags_missing(struct expire *e, const char *have, const char *missing)
 	    "'CONFIG SET notify-keyspace-events %s' and put "
 	    "'notify-keyspace-events %s' in redis.conf (or set "
 	    "expirations.configure_redis: true)", have, missing, merged, merged);
-	if (!e->flags_ok_once) {
+	if (!e->flags_ok_once && e->startup) {
 		e->d->exit_code = 1;
 		event_base_loopbreak(e->d->base);
 		return;
@@ -662,6 +677,7 @@ expire_flags_reply(redisReply *reply, void *priv)
 		    "CONFIG is disabled or denied (managed Redis?): make sure it "
 		    "includes Exg, or key expirations will not arrive", reply->str);
 		e->flags_ok_once = true;
+		expire_checked(e);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
@@ -671,6 +687,7 @@ expire_flags_reply(redisReply *reply, void *priv)
 	expire_missing_flags(have, missing, sizeof(missing));
 	if (missing[0] == '\0') {
 		e->flags_ok_once = true;
+		expire_checked(e);
 		return;
 	}
 	if (!e->d->cfg->expirations.configure_redis) {
@@ -701,14 +718,14 @@ expire_flags_cb(evutil_socket_t fd, short what, void *arg)
 	expire_check_flags(arg);
 }
 
-/* Observer of the subscriber: log and count outage windows, then resync. */
-static void
-expire_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
+/* The subscriber's events (via sources.c): log and count outages, then resync. */
+void
+expire_sub_event(struct expire *e, enum rconn_event ev)
 {
-	struct expire	*e = arg;
 	int64_t		 ms;
 
-	(void)rc;
+	if (e->closing)
+		return;
 	if (ev == RCONN_DOWN) {
 		if (e->sub_down_mono == -1) {
 			e->sub_down_mono = util_mono_ms();
@@ -735,7 +752,7 @@ expire_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
 void
 expire_up(struct expire *e)
 {
-	if (e == NULL)
+	if (e == NULL || e->closing)
 		return;
 	expire_check_flags(e);
 	expire_flush_pending(e);
@@ -784,21 +801,20 @@ expire_check_rule(const struct expiration_rule *r)
 		    glob_ncaptures(r->pattern));
 }
 
-/* Subscribe to the key events and create the timers. */
+/* Subscribe to the key events (through s) and create the timers. */
 static void
-expire_subscribe(struct expire *e)
+expire_subscribe(struct sources *s, struct expire *e)
 {
 	struct deferd	*d = e->d;
 	char		 ch[64];
 
-	rconn_subscribe(d->sub, "__keyevent@*__:expired", true, expire_event_cb, e);
+	sources_subscribe(s, "__keyevent@*__:expired", true, expire_event_cb, e);
 	if (e->track) {
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:expire", e->db);
-		rconn_subscribe(d->sub, ch, false, expire_event_cb, e);
+		sources_subscribe(s, ch, false, expire_event_cb, e);
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:del", e->db);
-		rconn_subscribe(d->sub, ch, false, expire_event_cb, e);
+		sources_subscribe(s, ch, false, expire_event_cb, e);
 	}
-	rconn_observe(d->sub, expire_sub_event, e);
 	e->track_ev = evtimer_new(d->base, expire_track_cb, e);
 	e->touch_timer = evtimer_new(d->base, expire_touch_cb, e);
 	e->safety_timer = event_new(d->base, -1, EV_PERSIST, expire_touch_cb, e);
@@ -811,7 +827,7 @@ expire_subscribe(struct expire *e)
 }
 
 struct expire *
-expire_new(struct deferd *d)
+expire_new(struct sources *s, struct deferd *d, bool startup)
 {
 	const struct config	*cfg = d->cfg;
 	struct expire		*e;
@@ -820,6 +836,7 @@ expire_new(struct deferd *d)
 		return (NULL);
 	e = xcalloc(1, sizeof(*e));
 	e->d = d;
+	e->startup = startup;
 	e->db = cfg->redis.target.db;
 	snprintf(e->dbstr, sizeof(e->dbstr), "%d", e->db);
 	xasprintf(&e->k_watch, "%s:{exp}:watch", cfg->namespace);
@@ -840,8 +857,54 @@ expire_new(struct deferd *d)
 		r->tracked = r->r->db == -1 || r->r->db == e->db;
 		e->track = e->track || r->tracked;
 	}
-	expire_subscribe(e);
+	expire_subscribe(s, e);
 	return (e);
+}
+
+bool
+expire_ready(const struct expire *e)
+{
+	return (e->checked);
+}
+
+void
+expire_stop(struct expire *e)
+{
+	e->closing = true;
+	evtimer_del(e->track_ev);
+	evtimer_del(e->touch_timer);
+	event_del(e->safety_timer);
+	evtimer_del(e->scan_ev);
+	evtimer_del(e->flags_timer);
+	for (size_t i = 0; i < e->ntrack_keys; i++)
+		free(e->track_keys[i]);
+	e->ntrack_keys = 0;
+}
+
+void
+expire_handover(struct expire *to, struct expire *from)
+{
+	struct exp_req	*q;
+	ssize_t		 rule;
+	char		 key[256];
+
+	while ((q = TAILQ_FIRST(&from->pending)) != NULL) {
+		TAILQ_REMOVE(&from->pending, q, entry);
+		from->npending--;
+		rule = to != NULL ? expire_find_rule(to, q->db, q->key, q->len) : -1;
+		if (rule == -1) {
+			log_warnx("expirations: key %s (db %d) expired while Redis "
+			    "was unreachable; no rule of the reloaded configuration "
+			    "matches it, so it makes no job",
+			    util_escape(q->key, q->len, key, sizeof(key)), q->db);
+			exp_req_free(q);
+			continue;
+		}
+		q->e = to;
+		q->rule = (size_t)rule;
+		TAILQ_INSERT_TAIL(&to->pending, q, entry);
+		to->npending++;
+	}
 }
 
 void

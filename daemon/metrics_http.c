@@ -5,11 +5,13 @@
  * path is 404, every other method 405 (HEAD gets the headers of GET and
  * no body). evhttp never blocks the loop; idle
  * or slow clients are closed after HTTP_TIMEOUT_S and requests are capped
- * in header and body size. Also, whether or not metrics.listen is set: a
- * refresh of the per-queue gauges (three ZCARDs per queue every
- * REFRESH_MS on the command connection, never a scan), and every
- * STATS_MS a small JSON summary of lateness for deferctl stats, stored in
- * ns:stats:HOST:PID (PX STATS_TTL_MS) and indexed in the zset ns:stats.
+ * in header and body size. Also: a refresh of the per-queue gauges (three
+ * ZCARDs per queue every REFRESH_MS on the command connection, never a
+ * scan) while /metrics is being scraped, and, whether or not
+ * metrics.listen is set, every STATS_MS when there are new samples a small
+ * JSON summary of lateness for deferctl stats, stored in ns:stats:HOST:PID
+ * (PX STATS_TTL_MS) and indexed in the zset ns:stats. An idle daemon sends
+ * neither.
  *
  * Reload: a changed metrics.listen is bound anew and the old socket closed;
  * if the new address cannot be bound, the old server keeps serving and
@@ -47,8 +49,9 @@
 #define HTTP_MAX_BODY		1024
 #define REFRESH_MS		5000
 #define STATS_MS		10000
-#define STATS_TTL_MS		30000
-#define STATS_INDEX_KEEP_MS	60000	/* index entries older than this are dropped */
+#define STATS_TTL_MS		3600000	/* written only when there are samples */
+#define STATS_INDEX_KEEP_MS	3600000	/* index entries older than this are dropped */
+#define SCRAPED_RECENTLY_MS	60000	/* refresh gauges only while someone scrapes */
 #define HEARTBEAT_MS		1000
 #define STALL_MS		3000	/* loop late by this much: unhealthy */
 
@@ -65,6 +68,7 @@ struct metrics_http {
 	char			*k_stats;	/* ns:stats:HOST:PID */
 	char			*member;	/* HOST:PID */
 	char			*k_watch;	/* ns:{exp}:watch, or NULL without rules */
+	int64_t			 scraped_ms;	/* monotonic ms of the last /metrics */
 };
 
 /* One ZCARD of the refresh: which gauge it feeds. */
@@ -114,6 +118,7 @@ http_metrics_cb(struct evhttp_request *req, void *arg)
 
 	if (http_bad_method(req))
 		return;
+	mh->scraped_ms = util_mono_ms();
 	metrics_set_running(runner_count(mh->d->runner), mh->d->cfg->concurrency);
 	out = evhttp_request_get_output_buffer(req);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
@@ -286,7 +291,12 @@ http_refresh_one(struct metrics_http *mh, const char *key, const char *queue,
 	}
 }
 
-/* Persistent timer: refresh the queue-size gauges (cheap: ZCARD only). */
+/*
+ * Persistent timer: refresh the queue-size gauges (cheap: ZCARD only), and
+ * only while /metrics is being scraped, so an idle daemon that nobody
+ * watches sends Redis nothing but its safety poll. A scrape after a quiet
+ * spell shows values up to one refresh period old.
+ */
 static void
 http_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -297,7 +307,9 @@ http_refresh_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!rconn_ready(mh->d->cmd))
+	if (mh->http == NULL ||
+	    util_mono_ms() - mh->scraped_ms > SCRAPED_RECENTLY_MS ||
+	    !rconn_ready(mh->d->cmd))
 		return;
 	for (size_t i = 0; i < cfg->nqueues; i++)
 		for (size_t k = 0; k < 3; k++) {
@@ -329,7 +341,11 @@ http_stats_triple(struct json_out *o, const char *key, int64_t p50, int64_t p99,
 	json_obj_end(o);
 }
 
-/* Persistent timer: write the lateness summary for deferctl stats. */
+/*
+ * Persistent timer: write the lateness summary for deferctl stats when
+ * there are new samples. An idle daemon writes nothing (its summary keeps
+ * the time it was written, ts_ms); so idle Redis traffic is the poll alone.
+ */
 static void
 http_stats_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -343,6 +359,8 @@ http_stats_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	metrics_lateness_take(&s);
 	if (!rconn_ready(mh->d->cmd))
+		return;
+	if (s.n_claim == 0 && s.n_start == 0)
 		return;
 	json_out_init(&o);
 	json_obj_begin(&o, NULL);
@@ -408,6 +426,7 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 	if (d->cfg->expirations.nrules > 0)
 		xasprintf(&mh->k_watch, "%s:{exp}:watch", d->cfg->namespace);
 	mh->last_beat = util_mono_ms();
+	mh->scraped_ms = INT64_MIN / 2;	/* never */
 	mh->heartbeat = http_every(mh, HEARTBEAT_MS, http_heartbeat_cb);
 	mh->refresh_timer = http_every(mh, REFRESH_MS, http_refresh_cb);
 	mh->stats_timer = http_every(mh, STATS_MS, http_stats_cb);

@@ -7,6 +7,8 @@
  * d->reserved, so the schedulers claim less meanwhile); a message that
  * finds every slot busy (or the daemon draining) is dropped, counted and
  * logged at most once every few seconds, never queued without bound.
+ * A reload that replaces the sources deregisters the old instance from its
+ * subscription (sources.c); runs still going finish into it.
  */
 #include <sys/queue.h>
 
@@ -141,7 +143,7 @@ csrc_message_cb(const char *channel, const char *payload, size_t len,
 }
 
 struct csrc *
-csrc_new(struct deferd *d, const struct source *src)
+csrc_new(struct sources *s, struct deferd *d, const struct source *src)
 {
 	struct csrc	*c = xcalloc(1, sizeof(*c));
 
@@ -151,7 +153,7 @@ csrc_new(struct deferd *d, const struct source *src)
 	c->pattern = src->is_pattern;
 	c->handler = xstrdup(src->handler);
 	c->queue = xstrdup(sources_queue(d, src->queue));
-	rconn_subscribe(d->sub, c->name, c->pattern, csrc_message_cb, c);
+	sources_subscribe(s, c->name, c->pattern, csrc_message_cb, c);
 	return (c);
 }
 

@@ -12,6 +12,12 @@
  * NS:alive:HOST:PID expired; any daemon's listrecover moves such lists back
  * to the head of KEY. Not for Redis Cluster (KEY and the queue's keys live
  * in different slots).
+ *
+ * A reload that replaces the sources stops this instance (lsrc_stop): it
+ * sends no new BLMOVE and waits for the one in flight, so nothing can move
+ * an item into the processing list afterwards; then the list's new
+ * instance (same key: the same processing list) takes what is there, or,
+ * when the source was removed, the items go back to the head of KEY.
  */
 #include <event2/event.h>
 
@@ -35,6 +41,12 @@
 #define LSRC_ALIVE_MS		10000	/* liveness key TTL */
 #define LSRC_BEAT_MS		3000	/* refresh it (and recover others) this often */
 
+/* Move all of KEYS[1] (a processing list) back to the head of KEYS[2]. */
+#define LSRC_RETURN_LUA \
+	"local n = 0 " \
+	"while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do " \
+	"n = n + 1 end return n"
+
 enum lsrc_state {
 	LSRC_IDLE,	/* nothing in flight */
 	LSRC_BLOCKING,	/* BLMOVE sent */
@@ -57,13 +69,16 @@ struct lsrc {
 	struct rconn	*rc;		/* dedicated, for BLMOVE only */
 	enum lsrc_state	 state;
 	bool		 take_first;	/* items may wait in k_proc */
-	bool		 closing;
+	bool		 closing;	/* stopped by a reload, or being freed */
+	bool		 freeing;
 	struct event	*step_ev;
+	struct event	*final_ev;	/* stopped: hand k_proc over, close rc */
 	struct event	*beat_timer;
 	uint64_t	 taken;
 };
 
 static void	lsrc_step(struct lsrc *);
+static void	lsrc_final_cb(evutil_socket_t, short, void *);
 
 /* Zero-delay event: take the next step. */
 static void
@@ -129,12 +144,16 @@ lsrc_block_reply(redisReply *reply, void *priv)
 	struct lsrc	*l = priv;
 
 	l->state = LSRC_IDLE;
+	if (l->closing) {
+		/* Stopped: no BLMOVE in flight any more; hand the list over. */
+		if (!l->freeing)
+			sources_after(l->final_ev, 0);
+		return;
+	}
 	if (reply == NULL) {
 		l->take_first = true;	/* it may have moved an item */
 		return;			/* the list connection's UP resumes */
 	}
-	if (l->closing)
-		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		log_errorx("list source %s: BLMOVE failed: %s", l->key, reply->str);
 		sources_after(l->step_ev, 1000);
@@ -237,11 +256,85 @@ lsrc_conn_event(struct rconn *rc, enum rconn_event ev, void *arg)
 		lsrc_kick(l);
 }
 
+/* Reply of the return script: items moved back to the list. */
+static void
+lsrc_return_reply(redisReply *reply, void *priv)
+{
+	struct lsrc	*l = priv;
+
+	if (reply == NULL) {
+		log_warnx("list source %s (removed by reload): Redis went away; "
+		    "items left in %s stay there until this daemon stops (then "
+		    "any daemon reading the list recovers them)", l->key, l->k_proc);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ERROR)
+		log_errorx("list source %s (removed by reload): moving %s back "
+		    "failed: %s", l->key, l->k_proc, reply->str);
+	else if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+		log_info("list source %s (removed by reload): %lld item(s) moved "
+		    "back to the list", l->key, reply->integer);
+}
+
+/*
+ * Zero-delay event of a stopped source, once no BLMOVE is in flight:
+ * the running source of the same key takes what our processing list holds
+ * (it is its processing list too), else it goes back to the list. Then
+ * close the blocking connection (here, outside any hiredis callback).
+ */
+static void
+lsrc_final_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsrc	*l = arg;
+	struct lsrc	*heir = sources_list(l->d->sources, l->key);
+
+	(void)fd;
+	(void)what;
+	if (heir != NULL && heir != l)
+		lsrc_adopt(heir);
+	else if (rconn_command(l->d->cmd, lsrc_return_reply, l, 5,
+	    (const char *[]){ "EVAL", LSRC_RETURN_LUA, "2", l->k_proc, l->key },
+	    NULL) == -1)
+		log_warnx("list source %s (removed by reload): Redis is "
+		    "unreachable; items left in %s stay there until this daemon "
+		    "stops (then any daemon reading the list recovers them)",
+		    l->key, l->k_proc);
+	rconn_free(l->rc);
+	l->rc = NULL;
+}
+
+void
+lsrc_stop(struct lsrc *l)
+{
+	l->closing = true;
+	evtimer_del(l->step_ev);
+	event_del(l->beat_timer);
+	if (l->state != LSRC_BLOCKING)
+		sources_after(l->final_ev, 0);
+}
+
+void
+lsrc_adopt(struct lsrc *l)
+{
+	if (l->closing)
+		return;
+	l->take_first = true;
+	lsrc_kick(l);
+}
+
+const char *
+lsrc_key(const struct lsrc *l)
+{
+	return (l->key);
+}
+
 void
 lsrc_up(struct lsrc *l)
 {
 	struct timeval	tv = { LSRC_BEAT_MS / 1000, (LSRC_BEAT_MS % 1000) * 1000 };
 
+	if (l->closing)
+		return;
 	event_add(l->beat_timer, &tv);
 	lsrc_beat(l);
 	l->take_first = true;	/* leftovers of a lost reply */
@@ -286,8 +379,9 @@ lsrc_new(struct deferd *d, const struct source *src, size_t index)
 	o.allow_eviction = true;
 	l->rc = rconn_new(d->base, &cfg->redis.target, &o, lsrc_conn_event, l);
 	l->step_ev = evtimer_new(d->base, lsrc_step_cb, l);
+	l->final_ev = evtimer_new(d->base, lsrc_final_cb, l);
 	l->beat_timer = event_new(d->base, -1, EV_PERSIST, lsrc_beat_cb, l);
-	if (l->step_ev == NULL || l->beat_timer == NULL)
+	if (l->step_ev == NULL || l->final_ev == NULL || l->beat_timer == NULL)
 		fatalx("list source %s: cannot create timers", l->key);
 	return (l);
 }
@@ -304,8 +398,10 @@ lsrc_free(struct lsrc *l)
 	if (l == NULL)
 		return;
 	l->closing = true;
+	l->freeing = true;
 	rconn_free(l->rc);
 	event_free(l->step_ev);
+	event_free(l->final_ev);
 	event_free(l->beat_timer);
 	free(l->key);
 	free(l->handler);

@@ -6,8 +6,9 @@
  * Every source but the channel turns what it sees into a job of a queue,
  * by a Lua script, so the one pipeline (claim, lease, retry, dead, lock)
  * gives it the same guarantees; channel messages run handlers directly.
- * Sources and rules are taken from the config at start; a reload does not
- * change them (restart to apply).
+ * A reload whose rules or sources changed replaces the whole set of
+ * source instances (sources_reload); the old set is stopped and kept until
+ * exit, since replies in flight may still name it.
  */
 #ifndef DEFERD_SOURCES_H
 #define DEFERD_SOURCES_H
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "rconn.h"
 
 struct deferd;
 struct event;
@@ -31,6 +33,25 @@ struct csrc;
 struct sources	*sources_new(struct deferd *d);
 /* Start connecting the sources' own connections (from deferd_run). */
 void		 sources_start(struct sources *);
+/*
+ * d->cfg was just replaced by a reload (old is retired, still valid): when
+ * the expirations or sources sections (or the database) differ, stop the
+ * running instances and start new ones from d->cfg; else change nothing.
+ */
+void		 sources_reload(struct sources *, const struct config *old);
+/* READY=1 may go out: no expiration rules, or their check passed. */
+bool		 sources_ready(const struct sources *);
+/*
+ * Subscribe on d->sub for the running set (priv identifies the caller).
+ * Each channel is subscribed on the connection once, to a stable entry
+ * that routes messages to the callers registered now; see sources.c.
+ */
+void		 sources_subscribe(struct sources *, const char *channel,
+		    bool pattern, rconn_message_cb cb, void *priv);
+/* Stop routing messages to priv (a stopped instance). */
+void		 sources_unsubscribe(struct sources *, const void *priv);
+/* The list source of the running set reading key, or NULL. */
+struct lsrc	*sources_list(struct sources *, const char *key);
 /* Free everything, after d's connections were freed; NULL is a no-op. */
 void		 sources_free(struct sources *);
 /*
@@ -49,11 +70,29 @@ const char	*sources_queue(const struct deferd *d, const char *queue);
 void		 sources_after(struct event *ev, int64_t ms);
 
 /* expire.c */
-/* The expiration source, or NULL when there are no rules. */
-struct expire	*expire_new(struct deferd *d);
+/*
+ * The expiration source of d->cfg, or NULL when there are no rules. With
+ * startup, missing notify-keyspace-events flags stop the daemon (exit 1);
+ * after a reload they are logged every minute instead.
+ */
+struct expire	*expire_new(struct sources *s, struct deferd *d, bool startup);
 /* The command connection is up / down. */
 void		 expire_up(struct expire *);
 void		 expire_down(struct expire *);
+/* The subscriber connection is up / down (outage windows). */
+void		 expire_sub_event(struct expire *, enum rconn_event);
+/* The notify-keyspace-events check passed (or the flags were set). */
+bool		 expire_ready(const struct expire *);
+/*
+ * Stop for good: timers disarmed, replies still in flight ignored. Keep
+ * the memory until exit (expire_free).
+ */
+void		 expire_stop(struct expire *);
+/*
+ * Move the expirations from holds (held while Redis was unreachable) to
+ * to, matched against to's rules; to may be NULL (they are dropped, logged).
+ */
+void		 expire_handover(struct expire *to, struct expire *from);
 /* Seconds of pub/sub outage so far (events in them may be lost). */
 double		 expire_lost_window_seconds(const struct expire *);
 /* Free (pending expirations are dropped); NULL is a no-op. */
@@ -64,7 +103,7 @@ void		 expire_free(struct expire *);
 struct zsrc	*zsrc_new(struct deferd *d, const struct source *src);
 /* The command connection is up: move due members now, then by timer and poll. */
 void		 zsrc_up(struct zsrc *);
-/* The command connection is down: stop the timers. */
+/* The command connection is down (or the source stopped): stop the timers. */
 void		 zsrc_down(struct zsrc *);
 /* Free; NULL is a no-op. */
 void		 zsrc_free(struct zsrc *);
@@ -78,12 +117,23 @@ void		 lsrc_start(struct lsrc *);
 void		 lsrc_up(struct lsrc *);
 /* The command connection is down: stop the heartbeat. */
 void		 lsrc_down(struct lsrc *);
+/* The list key this source reads. */
+const char	*lsrc_key(const struct lsrc *);
+/*
+ * Stop for good: no new BLMOVE; once the one in flight (if any) answered,
+ * what our processing list holds goes to the running source of the same
+ * key (it takes it), or back to the head of the list when there is none;
+ * then the blocking connection is closed. Memory stays until lsrc_free.
+ */
+void		 lsrc_stop(struct lsrc *);
+/* Items may wait in our processing list: take them soon. */
+void		 lsrc_adopt(struct lsrc *);
 /* Close the blocking connection and free; NULL is a no-op. */
 void		 lsrc_free(struct lsrc *);
 
 /* source_channel.c */
-/* A channel source, subscribed on d's subscriber connection. */
-struct csrc	*csrc_new(struct deferd *d, const struct source *src);
+/* A channel source, subscribed on d's subscriber connection through s. */
+struct csrc	*csrc_new(struct sources *s, struct deferd *d, const struct source *src);
 /* Messages dropped so far because every slot was busy. */
 uint64_t	 csrc_dropped(const struct csrc *);
 /* Free (runs still going are forgotten: runner_free kills them); NULL is a no-op. */

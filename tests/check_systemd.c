@@ -386,6 +386,65 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 }
 END_TEST
 
+/*
+ * RELIABILITY P5: with expiration rules, READY=1 waits for the
+ * notify-keyspace-events check. Flags missing and configure_redis false:
+ * no READY=1, exit 1 with the message. configure_redis true: READY=1
+ * arrives once the flags are set.
+ */
+START_TEST(notify_ready_waits_for_the_expiration_flags_check)
+{
+	struct h_daemon	 d;
+	const char	*env[] = { NS.env, NULL };
+	const char	*rules = "  rules: [{pattern: \"t:*\", handler: stamp}]\n";
+	char		 extra[512], dir[600], flags[64];
+	int		 status, ready;
+
+	ns_open(false);
+	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events %s", ""));
+	snprintf(extra, sizeof(extra), "expirations:\n%s", rules);
+	snprintf(dir, sizeof(dir), "%s/refuse", WORK);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	h_daemon_start_env(&d, dir, config_text(NULL, extra), env);
+	status = wait_exit(&d, 15000);
+	ck_assert_msg(status != -1, "deferd did not exit");
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	ck_assert(h_daemon_log_has(&d, "CONFIG SET notify-keyspace-events Exg", 1000));
+	ns_window(200);
+	ck_assert_int_eq(ns_count(0, "READY=1"), 0);
+
+	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events %s", ""));
+	snprintf(extra, sizeof(extra), "expirations:\n  configure_redis: true\n%s",
+	    rules);
+	snprintf(dir, sizeof(dir), "%s/configure", WORK);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	h_daemon_start_env(&d, dir, config_text(NULL, extra), env);
+	ready = ns_wait(0, "READY=1", 15000);
+	ck_assert_msg(ready >= 0, "no READY=1");
+	/* By READY=1 the flags were set already. */
+	{
+		redisReply *r = h_cmd(C, "CONFIG GET notify-keyspace-events");
+
+		snprintf(flags, sizeof(flags), "%s", r->element[1]->str);
+		freeReplyObject(r);
+	}
+	ck_assert_msg(strchr(flags, 'E') && strchr(flags, 'x') &&
+	    strchr(flags, 'g'), "flags \"%s\" at READY=1", flags);
+	ck_assert(h_daemon_log_has(&d, "notify-keyspace-events set", 1000));
+	ck_assert(h_daemon_log_has(&d, "ready: ", 1000));
+	{
+		char *log = h_read_file(d.log);
+
+		ck_assert_ptr_nonnull(log);
+		ck_assert_msg(strstr(log, "notify-keyspace-events set") <
+		    strstr(log, "ready: "), "ready logged before the flags were set");
+		free(log);
+	}
+	ck_assert_int_eq(h_daemon_signal(&d, SIGTERM, true), 0);
+}
+END_TEST
+
 START_TEST(notify_abstract_socket_and_foreign_watchdog_pid)
 {
 	struct h_daemon	 d;
@@ -1075,6 +1134,7 @@ main(void)
 	tcase_add_test(tn, notify_ready_after_redis_watchdog_reload_stop_path_socket);
 	tcase_add_test(tn, notify_abstract_socket_and_foreign_watchdog_pid);
 	tcase_add_test(tn, no_notify_socket_is_a_quiet_no_op);
+	tcase_add_test(tn, notify_ready_waits_for_the_expiration_flags_check);
 	suite_add_tcase(s, tn);
 	tcase_add_checked_fixture(td, setup, teardown);
 	tcase_set_timeout(td, 120);
