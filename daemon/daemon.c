@@ -31,6 +31,7 @@
 #include "sched.h"
 #include "sources.h"
 #include "sdnotify.h"
+#include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -41,17 +42,6 @@
 static void	deferd_finish(struct deferd *, const char *why);
 static void	deferd_status_text(const struct deferd *, char *, size_t);
 static void	deferd_notify_status(struct deferd *, bool force);
-
-/* Arm ev to fire once after ms. */
-static void
-deferd_after(struct event *ev, int64_t ms)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
 
 int
 deferd_free_slots(const struct deferd *d)
@@ -168,9 +158,7 @@ deferd_notify_start(struct deferd *d)
 	d->status_timer = event_new(d->base, -1, EV_PERSIST, deferd_status_cb, d);
 	if (d->status_timer == NULL)
 		fatalx("cannot create timers");
-	tv.tv_sec = STATUS_INTERVAL_MS / 1000;
-	tv.tv_usec = (STATUS_INTERVAL_MS % 1000) * 1000;
-	event_add(d->status_timer, &tv);
+	timer_after(d->status_timer, STATUS_INTERVAL_MS);
 	deferd_notify_status(d, true);
 	if (usec == 0)
 		return;
@@ -277,7 +265,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 		sdnotify_send("STATUS=stopping handlers now");
 		d->stopping_now = true;
 		runner_kill_all(d->runner, "stopped by daemon shutdown");
-		deferd_after(d->hard_stop_timer, SECOND_SIGNAL_MS + cfg->handlers.kill_grace_ms);
+		timer_after(d->hard_stop_timer, SECOND_SIGNAL_MS + cfg->handlers.kill_grace_ms);
 		return;
 	}
 	log_info("%s: draining %zu job(s), at most %" PRId64 "ms", strsignal(sig),
@@ -293,8 +281,8 @@ deferd_stop_signal(struct deferd *d, int sig)
 		deferd_finish(d, "no jobs running");
 		return;
 	}
-	deferd_after(d->drain_timer, cfg->shutdown_timeout_ms);
-	deferd_after(d->hard_stop_timer, cfg->shutdown_timeout_ms +
+	timer_after(d->drain_timer, cfg->shutdown_timeout_ms);
+	timer_after(d->hard_stop_timer, cfg->shutdown_timeout_ms +
 	    cfg->handlers.kill_grace_ms + HARD_STOP_EXTRA_MS);
 }
 
@@ -302,12 +290,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 static void
 deferd_arm_extend(struct deferd *d)
 {
-	int64_t		ms = d->cfg->lease_ms / 3;
-	struct timeval	tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(d->extend_timer, &tv);
+	timer_after(d->extend_timer, d->cfg->lease_ms / 3);
 }
 
 /* The events channel of the current config: "ns:events", or "" when off. */

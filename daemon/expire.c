@@ -31,8 +31,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "reply.h"
 #include "sources.h"
 #include "template.h"
+#include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -271,7 +273,7 @@ expire_track_later(struct expire *e, const char *key, size_t len)
 	e->track_keys[e->ntrack_keys] = xmemdup(key, len);
 	e->track_lens[e->ntrack_keys++] = len;
 	if (e->ntrack_keys == 1)
-		sources_after(e->track_ev, 0);
+		timer_after(e->track_ev, 0);
 }
 
 /* Arm the touch timer for delay_ms from now unless it fires earlier. */
@@ -283,7 +285,7 @@ expire_arm(struct expire *e, int64_t delay_ms)
 	if (e->touch_at_mono != -1 && e->touch_at_mono <= at)
 		return;
 	e->touch_at_mono = at;
-	sources_after(e->touch_timer, delay_ms);
+	timer_after(e->touch_timer, delay_ms);
 }
 
 /* Arm for the earliest watch score first, given Redis's now. */
@@ -294,17 +296,6 @@ expire_arm_for(struct expire *e, long long now, long long first)
 		return;
 	/* Redis expires a key once now > its expiry time. */
 	expire_arm(e, first >= now ? first - now + 1 : 0);
-}
-
-/* Integer of a reply element, or def. */
-static long long
-expire_int(const redisReply *r, long long def)
-{
-	if (r->type == REDIS_REPLY_INTEGER)
-		return (r->integer);
-	if (r->type == REDIS_REPLY_STRING)
-		return (strtoll(r->str, NULL, 10));
-	return (def);
 }
 
 /* Reply of track: {now, first, tracked}. */
@@ -321,8 +312,8 @@ expire_track_reply(redisReply *reply, void *priv)
 		    "bad reply");
 		return;
 	}
-	expire_arm_for(e, expire_int(reply->element[0], 0),
-	    expire_int(reply->element[1], -1));
+	expire_arm_for(e, reply_int(reply->element[0], 0),
+	    reply_int(reply->element[1], -1));
 }
 
 /* Send one track call for keys[0..n-1] (lens may not be NULL). */
@@ -480,12 +471,12 @@ expire_touch_reply(redisReply *reply, void *priv)
 		    "bad reply");
 		return;
 	}
-	now = expire_int(reply->element[0], 0);
-	first = expire_int(reply->element[1], -1);
-	if (expire_int(reply->element[2], 0) > 0)
+	now = reply_int(reply->element[0], 0);
+	first = reply_int(reply->element[1], -1);
+	if (reply_int(reply->element[2], 0) > 0)
 		log_debug("expirations: touched %lld due key(s), %lld gone",
-		    expire_int(reply->element[2], 0),
-		    expire_int(reply->element[3], 0));
+		    reply_int(reply->element[2], 0),
+		    reply_int(reply->element[3], 0));
 	if (e->touch_again || (first >= 0 && first <= now)) {
 		e->touch_again = false;
 		expire_arm(e, 0);	/* more due than one call takes */
@@ -555,7 +546,7 @@ expire_scan_reply(redisReply *reply, void *priv)
 		e->scan_rule = 0;
 		snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
 	}
-	sources_after(e->scan_ev, 0);
+	timer_after(e->scan_ev, 0);
 }
 
 /* Send the next SCAN page, on the next tracked rule when one is done. */
@@ -597,7 +588,7 @@ expire_scan_start(struct expire *e)
 	}
 	e->scan_rule = 0;
 	snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
-	sources_after(e->scan_ev, 0);
+	timer_after(e->scan_ev, 0);
 }
 
 /* The flags notify-keyspace-events lacks for expirations (E, x, g; A = g + x). */
@@ -659,7 +650,7 @@ expire_flags_missing(struct expire *e, const char *have, const char *missing)
 		event_base_loopbreak(e->d->base);
 		return;
 	}
-	sources_after(e->flags_timer, EXP_FLAGS_LOG_MS);
+	timer_after(e->flags_timer, EXP_FLAGS_LOG_MS);
 }
 
 /* Reply of CONFIG GET notify-keyspace-events. */

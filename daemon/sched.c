@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
+#include "reply.h"
 #include "runner.h"
 #include "sched.h"
 #include "util.h"
@@ -301,17 +302,6 @@ sched_saturated(struct sched *s, const char **argv, int n, int max)
 	return (n);
 }
 
-/* Integer value of a reply element, or def. */
-static long long
-sched_int(const redisReply *r, long long def)
-{
-	if (r->type == REDIS_REPLY_INTEGER)
-		return (r->integer);
-	if (r->type == REDIS_REPLY_STRING)
-		return (strtoll(r->str, NULL, 10));
-	return (def);
-}
-
 /* After a claim: arm the timer for the next due job, or claim again now. */
 static void
 sched_after_claim(struct sched *s, long long now, long long next_due,
@@ -368,9 +358,9 @@ sched_claim_reply(redisReply *reply, void *priv)
 		    "unexpected reply");
 		return;
 	}
-	s->skew_ms = sched_int(reply->element[0], 0) - util_real_ms();
-	sched_log_reaped(s, sched_int(reply->element[3], 0),
-	    sched_int(reply->element[4], 0));
+	s->skew_ms = reply_int(reply->element[0], 0) - util_real_ms();
+	sched_log_reaped(s, reply_int(reply->element[3], 0),
+	    reply_int(reply->element[4], 0));
 	for (size_t i = 5; i < reply->elements; i++) {
 		const redisReply *e = reply->element[i];
 
@@ -386,8 +376,8 @@ sched_claim_reply(redisReply *reply, void *priv)
 	}
 	if (!s->running)
 		return;
-	sched_after_claim(s, sched_int(reply->element[0], 0),
-	    sched_int(reply->element[1], -1), entries);
+	sched_after_claim(s, reply_int(reply->element[0], 0),
+	    reply_int(reply->element[1], -1), entries);
 	if (s->again) {
 		s->again = false;
 		sched_kick(s);
@@ -462,9 +452,9 @@ sched_reap_reply(redisReply *reply, void *priv)
 		    "unexpected reply");
 		return;
 	}
-	sched_log_reaped(s, sched_int(reply->element[0], 0),
-	    sched_int(reply->element[1], 0));
-	if (sched_int(reply->element[0], 0) > 0)
+	sched_log_reaped(s, reply_int(reply->element[0], 0),
+	    reply_int(reply->element[1], 0));
+	if (reply_int(reply->element[0], 0) > 0)
 		sched_kick(s);
 }
 

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "rconn.h"
 #include "sources.h"
+#include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -94,7 +95,7 @@ static void
 lsrc_kick(struct lsrc *l)
 {
 	if (!l->closing)
-		sources_after(l->step_ev, 0);
+		timer_after(l->step_ev, 0);
 }
 
 /* Reply of listtake: {now, made}. */
@@ -112,7 +113,7 @@ lsrc_take_reply(redisReply *reply, void *priv)
 		    "the items stay in %s", l->key, l->handler,
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply",
 		    l->k_proc);
-		sources_after(l->step_ev, 1000);
+		timer_after(l->step_ev, 1000);
 		return;
 	}
 	l->take_first = false;
@@ -147,7 +148,7 @@ lsrc_block_reply(redisReply *reply, void *priv)
 	if (l->closing) {
 		/* Stopped: no BLMOVE in flight any more; hand the list over. */
 		if (!l->freeing)
-			sources_after(l->final_ev, 0);
+			timer_after(l->final_ev, 0);
 		return;
 	}
 	if (reply == NULL) {
@@ -156,7 +157,7 @@ lsrc_block_reply(redisReply *reply, void *priv)
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		log_errorx("list source %s: BLMOVE failed: %s", l->key, reply->str);
-		sources_after(l->step_ev, 1000);
+		timer_after(l->step_ev, 1000);
 		return;
 	}
 	if (reply->type == REDIS_REPLY_STRING)
@@ -310,7 +311,7 @@ lsrc_stop(struct lsrc *l)
 	evtimer_del(l->step_ev);
 	event_del(l->beat_timer);
 	if (l->state != LSRC_BLOCKING)
-		sources_after(l->final_ev, 0);
+		timer_after(l->final_ev, 0);
 }
 
 void

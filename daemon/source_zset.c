@@ -18,7 +18,9 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
+#include "reply.h"
 #include "sources.h"
+#include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -74,18 +76,7 @@ zsrc_arm(struct zsrc *z, int64_t delay_ms)
 	if (!z->running || (z->due_at_mono != -1 && z->due_at_mono <= at))
 		return;
 	z->due_at_mono = at;
-	sources_after(z->due_timer, delay_ms);
-}
-
-/* Integer of a reply element, or def. */
-static long long
-zsrc_int(const redisReply *r, long long def)
-{
-	if (r->type == REDIS_REPLY_INTEGER)
-		return (r->integer);
-	if (r->type == REDIS_REPLY_STRING)
-		return (strtoll(r->str, NULL, 10));
-	return (def);
+	timer_after(z->due_timer, delay_ms);
 }
 
 /* Reply of zsetmove: {now, next_due, moved}. */
@@ -104,16 +95,16 @@ zsrc_move_reply(redisReply *reply, void *priv)
 		    reply->str : "bad reply");
 		return;
 	}
-	now = zsrc_int(reply->element[0], 0);
-	next = zsrc_int(reply->element[1], -1);
-	moved = zsrc_int(reply->element[2], 0);
+	now = reply_int(reply->element[0], 0);
+	next = reply_int(reply->element[1], -1);
+	moved = reply_int(reply->element[2], 0);
 	z->moved += (uint64_t)moved;
 	if (moved > 0)
 		log_debug("zset source %s: %lld member(s) moved into jobs", z->key,
 		    moved);
 	if (z->again || moved >= ZSRC_LIMIT || (next >= 0 && next <= now)) {
 		z->again = false;
-		sources_after(z->kick_ev, 0);
+		timer_after(z->kick_ev, 0);
 	} else if (next > now)
 		zsrc_arm(z, next - now);
 }
@@ -169,7 +160,7 @@ zsrc_up(struct zsrc *z)
 
 	z->running = true;
 	event_add(z->poll_timer, &tv);
-	sources_after(z->kick_ev, 0);
+	timer_after(z->kick_ev, 0);
 }
 
 void

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "rconn.h"
 #include "sources.h"
+#include "timer.h"
 #include "xmalloc.h"
 
 /* The instances of one generation of the config. */
@@ -110,18 +111,6 @@ const char *
 sources_queue(const struct deferd *d, const char *queue)
 {
 	return (queue != NULL ? queue : d->cfg->queues[0]);
-}
-
-void
-sources_after(struct event *ev, int64_t ms)
-{
-	struct timeval	tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
 }
 
 /* Route a message of one subscription to every callback registered on it. */

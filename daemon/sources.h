@@ -66,8 +66,6 @@ bool		 source_extra_env(struct env_var **env, size_t *n, const char *field,
 void		 source_env_free(struct env_var *env, size_t n);
 /* The queue a rule or source names, or the first queue. */
 const char	*sources_queue(const struct deferd *d, const char *queue);
-/* Arm ev to fire once after ms (>= 0). */
-void		 sources_after(struct event *ev, int64_t ms);
 
 /* expire.c */
 /*

@@ -29,11 +29,7 @@
 #define SLOW	1
 #endif
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* stamps */
-static char		 WORK[256];	/* configs and logs */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static int		 NDAEMON;
 
 static const char STAMP[] =
@@ -46,28 +42,15 @@ static const char STAMP[] =
 static void
 setup(void)
 {
-	h_redis_start(&R, NULL);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
-	h_write_file(HDIR, "stamp", STAMP, 0755);
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events Exg"));
+	h_world_setup(&W, NULL);
+	h_write_file(W.hdir, "stamp", STAMP, 0755);
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events Exg"));
 }
 
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
+	h_world_teardown(&W);
 }
 
 /* A config for the test Redis with extra YAML at the top level. */
@@ -87,7 +70,7 @@ config_text(const char *extra)
 	    "  timeout: 20s\n"
 	    "  environment: {OUT: \"%s\"}\n"
 	    "%s",
-	    R.url, HDIR, OUT, extra);
+	    W.r.url, W.hdir, W.out, extra);
 	return (buf);
 }
 
@@ -97,7 +80,7 @@ start_daemon(struct h_daemon *d, const char *extra)
 {
 	char	dir[600];
 
-	snprintf(dir, sizeof(dir), "%s/d%d", WORK, NDAEMON++);
+	snprintf(dir, sizeof(dir), "%s/d%d", W.work, NDAEMON++);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start(d, dir, config_text(extra));
 	ck_assert_msg(h_daemon_log_has(d, "ready: ", 20000 * SLOW),
@@ -144,7 +127,7 @@ stamps_of(const char *what)
 	char	 path[600], *buf, *p, *line;
 	int	 n = 0;
 
-	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	snprintf(path, sizeof(path), "%s/stamps", W.out);
 	if ((buf = h_read_file(path)) == NULL)
 		return (0);
 	for (p = buf; (line = strsep(&p, "\n")) != NULL;) {
@@ -175,7 +158,7 @@ stamps_indexed(const char *prefix, int n, int *dups, int *max)
 	ck_assert_ptr_nonnull(seen);
 	*dups = 0;
 	*max = 0;
-	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	snprintf(path, sizeof(path), "%s/stamps", W.out);
 	if ((buf = h_read_file(path)) != NULL) {
 		for (p = buf; (line = strsep(&p, "\n")) != NULL;) {
 			char	*f[5];
@@ -205,7 +188,7 @@ stamps_indexed(const char *prefix, int n, int *dups, int *max)
 static long long
 proc_items(void)
 {
-	return (h_cmd_int(C, "EVAL %s 0", "local n=0 for _,k in "
+	return (h_cmd_int(W.c, "EVAL %s 0", "local n=0 for _,k in "
 	    "ipairs(redis.call('KEYS','deferd:proc:*')) do n=n+redis.call('LLEN',k) "
 	    "end return n"));
 }
@@ -228,26 +211,26 @@ START_TEST(reload_adds_and_removes_expiration_rules)
 	struct h_daemon	 d;
 
 	start_daemon(&d, "expirations:\n  rules:\n" RULE_A);
-	freeReplyObject(h_cmd(C, "SET a:1 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET a:1 x PX 100"));
 	ck_assert(H_WAIT_UNTIL(stamps_of("a:1") == 1, 10000 * SLOW));
 
 	reload(&d, "expirations:\n  rules:\n" RULE_A RULE_B, true);
 	ck_assert(h_daemon_log_has(&d, "reload: expiration rules changed (1 -> 2); "
 	    "sources restarted", 1000));
-	freeReplyObject(h_cmd(C, "SET b:1 x PX 100"));
-	freeReplyObject(h_cmd(C, "SET a:2 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET b:1 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET a:2 x PX 100"));
 	ck_assert_msg(H_WAIT_UNTIL(stamps_of("b:1") == 1, 10000 * SLOW),
 	    "a key of the added rule ran no handler");
 	ck_assert(H_WAIT_UNTIL(stamps_of("a:2") == 1, 10000 * SLOW));
 
 	reload(&d, "expirations:\n  rules:\n" RULE_B, true);
 	ck_assert(h_daemon_log_has(&d, "expiration rules changed (2 -> 1)", 1000));
-	freeReplyObject(h_cmd(C, "SET a:3 x PX 100"));
-	freeReplyObject(h_cmd(C, "SET b:3 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET a:3 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET b:3 x PX 100"));
 	ck_assert(H_WAIT_UNTIL(stamps_of("b:3") == 1, 10000 * SLOW));
-	freeReplyObject(h_cmd(C, "SET a:4 x PX 50"));
+	freeReplyObject(h_cmd(W.c, "SET a:4 x PX 50"));
 	usleep(1500 * 1000);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS a:4"), 0);	/* expired: event sent */
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS a:4"), 0);	/* expired: event sent */
 	usleep(500 * 1000);
 	ck_assert_msg(stamps_of("a:3") == 0 && stamps_of("a:4") == 0,
 	    "a key of a removed rule still ran its handler");
@@ -271,20 +254,20 @@ START_TEST(reload_adds_a_zset_source)
 	reload(&d, "sources:\n  - {zset: delay-queue, handler: stamp}\n", true);
 	ck_assert(h_daemon_log_has(&d, "reload: sources changed (0 -> 1); sources "
 	    "restarted", 1000));
-	now = h_redis_now_ms(C) / 1000;
-	freeReplyObject(h_cmd(C, "ZADD delay-queue %lld due-now", (long long)now - 1));
-	freeReplyObject(h_cmd(C, "ZADD delay-queue %lld due-soon", (long long)now + 2));
+	now = h_redis_now_ms(W.c) / 1000;
+	freeReplyObject(h_cmd(W.c, "ZADD delay-queue %lld due-now", (long long)now - 1));
+	freeReplyObject(h_cmd(W.c, "ZADD delay-queue %lld due-soon", (long long)now + 2));
 	ck_assert_msg(H_WAIT_UNTIL(stamps_of("due-now") == 1, 10000 * SLOW),
 	    "the zset source added by reload moved nothing");
 	ck_assert(H_WAIT_UNTIL(stamps_of("due-soon") == 1, 10000 * SLOW));
-	ck_assert_int_eq(h_cmd_int(C, "ZCARD delay-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD delay-queue"), 0);
 
 	/* Removed again: members stay in the zset. */
 	reload(&d, "", true);
-	freeReplyObject(h_cmd(C, "ZADD delay-queue %lld stays", (long long)now - 1));
+	freeReplyObject(h_cmd(W.c, "ZADD delay-queue %lld stays", (long long)now - 1));
 	usleep(1500 * 1000);
 	ck_assert_int_eq(stamps_of("stays"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "ZCARD delay-queue"), 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD delay-queue"), 1);
 	stop_clean(&d);
 }
 END_TEST
@@ -300,7 +283,7 @@ START_TEST(list_source_loses_nothing_across_reloads)
 
 	start_daemon(&d, "sources:\n" LIST_SRC);
 	for (int i = 0; i < n; i++) {
-		freeReplyObject(h_cmd(C, "RPUSH notify-queue item-%d", i));
+		freeReplyObject(h_cmd(W.c, "RPUSH notify-queue item-%d", i));
 		if (i == 100)	/* sources change, the list stays */
 			reload(&d, "sources:\n" LIST_SRC ZSET_SRC, false);
 		if (i == 200)
@@ -315,16 +298,16 @@ START_TEST(list_source_loses_nothing_across_reloads)
 	    uniq, dups);
 	ck_assert_int_eq(uniq, n);
 	ck_assert_int_eq(dups, 0);
-	ck_assert_int_eq(h_cmd_int(C, "LLEN notify-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "LLEN notify-queue"), 0);
 	ck_assert_int_eq(proc_items(), 0);
 	ck_assert_int_eq(log_count(&d, "sources restarted"), 2);
 
 	/* The list source removed: items stay in the list, none in ours. */
 	reload(&d, "sources:\n" ZSET_SRC, true);
-	freeReplyObject(h_cmd(C, "RPUSH notify-queue left-0"));
+	freeReplyObject(h_cmd(W.c, "RPUSH notify-queue left-0"));
 	usleep(1000 * 1000);
 	ck_assert_int_eq(stamps_of("left-0"), 0);
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "LLEN notify-queue") == 1 &&
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "LLEN notify-queue") == 1 &&
 	    proc_items() == 0, 10000 * SLOW));
 	/* And back: the item is taken. */
 	reload(&d, "sources:\n" LIST_SRC, true);
@@ -351,11 +334,11 @@ START_TEST(twenty_reloads_under_load_do_not_crash)
 
 	start_daemon(&d, cfgs[0]);
 	for (int i = 0; i < n; i++) {
-		freeReplyObject(h_cmd(C, "RPUSH notify-queue item-%d", i));
+		freeReplyObject(h_cmd(W.c, "RPUSH notify-queue item-%d", i));
 		if (i % 4 == 0) {
-			freeReplyObject(h_cmd(C, "PUBLISH radio msg-%d", i));
-			freeReplyObject(h_cmd(C, "SET a:%d x PX 20", i));
-			freeReplyObject(h_cmd(C, "ZADD other-zset 1 z-%d", i));
+			freeReplyObject(h_cmd(W.c, "PUBLISH radio msg-%d", i));
+			freeReplyObject(h_cmd(W.c, "SET a:%d x PX 20", i));
+			freeReplyObject(h_cmd(W.c, "ZADD other-zset 1 z-%d", i));
 		}
 		if (i % 20 == 10) {
 			k++;
@@ -373,7 +356,7 @@ START_TEST(twenty_reloads_under_load_do_not_crash)
 	printf("list across 21 reloads: %d items handled, %d duplicate(s), "
 	    "at most %d run(s) of one\n", uniq, dups, max);
 	ck_assert_int_le(max, 2);
-	ck_assert_int_eq(h_cmd_int(C, "LLEN notify-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "LLEN notify-queue"), 0);
 	ck_assert(H_WAIT_UNTIL(proc_items() == 0, 10000 * SLOW));
 	stop_clean(&d);
 }

@@ -29,11 +29,7 @@
 #define SLOW	1
 #endif
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* stamps */
-static char		 WORK[256];	/* configs and logs */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static int		 NDAEMON;
 
 /*
@@ -54,29 +50,16 @@ setup(void)
 	static const char *const extra[] = { "--enable-debug-command", "local",
 	    NULL };
 
-	h_redis_start(&R, extra);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
-	h_write_file(HDIR, "stamp", STAMP, 0755);
-	h_write_file(HDIR, "fail65", "#!/bin/sh\nexit 65\n", 0755);
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events Exg"));
+	h_world_setup(&W, extra);
+	h_write_file(W.hdir, "stamp", STAMP, 0755);
+	h_write_file(W.hdir, "fail65", "#!/bin/sh\nexit 65\n", 0755);
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events Exg"));
 }
 
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
+	h_world_teardown(&W);
 }
 
 /* A config for the test Redis with extra YAML at the top level. */
@@ -95,7 +78,7 @@ config_text(int concurrency, const char *extra)
 	    "  timeout: 20s\n"
 	    "  environment: {OUT: \"%s\", REDIS_CLI_ARGS: \"-s %s\"}\n"
 	    "%s",
-	    R.url, concurrency, HDIR, OUT, R.sock, extra);
+	    W.r.url, concurrency, W.hdir, W.out, W.r.sock, extra);
 	return (buf);
 }
 
@@ -105,7 +88,7 @@ start_daemon(struct h_daemon *d, int concurrency, const char *extra)
 {
 	char	dir[600];
 
-	snprintf(dir, sizeof(dir), "%s/d%d", WORK, NDAEMON++);
+	snprintf(dir, sizeof(dir), "%s/d%d", W.work, NDAEMON++);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start(d, dir, config_text(concurrency, extra));
 	ck_assert_msg(h_daemon_log_has(d, "ready", 20000), "deferd not ready");
@@ -115,7 +98,7 @@ start_daemon(struct h_daemon *d, int concurrency, const char *extra)
 static int64_t
 redis_now_ms(void)
 {
-	redisReply	*r = h_cmd(C, "TIME");
+	redisReply	*r = h_cmd(W.c, "TIME");
 	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
 			    strtoll(r->element[1]->str, NULL, 10) / 1000;
 
@@ -129,7 +112,7 @@ nstamps(void)
 {
 	char	path[600];
 
-	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	snprintf(path, sizeof(path), "%s/stamps", W.out);
 	return (h_count_lines(path));
 }
 
@@ -147,7 +130,7 @@ read_stamps(size_t *n, char **buf)
 	struct stamp	*s = NULL;
 	size_t		 cap = 0;
 
-	snprintf(path, sizeof(path), "%s/stamps", OUT);
+	snprintf(path, sizeof(path), "%s/stamps", W.out);
 	*n = 0;
 	*buf = h_read_file(path);
 	if (*buf == NULL)
@@ -190,7 +173,7 @@ static bool
 subscribed(int n)
 {
 	return (H_WAIT_UNTIL(({
-		redisReply *r = h_cmd(C, "CLIENT LIST");
+		redisReply *r = h_cmd(W.c, "CLIENT LIST");
 		int k = 0;
 		for (char *p = r->str; (p = strstr(p, "name=deferd-sub-")) != NULL; p++) {
 			char *ps = strstr(p, " psub=");
@@ -244,17 +227,17 @@ START_TEST(expired_key_runs_handler_once)
 	    "    - {pattern: \"order:timeout:*\", handler: stamp, resource: \"order:{1}\"}\n"
 	    "    - {pattern: \"dead:*\", handler: fail65}\n");
 	ck_assert(subscribed(1));
-	freeReplyObject(h_cmd(C, "SET order:timeout:1 x EX 1"));
-	exp_ms = h_cmd_int(C, "PEXPIRETIME order:timeout:1");
-	freeReplyObject(h_cmd(C, "SET order:timeout:2 x EX 1"));
-	freeReplyObject(h_cmd(C, "SET nomatch:1 x EX 1"));
-	freeReplyObject(h_cmd(C, "DEL order:timeout:2"));
-	freeReplyObject(h_cmd(C, "SET dead:1 x EX 1"));
+	freeReplyObject(h_cmd(W.c, "SET order:timeout:1 x EX 1"));
+	exp_ms = h_cmd_int(W.c, "PEXPIRETIME order:timeout:1");
+	freeReplyObject(h_cmd(W.c, "SET order:timeout:2 x EX 1"));
+	freeReplyObject(h_cmd(W.c, "SET nomatch:1 x EX 1"));
+	freeReplyObject(h_cmd(W.c, "DEL order:timeout:2"));
+	freeReplyObject(h_cmd(W.c, "SET dead:1 x EX 1"));
 	ck_assert(H_WAIT_UNTIL(nstamps() >= 1, 10000));
 	/* dead:1 expires with order:timeout:1: once it is dead all is done. */
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZSCORE deferd:{default}:dead "
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZSCORE deferd:{default}:dead "
 	    "exp:0:dead:1") > 0, 10000));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "EXISTS nomatch:1") == 0, 10000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS nomatch:1") == 0, 10000));
 	s = read_stamps(&n, &buf);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(s[0].source, "expired");
@@ -268,17 +251,17 @@ START_TEST(expired_key_runs_handler_once)
 	free(s);
 	free(buf);
 	/* The job hash carries the fields the handler variables come from. */
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 source");
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 source");
 	ck_assert_str_eq(val, "expired");
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_key");
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_key");
 	ck_assert_str_eq(val, "dead:1");
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_db");
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_db");
 	ck_assert_str_eq(val, "0");
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 match");
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 match");
 	ck_assert_str_eq(val, "dead:*");
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 payload");
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 payload");
 	ck_assert_str_eq(val, "dead:1");
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{exp}:watch") == 0, 5000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:{exp}:watch") == 0, 5000));
 	ck_assert_int_eq(log_count(&d, "expired (db 0"), 2);
 	h_daemon_stop(&d);
 }
@@ -295,11 +278,11 @@ START_TEST(odd_keys_get_a_digest_id)
 	memset(key, 'k', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
 	memcpy(key, "long:a b", 8);
-	freeReplyObject(h_cmd(C, "SET %s x PX 200", key));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{default}:dead") == 1,
+	freeReplyObject(h_cmd(W.c, "SET %s x PX 200", key));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:{default}:dead") == 1,
 	    10000));
 	{
-		redisReply *r = h_cmd(C, "ZRANGE deferd:{default}:dead 0 0");
+		redisReply *r = h_cmd(W.c, "ZRANGE deferd:{default}:dead 0 0");
 
 		ck_assert_uint_eq(r->elements, 1);
 		snprintf(val, sizeof(val), "%s", r->element[0]->str);
@@ -307,7 +290,7 @@ START_TEST(odd_keys_get_a_digest_id)
 	}
 	ck_assert_msg(strncmp(val, "exp:0:@sha1-", 12) == 0 && strlen(val) == 52,
 	    "id %s", val);
-	h_cmd_str(C, val, sizeof(val), "HGET deferd:{default}:job:%s payload", val);
+	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:%s payload", val);
 	ck_assert_str_eq(val, key);
 	h_daemon_stop(&d);
 }
@@ -321,9 +304,9 @@ START_TEST(notify_flags_refused_or_configured)
 	char		 extra[512], dir[600];
 	int		 status;
 
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events %s", ""));
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events %s", ""));
 	snprintf(extra, sizeof(extra), "expirations:\n%s", rules);
-	snprintf(dir, sizeof(dir), "%s/refuse", WORK);
+	snprintf(dir, sizeof(dir), "%s/refuse", W.work);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start(&d, dir, config_text(4, extra));
 	ck_assert(h_daemon_log_has(&d, "CONFIG SET notify-keyspace-events Exg", 15000));
@@ -332,13 +315,13 @@ START_TEST(notify_flags_refused_or_configured)
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
 
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events Kz"));
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events Kz"));
 	snprintf(extra, sizeof(extra), "expirations:\n  configure_redis: true\n%s",
 	    rules);
 	start_daemon(&d, 4, extra);
 	ck_assert(H_WAIT_UNTIL(({
 		{
-			redisReply *r = h_cmd(C, "CONFIG GET notify-keyspace-events");
+			redisReply *r = h_cmd(W.c, "CONFIG GET notify-keyspace-events");
 			snprintf(flags, sizeof(flags), "%s", r->element[1]->str);
 			freeReplyObject(r);
 		}
@@ -346,7 +329,7 @@ START_TEST(notify_flags_refused_or_configured)
 		    strchr(flags, 'K') && strchr(flags, 'z');
 	}), 10000));
 	ck_assert(subscribed(1));
-	freeReplyObject(h_cmd(C, "SET t:1 x PX 100"));
+	freeReplyObject(h_cmd(W.c, "SET t:1 x PX 100"));
 	ck_assert(H_WAIT_UNTIL(nstamps() == 1, 10000));
 	h_daemon_stop(&d);
 }
@@ -365,7 +348,7 @@ install_example(const char *name)
 	}
 	ck_assert_msg(text != NULL, "example handler %s not found (run from "
 	    "the source tree)", name);
-	h_write_file(HDIR, name, text, 0755);
+	h_write_file(W.hdir, name, text, 0755);
 	free(text);
 }
 
@@ -383,31 +366,31 @@ START_TEST(three_daemons_cancel_500_orders_once)
 	for (int i = 0; i < 3; i++)
 		start_daemon(&d[i], 8, extra);
 	ck_assert(subscribed(3));
-	freeReplyObject(h_cmd(C, "HSET stock A 100000 B 100000"));
+	freeReplyObject(h_cmd(W.c, "HSET stock A 100000 B 100000"));
 	for (int i = 1; i <= 500; i++) {
-		redisAppendCommand(C, "HSET order:%d status pending", i);
-		redisAppendCommand(C, "HSET order:%d:items A 2 B 1", i);
-		redisAppendCommand(C, "HINCRBY stock A -2");
-		redisAppendCommand(C, "HINCRBY stock B -1");
-		redisAppendCommand(C, "SET order:timeout:%d 1 PX %d", i, 1000 + 2 * i);
+		redisAppendCommand(W.c, "HSET order:%d status pending", i);
+		redisAppendCommand(W.c, "HSET order:%d:items A 2 B 1", i);
+		redisAppendCommand(W.c, "HINCRBY stock A -2");
+		redisAppendCommand(W.c, "HINCRBY stock B -1");
+		redisAppendCommand(W.c, "SET order:timeout:%d 1 PX %d", i, 1000 + 2 * i);
 	}
 	for (int i = 0; i < 500 * 5; i++) {
 		void *r;
 
-		ck_assert_int_eq(redisGetReply(C, &r), REDIS_OK);
+		ck_assert_int_eq(redisGetReply(W.c, &r), REDIS_OK);
 		freeReplyObject(r);
 	}
-	ck_assert_int_eq(h_cmd_int(C, "HGET stock A"), 99000);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET stock A"), 99000);
 	t0 = h_mono_ms();
-	ck_assert_msg(H_WAIT_UNTIL(h_cmd_int(C, "EVAL %s 0",
+	ck_assert_msg(H_WAIT_UNTIL(h_cmd_int(W.c, "EVAL %s 0",
 	    "local n=0 for i=1,500 do if redis.call('HGET','order:'..i,"
 	    "'stock_released')=='1' then n=n+1 end end return n") == 500,
 	    120000), "not every order's stock was released");
 	printf("500 orders cancelled and released in %" PRId64 "ms by 3 daemons\n",
 	    h_mono_ms() - t0);
-	ck_assert_int_eq(h_cmd_int(C, "HGET stock A"), 100000);
-	ck_assert_int_eq(h_cmd_int(C, "HGET stock B"), 100000);
-	ck_assert_int_eq(h_cmd_int(C, "EVAL %s 0",
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET stock A"), 100000);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET stock B"), 100000);
+	ck_assert_int_eq(h_cmd_int(W.c, "EVAL %s 0",
 	    "local n=0 for i=1,500 do if redis.call('HGET','order:'..i,"
 	    "'status')=='cancelled' then n=n+1 end end return n"), 500);
 	for (int i = 0; i < 3; i++) {
@@ -446,17 +429,17 @@ START_TEST(plain_zset_members_once_at_their_time)
 	for (int i = 0; i < 1000; i++) {
 		int64_t score = now_s + 1 + i % 3;
 
-		redisAppendCommand(C, "ZADD delay-queue %" PRId64 " task-%d-%" PRId64,
+		redisAppendCommand(W.c, "ZADD delay-queue %" PRId64 " task-%d-%" PRId64,
 		    score, i, score);
 	}
 	for (int i = 0; i < 1000; i++) {
 		void *r;
 
-		ck_assert_int_eq(redisGetReply(C, &r), REDIS_OK);
+		ck_assert_int_eq(redisGetReply(W.c, &r), REDIS_OK);
 		freeReplyObject(r);
 	}
 	ck_assert(H_WAIT_UNTIL(nstamps() >= 1000, 30000));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(C, "ZCARD deferd:{default}:active") == 0,
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:{default}:active") == 0,
 	    10000));
 	s = read_stamps(&n, &buf);
 	ck_assert_uint_eq(n, 1000);
@@ -476,7 +459,7 @@ START_TEST(plain_zset_members_once_at_their_time)
 	}
 	printf("plain zset: 1000 members, 2 daemons, latest start %" PRId64
 	    "ms after the member's time\n", late_max);
-	ck_assert_int_eq(h_cmd_int(C, "ZCARD delay-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD delay-queue"), 0);
 	free(seen);
 	free(s);
 	free(buf);
@@ -491,7 +474,7 @@ client_kill_named(const char *prefix)
 {
 	char		*list, *p, *line;
 	bool		 found = false;
-	redisReply	*r = h_cmd(C, "CLIENT LIST");
+	redisReply	*r = h_cmd(W.c, "CLIENT LIST");
 
 	list = strdup(r->str);
 	freeReplyObject(r);
@@ -501,7 +484,7 @@ client_kill_named(const char *prefix)
 		if (name == NULL || id == NULL ||
 		    strncmp(name + 6, prefix, strlen(prefix)) != 0)
 			continue;
-		freeReplyObject(h_cmd(C, "CLIENT KILL ID %lld",
+		freeReplyObject(h_cmd(W.c, "CLIENT KILL ID %lld",
 		    strtoll(id + 3, NULL, 10)));
 		found = true;
 	}
@@ -520,7 +503,7 @@ START_TEST(list_items_survive_kill_9_and_client_kill)
 
 	start_daemon(&d, 8, extra);
 	for (int i = 0; i < 1000; i++) {
-		freeReplyObject(h_cmd(C, "RPUSH notify-queue item-%d", i));
+		freeReplyObject(h_cmd(W.c, "RPUSH notify-queue item-%d", i));
 		if (i == 300)
 			h_daemon_stop(&d);	/* SIGKILL mid-way */
 		if (i == 600)
@@ -558,8 +541,8 @@ START_TEST(list_items_survive_kill_9_and_client_kill)
 	    "one CLIENT KILL\n", uniq, dups);
 	ck_assert_int_eq(uniq, 1000);
 	ck_assert_int_le(dups, 8);
-	ck_assert_int_eq(h_cmd_int(C, "LLEN notify-queue"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "EVAL %s 0", "local n=0 for _,k in "
+	ck_assert_int_eq(h_cmd_int(W.c, "LLEN notify-queue"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EVAL %s 0", "local n=0 for _,k in "
 	    "ipairs(redis.call('KEYS','deferd:proc:*')) do n=n+redis.call('LLEN',k) "
 	    "end return n"), 0);
 	free(seen);
@@ -580,14 +563,14 @@ START_TEST(channel_message_runs_once_per_daemon)
 		start_daemon(&d[i], 4,
 		    "sources:\n  - {channel: fm104.5, handler: stamp}\n");
 	ck_assert(H_WAIT_UNTIL(({
-		redisReply *r = h_cmd(C, "PUBSUB NUMSUB fm104.5");
+		redisReply *r = h_cmd(W.c, "PUBSUB NUMSUB fm104.5");
 		long long k = r->element[1]->integer;
 		freeReplyObject(r);
 		k == 2;
 	}), 10000));
-	ck_assert_int_eq(h_cmd_int(C, "PUBLISH fm104.5 first"), 2);
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm104.5 first"), 2);
 	ck_assert(H_WAIT_UNTIL(nstamps() >= 2, 10000));
-	ck_assert_int_eq(h_cmd_int(C, "PUBLISH fm104.5 second"), 2);
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm104.5 second"), 2);
 	ck_assert(H_WAIT_UNTIL(nstamps() >= 4, 10000));
 	s = read_stamps(&n, &buf);
 	ck_assert_uint_eq(n, 4);
@@ -610,7 +593,7 @@ END_TEST
 static void
 set_spread_keys(const char *prefix)
 {
-	redisReply	*r = h_cmd(C, "EVAL %s 0 %s", "for i = 0, 999 do "
+	redisReply	*r = h_cmd(W.c, "EVAL %s 0 %s", "for i = 0, 999 do "
 			    "redis.call('SET', ARGV[1] .. i, 'x', 'PX', 2000 + i) end "
 			    "return 1", prefix);
 
@@ -621,7 +604,7 @@ set_spread_keys(const char *prefix)
 static void
 get_expiries(const char *prefix, int64_t *exp)
 {
-	redisReply	*r = h_cmd(C, "EVAL %s 0 %s", "local t = {} for i = 0, "
+	redisReply	*r = h_cmd(W.c, "EVAL %s 0 %s", "local t = {} for i = 0, "
 			    "999 do t[i + 1] = redis.call('PEXPIRETIME', ARGV[1] .. i) "
 			    "end return t", prefix);
 
@@ -635,7 +618,7 @@ get_expiries(const char *prefix, int64_t *exp)
 static void
 load_noise(int count)
 {
-	freeReplyObject(h_cmd(C, "EVAL %s 0 %d", "for i = 1, tonumber(ARGV[1]) "
+	freeReplyObject(h_cmd(W.c, "EVAL %s 0 %d", "for i = 1, tonumber(ARGV[1]) "
 	    "do redis.call('SET', 'noise:' .. i, 'x', 'EX', 3600) end return 1",
 	    count));
 }
@@ -744,7 +727,7 @@ START_TEST(precise_expiry_among_100000_volatile_keys)
 	int64_t		 exp[1000];
 
 	/* The cheapest handler, so the figure is deferd's, not fork's. */
-	h_write_file(HDIR, "noop", "#!/bin/sh\nexit 0\n", 0755);
+	h_write_file(W.hdir, "noop", "#!/bin/sh\nexit 0\n", 0755);
 	start_daemon(&d, 128, "expirations:\n  rules:\n"
 	    "    - {pattern: \"prec:*\", handler: noop}\n");
 	ck_assert(subscribed(1));
@@ -764,7 +747,7 @@ END_TEST
 static void
 measure_redis(const char *label, const char *prefix, int64_t wait_ms)
 {
-	redisContext	*sub = h_redis_connect(&R);
+	redisContext	*sub = h_redis_connect(&W.r);
 	struct timeval	 tv = { 0, 200000 };
 	int64_t		 exp[1000], lag[1000], end;
 	size_t		 k = 0, plen = strlen(prefix);
@@ -782,7 +765,7 @@ measure_redis(const char *label, const char *prefix, int64_t wait_ms)
 			if (sub->err != REDIS_ERR_IO)
 				break;
 			redisFree(sub);	/* timed out: a blocked read leaves it unusable */
-			sub = h_redis_connect(&R);
+			sub = h_redis_connect(&W.r);
 			freeReplyObject(h_cmd(sub, "SUBSCRIBE __keyevent@0__:expired"));
 			redisSetTimeout(sub, tv);
 			continue;
@@ -814,8 +797,6 @@ main(void)
 {
 	Suite	*su = suite_create("sources");
 	TCase	*tc = tcase_create("sources");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 180);
@@ -829,9 +810,5 @@ main(void)
 	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);
 	tcase_add_test(tc, redis_alone_baseline);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(su));
 }

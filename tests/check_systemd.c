@@ -31,11 +31,7 @@
 #include "json.h"
 #include "log.h"
 
-static struct h_redis	 R;
-static redisContext	*C;
-static char		 HDIR[256];	/* handlers */
-static char		 OUT[256];	/* what handlers record */
-static char		 WORK[256];	/* config files, logs, the notify socket */
+static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 
 /* The manager's end of NOTIFY_SOCKET: every datagram with its arrival time. */
 #define NS_MAX	4096
@@ -51,32 +47,20 @@ static struct {
 static void
 setup(void)
 {
-	h_redis_start(&R, NULL);
-	C = h_redis_connect(&R);
-	h_tmpdir(HDIR, sizeof(HDIR));
-	h_tmpdir(OUT, sizeof(OUT));
-	h_tmpdir(WORK, sizeof(WORK));
-	chmod(OUT, 0777);
+	h_world_setup(&W, NULL);
 }
 
+/* Stop Redis, remove the directories, close the notify socket. */
 static void
 teardown(void)
 {
-	char	cmd[1024];
-
-	if (C != NULL)
-		redisFree(C);
-	C = NULL;
-	h_redis_stop(&R);
+	h_world_teardown(&W);
 	if (NS.fd != -1)
 		close(NS.fd);
 	NS.fd = -1;
 	for (size_t i = 0; i < NS.n; i++)
 		free(NS.msg[i]);
 	NS.n = 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", HDIR, OUT, WORK);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove test directories\n");
 }
 
 /* A config for the test Redis; extra YAML is appended at the top level. */
@@ -94,7 +78,7 @@ config_text(const char *url, const char *extra)
 	    "  kill_grace: 500ms\n"
 	    "  environment: {OUT: \"%s\"}\n"
 	    "%s",
-	    url != NULL ? url : R.url, HDIR, OUT, extra != NULL ? extra : "");
+	    url != NULL ? url : W.r.url, W.hdir, W.out, extra != NULL ? extra : "");
 	return (buf);
 }
 
@@ -121,14 +105,14 @@ out(const char *name)
 	static int	n;
 	char		*p = path[n++ % 2];
 
-	snprintf(p, sizeof(path[0]), "%s/%s", OUT, name);
+	snprintf(p, sizeof(path[0]), "%s/%s", W.out, name);
 	return (p);
 }
 
 static long long
 zcard(const char *which)
 {
-	return (h_cmd_int(C, "ZCARD deferd:{default}:%s", which));
+	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
 }
 
 /* Wait up to ms for pid to exit; its waitpid status, or -1 if it did not. */
@@ -174,7 +158,7 @@ ns_open(bool abstract)
 		snprintf(name, sizeof(name), "@deferd-test-%d-%" PRId64,
 		    (int)getpid(), h_mono_ms());
 	else
-		snprintf(name, sizeof(name), "%s/notify", WORK);
+		snprintf(name, sizeof(name), "%s/notify", W.work);
 	ck_assert_int_lt(strlen(name), sizeof(sun.sun_path));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -297,26 +281,26 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	size_t		 mark;
 	int64_t		 t0;
 	char		*envdump;
-	pid_t		 rpid = R.pid;
+	pid_t		 rpid = W.r.pid;
 
 	ns_open(false);
 	/* Redis is down when deferd starts. */
 	kill(rpid, SIGTERM);
 	waitpid(rpid, NULL, 0);
-	R.pid = 0;
-	h_write_file(HDIR, "env", "#!/bin/sh\nenv > \"$OUT/env\"\n", 0755);
-	h_write_file(HDIR, "gate", "#!/bin/sh\necho started >> \"$OUT/gate\"\n"
+	W.r.pid = 0;
+	h_write_file(W.hdir, "env", "#!/bin/sh\nenv > \"$OUT/env\"\n", 0755);
+	h_write_file(W.hdir, "gate", "#!/bin/sh\necho started >> \"$OUT/gate\"\n"
 	    "while [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\n", 0755);
-	h_daemon_start_env(&d, WORK, config_text(NULL, NULL), env);
+	h_daemon_start_env(&d, W.work, config_text(NULL, NULL), env);
 	ck_assert_msg(ns_wait(0, "STATUS=", 10000) >= 0, "no STATUS= at start");
 	ck_assert_msg(ns_wait(0, "WATCHDOG=1", 10000) >= 0,
 	    "no WATCHDOG=1 while waiting for Redis");
 	ns_window(1200);
 	ck_assert_msg(ns_find(0, "READY=1") < 0, "READY=1 before Redis was up");
 	ck_assert(strstr(NS.msg[ns_find(0, "STATUS=")], "connecting") != NULL);
-	h_redis_restart(&R);
-	redisFree(C);
-	C = h_redis_connect(&R);
+	h_redis_restart(&W.r);
+	redisFree(W.c);
+	W.c = h_redis_connect(&W.r);
 	ready = ns_wait(0, "READY=1", 30000);
 	ck_assert_msg(ready >= 0, "no READY=1 after Redis came up");
 	ck_assert_msg(strstr(ns_value(ready, "STATUS="), "Redis connected") != NULL,
@@ -332,7 +316,7 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	    h_mono_ms() - t0);
 
 	/* STATUS= follows the counts; handlers never see our variables. */
-	h_enqueue(C, "e1", "env", "", 0, 0);
+	h_enqueue(W.c, "e1", "env", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("env")) > 0 &&
 	    zcard("active") == 0, 15000));
 	envdump = h_read_file(out("env"));
@@ -341,11 +325,11 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	    strstr(envdump, "WATCHDOG_") == NULL, "handler env:\n%s", envdump);
 	free(envdump);
 	mark = NS.n;
-	h_enqueue(C, "g1", "gate", "", 0, 0);
+	h_enqueue(W.c, "g1", "gate", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("gate")) == 1, 15000));
 	i = ns_wait(mark, "STATUS=Redis connected; 1 running, 0 waiting, 1 claimed", 10000);
 	ck_assert_msg(i >= 0, "no STATUS= with the running handler");
-	h_write_file(OUT, "go", "", 0644);
+	h_write_file(W.out, "go", "", 0644);
 	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 15000));
 	ck_assert(ns_wait(mark, "STATUS=Redis connected; 0 running, 0 waiting, 0 claimed",
 	    10000) >= 0);
@@ -401,9 +385,9 @@ START_TEST(notify_ready_waits_for_the_expiration_flags_check)
 	int		 status, ready;
 
 	ns_open(false);
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events %s", ""));
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events %s", ""));
 	snprintf(extra, sizeof(extra), "expirations:\n%s", rules);
-	snprintf(dir, sizeof(dir), "%s/refuse", WORK);
+	snprintf(dir, sizeof(dir), "%s/refuse", W.work);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start_env(&d, dir, config_text(NULL, extra), env);
 	status = wait_exit(&d, 15000);
@@ -414,17 +398,17 @@ START_TEST(notify_ready_waits_for_the_expiration_flags_check)
 	ns_window(200);
 	ck_assert_int_eq(ns_count(0, "READY=1"), 0);
 
-	freeReplyObject(h_cmd(C, "CONFIG SET notify-keyspace-events %s", ""));
+	freeReplyObject(h_cmd(W.c, "CONFIG SET notify-keyspace-events %s", ""));
 	snprintf(extra, sizeof(extra), "expirations:\n  configure_redis: true\n%s",
 	    rules);
-	snprintf(dir, sizeof(dir), "%s/configure", WORK);
+	snprintf(dir, sizeof(dir), "%s/configure", W.work);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start_env(&d, dir, config_text(NULL, extra), env);
 	ready = ns_wait(0, "READY=1", 15000);
 	ck_assert_msg(ready >= 0, "no READY=1");
 	/* By READY=1 the flags were set already. */
 	{
-		redisReply *r = h_cmd(C, "CONFIG GET notify-keyspace-events");
+		redisReply *r = h_cmd(W.c, "CONFIG GET notify-keyspace-events");
 
 		snprintf(flags, sizeof(flags), "%s", r->element[1]->str);
 		freeReplyObject(r);
@@ -455,7 +439,7 @@ START_TEST(notify_abstract_socket_and_foreign_watchdog_pid)
 
 	ns_open(true);
 	ck_assert(NS.env[strlen("NOTIFY_SOCKET=")] == '@');
-	h_daemon_start_env(&d, WORK, config_text(NULL, NULL), env);
+	h_daemon_start_env(&d, W.work, config_text(NULL, NULL), env);
 	ready = ns_wait(0, "READY=1", 30000);
 	ck_assert_msg(ready >= 0, "no READY=1 on an abstract socket");
 	ck_assert(strstr(ns_value(ready, "STATUS="), "Redis connected") != NULL);
@@ -476,10 +460,10 @@ START_TEST(no_notify_socket_is_a_quiet_no_op)
 	int		status;
 
 	unsetenv("NOTIFY_SOCKET");
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho ok >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL, NULL));
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho ok >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL, NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	h_enqueue(C, "ok1", "ok", "", 0, 0);
+	h_enqueue(W.c, "ok1", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	kill(d.pid, SIGHUP);
 	ck_assert(h_daemon_log_has(&d, "reloaded", 10000));
@@ -501,21 +485,21 @@ START_TEST(sigterm_lets_three_running_handlers_finish)
 	int64_t		 t0;
 
 	ns_open(false);
-	h_write_file(HDIR, "gate", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
+	h_write_file(W.hdir, "gate", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
 	    "while [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\n"
 	    "echo \"$DEFERD_JOB_ID\" >> \"$OUT/done\"\n", 0755);
-	h_daemon_start_env(&d, WORK, config_text(NULL, "shutdown_timeout: 20s\n"), env);
+	h_daemon_start_env(&d, W.work, config_text(NULL, "shutdown_timeout: 20s\n"), env);
 	ck_assert(ns_wait(0, "READY=1", 15000) >= 0);
-	h_enqueue(C, "a", "gate", "", 0, 0);
-	h_enqueue(C, "b", "gate", "", 0, 0);
-	h_enqueue(C, "c", "gate", "", 0, 0);
+	h_enqueue(W.c, "a", "gate", "", 0, 0);
+	h_enqueue(W.c, "b", "gate", "", 0, 0);
+	h_enqueue(W.c, "c", "gate", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started")) == 3, 15000));
 	kill(d.pid, SIGTERM);
 	ck_assert(ns_wait(0, "STOPPING=1", 10000) >= 0);
 	ck_assert(h_daemon_log_has(&d, "draining 3 job(s)", 10000));
 	/* No new claims while draining. */
-	h_enqueue(C, "late", "gate", "", 0, 0);
-	h_write_file(OUT, "go", "", 0644);
+	h_enqueue(W.c, "late", "gate", "", 0, 0);
+	h_write_file(W.out, "go", "", 0644);
 	t0 = h_mono_ms();
 	status = wait_exit(&d, 20000);
 	ck_assert_msg(status != -1, "deferd did not exit after its handlers finished");
@@ -525,12 +509,12 @@ START_TEST(sigterm_lets_three_running_handlers_finish)
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert_int_eq(h_count_lines(out("done")), 3);
 	ck_assert_int_eq(h_count_lines(out("started")), 3);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:result:a "
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:a "
 	    "deferd:{default}:result:b deferd:{default}:result:c"), 3);
 	ck_assert_int_eq(zcard("active"), 0);
 	ck_assert_int_eq(zcard("delayed"), 1);
-	ck_assert_int_gt(h_cmd_int(C, "ZSCORE deferd:{default}:delayed late"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:late attempts"), 0);
+	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed late"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:late attempts"), 0);
 }
 END_TEST
 
@@ -540,20 +524,20 @@ START_TEST(sigterm_kills_a_handler_that_outlives_shutdown_timeout)
 	int		status;
 	int64_t		t0;
 
-	h_write_file(HDIR, "quick", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
+	h_write_file(W.hdir, "quick", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
 	    "while [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\n", 0755);
-	h_write_file(HDIR, "stuck", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
+	h_write_file(W.hdir, "stuck", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started\"\n"
 	    "exec sleep 1000\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL, "shutdown_timeout: 1s\n"));
+	h_daemon_start(&d, W.work, config_text(NULL, "shutdown_timeout: 1s\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	h_enqueue(C, "q1", "quick", "", 0, 0);
-	h_enqueue(C, "q2", "quick", "", 0, 0);
-	h_enqueue(C, "s1", "stuck", "", 0, 0);
+	h_enqueue(W.c, "q1", "quick", "", 0, 0);
+	h_enqueue(W.c, "q2", "quick", "", 0, 0);
+	h_enqueue(W.c, "s1", "stuck", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started")) == 3, 15000));
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:s1 attempts"), 1);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 1);
 	kill(d.pid, SIGTERM);
 	ck_assert(h_daemon_log_has(&d, "draining", 10000));
-	h_write_file(OUT, "go", "", 0644);
+	h_write_file(W.out, "go", "", 0644);
 	t0 = h_mono_ms();
 	status = wait_exit(&d, 20000);
 	ck_assert_msg(status != -1, "deferd did not exit");
@@ -562,11 +546,11 @@ START_TEST(sigterm_kills_a_handler_that_outlives_shutdown_timeout)
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert(h_daemon_log_has(&d, "shutdown_timeout passed", 1));
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS deferd:{default}:result:q1 "
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:q1 "
 	    "deferd:{default}:result:q2"), 2);
-	ck_assert_int_gt(h_cmd_int(C, "ZSCORE deferd:{default}:delayed s1"), 0);
+	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1"), 0);
 	/* The attempt the drain interrupted is given back: as before the claim. */
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:s1 attempts"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
 	ck_assert_int_eq(zcard("active"), 0);
 	ck_assert_int_eq(zcard("dead"), 0);
 }
@@ -578,11 +562,11 @@ START_TEST(second_sigterm_stops_at_once)
 	int		status;
 	int64_t		t0;
 
-	h_write_file(HDIR, "stuck", "#!/bin/sh\necho started >> \"$OUT/started\"\n"
+	h_write_file(W.hdir, "stuck", "#!/bin/sh\necho started >> \"$OUT/started\"\n"
 	    "exec sleep 1000\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL, "shutdown_timeout: 60s\n"));
+	h_daemon_start(&d, W.work, config_text(NULL, "shutdown_timeout: 60s\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
-	h_enqueue(C, "s1", "stuck", "", 0, 0);
+	h_enqueue(W.c, "s1", "stuck", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started")) == 1, 15000));
 	kill(d.pid, SIGTERM);
 	ck_assert(h_daemon_log_has(&d, "draining", 10000));
@@ -594,8 +578,8 @@ START_TEST(second_sigterm_stops_at_once)
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert(h_daemon_log_has(&d, "stopping handlers now", 1));
-	ck_assert_int_gt(h_cmd_int(C, "ZSCORE deferd:{default}:delayed s1"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HGET deferd:{default}:job:s1 attempts"), 0);
+	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
 }
 END_TEST
 
@@ -609,23 +593,23 @@ START_TEST(sighup_applies_concurrency_and_a_new_timeout_override)
 	size_t		 mark;
 
 	ns_open(false);
-	h_write_file(HDIR, "gate1", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started1\"\n"
+	h_write_file(W.hdir, "gate1", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started1\"\n"
 	    "while [ ! -e \"$OUT/go1\" ]; do sleep 0.05; done\n", 0755);
-	h_write_file(HDIR, "gate2", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started2\"\n"
+	h_write_file(W.hdir, "gate2", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/started2\"\n"
 	    "while [ ! -e \"$OUT/go2\" ]; do sleep 0.05; done\n", 0755);
-	h_write_file(HDIR, "slow", "#!/bin/sh\nexec sleep 30\n", 0755);
+	h_write_file(W.hdir, "slow", "#!/bin/sh\nexec sleep 30\n", 0755);
 	/* Logging at warning: the info line "reloaded" shows the new level too. */
-	h_daemon_start_env(&d, WORK, config_text(NULL,
+	h_daemon_start_env(&d, W.work, config_text(NULL,
 	    "concurrency: 1\nlog: {level: warning}\n"), env);
 	ck_assert(ns_wait(0, "READY=1", 15000) >= 0);
 
 	/* concurrency 1: one gate1 runs, the other waits for it. */
-	h_enqueue(C, "a1", "gate1", "", 0, 0);
-	h_enqueue(C, "a2", "gate1", "", 0, 0);
+	h_enqueue(W.c, "a1", "gate1", "", 0, 0);
+	h_enqueue(W.c, "a2", "gate1", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started1")) == 1, 15000));
 	ns_window(1000);
 	ck_assert_int_eq(h_count_lines(out("started1")), 1);
-	h_write_file(OUT, "go1", "", 0644);
+	h_write_file(W.out, "go1", "", 0644);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started1")) == 2 &&
 	    zcard("active") == 0, 15000));
 
@@ -641,18 +625,18 @@ START_TEST(sighup_applies_concurrency_and_a_new_timeout_override)
 	ck_assert(h_daemon_log_has(&d, "reloaded", 10000));
 	ck_assert(h_daemon_log_has(&d, "concurrency 3, 1 handler override(s)", 1));
 
-	h_enqueue(C, "b1", "gate2", "", 0, 0);
-	h_enqueue(C, "b2", "gate2", "", 0, 0);
-	h_enqueue(C, "b3", "gate2", "", 0, 0);
+	h_enqueue(W.c, "b1", "gate2", "", 0, 0);
+	h_enqueue(W.c, "b2", "gate2", "", 0, 0);
+	h_enqueue(W.c, "b3", "gate2", "", 0, 0);
 	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("started2")) == 3, 15000),
 	    "concurrency 3 did not run 3 handlers at once");
-	h_write_file(OUT, "go2", "", 0644);
+	h_write_file(W.out, "go2", "", 0644);
 	ck_assert(H_WAIT_UNTIL(zcard("active") == 0 && zcard("delayed") == 0, 15000));
 
-	h_enqueue(C, "slow1", "slow", "", 0, 0);
+	h_enqueue(W.c, "slow1", "slow", "", 0, 0);
 	ck_assert_msg(H_WAIT_UNTIL(zcard("dead") == 1, 15000),
 	    "the new timeout override did not stop the slow handler");
-	h_cmd_str(C, buf, sizeof(buf), "HGET deferd:{default}:job:slow1 last_error");
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:slow1 last_error");
 	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);
 	h_daemon_stop(&d);
 }
@@ -666,8 +650,8 @@ START_TEST(sighup_with_a_broken_file_keeps_running_and_says_why)
 	size_t		 mark;
 
 	ns_open(false);
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start_env(&d, WORK, config_text(NULL, "concurrency: 2\n"), env);
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start_env(&d, W.work, config_text(NULL, "concurrency: 2\n"), env);
 	ck_assert(ns_wait(0, "READY=1", 15000) >= 0);
 	rewrite_config(&d, "redis: {url: [not, a, url]\nconcurrency: 0\n");
 	mark = NS.n;
@@ -679,7 +663,7 @@ START_TEST(sighup_with_a_broken_file_keeps_running_and_says_why)
 	    "STATUS=%s", ns_value(i, "STATUS="));
 	ck_assert(h_daemon_log_has(&d, "reload failed, keeping the current configuration", 10000));
 	ck_assert(h_daemon_log_has(&d, ".yaml:", 1));
-	h_enqueue(C, "after-hup", "ok", "", 0, 0);
+	h_enqueue(W.c, "after-hup", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	ck_assert_int_eq(kill(d.pid, 0), 0);
 
@@ -701,8 +685,8 @@ START_TEST(sighup_with_a_new_redis_url_reconnects)
 	struct h_redis	 r2;
 	redisContext	*c2;
 
-	h_write_file(HDIR, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, WORK, config_text(NULL, NULL));
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ok\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL, NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	h_redis_start(&r2, NULL);
 	c2 = h_redis_connect(&r2);
@@ -735,9 +719,9 @@ capture_log(bool journal, void (*fn)(void))
 	char		js[64], *text;
 	int		fd, saved;
 
-	h_tmpdir(WORK, sizeof(WORK));
-	snprintf(path, sizeof(path), "%s/stderr", WORK);
-	snprintf(other, sizeof(other), "%s/other", WORK);
+	h_tmpdir(W.work, sizeof(W.work));
+	snprintf(path, sizeof(path), "%s/stderr", W.work);
+	snprintf(other, sizeof(other), "%s/other", W.work);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(fstat(fd, &st), 0);
@@ -760,9 +744,9 @@ capture_log(bool journal, void (*fn)(void))
 	dup2(saved, 2);
 	close(saved);
 	text = h_read_file(path);
-	snprintf(path, sizeof(path), "rm -rf '%s'", WORK);
+	snprintf(path, sizeof(path), "rm -rf '%s'", W.work);
 	if (system(path) != 0)
-		fprintf(stderr, "could not remove %s\n", WORK);
+		fprintf(stderr, "could not remove %s\n", W.work);
 	return (text);
 }
 
@@ -878,7 +862,7 @@ START_TEST(daemon_logs_json_lines)
 	char		*s, *p, *nl;
 	int		 lines = 0;
 
-	h_daemon_start(&d, WORK, config_text(NULL, "log: {format: json}\n"));
+	h_daemon_start(&d, W.work, config_text(NULL, "log: {format: json}\n"));
 	ck_assert(h_daemon_log_has(&d, "\"msg\":\"ready:", 15000));
 	kill(d.pid, SIGTERM);
 	ck_assert(WIFEXITED(wait_exit(&d, 15000)));
@@ -994,12 +978,12 @@ START_TEST(make_install_lays_out_every_file_and_uninstall_removes_them)
 	char		 log[400], unit[800], *text;
 	FILE		*f;
 
-	h_tmpdir(WORK, sizeof(WORK));
-	snprintf(log, sizeof(log), "%s/make.log", WORK);
+	h_tmpdir(W.work, sizeof(W.work));
+	snprintf(log, sizeof(log), "%s/make.log", W.work);
 	ck_assert_msg(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
-	    root, B, B, B, WORK) == 0,
+	    root, B, B, B, W.work) == 0,
 	    "make install failed:\n%s", tail(h_read_file(log)));
-	snprintf(unit, sizeof(unit), "%s/dest", WORK);
+	snprintf(unit, sizeof(unit), "%s/dest", W.work);
 	check_installed(unit, "/usr/local/sbin/deferd", 0755);
 	check_installed(unit, "/usr/local/bin/deferctl", 0755);
 	check_installed(unit, "/usr/local/lib/systemd/system/deferd.service", 0644);
@@ -1010,7 +994,7 @@ START_TEST(make_install_lays_out_every_file_and_uninstall_removes_them)
 	check_installed(unit, "/usr/local/share/man/man1/deferctl.1", 0644);
 	check_installed(unit, "/usr/local/share/man/man5/deferd.yaml.5", 0644);
 
-	snprintf(unit, sizeof(unit), "%s/dest/usr/local/lib/systemd/system/deferd.service", WORK);
+	snprintf(unit, sizeof(unit), "%s/dest/usr/local/lib/systemd/system/deferd.service", W.work);
 	text = h_read_file(unit);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_msg(strstr(text, "\nExecStart=/usr/local/sbin/deferd -c "
@@ -1018,35 +1002,35 @@ START_TEST(make_install_lays_out_every_file_and_uninstall_removes_them)
 	ck_assert(strstr(text, "\nType=notify\n") != NULL);
 	ck_assert(strstr(text, "\nExecReload=/bin/kill -HUP $MAINPID\n") != NULL);
 	free(text);
-	snprintf(unit, sizeof(unit), "%s/dest/etc/deferd/deferd.yaml", WORK);
+	snprintf(unit, sizeof(unit), "%s/dest/etc/deferd/deferd.yaml", W.work);
 	text = h_read_file(unit);
 	ck_assert_ptr_nonnull(text);
 	ck_assert(strstr(text, "\n  dir: /etc/deferd/handlers.d") != NULL);
 	free(text);
-	snprintf(unit, sizeof(unit), "%s/dest/usr/local/lib/sysusers.d/deferd.conf", WORK);
+	snprintf(unit, sizeof(unit), "%s/dest/usr/local/lib/sysusers.d/deferd.conf", W.work);
 	text = h_read_file(unit);
 	ck_assert(text != NULL && strstr(text, "\nu deferd ") != NULL);
 	free(text);
 
 	/* A second install keeps an edited configuration. */
-	snprintf(unit, sizeof(unit), "%s/dest/etc/deferd/deferd.yaml", WORK);
+	snprintf(unit, sizeof(unit), "%s/dest/etc/deferd/deferd.yaml", W.work);
 	f = fopen(unit, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("concurrency: 3\n", f);
 	fclose(f);
 	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
-	    root, B, B, B, WORK) == 0);
+	    root, B, B, B, W.work) == 0);
 	text = h_read_file(unit);
 	ck_assert_str_eq(text, "concurrency: 3\n");
 	free(text);
 
 	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' uninstall DESTDIR='%s/dest'",
-	    root, B, WORK) == 0);
-	ck_assert(shell(log, "cd '%s/dest' && find . -type f | sort", WORK) == 0);
+	    root, B, W.work) == 0);
+	ck_assert(shell(log, "cd '%s/dest' && find . -type f | sort", W.work) == 0);
 	text = h_read_file(log);
 	ck_assert_str_eq(text, "./etc/deferd/deferd.yaml\n");
 	free(text);
-	shell(log, "rm -rf '%s'", WORK);
+	shell(log, "rm -rf '%s'", W.work);
 }
 END_TEST
 
@@ -1062,25 +1046,25 @@ START_TEST(installed_unit_verifies_and_scores_at_most_2)
 		    "and security score skipped\n");
 		return;
 	}
-	h_tmpdir(WORK, sizeof(WORK));
-	snprintf(log, sizeof(log), "%s/out.log", WORK);
+	h_tmpdir(W.work, sizeof(W.work));
+	snprintf(log, sizeof(log), "%s/out.log", W.work);
 	ck_assert(shell(log, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' BUILD='%s' -o '%s/deferd' -o '%s/deferctl' install DESTDIR='%s/dest'",
-	    root, B, B, B, WORK) == 0);
+	    root, B, B, B, W.work) == 0);
 	/*
 	 * verify checks that ExecStart= exists and that Documentation= man
 	 * pages resolve: point both into DESTDIR for a copy of the unit.
 	 */
 	ck_assert(shell(log, "mkdir '%s/v' && sed 's|^ExecStart=|ExecStart=%s/dest|' "
 	    "'%s/dest/usr/local/lib/systemd/system/deferd.service' > '%s/v/deferd.service'",
-	    WORK, WORK, WORK, WORK) == 0);
+	    W.work, W.work, W.work, W.work) == 0);
 	ck_assert_msg(shell(log, "cd '%s' && MANPATH='%s/dest/usr/local/share/man' "
-	    "systemd-analyze verify '%s/v/deferd.service'", WORK, WORK, WORK) == 0,
+	    "systemd-analyze verify '%s/v/deferd.service'", W.work, W.work, W.work) == 0,
 	    "systemd-analyze verify:\n%s", tail(h_read_file(log)));
 	s = h_read_file(log);
 	ck_assert_msg(s != NULL && s[0] == '\0', "systemd-analyze verify said:\n%s", s);
 	free(s);
 	ck_assert(shell(log, "cd '%s' && systemd-analyze security --offline=yes "
-	    "'%s/dest/usr/local/lib/systemd/system/deferd.service'", WORK, WORK) == 0);
+	    "'%s/dest/usr/local/lib/systemd/system/deferd.service'", W.work, W.work) == 0);
 	s = h_read_file(log);
 	ck_assert_ptr_nonnull(s);
 	p = strstr(s, "Overall exposure level for deferd.service: ");
@@ -1089,7 +1073,7 @@ START_TEST(installed_unit_verifies_and_scores_at_most_2)
 	fprintf(stderr, "note: systemd-analyze security score %.1f\n", score);
 	ck_assert_msg(score > 0.0 && score <= 2.0, "security score %.1f > 2.0", score);
 	free(s);
-	shell(log, "rm -rf '%s'", WORK);
+	shell(log, "rm -rf '%s'", W.work);
 }
 END_TEST
 
@@ -1104,8 +1088,8 @@ START_TEST(man_pages_format_without_warnings)
 		fprintf(stderr, "note: man not found; man page check skipped\n");
 		return;
 	}
-	h_tmpdir(WORK, sizeof(WORK));
-	snprintf(log, sizeof(log), "%s/man.log", WORK);
+	h_tmpdir(W.work, sizeof(W.work));
+	snprintf(log, sizeof(log), "%s/man.log", W.work);
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		shell(log, "cd '%s' && LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l %s "
 		    ">/dev/null", root, pages[i]);
@@ -1113,7 +1097,7 @@ START_TEST(man_pages_format_without_warnings)
 		ck_assert_msg(s != NULL && s[0] == '\0', "%s:\n%s", pages[i], s);
 		free(s);
 	}
-	shell(log, "rm -rf '%s'", WORK);
+	shell(log, "rm -rf '%s'", W.work);
 }
 END_TEST
 
@@ -1126,8 +1110,6 @@ main(void)
 	TCase	*tr = tcase_create("reload");
 	TCase	*tl = tcase_create("log");
 	TCase	*ti = tcase_create("install");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_set_timeout(tn, 180);
@@ -1160,9 +1142,5 @@ main(void)
 	tcase_add_test(ti, installed_unit_verifies_and_scores_at_most_2);
 	tcase_add_test(ti, man_pages_format_without_warnings);
 	suite_add_tcase(s, ti);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
+	return (h_main(s));
 }
