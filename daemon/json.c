@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define JSON_PIECE_MAX	8	/* longest piece: "\u001f" is 6 bytes */
@@ -329,19 +330,6 @@ json_ws(const char *p, const char *end)
 	return (p);
 }
 
-/* Value of the hex digit c, or -1. */
-static int
-json_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* Four hex digits at p (< end), or -1. */
 static long
 json_hex4(const char *p, const char *end)
@@ -351,7 +339,7 @@ json_hex4(const char *p, const char *end)
 	if (end - p < 4)
 		return (-1);
 	for (int i = 0; i < 4; i++) {
-		int h = json_hexval(p[i]);
+		int h = util_hexval(p[i]);
 
 		if (h < 0)
 			return (-1);

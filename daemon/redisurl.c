@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "redisurl.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define REDISURL_DEFAULT_PORT	6379
@@ -29,7 +30,6 @@
 static int	 redisurl_error(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	 redisurl_scheme_error(const char *, char *, size_t);
-static int	 redisurl_hexval(int);
 static int	 redisurl_decode(const char *, size_t, const char *, char **,
 		    char *, size_t);
 static int	 redisurl_userinfo(const char **, const char *, struct redis_target *,
@@ -80,19 +80,6 @@ redisurl_scheme_error(const char *url, char *err, size_t errlen)
 	    "(expected redis:// or unix://)", n, url));
 }
 
-/* The value of hex digit c, or -1. */
-static int
-redisurl_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Percent-decode len bytes of s into a new string in *out (NULL when len is
  * 0). what names the part ("user name", "password") for the message.
@@ -118,8 +105,8 @@ redisurl_decode(const char *s, size_t len, const char *what, char **out,
 		if (i + 2 >= len)
 			hi = lo = -1;
 		else {
-			hi = redisurl_hexval((unsigned char)s[i + 1]);
-			lo = redisurl_hexval((unsigned char)s[i + 2]);
+			hi = util_hexval((unsigned char)s[i + 1]);
+			lo = util_hexval((unsigned char)s[i + 2]);
 		}
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			free(d);

@@ -164,3 +164,15 @@ util_new_job_id(char *out, size_t outlen)
 	util_random_hex(rnd, 8);
 	snprintf(out, outlen, "%" PRIx64 "-%s", (uint64_t)util_real_ms(), rnd);
 }
+
+int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}

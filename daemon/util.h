@@ -29,6 +29,8 @@ bool	util_valid_queue_name(const char *);
  * \xNN. Truncates with "..." if out is too small. Returns out.
  */
 char	*util_escape(const void *src, size_t len, char *out, size_t outlen);
+/* The value of hex digit c, or -1. */
+int	util_hexval(int c);
 /* Generate a fresh job ID "<epoch-ms-hex>-<16 hex random>" into out (>= 40 bytes). */
 void	util_new_job_id(char *out, size_t outlen);
 
