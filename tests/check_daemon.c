@@ -75,12 +75,6 @@ out(const char *name)
 	return (h_world_out(&W, name));
 }
 
-static long long
-zcard(const char *which)
-{
-	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
-}
-
 START_TEST(runs_once_when_due_with_payload_and_env)
 {
 	struct h_daemon	d;
@@ -126,8 +120,8 @@ START_TEST(runs_once_when_due_with_payload_and_env)
 	ck_assert_str_eq(buf, "result of job-1\n");
 	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:{default}:result:job-1"), 0);
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:job-1"), 0);
-	ck_assert_int_eq(zcard("active"), 0);
-	ck_assert_int_eq(zcard("delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -144,7 +138,7 @@ START_TEST(retries_with_growing_delay_then_dead)
 	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("r1", "tempfail", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 20000));
 	ck_assert_int_eq(h_count_lines(out("starts")), 3);
 	starts = h_read_file(out("starts"));
 	p = starts;
@@ -172,29 +166,13 @@ START_TEST(exit_65_is_dead_at_once)
 	h_daemon_start(&d, W.work, config_text(NULL));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("d1", "baddata", "x", 1, 0);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 15000));
 	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:d1 attempts"), 1);
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
 	ck_assert_msg(strstr(buf, "65") != NULL, "last_error: %s", buf);
 	h_daemon_stop(&d);
 }
 END_TEST
-
-/* Whether pid is gone or a zombie (orphans may wait for a busy init). */
-static bool
-pid_gone(pid_t pid)
-{
-	char	path[64], *stat, *p;
-	bool	gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((stat = h_read_file(path)) == NULL)
-		return (true);
-	p = strrchr(stat, ')');
-	gone = p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-	free(stat);
-	return (gone);
-}
 
 START_TEST(timeout_kills_the_whole_tree_and_retries)
 {
@@ -208,7 +186,7 @@ START_TEST(timeout_kills_the_whole_tree_and_retries)
 	    "  overrides: {hang: {timeout: 300ms, max_attempts: 2}}\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("t1", "hang", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 20000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 20000));
 	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:t1 attempts"), 2);
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
 	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);
@@ -219,7 +197,7 @@ START_TEST(timeout_kills_the_whole_tree_and_retries)
 		pid_t pid = (pid_t)strtol(p, &p, 10);
 
 		ck_assert_int_gt(pid, 0);
-		ck_assert_msg(H_WAIT_UNTIL(pid_gone(pid), 5000),
+		ck_assert_msg(H_WAIT_UNTIL(h_pid_gone(pid), 5000),
 		    "process %d of the handler's tree survived", (int)pid);
 	}
 	free(pids);
@@ -245,7 +223,7 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		enqueue(cases[i].id, cases[i].handler, "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 4, 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
 		    cases[i].id);
@@ -285,7 +263,7 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	h_cmd_int(W.c, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
 	    (long long)now, (long long)now, (long long)now, (long long)now);
 	enqueue("good", "ok", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 4, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 4, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
 	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
@@ -336,12 +314,12 @@ START_TEST(two_daemons_run_2000_jobs_exactly_once)
 		enqueue(id, "count", "", 0, 1500);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 2000 &&
-	    zcard("active") == 0, 120000));
+	    h_zcard(W.c, "active") == 0, 120000));
 	count_ids(out("ids"), &total, &distinct);
 	ck_assert_int_eq(distinct, 2000);
 	ck_assert_int_eq(total, 2000);
-	ck_assert_int_eq(zcard("delayed"), 0);
-	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	ck_assert(h_daemon_log_has(&a, "done", 1000));
 	ck_assert(h_daemon_log_has(&b, "done", 1000));
 	h_daemon_stop(&a);
@@ -364,8 +342,8 @@ START_TEST(kill_9_job_runs_again_on_the_other_daemon)
 	h_daemon_signal(&a, SIGKILL, true);
 	h_daemon_start(&b, W.work, config_text("lease: 1s\n"));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 2, 30000));
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0 && zcard("delayed") == 0, 15000));
-	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0 && h_zcard(W.c, "delayed") == 0, 15000));
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	attempts = h_read_file(out("runs"));
 	ck_assert_int_eq(atoi(attempts), 1);
 	p = strchr(attempts, ' ');
@@ -394,16 +372,16 @@ START_TEST(redis_restart_reconnects_and_finishes_every_job)
 	redisFree(W.c);
 	h_redis_restart(&W.r);
 	W.c = h_redis_connect(&W.r);
-	ck_assert_int_eq(zcard("delayed"), 20);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 20);
 	ck_assert(h_daemon_log_has(&d, "again after", 30000));
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "after%02d", i);
 		enqueue(id, "count", "", 0, 0);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 25, 30000));
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
-	ck_assert_int_eq(zcard("delayed"), 0);
-	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000));
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	ck_assert_int_eq(kill(d.pid, 0), 0);
 	h_daemon_stop(&d);
 }
@@ -433,7 +411,7 @@ START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:q1"), 1);
 	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1") > 0, 1);
 	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
-	ck_assert_int_eq(zcard("active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 }
 END_TEST
 
@@ -488,19 +466,6 @@ START_TEST(max_concurrency_override_limits_one_handler)
 }
 END_TEST
 
-/* Count occurrences of text in a daemon's log. */
-static int
-log_count(const struct h_daemon *d, const char *text)
-{
-	char	*s = h_read_file(d->log);
-	int	 n = 0;
-
-	for (char *p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
-		n++;
-	free(s);
-	return (n);
-}
-
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -522,21 +487,21 @@ START_TEST(client_kill_and_idle_timeout_lose_nothing)
 	ck_assert(h_daemon_log_has(&d, "again after", 15000));
 	/* Kill every client but ours, twice. */
 	for (int k = 0; k < 2; k++) {
-		int before = log_count(&d, "again after");
+		int before = h_log_count(&d, "again after");
 
 		h_cmd_int(W.c, "CLIENT KILL TYPE normal SKIPME yes");
-		ck_assert(H_WAIT_UNTIL(log_count(&d, "again after") > before, 15000));
+		ck_assert(H_WAIT_UNTIL(h_log_count(&d, "again after") > before, 15000));
 	}
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "b%02d", i);
 		enqueue(id, "count", "", 0, 0);
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) >= 20, 30000));
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000));
 	ck_assert_int_eq(h_count_lines(out("ids")), 20);
-	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	/* One warning per outage, not one per attempt. */
-	ck_assert_int_le(log_count(&d, "reconnecting"), 2 * (2 + 1) + 2);
+	ck_assert_int_le(h_log_count(&d, "reconnecting"), 2 * (2 + 1) + 2);
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -551,7 +516,7 @@ START_TEST(script_flush_is_survived)
 	h_cmd_int(W.c, "SCRIPT FLUSH");
 	enqueue("after-flush", "count", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 15000));
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 10000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000));
 	ck_assert(h_daemon_log_has(&d, "not cached", 1000));
 	h_daemon_stop(&d);
 }

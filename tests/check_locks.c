@@ -101,25 +101,6 @@ out(const char *name)
 	return (h_world_out(&W, name));
 }
 
-/* Size of one of the queue's zsets. */
-static long long
-zcard(const char *which)
-{
-	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
-}
-
-/* Milliseconds since the epoch from Redis. */
-static int64_t
-redis_now_ms(void)
-{
-	redisReply	*r = h_cmd(W.c, "TIME");
-	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-			    strtoll(r->element[1]->str, NULL, 10) / 1000;
-
-	freeReplyObject(r);
-	return (ms);
-}
-
 /* A job field as an integer (-1 when missing). */
 static long long
 job_int(const char *id, const char *field)
@@ -136,22 +117,6 @@ job_field_has(const char *id, const char *field, const char *text)
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s %s", id,
 	    field);
 	return (strstr(buf, text) != NULL);
-}
-
-/* Whether pid is gone or a zombie. */
-static bool
-pid_gone(pid_t pid)
-{
-	char	path[64], *stat, *p;
-	bool	gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((stat = h_read_file(path)) == NULL)
-		return (true);
-	p = strrchr(stat, ')');
-	gone = p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-	free(stat);
-	return (gone);
 }
 
 /* The handler of the exclusion tests: one line per run, written at its end. */
@@ -367,8 +332,8 @@ START_TEST(four_daemons_200_jobs_5_resources_never_overlap)
 		enqueue(id, "rec", res, 1000, "");
 	}
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) >= 200 &&
-	    zcard("active") == 0 && zcard("delayed") == 0, 170000));
-	ck_assert_int_eq(zcard("dead"), 0);
+	    h_zcard(W.c, "active") == 0 && h_zcard(W.c, "delayed") == 0, 170000));
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	v = read_runs(&n);
 	ck_assert_int_eq(n, 200);
 	assert_exclusive(v, n);
@@ -457,7 +422,7 @@ START_TEST(lock_deleted_by_hand_stops_the_handler_and_retries)
 	ck_assert_int_eq(att1, 1);
 	ck_assert_int_eq(att2, 2);		/* the stopped run was an attempt */
 	ck_assert_int_gt(fence2, fence1);
-	ck_assert(H_WAIT_UNTIL(pid_gone((pid_t)pid1), 10000));
+	ck_assert(H_WAIT_UNTIL(h_pid_gone((pid_t)pid1), 10000));
 	ck_assert(h_daemon_log_has(&d, "lock on resource fragile lost", 1000));
 	ck_assert(h_daemon_log_has(&d, "killing process group", 1000));
 	h_daemon_stop(&d);
@@ -474,7 +439,7 @@ START_TEST(policy_requeue_spends_no_attempt)
 	start_daemon(&d, "d", config_text("on_conflict: requeue, requeue_delay: 1s",
 	    8, NULL));
 	h_cmd_int(W.c, "SET deferd:lock:busy someone PX 60000");
-	t0 = redis_now_ms();
+	t0 = h_redis_now_ms(W.c);
 	enqueue("q1", "rec", "busy", 0, "");
 	ck_assert(H_WAIT_UNTIL(job_field_has("q1", "last_error",
 	    "resource locked") && h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed q1") > 0,
@@ -507,7 +472,7 @@ START_TEST(policy_wait_runs_after_the_holder_releases)
 	h_write_file(W.hdir, "rec", RECORD, 0755);
 	start_daemon(&d, "d", config_text("on_conflict: wait, wait_timeout: 20s",
 	    8, NULL));
-	t0 = redis_now_ms();
+	t0 = h_redis_now_ms(W.c);
 	h_cmd_int(W.c, "SET deferd:lock:held someone PX 1500");	/* released by expiry */
 	enqueue("w1", "rec", "held", 0, "");
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 20000));
@@ -535,7 +500,7 @@ START_TEST(policy_wait_timeout_spends_an_attempt)
 	ck_assert(H_WAIT_UNTIL(job_field_has("wt", "last_error",
 	    "after waiting locks.wait_timeout"), 15000));
 	ck_assert_int_ge(job_int("wt", "attempts"), 1);
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 30000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 30000));
 	ck_assert_int_eq(job_int("wt", "attempts"), 3);
 	ck_assert(job_field_has("wt", "last_error", "(attempt 3 of 3)"));
 	ck_assert_int_eq(h_count_lines(out("runs")), 0);
@@ -554,9 +519,9 @@ START_TEST(policy_fail_override_spends_attempts_with_backoff)
 	start_daemon(&d, "d", config_text("on_conflict: requeue, requeue_delay: 30s",
 	    8, "  overrides: {strict: {on_conflict: fail}}\n"));
 	h_cmd_int(W.c, "SET deferd:lock:held someone PX 120000");
-	t0 = redis_now_ms();
+	t0 = h_redis_now_ms(W.c);
 	enqueue("f1", "strict", "held", 0, "");
-	ck_assert(H_WAIT_UNTIL(zcard("dead") == 1, 30000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 30000));
 	ck_assert_int_eq(job_int("f1", "attempts"), 3);
 	ck_assert(job_field_has("f1", "last_error", "resource held is locked"));
 	/* Backoff 100ms: at least 50 + 100 ms between the three conflicts. */

@@ -87,26 +87,13 @@ start_daemon(struct h_daemon *d, const char *extra)
 	    "deferd not ready");
 }
 
-/* Count the occurrences of text in a daemon's log. */
-static int
-log_count(const struct h_daemon *d, const char *text)
-{
-	char	*s = h_read_file(d->log), *p;
-	int	 n = 0;
-
-	for (p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
-		n++;
-	free(s);
-	return (n);
-}
-
 /* Write the config with extra and SIGHUP; wait until the reload is done. */
 static void
 reload(struct h_daemon *d, const char *extra, bool wait)
 {
 	char	 tmp[400];
 	FILE	*f;
-	int	 before = log_count(d, "reloaded ");
+	int	 before = h_log_count(d, "reloaded ");
 
 	snprintf(tmp, sizeof(tmp), "%s.new", d->config);
 	f = fopen(tmp, "w");
@@ -116,7 +103,7 @@ reload(struct h_daemon *d, const char *extra, bool wait)
 	ck_assert_int_eq(rename(tmp, d->config), 0);
 	ck_assert_int_eq(kill(d->pid, SIGHUP), 0);
 	if (wait)
-		ck_assert_msg(H_WAIT_UNTIL(log_count(d, "reloaded ") > before,
+		ck_assert_msg(H_WAIT_UNTIL(h_log_count(d, "reloaded ") > before,
 		    10000 * SLOW), "no reload");
 }
 
@@ -240,7 +227,7 @@ START_TEST(reload_adds_and_removes_expiration_rules)
 
 	/* An unchanged section keeps the running sources. */
 	reload(&d, "expirations:\n  rules:\n" RULE_B, true);
-	ck_assert_int_eq(log_count(&d, "sources restarted"), 2);
+	ck_assert_int_eq(h_log_count(&d, "sources restarted"), 2);
 	stop_clean(&d);
 }
 END_TEST
@@ -300,7 +287,7 @@ START_TEST(list_source_loses_nothing_across_reloads)
 	ck_assert_int_eq(dups, 0);
 	ck_assert_int_eq(h_cmd_int(W.c, "LLEN notify-queue"), 0);
 	ck_assert_int_eq(proc_items(), 0);
-	ck_assert_int_eq(log_count(&d, "sources restarted"), 2);
+	ck_assert_int_eq(h_log_count(&d, "sources restarted"), 2);
 
 	/* The list source removed: items stay in the list, none in ours. */
 	reload(&d, "sources:\n" ZSET_SRC, true);

@@ -94,18 +94,6 @@ start_daemon(struct h_daemon *d, int concurrency, const char *extra)
 	ck_assert_msg(h_daemon_log_has(d, "ready", 20000), "deferd not ready");
 }
 
-/* Milliseconds since the epoch from Redis. */
-static int64_t
-redis_now_ms(void)
-{
-	redisReply	*r = h_cmd(W.c, "TIME");
-	int64_t		 ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-			    strtoll(r->element[1]->str, NULL, 10) / 1000;
-
-	freeReplyObject(r);
-	return (ms);
-}
-
 /* Number of lines in OUT/stamps. */
 static int
 nstamps(void)
@@ -153,19 +141,6 @@ read_stamps(size_t *n, char **buf)
 		(*n)++;
 	}
 	return (s);
-}
-
-/* Count the lines of a daemon log that contain text. */
-static int
-log_count(const struct h_daemon *d, const char *text)
-{
-	char	*s = h_read_file(d->log), *p;
-	int	 n = 0;
-
-	for (p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
-		n++;
-	free(s);
-	return (n);
 }
 
 /* Wait until n daemons' subscriber connections have psubscribed. */
@@ -262,7 +237,7 @@ START_TEST(expired_key_runs_handler_once)
 	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 payload");
 	ck_assert_str_eq(val, "dead:1");
 	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:{exp}:watch") == 0, 5000));
-	ck_assert_int_eq(log_count(&d, "expired (db 0"), 2);
+	ck_assert_int_eq(h_log_count(&d, "expired (db 0"), 2);
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -394,14 +369,14 @@ START_TEST(three_daemons_cancel_500_orders_once)
 	    "local n=0 for i=1,500 do if redis.call('HGET','order:'..i,"
 	    "'status')=='cancelled' then n=n+1 end end return n"), 500);
 	for (int i = 0; i < 3; i++) {
-		created += log_count(&d[i], "expired (db 0, rule order:timeout:*)");
-		cancelled += log_count(&d[i], "(cancel-order): done");
-		released += log_count(&d[i], "(release-stock): done");
+		created += h_log_count(&d[i], "expired (db 0, rule order:timeout:*)");
+		cancelled += h_log_count(&d[i], "(cancel-order): done");
+		released += h_log_count(&d[i], "(release-stock): done");
 	}
 	ck_assert(H_WAIT_UNTIL(({
 		int r = 0;
 		for (int i = 0; i < 3; i++)
-			r += log_count(&d[i], "(release-stock): done");
+			r += h_log_count(&d[i], "(release-stock): done");
 		released = r;
 		r == 500;
 	}), 10000));
@@ -425,7 +400,7 @@ START_TEST(plain_zset_members_once_at_their_time)
 	for (int i = 0; i < 2; i++)
 		start_daemon(&d[i], 16,
 		    "sources:\n  - {zset: delay-queue, handler: stamp}\n");
-	now_s = redis_now_ms() / 1000;
+	now_s = h_redis_now_ms(W.c) / 1000;
 	for (int i = 0; i < 1000; i++) {
 		int64_t score = now_s + 1 + i % 3;
 

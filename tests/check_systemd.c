@@ -109,12 +109,6 @@ out(const char *name)
 	return (p);
 }
 
-static long long
-zcard(const char *which)
-{
-	return (h_cmd_int(W.c, "ZCARD deferd:{default}:%s", which));
-}
-
 /* Wait up to ms for pid to exit; its waitpid status, or -1 if it did not. */
 static int
 wait_exit(struct h_daemon *d, int64_t ms)
@@ -318,7 +312,7 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	/* STATUS= follows the counts; handlers never see our variables. */
 	h_enqueue(W.c, "e1", "env", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("env")) > 0 &&
-	    zcard("active") == 0, 15000));
+	    h_zcard(W.c, "active") == 0, 15000));
 	envdump = h_read_file(out("env"));
 	ck_assert_ptr_nonnull(envdump);
 	ck_assert_msg(strstr(envdump, "NOTIFY_SOCKET") == NULL &&
@@ -330,7 +324,7 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	i = ns_wait(mark, "STATUS=Redis connected; 1 running, 0 waiting, 1 claimed", 10000);
 	ck_assert_msg(i >= 0, "no STATUS= with the running handler");
 	h_write_file(W.out, "go", "", 0644);
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 15000));
 	ck_assert(ns_wait(mark, "STATUS=Redis connected; 0 running, 0 waiting, 0 claimed",
 	    10000) >= 0);
 
@@ -511,8 +505,8 @@ START_TEST(sigterm_lets_three_running_handlers_finish)
 	ck_assert_int_eq(h_count_lines(out("started")), 3);
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:a "
 	    "deferd:{default}:result:b deferd:{default}:result:c"), 3);
-	ck_assert_int_eq(zcard("active"), 0);
-	ck_assert_int_eq(zcard("delayed"), 1);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 1);
 	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed late"), 0);
 	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:late attempts"), 0);
 }
@@ -551,8 +545,8 @@ START_TEST(sigterm_kills_a_handler_that_outlives_shutdown_timeout)
 	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1"), 0);
 	/* The attempt the drain interrupted is given back: as before the claim. */
 	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
-	ck_assert_int_eq(zcard("active"), 0);
-	ck_assert_int_eq(zcard("dead"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 }
 END_TEST
 
@@ -611,7 +605,7 @@ START_TEST(sighup_applies_concurrency_and_a_new_timeout_override)
 	ck_assert_int_eq(h_count_lines(out("started1")), 1);
 	h_write_file(W.out, "go1", "", 0644);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("started1")) == 2 &&
-	    zcard("active") == 0, 15000));
+	    h_zcard(W.c, "active") == 0, 15000));
 
 	/* Reload: concurrency 3 and a timeout for slow (under handlers:). */
 	snprintf(text, sizeof(text), "%s", config_text(NULL,
@@ -631,10 +625,10 @@ START_TEST(sighup_applies_concurrency_and_a_new_timeout_override)
 	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("started2")) == 3, 15000),
 	    "concurrency 3 did not run 3 handlers at once");
 	h_write_file(W.out, "go2", "", 0644);
-	ck_assert(H_WAIT_UNTIL(zcard("active") == 0 && zcard("delayed") == 0, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0 && h_zcard(W.c, "delayed") == 0, 15000));
 
 	h_enqueue(W.c, "slow1", "slow", "", 0, 0);
-	ck_assert_msg(H_WAIT_UNTIL(zcard("dead") == 1, 15000),
+	ck_assert_msg(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 15000),
 	    "the new timeout override did not stop the slow handler");
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:slow1 last_error");
 	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);

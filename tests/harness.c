@@ -620,3 +620,36 @@ h_main(Suite *s)
 	srunner_free(sr);
 	return (failed ? EXIT_FAILURE : EXIT_SUCCESS);
 }
+
+long long
+h_zcard(redisContext *c, const char *which)
+{
+	return (h_cmd_int(c, "ZCARD deferd:{default}:%s", which));
+}
+
+int
+h_log_count(const struct h_daemon *d, const char *text)
+{
+	char	*s = h_read_file(d->log);
+	int	 n = 0;
+
+	for (char *p = s; p != NULL && (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(s);
+	return (n);
+}
+
+bool
+h_pid_gone(pid_t pid)
+{
+	char	path[64], *stat, *p;
+	bool	gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((stat = h_read_file(path)) == NULL)
+		return (true);
+	p = strrchr(stat, ')');
+	gone = p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	free(stat);
+	return (gone);
+}

@@ -76,6 +76,12 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  */
 void		 h_enqueue(redisContext *c, const char *id, const char *handler,
 		    const void *payload, size_t len, int64_t delay_ms);
+/* ZCARD of deferd:{default}:WHICH ("delayed", "active", "dead"). */
+long long	 h_zcard(redisContext *c, const char *which);
+/* How many times text occurs in a daemon's log. */
+int		 h_log_count(const struct h_daemon *d, const char *text);
+/* Whether pid is gone or a zombie (orphans may wait for a busy init). */
+bool		 h_pid_gone(pid_t pid);
 /* Redis's clock (TIME) in ms since the epoch. */
 int64_t		 h_redis_now_ms(redisContext *c);
 
