@@ -135,6 +135,7 @@ main(int argc, char **argv)
 	int		first, status;
 
 	log_init("deferctl");
+	log_set_format(LOG_FORMAT_CLI);
 	signal(SIGPIPE, SIG_IGN);	/* a closed socket or stdout is an error, not death */
 	memset(&ctl, 0, sizeof(ctl));
 	if ((first = ctl_global_options(&ctl, argc, argv)) < 0)

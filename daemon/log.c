@@ -89,7 +89,10 @@ log_stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino);
 }
 
-/* "TIME PROG LEVEL: msg" (or just msg under journald) into buf; returns its length. */
+/*
+ * "TIME PROG LEVEL: msg", or "<N>msg" under journald, or "PROG: msg" for a
+ * command-line tool, into buf; returns its length.
+ */
 static size_t
 log_format_text(char *buf, size_t len, enum log_level level, const char *msg)
 {
@@ -99,7 +102,10 @@ log_format_text(char *buf, size_t len, enum log_level level, const char *msg)
 	size_t		 n, start;
 	int		 r;
 
-	if (log_journal)
+	if (log_format == LOG_FORMAT_CLI)
+		r = snprintf(buf, len, "%s: %s", log_procname,
+		    level == LOG_LEVEL_WARNING ? "warning: " : "");
+	else if (log_journal)
 		r = snprintf(buf, len, "%s", level_prefix[level]);
 	else {
 		clock_gettime(CLOCK_REALTIME, &ts);

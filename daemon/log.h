@@ -18,6 +18,7 @@ enum log_level {
 enum log_format {
 	LOG_FORMAT_TEXT,
 	LOG_FORMAT_JSON,
+	LOG_FORMAT_CLI,		/* "prog: msg", "prog: warning: msg": for deferctl */
 };
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
