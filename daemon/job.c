@@ -29,6 +29,7 @@
 #include "runner.h"
 #include "sched.h"
 #include "sources.h"
+#include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -481,7 +482,6 @@ static void
 job_report_reply(redisReply *reply, void *priv)
 {
 	struct job	*j = priv;
-	struct timeval	 tv = { REPORT_RETRY_MS / 1000, 0 };
 
 	j->report_in_flight = false;
 	if (reply == NULL)
@@ -502,7 +502,7 @@ job_report_reply(redisReply *reply, void *priv)
 	    "unexpected reply");
 	if (j->report_timer == NULL)
 		j->report_timer = evtimer_new(j->d->base, job_report_timer_cb, j);
-	evtimer_add(j->report_timer, &tv);
+	timer_after(j->report_timer, REPORT_RETRY_MS);
 }
 
 /* Count a recorded outcome in the metrics (lock-conflict requeues only as conflicts). */

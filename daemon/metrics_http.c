@@ -40,6 +40,7 @@
 #include "metrics.h"
 #include "rconn.h"
 #include "runner.h"
+#include "timer.h"
 #include "util.h"
 #include "version.h"
 #include "xmalloc.h"
@@ -394,10 +395,10 @@ static struct event *
 http_every(struct metrics_http *mh, int64_t ms, event_callback_fn cb)
 {
 	struct event	*ev = event_new(mh->d->base, -1, EV_PERSIST, cb, mh);
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (ev == NULL || event_add(ev, &tv) == -1)
+	if (ev == NULL)
 		fatalx("metrics: cannot create timers");
+	timer_after(ev, ms);
 	return (ev);
 }
 

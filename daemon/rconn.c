@@ -309,7 +309,6 @@ rconn_schedule_retry(struct rconn *rc)
 static void
 rconn_drop(struct rconn *rc, const char *why)
 {
-	struct timeval	tv = { 0, 0 };
 
 	if (rc->ac == NULL)
 		return;
@@ -317,7 +316,7 @@ rconn_drop(struct rconn *rc, const char *why)
 		snprintf(rc->ac->c.errstr, sizeof(rc->ac->c.errstr), "%s", why);
 	if (rc->state == RC_READY)
 		rc->state = RC_HANDSHAKE;	/* not ready any more */
-	evtimer_add(rc->drop_ev, &tv);
+	timer_after(rc->drop_ev, 0);
 }
 
 /* hiredis: the TCP/unix connect finished (status REDIS_OK) or failed. */
@@ -325,7 +324,6 @@ static void
 rconn_on_connect(const redisAsyncContext *ac, int status)
 {
 	struct rconn	*rc = ac->data;
-	struct timeval	 tv = { 0, 0 };
 
 	evtimer_del(rc->connect_timer);
 	if (status != REDIS_OK) {
@@ -339,7 +337,7 @@ rconn_on_connect(const redisAsyncContext *ac, int status)
 	if (rc->target.unix_path == NULL)
 		redisEnableKeepAlive((redisContext *)&ac->c);
 	rc->state = RC_HANDSHAKE;
-	evtimer_add(rc->handshake_ev, &tv);
+	timer_after(rc->handshake_ev, 0);
 }
 
 /* hiredis: a connected context is going away (it frees it after we return). */

@@ -332,11 +332,10 @@ lsrc_key(const struct lsrc *l)
 void
 lsrc_up(struct lsrc *l)
 {
-	struct timeval	tv = { LSRC_BEAT_MS / 1000, (LSRC_BEAT_MS % 1000) * 1000 };
 
 	if (l->closing)
 		return;
-	event_add(l->beat_timer, &tv);
+	timer_after(l->beat_timer, LSRC_BEAT_MS);
 	lsrc_beat(l);
 	l->take_first = true;	/* leftovers of a lost reply */
 	lsrc_kick(l);

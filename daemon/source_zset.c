@@ -155,11 +155,8 @@ zsrc_new(struct deferd *d, const struct source *src)
 void
 zsrc_up(struct zsrc *z)
 {
-	int64_t		ms = z->d->cfg->poll_interval_ms;
-	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
-
 	z->running = true;
-	event_add(z->poll_timer, &tv);
+	timer_after(z->poll_timer, z->d->cfg->poll_interval_ms);
 	timer_after(z->kick_ev, 0);
 }
 

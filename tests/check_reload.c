@@ -22,13 +22,6 @@
 
 #include "harness.h"
 
-/* Sanitizer builds run several times slower: timing bounds scale by this. */
-#ifdef __SANITIZE_ADDRESS__
-#define SLOW	5
-#else
-#define SLOW	1
-#endif
-
 static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static int		 NDAEMON;
 

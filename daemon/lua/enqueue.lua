@@ -48,13 +48,8 @@ if redis.call('EXISTS', jk) == 1 then
 end
 
 local now = now_ms()
-local due = ms
-if mode == 'in' then
-	due = now + ms
-end
-if source == nil or source == '' then
-	source = 'delayed'
-end
+local due = due_of(mode, ms, now)
+source = source_or_default(source)
 
 local f = {'handler', handler, 'payload', payload, 'attempts', '0',
     'enqueued_ms', istr(now), 'due_ms', istr(due), 'source', source}

@@ -49,13 +49,8 @@ if first_job - 1 > #ARGV or (#ARGV - first_job + 1) % 2 ~= 0 then
 end
 
 local now = now_ms()
-local due = ms
-if mode == 'in' then
-	due = now + ms
-end
-if source == nil or source == '' then
-	source = 'delayed'
-end
+local due = due_of(mode, ms, now)
+source = source_or_default(source)
 
 -- The hash fields shared by every job; slot 4 takes each payload.
 local f = {'handler', handler, 'payload', '', 'attempts', '0',

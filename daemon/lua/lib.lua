@@ -286,3 +286,19 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 	end
 	return requeued, buried
 end
+
+-- The due time (ms) of an enqueue: now + ms for mode "in", ms for "at".
+local function due_of(mode, ms, now)
+	if mode == 'in' then
+		return now + ms
+	end
+	return ms
+end
+
+-- A job's source field: the given one, or "delayed".
+local function source_or_default(source)
+	if source == nil or source == '' then
+		return 'delayed'
+	end
+	return source
+end
