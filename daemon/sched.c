@@ -5,7 +5,9 @@
  * due time, so the timer is armed for exactly (next_due - now) on the
  * monotonic clock, whatever this host's wall clock says. Wake messages carry
  * a due time and re-arm the timer when it is earlier; the poll timer only
- * catches producers that enqueue without publishing a wake.
+ * catches producers that enqueue without publishing a wake. Redis's "now"
+ * between claims is estimated from the monotonic clock plus the offset seen
+ * in the last claim reply, never from the wall clock, which may jump.
  */
 #include <event2/event.h>
 
@@ -30,6 +32,8 @@
 #define REAP_LIMIT	100
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
+#define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
+#define LOST_MARGIN_MS	2000	/* clock estimate slack when looking for their jobs */
 
 struct sched {
 	struct deferd	*d;
@@ -47,10 +51,20 @@ struct sched {
 	int		 claim_limit;	/* slots reserved by the claim in flight */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
-	int64_t		 skew_ms;	/* Redis time minus local wall clock */
+	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
+	bool		 skew_known;	/* a claim reply has set skew_ms */
+	char		 claim_nonce[33]; /* of the claim in flight */
+	int64_t		 claim_min_score; /* lowest active score it can give */
+	/* Claims whose reply was lost: given back by the unclaim script. */
+	char		 lost[LOST_MAX][33];
+	int		 nlost;
+	int		 unclaim_sent;	/* nonces in the unclaim in flight; 0 = none */
+	int64_t		 lost_min_score;
 };
 
 static void	sched_claim(struct sched *);
+static void	sched_unclaim(struct sched *);
+static void	sched_claim_lost(struct sched *);
 
 /* How often expired leases must be looked for: max(1s, min(lease/2, 30s)). */
 static int64_t
@@ -146,7 +160,11 @@ sched_wake_cb(const char *channel, const char *payload, size_t len, void *priv)
 		sched_kick(s);
 		return;
 	}
-	due -= util_real_ms() + s->skew_ms;
+	if (!s->skew_known) {
+		sched_kick(s);		/* its reply arms the due timer */
+		return;
+	}
+	due -= util_mono_ms() + s->skew_ms;
 	if (due <= 0)
 		sched_kick(s);
 	else
@@ -187,7 +205,7 @@ sched_queue(const struct sched *s)
 int64_t
 sched_redis_now_ms(const struct sched *s)
 {
-	return (util_real_ms() + s->skew_ms);
+	return (util_mono_ms() + s->skew_ms);
 }
 
 const char *
@@ -232,6 +250,7 @@ sched_start(struct sched *s)
 {
 	s->running = true;
 	sched_reconfigure(s);
+	sched_unclaim(s);	/* sent before the claim: same connection, in order */
 	sched_kick(s);		/* the claim reaps too */
 }
 
@@ -349,8 +368,10 @@ sched_claim_reply(redisReply *reply, void *priv)
 	s->claiming = false;
 	d->reserved -= s->claim_limit;
 	s->claim_limit = 0;
-	if (reply == NULL)
-		return;		/* connection lost; restarted on RCONN_UP */
+	if (reply == NULL) {
+		sched_claim_lost(s);
+		return;		/* restarted, and unclaimed, on RCONN_UP */
+	}
 	sched_arm_poll(s);
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
 		log_errorx("queue %s: claim failed: %s", s->queue,
@@ -358,7 +379,8 @@ sched_claim_reply(redisReply *reply, void *priv)
 		    "unexpected reply");
 		return;
 	}
-	s->skew_ms = reply_int(reply->element[0], 0) - util_real_ms();
+	s->skew_ms = reply_int(reply->element[0], 0) - util_mono_ms();
+	s->skew_known = true;
 	sched_log_reaped(s, reply_int(reply->element[3], 0),
 	    reply_int(reply->element[4], 0));
 	for (size_t i = 5; i < reply->elements; i++) {
@@ -384,6 +406,75 @@ sched_claim_reply(redisReply *reply, void *priv)
 	}
 }
 
+/*
+ * The claim in flight lost its reply: it may have leased jobs that nobody
+ * will run. Remember its nonce so that sched_unclaim gives them back after
+ * the reconnect instead of leaving them to the reaper for a whole lease.
+ */
+static void
+sched_claim_lost(struct sched *s)
+{
+	if (s->nlost == LOST_MAX) {
+		memmove(s->lost[0], s->lost[1], sizeof(s->lost[0]) * (LOST_MAX - 1));
+		s->nlost--;
+		if (s->unclaim_sent > 0)
+			s->unclaim_sent--;
+	}
+	if (s->nlost == 0 || s->claim_min_score < s->lost_min_score)
+		s->lost_min_score = s->claim_min_score;
+	memcpy(s->lost[s->nlost++], s->claim_nonce, sizeof(s->lost[0]));
+}
+
+/* Reply of the unclaim script: the number of jobs given back. */
+static void
+sched_unclaim_reply(redisReply *reply, void *priv)
+{
+	struct sched	*s = priv;
+	int		 sent = s->unclaim_sent;
+
+	s->unclaim_sent = 0;
+	if (reply == NULL)
+		return;		/* sent again on the next RCONN_UP */
+	if (reply->type != REDIS_REPLY_INTEGER) {
+		log_errorx("queue %s: unclaim failed: %s (the reaper will "
+		    "requeue those jobs when their lease expires)", s->queue,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected reply");
+	} else if (reply->integer > 0)
+		log_warnx("queue %s: %lld job(s) of a claim whose reply was lost "
+		    "given back", s->queue, reply->integer);
+	memmove(s->lost[0], s->lost[sent], sizeof(s->lost[0]) * (s->nlost - sent));
+	s->nlost -= sent;
+	if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+		sched_kick(s);
+}
+
+/* Give back the jobs of the claims whose reply was lost (sched_claim_lost). */
+static void
+sched_unclaim(struct sched *s)
+{
+	const char	*argv[7 + LOST_MAX];
+	char		 min[24], lease[24];
+
+	if (s->nlost == 0 || s->unclaim_sent > 0 || !rconn_ready(s->d->cmd))
+		return;
+	snprintf(min, sizeof(min), "%" PRId64,
+	    s->lost_min_score > 0 ? s->lost_min_score : 0);
+	argv[0] = s->k_active;
+	argv[1] = s->k_delayed;
+	argv[2] = s->prefix;
+	snprintf(lease, sizeof(lease), "%" PRId64, s->d->cfg->lease_ms);
+	argv[3] = min;
+	argv[4] = lease;
+	argv[5] = s->k_wake;
+	argv[6] = s->d->events_chan;
+	for (int i = 0; i < s->nlost; i++)
+		argv[7 + i] = s->lost[i];
+	if (rconn_script(s->d->cmd, SCRIPT_UNCLAIM, sched_unclaim_reply, s, 2,
+	    7 + s->nlost, argv, NULL) == 0)
+		s->unclaim_sent = s->nlost;
+}
+
 /* Claim up to the free slots of due jobs of this queue. */
 static void
 sched_claim(struct sched *s)
@@ -407,6 +498,9 @@ sched_claim(struct sched *s)
 	snprintf(limit, sizeof(limit), "%d", free_slots);
 	snprintf(lease, sizeof(lease), "%" PRId64, cfg->lease_ms);
 	util_random_hex(nonce, 16);
+	memcpy(s->claim_nonce, nonce, sizeof(s->claim_nonce));
+	s->claim_min_score = s->skew_known ?
+	    util_mono_ms() + s->skew_ms + cfg->lease_ms - LOST_MARGIN_MS : 0;
 	snprintf(maxp, sizeof(maxp), "%" PRIu64, cfg->handlers.max_payload);
 	snprintf(scan, sizeof(scan), "%d", free_slots + SCAN_EXTRA);
 	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);

@@ -12,7 +12,7 @@ extern const char script_src_enqueue[], script_src_claim[],
 extern const char script_src_expjob[], script_src_track[],
     script_src_touch[], script_src_zsetmove[], script_src_listtake[],
     script_src_listrecover[];
-extern const char script_src_enqueue_batch[];
+extern const char script_src_enqueue_batch[], script_src_unclaim[];
 
 static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0 },
@@ -22,6 +22,7 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_RETRY] = { "retry", script_src_retry, 0 },
 	[SCRIPT_BURY] = { "bury", script_src_bury, 0 },
 	[SCRIPT_REAP] = { "reap", script_src_reap, 0 },
+	[SCRIPT_UNCLAIM] = { "unclaim", script_src_unclaim, 0 },
 	[SCRIPT_CANCEL] = { "cancel", script_src_cancel, 0 },
 	[SCRIPT_REVIVE] = { "revive", script_src_revive, 0 },
 	[SCRIPT_PURGE] = { "purge", script_src_purge, 0 },

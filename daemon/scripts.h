@@ -18,6 +18,7 @@ enum script_id {
 	SCRIPT_RETRY,
 	SCRIPT_BURY,
 	SCRIPT_REAP,
+	SCRIPT_UNCLAIM,		/* jobs of a claim whose reply was lost */
 	SCRIPT_CANCEL,
 	SCRIPT_REVIVE,
 	SCRIPT_PURGE,

@@ -473,10 +473,11 @@ START_TEST(client_kill_and_idle_timeout_lose_nothing)
 
 	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
 	/*
-	 * A claim whose reply a CLIENT KILL swallows leaves its jobs in active
-	 * until their lease expires (that is the recovery): keep it short.
+	 * The lease is long (5 min): a claim whose reply a CLIENT KILL swallows
+	 * must be given back on reconnect, not left to the reaper. The poll is
+	 * slower than the idle timeout, so the idle connection is closed.
 	 */
-	h_daemon_start(&d, W.work, config_text("poll_interval: 3s\nlease: 2s\n"));
+	h_daemon_start(&d, W.work, config_text("poll_interval: 3s\nlease: 5m\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "a%02d", i);
@@ -576,6 +577,39 @@ START_TEST(hung_redis_is_detected_and_recovered)
 }
 END_TEST
 
+/*
+ * A claim sent to a Redis that then hangs loses its reply; its job must come
+ * back when Redis does, not a whole lease later, and without an attempt
+ * spent. Nothing but that claim is in flight (slow poll, long lease), so
+ * "unresponsive" proves the claim was the command lost.
+ */
+START_TEST(claim_lost_to_a_hung_redis_is_given_back)
+{
+	struct h_daemon	d;
+	char		text[8192], *ids;
+
+	h_write_file(W.hdir, "count", "#!/bin/sh\n"
+	    "echo \"$DEFERD_JOB_ID $DEFERD_ATTEMPT\" >> \"$OUT/ids\"\n", 0755);
+	snprintf(text, sizeof(text), "redis: {url: \"%s\", command_timeout: 1s, "
+	    "connect_timeout: 1s}\npoll_interval: 1h\nlease: 5m\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", W.r.url,
+	    W.hdir, W.out);
+	h_daemon_start(&d, W.work, text);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("lost", "count", "", 0, 1500);
+	kill(W.r.pid, SIGSTOP);
+	ck_assert(h_daemon_log_has(&d, "unresponsive", 15000));
+	kill(W.r.pid, SIGCONT);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 30000));
+	ids = h_read_file(out("ids"));
+	ck_assert_str_eq(ids, "lost 1\n");	/* the lost claim spent no attempt */
+	free(ids);
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000));
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(check_config_reports_position)
 {
 	const char	*argv[5];
@@ -652,6 +686,7 @@ main(void)
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
 	tcase_add_test(tc, hung_redis_is_detected_and_recovered);
+	tcase_add_test(tc, claim_lost_to_a_hung_redis_is_given_back);
 	tcase_add_test(tc, check_config_reports_position);
 	tcase_add_test(tc, deferctl_enqueue_runs_through_the_daemon);
 	suite_add_tcase(s, tc);

@@ -982,6 +982,65 @@ START_TEST(claim_reaps_expired_leases_first)
 }
 END_TEST
 
+/*
+ * Unclaim gives back exactly the jobs of the lost claims' nonces (due time
+ * kept, attempt refunded, lease gone), and marks each nonce so that a lost
+ * claim which runs only afterwards claims nothing.
+ */
+START_TEST(unclaim_gives_back_lost_claims)
+{
+	redisReply	*rep;
+	redisContext	*w;
+	char		 b[64], due[32];
+	long long	 due_a;
+
+	due_a = enqueue("a", "h", "at", "1000");
+	enqueue("b", "h", "at", "2000");
+	enqueue("c", "h", "at", "3000");
+	rep = claim("2", "lost1");	/* a and b, reply "lost" */
+	ck_assert_uint_eq(n_entries(rep), 2);
+	freeReplyObject(rep);
+	rep = claim("1", "kept");	/* c, held by a live claim */
+	ck_assert_uint_eq(n_entries(rep), 1);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 3);
+	w = subscribe_wake();
+
+	/* A min score above every lease finds nothing. */
+	snprintf(due, sizeof(due), "%lld", redis_now() + 3600000);
+	ck_assert_int_eq(script_int(SCRIPT_UNCLAIM, 2, K_ACTIVE, K_DELAYED, P,
+	    due, "60000", K_WAKE, "", "lost1", NULL), 0);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 3);
+
+	ck_assert_int_eq(script_int(SCRIPT_UNCLAIM, 2, K_ACTIVE, K_DELAYED, P,
+	    "0", "60000", K_WAKE, "", "other", "lost1", NULL), 2);
+	expect_msg(w, "1000");		/* the earliest due time given back */
+	expect_no_more(w);
+	ck_assert_int_eq(zscore(K_DELAYED, "a"), due_a);
+	ck_assert_int_eq(zscore(K_DELAYED, "b"), 2000);
+	ck_assert_int_ne(zscore(K_ACTIVE, "c"), -1);
+	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "0");
+	ck_assert_str_eq(jget("a", "lease", b, sizeof(b)), "");
+	ck_assert_str_eq(jget("c", "lease", b, sizeof(b)), "kept-1");
+
+	/* A claim under a nonce given up before it ran claims nothing... */
+	ck_assert_int_eq(script_int(SCRIPT_UNCLAIM, 2, K_ACTIVE, K_DELAYED, P,
+	    "0", "60000", K_WAKE, "", "late", NULL), 0);
+	rep = claim("5", "late");
+	ck_assert_uint_eq(n_entries(rep), 0);
+	freeReplyObject(rep);
+	ck_assert_int_gt(h_cmd_int(C, "PTTL " P "unclaimed:late"), 0);
+	/* ...while any other claim takes the jobs given back. */
+	rep = claim("5", "next");
+	ck_assert_uint_eq(n_entries(rep), 2);
+	assert_run(entry(rep, 0), "a");
+	assert_run(entry(rep, 1), "b");
+	freeReplyObject(rep);
+	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "1");
+	redisFree(w);
+}
+END_TEST
+
 START_TEST(reap_expired_leases)
 {
 	redisContext	*s;
@@ -1354,6 +1413,7 @@ main(void)
 	tcase_add_test(tc, dead_trim_by_count);
 	tcase_add_test(tc, dead_trim_by_age);
 	tcase_add_test(tc, reap_expired_leases);
+	tcase_add_test(tc, unclaim_gives_back_lost_claims);
 	tcase_add_test(tc, claim_reaps_expired_leases_first);
 	tcase_add_test(tc, cancel_answers);
 	tcase_add_test(tc, revive_dead);

@@ -7,7 +7,9 @@
 -- ARGV[2] limit: at most this many jobs are claimed
 -- ARGV[3] lease_ms: the active score is now + lease_ms
 -- ARGV[4] token nonce: the k-th job claimed by this call (k = 1, 2, ...)
---         gets the lease token nonce..'-'..k
+--         gets the lease token nonce..'-'..k. When P..'unclaimed:'..nonce
+--         exists (the unclaim script gave this claim up as lost before it
+--         ran) nothing is claimed.
 -- ARGV[5] max payload bytes (0 = no limit)
 -- ARGV[6] scan cap: how many due candidates to look at (>= limit)
 -- ARGV[7] dead max_jobs (0 = no limit)
@@ -100,6 +102,9 @@ local function check(jk)
 	return nil, h[1]
 end
 
+if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
+	limit = 0
+end
 if limit > 0 then
 	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
 	    'LIMIT', 0, scan_cap)
