@@ -82,6 +82,7 @@ struct expire {
 
 	/* notify-keyspace-events */
 	bool		 flags_ok_once;
+	bool		 flags_denied;	/* CONFIG GET refused: not asked again */
 	bool		 checked;	/* the first check is done: READY may go out */
 	struct event	*flags_timer;
 
@@ -316,7 +317,11 @@ expire_track_reply(redisReply *reply, void *priv)
 	    reply_int(reply->element[1], -1));
 }
 
-/* Send one track call for keys[0..n-1] (lens may not be NULL). */
+/*
+ * Send one track call for keys[0..n-1] (lens may not be NULL). The
+ * application's keys go in ARGV, not KEYS: Redis's ACL requires write
+ * access to every declared key of EVALSHA, and deferd only reads them.
+ */
 static void
 expire_track_send(struct expire *e, char **keys, size_t *lens, size_t n)
 {
@@ -325,14 +330,14 @@ expire_track_send(struct expire *e, char **keys, size_t *lens, size_t n)
 
 	argv[0] = e->k_watch;
 	alens[0] = strlen(e->k_watch);
+	argv[1] = e->dbstr;
+	alens[1] = strlen(e->dbstr);
 	for (size_t i = 0; i < n; i++) {
-		argv[i + 1] = keys[i];
-		alens[i + 1] = lens[i];
+		argv[i + 2] = keys[i];
+		alens[i + 2] = lens[i];
 	}
-	argv[n + 1] = e->dbstr;
-	alens[n + 1] = strlen(e->dbstr);
 	rconn_script(e->d->cmd, SCRIPT_TRACK, expire_track_reply, e,
-	    (int)n + 1, (int)n + 2, argv, alens);
+	    1, (int)n + 2, argv, alens);
 	free(argv);
 	free(alens);
 }
@@ -664,9 +669,12 @@ expire_flags_reply(redisReply *reply, void *priv)
 	if (reply == NULL || e->closing)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		log_warnx("expirations: cannot read notify-keyspace-events (%s); "
-		    "CONFIG is disabled or denied (managed Redis?): make sure it "
-		    "includes Exg, or key expirations will not arrive", reply->str);
+		log_warnx("expirations: cannot read notify-keyspace-events (%s), "
+		    "not checked again; CONFIG is disabled or denied (managed "
+		    "Redis or a least-privilege ACL user): make sure it includes "
+		    "Exg in redis.conf, or key expirations will not arrive",
+		    reply->str);
+		e->flags_denied = true;
 		e->flags_ok_once = true;
 		expire_checked(e);
 		return;
@@ -692,10 +700,14 @@ expire_flags_reply(redisReply *reply, void *priv)
 	    "CONFIG", "SET", "notify-keyspace-events", merged }, NULL);
 }
 
-/* Check notify-keyspace-events. */
+/* Check notify-keyspace-events (once only if CONFIG GET was refused). */
 static void
 expire_check_flags(struct expire *e)
 {
+	if (e->flags_denied) {
+		expire_checked(e);
+		return;
+	}
 	rconn_command(e->d->cmd, expire_flags_reply, e, 3, (const char *[]){
 	    "CONFIG", "GET", "notify-keyspace-events" }, NULL);
 }

@@ -94,6 +94,7 @@ struct rconn {
 	int			 handshake_left;
 	char			 handshake_error[512];
 	bool			 handshake_refused;
+	bool			 policy_denied;	/* CONFIG GET refused: asked once only */
 	char			*sha[SCRIPT_COUNT];
 
 	struct rsub		**subs;
@@ -544,8 +545,11 @@ rconn_policy_ok(struct rconn *rc, const redisReply *reply)
 	const char	*policy;
 
 	if (reply->type == REDIS_REPLY_ERROR) {
-		log_warnx("redis %s: cannot read maxmemory-policy (%s); make sure "
-		    "it is noeviction", rc->name, reply->str);
+		/* A least-privilege ACL user has no CONFIG: say so once, go on. */
+		rc->policy_denied = true;
+		log_warnx("redis %s: cannot read maxmemory-policy (%s), not "
+		    "checked again; make sure it is noeviction in redis.conf, or "
+		    "Redis may evict jobs and locks", rc->name, reply->str);
 		return (true);
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
@@ -696,7 +700,7 @@ rconn_handshake_cb(evutil_socket_t fd, short what, void *arg)
 	    (long)getpid());
 	rconn_handshake_send(rc, HS_SETNAME, -1, 3,
 	    (const char *[]){ "CLIENT", "SETNAME", setname }, NULL);
-	if (rc->opts.check_eviction)
+	if (rc->opts.check_eviction && !rc->policy_denied)
 		rconn_handshake_send(rc, HS_POLICY, -1, 3, (const char *[]){
 		    "CONFIG", "GET", "maxmemory-policy" }, NULL);
 	for (int i = 0; rc->opts.load_scripts && i < SCRIPT_COUNT; i++) {
@@ -774,6 +778,12 @@ rconn_observe(struct rconn *rc, rconn_event_cb cb, void *arg)
 	    sizeof(*rc->observers));
 	rc->observers[rc->nobservers].cb = cb;
 	rc->observers[rc->nobservers++].arg = arg;
+}
+
+void
+rconn_reset(struct rconn *rc, const char *why)
+{
+	rconn_drop(rc, why);
 }
 
 void

@@ -75,6 +75,9 @@ void		 rconn_subscribe(struct rconn *, const char *channel, bool pattern,
  * rconn_free.
  */
 void		 rconn_observe(struct rconn *, rconn_event_cb cb, void *arg);
+/* Drop the connection (logged with why) and reconnect, e.g. when a liveness
+ * check failed. A no-op while not connected. */
+void		 rconn_reset(struct rconn *, const char *why);
 /* Use a new target from now on; reconnects if it differs. */
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
 /* Number of commands sent whose replies have not arrived. */

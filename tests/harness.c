@@ -461,6 +461,30 @@ h_enqueue(redisContext *c, const char *id, const char *handler,
 	free(jkey);
 }
 
+void
+h_enqueue_with(redisContext *c, const char *id, const char *handler,
+    const char *resource, int max_attempts, int64_t delay_ms)
+{
+	char		*jkey = keys_job("deferd", "default", id);
+	char		 delay[32], maxa[16];
+	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
+			    "", "in", delay, maxa, resource, "",
+			    "deferd:{default}:wake", "deferd:events" };
+	redisReply	*rep;
+
+	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+	if (max_attempts > 0)
+		snprintf(maxa, sizeof(maxa), "%d", max_attempts);
+	else
+		maxa[0] = '\0';
+	rep = rclient_script(c, SCRIPT_ENQUEUE, 2, 12, argv, NULL);
+	ck_assert_msg(rep != NULL && rep->type == REDIS_REPLY_ARRAY,
+	    "enqueue failed: %s", rep && rep->type == REDIS_REPLY_ERROR ?
+	    rep->str : c->errstr);
+	freeReplyObject(rep);
+	free(jkey);
+}
+
 int64_t
 h_redis_now_ms(redisContext *c)
 {

@@ -83,6 +83,12 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  */
 void		 h_enqueue(redisContext *c, const char *id, const char *handler,
 		    const void *payload, size_t len, int64_t delay_ms);
+/*
+ * The same with a resource (lock name, "" for none) and max_attempts (0 for
+ * the config's), payload empty.
+ */
+void		 h_enqueue_with(redisContext *c, const char *id, const char *handler,
+		    const char *resource, int max_attempts, int64_t delay_ms);
 /* ZCARD of deferd:{default}:WHICH ("delayed", "active", "dead"). */
 long long	 h_zcard(redisContext *c, const char *which);
 /* How many times text occurs in a daemon's log. */

@@ -6,6 +6,14 @@ set -u
 missing=""
 need_pkg() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+# A library found by its file (no command to probe): the first existing path wins.
+need_lib() {
+	lib=$1 pkg=$2
+	for d in /usr/lib/*/faketime /usr/lib/faketime /usr/lib64/faketime; do
+		[ -e "$d/$lib" ] && return 0
+	done
+	missing="$missing $pkg"
+}
 
 need_cmd pkg-config pkg-config
 need_cmd cc gcc
@@ -20,6 +28,8 @@ else
 fi
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
+# Tests only: tests/check_clock runs deferd under libfaketime (promise P16).
+need_lib libfaketime.so.1 faketime
 [ -z "$missing" ] && exit 0
 
 line="apt-get install -y$missing"

@@ -3,8 +3,11 @@
 -- time in ms). Runs in the connection's database, which must be DB.
 --
 -- KEYS[1] the watch zset
--- KEYS[2..] keys to (re)track
 -- ARGV[1] database number (decimal), the member prefix
+-- ARGV[2..] keys to (re)track: the application's keys, only read. They are
+--         not declared in KEYS because Redis's ACL wants write access to
+--         every declared key of EVALSHA (config/redis-acl.conf grants
+--         read only); the connection's one database makes that safe.
 --
 -- For each key: its PEXPIRETIME (Redis 7), or on older Redis PTTL + now;
 -- with a TTL the member is ZADDed with that score, without one (or when
@@ -28,9 +31,9 @@ local function expiry(k)
 	return now + t
 end
 
-for i = 2, #KEYS do
-	local member = db .. ':' .. KEYS[i]
-	local t = expiry(KEYS[i])
+for i = 2, #ARGV do
+	local member = db .. ':' .. ARGV[i]
+	local t = expiry(ARGV[i])
 	if t > 0 then
 		redis.call('ZADD', watch, istr(t), member)
 		tracked = tracked + 1
