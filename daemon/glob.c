@@ -163,9 +163,9 @@ glob_ncaptures(const char *pat)
 		if (*p == '\\' && p[1] != '\0')
 			p++;
 		else if (*p == '[') {
-			for (p++; *p != '\0' && *p != ']'; p++)
-				if (*p == '\\' && p[1] != '\0')
-					p++;
+			/* Skip the class as the matcher reads it (ranges like [a-] included). */
+			p++;
+			(void)glob_class(&p, 0);
 			if (*p == '\0')
 				break;
 		}
