@@ -5,6 +5,8 @@
 #   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
 #   make check      all tests (unit + integration against a real redis-server); alias: make test
 #   make check-asan the same tests built with AddressSanitizer + UBSan
+#   make fuzz       libFuzzer on each parser, FUZZ_SECONDS (60) each (needs clang);
+#                   make check replays their corpora (fuzz/corpus/NAME)
 #   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc (PREFIX=/usr for a package)
 #   make uninstall  the same variables; keeps the configuration and handlers
 #   make clean
@@ -41,9 +43,27 @@ LIB_OBJS	:= $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/scripts_gen.o
 CTL_OBJS	:= $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
 TEST_SRCS	:= $(sort $(wildcard tests/check_*.c))
 TEST_BINS	:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
-TEST_SUPPORT	:= $(BUILD)/tests/harness.o
+TEST_SUPPORT	:= $(BUILD)/tests/harness.o $(BUILD)/tests/proxy.o
+
+# Fuzz targets fuzz/fuzz_NAME.c (P15). make check runs $(BUILD)/fuzz/replay_NAME,
+# the target over its seed corpus fuzz/corpus/NAME (fuzz/replay.c, any compiler,
+# so also under the sanitizers of check-asan). make fuzz builds everything with
+# clang in $(FUZZ_BUILD) and runs $(FUZZ_BUILD)/fuzz/fuzzer_NAME under libFuzzer,
+# one target at a time: make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="config reply".
+FUZZ_SRCS	:= $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES	:= $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
+FUZZ_REPLAYS	:= $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SUPPORT	:= $(BUILD)/fuzz/common.o
+FUZZ_CC		?= clang
+FUZZ_BUILD	?= build-fuzz
+FUZZ_SECONDS	?= 60
+FUZZ_TARGETS	?= $(FUZZ_NAMES)
+FUZZ_FLAGS	?=
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TEST_BINS	+= $(FUZZ_REPLAYS)
 
 .PHONY: all deps run check test check-asan install uninstall clean bench demo
+.PHONY: fuzz fuzz-run clean-fuzz
 .SECONDARY:
 
 all: $(BUILD)/.deps-ok $(BUILD)/deferd $(BUILD)/deferctl
@@ -79,6 +99,16 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/.deps-ok
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TEST_SUPPORT) $(BUILD)/libdeferd.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
 
+$(BUILD)/fuzz/%.o: fuzz/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(FUZZ_SUPPORT) $(BUILD)/libdeferd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/fuzz/fuzzer_%: $(BUILD)/fuzz/fuzz_%.o $(FUZZ_SUPPORT) $(BUILD)/libdeferd.a
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
 # Every test binary runs even when an earlier one failed; the target fails if any did.
 check: all $(TEST_BINS)
 	@DEFERD_BUILD=$(abspath $(BUILD)) tools/run-tests.sh $(TEST_BINS)
@@ -88,6 +118,29 @@ test: check
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+# libFuzzer needs clang; the whole library is rebuilt with coverage in $(FUZZ_BUILD).
+fuzz:
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    $(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" \
+	        CFLAGS="$(CFLAGS) -Wno-unknown-warning-option" \
+	        SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-run; \
+	else \
+	    echo "make fuzz needs clang with libFuzzer (Debian: apt-get install clang);"; \
+	    echo "make check replays the corpora in fuzz/corpus without it"; \
+	fi
+
+# Each target in turn, growing its corpus in $(BUILD)/fuzz/corpus/NAME (the
+# seeds in fuzz/corpus/NAME are only read); a crash stops the run and its
+# input is left in $(BUILD)/fuzz/crash/.
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzzer_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/crash || exit 1; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	    $(BUILD)/fuzz/fuzzer_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -artifact_prefix=$(BUILD)/fuzz/crash/$$t- $(FUZZ_FLAGS) \
+	        $(BUILD)/fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
 
 run: all
 	@tools/run.sh $(BUILD)
@@ -134,4 +187,9 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
+
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/fuzz/*.d)

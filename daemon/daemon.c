@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "deferd.h"
+#include "failpoint.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -30,6 +31,7 @@
 #include "runner.h"
 #include "sched.h"
 #include "sources.h"
+#include "subcheck.h"
 #include "sdnotify.h"
 #include "timer.h"
 #include "util.h"
@@ -219,6 +221,32 @@ deferd_check_ready(struct deferd *d)
 	deferd_notify_status(d, false);
 }
 
+/*
+ * Probe the subscriber connection every max(1s, min(lease/2, 15s)) on a
+ * channel of this daemon's own (NS:ping:RANDOM); see subcheck.h.
+ */
+static void
+deferd_subcheck(struct deferd *d)
+{
+	const struct config	*cfg = d->cfg;
+	int64_t			 every = cfg->lease_ms / 2;
+	char			 id[17], *channel;
+
+	if (every > 15000)
+		every = 15000;
+	if (every < 1000)
+		every = 1000;
+	if (d->subcheck != NULL) {
+		subcheck_set(d->subcheck, every, cfg->redis.command_timeout_ms);
+		return;
+	}
+	util_random_hex(id, 8);
+	xasprintf(&channel, "%s:ping:%s", cfg->namespace, id);
+	d->subcheck = subcheck_new(d->base, d->cmd, d->sub, channel, every,
+	    cfg->redis.command_timeout_ms);
+	free(channel);
+}
+
 /* Persistent timer: extend leases every lease/3. */
 static void
 deferd_extend_cb(evutil_socket_t fd, short what, void *arg)
@@ -332,6 +360,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	runner_set_config(d->runner, cfg);
 	rconn_set_target(d->cmd, &cfg->redis.target);
 	rconn_set_target(d->sub, &cfg->redis.target);
+	deferd_subcheck(d);
 	for (size_t i = 0; i < d->nscheds; i++) {
 		sched_reconfigure(d->scheds[i]);
 		sched_kick(d->scheds[i]);
@@ -409,6 +438,7 @@ deferd_connect(struct deferd *d)
 	o.check_eviction = false;
 	o.subscriber = true;
 	d->sub = rconn_new(d->base, &cfg->redis.target, &o, NULL, d);
+	deferd_subcheck(d);
 }
 
 struct deferd *
@@ -461,6 +491,7 @@ deferd_run(struct deferd *d)
 	deferd_arm_extend(d);
 	log_info("starting: config %s, event method %s", d->cfg->path,
 	    event_base_get_method(d->base));
+	failpoint_init();
 	deferd_notify_start(d);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
@@ -477,6 +508,7 @@ deferd_free(struct deferd *d)
 	runner_free(d->runner);
 	rconn_free(d->cmd);
 	rconn_free(d->sub);
+	subcheck_free(d->subcheck);	/* after: their last callbacks reach it */
 	sources_free(d->sources);
 	metrics_http_free(d->http);
 	free(d->events_chan);

@@ -21,6 +21,7 @@ struct event_base;
 struct job;
 struct metrics_http;
 struct rconn;
+struct subcheck;
 struct runner;
 struct sched;
 struct sources;
@@ -41,6 +42,7 @@ struct deferd {
 	size_t			 nretired;
 	struct rconn		*cmd;		/* commands and scripts */
 	struct rconn		*sub;		/* wake channels */
+	struct subcheck		*subcheck;	/* liveness of sub */
 	struct runner		*runner;
 	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
 	struct sched		**scheds;	/* one per queue, cfg->queues order */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "deferd.h"
+#include "failpoint.h"
 #include "job.h"
 #include "keys.h"
 #include "lock.h"
@@ -209,6 +210,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	j->state = JOB_WAITING;
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
 	    j->handler, sched_queue(s), j->attempt, j->max_attempts);
+	failpoint_crash("after_claim");	/* leased to us, nothing spawned */
 	if (d->draining) {
 		job_requeue_waiting(d);
 		return;
@@ -308,6 +310,8 @@ job_run_done(const struct run_result *r, void *arg)
 	lock_release(j->lock);
 	j->lock = NULL;
 	job_decide(j, r);
+	if (j->report == SCRIPT_COMPLETE)
+		failpoint_crash("before_complete");	/* ran, not recorded */
 	j->state = JOB_REPORTING;
 	job_send_report(j);
 }

@@ -47,6 +47,7 @@
 
 #include <event2/event.h>
 
+#include "failpoint.h"
 #include "handler.h"
 #include "log.h"
 #include "runner.h"
@@ -214,6 +215,7 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	}
 	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
 	    (long)run->pid);
+	failpoint_crash("after_exec");	/* spawned, payload not yet written */
 	run_arm_io(run);
 	if (run->timeout_ms > 0) {
 		timer_after(run->timeout_ev, run->timeout_ms);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "proxy.h"
 
 static struct h_world	 W;	/* Redis, client, handlers/out/work dirs */
 static const char *const AOF[] = { "--appendonly", "yes", "--appendfsync", "always", NULL };
@@ -597,6 +598,12 @@ START_TEST(claim_lost_to_a_hung_redis_is_given_back)
 	h_daemon_start(&d, W.work, text);
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("lost", "count", "", 0, 1500);
+	/*
+	 * Redis may write our reply before the wake message to deferd: a
+	 * second round trip proves that the loop iteration which wrote both
+	 * is over before Redis stops.
+	 */
+	freeReplyObject(h_cmd(W.c, "PING"));
 	kill(W.r.pid, SIGSTOP);
 	ck_assert(h_daemon_log_has(&d, "unresponsive", 15000));
 	kill(W.r.pid, SIGCONT);
@@ -607,6 +614,42 @@ START_TEST(claim_lost_to_a_hung_redis_is_given_back)
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000));
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
+ * Every connection turns half-open (Redis sees the clients go, deferd's
+ * sockets stay open and silent). The command connection notices by its
+ * reply deadline; the subscriber, which sends nothing, by its liveness
+ * probe. Afterwards a wake must work again: with an hour's poll, only the
+ * wake message can start the last job in time.
+ */
+START_TEST(half_open_connections_are_detected)
+{
+	struct h_daemon	d;
+	struct h_proxy	px;
+	char		text[8192];
+
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	h_proxy_start(&px, W.work, W.r.sock);
+	snprintf(text, sizeof(text), "redis: {url: \"%s\", command_timeout: 1s, "
+	    "connect_timeout: 1s}\npoll_interval: 1h\nlease: 2s\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", px.url,
+	    W.hdir, W.out);
+	h_daemon_start(&d, W.work, text);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("before", "count", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 15000));
+	h_proxy_sever(&px);
+	ck_assert(h_daemon_log_has(&d, "no subscription of ours", 30000));
+	ck_assert(H_WAIT_UNTIL(h_log_count(&d, "redis sub: connected to") >= 2,
+	    30000));
+	ck_assert(H_WAIT_UNTIL(h_log_count(&d, "redis cmd: connected to") >= 2,
+	    30000));
+	enqueue("after", "count", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 2, 15000));
+	h_daemon_stop(&d);
+	h_proxy_stop(&px);
 }
 END_TEST
 
@@ -687,6 +730,7 @@ main(void)
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
 	tcase_add_test(tc, hung_redis_is_detected_and_recovered);
 	tcase_add_test(tc, claim_lost_to_a_hung_redis_is_given_back);
+	tcase_add_test(tc, half_open_connections_are_detected);
 	tcase_add_test(tc, check_config_reports_position);
 	tcase_add_test(tc, deferctl_enqueue_runs_through_the_daemon);
 	suite_add_tcase(s, tc);

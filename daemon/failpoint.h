@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deterministic failpoints for crash tests (RELIABILITY P1): the
+ * environment variable DEFERD_FAILPOINT names, comma-separated, the points
+ * at which the daemon kills itself with SIGKILL, so that a test can hit
+ * exactly one window of a job's life: after_claim, after_exec,
+ * before_complete. Unset (production), every check is one load and a
+ * compare.
+ */
+#ifndef DEFERD_FAILPOINT_H
+#define DEFERD_FAILPOINT_H
+
+#include <stdbool.h>
+
+/*
+ * Read DEFERD_FAILPOINT once; warn when failpoints are armed and about
+ * names that are not failpoints (they are ignored).
+ */
+void	failpoint_init(void);
+/* Whether the failpoint name is armed (always false before failpoint_init). */
+bool	failpoint_hit(const char *name);
+/* If name is armed: log that it was reached, then raise SIGKILL. */
+void	failpoint_crash(const char *name);
+
+#endif
