@@ -25,6 +25,8 @@
 #include "config.h"
 #include "config_schema.h"
 #include "config_yaml.h"
+#include "glob.h"
+#include "template.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -530,16 +532,33 @@ check_retry(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 	    "retry.backoff_max (%s)", a, b));
 }
 
-/* A rule needs a pattern and a handler. */
+/*
+ * A rule needs a pattern and a handler; its resource template must parse
+ * and use no capture the pattern lacks (else every job would run unlocked).
+ */
 static int
 check_rule(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 {
 	const struct expiration_rule	*r = base;
+	const struct cy_node		*v = cy_map_get(n, "resource");
+	char				 err[256];
+	int				 max;
+	size_t				 have;
 
 	if (r->pattern == NULL)
 		return (cs_key_error(ctx, n, "pattern is required"));
 	if (r->handler == NULL)
 		return (cs_key_error(ctx, n, "handler is required"));
+	if (r->resource == NULL)
+		return (0);
+	if ((max = template_check(r->resource, err, sizeof(err))) == -2)
+		return (cs_key_error(ctx, v, "resource '%s': %s", r->resource,
+		    err));
+	have = glob_ncaptures(r->pattern);
+	if (max > (int)have || max > GLOB_MAX_CAPTURES)
+		return (cs_key_error(ctx, v, "resource '%s' uses {%d} but the "
+		    "pattern '%s' has %zu wildcard(s)", r->resource, max,
+		    r->pattern, have));
 	return (0);
 }
 

@@ -785,25 +785,6 @@ expire_lost_window_seconds(const struct expire *e)
 	return (e == NULL ? 0 : (double)e->lost_window_ms / 1000);
 }
 
-/* Check the rules' resource templates against their patterns; fatal if bad. */
-static void
-expire_check_rule(const struct expiration_rule *r)
-{
-	char	err[256];
-	int	max;
-
-	if (r->resource == NULL)
-		return;
-	if ((max = template_check(r->resource, err, sizeof(err))) == -2)
-		fatalx("expirations: rule %s: resource '%s': %s", r->pattern,
-		    r->resource, err);
-	if (max > (int)glob_ncaptures(r->pattern) ||
-	    max > GLOB_MAX_CAPTURES)
-		fatalx("expirations: rule %s: resource '%s' uses {%d} but the "
-		    "pattern has %zu wildcard(s)", r->pattern, r->resource, max,
-		    glob_ncaptures(r->pattern));
-}
-
 /* Subscribe to the key events (through s) and create the timers. */
 static void
 expire_subscribe(struct sources *s, struct expire *e)
@@ -851,8 +832,7 @@ expire_new(struct sources *s, struct deferd *d, bool startup)
 		struct exp_rule	*r = &e->rules[e->nrules++];
 		const char	*q;
 
-		r->r = &cfg->expirations.rules[i];
-		expire_check_rule(r->r);
+		r->r = &cfg->expirations.rules[i];	/* template checked by config.c */
 		q = sources_queue(d, r->r->queue);
 		r->prefix = keys_prefix(cfg->namespace, q);
 		r->k_delayed = keys_queue(cfg->namespace, q, "delayed");

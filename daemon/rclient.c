@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "rclient.h"
+#include "reply.h"
 #include "xmalloc.h"
 
 /*
@@ -124,6 +125,7 @@ rclient_connect(const struct redis_target *t, int64_t timeout_ms, char *err,
 		redisFree(c);
 		return (NULL);
 	}
+	reply_cap_reader(c->reader);
 	if (timeout_ms > 0 && redisSetTimeout(c, tv) != REDIS_OK) {
 		snprintf(err, errlen, "redis %s: cannot set timeout: %s", where,
 		    c->errstr);

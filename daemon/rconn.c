@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "reply.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "timer.h"
@@ -379,6 +380,7 @@ rconn_connect(struct rconn *rc)
 		rconn_failed(rc, why);
 		return;
 	}
+	reply_cap_reader(ac->c.reader);
 	ac->data = rc;
 	if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
 		redisAsyncFree(ac);

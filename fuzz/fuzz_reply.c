@@ -12,7 +12,8 @@
  * any element arrives: "*2147483647\r\n" is a 16 GiB calloc in 0.14 (1.x
  * allows up to 2^32-1 elements). That is a known property of hiredis, not
  * fuzzed further: the reader here refuses arrays larger than
- * FUZZ_MAX_ELEMENTS as out of memory, through its createArray hook.
+ * REPLY_MAX_ELEMENTS as out of memory, as deferd's own connections do
+ * (reply_cap_reader).
  * Checks: strings are NUL-terminated at their length, arrays have their
  * elements, and the fields that become handler environment variables get
  * DEFERD_ names.
@@ -27,29 +28,7 @@
 #include "reply.h"
 #include "sources.h"
 
-#define FUZZ_MAX_ELEMENTS	65536
-
-/* The type of createArray's element count: int in 0.14, size_t in 1.x. */
-#if HIREDIS_MAJOR >= 1
-typedef size_t	array_len_t;
-#else
-typedef int	array_len_t;
-#endif
-
 static void	walk(const redisReply *r, int depth);
-
-static redisReplyObjectFunctions	  capped_fn;
-static void				*(*hiredis_array)(const redisReadTask *,
-					    array_len_t);
-
-/* hiredis's own createArray, but NULL (out of memory) past FUZZ_MAX_ELEMENTS. */
-static void *
-capped_array(const redisReadTask *task, array_len_t n)
-{
-	if ((size_t)n > FUZZ_MAX_ELEMENTS)
-		return (NULL);
-	return (hiredis_array(task, n));
-}
 
 /* Read an array as a claim entry: the id and token, then field/value pairs. */
 static void
@@ -112,12 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((rd = redisReaderCreate()) == NULL)
 		abort();
-	if (hiredis_array == NULL) {
-		capped_fn = *rd->fn;
-		hiredis_array = capped_fn.createArray;
-		capped_fn.createArray = capped_array;
-	}
-	rd->fn = &capped_fn;
+	reply_cap_reader(rd);
 	while (ok && off < size) {
 		size_t n = size - off < chunk ? size - off : chunk;
 

@@ -162,6 +162,15 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:3:43: expirations.rules[0].queue: unknown queue 'other'; add it to queues" },
 	{ "expirations:\n  rules:\n    - {handler: h}\n",
 	  "t.yaml:3:7: expirations.rules[0]: pattern is required" },
+	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, resource: \"o:{2}\"}\n",
+	  "t.yaml:3:46: expirations.rules[0]: resource 'o:{2}' uses {2} but the "
+	  "pattern 'x:*' has 1 wildcard(s)" },
+	{ "expirations:\n  rules:\n    - {pattern: \"k:[a-]*]\", handler: h, resource: \"o:{1}\"}\n",
+	  "t.yaml:3:51: expirations.rules[0]: resource 'o:{1}' uses {1} but the "
+	  "pattern 'k:[a-]*]' has 0 wildcard(s)" },
+	{ "expirations:\n  rules:\n    - {pattern: \"x:*\", handler: h, resource: \"o:{1\"}\n",
+	  "t.yaml:3:46: expirations.rules[0]: resource 'o:{1': placeholder at "
+	  "offset 2 is not closed: expected '}' after {1" },
 	{ "expirations:\n  rules:\n    - pattern: \"x:*\"\n      handler: ../x\n",
 	  "t.yaml:4:16: expirations.rules[0].handler: expected a handler name matching "
 	  "[A-Za-z0-9][A-Za-z0-9_.-]*, got '../x'" },

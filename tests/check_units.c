@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reply.h"
 #include "units.h"
 #include "util.h"
 #include "harness.h"
@@ -101,6 +102,32 @@ START_TEST(escape)
 }
 END_TEST
 
+/* A capped reader takes ordinary arrays but refuses a gigantic header. */
+START_TEST(reply_reader_cap)
+{
+	redisReader	*rd = redisReaderCreate();
+	void		*v = NULL;
+	char		 big[32];
+
+	ck_assert_ptr_nonnull(rd);
+	reply_cap_reader(rd);
+	ck_assert_int_eq(redisReaderFeed(rd, "*2\r\n:7\r\n$2\r\nok\r\n", 16),
+	    REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(rd, &v), REDIS_OK);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(((redisReply *)v)->elements, 2);
+	ck_assert_int_eq(reply_int(((redisReply *)v)->element[0], 0), 7);
+	ck_assert_int_eq(reply_int(((redisReply *)v)->element[1], -1), 0);
+	freeReplyObject(v);
+	v = NULL;
+	snprintf(big, sizeof(big), "*%d\r\n", REPLY_MAX_ELEMENTS + 1);
+	ck_assert_int_eq(redisReaderFeed(rd, big, strlen(big)), REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(rd, &v), REDIS_ERR);
+	ck_assert_ptr_null(v);
+	redisReaderFree(rd);
+}
+END_TEST
+
 START_TEST(random_ids)
 {
 	char	a[64], b[64];
@@ -128,6 +155,7 @@ main(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, escape);
 	tcase_add_test(tc, random_ids);
+	tcase_add_test(tc, reply_reader_cap);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }
