@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "deferd.h"
+#include "canary.h"
 #include "glob.h"
 #include "keys.h"
 #include "log.h"
@@ -83,6 +84,8 @@ struct expire {
 	/* notify-keyspace-events */
 	bool		 flags_ok_once;
 	bool		 flags_denied;	/* CONFIG GET refused: not asked again */
+	struct canary	*canary;	/* proves that expired events arrive */
+	bool		 canary_failed;	/* the last probe heard nothing */
 	bool		 checked;	/* the first check is done: READY may go out */
 	struct event	*flags_timer;
 
@@ -429,6 +432,8 @@ expire_event_cb(const char *channel, const char *payload, size_t len,
 			expire_tracking_event(e, event, payload, len);
 		return;
 	}
+	if (canary_event(e->canary, db, payload, len))
+		return;
 	if ((rule = expire_find_rule(e, db, payload, len)) == -1)
 		return;
 	metrics_expire_event();
@@ -721,6 +726,23 @@ expire_flags_cb(evutil_socket_t fd, short what, void *arg)
 	expire_check_flags(arg);
 }
 
+/* The canary's verdict: say when events stop or start arriving. */
+static void
+expire_canary_result(bool ok, void *arg)
+{
+	struct expire	*e = arg;
+
+	if (ok && e->canary_failed)
+		log_info("expirations: key expiration events arrive again");
+	else if (!ok && !e->canary_failed)
+		log_errorx("expirations: a canary key expired but no expired event "
+		    "arrived within 1s: notify-keyspace-events lacks Ex, or the "
+		    "subscription is broken. Degraded: only the sweep finds "
+		    "expired keys now (rules for other databases: none). "
+		    "Checking again every 5s");
+	e->canary_failed = !ok;
+}
+
 /* The subscriber's events (via sources.c): log and count outages, then resync. */
 void
 expire_sub_event(struct expire *e, enum rconn_event ev)
@@ -736,6 +758,8 @@ expire_sub_event(struct expire *e, enum rconn_event ev)
 		}
 		return;
 	}
+	if (ev == RCONN_UP)
+		canary_probe(e->canary);	/* the subscription is renewed */
 	if (ev != RCONN_UP || e->sub_down_mono == -1)
 		return;
 	ms = util_mono_ms() - e->sub_down_mono;
@@ -758,6 +782,8 @@ expire_up(struct expire *e)
 	if (e == NULL || e->closing)
 		return;
 	expire_check_flags(e);
+	if (rconn_ready(e->d->sub))
+		canary_probe(e->canary);
 	expire_flush_pending(e);
 	expire_scan_start(e);
 	if (e->track) {
@@ -841,6 +867,8 @@ expire_new(struct sources *s, struct deferd *d, bool startup)
 		e->track = e->track || r->tracked;
 	}
 	expire_subscribe(s, e);
+	e->canary = canary_new(d->base, d->cmd, cfg->namespace, e->db,
+	    expire_canary_result, e);
 	return (e);
 }
 
@@ -854,6 +882,7 @@ void
 expire_stop(struct expire *e)
 {
 	e->closing = true;
+	canary_stop(e->canary);
 	evtimer_del(e->track_ev);
 	evtimer_del(e->touch_timer);
 	event_del(e->safety_timer);
@@ -918,5 +947,6 @@ expire_free(struct expire *e)
 	event_free(e->safety_timer);
 	event_free(e->scan_ev);
 	event_free(e->flags_timer);
+	canary_free(e->canary);
 	free(e);
 }

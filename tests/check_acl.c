@@ -302,6 +302,39 @@ START_TEST(deferd_and_deferctl_run_everything_as_the_acl_user)
 }
 END_TEST
 
+/*
+ * RELIABILITY P5: with CONFIG denied deferd cannot read
+ * notify-keyspace-events, so the canary must tell whether expired events
+ * arrive: with the flags off it says so (degraded, sweep only), and once
+ * an operator turns them on it notices and expirations work.
+ */
+START_TEST(canary_tells_whether_expired_events_arrive)
+{
+	struct h_daemon	d;
+	char		buf[256], *s;
+
+	h_write_file(W.hdir, "cancel", "#!/bin/sh\n"
+	    "{ cat; echo \" $DEFERD_RESOURCE\"; } >> \"$OUT/cancel\"\n", 0755);
+	h_cmd_str(W.c, buf, sizeof(buf), "CONFIG SET notify-keyspace-events %s", "");
+	ck_assert_str_eq(buf, "OK");
+	h_daemon_start(&d, W.work, config_text());
+	ck_assert(h_daemon_log_has(&d, "ready", 15000 * SLOW));
+	ck_assert(h_daemon_log_has(&d, "no expired event arrived within 1s",
+	    15000 * SLOW));
+	h_cmd_str(W.c, buf, sizeof(buf), "CONFIG SET notify-keyspace-events Exg");
+	ck_assert(h_daemon_log_has(&d, "key expiration events arrive again",
+	    20000 * SLOW));
+	h_cmd_str(W.c, buf, sizeof(buf), "SET order:ttl:7 x PX 100");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(h_world_out(&W, "cancel")) == 1,
+	    15000 * SLOW));
+	s = h_read_file(h_world_out(&W, "cancel"));
+	ck_assert_str_eq(s, "order:ttl:7 order:7\n");
+	free(s);
+	ck_assert_int_eq(h_log_count(&d, "no expired event arrived"), 1);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -312,6 +345,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, acl_user_denies_what_deferd_does_not_need);
 	tcase_add_test(tc, deferd_and_deferctl_run_everything_as_the_acl_user);
+	tcase_add_test(tc, canary_tells_whether_expired_events_arrive);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -296,7 +296,9 @@ START_TEST(stopped_daemon_cannot_overwrite_the_newer_attempt)
 	    "#!/bin/sh\n"
 	    "echo \"$DEFERD_JOB_ID $DEFERD_ATTEMPT $$\" >> \"$OUT/starts\"\n"
 	    "if [ \"$DEFERD_ATTEMPT\" = 1 ]; then\n"
-	    "\twhile [ ! -e \"$OUT/go\" ]; do sleep 0.05; done\n"
+	    "\tn=0\n"	/* bounded: a failed test must not leave it looping */
+	    "\twhile [ ! -e \"$OUT/go\" ] && [ $n -lt 1200 ]; do\n"
+	    "\t\tsleep 0.05; n=$((n + 1))\n\tdone\n"
 	    "fi\n"
 	    "echo \"$DEFERD_JOB_ID $DEFERD_ATTEMPT\" >> \"$OUT/log\"\n"
 	    "echo \"attempt $DEFERD_ATTEMPT of $DEFERD_JOB_ID\"\n", 0755);

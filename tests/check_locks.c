@@ -398,6 +398,53 @@ START_TEST(handler_outliving_the_lease_keeps_the_lock)
 }
 END_TEST
 
+/* A handler whose first attempt runs until it is stopped; one line per run. */
+static const char VICTIM[] =
+    "#!/bin/sh\necho \"$DEFERD_ATTEMPT $DEFERD_FENCING_TOKEN $$\" >> \"$OUT/runs\"\n"
+    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n";
+
+/*
+ * RELIABILITY P3.3: Redis stops taking writes (CLIENT PAUSE WRITE) while a
+ * handler holds a 2 s lock. deferd cannot extend it, so once the lease has
+ * passed on its monotonic clock it can no longer prove it holds the lock
+ * and must stop the handler, without waiting for Redis: the handler is
+ * gone while the pause still lasts, and no success is recorded for it.
+ */
+START_TEST(client_pause_stops_the_handler_within_the_lease)
+{
+	struct h_daemon	 d;
+	char		*text;
+	long		 pid1, fence1;
+	int64_t		 paused_at;
+	int		 att1, att2;
+
+	h_write_file(W.hdir, "victim", VICTIM, 0755);
+	start_daemon(&d, "d", config_text("lease: 2s", 8, NULL));
+	enqueue("p1", "victim", "paused", 0, "");
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
+	text = h_read_file(out("runs"));
+	ck_assert_int_eq(sscanf(text, "%d %ld %ld", &att1, &fence1, &pid1), 3);
+	free(text);
+	paused_at = h_mono_ms();
+	freeReplyObject(h_cmd(W.c, "CLIENT PAUSE 10000 WRITE"));
+	/* lease 2 s + kill_grace 0.5 s, with room for a busy machine. */
+	ck_assert(H_WAIT_UNTIL(h_pid_gone((pid_t)pid1), 9000));
+	ck_assert_int_lt(h_mono_ms() - paused_at, 10000);
+	ck_assert(h_daemon_log_has(&d, "lock on resource paused lost", 1000));
+	freeReplyObject(h_cmd(W.c, "CLIENT UNPAUSE"));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 2, 20000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
+	    "EXISTS deferd:{default}:result:p1") == 1, 15000));
+	text = h_read_file(out("runs"));
+	ck_assert_int_eq(sscanf(text, "%d %ld %ld\n%d", &att1, &fence1, &pid1,
+	    &att2), 4);
+	free(text);
+	ck_assert_int_eq(att1, 1);
+	ck_assert_int_eq(att2, 2);	/* the stopped run was never a success */
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(lock_deleted_by_hand_stops_the_handler_and_retries)
 {
 	struct h_daemon	 d;
@@ -405,9 +452,7 @@ START_TEST(lock_deleted_by_hand_stops_the_handler_and_retries)
 	long		 pid1, fence1, fence2;
 	int		 att1, att2;
 
-	h_write_file(W.hdir, "victim",
-	    "#!/bin/sh\necho \"$DEFERD_ATTEMPT $DEFERD_FENCING_TOKEN $$\" >> \"$OUT/runs\"\n"
-	    "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n", 0755);
+	h_write_file(W.hdir, "victim", VICTIM, 0755);
 	start_daemon(&d, "d", config_text("lease: 1500ms", 8, NULL));
 	enqueue("v1", "victim", "fragile", 0, "");
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("runs")) == 1, 15000));
@@ -718,6 +763,7 @@ main(void)
 	tcase_add_test(td, four_daemons_200_jobs_5_resources_never_overlap);
 	tcase_add_test(td, handler_outliving_the_lease_keeps_the_lock);
 	tcase_add_test(td, lock_deleted_by_hand_stops_the_handler_and_retries);
+	tcase_add_test(td, client_pause_stops_the_handler_within_the_lease);
 	tcase_add_test(td, policy_requeue_spends_no_attempt);
 	tcase_add_test(td, policy_wait_runs_after_the_holder_releases);
 	tcase_add_test(td, policy_wait_timeout_spends_an_attempt);

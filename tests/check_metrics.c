@@ -811,8 +811,13 @@ START_TEST(idle_http_clients_do_not_delay_jobs)
 		close(fds[i]);
 	fprintf(stderr, "start lateness p99 (bucket bound): %.0fms without, "
 	    "%.0fms with 100 idle HTTP connections\n", p_plain, p_idle);
-	ck_assert(p_plain <= 250);
-	ck_assert(p_idle <= 250);
+	/*
+	 * Not a benchmark (bench/ measures lateness): only that idle clients
+	 * do not hold the loop. A loop blocked on them would delay jobs by
+	 * seconds; a busy machine moves both runs' buckets alike.
+	 */
+	ck_assert(p_idle <= 2500);
+	ck_assert(p_idle <= 4 * p_plain + 250);
 	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD deferd:{default}:delayed"), 0);
 	h_daemon_stop(&d);
 }
