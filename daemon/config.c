@@ -12,6 +12,7 @@
  * password file) that run once the whole file is read. It never logs and
  * never applies a config; callers do that.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <ctype.h>
@@ -53,6 +54,8 @@ struct kind {
 };
 
 static void	 init_queues(const struct cs_key *, void *);
+
+#define PASSWORD_MAX	1024	/* bytes of redis.password_file's first line */
 
 static int	 queue_item(struct cs_ctx *, const struct cy_node *);
 static int	 parse_queues(struct cs_ctx *, const struct cs_key *,
@@ -633,29 +636,33 @@ read_password(struct cs_ctx *ctx, const struct cy_node *at, char **out)
 {
 	const char	*path = ctx->config->redis.password_file;
 	FILE		*f;
-	char		*line = NULL, buf[72];
-	size_t		 cap = 0;
-	ssize_t		 n;
+	struct stat	 st;
+	char		 pw[PASSWORD_MAX + 2], buf[72];
+	const char	*why = NULL;
+	size_t		 n = 0;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return (cs_error(ctx, at, "redis.password_file: cannot read "
 		    "'%s': %s", cs_esc(path, buf, sizeof(buf)), strerror(errno)));
 	errno = 0;
-	n = getline(&line, &cap, f);
+	if (fstat(fileno(f), &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (fgets(pw, sizeof(pw), f) == NULL)
+		why = ferror(f) ? strerror(errno) : "the file is empty";
+	else if ((n = strcspn(pw, "\r\n")) > PASSWORD_MAX)
+		why = "the password is longer than 1024 bytes";
+	else if (n == 0)
+		why = "the file is empty";
 	fclose(f);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	if (n <= 0) {
-		if (line != NULL)
-			explicit_bzero(line, cap);
-		free(line);
+	pw[n < sizeof(pw) ? n : sizeof(pw) - 1] = '\0';
+	if (why == NULL)
+		*out = xstrdup(pw);
+	explicit_bzero(pw, sizeof(pw));
+	if (why != NULL)
 		return (cs_error(ctx, at, "redis.password_file: cannot read "
-		    "'%s': %s", cs_esc(path, buf, sizeof(buf)),
-		    errno != 0 ? strerror(errno) : "the file is empty"));
-	}
-	*out = xstrdup(line);
-	explicit_bzero(line, cap);
-	free(line);
+		    "'%s': %s", cs_esc(path, buf, sizeof(buf)), why));
 	return (0);
 }
 

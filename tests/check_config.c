@@ -637,6 +637,32 @@ START_TEST(file_errors)
 	snprintf(want, sizeof(want), "%s:1:24: redis.password_file: cannot read "
 	    "'%s/empty-pass': the file is empty", path, tmp);
 	ck_assert_str_eq(err, want);
+
+	/* Not a regular file (a FIFO would block, /dev/zero never ends). */
+	h_write_file(tmp, "c.yaml", "redis: {password_file: /dev/zero}\n", 0644);
+	ck_assert_ptr_null(c = config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:1:24: redis.password_file: cannot read "
+	    "'/dev/zero': not a regular file", path);
+	ck_assert_str_eq(err, want);
+	{
+		char long_pw[1100];
+
+		memset(long_pw, 'p', 1025);
+		strcpy(long_pw + 1025, "\n");
+		h_write_file(tmp, "long-pass", long_pw, 0600);
+		long_pw[1024] = '\n';
+		long_pw[1025] = '\0';
+		h_write_file(tmp, "max-pass", long_pw, 0600);
+	}
+	h_write_file(tmp, "c.yaml", "redis: {password_file: long-pass}\n", 0644);
+	ck_assert_ptr_null(c = config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:1:24: redis.password_file: cannot read "
+	    "'%s/long-pass': the password is longer than 1024 bytes", path, tmp);
+	ck_assert_str_eq(err, want);
+	h_write_file(tmp, "c.yaml", "redis: {password_file: max-pass}\n", 0644);
+	ck_assert_ptr_nonnull(c = config_load(path, err, sizeof(err)));
+	ck_assert_uint_eq(strlen(c->redis.target.password), 1024);
+	config_free(c);
 	rm_tmpdir(tmp);
 }
 END_TEST
