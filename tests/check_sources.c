@@ -711,55 +711,6 @@ START_TEST(precise_expiry_among_100000_volatile_keys)
 }
 END_TEST
 
-/* Redis alone: subscribe to expired events and time prefix keys (no daemon). */
-static void
-measure_redis(const char *label, const char *prefix, int64_t wait_ms)
-{
-	redisContext	*sub = h_redis_connect(&W.r);
-	struct timeval	 tv = { 0, 200000 };
-	int64_t		 exp[1000], lag[1000], end;
-	size_t		 k = 0, plen = strlen(prefix);
-	void		*rep;
-
-	freeReplyObject(h_cmd(sub, "SUBSCRIBE __keyevent@0__:expired"));
-	redisSetTimeout(sub, tv);
-	set_spread_keys(prefix);
-	get_expiries(prefix, exp);
-	end = h_mono_ms() + wait_ms;
-	while (k < 1000 && h_mono_ms() < end) {
-		redisReply *r;
-
-		if (redisGetReply(sub, &rep) != REDIS_OK) {
-			if (sub->err != REDIS_ERR_IO)
-				break;
-			redisFree(sub);	/* timed out: a blocked read leaves it unusable */
-			sub = h_redis_connect(&W.r);
-			freeReplyObject(h_cmd(sub, "SUBSCRIBE __keyevent@0__:expired"));
-			redisSetTimeout(sub, tv);
-			continue;
-		}
-		r = rep;
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-		    strncmp(r->element[2]->str, prefix, plen) == 0)
-			lag[k++] = h_real_ms() - exp[atoi(r->element[2]->str + plen)];
-		freeReplyObject(r);
-	}
-	printf("%s: %zu of 1000 expired events within %" PRId64 "s\n", label, k,
-	    wait_ms / 1000);
-	report(label, lag, k);
-	redisFree(sub);
-}
-
-START_TEST(redis_alone_baseline)
-{
-	/* Figures only: how late Redis publishes `expired` without deferd. */
-	measure_redis("redis alone, 1000 keys alone", "base:a:", 8000);
-	load_noise(100000);
-	measure_redis("redis alone, 1000 keys among 100000 volatile keys",
-	    "base:b:", 12000);
-}
-END_TEST
-
 int
 main(void)
 {
@@ -776,7 +727,6 @@ main(void)
 	tcase_add_test(tc, list_items_survive_kill_9_and_client_kill);
 	tcase_add_test(tc, channel_message_runs_once_per_daemon);
 	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);
-	tcase_add_test(tc, redis_alone_baseline);
 	suite_add_tcase(su, tc);
 	return (h_main(su));
 }
