@@ -535,8 +535,7 @@ START_TEST(eviction_policy_is_refused_unless_allowed)
 
 	h_cmd_int(W.c, "CONFIG SET maxmemory-policy allkeys-lru");
 	h_daemon_start(&d, W.work, config_text(NULL));
-	ck_assert(H_WAIT_UNTIL(waitpid(d.pid, &status, WNOHANG) == d.pid, 15000));
-	d.pid = 0;
+	ck_assert_int_ne((status = h_daemon_wait_exit(&d, 15000)), -1);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
 	ck_assert(h_daemon_log_has(&d, "maxmemory-policy is 'allkeys-lru'", 1000));

@@ -91,18 +91,6 @@ workdir(const char *name)
 	return (p);
 }
 
-/* Wait up to ms for the daemon to exit; its waitpid status, or -1. */
-static int
-wait_exit(struct h_daemon *d, int64_t ms)
-{
-	int	status = -1;
-
-	if (!H_WAIT_UNTIL(waitpid(d->pid, &status, WNOHANG) == d->pid, ms))
-		return (-1);
-	d->pid = 0;
-	return (status);
-}
-
 /* Whether a waitpid status says "killed by SIGKILL". */
 static bool
 killed_by_sigkill(int status)
@@ -205,7 +193,7 @@ failpoint_run(const char *env, const char *point, const char *also)
 	snprintf(text, sizeof(text), "failpoints armed: %s ", point);
 	ck_assert_msg(h_daemon_log_has(&a, text, 1000), "no '%s' in A's log", text);
 	h_enqueue(W.c, "fp1", "fp", "p", 1, 0);
-	status = wait_exit(&a, 15000 * SLOW);
+	status = h_daemon_wait_exit(&a, 15000 * SLOW);
 	ck_assert_msg(killed_by_sigkill(status), "daemon A did not die by SIGKILL "
 	    "(status %#x)", status);
 	snprintf(text, sizeof(text), "failpoint %s reached", point);
@@ -483,7 +471,7 @@ START_TEST(p1_chaos_kills_lose_no_job)
 		}
 		i = rnd_below(&rs, 2);
 		ck_assert_int_eq(kill(d[i].pid, SIGKILL), 0);
-		status = wait_exit(&d[i], 10000 * SLOW);
+		status = h_daemon_wait_exit(&d[i], 10000 * SLOW);
 		ck_assert_msg(killed_by_sigkill(status), "daemon %d had died before "
 		    "the kill (status %#x, log %s)", i, status, d[i].log);
 		kills++;

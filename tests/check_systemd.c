@@ -109,18 +109,6 @@ out(const char *name)
 	return (p);
 }
 
-/* Wait up to ms for pid to exit; its waitpid status, or -1 if it did not. */
-static int
-wait_exit(struct h_daemon *d, int64_t ms)
-{
-	int	status = -1;
-
-	if (!H_WAIT_UNTIL(waitpid(d->pid, &status, WNOHANG) == d->pid, ms))
-		return (-1);
-	d->pid = 0;
-	return (status);
-}
-
 /* The process state letter from /proc/PID/stat ('T' when stopped). */
 static char
 proc_state(pid_t pid)
@@ -358,7 +346,7 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 	mark = NS.n;
 	kill(d.pid, SIGTERM);
 	ck_assert_msg(ns_wait(mark, "STOPPING=1", 10000) >= 0, "no STOPPING=1");
-	status = wait_exit(&d, 15000);
+	status = h_daemon_wait_exit(&d, 15000);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
@@ -384,7 +372,7 @@ START_TEST(notify_ready_waits_for_the_expiration_flags_check)
 	snprintf(dir, sizeof(dir), "%s/refuse", W.work);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	h_daemon_start_env(&d, dir, config_text(NULL, extra), env);
-	status = wait_exit(&d, 15000);
+	status = h_daemon_wait_exit(&d, 15000);
 	ck_assert_msg(status != -1, "deferd did not exit");
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
@@ -442,7 +430,7 @@ START_TEST(notify_abstract_socket_and_foreign_watchdog_pid)
 	mark = NS.n;
 	kill(d.pid, SIGTERM);
 	ck_assert(ns_wait(mark, "STOPPING=1", 10000) >= 0);
-	status = wait_exit(&d, 15000);
+	status = h_daemon_wait_exit(&d, 15000);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
@@ -462,7 +450,7 @@ START_TEST(no_notify_socket_is_a_quiet_no_op)
 	kill(d.pid, SIGHUP);
 	ck_assert(h_daemon_log_has(&d, "reloaded", 10000));
 	kill(d.pid, SIGTERM);
-	status = wait_exit(&d, 15000);
+	status = h_daemon_wait_exit(&d, 15000);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert(!h_daemon_log_has(&d, "sd_notify", 1));
@@ -495,7 +483,7 @@ START_TEST(sigterm_lets_three_running_handlers_finish)
 	h_enqueue(W.c, "late", "gate", "", 0, 0);
 	h_write_file(W.out, "go", "", 0644);
 	t0 = h_mono_ms();
-	status = wait_exit(&d, 20000);
+	status = h_daemon_wait_exit(&d, 20000);
 	ck_assert_msg(status != -1, "deferd did not exit after its handlers finished");
 	ck_assert_msg(h_mono_ms() - t0 < 15000, "drain took %" PRId64 " ms",
 	    h_mono_ms() - t0);
@@ -533,7 +521,7 @@ START_TEST(sigterm_kills_a_handler_that_outlives_shutdown_timeout)
 	ck_assert(h_daemon_log_has(&d, "draining", 10000));
 	h_write_file(W.out, "go", "", 0644);
 	t0 = h_mono_ms();
-	status = wait_exit(&d, 20000);
+	status = h_daemon_wait_exit(&d, 20000);
 	ck_assert_msg(status != -1, "deferd did not exit");
 	/* shutdown_timeout 1s + kill_grace 0.5s, with room for a busy machine. */
 	ck_assert_msg(h_mono_ms() - t0 < 10000, "exit took %" PRId64 " ms", h_mono_ms() - t0);
@@ -566,7 +554,7 @@ START_TEST(second_sigterm_stops_at_once)
 	ck_assert(h_daemon_log_has(&d, "draining", 10000));
 	t0 = h_mono_ms();
 	kill(d.pid, SIGTERM);
-	status = wait_exit(&d, 15000);
+	status = h_daemon_wait_exit(&d, 15000);
 	ck_assert_msg(status != -1, "deferd did not stop after a second SIGTERM");
 	ck_assert_msg(h_mono_ms() - t0 < 10000, "took %" PRId64 " ms", h_mono_ms() - t0);
 	ck_assert(WIFEXITED(status));
@@ -859,7 +847,7 @@ START_TEST(daemon_logs_json_lines)
 	h_daemon_start(&d, W.work, config_text(NULL, "log: {format: json}\n"));
 	ck_assert(h_daemon_log_has(&d, "\"msg\":\"ready:", 15000));
 	kill(d.pid, SIGTERM);
-	ck_assert(WIFEXITED(wait_exit(&d, 15000)));
+	ck_assert(WIFEXITED(h_daemon_wait_exit(&d, 15000)));
 	s = h_read_file(d.log);
 	ck_assert_ptr_nonnull(s);
 	for (p = s; (nl = strchr(p, '\n')) != NULL; p = nl + 1, lines++) {

@@ -364,6 +364,17 @@ h_daemon_start_env(struct h_daemon *d, const char *dir, const char *config_text,
 }
 
 int
+h_daemon_wait_exit(struct h_daemon *d, int64_t ms)
+{
+	int	status = -1;
+
+	if (!H_WAIT_UNTIL(waitpid(d->pid, &status, WNOHANG) == d->pid, ms))
+		return (-1);
+	d->pid = 0;
+	return (status);
+}
+
+int
 h_daemon_signal(struct h_daemon *d, int sig, bool wait)
 {
 	int	status = -1;
