@@ -726,6 +726,7 @@ rconn_sub_cb(redisAsyncContext *ac, void *r, void *privdata)
 	(void)ac;
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
 		return;
+	sub->rc->progress_ms = util_mono_ms();	/* the connection is alive */
 	if (reply->elements == 3 && strcmp(reply->element[0]->str, "message") == 0) {
 		ch = reply->element[1];
 		msg = reply->element[2];
@@ -780,6 +781,12 @@ rconn_observe(struct rconn *rc, rconn_event_cb cb, void *arg)
 	    sizeof(*rc->observers));
 	rc->observers[rc->nobservers].cb = cb;
 	rc->observers[rc->nobservers++].arg = arg;
+}
+
+int64_t
+rconn_progress_ms(const struct rconn *rc)
+{
+	return (rc->progress_ms);
 }
 
 void

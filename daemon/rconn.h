@@ -80,6 +80,8 @@ void		 rconn_observe(struct rconn *, rconn_event_cb cb, void *arg);
 void		 rconn_reset(struct rconn *, const char *why);
 /* Use a new target from now on; reconnects if it differs. */
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
+/* When (monotonic ms) the last reply or subscription message arrived. */
+int64_t		 rconn_progress_ms(const struct rconn *);
 /* Number of commands sent whose replies have not arrived. */
 size_t		 rconn_pending(const struct rconn *);
 /* Close and free; pending callbacks get NULL. NULL is a no-op. */

@@ -401,6 +401,22 @@ h_daemon_log_has(const struct h_daemon *d, const char *text, int64_t ms)
 }
 
 void
+h_daemon_print_warnings(const struct h_daemon *d)
+{
+	char	*log = h_read_file(d->log), *p, *line;
+	int	 n = 0;
+
+	for (p = log; p != NULL && n < 40 &&
+	    (line = strsep(&p, "\n")) != NULL;)
+		if (strstr(line, " warning: ") != NULL ||
+		    strstr(line, " error: ") != NULL) {
+			fprintf(stderr, "deferd: %s\n", line);
+			n++;
+		}
+	free(log);
+}
+
+void
 h_daemon_stop(struct h_daemon *d)
 {
 	int	status;

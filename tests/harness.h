@@ -123,6 +123,8 @@ int		 h_daemon_signal(struct h_daemon *d, int sig, bool wait);
 /* Wait up to ms for the daemon to exit: its waitpid status (d->pid is then
  * 0), or -1 if it is still running. */
 int		 h_daemon_wait_exit(struct h_daemon *d, int64_t ms);
+/* Print the daemon's warning and error lines to stderr (at most 40). */
+void		 h_daemon_print_warnings(const struct h_daemon *d);
 /* Wait for the log to contain text (deadline in ms); true if it did. */
 bool		 h_daemon_log_has(const struct h_daemon *d, const char *text, int64_t ms);
 /* SIGKILL if still running, and reap. */
