@@ -49,7 +49,8 @@ struct deferd {
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
 	size_t			 njobs;
-	int			 reserved;	/* slots promised to claims in flight */
+	int			 reserved;	/* slots of claims in flight and channel runs */
+	int			 reserved_claims; /* the part promised to claims in flight */
 	bool			 ready;		/* READY=1 sent: Redis reached, sources checked */
 	bool			 cmd_up_once;	/* Redis reached once, scripts loaded */
 	bool			 draining;	/* SIGTERM: no more claims */

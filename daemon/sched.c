@@ -367,6 +367,7 @@ sched_claim_reply(redisReply *reply, void *priv)
 
 	s->claiming = false;
 	d->reserved -= s->claim_limit;
+	d->reserved_claims -= s->claim_limit;
 	s->claim_limit = 0;
 	if (reply == NULL) {
 		sched_claim_lost(s);
@@ -529,6 +530,7 @@ sched_claim(struct sched *s)
 	s->claimed_at_mono = util_mono_ms();
 	s->claim_limit = free_slots;
 	d->reserved += free_slots;
+	d->reserved_claims += free_slots;
 }
 
 /* Reply of the reap script: {requeued, buried}. */

@@ -96,7 +96,14 @@ csrc_no_room(const struct csrc *c)
 
 	if (d->draining)
 		return ("the daemon is stopping");
-	if (deferd_free_slots(d) <= 0)
+	/*
+	 * Slots promised to a claim in flight do not count: dropping a
+	 * broadcast because a claim is on its way back would lose it for
+	 * nothing. At worst the messages of one claim's round trip run
+	 * beyond concurrency, until the claimed jobs are done.
+	 */
+	if (d->cfg->concurrency - (int)d->njobs -
+	    (d->reserved - d->reserved_claims) <= 0)
 		return ("all concurrency slots busy");
 	max = config_handler_max_concurrency(d->cfg, c->handler);
 	if (max > 0 && runner_count_handler(d->runner, c->handler) >= (size_t)max)

@@ -557,6 +557,40 @@ START_TEST(channel_message_runs_once_per_daemon)
 }
 END_TEST
 
+/*
+ * A claim in flight reserves the free slots for the jobs it may bring back;
+ * a channel message arriving then must still run (it used to be dropped as
+ * "all concurrency slots busy" on an idle daemon). A 10 ms poll keeps a
+ * claim in flight much of the time; messages go one at a time, so a slot
+ * is always really free.
+ */
+START_TEST(channel_messages_run_while_a_claim_is_in_flight)
+{
+	struct h_daemon	 d;
+	char		 msg[32];
+
+	start_daemon(&d, 1, "poll_interval: 10ms\nlog: {level: debug}\n"
+	    "sources:\n  - {channel: fm99, handler: stamp}\n");
+	ck_assert(H_WAIT_UNTIL(({
+		redisReply *r = h_cmd(W.c, "PUBSUB NUMSUB fm99");
+		long long k = r->element[1]->integer;
+		freeReplyObject(r);
+		k == 1;
+	}), 10000));
+	for (int i = 0; i < 40; i++) {
+		snprintf(msg, sizeof(msg), "m%d", i);
+		ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm99 %s", msg), 1);
+		ck_assert_msg(H_WAIT_UNTIL(nstamps() == i + 1, 10000 * SLOW),
+		    "message %d did not run", i);
+		/* Its slot is free once the daemon has reaped the run. */
+		ck_assert(H_WAIT_UNTIL(h_log_count(&d, "(stamp) done in") == i + 1,
+		    10000 * SLOW));
+	}
+	ck_assert_int_eq(h_log_count(&d, "dropped"), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* Set 1000 keys prefix:0..999 expiring spread over 1 s from 2 s on. */
 static void
 set_spread_keys(const char *prefix)
@@ -715,6 +749,7 @@ main(void)
 	tcase_add_test(tc, plain_zset_members_once_at_their_time);
 	tcase_add_test(tc, list_items_survive_kill_9_and_client_kill);
 	tcase_add_test(tc, channel_message_runs_once_per_daemon);
+	tcase_add_test(tc, channel_messages_run_while_a_claim_is_in_flight);
 	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);
 	suite_add_tcase(su, tc);
 	return (h_main(su));
