@@ -42,6 +42,7 @@ struct rsub {
 	char			*channel;
 	bool			 pattern;
 	rconn_message_cb	 cb;
+	rconn_confirm_cb	 confirmed;	/* may be NULL */
 	void			*priv;
 };
 
@@ -722,20 +723,26 @@ rconn_sub_cb(redisAsyncContext *ac, void *r, void *privdata)
 	struct rsub	*sub = privdata;
 	redisReply	*reply = r;
 	redisReply	*ch, *msg;
+	const char	*kind;
 
 	(void)ac;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 3 || reply->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	sub->rc->progress_ms = util_mono_ms();	/* the connection is alive */
-	if (reply->elements == 3 && strcmp(reply->element[0]->str, "message") == 0) {
+	kind = reply->element[0]->str;
+	if (reply->elements == 3 && strcmp(kind, "message") == 0) {
 		ch = reply->element[1];
 		msg = reply->element[2];
-	} else if (reply->elements == 4 &&
-	    strcmp(reply->element[0]->str, "pmessage") == 0) {
+	} else if (reply->elements == 4 && strcmp(kind, "pmessage") == 0) {
 		ch = reply->element[2];
 		msg = reply->element[3];
-	} else
+	} else {
+		if ((strcmp(kind, "subscribe") == 0 ||
+		    strcmp(kind, "psubscribe") == 0) && sub->confirmed != NULL)
+			sub->confirmed(sub->priv);
 		return;
+	}
 	if (ch->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
 		return;
 	sub->cb(ch->str, msg->str, msg->len, sub->priv);
@@ -759,7 +766,7 @@ rconn_send_subscribe(struct rconn *rc, struct rsub *sub)
 
 void
 rconn_subscribe(struct rconn *rc, const char *channel, bool pattern,
-    rconn_message_cb cb, void *priv)
+    rconn_message_cb cb, rconn_confirm_cb confirmed, void *priv)
 {
 	struct rsub	*sub = xcalloc(1, sizeof(*sub));
 
@@ -767,6 +774,7 @@ rconn_subscribe(struct rconn *rc, const char *channel, bool pattern,
 	sub->channel = xstrdup(channel);
 	sub->pattern = pattern;
 	sub->cb = cb;
+	sub->confirmed = confirmed;
 	sub->priv = priv;
 	rc->subs = xreallocarray(rc->subs, rc->nsubs + 1, sizeof(*rc->subs));
 	rc->subs[rc->nsubs++] = sub;

@@ -62,12 +62,14 @@ int		 rconn_script(struct rconn *, enum script_id, rconn_reply_cb cb, void *priv
 /*
  * Subscribe to channel (or pattern) now and after every reconnect. cb gets
  * each message's payload (channel: the channel it came on); it is never
- * called with NULL.
+ * called with NULL. confirmed, if not NULL, is called each time Redis
+ * confirms the subscription: messages published before that were missed.
  */
 typedef void (*rconn_message_cb)(const char *channel, const char *payload,
 		    size_t len, void *priv);
+typedef void (*rconn_confirm_cb)(void *priv);
 void		 rconn_subscribe(struct rconn *, const char *channel, bool pattern,
-		    rconn_message_cb cb, void *priv);
+		    rconn_message_cb cb, rconn_confirm_cb confirmed, void *priv);
 /*
  * Also tell cb about RCONN_UP and RCONN_DOWN of this connection, after the
  * owner's callback (for modules that ride on a connection they do not own,

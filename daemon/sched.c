@@ -171,6 +171,16 @@ sched_wake_cb(const char *channel, const char *payload, size_t len, void *priv)
 		sched_arm(s, due);
 }
 
+/*
+ * The wake subscription is (again) in place: wakes published while it was
+ * not were missed, so claim now; the reply arms the due timer.
+ */
+static void
+sched_wake_confirmed(void *priv)
+{
+	sched_kick(priv);
+}
+
 struct sched *
 sched_new(struct deferd *d, const char *queue)
 {
@@ -192,7 +202,8 @@ sched_new(struct deferd *d, const char *queue)
 	if (s->kick_ev == NULL || s->due_timer == NULL || s->poll_timer == NULL ||
 	    s->reap_timer == NULL)
 		fatalx("queue %s: cannot create timers", queue);
-	rconn_subscribe(d->sub, s->k_wake, false, sched_wake_cb, s);
+	rconn_subscribe(d->sub, s->k_wake, false, sched_wake_cb,
+	    sched_wake_confirmed, s);
 	return (s);
 }
 

@@ -139,7 +139,8 @@ sources_subscribe(struct sources *s, const char *channel, bool pattern,
 		sub->pattern = pattern;
 		s->subs = xreallocarray(s->subs, s->nsubs + 1, sizeof(*s->subs));
 		s->subs[s->nsubs++] = sub;
-		rconn_subscribe(s->d->sub, channel, pattern, sources_sub_cb, sub);
+		rconn_subscribe(s->d->sub, channel, pattern, sources_sub_cb,
+		    NULL, sub);
 	}
 	sub->targets = xreallocarray(sub->targets, sub->ntargets + 1,
 	    sizeof(*sub->targets));

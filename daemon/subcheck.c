@@ -160,7 +160,8 @@ subcheck_new(struct event_base *base, struct rconn *cmd, struct rconn *sub,
 	sc->deadline = evtimer_new(base, subcheck_late, sc);
 	if (sc->tick == NULL || sc->deadline == NULL)
 		fatalx("subscriber check: cannot create timers");
-	rconn_subscribe(sub, sc->channel, false, subcheck_message, sc);
+	rconn_subscribe(sub, sc->channel, false, subcheck_message, NULL,
+	    sc);
 	rconn_observe(sub, subcheck_sub_event, sc);
 	subcheck_set(sc, interval_ms, timeout_ms);
 	return (sc);

@@ -658,6 +658,38 @@ START_TEST(half_open_connections_are_detected)
 }
 END_TEST
 
+/*
+ * Wakes published while the subscriber is away are lost by pub/sub's
+ * nature; the claim made when the subscription is confirmed again must
+ * cover them. maxclients keeps the subscriber out while the job is
+ * enqueued, and an hour's poll means nothing else would claim it.
+ */
+START_TEST(wakes_missed_by_a_lost_subscriber_are_covered)
+{
+	struct h_daemon	d;
+	redisReply	*r;
+	char		text[8192];
+
+	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	snprintf(text, sizeof(text), "redis: {url: \"%s\"}\npoll_interval: 1h\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", W.r.url,
+	    W.hdir, W.out);
+	h_daemon_start(&d, W.work, text);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	r = h_cmd(W.c, "CONFIG SET maxclients 1");
+	ck_assert_int_ne(r->type, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	freeReplyObject(h_cmd(W.c, "CLIENT KILL TYPE pubsub"));
+	ck_assert(h_daemon_log_has(&d, "reconnecting", 15000));
+	enqueue("missed", "count", "", 0, 0);
+	freeReplyObject(h_cmd(W.c, "CONFIG SET maxclients 10000"));
+	ck_assert(H_WAIT_UNTIL(h_log_count(&d, "redis sub: connected to") >= 2,
+	    15000));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ids")) == 1, 15000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(check_config_reports_position)
 {
 	const char	*argv[5];
@@ -736,6 +768,7 @@ main(void)
 	tcase_add_test(tc, hung_redis_is_detected_and_recovered);
 	tcase_add_test(tc, claim_lost_to_a_hung_redis_is_given_back);
 	tcase_add_test(tc, half_open_connections_are_detected);
+	tcase_add_test(tc, wakes_missed_by_a_lost_subscriber_are_covered);
 	tcase_add_test(tc, check_config_reports_position);
 	tcase_add_test(tc, deferctl_enqueue_runs_through_the_daemon);
 	suite_add_tcase(s, tc);
