@@ -24,7 +24,8 @@ for t in "$@"; do
 "
 done
 echo
-printf 'time per binary:\n%s' "$times" | sort -k1 -n -r | head -n 8
+echo "slowest test binaries:"
+printf '%s' "$times" | sort -k1 -n -r | head -n 8
 if [ -n "$failed" ]; then
 	echo "failed:$failed"
 	printf '%s' "$summary"
