@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Crash and stall tests of RELIABILITY P1 and P2: daemons die by SIGKILL at
+ * Crash and stall tests of RELIABILITY P1, P2 and P10: daemons die by SIGKILL at
  * each failpoint (DEFERD_FAILPOINT) and at random moments, Redis dies and
  * comes back from its AOF, a daemon is stopped for longer than its lease.
  * Handlers record every run in OUT; the tests check that no job is lost,
@@ -408,6 +408,135 @@ chaos_check_log(int *maxattempt)
 }
 
 /*
+ * A handler for the P10 tests: records its start, then on attempt 1 waits
+ * for OUT/go (bounded, so a failed test leaves nothing looping), then
+ * records its end and prints the attempt.
+ */
+static const char HELD_HANDLER[] =
+	"#!/bin/sh\n"
+	"echo \"$DEFERD_JOB_ID $DEFERD_ATTEMPT $$\" >> \"$OUT/starts\"\n"
+	"if [ \"$DEFERD_ATTEMPT\" = 1 ]; then\n"
+	"\tn=0\n"
+	"\twhile [ ! -e \"$OUT/go\" ] && [ $n -lt 1200 ]; do\n"
+	"\t\tsleep 0.05; n=$((n + 1))\n\tdone\n"
+	"fi\n"
+	"echo \"$DEFERD_JOB_ID $DEFERD_ATTEMPT $$\" >> \"$OUT/log\"\n"
+	"echo \"attempt $DEFERD_ATTEMPT\"\n";
+
+/* Enqueue held1..held4, each on its own resource, due now. */
+static void
+enqueue_four_held(void)
+{
+	char	id[16], res[16];
+
+	h_write_file(W.hdir, "held", HELD_HANDLER, 0755);
+	for (int i = 1; i <= 4; i++) {
+		snprintf(id, sizeof(id), "held%d", i);
+		snprintf(res, sizeof(res), "r%d", i);
+		h_enqueue_with(W.c, id, "held", res, 0, 0);
+	}
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("starts")) == 4, 15000 * SLOW));
+}
+
+/*
+ * P10: four handlers that will not finish; SIGTERM. The daemon claims
+ * nothing more, stops them after shutdown_timeout + kill_grace, returns
+ * their jobs to delayed without spending an attempt, releases every lock
+ * and exits 0 within that time plus a second (scaled for slow builds).
+ * Another daemon then completes all of them.
+ */
+START_TEST(p10_sigterm_returns_jobs_and_locks_then_exits_0)
+{
+	struct h_daemon	 a, b;
+	int64_t		 t0, took;
+	int		 status;
+
+	h_daemon_start(&a, workdir("a"), config_text("30s", 4,
+	    "shutdown_timeout: 1s\n"));
+	ck_assert(h_daemon_log_has(&a, "ready", 15000 * SLOW));
+	enqueue_four_held();
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:r1 deferd:lock:r2 "
+	    "deferd:lock:r3 deferd:lock:r4"), 4);
+	t0 = h_mono_ms();
+	ck_assert_int_eq(kill(a.pid, SIGTERM), 0);
+	ck_assert(h_daemon_log_has(&a, "draining", 5000 * SLOW));
+	h_enqueue(W.c, "late", "held", "", 0, 0);	/* must not be claimed */
+	status = h_daemon_wait_exit(&a, 15000 * SLOW);
+	took = h_mono_ms() - t0;
+	fprintf(stderr, "p10: SIGTERM to exit %" PRId64 "ms\n", took);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "daemon did not exit 0 (status %#x)", status);
+	/* shutdown_timeout 1 s + kill_grace 0.5 s + 1 s */
+	ck_assert_msg(took <= 2500 * SLOW, "exit took %" PRId64 "ms", took);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:lock:r1 deferd:lock:r2 "
+	    "deferd:lock:r3 deferd:lock:r4"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 5);
+	for (int i = 1; i <= 4; i++)
+		ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:held%d "
+		    "attempts", i), 0);
+	ck_assert_int_eq(h_count_lines(out("starts")), 4);	/* not "late" */
+	ck_assert_int_eq(h_count_lines(out("log")), 0);		/* all stopped */
+
+	h_write_file(W.out, "go", "", 0644);
+	h_daemon_start(&b, workdir("b"), config_text("30s", 4, NULL));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("log")) == 5 &&
+	    h_zcard(W.c, "active") == 0, 20000 * SLOW));
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS deferd:lock:r1 "
+	    "deferd:lock:r2 deferd:lock:r3 deferd:lock:r4") == 0, 5000 * SLOW));
+	h_daemon_stop(&b);
+}
+END_TEST
+
+/*
+ * P10 variant: SIGTERM, then SIGKILL during the drain (as a supervisor
+ * with a short stop timeout would). Nothing is returned or released; the
+ * jobs come back when their leases and locks expire and run again on
+ * another daemon as attempt 2. The orphaned first runs may still finish:
+ * duplicates, never a lost job.
+ */
+START_TEST(p10_term_then_kill_recovers_by_lease)
+{
+	struct h_daemon	 a, b;
+	char		 buf[2048];
+	int		 status;
+
+	h_daemon_start(&a, workdir("a"), config_text("1s", 4,
+	    "shutdown_timeout: 60s\nlocks: {lease: 1s}\n"));
+	ck_assert(h_daemon_log_has(&a, "ready", 15000 * SLOW));
+	enqueue_four_held();
+	ck_assert_int_eq(kill(a.pid, SIGTERM), 0);
+	ck_assert(h_daemon_log_has(&a, "draining", 5000 * SLOW));
+	status = h_daemon_signal(&a, SIGKILL, true);
+	ck_assert(killed_by_sigkill(status));
+	ck_assert_int_eq(h_zcard(W.c, "active"), 4);
+
+	h_daemon_start(&b, workdir("b"), config_text("1s", 4,
+	    "locks: {lease: 1s}\n"));
+	ck_assert_msg(H_WAIT_UNTIL(runs_are(out("log"), "held1 2\nheld2 2\n"
+	    "held3 2\nheld4 2\n"), 20000 * SLOW), "runs: %s",
+	    runs_of(out("log"), buf, sizeof(buf)));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 5000 * SLOW));
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+	for (int i = 1; i <= 4; i++) {
+		char	id[16];
+
+		snprintf(id, sizeof(id), "held%d", i);
+		ck_assert_str_eq(result_of(id, buf, sizeof(buf)), "attempt 2\n");
+	}
+	/* The orphans of A finish too: each job ran twice, none was lost. */
+	h_write_file(W.out, "go", "", 0644);
+	ck_assert_msg(H_WAIT_UNTIL(runs_are(out("log"), "held1 1\nheld1 2\n"
+	    "held2 1\nheld2 2\nheld3 1\nheld3 2\nheld4 1\nheld4 2\n"),
+	    10000 * SLOW), "runs: %s", runs_of(out("log"), buf, sizeof(buf)));
+	h_daemon_stop(&b);
+}
+END_TEST
+
+/*
  * P1 under chaos: CHAOS_JOBS jobs (each handler sleeps 0-300 ms, the
  * payload says how long) on two daemons with a 2 s lease; CHAOS_DAEMON_KILLS
  * times a random daemon is killed with SIGKILL at a random moment and
@@ -516,6 +645,8 @@ main(void)
 	tcase_add_test(tf, after_exec_crash_runs_attempt_2_elsewhere);
 	tcase_add_test(tf, before_complete_crash_runs_the_job_again);
 	tcase_add_test(tf, stopped_daemon_cannot_overwrite_the_newer_attempt);
+	tcase_add_test(tf, p10_sigterm_returns_jobs_and_locks_then_exits_0);
+	tcase_add_test(tf, p10_term_then_kill_recovers_by_lease);
 	suite_add_tcase(s, tf);
 	tcase_add_checked_fixture(tc, setup_aof, teardown);
 	tcase_set_timeout(tc, 300 * SLOW);
