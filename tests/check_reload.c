@@ -342,6 +342,54 @@ START_TEST(twenty_reloads_under_load_do_not_crash)
 }
 END_TEST
 
+/*
+ * RELIABILITY P11.3: a hundred SIGHUPs within about a second, alternating
+ * two source sets, while list items and delayed jobs flow. The daemon
+ * must not crash (nor leak: the ASan build checks at exit), and once it
+ * settles every item and job has been handled.
+ */
+START_TEST(hundred_hups_in_a_second_under_load)
+{
+	static const char *const cfgs[] = {
+		"sources:\n" LIST_SRC,
+		"sources:\n" LIST_SRC CHAN_SRC "log: {level: debug}\n",
+	};
+	struct h_daemon	 d;
+	int		 items = 200, jobs = 50, dups, max, hups = 0;
+	int64_t		 t0;
+	char		 id[32], payload[32];
+
+	start_daemon(&d, cfgs[0]);
+	t0 = h_mono_ms();
+	for (int i = 0; i < items; i++) {
+		freeReplyObject(h_cmd(W.c, "RPUSH notify-queue item-%d", i));
+		if (i % 4 == 0) {
+			snprintf(id, sizeof(id), "hup-job-%d", i / 4);
+			snprintf(payload, sizeof(payload), "job-%d", i / 4);
+			h_enqueue(W.c, id, "stamp", payload, strlen(payload), 0);
+		}
+		if (i % 2 == 0) {
+			reload(&d, cfgs[hups % 2], false);
+			hups++;
+		}
+	}
+	printf("%d SIGHUPs in %.2f s\n", hups, (double)(h_mono_ms() - t0) / 1000);
+	ck_assert_int_eq(hups, 100);
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+	reload(&d, cfgs[0], true);
+	printf("%d reloads done for them (signals coalesce)\n",
+	    h_log_count(&d, "reloaded "));
+	ck_assert_msg(H_WAIT_UNTIL(stamps_indexed("item-", items, &dups, &max) ==
+	    items && stamps_indexed("job-", jobs, &dups, &max) == jobs,
+	    60000 * SLOW), "not every item and job was handled");
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 10000 * SLOW));
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "LLEN notify-queue"), 0);
+	stop_clean(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -354,6 +402,7 @@ main(void)
 	tcase_add_test(tc, reload_adds_a_zset_source);
 	tcase_add_test(tc, list_source_loses_nothing_across_reloads);
 	tcase_add_test(tc, twenty_reloads_under_load_do_not_crash);
+	tcase_add_test(tc, hundred_hups_in_a_second_under_load);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }
