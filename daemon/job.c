@@ -22,6 +22,7 @@
 #include "deferd.h"
 #include "failpoint.h"
 #include "job.h"
+#include "job_fields.h"
 #include "keys.h"
 #include "lock.h"
 #include "log.h"
@@ -129,60 +130,27 @@ job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt)
 	return (delay / 2 + util_random_below(delay / 2 + 1));
 }
 
-/* A non-negative integer field value, or def when absent or malformed. */
-static long long
-job_field_int(const redisReply *v, long long def)
-{
-	char		*end;
-	long long	 n;
-
-	if (v->type != REDIS_REPLY_STRING || v->len == 0)
-		return (def);
-	n = strtoll(v->str, &end, 10);
-	return (*end == '\0' && n >= 0 ? n : def);
-}
-
-/* Copy the hash fields of a claim entry into j. */
+/* Take the decoded hash fields of a claim entry into j, config defaults applied. */
 static void
 job_take_fields(struct job *j, const redisReply *e)
 {
 	const struct config	*cfg = j->d->cfg;
+	struct job_fields	 f;
 
-	j->max_attempts = 0;
-	j->timeout_ms = -1;
-	for (size_t i = 3; i + 1 < e->elements; i += 2) {
-		const redisReply *f = e->element[i], *v = e->element[i + 1];
-
-		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-			continue;
-		if (strcmp(f->str, "handler") == 0)
-			j->handler = xstrndup(v->str, v->len);
-		else if (strcmp(f->str, "payload") == 0) {
-			j->payload = xmemdup(v->str, v->len);
-			j->payload_len = v->len;
-		} else if (strcmp(f->str, "resource") == 0 && v->len > 0)
-			j->resource = xstrndup(v->str, v->len);
-		else if (strcmp(f->str, "source") == 0 && v->len > 0)
-			j->source = xstrndup(v->str, v->len);
-		else if (strcmp(f->str, "attempts") == 0)
-			j->attempt = (int)job_field_int(v, 1);
-		else if (strcmp(f->str, "max_attempts") == 0)
-			j->max_attempts = (int)job_field_int(v, 0);
-		else if (strcmp(f->str, "timeout_ms") == 0)
-			j->timeout_ms = job_field_int(v, -1);
-		else if (strcmp(f->str, "due_ms") == 0)
-			j->due_ms = job_field_int(v, 0);
-		else
-			source_extra_env(&j->env, &j->nenv, f->str, v->str, v->len);
-	}
-	if (j->handler == NULL)
-		j->handler = xstrdup("");
-	if (j->max_attempts <= 0)
-		j->max_attempts = config_handler_max_attempts(cfg, j->handler);
-	if (j->timeout_ms <= 0)
-		j->timeout_ms = config_handler_timeout_ms(cfg, j->handler);
-	if (j->attempt <= 0)
-		j->attempt = 1;
+	job_fields_parse(&f, e);
+	j->handler = f.handler;		/* the strings move to j */
+	j->payload = f.payload;
+	j->payload_len = f.payload_len;
+	j->resource = f.resource;
+	j->source = f.source;
+	j->env = f.env;
+	j->nenv = f.nenv;
+	j->attempt = f.attempt;
+	j->max_attempts = f.max_attempts > 0 ? f.max_attempts :
+	    config_handler_max_attempts(cfg, j->handler);
+	j->timeout_ms = f.timeout_ms > 0 ? f.timeout_ms :
+	    config_handler_timeout_ms(cfg, j->handler);
+	j->due_ms = f.due_ms;
 }
 
 void

@@ -3,10 +3,10 @@
  * Fuzz target: replies from Redis. The input is fed to the hiredis reader
  * (the parser behind every reply deferd gets) in chunks whose size comes
  * from the first byte, as a socket delivers them; each complete reply is
- * walked the way our callbacks read them: reply_int on every node, and an
- * array read like a claim entry of the claim script ([ok, id, token,
- * field, value, ...], see job.c) down to source_extra_env. A crash inside
- * hiredis itself is hiredis's bug, not ours.
+ * walked the way our callbacks read them: reply_int on every node, and
+ * every array decoded as a claim entry of the claim script ([ok, id,
+ * token, field, value, ...]) by job_fields_parse, the decoder job.c uses.
+ * A crash inside hiredis itself is hiredis's bug, not ours.
  *
  * hiredis allocates the element array a multi-bulk header announces before
  * any element arrives: "*2147483647\r\n" is a 16 GiB calloc in 0.14 (1.x
@@ -23,38 +23,31 @@
 
 #include <hiredis/hiredis.h>
 
-#include "config.h"
 #include "fuzz.h"
+#include "job_fields.h"
 #include "reply.h"
-#include "sources.h"
 
 static void	walk(const redisReply *r, int depth);
 
-/* Read an array as a claim entry: the id and token, then field/value pairs. */
+/* Decode an array as a claim entry, with the decoder job.c uses. */
 static void
 claim_entry(const redisReply *e)
 {
-	struct env_var	*env = NULL;
-	size_t		 nenv = 0;
+	struct job_fields	f;
 
 	if (e->elements < 3 || e->element[1]->type != REDIS_REPLY_STRING ||
 	    e->element[2]->type != REDIS_REPLY_STRING)
 		return;
-	for (size_t i = 3; i + 1 < e->elements; i += 2) {
-		const redisReply *f = e->element[i], *v = e->element[i + 1];
-
-		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-			continue;
-		if (strcmp(f->str, "attempts") == 0 ||
-		    strcmp(f->str, "timeout_ms") == 0)
-			(void)reply_int(v, -1);
-		else
-			source_extra_env(&env, &nenv, f->str, v->str, v->len);
-	}
-	for (size_t i = 0; i < nenv; i++)
-		FUZZ_ASSERT(env[i].name != NULL && env[i].value != NULL &&
-		    strncmp(env[i].name, "DEFERD_", 7) == 0);
-	source_env_free(env, nenv);
+	job_fields_parse(&f, e);
+	FUZZ_ASSERT(f.handler != NULL && f.attempt >= 1);
+	FUZZ_ASSERT(f.max_attempts >= 0 && f.timeout_ms >= -1 && f.due_ms >= 0);
+	FUZZ_ASSERT(f.payload != NULL || f.payload_len == 0);
+	FUZZ_ASSERT(f.resource == NULL || f.resource[0] != '\0');
+	FUZZ_ASSERT(f.source == NULL || f.source[0] != '\0');
+	for (size_t i = 0; i < f.nenv; i++)
+		FUZZ_ASSERT(f.env[i].name != NULL && f.env[i].value != NULL &&
+		    strncmp(f.env[i].name, "DEFERD_", 7) == 0);
+	job_fields_free(&f);
 }
 
 /* Visit every node of a reply. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: durations, sizes, names and escaping. */
+/* Unit tests: durations, sizes, names, escaping, replies and job fields. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_fields.h"
 #include "reply.h"
 #include "units.h"
 #include "util.h"
@@ -128,6 +129,91 @@ START_TEST(reply_reader_cap)
 }
 END_TEST
 
+/*
+ * A claim entry [1, "id", "tok", field, value, ...] read from RESP, as the
+ * claim script's reply delivers it; n strings, with lens (NULL: strlen).
+ * Caller frees with freeReplyObject.
+ */
+static redisReply *
+claim_entry(int n, const char *const *strs, const size_t *lens)
+{
+	redisReader	*rd = redisReaderCreate();
+	char		 buf[4096];
+	size_t		 used;
+	void		*v = NULL;
+
+	used = (size_t)snprintf(buf, sizeof(buf), "*%d\r\n:1\r\n", n + 1);
+	for (int i = 0; i < n; i++) {
+		size_t len = lens != NULL ? lens[i] : strlen(strs[i]);
+
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		    "$%zu\r\n", len);
+		memcpy(buf + used, strs[i], len);
+		used += len;
+		memcpy(buf + used, "\r\n", 2);
+		used += 2;
+	}
+	ck_assert_int_eq(redisReaderFeed(rd, buf, used), REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(rd, &v), REDIS_OK);
+	ck_assert_ptr_nonnull(v);
+	redisReaderFree(rd);
+	return (v);
+}
+
+/* Every field of a well-formed entry lands where job.c expects it. */
+START_TEST(job_fields_decode)
+{
+	static const char *const strs[] = { "id", "tok", "handler", "h",
+	    "payload", "a\0b", "attempts", "2", "max_attempts", "5",
+	    "timeout_ms", "1500", "due_ms", "1234", "resource", "r:1",
+	    "source", "expired", "expired_key", "k" };
+	static const size_t lens[] = { 2, 3, 7, 1, 7, 3, 8, 1, 12, 1, 10, 4,
+	    6, 4, 8, 3, 6, 7, 11, 1 };
+	redisReply		*e = claim_entry(20, strs, lens);
+	struct job_fields	 f;
+
+	job_fields_parse(&f, e);
+	ck_assert_str_eq(f.handler, "h");
+	ck_assert_uint_eq(f.payload_len, 3);
+	ck_assert_int_eq(memcmp(f.payload, "a\0b", 3), 0);
+	ck_assert_int_eq(f.attempt, 2);
+	ck_assert_int_eq(f.max_attempts, 5);
+	ck_assert_int_eq(f.timeout_ms, 1500);
+	ck_assert_int_eq(f.due_ms, 1234);
+	ck_assert_str_eq(f.resource, "r:1");
+	ck_assert_str_eq(f.source, "expired");
+	ck_assert_uint_eq(f.nenv, 1);
+	ck_assert_str_eq(f.env[0].name, "DEFERD_EXPIRED_KEY");
+	ck_assert_str_eq(f.env[0].value, "k");
+	job_fields_free(&f);
+	freeReplyObject(e);
+}
+END_TEST
+
+/* Garbage from Redis becomes "unset", never a wrong number or a crash. */
+START_TEST(job_fields_refuse_garbage)
+{
+	static const char *const strs[] = { "id", "tok", "attempts", "x",
+	    "max_attempts", "99999999999", "timeout_ms", "-5", "due_ms",
+	    "12abc", "resource", "", "source", "", "odd-field" };
+	redisReply		*e = claim_entry(15, strs, NULL);
+	struct job_fields	 f;
+
+	job_fields_parse(&f, e);
+	ck_assert_str_eq(f.handler, "");
+	ck_assert_ptr_null(f.payload);
+	ck_assert_int_eq(f.attempt, 1);
+	ck_assert_int_eq(f.max_attempts, 0);
+	ck_assert_int_eq(f.timeout_ms, -1);
+	ck_assert_int_eq(f.due_ms, 0);
+	ck_assert_ptr_null(f.resource);
+	ck_assert_ptr_null(f.source);
+	ck_assert_uint_eq(f.nenv, 0);
+	job_fields_free(&f);
+	freeReplyObject(e);
+}
+END_TEST
+
 START_TEST(random_ids)
 {
 	char	a[64], b[64];
@@ -156,6 +242,8 @@ main(void)
 	tcase_add_test(tc, escape);
 	tcase_add_test(tc, random_ids);
 	tcase_add_test(tc, reply_reader_cap);
+	tcase_add_test(tc, job_fields_decode);
+	tcase_add_test(tc, job_fields_refuse_garbage);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

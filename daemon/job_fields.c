@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job envelope decoder: a claim entry's hash fields into a struct
+ * job_fields. Separate from job.c so that it can be fuzzed on its own
+ * (fuzz/fuzz_reply.c): every byte of it comes from Redis.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_fields.h"
+#include "sources.h"
+#include "xmalloc.h"
+
+/* An integer field value in 0..max, or def when absent or malformed. */
+static long long
+field_int(const redisReply *v, long long max, long long def)
+{
+	char		*end;
+	long long	 n;
+
+	if (v->len == 0)
+		return (def);
+	errno = 0;
+	n = strtoll(v->str, &end, 10);
+	return (*end == '\0' && errno == 0 && n >= 0 && n <= max ? n : def);
+}
+
+/* Replace *dst (freed) with a copy of v, or NULL when v is empty and drop_empty. */
+static void
+field_str(char **dst, const redisReply *v, bool drop_empty)
+{
+	free(*dst);
+	*dst = drop_empty && v->len == 0 ? NULL : xstrndup(v->str, v->len);
+}
+
+void
+job_fields_parse(struct job_fields *f, const redisReply *e)
+{
+	memset(f, 0, sizeof(*f));
+	f->timeout_ms = -1;
+	for (size_t i = 3; i + 1 < e->elements; i += 2) {
+		const redisReply *k = e->element[i], *v = e->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "handler") == 0)
+			field_str(&f->handler, v, false);
+		else if (strcmp(k->str, "payload") == 0) {
+			free(f->payload);
+			f->payload = xmemdup(v->str, v->len);
+			f->payload_len = v->len;
+		} else if (strcmp(k->str, "resource") == 0)
+			field_str(&f->resource, v, true);
+		else if (strcmp(k->str, "source") == 0)
+			field_str(&f->source, v, true);
+		else if (strcmp(k->str, "attempts") == 0)
+			f->attempt = (int)field_int(v, INT_MAX, 1);
+		else if (strcmp(k->str, "max_attempts") == 0)
+			f->max_attempts = (int)field_int(v, INT_MAX, 0);
+		else if (strcmp(k->str, "timeout_ms") == 0)
+			f->timeout_ms = field_int(v, INT64_MAX / 2, -1);
+		else if (strcmp(k->str, "due_ms") == 0)
+			f->due_ms = field_int(v, INT64_MAX / 2, 0);
+		else
+			source_extra_env(&f->env, &f->nenv, k->str, v->str, v->len);
+	}
+	if (f->handler == NULL)
+		f->handler = xstrdup("");
+	if (f->attempt <= 0)
+		f->attempt = 1;
+}
+
+void
+job_fields_free(struct job_fields *f)
+{
+	free(f->handler);
+	free(f->payload);
+	free(f->resource);
+	free(f->source);
+	source_env_free(f->env, f->nenv);
+	memset(f, 0, sizeof(*f));
+}
