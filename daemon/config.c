@@ -100,6 +100,10 @@ static const struct cs_word conflict_words[] = {
 	{ "requeue", CONFLICT_REQUEUE }, { "wait", CONFLICT_WAIT },
 	{ "fail", CONFLICT_FAIL }, { NULL, 0 }
 };
+static const struct cs_word mode_words[] = {
+	{ "exec", HANDLER_EXEC }, { "persistent", HANDLER_PERSISTENT },
+	{ NULL, 0 }
+};
 static const struct cs_word format_words[] = {
 	{ "text", LOG_FORMAT_TEXT }, { "json", LOG_FORMAT_JSON }, { NULL, 0 }
 };
@@ -163,6 +167,12 @@ static const struct cs_key override_keys[] = {
 	  .min = 1, .max = 1000 },
 	{ .name = "on_conflict", .type = &cs_t_enum, .off = O(on_conflict),
 	  .def = CONFLICT_INHERIT, .aux = conflict_words },
+	{ .name = "mode", .type = &cs_t_enum, .off = O(mode),
+	  .def = HANDLER_EXEC, .aux = mode_words },
+	{ .name = "processes", .type = &cs_t_int, .off = O(processes),
+	  .min = 1, .max = HANDLER_PROCESSES_MAX, .def = 1 },
+	{ .name = "inflight", .type = &cs_t_int, .off = O(inflight),
+	  .min = 1, .max = HANDLER_INFLIGHT_MAX, .def = 1 },
 	{ .name = NULL }
 };
 
@@ -875,14 +885,31 @@ config_handler_max_attempts(const struct config *c, const char *handler)
 	    c->retry.max_attempts);
 }
 
-/* The handler's concurrency: its override, else concurrency. */
+/*
+ * The handler's concurrency: its override, else concurrency; a persistent
+ * handler never more than its processes x inflight (the jobs it can hold).
+ */
 int
 config_handler_max_concurrency(const struct config *c, const char *handler)
 {
 	const struct handler_override	*o = config_override(c, handler);
+	int				 max;
 
-	return (o != NULL && o->max_concurrency > 0 ? o->max_concurrency :
-	    c->concurrency);
+	max = o != NULL && o->max_concurrency > 0 ? o->max_concurrency :
+	    c->concurrency;
+	if (o != NULL && o->mode == HANDLER_PERSISTENT &&
+	    o->processes * o->inflight < max)
+		max = o->processes * o->inflight;
+	return (max);
+}
+
+/* Whether handler's override asks for persistent processes. */
+bool
+config_handler_persistent(const struct config *c, const char *handler)
+{
+	const struct handler_override	*o = config_override(c, handler);
+
+	return (o != NULL && o->mode == HANDLER_PERSISTENT);
 }
 
 /* The -c argument, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */

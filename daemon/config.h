@@ -22,6 +22,15 @@ enum conflict_policy {
 	CONFLICT_FAIL,
 };
 
+/* handlers.overrides.NAME.mode: a process per job, or long-running ones. */
+enum handler_mode {
+	HANDLER_EXEC = 0,	/* default: execve per job, exit status decides */
+	HANDLER_PERSISTENT,	/* processes x inflight jobs over JSON lines (proto.c) */
+};
+
+#define HANDLER_PROCESSES_MAX	1000
+#define HANDLER_INFLIGHT_MAX	1000
+
 /* handlers.overrides.NAME: -1 / 0 / CONFLICT_INHERIT mean "not set". */
 struct handler_override {
 	char			*name;
@@ -29,6 +38,9 @@ struct handler_override {
 	int			 max_concurrency; /* 0: only the global limit */
 	int			 max_attempts;	  /* 0: retry.max_attempts */
 	enum conflict_policy	 on_conflict;	  /* CONFLICT_INHERIT: locks.on_conflict */
+	enum handler_mode	 mode;		  /* exec */
+	int			 processes;	  /* persistent: copies running (1) */
+	int			 inflight;	  /* persistent: jobs per process (1) */
 };
 
 /* expirations.rules[]: one glob on expired keys. */
@@ -155,6 +167,8 @@ const struct handler_override *config_override(const struct config *, const char
 int64_t		 config_handler_timeout_ms(const struct config *, const char *handler);
 int		 config_handler_max_attempts(const struct config *, const char *handler);
 int		 config_handler_max_concurrency(const struct config *, const char *handler);
+/* Whether handler runs in persistent mode (its override says so). */
+bool		 config_handler_persistent(const struct config *, const char *handler);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);
 

@@ -48,9 +48,23 @@ static void	deferd_notify_status(struct deferd *, bool force);
 int
 deferd_free_slots(const struct deferd *d)
 {
-	int	n = d->cfg->concurrency - (int)d->njobs - d->reserved;
+	int	conc = d->cfg->concurrency;
+	int	n = conc - ((int)d->njobs - (int)d->nreporting) - d->reserved;
+	int	cap = 2 * conc - (int)d->njobs - d->reserved;
 
+	if (cap < n)
+		n = cap;
 	return (n > 0 ? n : 0);
+}
+
+void
+deferd_slot_freed(struct deferd *d)
+{
+	if (d->draining)
+		return;
+	job_start_waiting(d);
+	for (size_t i = 0; i < d->nscheds; i++)
+		sched_slot_freed(d->scheds[i]);
 }
 
 void
@@ -61,9 +75,7 @@ deferd_job_gone(struct deferd *d)
 			deferd_finish(d, "all jobs recorded");
 		return;
 	}
-	job_start_waiting(d);
-	for (size_t i = 0; i < d->nscheds; i++)
-		sched_slot_freed(d->scheds[i]);
+	deferd_slot_freed(d);
 }
 
 /* Leave the loop now. */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 struct event;
 struct event_base;
@@ -26,12 +27,6 @@ struct runner;
 struct sched;
 struct sources;
 
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
 
 TAILQ_HEAD(job_list, job);
 
@@ -49,6 +44,9 @@ struct deferd {
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
 	size_t			 njobs;
+	size_t			 nreporting;	/* of them, outcome sent: slot given up */
+	struct job_list		 outbox;	/* outcomes for the next batch (job.c) */
+	struct event		*outbox_ev;	/* sends them; NULL until the first */
 	int			 reserved;	/* slots of claims in flight and channel runs */
 	int			 reserved_claims; /* the part promised to claims in flight */
 	bool			 ready;		/* READY=1 sent: Redis reached, sources checked */
@@ -75,8 +73,13 @@ struct deferd *deferd_new(struct config *cfg);
 int	deferd_run(struct deferd *);
 /* Free everything; NULL is a no-op. */
 void	deferd_free(struct deferd *);
-/* Slots free for new claims: concurrency - claimed - reserved (never < 0). */
+/*
+ * Slots free for new claims: concurrency - (claimed - reporting) - reserved,
+ * never < 0, and never more claimed jobs than twice the concurrency.
+ */
 int	deferd_free_slots(const struct deferd *);
+/* A job's slot is free (its outcome is on the way): start waiting jobs, claim. */
+void	deferd_slot_freed(struct deferd *);
 /* A job left this daemon: start waiting jobs, claim more, or finish the drain. */
 void	deferd_job_gone(struct deferd *);
 /*

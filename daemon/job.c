@@ -36,6 +36,7 @@
 #include "xmalloc.h"
 
 #define REPORT_RETRY_MS	1000	/* after an error reply to an outcome */
+#define OUTCOME_BATCH_MAX 500	/* jobs per outcome.lua call */
 
 enum job_state {
 	JOB_WAITING,	/* claimed; its handler is at max_concurrency */
@@ -76,13 +77,25 @@ struct job {
 	bool			 conflict;	/* retry/bury for a locked resource */
 	int64_t			 duration_ms;	/* of the run; -1: did not run */
 	bool			 report_in_flight;
+	bool			 queued;	/* in d->outbox, for the next batch */
+	bool			 slot_given;	/* counted in d->nreporting */
+	TAILQ_ENTRY(job)	 out_entry;
 	struct event		*report_timer;
+};
+
+/* An outcome batch in flight: the jobs of one outcome.lua call, in order. */
+struct outcome_batch {
+	size_t		 n;
+	struct job	*jobs[];
 };
 
 static void	job_start(struct job *);
 static void	job_run_handler(struct job *);
 static void	job_lock_cb(struct lock *, enum lock_event, const char *, void *);
 static void	job_send_report(struct job *);
+static void	job_outbox_cb(evutil_socket_t, short, void *);
+static void	job_outcome_reply(redisReply *, void *);
+static void	job_report_timer_cb(evutil_socket_t, short, void *);
 static void	job_count_outcome(const struct job *);
 static bool	job_has_room(const struct deferd *, const char *);
 
@@ -113,6 +126,10 @@ job_gone(struct job *j)
 
 	TAILQ_REMOVE(&d->jobs, j, entry);
 	d->njobs--;
+	if (j->queued)
+		TAILQ_REMOVE(&d->outbox, j, out_entry);
+	if (j->slot_given)
+		d->nreporting--;
 	job_free(j);
 	deferd_job_gone(d);
 }
@@ -449,32 +466,49 @@ job_report_timer_cb(evutil_socket_t fd, short what, void *arg)
 	job_send_report(arg);
 }
 
-/* Redis answered an outcome: 1 recorded, 0 stale lease, else retry later. */
+/* Redis answered j's outcome: 1 recorded, 0 stale lease, else retry later. */
 static void
-job_report_reply(redisReply *reply, void *priv)
+job_report_answer(struct job *j, const redisReply *r, const char *why)
 {
-	struct job	*j = priv;
-
-	j->report_in_flight = false;
-	if (reply == NULL)
-		return;		/* resent by job_resend_reports after the reconnect */
-	if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
 		job_count_outcome(j);
 		job_gone(j);
 		return;
 	}
-	if (reply->type == REDIS_REPLY_INTEGER) {
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		log_warnx("job %s (%s): lease lost before the outcome was recorded "
 		    "(it was requeued; another attempt may run)", j->id, j->handler);
 		job_gone(j);
 		return;
 	}
 	log_errorx("job %s (%s): recording the outcome failed: %s; trying again",
-	    j->id, j->handler, reply->type == REDIS_REPLY_ERROR ? reply->str :
-	    "unexpected reply");
+	    j->id, j->handler, why);
 	if (j->report_timer == NULL)
 		j->report_timer = evtimer_new(j->d->base, job_report_timer_cb, j);
 	timer_after(j->report_timer, REPORT_RETRY_MS);
+}
+
+/* Reply of an outcome batch: one integer per job, in order. */
+static void
+job_outcome_reply(redisReply *reply, void *priv)
+{
+	struct outcome_batch	*b = priv;
+	const char		*why = "unexpected reply";
+	bool			 array;
+
+	for (size_t i = 0; i < b->n; i++)
+		b->jobs[i]->report_in_flight = false;
+	if (reply == NULL) {	/* resent by job_resend_reports after the reconnect */
+		free(b);
+		return;
+	}
+	array = reply->type == REDIS_REPLY_ARRAY && reply->elements == b->n;
+	if (reply->type == REDIS_REPLY_ERROR)
+		why = reply->str;
+	for (size_t i = 0; i < b->n; i++)
+		job_report_answer(b->jobs[i], array ? reply->element[i] : NULL,
+		    why);
+	free(b);
 }
 
 /* Count a recorded outcome in the metrics (lock-conflict requeues only as conflicts). */
@@ -491,80 +525,152 @@ job_count_outcome(const struct job *j)
 		metrics_job_retried(q, j->handler, j->duration_ms);
 }
 
-/* Send the outcome script; if Redis is down it is sent after the reconnect. */
+/*
+ * Queue j's outcome for the next batch (job_outbox_cb, later in this turn
+ * of the loop); if Redis is down it is sent after the reconnect. The first
+ * time, the job gives its concurrency slot to a new claim: Redis answers
+ * the outcome before that claim, so at most about concurrency outcomes are
+ * ever outstanding.
+ */
 static void
 job_send_report(struct job *j)
 {
-	const struct config	*cfg = j->d->cfg;
-	const char		*argv[12];
-	size_t			 lens[12];
-	char			 n1[24], n2[24], n3[24], dur[24];
-	char			*jkey, *rkey;
-	int			 argc = 0, nkeys, rv;
+	struct deferd	*d = j->d;
 
-	if (j->report_in_flight || !rconn_ready(j->d->cmd))
+	if (j->report_in_flight || j->queued || !rconn_ready(d->cmd))
 		return;
-	if (j->duration_ms >= 0)
-		snprintf(dur, sizeof(dur), "%" PRId64, j->duration_ms);
-	else
-		dur[0] = '\0';
-	jkey = keys_job(cfg->namespace, sched_queue(j->s), j->id);
-	rkey = keys_result(cfg->namespace, sched_queue(j->s), j->id);
-	argv[argc++] = sched_key(j->s, "active");
-	switch (j->report) {
-	case SCRIPT_COMPLETE:
-		snprintf(n1, sizeof(n1), "%" PRId64, cfg->results.ttl_ms);
-		argv[argc++] = jkey;
-		argv[argc++] = rkey;
-		nkeys = 3;
-		argv[argc++] = j->id;
-		argv[argc++] = j->token;
-		argv[argc++] = j->result;
-		argv[argc++] = n1;
-		argv[argc++] = j->d->events_chan;
-		argv[argc++] = dur;
-		break;
-	case SCRIPT_RETRY:
-		snprintf(n1, sizeof(n1), "%" PRId64, j->delay_ms);
-		argv[argc++] = sched_key(j->s, "delayed");
-		argv[argc++] = jkey;
-		nkeys = 3;
-		argv[argc++] = j->id;
-		argv[argc++] = j->token;
-		argv[argc++] = j->error;
-		argv[argc++] = n1;
-		argv[argc++] = j->refund ? "1" : "0";
-		argv[argc++] = sched_key(j->s, "wake");
-		argv[argc++] = j->d->events_chan;
-		argv[argc++] = j->conflict ? "lock_conflict" : "";
-		argv[argc++] = dur;
-		break;
-	default:
-		snprintf(n2, sizeof(n2), "%" PRId64, cfg->dead.max_jobs);
-		snprintf(n3, sizeof(n3), "%" PRId64, cfg->dead.ttl_ms);
-		argv[argc++] = sched_key(j->s, "dead");
-		argv[argc++] = jkey;
-		nkeys = 3;
-		argv[argc++] = j->id;
-		argv[argc++] = j->token;
-		argv[argc++] = j->error;
-		argv[argc++] = sched_key(j->s, "prefix");
-		argv[argc++] = n2;
-		argv[argc++] = n3;
-		argv[argc++] = j->d->events_chan;
-		argv[argc++] = dur;
-		break;
+	if (d->outbox_ev == NULL) {
+		TAILQ_INIT(&d->outbox);
+		d->outbox_ev = event_new(d->base, -1, 0, job_outbox_cb, d);
+		if (d->outbox_ev == NULL)
+			fatalx("cannot create the outcome batch event");
 	}
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
+	j->queued = true;
+	TAILQ_INSERT_TAIL(&d->outbox, j, out_entry);
+	event_active(d->outbox_ev, 0, 0);
+	if (!j->slot_given) {
+		j->slot_given = true;
+		d->nreporting++;
+		deferd_slot_freed(d);
+	}
+}
+
+/* The kind word of outcome.lua for j's report. */
+static const char *
+job_report_kind(const struct job *j)
+{
 	if (j->report == SCRIPT_COMPLETE)
-		lens[5] = j->result_len;
-	rv = rconn_script(j->d->cmd, j->report, job_report_reply, j, nkeys, argc,
-	    argv, lens);
-	if (rv == 0)
-		j->report_in_flight = true;
-	free(jkey);
-	free(rkey);
+		return ("complete");
+	return (j->report == SCRIPT_RETRY ? "retry" : "bury");
+}
+
+/* Append j's seven outcome.lua arguments; nums holds its two numbers. */
+static size_t
+job_outcome_args(struct job *j, const char **argv, size_t *lens, size_t argc,
+    char nums[2][24])
+{
+	const char	*text;
+	size_t		 text_len;
+
+	if (j->report == SCRIPT_COMPLETE) {
+		text = j->result != NULL ? j->result : "";
+		text_len = j->result != NULL ? j->result_len : 0;
+		nums[0][0] = '\0';
+	} else {
+		text = j->error != NULL ? j->error : "";
+		text_len = strlen(text);
+		snprintf(nums[0], sizeof(nums[0]), "%" PRId64, j->delay_ms);
+	}
+	if (j->duration_ms >= 0)
+		snprintf(nums[1], sizeof(nums[1]), "%" PRId64, j->duration_ms);
+	else
+		nums[1][0] = '\0';
+	argv[argc] = job_report_kind(j);
+	argv[argc + 1] = j->id;
+	argv[argc + 2] = j->token;
+	argv[argc + 3] = text;
+	argv[argc + 4] = nums[0];
+	argv[argc + 5] = j->refund ? (j->conflict ? "rc" : "r") :
+	    (j->conflict ? "c" : "");
+	argv[argc + 6] = nums[1];
+	for (size_t i = 0; i < 7; i++)
+		lens[argc + i] = strlen(argv[argc + i]);
+	lens[argc + 3] = text_len;
+	return (argc + 7);
+}
+
+/* Send one outcome.lua call for up to OUTCOME_BATCH_MAX queued jobs of s. */
+static void
+job_send_batch(struct deferd *d, struct sched *s)
+{
+	const struct config	*cfg = d->cfg;
+	struct outcome_batch	*b;
+	struct job		*j, *next;
+	const char		**argv;
+	size_t			*lens, argc, n = 0;
+	char			 ttl[24], dmax[24], dttl[24];
+	char			(*nums)[2][24];
+
+	TAILQ_FOREACH(j, &d->outbox, out_entry)
+		if (j->s == s && ++n == OUTCOME_BATCH_MAX)
+			break;
+	b = xcalloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
+	argv = xcalloc(9 + 7 * n, sizeof(*argv));
+	lens = xcalloc(9 + 7 * n, sizeof(*lens));
+	nums = xcalloc(n, sizeof(*nums));
+	snprintf(ttl, sizeof(ttl), "%" PRId64, cfg->results.ttl_ms);
+	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
+	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
+	argv[0] = sched_key(s, "active");
+	argv[1] = sched_key(s, "delayed");
+	argv[2] = sched_key(s, "dead");
+	argv[3] = sched_key(s, "prefix");
+	argv[4] = ttl;
+	argv[5] = dmax;
+	argv[6] = dttl;
+	argv[7] = sched_key(s, "wake");
+	argv[8] = d->events_chan;
+	argc = 9;
+	for (size_t i = 0; i < 9; i++)
+		lens[i] = strlen(argv[i]);
+	TAILQ_FOREACH_SAFE(j, &d->outbox, out_entry, next) {
+		if (j->s != s || b->n == n)
+			continue;
+		TAILQ_REMOVE(&d->outbox, j, out_entry);
+		j->queued = false;
+		argc = job_outcome_args(j, argv, lens, argc, nums[b->n]);
+		b->jobs[b->n++] = j;
+	}
+	if (rconn_script(d->cmd, SCRIPT_OUTCOME, job_outcome_reply, b, 3,
+	    (int)argc, argv, lens) == 0)
+		for (size_t i = 0; i < b->n; i++)
+			b->jobs[i]->report_in_flight = true;
+	else
+		free(b);	/* Redis went down: resent after the reconnect */
+	free(argv);
+	free(lens);
+	free(nums);
+}
+
+/* Zero-delay event: send every queued outcome, one call per queue. */
+static void
+job_outbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct deferd	*d = arg;
+	struct job	*j;
+
+	(void)fd;
+	(void)what;
+	while ((j = TAILQ_FIRST(&d->outbox)) != NULL) {
+		if (!rconn_ready(d->cmd)) {
+			while ((j = TAILQ_FIRST(&d->outbox)) != NULL) {
+				TAILQ_REMOVE(&d->outbox, j, out_entry);
+				j->queued = false;
+			}
+			return;
+		}
+		job_send_batch(d, j->s);
+	}
 }
 
 void
@@ -688,4 +794,8 @@ job_free_all(struct deferd *d)
 		job_free(j);
 	}
 	d->njobs = 0;
+	d->nreporting = 0;
+	if (d->outbox_ev != NULL)
+		event_free(d->outbox_ev);
+	d->outbox_ev = NULL;
 }

@@ -435,9 +435,13 @@ json_unescape(const char **pp, const char *end)
 	return (cp);
 }
 
-/* Decode the string at *pp (on its quote) into out; advances past it. */
+/*
+ * Decode the string at *pp (on its quote) into out; advances past it and
+ * stores the decoded length (without the NUL) in *outlenp when not NULL.
+ */
 static bool
-json_read_string(const char **pp, const char *end, char *out, size_t outlen)
+json_read_string(const char **pp, const char *end, char *out, size_t outlen,
+    size_t *lenp)
 {
 	const char	*p = *pp + 1;
 	size_t		 o = 0;
@@ -463,6 +467,8 @@ json_read_string(const char **pp, const char *end, char *out, size_t outlen)
 			o = json_utf8_cut(out, outlen - 1);
 		out[o] = '\0';
 	}
+	if (lenp != NULL)
+		*lenp = o;
 	*pp = p + 1;
 	return (true);
 }
@@ -516,6 +522,15 @@ int
 json_iter_next(struct json_iter *it, char *key, size_t keylen, char *val,
     size_t vallen, bool *is_string)
 {
+	return (json_iter_next_len(it, key, keylen, val, vallen, NULL,
+	    is_string));
+}
+
+/* The next member, with the value's length (see json.h). */
+int
+json_iter_next_len(struct json_iter *it, char *key, size_t keylen, char *val,
+    size_t vallen, size_t *val_len, bool *is_string)
+{
 	const char	*p = json_ws(it->p, it->end), *e;
 	size_t		 n;
 
@@ -541,7 +556,7 @@ json_iter_next(struct json_iter *it, char *key, size_t keylen, char *val,
 			goto bad;
 		p = json_ws(p + 1, it->end);
 	}
-	if (p >= it->end || *p != '"' || !json_read_string(&p, it->end, key, keylen))
+	if (p >= it->end || *p != '"' || !json_read_string(&p, it->end, key, keylen, NULL))
 		goto bad;
 	p = json_ws(p, it->end);
 	if (p >= it->end || *p != ':')
@@ -549,7 +564,7 @@ json_iter_next(struct json_iter *it, char *key, size_t keylen, char *val,
 	p = json_ws(p + 1, it->end);
 	*is_string = p < it->end && *p == '"';
 	if (*is_string) {
-		if (!json_read_string(&p, it->end, val, vallen))
+		if (!json_read_string(&p, it->end, val, vallen, val_len))
 			goto bad;
 	} else {
 		if ((e = json_skip(p, it->end)) == NULL)
@@ -561,6 +576,8 @@ json_iter_next(struct json_iter *it, char *key, size_t keylen, char *val,
 			memcpy(val, p, n);
 			val[n] = '\0';
 		}
+		if (val_len != NULL)
+			*val_len = vallen > 0 ? n : 0;
 		p = e;
 	}
 	it->p = p;

@@ -83,6 +83,12 @@ void	json_iter_init(struct json_iter *, const char *s, size_t len);
  */
 int	json_iter_next(struct json_iter *, char *key, size_t keylen, char *val,
 	    size_t vallen, bool *is_string);
+/*
+ * json_iter_next, also storing the value's length in *val_len (decoded
+ * strings may hold NUL bytes from \u0000).
+ */
+int	json_iter_next_len(struct json_iter *, char *key, size_t keylen,
+	    char *val, size_t vallen, size_t *val_len, bool *is_string);
 /* Decode the value of top-level key of object s into val; false if absent or malformed. */
 bool	json_get(const char *s, size_t len, const char *key, char *val, size_t vallen);
 

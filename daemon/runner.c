@@ -39,7 +39,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +49,10 @@
 #include "failpoint.h"
 #include "handler.h"
 #include "log.h"
+#include "pool.h"
 #include "runner.h"
 #include "runner_env.h"
+#include "spawn.h"
 #include "timer.h"
 #include "units.h"
 #include "util.h"
@@ -74,6 +75,7 @@ struct run {
 	runner_done_cb		 cb;
 	void			*arg;
 
+	struct pjob		*pjob;		/* persistent mode: the pool's job */
 	pid_t			 pid;		/* and process group; -1 if not started */
 	int			 status;	/* waitpid form, once exited */
 	bool			 exited;
@@ -120,6 +122,7 @@ struct runner {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct runner_env	 env;		/* cfg's part of every handler env */
+	struct pool		*pool;		/* persistent handlers (pool.c) */
 	struct event		*sigchld;
 	struct run_list		 runs;
 	size_t			 nruns;
@@ -133,8 +136,6 @@ static struct run *run_new(struct runner *, const struct run_spec *,
 static void	run_fail_later(struct run *, enum run_outcome, const char *);
 static int	run_spawn(struct run *, const struct config *,
 		    const struct run_spec *, char *, size_t, enum run_outcome *);
-static int	run_pipes(int [3][2], char *, size_t);
-static int	run_fd_above_stdio(int);
 static void	run_arm_io(struct run *);
 static void	run_stdin_cb(int, short, void *);
 static void	run_stdout_cb(int, short, void *);
@@ -174,6 +175,7 @@ runner_new(struct event_base *base, const struct config *cfg)
 	r->base = base;
 	r->cfg = cfg;
 	runner_env_base(&r->env, cfg);
+	r->pool = pool_new(base, cfg, &r->env);
 	TAILQ_INIT(&r->runs);
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
 	if (r->sigchld == NULL || event_add(r->sigchld, NULL) == -1)
@@ -188,6 +190,30 @@ runner_set_config(struct runner *r, const struct config *cfg)
 	r->cfg = cfg;
 	runner_env_free(&r->env);
 	runner_env_base(&r->env, cfg);
+	pool_set_config(r->pool, cfg, &r->env);
+}
+
+/* The pool answered a persistent run: deliver it as run_finish does. */
+static void
+run_pool_done(const struct run_result *res, void *arg)
+{
+	struct run	*run = arg;
+	struct runner	*r = run->runner;
+
+	run->pjob = NULL;
+	run->finished = true;
+	TAILQ_REMOVE(&r->runs, run, entry);
+	r->nruns--;
+	run->runner = NULL;
+	if (res->outcome == RUN_DONE)
+		log_debug("job %s (%s): answered in %lldms", run->log_id,
+		    run->handler, (long long)res->duration_ms);
+	else
+		log_debug("job %s (%s): %s", run->log_id, run->handler,
+		    res->error);
+	if (run->cb != NULL)
+		run->cb(res, run->arg);
+	run_free(run);
 }
 
 /* Start a run; see runner.h. Failures are delivered later from the loop. */
@@ -202,6 +228,11 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	bool			 transient;
 
 	run = run_new(r, spec, cb, arg);
+	if (config_handler_persistent(cfg, run->handler)) {
+		run->pjob = pool_submit(r->pool, spec, run->timeout_ms,
+		    run_pool_done, run);
+		return (run);
+	}
 	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
 	    &transient) == -1) {
 		log_warnx("job %s: %s", run->log_id, err);
@@ -230,6 +261,10 @@ runner_kill(struct run *run, const char *reason)
 	if (run->finished || run->failed || run->killed)
 		return;
 	run->killed = true;
+	if (run->pjob != NULL) {
+		pool_kill(run->pjob, reason);
+		return;
+	}
 	if (run->error == NULL && !run->timed_out)
 		run->error = xstrdup(reason != NULL ? reason : "killed");
 	log_warnx("job %s (%s): killing process group %ld: %s", run->log_id,
@@ -291,6 +326,7 @@ runner_free(struct runner *r)
 		}
 		run_free(run);
 	}
+	pool_free(r->pool);
 	event_free(r->sigchld);
 	runner_env_free(&r->env);
 	free(r);
@@ -338,7 +374,9 @@ runner_sigchld_cb(int sig, short what, void *arg)
 			break;
 		}
 		if ((run = runner_find(r, pid)) == NULL) {
-			log_debug("runner: reaped unknown child %ld", (long)pid);
+			if (!pool_reaped(r->pool, pid, status))
+				log_debug("runner: reaped unknown child %ld",
+				    (long)pid);
 			continue;
 		}
 		/* Never finishes synchronously, so r stays valid here. */
@@ -405,135 +443,39 @@ run_fail_later(struct run *run, enum run_outcome outcome, const char *reason)
 }
 
 /*
- * posix_spawn dir/name with the pipes as stdio. Returns 0, or -1 with the
- * reason in err and the outcome it means.
+ * Start the handler (spawn.c) with the run's environment. Returns 0, or -1
+ * with the reason in err and the outcome it means.
  */
 static int
 run_spawn(struct run *run, const struct config *cfg,
     const struct run_spec *spec, char *err, size_t errlen,
     enum run_outcome *outcome)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 attr;
-	sigset_t			 all, none;
-	struct runner_env		 env;
-	char				*path, *argv[2];
-	const char			*cwd;
-	int				 p[3][2], rc;
-	pid_t				 pid;
-
-	*outcome = RUN_RETRY;
-	if (run_pipes(p, err, errlen) == -1)
-		return (-1);
+	struct runner_env	 env;
+	struct spawn_child	 child;
+	const char		*cwd;
+	bool			 permanent;
+	int			 rc;
 
 	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
 	    cfg->handlers.dir;
-	xasprintf(&path, "%s/%s", cfg->handlers.dir, run->handler);
-	argv[0] = run->handler;
-	argv[1] = NULL;
 	runner_env_run(&env, &run->runner->env, spec);
-
-	/*
-	 * Not sigfillset: glibc's leaves out its two internal signals (32 and
-	 * 33), and posix_spawn then sets those to SIG_IGN in the child, which
-	 * exec keeps. All bits set resets them to SIG_DFL as well.
-	 */
-	memset(&all, 0xff, sizeof(all));
-	sigemptyset(&none);
-	if ((rc = posix_spawnattr_init(&attr)) != 0 ||
-	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID|
-	    POSIX_SPAWN_SETSIGDEF|POSIX_SPAWN_SETSIGMASK)) != 0 ||
-	    (rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
-	    (rc = posix_spawnattr_setsigmask(&attr, &none)) != 0)
-		fatalx("runner: posix_spawnattr: %s", strerror(rc));
-	if ((rc = posix_spawn_file_actions_init(&fa)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, p[0][0], 0)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, p[1][1], 1)) != 0 ||
-	    (rc = posix_spawn_file_actions_adddup2(&fa, p[2][1], 2)) != 0 ||
-	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
-	    (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) != 0)
-		fatalx("runner: posix_spawn_file_actions: %s", strerror(rc));
-
-	rc = posix_spawn(&pid, path, &fa, &attr, argv, env.v);
-
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn_handler(cfg->handlers.dir, run->handler, cwd, env.v, &child,
+	    err, errlen, &permanent);
 	runner_env_free(&env);
-	free(path);
-	close(p[0][0]);
-	close(p[1][1]);
-	close(p[2][1]);
-	if (rc != 0) {
-		close(p[0][1]);
-		close(p[1][0]);
-		close(p[2][0]);
-		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
-			*outcome = RUN_DEAD;
-		snprintf(err, errlen, "cannot start handler: %s", strerror(rc));
+	if (rc == -1) {
+		*outcome = permanent ? RUN_DEAD : RUN_RETRY;
 		return (-1);
 	}
-	run->pid = pid;
-	run->in_fd = p[0][1];
-	run->out_fd = p[1][0];
-	run->err_fd = p[2][0];
+	run->pid = child.pid;
+	run->in_fd = child.in_fd;
+	run->out_fd = child.out_fd;
+	run->err_fd = child.err_fd;
 	if (spec->payload_len > 0) {
 		run->payload = xmemdup(spec->payload, spec->payload_len);
 		run->payload_len = spec->payload_len;
 	}
 	return (0);
-}
-
-/*
- * Make the stdin, stdout and stderr pipes, all close-on-exec, our ends
- * non-blocking, none of them on fds 0-2 (the dup2s would clobber them).
- */
-static int
-run_pipes(int p[3][2], char *err, size_t errlen)
-{
-	int	i, j, saved;
-
-	for (i = 0; i < 3; i++) {
-		if (pipe2(p[i], O_CLOEXEC) == -1)
-			goto fail;
-		for (j = 0; j < 2; j++)
-			if ((p[i][j] = run_fd_above_stdio(p[i][j])) == -1) {
-				saved = errno;
-				close(p[i][j ^ 1]);
-				errno = saved;
-				goto fail;
-			}
-		/* Ours: the write end of stdin, the read ends of the others. */
-		if (fcntl(p[i][i == 0 ? 1 : 0], F_SETFL, O_NONBLOCK) == -1) {
-			saved = errno;
-			close(p[i][0]);
-			close(p[i][1]);
-			errno = saved;
-			goto fail;
-		}
-	}
-	return (0);
-
-fail:
-	saved = errno;
-	while (i-- > 0) {
-		close(p[i][0]);
-		close(p[i][1]);
-	}
-	snprintf(err, errlen, "cannot create pipes: %s", strerror(saved));
-	return (-1);
-}
-
-/* Move fd to 3 or above if it is one of 0-2 (keeping close-on-exec). */
-static int
-run_fd_above_stdio(int fd)
-{
-	int	nfd;
-
-	if (fd > 2)
-		return (fd);
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return (nfd);
 }
 
 /* Add the pipe events; an empty payload closes stdin at once. */

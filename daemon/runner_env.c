@@ -56,17 +56,34 @@ runner_env_base(struct runner_env *env, const struct config *cfg)
 		env_set(env, "DEFERD_CONFIG", cfg->path);
 }
 
+/* Start out as a borrowing copy of base with room for more. */
+static void
+env_borrow(struct runner_env *out, const struct runner_env *base)
+{
+	memset(out, 0, sizeof(*out));
+	out->cap = base->n + 16;
+	out->v = xcalloc(out->cap, sizeof(*out->v));
+	memcpy(out->v, base->v, base->n * sizeof(*out->v));
+	out->n = out->nborrowed = base->n;
+}
+
+void
+runner_env_process(struct runner_env *out, const struct runner_env *base,
+    const char *handler, const struct env_var *extra, size_t n)
+{
+	env_borrow(out, base);
+	env_set(out, "DEFERD_HANDLER", handler);
+	for (size_t i = 0; i < n; i++)
+		env_set(out, extra[i].name, extra[i].value);
+}
+
 void
 runner_env_run(struct runner_env *out, const struct runner_env *base,
     const struct run_spec *spec)
 {
 	char	num[32];
 
-	memset(out, 0, sizeof(*out));
-	out->cap = base->n + 16;
-	out->v = xcalloc(out->cap, sizeof(*out->v));
-	memcpy(out->v, base->v, base->n * sizeof(*out->v));
-	out->n = out->nborrowed = base->n;
+	env_borrow(out, base);
 	env_set(out, "DEFERD_JOB_ID", spec->job_id);
 	env_set(out, "DEFERD_QUEUE", spec->queue);
 	env_set(out, "DEFERD_HANDLER", spec->handler);

@@ -30,6 +30,12 @@ void	runner_env_base(struct runner_env *env, const struct config *cfg);
 /* Build a run's environment: base (borrowed, must outlive out) plus spec's variables. */
 void	runner_env_run(struct runner_env *out, const struct runner_env *base,
 	    const struct run_spec *spec);
+/*
+ * Build a persistent process's environment: base (borrowed) plus
+ * DEFERD_HANDLER and the n variables of extra (DEFERD_PROTOCOL, ...).
+ */
+void	runner_env_process(struct runner_env *out, const struct runner_env *base,
+	    const char *handler, const struct env_var *extra, size_t n);
 /* Free what env owns and zero it. */
 void	runner_env_free(struct runner_env *env);
 

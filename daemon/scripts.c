@@ -12,7 +12,8 @@ extern const char script_src_enqueue[], script_src_claim[],
 extern const char script_src_expjob[], script_src_track[],
     script_src_touch[], script_src_zsetmove[], script_src_listtake[],
     script_src_listrecover[];
-extern const char script_src_enqueue_batch[], script_src_unclaim[];
+extern const char script_src_enqueue_batch[], script_src_unclaim[],
+    script_src_outcome[];
 
 static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0 },
@@ -33,6 +34,7 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_LISTTAKE] = { "listtake", script_src_listtake, 0 },
 	[SCRIPT_LISTRECOVER] = { "listrecover", script_src_listrecover, 0 },
 	[SCRIPT_ENQUEUE_BATCH] = { "enqueue_batch", script_src_enqueue_batch, 0 },
+	[SCRIPT_OUTCOME] = { "outcome", script_src_outcome, 0 },
 	[SCRIPT_LOCK_ACQUIRE] = { "lock_acquire", script_src_lock_acquire, 0 },
 	[SCRIPT_LOCK_EXTEND] = { "lock_extend", script_src_lock_extend, 0 },
 	[SCRIPT_LOCK_RELEASE] = { "lock_release", script_src_lock_release, 0 },

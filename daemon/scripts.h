@@ -32,6 +32,7 @@ enum script_id {
 	SCRIPT_LISTTAKE,
 	SCRIPT_LISTRECOVER,
 	SCRIPT_ENQUEUE_BATCH,	/* deferctl enqueue --batch */
+	SCRIPT_OUTCOME,		/* batched complete / retry / bury */
 	SCRIPT_COUNT
 };
 

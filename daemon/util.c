@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 
 int64_t
 util_mono_ms(void)
@@ -163,6 +164,30 @@ util_new_job_id(char *out, size_t outlen)
 
 	util_random_hex(rnd, 8);
 	snprintf(out, outlen, "%" PRIx64 "-%s", (uint64_t)util_real_ms(), rnd);
+}
+
+char *
+util_base64(const void *src, size_t len)
+{
+	static const char	 abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*s = src;
+	char			*out = xmalloc((len + 2) / 3 * 4 + 1), *o = out;
+	uint32_t		 v;
+
+	for (size_t i = 0; i < len; i += 3) {
+		v = (uint32_t)s[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)s[i + 1] << 8;
+		if (i + 2 < len)
+			v |= s[i + 2];
+		*o++ = abc[(v >> 18) & 63];
+		*o++ = abc[(v >> 12) & 63];
+		*o++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < len ? abc[v & 63] : '=';
+	}
+	*o = '\0';
+	return (out);
 }
 
 int

@@ -3,9 +3,19 @@
 #ifndef DEFERD_UTIL_H
 #define DEFERD_UTIL_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The BSD macro glibc's <sys/queue.h> lacks: the loop may free var. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
 
 /* Milliseconds on CLOCK_MONOTONIC: for leases, timeouts and backoff. */
 int64_t	util_mono_ms(void);
@@ -31,6 +41,8 @@ bool	util_valid_queue_name(const char *);
 char	*util_escape(const void *src, size_t len, char *out, size_t outlen);
 /* The value of hex digit c, or -1. */
 int	util_hexval(int c);
+/* src as standard base64 (with padding), NUL-terminated; the caller frees it. */
+char	*util_base64(const void *src, size_t len);
 /* Generate a fresh job ID "<epoch-ms-hex>-<16 hex random>" into out (>= 40 bytes). */
 void	util_new_job_id(char *out, size_t outlen);
 

@@ -18,18 +18,11 @@
 -- not (stale token: nothing changed).
 
 local active, dead, jk = KEYS[1], KEYS[2], KEYS[3]
-local id, token, err, P = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local dead_max, dead_ttl = arg_uint(5), arg_uint(6)
-local events = ARGV[7]
-
-if hget_safe(jk, 'lease') ~= token then
-	return 0
-end
+local P = ARGV[4]
 local now = now_ms()
-redis.call('ZREM', active, id)
-bury_job(P, dead, id, err, now)
-emit(events, 'dead', now, 'queue', queue_of(P), 'id', id,
-    'handler', hget_safe(jk, 'handler') or nil, 'attempt', attempt_of(jk),
-    'error', err, 'duration_ms', uint(ARGV[8]))
-trim_dead(P, dead, now, dead_max, dead_ttl)
-return 1
+local r = bury_claimed(P, active, dead, jk, ARGV[1], ARGV[2], ARGV[3],
+    ARGV[7], uint(ARGV[8]), now)
+if r == 1 then
+	trim_dead(P, dead, now, arg_uint(5), arg_uint(6))
+end
+return r

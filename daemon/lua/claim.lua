@@ -26,9 +26,11 @@
 --
 -- Reaped jobs are due now and so may be claimed by this very call. Then
 -- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
--- until limit jobs are claimed, is either buried (bad data), skipped
--- (saturated handler) or claimed: ZREM delayed, HINCRBY attempts 1,
--- HSET lease token, ZADD active now+lease_ms.
+-- until limit jobs are claimed, is read with one HGETALL and either buried
+-- (bad data), skipped (saturated handler) or claimed: HSET attempts+1 and
+-- lease token; then one ZREM delayed and one ZADD active now+lease_ms
+-- cover all of them (few commands per job: this script runs for every
+-- job deferd runs).
 --
 -- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
 -- reaped_buried, entry, entry, ...}
@@ -71,35 +73,63 @@ reply[4], reply[5] = reap_expired(P, active, delayed, dead, reap_limit, now,
 local claimed, skipped, buried = 0, 0, 0
 local NUMERIC = {'attempts', 'max_attempts', 'timeout_ms'}
 
--- Why the job with hash key jk cannot run (nil if it can), and its handler.
-local function check(jk)
-	local ty = key_type(jk)
-	if ty == 'none' then
-		return 'job hash missing'
-	elseif ty ~= 'hash' then
-		return 'job key has wrong type'
+-- The job with hash key jk as a field table and its flat HGETALL list, or
+-- nil and why it cannot run. One HGETALL answers every check (a key of
+-- another type makes it fail, hence pcall).
+local function load(jk)
+	local all = redis.pcall('HGETALL', jk)
+	if type(all) ~= 'table' or all.err then
+		return nil, nil, 'job key has wrong type'
 	end
-	local h = redis.call('HMGET', jk, 'handler', 'attempts',
-	    'max_attempts', 'timeout_ms')
-	if not h[1] or h[1] == '' then
-		return 'job has no handler'
+	if #all == 0 then
+		return nil, nil, 'job hash missing'
 	end
-	for i, name in ipairs(NUMERIC) do
-		local v = h[i + 1]
+	local f = {}
+	for k = 1, #all, 2 do
+		f[all[k]] = all[k + 1]
+	end
+	if not f.handler or f.handler == '' then
+		return nil, nil, 'job has no handler'
+	end
+	for _, name in ipairs(NUMERIC) do
+		local v = f[name]
 		if v and uint(v) == nil then
-			return 'field ' .. name .. ' is not a number: \'' ..
+			return nil, nil, 'field ' .. name .. ' is not a number: \'' ..
 			    string.sub(v, 1, 40) .. '\''
 		end
 	end
-	if max_payload > 0 then
-		local n = redis.call('HSTRLEN', jk, 'payload')
-		if n > max_payload then
-			return 'payload of ' .. istr(n) ..
-			    ' bytes exceeds handlers.max_payload (' ..
-			    istr(max_payload) .. ' bytes)'
-		end
+	if max_payload > 0 and f.payload and #f.payload > max_payload then
+		return nil, nil, 'payload of ' .. istr(#f.payload) ..
+		    ' bytes exceeds handlers.max_payload (' ..
+		    istr(max_payload) .. ' bytes)'
 	end
-	return nil, h[1]
+	return f, all, nil
+end
+
+-- The claim entry {"run", id, token, field, value, ...}: the hash as it is
+-- after the claim (attempts and lease replaced or added).
+local function entry(id, token, all, attempts)
+	local e = {'run', id, token}
+	local seen_a, seen_l = false, false
+	for k = 1, #all, 2 do
+		local name, v = all[k], all[k + 1]
+		if name == 'attempts' then
+			v, seen_a = istr(attempts), true
+		elseif name == 'lease' then
+			v, seen_l = token, true
+		end
+		e[#e + 1] = name
+		e[#e + 1] = v
+	end
+	if not seen_a then
+		e[#e + 1] = 'attempts'
+		e[#e + 1] = istr(attempts)
+	end
+	if not seen_l then
+		e[#e + 1] = 'lease'
+		e[#e + 1] = token
+	end
+	return e
 end
 
 if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
@@ -108,46 +138,42 @@ end
 if limit > 0 then
 	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
 	    'LIMIT', 0, scan_cap)
+	local taken, leased = {}, {}
+	local deadline = istr(now + lease_ms)
 	for _, id in ipairs(cands) do
 		if claimed >= limit then
 			break
 		end
 		local jk = P .. 'job:' .. id
-		local why, handler = check(jk)
+		local f, all, why = load(jk)
 		if why then
-			redis.call('ZREM', delayed, id)
+			taken[#taken + 1] = id
 			bury_job(P, dead, id, why, now)
 			buried = buried + 1
 			table.insert(reply, {'buried', id, why})
-			emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
-			    handler, 'error', why)
-		elseif saturated[handler] then
+			emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
+		elseif saturated[f.handler] then
 			skipped = skipped + 1
 		else
-			redis.call('ZREM', delayed, id)
-			redis.call('HINCRBY', jk, 'attempts', 1)
 			claimed = claimed + 1
 			local token = nonce .. '-' .. claimed
-			redis.call('HSET', jk, 'lease', token)
-			redis.call('ZADD', active, istr(now + lease_ms), id)
-			local e = {'run', id, token}
-			local all = redis.call('HGETALL', jk)
-			for _, v in ipairs(all) do
-				table.insert(e, v)
-			end
-			table.insert(reply, e)
+			local attempts = (uint(f.attempts) or 0) + 1
+			redis.call('HSET', jk, 'attempts', istr(attempts),
+			    'lease', token)
+			taken[#taken + 1] = id
+			leased[#leased + 1] = deadline
+			leased[#leased + 1] = id
+			table.insert(reply, entry(id, token, all, attempts))
 			if events ~= '' then
-				local f = {}
-				for k = 1, #all, 2 do
-					f[all[k]] = all[k + 1]
-				end
 				local due = uint(f.due_ms)
 				emit(events, 'claimed', now, 'queue', Q, 'id', id,
-				    'handler', handler, 'attempt', uint(f.attempts),
+				    'handler', f.handler, 'attempt', attempts,
 				    'late_ms', due and now - due or nil)
 			end
 		end
 	end
+	call_chunked('ZREM', delayed, taken, 1)
+	call_chunked('ZADD', active, leased, 2)
 end
 if buried > 0 then
 	trim_dead(P, dead, now, dead_max, dead_ttl)

@@ -15,22 +15,5 @@
 -- SET result PX ttl); 0 when it does not (stale token: nothing changed).
 
 local active, jk, rk = KEYS[1], KEYS[2], KEYS[3]
-local id, token, result = ARGV[1], ARGV[2], ARGV[3]
-local ttl = arg_uint(4)
-local events = ARGV[5]
-
-if hget_safe(jk, 'lease') ~= token then
-	return 0
-end
-if events ~= nil and events ~= '' then
-	local h = redis.call('HMGET', jk, 'handler', 'attempts')
-	emit(events, 'done', now_ms(), 'queue', queue_of(active), 'id', id,
-	    'handler', h[1] or nil, 'attempt', uint(h[2]),
-	    'duration_ms', uint(ARGV[6]))
-end
-redis.call('ZREM', active, id)
-redis.call('DEL', jk)
-if ttl > 0 then
-	redis.call('SET', rk, result, 'PX', istr(ttl))
-end
-return 1
+return complete_job(active, jk, rk, ARGV[1], ARGV[2], ARGV[3], arg_uint(4),
+    ARGV[5], uint(ARGV[6]), now_ms())

@@ -47,6 +47,15 @@ local function arg_uint(i)
 	return v
 end
 
+-- redis.call(cmd, key, ...) over the items of list, in calls of at most
+-- 1000 groups of `per` items (unpack has a limit), nothing when empty.
+local function call_chunked(cmd, key, list, per)
+	local step = 1000 * per
+	for i = 1, #list, step do
+		redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
+	end
+end
+
 -- The type of key k: 'none', 'hash', 'string', ...
 local function key_type(k)
 	local t = redis.call('TYPE', k)
@@ -285,6 +294,84 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 		redis.call('PUBLISH', wake, istr(now))
 	end
 	return requeued, buried
+end
+
+-- The outcomes of a claimed job (complete, retry, bury), shared by the
+-- single-job scripts and the batched outcome script. Each first checks the
+-- lease token (a stale one changes nothing and returns 0) and returns 1
+-- when it recorded the outcome. now is Redis time; events and duration_ms
+-- only feed the lifecycle events.
+
+-- The lease, handler and attempts of job hash jk (false, nil, 0 when the
+-- key is missing or not a hash).
+local function lease_fields(jk)
+	local h = redis.pcall('HMGET', jk, 'lease', 'handler', 'attempts')
+	if type(h) ~= 'table' or h.err then
+		return false, nil, 0
+	end
+	return h[1] or false, h[2] or nil, uint(h[3]) or 0
+end
+
+-- Success: ZREM active, DEL the hash, SET result (PX ttl; 0 = not kept).
+local function complete_job(active, jk, rk, id, token, result, ttl, events,
+    duration, now)
+	local lease, handler, attempts = lease_fields(jk)
+	if lease ~= token then
+		return 0
+	end
+	emit(events, 'done', now, 'queue', queue_of(active), 'id', id,
+	    'handler', handler, 'attempt', attempts, 'duration_ms', duration)
+	redis.call('ZREM', active, id)
+	redis.call('DEL', jk)
+	if ttl > 0 then
+		redis.call('SET', rk, result, 'PX', istr(ttl))
+	end
+	return 1
+end
+
+-- Back to delayed at now + delay: HDEL lease, last_error (unless ""),
+-- due_ms, the attempt given back when refund; wake when now first.
+local function retry_job(active, delayed, jk, id, token, err, delay, refund,
+    wake, events, evname, duration, now)
+	local lease, handler, attempts = lease_fields(jk)
+	if lease ~= token then
+		return 0
+	end
+	local due = now + delay
+	redis.call('ZREM', active, id)
+	emit(events, evname ~= '' and evname or 'retry', now, 'queue',
+	    queue_of(delayed), 'id', id, 'handler', handler, 'attempt', attempts,
+	    'delay_ms', delay, 'error', err, 'refunded', refund,
+	    'duration_ms', duration)
+	local f = {'due_ms', istr(due)}
+	if refund and attempts > 0 then
+		f[#f + 1] = 'attempts'
+		f[#f + 1] = istr(attempts - 1)
+	end
+	if err ~= nil and err ~= '' then
+		f[#f + 1] = 'last_error'
+		f[#f + 1] = err
+	end
+	redis.call('HDEL', jk, 'lease')
+	redis.call('HSET', jk, unpack(f))
+	redis.call('ZADD', delayed, istr(due), id)
+	publish_wake_if_first(delayed, id, due, wake)
+	return 1
+end
+
+-- Into dead with err (the caller trims dead once).
+local function bury_claimed(P, active, dead, jk, id, token, err, events,
+    duration, now)
+	local lease, handler, attempts = lease_fields(jk)
+	if lease ~= token then
+		return 0
+	end
+	redis.call('ZREM', active, id)
+	bury_job(P, dead, id, err, now)
+	emit(events, 'dead', now, 'queue', queue_of(P), 'id', id,
+	    'handler', handler, 'attempt', attempts, 'error', err,
+	    'duration_ms', duration)
+	return 1
 end
 
 -- The due time (ms) of an enqueue: now + ms for mode "in", ms for "at".

@@ -22,39 +22,5 @@
 -- 0 when it does not (stale token: nothing changed).
 
 local active, delayed, jk = KEYS[1], KEYS[2], KEYS[3]
-local id, token, err = ARGV[1], ARGV[2], ARGV[3]
-local delay = arg_uint(4)
-local refund, wake = ARGV[5], ARGV[6]
-local events = ARGV[7]
-
-if hget_safe(jk, 'lease') ~= token then
-	return 0
-end
-local now = now_ms()
-local due = now + delay
-redis.call('ZREM', active, id)
-redis.call('HDEL', jk, 'lease')
-if events ~= nil and events ~= '' then
-	local name = ARGV[8]
-	if name == nil or name == '' then
-		name = 'retry'
-	end
-	emit(events, name, now, 'queue', queue_of(delayed), 'id', id,
-	    'handler', hget_safe(jk, 'handler') or nil, 'attempt', attempt_of(jk),
-	    'delay_ms', delay, 'error', err, 'refunded', refund == '1',
-	    'duration_ms', uint(ARGV[9]))
-end
-if refund == '1' then
-	local n = uint(hget_safe(jk, 'attempts'))
-	if n and n > 0 then
-		redis.call('HINCRBY', jk, 'attempts', -1)
-	end
-end
-if err ~= nil and err ~= '' then
-	redis.call('HSET', jk, 'last_error', err, 'due_ms', istr(due))
-else
-	redis.call('HSET', jk, 'due_ms', istr(due))
-end
-redis.call('ZADD', delayed, istr(due), id)
-publish_wake_if_first(delayed, id, due, wake)
-return 1
+return retry_job(active, delayed, jk, ARGV[1], ARGV[2], ARGV[3], arg_uint(4),
+    ARGV[5] == '1', ARGV[6], ARGV[7], ARGV[8] or '', uint(ARGV[9]), now_ms())

@@ -1,0 +1,70 @@
+-- outcome: record the outcomes of several claimed jobs of one queue in one
+-- call (complete, retry or bury each, as the single-job scripts do). The
+-- daemon collects the outcomes that are ready within one turn of its loop.
+--
+-- KEYS[1] active zset
+-- KEYS[2] delayed zset
+-- KEYS[3] dead zset
+-- ARGV[1] key prefix P ("ns:{Q}:"); job hashes are P..'job:'..ID and
+--         results P..'result:'..ID
+-- ARGV[2] result TTL in ms; 0 = do not store results
+-- ARGV[3] dead max_jobs (0 = no limit)
+-- ARGV[4] dead ttl_ms (0 = no limit)
+-- ARGV[5] wake channel ("" = no publish)
+-- ARGV[6] events channel ("" = none): "done", "retry" (or "lock_conflict")
+--         and "dead" events as the single-job scripts publish them
+-- ARGV[7..] seven per job:
+--         kind: "complete", "retry" or "bury"
+--         job ID
+--         lease token of the claim
+--         text: the result (complete) or the error (retry, bury)
+--         delay_ms (retry; "" otherwise)
+--         flags: "r" refund the attempt (retry), "c" the resource was
+--                locked (event "lock_conflict"), "" none
+--         duration_ms of the handler run ("" = none)
+--
+-- Reply: an array with one integer per job, in order: 1 when its lease
+-- token matched and the outcome was recorded, 0 when it did not (stale
+-- token: nothing changed for that job, the others are not affected).
+
+local active, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
+local P = ARGV[1]
+local ttl, dead_max, dead_ttl = arg_uint(2), arg_uint(3), arg_uint(4)
+local wake, events = ARGV[5], ARGV[6]
+local PER = 7
+
+if (#ARGV - 6) % PER ~= 0 then
+	error('deferd: outcome takes 7 arguments per job')
+end
+local now = now_ms()
+local out, buried = {}, 0
+for i = 7, #ARGV, PER do
+	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+	local flags, duration = ARGV[i + 5], uint(ARGV[i + 6])
+	local jk = P .. 'job:' .. id
+	local r
+	if kind == 'complete' then
+		r = complete_job(active, jk, P .. 'result:' .. id, id, token, text,
+		    ttl, events, duration, now)
+	elseif kind == 'retry' then
+		local delay = uint(ARGV[i + 4])
+		if delay == nil then
+			error('deferd: retry of ' .. id .. ' needs a delay_ms')
+		end
+		r = retry_job(active, delayed, jk, id, token, text, delay,
+		    string.find(flags, 'r', 1, true) ~= nil, wake, events,
+		    string.find(flags, 'c', 1, true) and 'lock_conflict' or '',
+		    duration, now)
+	elseif kind == 'bury' then
+		r = bury_claimed(P, active, dead, jk, id, token, text, events,
+		    duration, now)
+		buried = buried + r
+	else
+		error('deferd: unknown outcome kind ' .. string.format('%q', kind))
+	end
+	out[#out + 1] = r
+end
+if buried > 0 then
+	trim_dead(P, dead, now, dead_max, dead_ttl)
+end
+return out

@@ -1,0 +1,1119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistent handler processes; see pool.h. Three objects:
+ *   - struct phandler: one handler name under one setting (processes,
+ *     inflight); a reload that changes the setting retires it and makes a
+ *     new one, so old processes finish what they hold while new ones start;
+ *   - struct pproc: one process slot of a phandler, restarted with backoff;
+ *   - struct pjob: one job handed to the pool, waiting for a process with
+ *     room (pending) or held by one.
+ * Finished jobs go to a done list that a zero-delay event delivers, so no
+ * callback ever runs inside a pool function and callbacks may submit or
+ * kill jobs freely.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "handler.h"
+#include "log.h"
+#include "pool.h"
+#include "proto.h"
+#include "spawn.h"
+#include "timer.h"
+#include "units.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define POOL_BACKOFF_MIN_MS	100	/* first restart delay */
+#define POOL_BACKOFF_MAX_MS	30000
+#define POOL_STABLE_MS		10000	/* a process that lived this long restarts at once */
+#define POOL_CHECK_MS		1000	/* handler_check at most this often */
+#define POOL_LINE_SLACK		(64 * 1024)	/* reply line beyond max_output */
+#define POOL_STDERR_LINE	1024	/* longer stderr lines are split */
+#define POOL_STDERR_BUDGET	(64 * 1024)	/* stderr bytes logged per window */
+#define POOL_STDERR_WINDOW_MS	10000
+#define POOL_READ_CHUNK		65536
+#define POOL_READS_PER_EVENT	16	/* a flood cannot hold the loop */
+#define POOL_READS_AT_EXIT	64	/* grandchildren may keep the pipe */
+#define POOL_ERRLEN		512
+
+enum pproc_state {
+	PP_DOWN,	/* no process; restart_ev armed unless retired */
+	PP_UP,		/* running, takes jobs */
+	PP_KILLING,	/* SIGTERM/SIGKILL sent, waiting for the exit */
+	PP_CLOSING,	/* retired: stdin closed, waiting for the exit */
+	PP_GONE,	/* retired and exited: never restarted */
+};
+
+struct pjob {
+	TAILQ_ENTRY(pjob)	 entry;
+	struct pool		*pool;
+	struct pproc		*proc;		/* holding it, or NULL */
+	struct phandler		*waiting_on;	/* whose pending list it is in, or NULL */
+	char			*id;
+	char			*handler;
+	char			*line;		/* the job line, until written */
+	size_t			 line_len;
+	runner_done_cb		 cb;
+	void			*arg;
+	int64_t			 start_ms;	/* monotonic */
+	int64_t			 timeout_ms;
+	struct event		*timeout_ev;
+	bool			 timed_out;
+	bool			 killed;
+	bool			 finished;	/* in the done list */
+	/* The result, once finished. */
+	enum run_outcome	 outcome;
+	char			*error;
+	char			*output;
+	size_t			 output_len;
+	bool			 truncated;
+};
+TAILQ_HEAD(pjob_list, pjob);
+
+struct pproc {
+	struct phandler		*h;
+	int			 index;		/* DEFERD_PROCESS */
+	enum pproc_state	 state;
+	pid_t			 pid;		/* and process group; -1 when down */
+	int			 in_fd, out_fd, err_fd;
+	struct event		*in_ev, *out_ev, *err_ev;
+	struct evbuffer		*wbuf, *rbuf, *ebuf;
+	struct event		*restart_ev;	/* backoff before the next start */
+	struct event		*kill_ev;	/* SIGKILL after kill_grace */
+	struct pjob_list	 jobs;		/* held, in dispatch order */
+	int			 njobs;
+	char			*fail_reason;	/* why it was stopped, for its jobs */
+	int64_t			 started_ms;
+	int64_t			 backoff_ms;
+	int64_t			 err_window_ms;	/* stderr budget window start */
+	size_t			 err_logged;
+	size_t			 err_dropped;
+};
+
+struct phandler {
+	TAILQ_ENTRY(phandler)	 entry;
+	struct pool		*pool;
+	char			*name;
+	int			 nprocs;
+	int			 inflight;
+	bool			 retired;
+	struct pproc		*procs;		/* nprocs of them */
+	struct pjob_list	 pending;	/* submitted, no process with room */
+	int64_t			 checked_ms;	/* last passed handler_check */
+};
+TAILQ_HEAD(phandler_list, phandler);
+
+struct pool {
+	struct event_base	*base;
+	const struct config	*cfg;
+	const struct runner_env	*env;
+	struct phandler_list	 handlers;
+	struct pjob_list	 done;		/* finished, to deliver */
+	struct event		*deliver_ev;
+};
+
+static void	pproc_start(struct pproc *);
+static void	pproc_stop(struct pproc *, int sig, const char *reason);
+static void	pproc_retire(struct pproc *);
+static void	phandler_dispatch(struct phandler *);
+static void	phandler_free(struct phandler *);
+static void	pproc_restart_cb(evutil_socket_t, short, void *);
+static void	pproc_kill_cb(evutil_socket_t, short, void *);
+
+/* Deliver every finished job's result (zero-delay event). */
+static void
+pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool		*pool = arg;
+	struct pjob		*j;
+	struct run_result	 res;
+
+	(void)fd;
+	(void)what;
+	while ((j = TAILQ_FIRST(&pool->done)) != NULL) {
+		TAILQ_REMOVE(&pool->done, j, entry);
+		memset(&res, 0, sizeof(res));
+		res.outcome = j->outcome;
+		res.exit_code = -1;
+		res.timed_out = j->timed_out;
+		res.killed = j->killed;
+		res.output = j->output != NULL ? j->output : "";
+		res.output_len = j->output_len;
+		res.output_truncated = j->truncated;
+		res.error = j->error != NULL ? j->error : "";
+		res.duration_ms = util_mono_ms() - j->start_ms;
+		j->cb(&res, j->arg);
+		event_free(j->timeout_ev);
+		free(j->id);
+		free(j->handler);
+		free(j->line);
+		free(j->error);
+		free(j->output);
+		free(j);
+	}
+}
+
+/*
+ * Finish j with outcome and error (copied; the first reason given wins)
+ * and queue it for delivery. j must already be off every other list.
+ */
+static void
+pjob_finish(struct pjob *j, enum run_outcome outcome, const char *error)
+{
+	evtimer_del(j->timeout_ev);
+	j->finished = true;
+	j->outcome = outcome;
+	if (j->error == NULL && error != NULL)
+		j->error = xstrdup(error);
+	j->proc = NULL;
+	TAILQ_INSERT_TAIL(&j->pool->done, j, entry);
+	event_active(j->pool->deliver_ev, 0, 0);
+}
+
+/* Take j off its process (it was answered or the process died). */
+static void
+pjob_detach(struct pjob *j)
+{
+	struct pproc	*p = j->proc;
+
+	TAILQ_REMOVE(&p->jobs, j, entry);
+	p->njobs--;
+}
+
+/* Take a pending job off its handler's pending list. */
+static void
+pjob_unpend(struct pjob *j)
+{
+	TAILQ_REMOVE(&j->waiting_on->pending, j, entry);
+	j->waiting_on = NULL;
+}
+
+/* Put j on h's pending list. */
+static void
+pjob_pend(struct pjob *j, struct phandler *h)
+{
+	j->waiting_on = h;
+	TAILQ_INSERT_TAIL(&h->pending, j, entry);
+}
+
+/* The timeout of one job: stop the process that holds it. */
+static void
+pjob_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pjob	*j = arg;
+	struct pproc	*p = j->proc;
+	char		 d[32], *reason;
+
+	(void)fd;
+	(void)what;
+	j->timed_out = true;
+	units_format_duration(j->timeout_ms, d, sizeof(d));
+	xasprintf(&j->error, "timed out after %s", d);
+	if (p == NULL) {	/* still pending: nobody to stop */
+		pjob_unpend(j);
+		pjob_finish(j, RUN_RETRY, NULL);
+		return;
+	}
+	log_warnx("job %s (%s): timed out after %s, stopping handler process "
+	    "%d (pid %ld)", j->id, j->handler, d, p->index, (long)p->pid);
+	xasprintf(&reason, "handler process stopped: job %s timed out after %s",
+	    j->id, d);
+	pproc_stop(p, SIGTERM, reason);
+	free(reason);
+}
+
+/* The phandler of this name that takes new jobs, or NULL. */
+static struct phandler *
+pool_current(struct pool *pool, const char *name)
+{
+	struct phandler	*h;
+
+	TAILQ_FOREACH(h, &pool->handlers, entry)
+		if (!h->retired && strcmp(h->name, name) == 0)
+			return (h);
+	return (NULL);
+}
+
+/* A new phandler for override o, its processes started at once. */
+static struct phandler *
+phandler_new(struct pool *pool, const struct handler_override *o)
+{
+	struct phandler	*h = xcalloc(1, sizeof(*h));
+
+	h->pool = pool;
+	h->name = xstrdup(o->name);
+	h->nprocs = o->processes > 0 ? o->processes : 1;
+	h->inflight = o->inflight > 0 ? o->inflight : 1;
+	h->checked_ms = -POOL_CHECK_MS;
+	TAILQ_INIT(&h->pending);
+	h->procs = xcalloc((size_t)h->nprocs, sizeof(*h->procs));
+	TAILQ_INSERT_TAIL(&pool->handlers, h, entry);
+	for (int i = 0; i < h->nprocs; i++) {
+		struct pproc *p = &h->procs[i];
+
+		p->h = h;
+		p->index = i;
+		p->pid = -1;
+		p->in_fd = p->out_fd = p->err_fd = -1;
+		p->backoff_ms = POOL_BACKOFF_MIN_MS;
+		TAILQ_INIT(&p->jobs);
+		p->restart_ev = evtimer_new(pool->base, pproc_restart_cb, p);
+		p->kill_ev = evtimer_new(pool->base, pproc_kill_cb, p);
+		if (p->restart_ev == NULL || p->kill_ev == NULL)
+			fatalx("pool: cannot create timers");
+	}
+	log_info("handler %s: persistent, %d process(es) x %d job(s) in flight",
+	    h->name, h->nprocs, h->inflight);
+	for (int i = 0; i < h->nprocs; i++)
+		pproc_start(&h->procs[i]);
+	return (h);
+}
+
+/* Whether every process of a retired phandler is gone (it can be freed). */
+static bool
+phandler_finished(const struct phandler *h)
+{
+	for (int i = 0; i < h->nprocs; i++)
+		if (h->procs[i].state != PP_GONE)
+			return (false);
+	return (h->retired && TAILQ_EMPTY(&h->pending));
+}
+
+/*
+ * Retire h: no new jobs; its pending jobs go to the handler's new
+ * processes (or fail, when it is no longer persistent); each process gets
+ * EOF on stdin once it holds nothing.
+ */
+static void
+phandler_retire(struct phandler *h, const char *why)
+{
+	struct pool	*pool = h->pool;
+	struct phandler	*next;
+	struct pjob	*j;
+
+	if (h->retired)
+		return;
+	h->retired = true;
+	log_info("handler %s: retiring %d persistent process(es): %s", h->name,
+	    h->nprocs, why);
+	next = pool_current(pool, h->name);
+	while ((j = TAILQ_FIRST(&h->pending)) != NULL) {
+		pjob_unpend(j);
+		if (next != NULL)
+			pjob_pend(j, next);
+		else
+			pjob_finish(j, RUN_RETRY, "handler no longer persistent "
+			    "before the job started");
+	}
+	if (next != NULL)
+		phandler_dispatch(next);
+	for (int i = 0; i < h->nprocs; i++)
+		pproc_retire(&h->procs[i]);
+	if (phandler_finished(h))
+		phandler_free(h);
+}
+
+/* Free a phandler whose processes are all gone. */
+static void
+phandler_free(struct phandler *h)
+{
+	TAILQ_REMOVE(&h->pool->handlers, h, entry);
+	for (int i = 0; i < h->nprocs; i++) {
+		event_free(h->procs[i].restart_ev);
+		event_free(h->procs[i].kill_ev);
+		free(h->procs[i].fail_reason);
+	}
+	free(h->procs);
+	free(h->name);
+	free(h);
+}
+
+/* Whether o describes the same processes as h. */
+static bool
+phandler_matches(const struct phandler *h, const struct handler_override *o)
+{
+	return (o != NULL && o->mode == HANDLER_PERSISTENT &&
+	    o->processes == h->nprocs && o->inflight == h->inflight);
+}
+
+struct pool *
+pool_new(struct event_base *base, const struct config *cfg,
+    const struct runner_env *env)
+{
+	struct pool	*pool = xcalloc(1, sizeof(*pool));
+
+	pool->base = base;
+	TAILQ_INIT(&pool->handlers);
+	TAILQ_INIT(&pool->done);
+	pool->deliver_ev = event_new(base, -1, 0, pool_deliver_cb, pool);
+	if (pool->deliver_ev == NULL)
+		fatalx("pool: cannot create the delivery event");
+	pool_set_config(pool, cfg, env);
+	return (pool);
+}
+
+void
+pool_set_config(struct pool *pool, const struct config *cfg,
+    const struct runner_env *env)
+{
+	struct phandler	*h, *next;
+
+	pool->cfg = cfg;
+	pool->env = env;
+	/* New handlers first, so that retiring ones hand them their pending jobs. */
+	for (size_t i = 0; i < cfg->handlers.noverrides; i++) {
+		const struct handler_override *o = &cfg->handlers.overrides[i];
+
+		if (o->mode != HANDLER_PERSISTENT)
+			continue;
+		h = pool_current(pool, o->name);
+		if (h != NULL && phandler_matches(h, o))
+			continue;
+		if (h != NULL)
+			h->retired = true;	/* hidden from pool_current */
+		phandler_new(pool, o);
+		if (h != NULL) {
+			h->retired = false;
+			phandler_retire(h, "settings changed by reload");
+		}
+	}
+	TAILQ_FOREACH_SAFE(h, &pool->handlers, entry, next)
+		if (!h->retired && !phandler_matches(h,
+		    config_override(cfg, h->name)))
+			phandler_retire(h, "no longer persistent after reload");
+}
+
+/* Build the environment of process p: the config's, plus protocol variables. */
+static void
+pproc_env(const struct pproc *p, struct runner_env *out)
+{
+	struct run_spec	spec;
+	struct env_var	extra[2];
+	char		index[16];
+
+	memset(&spec, 0, sizeof(spec));
+	snprintf(index, sizeof(index), "%d", p->index);
+	extra[0].name = (char *)"DEFERD_PROTOCOL";
+	extra[0].value = (char *)"1";
+	extra[1].name = (char *)"DEFERD_PROCESS";
+	extra[1].value = index;
+	runner_env_process(out, p->h->pool->env, p->h->name, extra, 2);
+}
+
+static void	pproc_stdin_cb(evutil_socket_t, short, void *);
+static void	pproc_stdout_cb(evutil_socket_t, short, void *);
+static void	pproc_stderr_cb(evutil_socket_t, short, void *);
+
+/* Add the pipe events of a started process. */
+static void
+pproc_arm_io(struct pproc *p)
+{
+	struct event_base	*base = p->h->pool->base;
+
+	p->in_ev = event_new(base, p->in_fd, EV_WRITE|EV_PERSIST,
+	    pproc_stdin_cb, p);
+	p->out_ev = event_new(base, p->out_fd, EV_READ|EV_PERSIST,
+	    pproc_stdout_cb, p);
+	p->err_ev = event_new(base, p->err_fd, EV_READ|EV_PERSIST,
+	    pproc_stderr_cb, p);
+	p->wbuf = evbuffer_new();
+	p->rbuf = evbuffer_new();
+	p->ebuf = evbuffer_new();
+	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
+	    p->wbuf == NULL || p->rbuf == NULL || p->ebuf == NULL ||
+	    event_add(p->out_ev, NULL) == -1 || event_add(p->err_ev, NULL) == -1)
+		fatalx("pool: cannot add pipe events");
+}
+
+/* The restart backoff is over. */
+static void
+pproc_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pproc_start(arg);
+}
+
+/* Start (or restart) process p; on failure try again after the backoff. */
+static void
+pproc_start(struct pproc *p)
+{
+	struct phandler		*h = p->h;
+	const struct config	*cfg = h->pool->cfg;
+	struct runner_env	 env;
+	struct spawn_child	 child;
+	char			 err[POOL_ERRLEN];
+	const char		*cwd;
+	bool			 transient, permanent;
+	int			 rc;
+
+	if (h->retired || p->state != PP_DOWN)
+		return;
+	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
+	    cfg->handlers.dir;
+	rc = handler_check(cfg->handlers.dir, h->name, err, sizeof(err),
+	    &transient);
+	if (rc == 0) {
+		pproc_env(p, &env);
+		rc = spawn_handler(cfg->handlers.dir, h->name, cwd, env.v,
+		    &child, err, sizeof(err), &permanent);
+		runner_env_free(&env);
+	}
+	if (rc == -1) {
+		log_warnx("handler %s: process %d: %s; trying again in %" PRId64
+		    "ms", h->name, p->index, err, p->backoff_ms);
+		timer_after(p->restart_ev, p->backoff_ms);
+		p->backoff_ms = p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ?
+		    POOL_BACKOFF_MAX_MS : p->backoff_ms * 2;
+		return;
+	}
+	p->pid = child.pid;
+	p->in_fd = child.in_fd;
+	p->out_fd = child.out_fd;
+	p->err_fd = child.err_fd;
+	p->state = PP_UP;
+	p->started_ms = util_mono_ms();
+	p->err_window_ms = p->started_ms;
+	p->err_logged = p->err_dropped = 0;
+	free(p->fail_reason);
+	p->fail_reason = NULL;
+	pproc_arm_io(p);
+	log_info("handler %s: process %d started, pid %ld", h->name, p->index,
+	    (long)p->pid);
+	phandler_dispatch(h);
+}
+
+/* Send sig to p's process group; ESRCH (all gone) is fine. */
+static void
+pproc_signal(struct pproc *p, int sig)
+{
+	if (p->pid <= 0)
+		return;
+	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
+		log_warn("handler %s: kill(-%ld, %d)", p->h->name, (long)p->pid,
+		    sig);
+}
+
+/* Free an event and close its fd, if there are any. */
+static void
+pproc_close(int *fdp, struct event **evp)
+{
+	if (*evp != NULL) {
+		event_free(*evp);
+		*evp = NULL;
+	}
+	if (*fdp != -1) {
+		close(*fdp);
+		*fdp = -1;
+	}
+}
+
+/* kill_grace is over: SIGKILL whatever is left of the group. */
+static void
+pproc_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pproc	*p = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("handler %s: process %d (pid %ld) still running after "
+	    "kill_grace, sending SIGKILL", p->h->name, p->index, (long)p->pid);
+	pproc_signal(p, SIGKILL);
+}
+
+/*
+ * Stop p for reason (kept for the jobs it holds): sig to its group now,
+ * SIGKILL after kill_grace. It takes no more jobs; its output is ignored
+ * from now on.
+ */
+static void
+pproc_stop(struct pproc *p, int sig, const char *reason)
+{
+	if (p->state != PP_UP && p->state != PP_CLOSING) {
+		if (p->state == PP_KILLING && sig == SIGKILL)
+			pproc_signal(p, SIGKILL);
+		return;
+	}
+	p->state = PP_KILLING;
+	if (p->fail_reason == NULL && reason != NULL)
+		p->fail_reason = xstrdup(reason);
+	pproc_close(&p->in_fd, &p->in_ev);
+	if (p->out_ev != NULL)
+		event_del(p->out_ev);
+	pproc_signal(p, sig);
+	if (sig != SIGKILL)
+		timer_after(p->kill_ev, p->h->pool->cfg->handlers.kill_grace_ms);
+}
+
+/* Retire p: EOF on stdin now if it holds nothing, else after its last job. */
+static void
+pproc_retire(struct pproc *p)
+{
+	if (p->state == PP_DOWN) {
+		evtimer_del(p->restart_ev);
+		p->state = PP_GONE;
+		return;
+	}
+	if (p->state != PP_UP || p->njobs > 0)
+		return;
+	p->state = PP_CLOSING;
+	pproc_close(&p->in_fd, &p->in_ev);
+	timer_after(p->kill_ev, p->h->pool->cfg->handlers.kill_grace_ms);
+}
+
+/* Describe a wait status for last_error. */
+static void
+pproc_describe(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "handler process exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "handler process killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "handler process ended (status 0x%x)",
+		    (unsigned)status);
+}
+
+static void	pproc_read_lines(struct pproc *, bool at_exit);
+
+/* Whether p's stdout is still read: running, or retired and finishing. */
+static bool
+pproc_reading(const struct pproc *p)
+{
+	return (p->state == PP_UP || p->state == PP_CLOSING);
+}
+static void	pproc_err_lines(struct pproc *, bool at_exit);
+
+/*
+ * p exited: take what it wrote before it died, retry every job it still
+ * held, and restart it after the backoff (or let it go when retired).
+ */
+static void
+pproc_exited(struct pproc *p, int status)
+{
+	struct phandler	*h = p->h;
+	struct pjob	*j;
+	char		 how[128];
+	int64_t		 lived = util_mono_ms() - p->started_ms;
+	bool		 expected = p->state == PP_CLOSING;
+
+	if (pproc_reading(p) && p->out_fd != -1)
+		pproc_read_lines(p, true);
+	if (p->err_fd != -1)
+		pproc_err_lines(p, true);
+	pproc_describe(status, how, sizeof(how));
+	while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
+		pjob_detach(j);
+		pjob_finish(j, RUN_RETRY, p->fail_reason != NULL ?
+		    p->fail_reason : how);
+	}
+	pproc_close(&p->in_fd, &p->in_ev);
+	pproc_close(&p->out_fd, &p->out_ev);
+	pproc_close(&p->err_fd, &p->err_ev);
+	evbuffer_free(p->wbuf);
+	evbuffer_free(p->rbuf);
+	evbuffer_free(p->ebuf);
+	p->wbuf = p->rbuf = p->ebuf = NULL;
+	evtimer_del(p->kill_ev);
+	if (h->retired) {
+		log_info("handler %s: process %d (pid %ld) stopped: %s", h->name,
+		    p->index, (long)p->pid, how);
+		p->pid = -1;
+		p->state = PP_GONE;
+		if (phandler_finished(h))
+			phandler_free(h);
+		return;
+	}
+	if (lived >= POOL_STABLE_MS)
+		p->backoff_ms = POOL_BACKOFF_MIN_MS;
+	(expected ? log_info : log_warnx)("handler %s: process %d (pid %ld) "
+	    "%s%s%s; restarting in %" PRId64 "ms", h->name, p->index,
+	    (long)p->pid, how, p->fail_reason != NULL ? ": " : "",
+	    p->fail_reason != NULL ? p->fail_reason : "", p->backoff_ms);
+	p->pid = -1;
+	p->state = PP_DOWN;
+	timer_after(p->restart_ev, p->backoff_ms);
+	p->backoff_ms = p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ?
+	    POOL_BACKOFF_MAX_MS : p->backoff_ms * 2;
+}
+
+bool
+pool_reaped(struct pool *pool, pid_t pid, int status)
+{
+	struct phandler	*h;
+
+	TAILQ_FOREACH(h, &pool->handlers, entry)
+		for (int i = 0; i < h->nprocs; i++)
+			if (h->procs[i].pid == pid && h->procs[i].state != PP_DOWN &&
+			    h->procs[i].state != PP_GONE) {
+				pproc_exited(&h->procs[i], status);
+				return (true);
+			}
+	return (false);
+}
+
+/* stdin is writable: write the buffered job lines. */
+static void
+pproc_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pproc	*p = arg;
+	int		 n;
+
+	(void)what;
+	while (evbuffer_get_length(p->wbuf) > 0) {
+		n = evbuffer_write(p->wbuf, fd);
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		log_warnx("handler %s: process %d (pid %ld) closed its stdin",
+		    p->h->name, p->index, (long)p->pid);
+		pproc_stop(p, SIGTERM, "handler process closed its stdin");
+		return;
+	}
+	event_del(p->in_ev);
+}
+
+/* Hand job j to process p: queue its line and hold it. */
+static void
+pproc_give(struct pproc *p, struct pjob *j)
+{
+	j->proc = p;
+	TAILQ_INSERT_TAIL(&p->jobs, j, entry);
+	p->njobs++;
+	evbuffer_add(p->wbuf, j->line, j->line_len);
+	free(j->line);
+	j->line = NULL;
+	if (event_add(p->in_ev, NULL) == -1)
+		log_errorx("handler %s: cannot add the stdin event", p->h->name);
+}
+
+/* The running process of h with the most room, or NULL when all are full. */
+static struct pproc *
+phandler_pick(struct phandler *h)
+{
+	struct pproc	*best = NULL;
+
+	for (int i = 0; i < h->nprocs; i++) {
+		struct pproc *p = &h->procs[i];
+
+		if (p->state == PP_UP && p->njobs < h->inflight &&
+		    (best == NULL || p->njobs < best->njobs))
+			best = p;
+	}
+	return (best);
+}
+
+/* Give pending jobs to processes with room. */
+static void
+phandler_dispatch(struct phandler *h)
+{
+	struct pproc	*p;
+	struct pjob	*j;
+
+	if (h->retired)
+		return;
+	while ((j = TAILQ_FIRST(&h->pending)) != NULL &&
+	    (p = phandler_pick(h)) != NULL) {
+		pjob_unpend(j);
+		pproc_give(p, j);
+	}
+}
+
+/* A protocol violation: stop p at once; its jobs are retried with why. */
+static void
+pproc_violation(struct pproc *p, const char *why)
+{
+	char	*reason;
+
+	log_errorx("handler %s: process %d (pid %ld): %s; restarting it",
+	    p->h->name, p->index, (long)p->pid, why);
+	xasprintf(&reason, "handler process restarted: %s", why);
+	pproc_stop(p, SIGKILL, reason);
+	free(reason);
+}
+
+/* A job left running p: give it another, or EOF when p is retired and idle. */
+static void
+pproc_job_left(struct pproc *p)
+{
+	if (p->h->retired)
+		pproc_retire(p);
+	else
+		phandler_dispatch(p->h);
+}
+
+/* Apply one decoded reply to the job it names. */
+static void
+pproc_reply(struct pproc *p, struct proto_reply *r)
+{
+	size_t		 max = (size_t)p->h->pool->cfg->handlers.max_output;
+	struct pjob	*j;
+	char		 id[PROTO_ID_MAX * 4 + 4];
+
+	TAILQ_FOREACH(j, &p->jobs, entry)
+		if (strcmp(j->id, r->id) == 0)
+			break;
+	if (j == NULL) {
+		util_escape(r->id, strlen(r->id), id, sizeof(id));
+		log_warnx("handler %s: process %d (pid %ld): reply for unknown "
+		    "job %s ignored (not held by this process, or answered "
+		    "already)", p->h->name, p->index, (long)p->pid, id);
+		return;
+	}
+	pjob_detach(j);
+	pproc_job_left(p);
+	if (r->status == RUN_DONE && r->result != NULL) {
+		j->output = r->result;
+		j->output_len = r->result_len;
+		r->result = NULL;
+		if (j->output_len > max) {
+			j->output_len = max;
+			j->truncated = true;
+		}
+	}
+	if (r->status == RUN_RETRY)
+		pjob_finish(j, RUN_RETRY, r->error != NULL ? r->error :
+		    "the handler asked for a retry");
+	else if (r->status == RUN_DEAD)
+		pjob_finish(j, RUN_DEAD, r->error != NULL ? r->error :
+		    "the handler said the job is dead");
+	else
+		pjob_finish(j, RUN_DONE, NULL);
+}
+
+/* Handle one complete line of stdout; false when p was stopped for it. */
+static bool
+pproc_line(struct pproc *p, const char *line, size_t len)
+{
+	struct proto_reply	r;
+	char			err[POOL_ERRLEN], why[POOL_ERRLEN + 32];
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (len == 0)
+		return (true);	/* blank lines are allowed */
+	if (proto_parse_reply(line, len, &r, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "%s on stdout", err);
+		pproc_violation(p, why);
+		return (false);
+	}
+	pproc_reply(p, &r);
+	proto_reply_free(&r);
+	return (true);
+}
+
+/*
+ * Handle every complete line in p's stdout buffer (and, at exit, a last
+ * line without '\n'). A line longer than max_output + 64 KiB stops p.
+ */
+static void
+pproc_take_lines(struct pproc *p, bool at_exit)
+{
+	size_t		 max = (size_t)p->h->pool->cfg->handlers.max_output +
+			    POOL_LINE_SLACK;
+	struct evbuffer_ptr eol;
+	size_t		 len, have;
+	char		 why[128];
+	const char	*line;
+
+	while (pproc_reading(p) && (have = evbuffer_get_length(p->rbuf)) > 0) {
+		eol = evbuffer_search_eol(p->rbuf, NULL, NULL, EVBUFFER_EOL_LF);
+		len = eol.pos == -1 ? have : (size_t)eol.pos;
+		if (len > max) {
+			snprintf(why, sizeof(why), "reply line too long (more "
+			    "than %zu bytes) on stdout", max);
+			pproc_violation(p, why);
+			break;
+		}
+		if (eol.pos == -1 && !at_exit)
+			return;
+		line = (const char *)evbuffer_pullup(p->rbuf, (ev_ssize_t)
+		    (eol.pos == -1 ? len : len + 1));
+		if (!pproc_line(p, line, len))
+			break;
+		evbuffer_drain(p->rbuf, eol.pos == -1 ? len : len + 1);
+	}
+	evbuffer_drain(p->rbuf, evbuffer_get_length(p->rbuf));
+}
+
+/*
+ * Read what p wrote to stdout (a bounded number of chunks per event, or all
+ * of it at exit) and handle its lines. EOF: p is about to exit; stop it if
+ * it does not.
+ */
+static void
+pproc_read_lines(struct pproc *p, bool at_exit)
+{
+	int	n, reads = at_exit ? POOL_READS_AT_EXIT : POOL_READS_PER_EVENT;
+
+	for (int i = 0; i < reads; i++) {
+		n = evbuffer_read(p->rbuf, p->out_fd, POOL_READ_CHUNK);
+		if (n > 0) {
+			pproc_take_lines(p, false);
+			if (!pproc_reading(p))
+				return;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		/* EOF or error: the process is going. */
+		pproc_take_lines(p, true);
+		pproc_close(&p->out_fd, &p->out_ev);
+		if (!at_exit && p->state == PP_UP)
+			pproc_stop(p, SIGTERM, NULL);
+		return;
+	}
+	if (at_exit)
+		pproc_take_lines(p, true);
+}
+
+/* stdout is readable. */
+static void
+pproc_stdout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pproc	*p = arg;
+
+	(void)fd;
+	(void)what;
+	if (pproc_reading(p))
+		pproc_read_lines(p, false);
+	else if (p->out_ev != NULL)
+		event_del(p->out_ev);
+}
+
+/* Log one stderr line of p, within the budget of its window. */
+static void
+pproc_err_line(struct pproc *p, const char *line, size_t len)
+{
+	static char	esc[POOL_STDERR_LINE * 4 + 4];
+	int64_t		now = util_mono_ms();
+
+	if (now - p->err_window_ms >= POOL_STDERR_WINDOW_MS) {
+		if (p->err_dropped > 0)
+			log_warnx("handler %s (pid %ld): %zu bytes of stderr "
+			    "not logged (more than %d bytes in %ds)", p->h->name,
+			    (long)p->pid, p->err_dropped, POOL_STDERR_BUDGET,
+			    POOL_STDERR_WINDOW_MS / 1000);
+		p->err_window_ms = now;
+		p->err_logged = p->err_dropped = 0;
+	}
+	if (p->err_logged + len > POOL_STDERR_BUDGET) {
+		p->err_dropped += len + 1;
+		return;
+	}
+	p->err_logged += len + 1;
+	util_escape(line, len, esc, sizeof(esc));
+	log_info("handler %s (pid %ld): %s", p->h->name, (long)p->pid, esc);
+}
+
+/* Read p's stderr and log it line by line (long lines split). */
+static void
+pproc_err_lines(struct pproc *p, bool at_exit)
+{
+	struct evbuffer_ptr	eol;
+	size_t			have, len;
+	int			n, reads = at_exit ? POOL_READS_AT_EXIT :
+				    POOL_READS_PER_EVENT;
+	bool			eof = false;
+
+	for (int i = 0; i < reads; i++) {
+		n = evbuffer_read(p->ebuf, p->err_fd, POOL_READ_CHUNK);
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		eof = n == 0 || errno != EAGAIN;
+		break;
+	}
+	while ((have = evbuffer_get_length(p->ebuf)) > 0) {
+		eol = evbuffer_search_eol(p->ebuf, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos != -1 && eol.pos <= POOL_STDERR_LINE)
+			len = (size_t)eol.pos;
+		else if (have >= POOL_STDERR_LINE)
+			len = POOL_STDERR_LINE;
+		else if (eof || at_exit)
+			len = have;
+		else
+			break;
+		pproc_err_line(p, (const char *)evbuffer_pullup(p->ebuf,
+		    (ev_ssize_t)len), len);
+		evbuffer_drain(p->ebuf, eol.pos == (ev_ssize_t)len ? len + 1 :
+		    len);
+	}
+	if (eof)
+		pproc_close(&p->err_fd, &p->err_ev);
+}
+
+/* stderr is readable. */
+static void
+pproc_stderr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pproc_err_lines(arg, false);
+}
+
+/*
+ * Whether h may run jobs: handler_check passed within the last second. A
+ * handler that fails it (removed, made unsafe) is retired.
+ */
+static bool
+phandler_check(struct phandler *h, char *err, size_t errlen, bool *transient)
+{
+	const struct config	*cfg = h->pool->cfg;
+	int64_t			 now = util_mono_ms();
+
+	*transient = false;
+	if (now - h->checked_ms < POOL_CHECK_MS)
+		return (true);
+	if (handler_check(cfg->handlers.dir, h->name, err, errlen,
+	    transient) == -1) {
+		if (!*transient)
+			phandler_retire(h, err);
+		return (false);
+	}
+	h->checked_ms = now;
+	return (true);
+}
+
+struct pjob *
+pool_submit(struct pool *pool, const struct run_spec *spec,
+    int64_t timeout_ms, runner_done_cb cb, void *arg)
+{
+	struct pjob	*j = xcalloc(1, sizeof(*j));
+	struct phandler	*h;
+	char		 err[POOL_ERRLEN];
+	bool		 transient;
+
+	j->pool = pool;
+	j->id = xstrdup(spec->job_id);
+	j->handler = xstrdup(spec->handler);
+	j->cb = cb;
+	j->arg = arg;
+	j->start_ms = util_mono_ms();
+	j->timeout_ms = timeout_ms;
+	j->timeout_ev = evtimer_new(pool->base, pjob_timeout_cb, j);
+	if (j->timeout_ev == NULL)
+		fatalx("pool: cannot create a timer");
+	h = pool_current(pool, spec->handler);
+	if (h == NULL) {
+		const struct handler_override *o = config_override(pool->cfg,
+		    spec->handler);
+
+		if (o == NULL || o->mode != HANDLER_PERSISTENT) {
+			pjob_finish(j, RUN_RETRY, "handler is not persistent");
+			return (j);
+		}
+		h = phandler_new(pool, o);
+	}
+	if (!phandler_check(h, err, sizeof(err), &transient)) {
+		log_warnx("job %s: %s", j->id, err);
+		pjob_finish(j, transient ? RUN_RETRY : RUN_DEAD, err);
+		return (j);
+	}
+	j->line = proto_job_line(spec, util_real_ms() + timeout_ms,
+	    &j->line_len);
+	if (timeout_ms > 0)
+		timer_after(j->timeout_ev, timeout_ms);
+	pjob_pend(j, h);
+	phandler_dispatch(h);
+	return (j);
+}
+
+void
+pool_kill(struct pjob *j, const char *reason)
+{
+	struct pproc	*p = j->proc;
+	char		*why;
+
+	if (j->killed || j->timed_out || j->finished)
+		return;		/* already stopping or finished */
+	j->killed = true;
+	j->error = xstrdup(reason != NULL ? reason : "killed");
+	if (p == NULL) {
+		pjob_unpend(j);
+		pjob_finish(j, RUN_RETRY, NULL);
+		return;
+	}
+	log_warnx("job %s (%s): stopping handler process %d (pid %ld): %s",
+	    j->id, j->handler, p->index, (long)p->pid, j->error);
+	xasprintf(&why, "handler process stopped: job %s: %s", j->id, j->error);
+	pproc_stop(p, SIGTERM, why);
+	free(why);
+}
+
+size_t
+pool_nprocs(const struct pool *pool)
+{
+	const struct phandler	*h;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(h, &pool->handlers, entry)
+		for (int i = 0; i < h->nprocs; i++)
+			if (h->procs[i].pid > 0)
+				n++;
+	return (n);
+}
+
+void
+pool_free(struct pool *pool)
+{
+	struct phandler	*h;
+	struct pjob	*j;
+
+	if (pool == NULL)
+		return;
+	while ((h = TAILQ_FIRST(&pool->handlers)) != NULL) {
+		for (int i = 0; i < h->nprocs; i++) {
+			struct pproc *p = &h->procs[i];
+
+			while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
+				pjob_detach(j);
+				TAILQ_INSERT_TAIL(&pool->done, j, entry);
+			}
+			pproc_close(&p->in_fd, &p->in_ev);	/* EOF */
+			pproc_signal(p, SIGTERM);
+			pproc_close(&p->out_fd, &p->out_ev);
+			pproc_close(&p->err_fd, &p->err_ev);
+			if (p->wbuf != NULL) {
+				evbuffer_free(p->wbuf);
+				evbuffer_free(p->rbuf);
+				evbuffer_free(p->ebuf);
+			}
+			p->state = PP_GONE;
+		}
+		while ((j = TAILQ_FIRST(&h->pending)) != NULL) {
+			TAILQ_REMOVE(&h->pending, j, entry);
+			TAILQ_INSERT_TAIL(&pool->done, j, entry);
+		}
+		phandler_free(h);
+	}
+	while ((j = TAILQ_FIRST(&pool->done)) != NULL) {
+		TAILQ_REMOVE(&pool->done, j, entry);
+		event_free(j->timeout_ev);
+		free(j->id);
+		free(j->handler);
+		free(j->line);
+		free(j->error);
+		free(j->output);
+		free(j);
+	}
+	event_free(pool->deliver_ev);
+	free(pool);
+}
