@@ -642,6 +642,57 @@ START_TEST(claim_limit_and_tokens)
 }
 END_TEST
 
+/*
+ * The batched outcome script records complete, retry and bury in one call,
+ * checks each lease token on its own (a stale one changes only that job)
+ * and answers one integer per job, in order.
+ */
+START_TEST(outcome_batch_checks_each_lease)
+{
+	char		 ta[64], tb[64], tc[64], td[64], buf[256];
+	redisReply	*rep;
+
+	enqueue("a", "h", "in", "0");
+	enqueue("b", "h", "in", "0");
+	enqueue("c", "h", "in", "0");
+	enqueue("d", "h", "in", "0");
+	claim_one("a", "n1", ta, sizeof(ta));
+	claim_one("b", "n2", tb, sizeof(tb));
+	claim_one("c", "n3", tc, sizeof(tc));
+	claim_one("d", "n4", td, sizeof(td));
+	rep = script(SCRIPT_OUTCOME, 3, K_ACTIVE, K_DELAYED, K_DEAD, P,
+	    "60000", "0", "0", K_WAKE, "",
+	    "complete", "a", ta, "result of a", "", "", "5",
+	    "retry", "b", tb, "try later", "5000", "r", "",
+	    "bury", "c", tc, "no hope", "", "", "7",
+	    "complete", "d", "stale-token", "x", "", "", "", NULL);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(rep->elements, 4);
+	ck_assert_int_eq(rep->element[0]->integer, 1);
+	ck_assert_int_eq(rep->element[1]->integer, 1);
+	ck_assert_int_eq(rep->element[2]->integer, 1);
+	ck_assert_int_eq(rep->element[3]->integer, 0);
+	freeReplyObject(rep);
+	/* a: done, result kept, hash gone. */
+	ck_assert_str_eq(h_cmd_str(C, buf, sizeof(buf), "GET " P "result:a"),
+	    "result of a");
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:a"), 0);
+	/* b: back in delayed about 5 s out, attempt refunded, error kept. */
+	ck_assert_int_ge(zscore(K_DELAYED, "b"), redis_now() + 4000);
+	ck_assert_str_eq(jget("b", "attempts", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(jget("b", "last_error", buf, sizeof(buf)), "try later");
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b lease"), 0);
+	/* c: dead with its reason. */
+	ck_assert_int_ge(zscore(K_DEAD, "c"), 1);
+	ck_assert_str_eq(jget("c", "last_error", buf, sizeof(buf)), "no hope");
+	/* d: untouched, still active with its lease. */
+	ck_assert_int_ge(zscore(K_ACTIVE, "d"), 1);
+	ck_assert_str_eq(jget("d", "lease", buf, sizeof(buf)), td);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "result:d"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 1);
+}
+END_TEST
+
 START_TEST(claim_attempts_increment)
 {
 	char		 tok[64], b[64];
@@ -1418,6 +1469,7 @@ main(void)
 	tcase_add_test(tc, cancel_answers);
 	tcase_add_test(tc, revive_dead);
 	tcase_add_test(tc, purge_one_and_all);
+	tcase_add_test(tc, outcome_batch_checks_each_lease);
 	tcase_add_test(tc, wrong_type_job_key);
 	tcase_add_test(tc, noscript_fallback);
 	tcase_add_test(tc, binary_payload);

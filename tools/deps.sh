@@ -30,6 +30,8 @@ need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 # Tests only: tests/check_clock runs deferd under libfaketime (promise P16).
 need_lib libfaketime.so.1 faketime
+# Tests only: tests/check_persist writes its persistent handlers in python3.
+[ -x /usr/bin/python3 ] || missing="$missing python3"
 [ -z "$missing" ] && exit 0
 
 line="apt-get install -y$missing"
