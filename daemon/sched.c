@@ -534,6 +534,8 @@ sched_claim(struct sched *s)
 	argv[12] = maxa;
 	argv[13] = d->events_chan;
 	argc = sched_saturated(s, argv, 14, (int)(sizeof(argv) / sizeof(argv[0])));
+	if (argc == 14)		/* nothing to skip: look at no more than we take */
+		snprintf(scan, sizeof(scan), "%d", free_slots);
 	if (rconn_script(d->cmd, SCRIPT_CLAIM, sched_claim_reply, s, 3, argc,
 	    argv, NULL) == -1)
 		return;

@@ -313,16 +313,23 @@ local function lease_fields(jk)
 end
 
 -- Success: ZREM active, DEL the hash, SET result (PX ttl; 0 = not kept).
+-- With gone (a table {ids = {}, keys = {}}) the ZREM and DEL are left to
+-- the caller, who does them for a whole batch in two calls.
 local function complete_job(active, jk, rk, id, token, result, ttl, events,
-    duration, now)
+    duration, now, gone)
 	local lease, handler, attempts = lease_fields(jk)
 	if lease ~= token then
 		return 0
 	end
 	emit(events, 'done', now, 'queue', queue_of(active), 'id', id,
 	    'handler', handler, 'attempt', attempts, 'duration_ms', duration)
-	redis.call('ZREM', active, id)
-	redis.call('DEL', jk)
+	if gone then
+		gone.ids[#gone.ids + 1] = id
+		gone.keys[#gone.keys + 1] = jk
+	else
+		redis.call('ZREM', active, id)
+		redis.call('DEL', jk)
+	end
 	if ttl > 0 then
 		redis.call('SET', rk, result, 'PX', istr(ttl))
 	end

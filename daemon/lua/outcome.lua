@@ -38,6 +38,7 @@ if (#ARGV - 6) % PER ~= 0 then
 end
 local now = now_ms()
 local out, buried = {}, 0
+local gone = {ids = {}, keys = {}}	-- completed: ZREM and DEL once for all
 for i = 7, #ARGV, PER do
 	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 	local flags, duration = ARGV[i + 5], uint(ARGV[i + 6])
@@ -45,7 +46,7 @@ for i = 7, #ARGV, PER do
 	local r
 	if kind == 'complete' then
 		r = complete_job(active, jk, P .. 'result:' .. id, id, token, text,
-		    ttl, events, duration, now)
+		    ttl, events, duration, now, gone)
 	elseif kind == 'retry' then
 		local delay = uint(ARGV[i + 4])
 		if delay == nil then
@@ -63,6 +64,10 @@ for i = 7, #ARGV, PER do
 		error('deferd: unknown outcome kind ' .. string.format('%q', kind))
 	end
 	out[#out + 1] = r
+end
+call_chunked('ZREM', active, gone.ids, 1)
+for i = 1, #gone.keys, 1000 do
+	redis.call('DEL', unpack(gone.keys, i, math.min(i + 999, #gone.keys)))
 end
 if buried > 0 then
 	trim_dead(P, dead, now, dead_max, dead_ttl)
