@@ -5,6 +5,7 @@
 #   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
 #   make check      all tests (unit + integration against a real redis-server); alias: make test
 #   make check-asan the same tests built with AddressSanitizer + UBSan
+#   make bench-peers deferd beside BullMQ and a ZRANGEBYSCORE+ZREM loop (npm; not in CI)
 #   make fuzz       libFuzzer on each parser, FUZZ_SECONDS (60) each (needs clang);
 #                   make check replays their corpora (fuzz/corpus/NAME)
 #   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc (PREFIX=/usr for a package)
@@ -62,7 +63,7 @@ FUZZ_FLAGS	?=
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_BINS	+= $(FUZZ_REPLAYS)
 
-.PHONY: all deps run check test check-asan install uninstall clean bench demo
+.PHONY: all deps run check test check-asan install uninstall clean bench bench-peers demo
 .PHONY: fuzz fuzz-run clean-fuzz
 .SECONDARY:
 
@@ -151,6 +152,11 @@ demo: all
 
 bench: all
 	@bench/run-all
+
+# Side by side with BullMQ (npm, pinned in bench/peers) and the seed loop; not in CI.
+bench-peers: all
+	@cd bench/peers && { [ -d node_modules ] || npm ci --no-audit --no-fund; }
+	@bench/run peers
 
 # The unit's ExecStart= and -c path are rewritten to the installed ones. An
 # existing deferd.yaml is never overwritten. Without DESTDIR and as root, the
