@@ -155,8 +155,7 @@ bench: all
 
 # Side by side with BullMQ (npm, pinned in bench/peers) and the seed loop; not in CI.
 bench-peers: all
-	@cd bench/peers && { [ -d node_modules ] || npm ci --no-audit --no-fund; }
-	@bench/run peers
+	@BUILD=$(BUILD) bench/peers/run
 
 # The unit's ExecStart= and -c path are rewritten to the installed ones. An
 # existing deferd.yaml is never overwritten. Without DESTDIR and as root, the

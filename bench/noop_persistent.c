@@ -17,8 +17,10 @@
  * "DUE_MS START_MS" like bench/probe.c: DUE_MS is the first run of 13-19
  * digits in the payload (or "-"), START_MS the time the line was read
  * (CLOCK_REALTIME, with microseconds). The lines are kept in memory and
- * appended to FILE with O_APPEND writes of whole lines (at EOF, or when
- * 256 KiB have gathered), so several processes can share FILE.
+ * appended to FILE with O_APPEND writes of whole lines (at EOF or SIGTERM,
+ * or when 256 KiB have gathered), so several processes can share FILE.
+ * deferd closes stdin and sends SIGTERM at once when it stops, so SIGTERM
+ * ends the handler the way EOF does (stamps written, exit 0).
  *
  * Build: cc -std=c11 -O2 -Wall -Wextra -Werror -o noop noop_persistent.c
  */
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@ struct buf {
 };
 
 static const char	*stamp_path;
+static volatile sig_atomic_t	 terminated;
 static struct buf	 out, stamps;
 
 static void
@@ -266,6 +270,13 @@ bad:
 	    "\"id\" (%zu bytes)\n", (size_t)(end - p));
 }
 
+static void
+on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
 /* Whether stdin has data (or EOF) to read right now. */
 static int
 input_ready(void)
@@ -286,20 +297,25 @@ main(void)
 	char		 start_ms[32] = "";
 	char		*nl, *line;
 	ssize_t		 r;
+	struct sigaction sa;
 	int		 eof = 0;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: read() returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	stamp_path = getenv("NOOP_STAMPS");
 	if (stamp_path != NULL && *stamp_path == '\0')
 		stamp_path = NULL;
 	buf_reserve(&in, IN_START);
 	buf_reserve(&out, OUT_FLUSH + 4096);
-	while (!eof) {
+	while (!eof && !terminated) {
 		if (in.len == in.cap)		/* a line longer than the buffer */
 			buf_reserve(&in, in.cap);
 		r = read(STDIN_FILENO, in.p + in.len, in.cap - in.len);
 		if (r == -1) {
 			if (errno == EINTR)
-				continue;
+				continue;	/* the loop ends if it was SIGTERM */
 			die("read");
 		}
 		if (r == 0) {

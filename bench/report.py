@@ -17,7 +17,11 @@ TITLES = {
     "E": "E. Scale: 1,000,000 delayed jobs in Redis",
     "F": "F. Expirations: rule keys expiring among 100,000 volatile keys",
     "G": "G. Locks: the burst with every job on one of 100 resources",
+    "P": "P. Persistent: jobs due at one instant, no-op persistent handler",
+    "peers": "Peers: deferd, BullMQ and the seed loop on one Redis",
 }
+
+ORDER = ["R", "A", "P", "B", "C", "D", "E", "F", "G", "peers"]
 
 NOTES = {
     "R": "ZADD and the enqueue script with 8 clients and pipeline 16; the "
@@ -34,7 +38,11 @@ NOTES = {
          "bench/baseline_poll.py (ZRANGEBYSCORE LIMIT 0 1 + ZREM, sleep 1 s "
          "when idle, subprocess one at a time) on fewer jobs (its rate does "
          "not depend on the count). Lateness = probe start - due time; "
-         "jobs/s = jobs / (last start - due time).",
+         "jobs/s = jobs / (last start - due time); done_jobs_per_s = jobs / "
+         "(last completion - due time), as in P. redis_cpu_us_per_job: "
+         "INFO cpu (used_cpu_sys + used_cpu_user) from the end of loading "
+         "to the drain, the bench's wait loops included; redis_*_per_job: "
+         "INFO commandstats over the same window.",
     "B": "`deferd` runs at log level info (the target's figure); "
          "`deferd_debug` is a second run at log level debug, and "
          "`deferd_self_report` deferd's own debug log line \"starting Nms "
@@ -62,6 +70,37 @@ NOTES = {
          "expiry time to handler start, when the feature exists.",
     "G": "`locks`: the burst with resource r0..r99; `no_locks`: the same "
          "burst without resources, measured beside it.",
+    "P": "bench/noop_persistent.c as a persistent handler (`mode: "
+         "persistent`, `concurrency: 8`): `deferd` with processes 2 x "
+         "inflight 4 (the targets' figure), the other columns with the "
+         "settings named in them, each by a fresh deferd. `done_jobs_per_s`: "
+         "jobs / (last completion - due time), the last completion being "
+         "the first poll (every 2 ms, one redis-cli EVAL of ZCARD delayed + "
+         "ZCARD active) that finds both empty. Lateness: the handler's "
+         "receipt of the line minus the due time. CPU per job over the same "
+         "window: Redis from INFO cpu (used_cpu_sys + used_cpu_user, the "
+         "watcher's polls included; `redis_watch_us_per_job` is their "
+         "command time), deferd and its handler processes from "
+         "/proc/PID/stat. `redis_calls_per_job`: INFO commandstats, calls "
+         "inside scripts included, ours excluded. `lost`: jobs left in "
+         "delayed, active or dead plus jobs the handler never received.",
+    "peers": "One run, one private redis-server (unix socket, no "
+             "persistence, `maxmemory-policy noeviction`), the systems one "
+             "after another with the Redis flushed between them. "
+             "`deferd_exec`: workload A's burst (probe handler, exec per "
+             "job); `deferd_persistent`: workload P's (no-op, processes 2 x "
+             "inflight 4); both from the due time to the last completion. "
+             "`bullmq_c1`/`bullmq_c8`: BullMQ (bench/peers/package.json) "
+             "with a no-op processor, Worker concurrency 1 and 8, the jobs "
+             "added with addBulk (removeOnComplete/removeOnFail) before the "
+             "worker starts, measured from the worker's creation to the last "
+             "\"completed\" event (bench/peers/bullmq_bench.js). `seed_loop`: "
+             "ZRANGEBYSCORE LIMIT 0 1 + ZREM per job with an in-process no-op "
+             "handler (bench/peers/seed_loop.py, redis-py), from its first "
+             "poll to its last job. Redis CPU: INFO cpu delta over each "
+             "window; `client_cpu_us_per_job`: deferd (not its handlers), "
+             "node or python. Ratios: jobs/s over the best BullMQ jobs/s, "
+             "Redis CPU per job over the lowest BullMQ one.",
 }
 
 
@@ -159,6 +198,21 @@ def targets(rows):
         ok = None if l is None or not n else l >= 0.7 * n
         add("G: locks ≥ 70% of the burst without", ok,
             "%s vs %s jobs/s = %s%%" % (fmt(l), fmt(n), fmt(100 * l / n) if l and n else "–"))
+    if get(rows, "P", "deferd", "skipped"):
+        add("P: persistent burst (targets below)", None, "skipped: not available")
+    else:
+        r = get(rows, "P", "deferd", "done_jobs_per_s")
+        add("P: persistent burst ≥ 20,000 jobs/s", None if r is None else r >= 20000,
+            "%s jobs/s" % fmt(r))
+        f = get(rows, "P", "deferd", "first_start_late")
+        add("P: first job within 5 ms of due", None if f is None else f <= 5, "%s ms" % fmt(f))
+        c = get(rows, "P", "deferd", "redis_cpu_us_per_job")
+        add("P: Redis CPU ≤ 25 µs per job", None if c is None else c <= 25, "%s µs" % fmt(c))
+        c = get(rows, "P", "deferd", "deferd_cpu_us_per_job")
+        add("P: deferd CPU ≤ 30 µs per job", None if c is None else c <= 30, "%s µs" % fmt(c))
+        e, lost = get(rows, "P", "deferd", "early"), get(rows, "P", "deferd", "lost")
+        ok = None if e is None or lost is None else (e == 0 and lost == 0)
+        add("P: no early start, no lost job", ok, "%s early, %s lost" % (fmt(e), fmt(lost)))
     return out
 
 
@@ -215,7 +269,7 @@ def main():
           "## Targets", "", "| target | measured | |", "|---|---|---|"]
     for name, text, st in targets(rows):
         L.append("| %s | %s | %s |" % (name, text, st))
-    for w in "RABCDEFG":
+    for w in ORDER:
         if w not in rows:
             continue
         date = next((val for v, m, val, _ in rows[w] if v == "all" and m == "date"), "?")
