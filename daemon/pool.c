@@ -133,6 +133,19 @@ static void	phandler_free(struct phandler *);
 static void	pproc_restart_cb(evutil_socket_t, short, void *);
 static void	pproc_kill_cb(evutil_socket_t, short, void *);
 
+/* Free a job that is on no list. */
+static void
+pjob_free(struct pjob *j)
+{
+	event_free(j->timeout_ev);
+	free(j->id);
+	free(j->handler);
+	free(j->line);
+	free(j->error);
+	free(j->output);
+	free(j);
+}
+
 /* Deliver every finished job's result (zero-delay event). */
 static void
 pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
@@ -156,13 +169,7 @@ pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		res.error = j->error != NULL ? j->error : "";
 		res.duration_ms = util_mono_ms() - j->start_ms;
 		j->cb(&res, j->arg);
-		event_free(j->timeout_ev);
-		free(j->id);
-		free(j->handler);
-		free(j->line);
-		free(j->error);
-		free(j->output);
-		free(j);
+		pjob_free(j);
 	}
 }
 
@@ -447,6 +454,15 @@ pproc_restart_cb(evutil_socket_t fd, short what, void *arg)
 	pproc_start(arg);
 }
 
+/* Arm p's restart after its backoff, and double the backoff (capped). */
+static void
+pproc_restart_later(struct pproc *p)
+{
+	timer_after(p->restart_ev, p->backoff_ms);
+	p->backoff_ms = p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ?
+	    POOL_BACKOFF_MAX_MS : p->backoff_ms * 2;
+}
+
 /* Start (or restart) process p; on failure try again after the backoff. */
 static void
 pproc_start(struct pproc *p)
@@ -475,9 +491,7 @@ pproc_start(struct pproc *p)
 	if (rc == -1) {
 		log_warnx("handler %s: process %d: %s; trying again in %" PRId64
 		    "ms", h->name, p->index, err, p->backoff_ms);
-		timer_after(p->restart_ev, p->backoff_ms);
-		p->backoff_ms = p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ?
-		    POOL_BACKOFF_MAX_MS : p->backoff_ms * 2;
+		pproc_restart_later(p);
 		return;
 	}
 	p->pid = child.pid;
@@ -505,20 +519,6 @@ pproc_signal(struct pproc *p, int sig)
 	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
 		log_warn("handler %s: kill(-%ld, %d)", p->h->name, (long)p->pid,
 		    sig);
-}
-
-/* Free an event and close its fd, if there are any. */
-static void
-pproc_close(int *fdp, struct event **evp)
-{
-	if (*evp != NULL) {
-		event_free(*evp);
-		*evp = NULL;
-	}
-	if (*fdp != -1) {
-		close(*fdp);
-		*fdp = -1;
-	}
 }
 
 /* kill_grace is over: SIGKILL whatever is left of the group. */
@@ -550,7 +550,7 @@ pproc_stop(struct pproc *p, int sig, const char *reason)
 	p->state = PP_KILLING;
 	if (p->fail_reason == NULL && reason != NULL)
 		p->fail_reason = xstrdup(reason);
-	pproc_close(&p->in_fd, &p->in_ev);
+	spawn_close(&p->in_fd, &p->in_ev);
 	if (p->out_ev != NULL)
 		event_del(p->out_ev);
 	pproc_signal(p, sig);
@@ -570,7 +570,7 @@ pproc_retire(struct pproc *p)
 	if (p->state != PP_UP || p->njobs > 0)
 		return;
 	p->state = PP_CLOSING;
-	pproc_close(&p->in_fd, &p->in_ev);
+	spawn_close(&p->in_fd, &p->in_ev);
 	timer_after(p->kill_ev, p->h->pool->cfg->handlers.kill_grace_ms);
 }
 
@@ -622,9 +622,9 @@ pproc_exited(struct pproc *p, int status)
 		pjob_finish(j, RUN_RETRY, p->fail_reason != NULL ?
 		    p->fail_reason : how);
 	}
-	pproc_close(&p->in_fd, &p->in_ev);
-	pproc_close(&p->out_fd, &p->out_ev);
-	pproc_close(&p->err_fd, &p->err_ev);
+	spawn_close(&p->in_fd, &p->in_ev);
+	spawn_close(&p->out_fd, &p->out_ev);
+	spawn_close(&p->err_fd, &p->err_ev);
 	evbuffer_free(p->wbuf);
 	evbuffer_free(p->rbuf);
 	evbuffer_free(p->ebuf);
@@ -647,9 +647,7 @@ pproc_exited(struct pproc *p, int status)
 	    p->fail_reason != NULL ? p->fail_reason : "", p->backoff_ms);
 	p->pid = -1;
 	p->state = PP_DOWN;
-	timer_after(p->restart_ev, p->backoff_ms);
-	p->backoff_ms = p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ?
-	    POOL_BACKOFF_MAX_MS : p->backoff_ms * 2;
+	pproc_restart_later(p);
 }
 
 bool
@@ -876,7 +874,7 @@ pproc_read_lines(struct pproc *p, bool at_exit)
 			break;
 		/* EOF or error: the process is going. */
 		pproc_take_lines(p, true);
-		pproc_close(&p->out_fd, &p->out_ev);
+		spawn_close(&p->out_fd, &p->out_ev);
 		if (!at_exit && p->state == PP_UP)
 			pproc_stop(p, SIGTERM, NULL);
 		return;
@@ -957,7 +955,7 @@ pproc_err_lines(struct pproc *p, bool at_exit)
 		    len);
 	}
 	if (eof)
-		pproc_close(&p->err_fd, &p->err_ev);
+		spawn_close(&p->err_fd, &p->err_ev);
 }
 
 /* stderr is readable. */
@@ -1087,10 +1085,10 @@ pool_free(struct pool *pool)
 				pjob_detach(j);
 				TAILQ_INSERT_TAIL(&pool->done, j, entry);
 			}
-			pproc_close(&p->in_fd, &p->in_ev);	/* EOF */
+			spawn_close(&p->in_fd, &p->in_ev);	/* EOF */
 			pproc_signal(p, SIGTERM);
-			pproc_close(&p->out_fd, &p->out_ev);
-			pproc_close(&p->err_fd, &p->err_ev);
+			spawn_close(&p->out_fd, &p->out_ev);
+			spawn_close(&p->err_fd, &p->err_ev);
 			if (p->wbuf != NULL) {
 				evbuffer_free(p->wbuf);
 				evbuffer_free(p->rbuf);
@@ -1106,13 +1104,7 @@ pool_free(struct pool *pool)
 	}
 	while ((j = TAILQ_FIRST(&pool->done)) != NULL) {
 		TAILQ_REMOVE(&pool->done, j, entry);
-		event_free(j->timeout_ev);
-		free(j->id);
-		free(j->handler);
-		free(j->line);
-		free(j->error);
-		free(j->output);
-		free(j);
+		pjob_free(j);
 	}
 	event_free(pool->deliver_ev);
 	free(pool);

@@ -144,7 +144,6 @@ static bool	run_read(struct run *, int *, struct event **, bool);
 static void	run_out_append(struct run *, const char *, size_t);
 static void	run_err_append(struct run *, const char *, size_t);
 static void	run_err_line(struct run *);
-static void	run_close(int *, struct event **);
 static void	run_exited(struct run *, int);
 static void	run_timeout_cb(int, short, void *);
 static void	run_finish_cb(int, short, void *);
@@ -493,7 +492,7 @@ run_arm_io(struct run *run)
 	    event_add(run->err_ev, NULL) == -1)
 		fatalx("runner: cannot add pipe events");
 	if (run->payload_len == 0) {
-		run_close(&run->in_fd, &run->in_ev);
+		spawn_close(&run->in_fd, &run->in_ev);
 		return;
 	}
 	run->in_ev = event_new(base, run->in_fd, EV_WRITE|EV_PERSIST,
@@ -529,7 +528,7 @@ run_stdin_cb(int fd, short what, void *arg)
 		}
 		run->payload_off += (size_t)n;
 	}
-	run_close(&run->in_fd, &run->in_ev);
+	spawn_close(&run->in_fd, &run->in_ev);
 	free(run->payload);
 	run->payload = NULL;
 }
@@ -589,7 +588,7 @@ run_read(struct run *run, int *fdp, struct event **evp, bool is_stderr)
 			    run->handler, is_stderr ? "stderr" : "stdout");
 		if (is_stderr && run->line_len > 0)
 			run_err_line(run);
-		run_close(fdp, evp);
+		spawn_close(fdp, evp);
 		return (true);
 	}
 	return (false);
@@ -666,20 +665,6 @@ run_err_line(struct run *run)
 	run->line_len = 0;
 }
 
-/* Free an event and close its fd, if there are any. */
-static void
-run_close(int *fdp, struct event **evp)
-{
-	if (*evp != NULL) {
-		event_free(*evp);
-		*evp = NULL;
-	}
-	if (*fdp != -1) {
-		close(*fdp);
-		*fdp = -1;
-	}
-}
-
 /*
  * The handler exited: stop feeding stdin and the timeout, then finish from
  * the loop once both pipes are closed, or after a bounded drain.
@@ -691,7 +676,7 @@ run_exited(struct run *run, int status)
 
 	run->exited = true;
 	run->status = status;
-	run_close(&run->in_fd, &run->in_ev);
+	spawn_close(&run->in_fd, &run->in_ev);
 	evtimer_del(run->timeout_ev);
 	if (run->out_fd == -1 && run->err_fd == -1)
 		drain = 0;
@@ -789,9 +774,9 @@ run_finish(struct run *run)
 	run->runner = NULL;
 
 	run_signal_group(run, SIGKILL);	/* nothing of a finished run survives */
-	run_close(&run->in_fd, &run->in_ev);
-	run_close(&run->out_fd, &run->out_ev);
-	run_close(&run->err_fd, &run->err_ev);
+	spawn_close(&run->in_fd, &run->in_ev);
+	spawn_close(&run->out_fd, &run->out_ev);
+	spawn_close(&run->err_fd, &run->err_ev);
 	evtimer_del(run->timeout_ev);
 	evtimer_del(run->finish_ev);
 
@@ -856,9 +841,9 @@ run_result(struct run *run, struct run_result *res, char *err, size_t errlen)
 static void
 run_free(struct run *run)
 {
-	run_close(&run->in_fd, &run->in_ev);
-	run_close(&run->out_fd, &run->out_ev);
-	run_close(&run->err_fd, &run->err_ev);
+	spawn_close(&run->in_fd, &run->in_ev);
+	spawn_close(&run->out_fd, &run->out_ev);
+	spawn_close(&run->err_fd, &run->err_ev);
 	if (run->timeout_ev != NULL)
 		event_free(run->timeout_ev);
 	if (run->finish_ev != NULL)

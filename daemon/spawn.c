@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "spawn.h"
 #include "xmalloc.h"
@@ -135,4 +137,17 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 	child->out_fd = p[1][0];
 	child->err_fd = p[2][0];
 	return (0);
+}
+
+void
+spawn_close(int *fdp, struct event **evp)
+{
+	if (*evp != NULL) {
+		event_free(*evp);
+		*evp = NULL;
+	}
+	if (*fdp != -1) {
+		close(*fdp);
+		*fdp = -1;
+	}
 }

@@ -34,4 +34,9 @@ int	spawn_handler(const char *dir, const char *name, const char *cwd,
 	    char *const envv[], struct spawn_child *child, char *err,
 	    size_t errlen, bool *permanent);
 
+struct event;
+
+/* Free *evp and close *fdp, if there are any, and clear both (child pipes). */
+void	spawn_close(int *fdp, struct event **evp);
+
 #endif
