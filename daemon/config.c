@@ -41,6 +41,15 @@
 #define KIB	INT64_C(1024)
 #define MIB	(1024 * KIB)
 
+/*
+ * Upper bounds of the long durations. Every bound in the tables stays
+ * at or below CONFIG_SCRIPT_INT_MAX, the largest integer the Lua scripts
+ * take as an argument, so that a value `deferd -n` accepts never makes a
+ * script refuse its call (config_unbounded_key checks the tables).
+ */
+#define TIMEOUT_MAX	(30 * DAY)	/* handlers.timeout and overrides */
+#define TTL_MAX		(3650 * DAY)	/* results.ttl, dead.ttl: ten years */
+
 #define WHAT_ENVNAME	"a variable name matching [A-Za-z_][A-Za-z0-9_]*"
 #define KINDS		"zset, list, channel or pattern"
 
@@ -127,9 +136,9 @@ static const struct cs_key redis_keys[] = {
 	{ .name = "username", .type = &cs_t_optstr, .off = C(redis.target.username) },
 	{ .name = "password_file", .type = &cs_t_path, .off = C(redis.password_file) },
 	{ .name = "connect_timeout", .type = &cs_t_duration,
-	  .off = C(redis.connect_timeout_ms), .min = 1, .max = CS_NO_MAX, .def = 2 * SEC },
+	  .off = C(redis.connect_timeout_ms), .min = 1, .max = HOUR, .def = 2 * SEC },
 	{ .name = "command_timeout", .type = &cs_t_duration,
-	  .off = C(redis.command_timeout_ms), .min = 1, .max = CS_NO_MAX, .def = 10 * SEC },
+	  .off = C(redis.command_timeout_ms), .min = 1, .max = HOUR, .def = 10 * SEC },
 	{ .name = "allow_eviction", .type = &cs_t_bool, .off = C(redis.allow_eviction) },
 	{ .name = NULL }
 };
@@ -138,15 +147,15 @@ static const struct cs_key retry_keys[] = {
 	{ .name = "max_attempts", .type = &cs_t_int, .off = C(retry.max_attempts),
 	  .min = 1, .max = 1000, .def = 5 },
 	{ .name = "backoff", .type = &cs_t_duration, .off = C(retry.backoff_ms),
-	  .max = CS_NO_MAX, .def = SEC },
+	  .max = 30 * DAY, .def = SEC },
 	{ .name = "backoff_max", .type = &cs_t_duration, .off = C(retry.backoff_max_ms),
-	  .max = CS_NO_MAX, .def = 10 * MIN },
+	  .max = 30 * DAY, .def = 10 * MIN },
 	{ .name = NULL }
 };
 
 static const struct cs_key results_keys[] = {
 	{ .name = "ttl", .type = &cs_t_duration, .off = C(results.ttl_ms),
-	  .max = CS_NO_MAX, .def = HOUR },
+	  .max = TTL_MAX, .def = HOUR },
 	{ .name = NULL }
 };
 
@@ -154,13 +163,13 @@ static const struct cs_key dead_keys[] = {
 	{ .name = "max_jobs", .type = &cs_t_int64, .off = C(dead.max_jobs),
 	  .max = 1000000000, .def = 10000 },
 	{ .name = "ttl", .type = &cs_t_duration, .off = C(dead.ttl_ms),
-	  .max = CS_NO_MAX, .def = 30 * DAY },
+	  .max = TTL_MAX, .def = 30 * DAY },
 	{ .name = NULL }
 };
 
 static const struct cs_key override_keys[] = {
 	{ .name = "timeout", .type = &cs_t_duration, .off = O(timeout_ms),
-	  .min = 1, .max = CS_NO_MAX, .def = -1 },
+	  .min = 1, .max = TIMEOUT_MAX, .def = -1 },
 	{ .name = "max_concurrency", .type = &cs_t_int, .off = O(max_concurrency),
 	  .min = 1, .max = 10000 },
 	{ .name = "max_attempts", .type = &cs_t_int, .off = O(max_attempts),
@@ -181,9 +190,9 @@ static const struct cs_key handlers_keys[] = {
 	  .def_str = "/etc/deferd/handlers.d" },
 	{ .name = "workdir", .type = &cs_t_path, .off = C(handlers.workdir) },
 	{ .name = "timeout", .type = &cs_t_duration, .off = C(handlers.timeout_ms),
-	  .min = 1, .max = CS_NO_MAX, .def = 60 * SEC },
+	  .min = 1, .max = TIMEOUT_MAX, .def = 60 * SEC },
 	{ .name = "kill_grace", .type = &cs_t_duration, .off = C(handlers.kill_grace_ms),
-	  .max = CS_NO_MAX, .def = 5 * SEC },
+	  .max = HOUR, .def = 5 * SEC },
 	{ .name = "max_output", .type = &cs_t_size, .off = C(handlers.max_output),
 	  .max = 512 * MIB, .def = MIB },
 	{ .name = "max_payload", .type = &cs_t_size, .off = C(handlers.max_payload),
@@ -195,13 +204,13 @@ static const struct cs_key handlers_keys[] = {
 
 static const struct cs_key locks_keys[] = {
 	{ .name = "lease", .type = &cs_t_duration, .off = C(locks.lease_ms),
-	  .min = SEC, .max = CS_NO_MAX, .def = 30 * SEC },
+	  .min = SEC, .max = DAY, .def = 30 * SEC },
 	{ .name = "on_conflict", .type = &cs_t_enum, .off = C(locks.on_conflict),
 	  .def = CONFLICT_REQUEUE, .aux = conflict_words },
 	{ .name = "requeue_delay", .type = &cs_t_duration, .off = C(locks.requeue_delay_ms),
-	  .max = CS_NO_MAX, .def = SEC },
+	  .max = DAY, .def = SEC },
 	{ .name = "wait_timeout", .type = &cs_t_duration, .off = C(locks.wait_timeout_ms),
-	  .max = CS_NO_MAX, .def = 30 * SEC },
+	  .max = DAY, .def = 30 * SEC },
 	{ .name = NULL }
 };
 
@@ -268,9 +277,9 @@ static const struct cs_key root_keys[] = {
 	{ .name = "poll_interval", .type = &cs_t_duration, .off = C(poll_interval_ms),
 	  .min = 10, .max = HOUR, .def = SEC },
 	{ .name = "lease", .type = &cs_t_duration, .off = C(lease_ms),
-	  .min = SEC, .max = CS_NO_MAX, .def = 30 * SEC },
+	  .min = SEC, .max = DAY, .def = 30 * SEC },
 	{ .name = "shutdown_timeout", .type = &cs_t_duration, .off = C(shutdown_timeout_ms),
-	  .max = CS_NO_MAX, .def = 25 * SEC },
+	  .max = DAY, .def = 25 * SEC },
 	{ .name = "retry", .type = &cs_t_section, .aux = &retry_section },
 	{ .name = "results", .type = &cs_t_section, .aux = &results_section },
 	{ .name = "dead", .type = &cs_t_section, .aux = &dead_section },
@@ -356,29 +365,49 @@ valid_env_name(const char *s)
 	return (true);
 }
 
-/* One handlers.environment entry: NAME (not DEFERD_*) to a string. */
+/*
+ * Why a handlers.environment name is refused, or NULL: the variables
+ * deferd sets itself (DESIGN §4) and those that would change what a
+ * handler runs (the dynamic loader's) or talk to systemd for deferd.
+ */
+static const char *
+reserved_env_name(const char *name)
+{
+	if (strncmp(name, "DEFERD_", 7) == 0)
+		return ("deferd sets the DEFERD_ variables itself");
+	if (strcmp(name, "PATH") == 0)
+		return ("handlers get a fixed PATH (" HANDLER_PATH
+		    "); use absolute paths or a wrapper script");
+	if (strncmp(name, "LD_", 3) == 0)
+		return ("the dynamic loader's variables would change what "
+		    "every handler runs");
+	if (strcmp(name, "NOTIFY_SOCKET") == 0)
+		return ("it is systemd's channel to deferd, not to handlers");
+	return (NULL);
+}
+
+/* One handlers.environment entry: a name not reserved, to a string. */
 static int
 env_item(struct cs_ctx *ctx, const struct cy_node *k, const struct cy_node *v)
 {
 	struct config	*c = ctx->config;
 	struct env_var	*e;
+	const char	*why;
 	char		 buf[72];
 	size_t		 len;
 	int		 rc = 0;
 
 	if (!valid_env_name(k->value))
 		return (cs_type_error(ctx, k, WHAT_ENVNAME));
-	if (strncmp(k->value, "DEFERD_", 7) == 0)
-		return (cs_key_error(ctx, k, "'%s' is reserved: deferd sets the "
-		    "DEFERD_ variables itself", cs_esc(k->value, buf, sizeof(buf))));
+	if ((why = reserved_env_name(k->value)) != NULL)
+		return (cs_key_error(ctx, k, "'%s' is reserved: %s",
+		    cs_esc(k->value, buf, sizeof(buf)), why));
 	len = cs_path_push(ctx, k->value);
 	if (v->type != CY_SCALAR)
 		rc = cs_type_error(ctx, v, CS_WHAT_STRING);
 	cs_path_pop(ctx, len);
 	if (rc == -1)
 		return (-1);
-	c->handlers.environment = xreallocarray(c->handlers.environment,
-	    c->handlers.nenvironment + 1, sizeof(*c->handlers.environment));
 	e = &c->handlers.environment[c->handlers.nenvironment++];
 	e->name = xstrdup(k->value);
 	e->value = xstrdup(cy_is_null(v) ? "" : v->value);
@@ -390,15 +419,21 @@ static int
 parse_env(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
     void *dst)
 {
+	struct config	*c = ctx->config;
+
 	(void)k;
 	(void)dst;
 	if (cy_is_null(n))
 		return (0);
 	if (n->type != CY_MAP)
 		return (cs_type_error(ctx, n, "a mapping of variable names to strings"));
+	if (cs_check_keys(ctx, n) == -1)
+		return (-1);
+	c->handlers.environment = xreallocarray(c->handlers.environment,
+	    c->handlers.nenvironment + n->nitems / 2,
+	    sizeof(*c->handlers.environment));
 	for (size_t i = 0; i < n->nitems; i += 2)
-		if (cs_check_key(ctx, n, i) == -1 ||
-		    env_item(ctx, n->items[i], n->items[i + 1]) == -1)
+		if (env_item(ctx, n->items[i], n->items[i + 1]) == -1)
 			return (-1);
 	return (0);
 }
@@ -438,9 +473,10 @@ parse_overrides(struct cs_ctx *ctx, const struct cs_key *k,
 		return (0);
 	if (n->type != CY_MAP)
 		return (cs_type_error(ctx, n, "a mapping of handler names to settings"));
+	if (cs_check_keys(ctx, n) == -1)
+		return (-1);
 	for (size_t i = 0; i < n->nitems; i += 2)
-		if (cs_check_key(ctx, n, i) == -1 ||
-		    override_item(ctx, n->items[i], n->items[i + 1]) == -1)
+		if (override_item(ctx, n->items[i], n->items[i + 1]) == -1)
 			return (-1);
 	return (0);
 }
@@ -923,4 +959,41 @@ config_default_path(const char *from_cli)
 	if ((env = getenv("DEFERD_CONFIG")) != NULL && *env != '\0')
 		return (env);
 	return (CONFIG_DEFAULT_PATH);
+}
+
+/* The first key of keys (or a section below it) bound above the scripts' limit. */
+static const char *
+unbounded_in(const struct cs_key *keys)
+{
+	const char	*name;
+
+	for (const struct cs_key *k = keys; k->name != NULL; k++) {
+		if (k->type == &cs_t_section &&
+		    (name = unbounded_in(((const struct cs_section *)k->aux)->keys)) != NULL)
+			return (name);
+		if ((k->type == &cs_t_int || k->type == &cs_t_int64 ||
+		    k->type == &cs_t_duration || k->type == &cs_t_size) &&
+		    (k->max > CONFIG_SCRIPT_INT_MAX || k->min < 0))
+			return (k->name);
+	}
+	return (NULL);
+}
+
+/*
+ * The name of a numeric key whose bounds the Lua scripts would refuse, or
+ * NULL when every key of the schema (overrides, rules and sources too)
+ * stays within 0..CONFIG_SCRIPT_INT_MAX. The unit tests hold the schema
+ * to that, so that `deferd -n` never accepts a value a script rejects.
+ */
+const char *
+config_unbounded_key(void)
+{
+	const struct cs_key	*tables[] = { root_keys, override_keys,
+				    rule_keys, source_keys };
+	const char		*name;
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		if ((name = unbounded_in(tables[i])) != NULL)
+			return (name);
+	return (NULL);
 }

@@ -31,6 +31,15 @@ enum handler_mode {
 #define HANDLER_PROCESSES_MAX	1000
 #define HANDLER_INFLIGHT_MAX	1000
 
+/* Every handler's PATH; handlers.environment may not change it. */
+#define HANDLER_PATH		"/usr/local/bin:/usr/bin:/bin"
+
+/*
+ * The largest integer the Lua scripts take as an argument (15 digits,
+ * lib.lua's uint). Every numeric key's bound stays at or below it.
+ */
+#define CONFIG_SCRIPT_INT_MAX	INT64_C(999999999999999)
+
 /* handlers.overrides.NAME: -1 / 0 / CONFLICT_INHERIT mean "not set". */
 struct handler_override {
 	char			*name;
@@ -171,5 +180,7 @@ int		 config_handler_max_concurrency(const struct config *, const char *handler)
 bool		 config_handler_persistent(const struct config *, const char *handler);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);
+/* A numeric key bound beyond CONFIG_SCRIPT_INT_MAX, or NULL (tests). */
+const char	*config_unbounded_key(void);
 
 #endif

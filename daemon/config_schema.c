@@ -221,8 +221,6 @@ range_error(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	fmt_bound(unit, k->min, lo, sizeof(lo));
 	fmt_bound(unit, k->max, hi, sizeof(hi));
 	cs_esc(n->value, v, sizeof(v));
-	if (k->max == CS_NO_MAX)
-		return (cs_key_error(ctx, n, "must be at least %s, got %s", lo, v));
 	if (k->min == 0 && unit != BOUND_INT)
 		return (cs_key_error(ctx, n, "must be at most %s, got %s", hi, v));
 	return (cs_key_error(ctx, n, "must be between %s and %s, got %s", lo, hi, v));
@@ -320,23 +318,73 @@ unknown_key(struct cs_ctx *ctx, const struct cs_key *keys,
 	    ctx->path, dot, cs_esc(k->value, buf, sizeof(buf)), ctx->path, dot, near));
 }
 
-/* Check that key i of map is a string and not a repeat of an earlier key. */
-int
-cs_check_key(struct cs_ctx *ctx, const struct cy_node *map, size_t i)
+/* Whether node a comes before node b in the file. */
+static bool
+node_before(const struct cy_node *a, const struct cy_node *b)
 {
-	const struct cy_node	*k = map->items[i];
+	return (a->line < b->line || (a->line == b->line && a->col < b->col));
+}
+
+/* qsort order of key nodes: by text, then by place in the file. */
+static int
+key_order(const void *pa, const void *pb)
+{
+	const struct cy_node	*a = *(const struct cy_node *const *)pa;
+	const struct cy_node	*b = *(const struct cy_node *const *)pb;
+	int			 c = strcmp(a->value, b->value);
+
+	if (c != 0)
+		return (c);
+	return (node_before(a, b) ? -1 : node_before(b, a) ? 1 : 0);
+}
+
+/*
+ * The first key of map (in file order) that repeats an earlier one, and in
+ * *first that earlier one; NULL if none repeats. The keys are sorted, not
+ * compared pairwise, so a map of 40,000 entries takes milliseconds.
+ */
+static const struct cy_node *
+first_repeat(const struct cy_node *map, const struct cy_node **first)
+{
+	size_t			 n = map->nitems / 2, group = 0;
+	const struct cy_node	**keys, *dup = NULL;
+
+	if (n < 2)
+		return (NULL);
+	keys = xcalloc(n, sizeof(*keys));
+	for (size_t i = 0; i < n; i++)
+		keys[i] = map->items[2 * i];
+	qsort(keys, n, sizeof(*keys), key_order);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(keys[i - 1]->value, keys[i]->value) != 0)
+			group = i;
+		else if (group == i - 1 && (dup == NULL || node_before(keys[i], dup))) {
+			dup = keys[i];
+			*first = keys[group];
+		}
+	}
+	free(keys);
+	return (dup);
+}
+
+/* Check that every key of map is a string and that none repeats. */
+int
+cs_check_keys(struct cs_ctx *ctx, const struct cy_node *map)
+{
+	const struct cy_node	*dup, *first = NULL;
 	const char		*dot = ctx->path[0] != '\0' ? "." : "";
 	char			 buf[80];
 
-	if (k->type != CY_SCALAR)
-		return (cs_key_error(ctx, k, "a key must be a string, got %s",
-		    cs_found(k, buf, sizeof(buf))));
-	for (size_t j = 0; j < i; j += 2)
-		if (strcmp(map->items[j]->value, k->value) == 0)
-			return (cs_error(ctx, k, "duplicate key '%s%s%s' (first "
-			    "given at line %zu)", ctx->path, dot,
-			    cs_esc(k->value, buf, sizeof(buf)), map->items[j]->line));
-	return (0);
+	for (size_t i = 0; i < map->nitems; i += 2)
+		if (map->items[i]->type != CY_SCALAR)
+			return (cs_key_error(ctx, map->items[i],
+			    "a key must be a string, got %s",
+			    cs_found(map->items[i], buf, sizeof(buf))));
+	if ((dup = first_repeat(map, &first)) == NULL)
+		return (0);
+	return (cs_error(ctx, dup, "duplicate key '%s%s%s' (first given at "
+	    "line %zu)", ctx->path, dot, cs_esc(dup->value, buf, sizeof(buf)),
+	    first->line));
 }
 
 /*
@@ -349,14 +397,14 @@ cs_walk_map(struct cs_ctx *ctx, const struct cs_section *sec,
 {
 	if (n != NULL && !cy_is_null(n) && n->type != CY_MAP)
 		return (cs_type_error(ctx, n, CS_WHAT_MAP));
+	if (n != NULL && n->type == CY_MAP && cs_check_keys(ctx, n) == -1)
+		return (-1);
 	for (size_t i = 0; n != NULL && n->type == CY_MAP && i < n->nitems; i += 2) {
 		const struct cy_node	*k = n->items[i];
 		const struct cs_key	*key;
 		size_t			 len;
 		int			 rc;
 
-		if (cs_check_key(ctx, n, i) == -1)
-			return (-1);
 		for (key = sec->keys; key->name != NULL; key++)
 			if (strcmp(key->name, k->value) == 0)
 				break;

@@ -16,8 +16,6 @@
 
 struct config;
 
-#define CS_NO_MAX		INT64_MAX	/* key.max: no upper bound */
-
 #define CS_WHAT_DURATION	"a duration like 500ms, 30s, 5m, 1h or 30d"
 #define CS_WHAT_SIZE		"a size like 512KiB or 1MiB"
 #define CS_WHAT_INT		"an integer"
@@ -118,9 +116,8 @@ size_t		 cs_path_push(struct cs_ctx *, const char *name);
 size_t		 cs_path_push_index(struct cs_ctx *, size_t i);
 void		 cs_path_pop(struct cs_ctx *, size_t len);
 
-/* Key i of map must be a string and not repeat an earlier key. */
-int		 cs_check_key(struct cs_ctx *, const struct cy_node *map,
-		    size_t i);
+/* Every key of map must be a string, and none may repeat another. */
+int		 cs_check_keys(struct cs_ctx *, const struct cy_node *map);
 /* Parse mapping n (NULL or null: empty) against sec into base, then check. */
 int		 cs_walk_map(struct cs_ctx *, const struct cs_section *sec,
 		    const struct cy_node *n, void *base);

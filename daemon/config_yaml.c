@@ -150,8 +150,11 @@ node_new(enum cy_type type, const yaml_mark_t *mark)
 static void
 node_append(struct cy_node *parent, struct cy_node *child)
 {
-	parent->items = xreallocarray(parent->items, parent->nitems + 1,
-	    sizeof(*parent->items));
+	size_t	n = parent->nitems;
+
+	if (n == 0 || (n & (n - 1)) == 0)	/* full at 0, 1, 2, 4, 8, ... */
+		parent->items = xreallocarray(parent->items, n == 0 ? 1 : 2 * n,
+		    sizeof(*parent->items));
 	parent->items[parent->nitems++] = child;
 }
 

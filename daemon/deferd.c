@@ -27,7 +27,11 @@ usage(int status)
 	exit(status);
 }
 
-/* Warn about a handlers directory that does not exist or is unsafe. */
+/*
+ * Check the handlers directory: -1 (and an error) when handlers in it
+ * would be refused, 0 when it is fine or only missing (a warning: a
+ * package or a deploy may create it later).
+ */
 static int
 check_handlers_dir(const struct config *cfg)
 {
@@ -35,14 +39,14 @@ check_handlers_dir(const struct config *cfg)
 
 	if (stat(cfg->handlers.dir, &st) == -1) {
 		log_warn("handlers.dir %s", cfg->handlers.dir);
-		return (-1);
+		return (0);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		log_warnx("handlers.dir %s is not a directory", cfg->handlers.dir);
+		log_errorx("handlers.dir %s is not a directory", cfg->handlers.dir);
 		return (-1);
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		log_warnx("handlers.dir %s is writable by group or others; "
+		log_errorx("handlers.dir %s is writable by group or others; "
 		    "handlers in it will be refused", cfg->handlers.dir);
 		return (-1);
 	}

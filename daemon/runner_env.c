@@ -8,7 +8,6 @@
 #include "runner_env.h"
 #include "xmalloc.h"
 
-#define RUNNER_DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 #define RUNNER_DEFAULT_LANG	"C.UTF-8"
 
 /*
@@ -47,7 +46,7 @@ void
 runner_env_base(struct runner_env *env, const struct config *cfg)
 {
 	memset(env, 0, sizeof(*env));
-	env_set(env, "PATH", RUNNER_DEFAULT_PATH);
+	env_set(env, "PATH", HANDLER_PATH);
 	env_set(env, "LANG", RUNNER_DEFAULT_LANG);
 	for (size_t i = 0; i < cfg->handlers.nenvironment; i++)
 		env_set(env, cfg->handlers.environment[i].name,

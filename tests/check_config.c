@@ -87,7 +87,25 @@ static const struct bad bad_configs[] = {
 	{ "concurrency: 99999999999999999999\n",
 	  "t.yaml:1:14: concurrency: must be between 1 and 10000, got 99999999999999999999" },
 	{ "lease: 500ms\n",
-	  "t.yaml:1:8: lease: must be at least 1s, got 500ms" },
+	  "t.yaml:1:8: lease: must be between 1s and 1d, got 500ms" },
+	{ "lease: 1000000000000000ms\n",
+	  "t.yaml:1:8: lease: must be between 1s and 1d, got 1000000000000000ms" },
+	{ "redis: {connect_timeout: 2h}\n",
+	  "t.yaml:1:26: redis.connect_timeout: must be between 1ms and 1h, got 2h" },
+	{ "retry: {backoff: 31d, backoff_max: 31d}\n",
+	  "t.yaml:1:18: retry.backoff: must be at most 30d, got 31d" },
+	{ "results: {ttl: 3651d}\n",
+	  "t.yaml:1:16: results.ttl: must be at most 3650d, got 3651d" },
+	{ "dead: {ttl: 99999999d}\n",
+	  "t.yaml:1:13: dead.ttl: must be at most 3650d, got 99999999d" },
+	{ "locks: {lease: 2d}\n",
+	  "t.yaml:1:16: locks.lease: must be between 1s and 1d, got 2d" },
+	{ "handlers: {kill_grace: 2h}\n",
+	  "t.yaml:1:24: handlers.kill_grace: must be at most 1h, got 2h" },
+	{ "handlers: {overrides: {x: {timeout: 31d}}}\n",
+	  "t.yaml:1:37: handlers.overrides.x.timeout: must be between 1ms and 30d, got 31d" },
+	{ "shutdown_timeout: 2d\n",
+	  "t.yaml:1:19: shutdown_timeout: must be at most 1d, got 2d" },
 	{ "poll_interval: 5ms\n",
 	  "t.yaml:1:16: poll_interval: must be between 10ms and 1h, got 5ms" },
 	{ "poll_interval: 2h\n",
@@ -95,7 +113,7 @@ static const struct bad bad_configs[] = {
 	{ "retry: {max_attempts: 0}\n",
 	  "t.yaml:1:23: retry.max_attempts: must be between 1 and 1000, got 0" },
 	{ "handlers: {timeout: 0}\n",
-	  "t.yaml:1:21: handlers.timeout: must be at least 1ms, got 0" },
+	  "t.yaml:1:21: handlers.timeout: must be between 1ms and 30d, got 0" },
 	{ "handlers: {max_output: 1GiB}\n",
 	  "t.yaml:1:24: handlers.max_output: must be at most 512MiB, got 1GiB" },
 	{ "results: {ttl: 99999999999999999d}\n",
@@ -189,6 +207,18 @@ static const struct bad bad_configs[] = {
 	{ "handlers:\n  environment: {DEFERD_JOB_ID: x}\n",
 	  "t.yaml:2:17: handlers.environment: 'DEFERD_JOB_ID' is reserved: deferd sets "
 	  "the DEFERD_ variables itself" },
+	{ "handlers:\n  environment: {PATH: /opt/bin}\n",
+	  "t.yaml:2:17: handlers.environment: 'PATH' is reserved: handlers get a "
+	  "fixed PATH (/usr/local/bin:/usr/bin:/bin); use absolute paths or a "
+	  "wrapper script" },
+	{ "handlers:\n  environment: {A: b, LD_PRELOAD: /tmp/x.so}\n",
+	  "t.yaml:2:23: handlers.environment: 'LD_PRELOAD' is reserved: the "
+	  "dynamic loader's variables would change what every handler runs" },
+	{ "handlers:\n  environment: {NOTIFY_SOCKET: /run/x}\n",
+	  "t.yaml:2:17: handlers.environment: 'NOTIFY_SOCKET' is reserved: it is "
+	  "systemd's channel to deferd, not to handlers" },
+	{ "handlers:\n  environment: {B: 1, A: 2, C: 3, A: 4, B: 5}\n",
+	  "t.yaml:2:35: duplicate key 'handlers.environment.A' (first given at line 2)" },
 	{ "handlers: {dir: \"\"}\n",
 	  "t.yaml:1:17: handlers.dir: must not be empty" },
 	/* Names and lists. */
@@ -330,6 +360,48 @@ START_TEST(defaults)
 END_TEST
 
 /* The shipped example loads and matches the defaults (but handlers.dir). */
+/* No numeric key accepts a value the Lua scripts would refuse. */
+START_TEST(bounds_fit_the_scripts)
+{
+	const char	*key = config_unbounded_key();
+
+	ck_assert_msg(key == NULL, "key '%s' has a bound beyond %lld", key,
+	    (long long)CONFIG_SCRIPT_INT_MAX);
+}
+END_TEST
+
+/*
+ * 40,000 environment variables load, and a repeat among them is reported
+ * at the repeat, naming the line of the first (keys are sorted, not
+ * compared pairwise: before, such a file took seconds).
+ */
+START_TEST(big_environment_and_a_late_repeat)
+{
+	const size_t	 n = 40000;
+	size_t		 cap = n * 24 + 64, len = 0;
+	char		*text = malloc(cap), err[1024];
+	struct config	*c;
+
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)snprintf(text + len, cap - len, "handlers:\n  environment:\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "    V%zu: x%zu\n",
+		    (i * 7919) % n, i);
+	c = config_load_string("t.yaml", text, len, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->handlers.nenvironment, n);
+	config_free(c);
+	/* V3 again on the last line; V3 came first on line 2 + (3 * inv) % n. */
+	len += (size_t)snprintf(text + len, cap - len, "    V3: again\n");
+	c = config_load_string("t.yaml", text, len, err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "duplicate key 'handlers.environment.V3'") != NULL,
+	    "%s", err);
+	ck_assert_msg(strncmp(err, "t.yaml:40003:5:", 15) == 0, "%s", err);
+	free(text);
+}
+END_TEST
+
 START_TEST(example_file)
 {
 	char		 path[1024], dir[1024], err[1024];
@@ -850,6 +922,8 @@ main(void)
 	tcase_add_loop_test(tc, bad_config, 0,
 	    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, bounds_fit_the_scripts);
+	tcase_add_test(tc, big_environment_and_a_late_repeat);
 	tcase_add_test(tc, example_file);
 	tcase_add_test(tc, rich_config);
 	tcase_add_test(tc, flow_and_block);

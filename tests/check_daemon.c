@@ -690,6 +690,64 @@ START_TEST(wakes_missed_by_a_lost_subscriber_are_covered)
 }
 END_TEST
 
+/*
+ * Every numeric key of the schema at its maximum: the daemon starts and
+ * the scripts accept what it sends them. A job with a resource completes
+ * (lock lease, results.ttl), a failing one is retried 30 days out
+ * (retry.backoff_max, less its jitter of up to half), an exit 65 is buried (dead.max_jobs, dead.ttl).
+ * Before the bounds existed, `deferd -n` passed values no script took.
+ */
+START_TEST(every_key_at_its_maximum_runs_jobs)
+{
+	struct h_daemon	d;
+	char		cfg[4096];
+	int64_t		now, due;
+
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho done > \"$OUT/ok\"\n", 0755);
+	h_write_file(W.hdir, "fails", "#!/bin/sh\nexit 1\n", 0755);
+	h_write_file(W.hdir, "baddata", "#!/bin/sh\nexit 65\n", 0755);
+	snprintf(cfg, sizeof(cfg),
+	    "redis: {url: \"%s\", connect_timeout: 1h, command_timeout: 1h}\n"
+	    "concurrency: 10000\n"
+	    "poll_interval: 1h\n"
+	    "lease: 1d\n"
+	    "shutdown_timeout: 1d\n"
+	    "retry: {max_attempts: 1000, backoff: 30d, backoff_max: 30d}\n"
+	    "results: {ttl: 3650d}\n"
+	    "dead: {max_jobs: 1000000000, ttl: 3650d}\n"
+	    "handlers:\n"
+	    "  dir: %s\n"
+	    "  timeout: 30d\n"
+	    "  kill_grace: 1h\n"
+	    "  max_output: 512MiB\n"
+	    "  max_payload: 512MiB\n"
+	    "  environment: {OUT: \"%s\"}\n"
+	    "  overrides:\n"
+	    "    fails: {timeout: 30d, max_concurrency: 10000, max_attempts: 1000}\n"
+	    "locks: {lease: 1d, requeue_delay: 1d, wait_timeout: 1d}\n",
+	    W.r.url, W.hdir, W.out);
+	h_daemon_start(&d, W.work, cfg);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	now = h_redis_now_ms(W.c);
+	h_enqueue_with(W.c, "m-ok", "ok", "res-1", 0, 0);
+	enqueue("m-fails", "fails", "x", 1, 0);
+	enqueue("m-dead", "baddata", "x", 1, 0);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
+	    "EXISTS deferd:{default}:result:m-ok") == 1, 15000));
+	ck_assert_int_gt(h_cmd_int(W.c, "TTL deferd:{default}:result:m-ok"),
+	    3649LL * 86400);
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 15000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
+	    "HGET deferd:{default}:job:m-fails attempts") == 1 &&
+	    h_zcard(W.c, "active") == 0, 15000));
+	due = h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed m-fails");
+	ck_assert_msg(due >= now + 15LL * 86400 * 1000, "retried at +%lldms",
+	    (long long)(due - now));
+	ck_assert_int_eq(h_log_count(&d, "must be a non-negative integer"), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(check_config_reports_position)
 {
 	const char	*argv[5];
@@ -709,6 +767,12 @@ START_TEST(check_config_reports_position)
 	h_write_file(W.work, "good.yaml", "concurrency: 4\nhandlers:\n  timout: 5s\n", 0644);
 	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	/* Only a warning (the directory does not exist yet): status 0. */
+	h_write_file(W.work, "good.yaml", "handlers: {dir: /nonexistent/deferd}\n",
+	    0644);
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_msg(strstr(outbuf, "configuration OK") != NULL, "%s", outbuf);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 
@@ -754,6 +818,7 @@ main(void)
 	tcase_add_test(tc, runs_once_when_due_with_payload_and_env);
 	tcase_add_test(tc, retries_with_growing_delay_then_dead);
 	tcase_add_test(tc, exit_65_is_dead_at_once);
+	tcase_add_test(tc, every_key_at_its_maximum_runs_jobs);
 	tcase_add_test(tc, timeout_kills_the_whole_tree_and_retries);
 	tcase_add_test(tc, unsafe_or_missing_handlers_are_dead_and_daemon_goes_on);
 	tcase_add_test(tc, bad_data_in_redis_is_buried_with_a_reason);
