@@ -28,6 +28,7 @@
 #include "config_yaml.h"
 #include "glob.h"
 #include "template.h"
+#include "trust.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -86,6 +87,7 @@ static int	 parse_kind(struct cs_ctx *, const struct cs_key *,
 		    const struct cy_node *, void *);
 
 static int	 check_retry(struct cs_ctx *, const struct cy_node *, void *);
+static int	 check_handlers(struct cs_ctx *, const struct cy_node *, void *);
 static int	 check_rule(struct cs_ctx *, const struct cy_node *, void *);
 static int	 check_source(struct cs_ctx *, const struct cy_node *, void *);
 static bool	 has_queue(const struct config *, const char *);
@@ -251,6 +253,11 @@ static const struct cs_key log_keys[] = {
 
 static const struct cs_key metrics_keys[] = {
 	{ .name = "listen", .type = &cs_t_listen, .off = C(metrics.listen) },
+	{ .name = "max_connections", .type = &cs_t_int,
+	  .off = C(metrics.max_connections), .min = 1, .max = 100000, .def = 256 },
+	{ .name = "request_timeout", .type = &cs_t_duration,
+	  .off = C(metrics.request_timeout_ms), .min = 100, .max = HOUR,
+	  .def = 10 * SEC },
 	{ .name = NULL }
 };
 
@@ -259,7 +266,7 @@ static const struct cs_section retry_section = { retry_keys, check_retry };
 static const struct cs_section results_section = { results_keys, NULL };
 static const struct cs_section dead_section = { dead_keys, NULL };
 static const struct cs_section override_section = { override_keys, NULL };
-static const struct cs_section handlers_section = { handlers_keys, NULL };
+static const struct cs_section handlers_section = { handlers_keys, check_handlers };
 static const struct cs_section locks_section = { locks_keys, NULL };
 static const struct cs_section rule_section = { rule_keys, check_rule };
 static const struct cs_section expirations_section = { expirations_keys, NULL };
@@ -561,6 +568,24 @@ parse_kind(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	s->is_pattern = kd->is_pattern;
 	s->name = xstrdup(n->value);
 	return (0);
+}
+
+/*
+ * handlers: dir must not be a system directory: every program in it
+ * (bash, python3, ...) would become a handler any producer could name.
+ */
+static int
+check_handlers(struct cs_ctx *ctx, const struct cy_node *n, void *base)
+{
+	const struct config	*c = base;
+	const struct cy_node	*at = cy_map_get(n, "dir");
+
+	if (!trust_system_dir(c->handlers.dir))
+		return (0);
+	return (cs_error(ctx, at != NULL ? at : n, "handlers.dir: %s is a system "
+	    "directory: every program in it would be a handler that any "
+	    "producer can name; use a directory of its own such as "
+	    "/etc/deferd/handlers.d", c->handlers.dir));
 }
 
 /* retry: backoff must not exceed backoff_max. */

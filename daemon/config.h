@@ -153,6 +153,8 @@ struct config {
 
 	struct {
 		char	*listen;	/* "host:port", or NULL: off */
+		int	 max_connections;	/* 256: HTTP connections at once */
+		int64_t	 request_timeout_ms;	/* 10s: a whole request and reply */
 	} metrics;
 
 	bool	events;			/* true */

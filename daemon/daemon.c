@@ -23,6 +23,8 @@
 
 #include "deferd.h"
 #include "failpoint.h"
+#include "handler.h"
+#include "hold.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -52,6 +54,8 @@ deferd_free_slots(const struct deferd *d)
 	int	n = conc - ((int)d->njobs - (int)d->nreporting) - d->reserved;
 	int	cap = 2 * conc - (int)d->njobs - d->reserved;
 
+	if (d->hold != NULL && hold_reason(d->hold) != NULL)
+		return (0);	/* handlers cannot start here now */
 	if (cap < n)
 		n = cap;
 	return (n > 0 ? n : 0);
@@ -76,6 +80,29 @@ deferd_job_gone(struct deferd *d)
 		return;
 	}
 	deferd_slot_freed(d);
+}
+
+/* The hold's check: whether handlers.dir is usable again. */
+static int
+deferd_hold_check(char *err, size_t errlen, void *arg)
+{
+	struct deferd		*d = arg;
+	enum handler_fault	 fault;
+
+	return (handler_check_dir(d->cfg->handlers.dir, err, errlen, &fault));
+}
+
+/* The hold was lifted: start the waiting jobs and claim. */
+static void
+deferd_hold_release(void *arg)
+{
+	struct deferd	*d = arg;
+
+	if (d->draining)
+		return;
+	job_start_waiting(d);
+	for (size_t i = 0; i < d->nscheds; i++)
+		sched_kick(d->scheds[i]);
 }
 
 /* Leave the loop now. */
@@ -381,6 +408,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	deferd_set_events(d);
 	metrics_http_reconfigure(d->http);
 	sources_reload(d->sources, old);
+	hold_check_now(d->hold);
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
 	    cfg->path, cfg->concurrency, cfg->handlers.noverrides);
@@ -483,6 +511,7 @@ deferd_new(struct config *cfg)
 		if (d->signals[i] == NULL || event_add(d->signals[i], NULL) == -1)
 			fatalx("cannot handle signal %d", sigs[i]);
 	}
+	d->hold = hold_new(d->base, deferd_hold_check, deferd_hold_release, d);
 	d->extend_timer = event_new(d->base, -1, EV_PERSIST, deferd_extend_cb, d);
 	d->drain_timer = evtimer_new(d->base, deferd_drain_timeout_cb, d);
 	d->hard_stop_timer = evtimer_new(d->base, deferd_hard_stop_cb, d);
@@ -504,6 +533,7 @@ deferd_run(struct deferd *d)
 	log_info("starting: config %s, event method %s", d->cfg->path,
 	    event_base_get_method(d->base));
 	failpoint_init();
+	hold_check_now(d->hold);
 	deferd_notify_start(d);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
@@ -534,6 +564,7 @@ deferd_free(struct deferd *d)
 	event_free(d->extend_timer);
 	event_free(d->drain_timer);
 	event_free(d->hard_stop_timer);
+	hold_free(d->hold);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);
 	if (d->status_timer != NULL)

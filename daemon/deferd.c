@@ -3,7 +3,10 @@
  * deferd: runs delayed and timeout jobs kept in Redis. Runs in the
  * foreground (no fork, no pidfile); systemd or a terminal supervises it.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <event2/event.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +54,48 @@ check_handlers_dir(const struct config *cfg)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one: handlers' pipes, Redis
+ * and HTTP clients all take descriptors, and systemd's soft default (1024)
+ * runs out under load. The unit sets the hard limit (LimitNOFILE).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+	rlim_t		was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the descriptor limit from %llu",
+		    (unsigned long long)was);
+	else
+		log_debug("descriptor limit raised from %llu to %llu",
+		    (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
+/*
+ * libevent's own messages go through deferd's logger, each kind at most
+ * once a minute with a count of the ones left out (a failing accept()
+ * once wrote millions of lines).
+ */
+static void
+libevent_log(int severity, const char *msg)
+{
+	static struct log_limit	limits[4];
+	int			i = severity == EVENT_LOG_DEBUG ? 0 :
+				    severity == EVENT_LOG_MSG ? 1 :
+				    severity == EVENT_LOG_WARN ? 2 : 3;
+	static const enum log_level levels[4] = { LOG_LEVEL_DEBUG,
+				    LOG_LEVEL_INFO, LOG_LEVEL_WARNING,
+				    LOG_LEVEL_ERROR };
+
+	log_limited(&limits[i], 60000, levels[i], "libevent: %s", msg);
 }
 
 int
@@ -105,6 +150,8 @@ main(int argc, char *argv[])
 		return (status);
 	}
 	check_handlers_dir(cfg);
+	raise_nofile();
+	event_set_log_callback(libevent_log);
 	d = deferd_new(cfg);
 	status = deferd_run(d);
 	deferd_free(d);

@@ -54,6 +54,9 @@ struct deferd {
 	bool			 draining;	/* SIGTERM: no more claims */
 	bool			 stopping_now;	/* second SIGTERM */
 	struct event		*extend_timer;
+	struct hold		*hold;		/* no claims while handlers cannot start */
+	uint64_t		 extend_seq;	/* of the last lease extension sent */
+	char			 extend_error[256]; /* why the last one failed, or "" */
 	struct event		*drain_timer;
 	struct event		*hard_stop_timer;
 	struct event		*signals[4];

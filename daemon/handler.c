@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Handler checks (DESIGN §4): before a handler runs, its
- * name must be valid, handlers.dir must not be writable by group or others
- * and must belong to root or the daemon's user, and the name must be a
- * regular file in it (opened with O_PATH|O_NOFOLLOW relative to the
+ * name must be valid, handlers.dir and every directory above it must be
+ * changeable only by root or the daemon's user (trust.c), and the name
+ * must be a regular file in it (opened with O_PATH|O_NOFOLLOW relative to the
  * directory, so a symlink is refused, not followed) with the same
  * ownership and mode rules that the effective user may execute. This file
  * only looks: it never runs, opens for reading or changes anything, and it
@@ -20,67 +20,88 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "trust.h"
 #include "util.h"
 
-static int	check_dir(const char *, char *, size_t, bool *);
 static int	check_file(const char *, const char *, const char *, char *,
-		    size_t, bool *);
+		    size_t, enum handler_fault *);
 static bool	executable(const struct stat *);
 
 /* Check that name is a safe handler in dir (see handler.h). */
 int
 handler_check(const char *dir, const char *name, char *err, size_t errlen,
-    bool *transient)
+    enum handler_fault *fault)
 {
-	char	esc[300];
-	bool	dummy;
+	enum handler_fault	dummy;
+	char			esc[300];
 
-	if (transient == NULL)
-		transient = &dummy;
-	*transient = false;
+	if (fault == NULL)
+		fault = &dummy;
+	*fault = HANDLER_FAULT_FILE;
 	util_escape(name, strlen(name), esc, sizeof(esc));
 	if (!util_valid_handler_name(name, strlen(name))) {
 		snprintf(err, errlen, "invalid handler name '%s'", esc);
 		return (-1);
 	}
-	return (check_file(dir, name, esc, err, errlen, transient));
+	return (check_file(dir, name, esc, err, errlen, fault));
+}
+
+/* Whether errno says we ran out of descriptors or memory. */
+static bool
+out_of_resources(int e)
+{
+	return (e == EMFILE || e == ENFILE || e == ENOMEM);
 }
 
 /*
- * Open dir (O_PATH) and check its owner and mode. Returns the descriptor,
- * or -1 with the reason in err.
+ * Check dir's path with trust_dir, then open it (O_PATH, not following a
+ * symlink at its end). Returns the descriptor, or -1 with the reason in
+ * err and the fault (a directory or resources one) in *fault.
  */
 static int
-check_dir(const char *dir, char *err, size_t errlen, bool *transient)
+open_dir(const char *dir, char *err, size_t errlen, enum handler_fault *fault)
 {
-	struct stat	st;
-	int		dfd, saved;
+	char	why[400];
+	bool	transient;
+	int	dfd, saved;
 
-	if ((dfd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) == -1 ||
-	    fstat(dfd, &st) == -1) {
+	if (trust_dir(dir, why, sizeof(why), &transient) == -1) {
+		*fault = transient ? HANDLER_FAULT_RESOURCES : HANDLER_FAULT_DIR;
+		snprintf(err, errlen, "handlers directory %s: %s",
+		    dir, why);
+		return (-1);
+	}
+	if (trust_system_dir(dir)) {	/* a symlink to /usr/bin, say */
+		*fault = HANDLER_FAULT_DIR;
+		snprintf(err, errlen, "handlers directory %s is a system "
+		    "directory", dir);
+		return (-1);
+	}
+	if ((dfd = open(dir, O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)) == -1) {
 		saved = errno;
-		if (saved == EMFILE || saved == ENFILE || saved == ENOMEM)
-			*transient = true;
+		*fault = out_of_resources(saved) ? HANDLER_FAULT_RESOURCES :
+		    HANDLER_FAULT_DIR;
 		snprintf(err, errlen, "handlers directory %s: %s", dir,
 		    strerror(saved));
-		if (dfd != -1)
-			close(dfd);
-		return (-1);
-	}
-	if (st.st_mode & (S_IWGRP|S_IWOTH)) {
-		snprintf(err, errlen, "handlers directory %s is writable by "
-		    "group or others", dir);
-		close(dfd);
-		return (-1);
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(err, errlen, "handlers directory %s is owned by uid "
-		    "%lu, not root or the daemon's user", dir,
-		    (unsigned long)st.st_uid);
-		close(dfd);
 		return (-1);
 	}
 	return (dfd);
+}
+
+int
+handler_check_dir(const char *dir, char *err, size_t errlen,
+    enum handler_fault *fault)
+{
+	enum handler_fault	dummy;
+	int			dfd;
+
+	if (fault == NULL)
+		fault = &dummy;
+	*fault = HANDLER_FAULT_NONE;
+	if ((dfd = open_dir(dir, err, errlen, fault)) == -1)
+		return (-1);
+	close(dfd);
+	return (0);
 }
 
 /*
@@ -89,13 +110,14 @@ check_dir(const char *dir, char *err, size_t errlen, bool *transient)
  */
 static int
 check_file(const char *dir, const char *name, const char *esc, char *err,
-    size_t errlen, bool *transient)
+    size_t errlen, enum handler_fault *fault)
 {
 	struct stat	st;
 	int		dfd, fd, saved;
 
-	if ((dfd = check_dir(dir, err, errlen, transient)) == -1)
+	if ((dfd = open_dir(dir, err, errlen, fault)) == -1)
 		return (-1);
+	*fault = HANDLER_FAULT_FILE;
 	fd = openat(dfd, name, O_PATH|O_NOFOLLOW|O_CLOEXEC);
 	saved = errno;
 	close(dfd);
@@ -104,9 +126,8 @@ check_file(const char *dir, const char *name, const char *esc, char *err,
 			snprintf(err, errlen, "handler '%s' not found in %s",
 			    esc, dir);
 		else {
-			if (saved == EMFILE || saved == ENFILE ||
-			    saved == ENOMEM)
-				*transient = true;
+			if (out_of_resources(saved))
+				*fault = HANDLER_FAULT_RESOURCES;
 			snprintf(err, errlen, "handler '%s' in %s: %s", esc,
 			    dir, strerror(saved));
 		}
@@ -115,7 +136,7 @@ check_file(const char *dir, const char *name, const char *esc, char *err,
 	if (fstat(fd, &st) == -1) {
 		saved = errno;
 		close(fd);
-		*transient = true;
+		*fault = HANDLER_FAULT_RESOURCES;
 		snprintf(err, errlen, "handler '%s': fstat: %s", esc,
 		    strerror(saved));
 		return (-1);
@@ -134,8 +155,10 @@ check_file(const char *dir, const char *name, const char *esc, char *err,
 		    "others", esc);
 	else if (!executable(&st))
 		snprintf(err, errlen, "handler '%s' is not executable", esc);
-	else
+	else {
+		*fault = HANDLER_FAULT_NONE;
 		return (0);
+	}
 	return (-1);
 }
 

@@ -11,6 +11,11 @@
  * locks.on_conflict policy decides), and released when the run ends, with
  * any outcome. If the lock is lost while the handler runs, the handler is
  * stopped and the run counts as a failed attempt.
+ *
+ * The same holds for the job's own lease: a handler whose lease Redis says
+ * is lost, or that could not be extended for half a lease (Redis out of
+ * memory, unreachable or refusing), is stopped before the lease ends, so
+ * that a daemon that reaps the job never runs it beside this one.
  */
 #include <event2/event.h>
 
@@ -21,6 +26,7 @@
 
 #include "deferd.h"
 #include "failpoint.h"
+#include "hold.h"
 #include "job.h"
 #include "job_fields.h"
 #include "keys.h"
@@ -36,6 +42,7 @@
 #include "xmalloc.h"
 
 #define REPORT_RETRY_MS	1000	/* after an error reply to an outcome */
+#define UNSTARTED_DELAY_MS 1000	/* a job this host could not start waits */
 #define OUTCOME_BATCH_MAX 500	/* jobs per outcome.lua call */
 
 enum job_state {
@@ -66,6 +73,11 @@ struct job {
 	struct run		*run;
 	struct lock		*lock;		/* JOB_LOCKING and JOB_RUNNING with a resource */
 	bool			 lock_lost;	/* the handler is being stopped for it */
+	int64_t			 lease_ok_ms;	/* monotonic: the lease lasts lease_ms from here */
+	bool			 lease_lost;	/* Redis said so, or it was not extended in time */
+	uint64_t		 extend_seq;	/* the last extend batch it was in */
+	size_t			 extend_idx;	/* its place in that batch's reply */
+	bool			 extend_unconfirmed; /* that batch failed or is unanswered */
 
 	/* The outcome to record. */
 	enum script_id		 report;	/* COMPLETE, RETRY or BURY */
@@ -192,6 +204,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	    sched_redis_now_ms(s) - j->due_ms);
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
 	d->njobs++;
+	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
 	    j->handler, sched_queue(s), j->attempt, j->max_attempts);
@@ -255,6 +268,16 @@ job_decide(struct job *j, const struct run_result *r)
 		j->result_len = r->output_len;
 		log_info("job %s (%s): done in %" PRId64 "ms%s", j->id, j->handler,
 		    r->duration_ms, r->output_truncated ? " (output truncated)" : "");
+		return;
+	}
+	if (r->outcome == RUN_UNSTARTED) {
+		j->report = SCRIPT_RETRY;
+		j->refund = true;
+		j->delay_ms = UNSTARTED_DELAY_MS;
+		j->error = xstrdup(r->error);
+		log_warnx("job %s (%s): not started: %s; back to delayed "
+		    "without spending an attempt", j->id, j->handler, r->error);
+		hold_set(j->d->hold, r->error);
 		return;
 	}
 	if (r->killed && j->d->draining && !j->lock_lost) {
@@ -433,6 +456,13 @@ job_run_handler(struct job *j)
 {
 	struct run_spec	spec;
 
+	if (j->lease_lost) {
+		log_warnx("job %s (%s): lease lost before its handler started; "
+		    "not started", j->id, j->handler);
+		job_report_unrun(j, SCRIPT_RETRY, true, 0,
+		    xstrdup("lease lost before the handler started"));
+		return;
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.job_id = j->id;
 	spec.queue = sched_queue(j->s);
@@ -702,32 +732,97 @@ job_requeue_waiting(struct deferd *d)
 	}
 }
 
-/* Reply to a batch extend: one integer per job, 0 = lease lost. */
+/* A batch extend in flight: its jobs carry seq and their place in the reply. */
 struct extend_batch {
 	struct deferd	*d;
-	size_t		 n;
-	char		**ids;
+	uint64_t	 seq;
+	int64_t		 sent_ms;	/* monotonic */
 };
 
+/*
+ * j's lease is lost or about to end unextended: stop its handler within
+ * grace_ms (SIGKILL at the latest then), so that it has stopped before a
+ * reap hands the job to another daemon. A job not started yet never
+ * starts (job_run_handler).
+ */
+static void
+job_lease_lost(struct job *j, const char *why, int64_t grace_ms)
+{
+	char	*reason;
+
+	if (j->lease_lost)
+		return;
+	j->lease_lost = true;
+	if (j->state != JOB_RUNNING || j->run == NULL)
+		return;
+	log_errorx("job %s (%s): %s; stopping the handler within %" PRId64
+	    "ms so that the job never runs twice at once", j->id, j->handler,
+	    why, grace_ms);
+	xasprintf(&reason, "lease lost: %s", why);
+	runner_kill_within(j->run, reason, grace_ms);
+	free(reason);
+}
+
+/* Reply to a batch extend: one integer per job, 0 = lease lost. */
 static void
 job_extend_reply(redisReply *reply, void *priv)
 {
 	struct extend_batch	*b = priv;
+	struct deferd		*d = b->d;
+	const redisReply	*e;
+	struct job		*j;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i < reply->elements && i < b->n; i++)
-			if (reply->element[i]->type == REDIS_REPLY_INTEGER &&
-			    reply->element[i]->integer == 0)
-				log_warnx("job %s: lease lost while running (Redis "
-				    "unreachable longer than the lease?); another "
-				    "daemon may run it too", b->ids[i]);
-	} else if (reply != NULL)
-		log_errorx("extending leases failed: %s",
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		snprintf(d->extend_error, sizeof(d->extend_error), "%s",
+		    reply == NULL ? "Redis did not answer" :
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-	for (size_t i = 0; i < b->n; i++)
-		free(b->ids[i]);
-	free(b->ids);
+		log_errorx("extending leases failed: %s", d->extend_error);
+		free(b);
+		return;
+	}
+	d->extend_error[0] = '\0';
+	TAILQ_FOREACH(j, &d->jobs, entry) {
+		if (j->extend_seq != b->seq || j->extend_idx >= reply->elements)
+			continue;
+		e = reply->element[j->extend_idx];
+		if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
+			j->extend_unconfirmed = false;
+			if (b->sent_ms > j->lease_ok_ms)
+				j->lease_ok_ms = b->sent_ms;
+		} else
+			job_lease_lost(j, "Redis says the lease was taken over "
+			    "(Redis unreachable longer than the lease?)", 0);
+	}
 	free(b);
+}
+
+/*
+ * Stop the handlers whose last extension failed or is still unanswered
+ * when less than half their lease is left: what is left of it is split
+ * between SIGTERM and SIGKILL, so the handler is gone before Redis lets
+ * another daemon reap the job. (Extensions go out every lease/3, so this
+ * is the last tick before the lease ends; a late tick alone, with Redis
+ * answering, stops nothing.)
+ */
+static void
+job_stop_unextended(struct deferd *d)
+{
+	int64_t		 lease = d->cfg->lease_ms, now = util_mono_ms(), left;
+	struct job	*j;
+	char		 why[384];
+
+	TAILQ_FOREACH(j, &d->jobs, entry) {
+		if (j->state != JOB_RUNNING || j->lease_lost ||
+		    !j->extend_unconfirmed)
+			continue;
+		left = j->lease_ok_ms + lease - now;
+		if (left >= lease / 2)
+			continue;
+		snprintf(why, sizeof(why), "lease not extended for %" PRId64
+		    "ms (%s)", now - j->lease_ok_ms, d->extend_error[0] != '\0' ?
+		    d->extend_error : "no answer from Redis yet");
+		job_lease_lost(j, why, left / 2);
+	}
 }
 
 /*
@@ -738,7 +833,7 @@ job_extend_reply(redisReply *reply, void *priv)
 static bool
 job_needs_lease(const struct job *j, const struct sched *s)
 {
-	return (j->s == s && !j->report_in_flight);
+	return (j->s == s && !j->report_in_flight && !j->lease_lost);
 }
 
 /* Extend the leases of this daemon's jobs of one queue in one call. */
@@ -758,16 +853,20 @@ job_extend_queue(struct deferd *d, struct sched *s)
 		return;
 	b = xcalloc(1, sizeof(*b));
 	b->d = d;
-	b->ids = xcalloc(n, sizeof(*b->ids));
+	b->seq = ++d->extend_seq;
+	b->sent_ms = util_mono_ms();
 	argv = xcalloc(3 + 2 * n, sizeof(*argv));
 	snprintf(lease, sizeof(lease), "%" PRId64, d->cfg->lease_ms);
 	argv[0] = sched_key(s, "active");
 	argv[1] = sched_key(s, "prefix");
 	argv[2] = lease;
+	n = 0;
 	TAILQ_FOREACH(j, &d->jobs, entry) {
 		if (!job_needs_lease(j, s))
 			continue;
-		b->ids[b->n++] = xstrdup(j->id);
+		j->extend_seq = b->seq;
+		j->extend_idx = n++;
+		j->extend_unconfirmed = true;
 		argv[argc++] = j->id;
 		argv[argc++] = j->token;
 	}
@@ -780,6 +879,7 @@ job_extend_queue(struct deferd *d, struct sched *s)
 void
 job_extend_leases(struct deferd *d)
 {
+	job_stop_unextended(d);
 	for (size_t i = 0; i < d->nscheds; i++)
 		job_extend_queue(d, d->scheds[i]);
 }

@@ -11,6 +11,7 @@
 
 #include "job_fields.h"
 #include "sources.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* An integer field value in 0..max, or def when absent or malformed. */
@@ -35,6 +36,26 @@ field_str(char **dst, const redisReply *v, bool drop_empty)
 	*dst = drop_empty && v->len == 0 ? NULL : xstrndup(v->str, v->len);
 }
 
+/*
+ * The handler name of v. A name with a NUL byte is kept escaped ("ok\0x"
+ * becomes "ok\\x00x"), so that the handler check refuses it as it is
+ * rather than running what a C string would make of it ("ok").
+ */
+static void
+field_handler(char **dst, const redisReply *v)
+{
+	size_t	cap;
+
+	if (memchr(v->str, '\0', v->len) == NULL) {
+		field_str(dst, v, false);
+		return;
+	}
+	free(*dst);
+	cap = 4 * v->len + 1;
+	*dst = xmalloc(cap);
+	util_escape(v->str, v->len, *dst, cap);
+}
+
 void
 job_fields_parse(struct job_fields *f, const redisReply *e)
 {
@@ -46,7 +67,7 @@ job_fields_parse(struct job_fields *f, const redisReply *e)
 		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
 			continue;
 		if (strcmp(k->str, "handler") == 0)
-			field_str(&f->handler, v, false);
+			field_handler(&f->handler, v);
 		else if (strcmp(k->str, "payload") == 0) {
 			free(f->payload);
 			f->payload = xmemdup(v->str, v->len);

@@ -189,6 +189,33 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 }
 
 void
+log_limited(struct log_limit *l, long long interval_ms, enum log_level level,
+    const char *fmt, ...)
+{
+	struct timespec	ts;
+	long long	now;
+	va_list		ap;
+	char		buf[8192];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (l->last_ms != 0 && now - l->last_ms < interval_ms) {
+		l->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (l->suppressed > 0)
+		log_msg(level, "%s (%lu similar lines suppressed)", buf,
+		    l->suppressed);
+	else
+		log_msg(level, "%s", buf);
+	l->last_ms = now;
+	l->suppressed = 0;
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list	ap;

@@ -41,6 +41,19 @@ void	log_errorx(const char *, ...) LOG_PRINTF(1, 2);
 void	log_msg(enum log_level, const char *, ...) LOG_PRINTF(2, 3);
 void	log_vmsg(enum log_level, const char *, va_list) LOG_PRINTF(2, 0);
 
+/*
+ * The one rate limit for repeated lines (one per call site and subject,
+ * zeroed to start): log_limited writes at most one line per interval_ms
+ * through it; the next line written after others were dropped ends with
+ * "(N similar lines suppressed)".
+ */
+struct log_limit {
+	long long	 last_ms;	/* monotonic ms of the last line written */
+	unsigned long	 suppressed;	/* lines dropped since */
+};
+void	log_limited(struct log_limit *, long long interval_ms, enum log_level,
+	    const char *, ...) LOG_PRINTF(4, 5);
+
 /* Only at start-up or for "cannot happen": log and exit(1). */
 _Noreturn void fatal(const char *, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *, ...) LOG_PRINTF(1, 2);

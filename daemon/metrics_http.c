@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The observability server on the daemon's loop: evhttp on metrics.listen
+ * The observability server on the daemon's loop: httpd.c on metrics.listen
  * with GET/HEAD /metrics (text format 0.0.4) and /healthz; every other
  * path is 404, every other method 405 (HEAD gets the headers of GET and
- * no body). evhttp never blocks the loop; idle
- * or slow clients are closed after HTTP_TIMEOUT_S and requests are capped
- * in header and body size. Also: a refresh of the per-queue gauges (three
+ * no body). It never blocks the loop; it holds at most
+ * metrics.max_connections, each for at most metrics.request_timeout, and
+ * caps the request head. Also: a refresh of the per-queue gauges (three
  * ZCARDs per queue every REFRESH_MS on the command connection, never a
  * scan) while /metrics is being scraped, and, whether or not
  * metrics.listen is set, every STATS_MS when there are new samples a small
@@ -22,8 +22,6 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +32,8 @@
 #include <unistd.h>
 
 #include "deferd.h"
+#include "hold.h"
+#include "httpd.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -45,9 +45,7 @@
 #include "version.h"
 #include "xmalloc.h"
 
-#define HTTP_TIMEOUT_S		5
-#define HTTP_MAX_HEADERS	8192
-#define HTTP_MAX_BODY		1024
+#define HTTP_MAX_HEAD		8192	/* request line and headers */
 #define REFRESH_MS		5000
 #define STATS_MS		10000
 #define STATS_TTL_MS		3600000	/* written only when there are samples */
@@ -58,7 +56,7 @@
 
 struct metrics_http {
 	struct deferd		*d;
-	struct evhttp		*http;		/* NULL when metrics.listen is off */
+	struct httpd		*http;		/* NULL when metrics.listen is off */
 	char			*listen;
 	struct event		*refresh_timer;
 	struct event		*stats_timer;
@@ -78,67 +76,37 @@ struct refresh_req {
 	const char	*state;
 };
 
-static void	http_metrics_cb(struct evhttp_request *, void *);
-static void	http_healthz_cb(struct evhttp_request *, void *);
-static void	http_other_cb(struct evhttp_request *, void *);
-
-/* Send a short text reply. */
+/* A short text reply. */
 static void
-http_reply(struct evhttp_request *req, int code, const char *reason,
+http_text(struct httpd_reply *r, int status, const char *reason,
     const char *text)
 {
-	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; charset=utf-8");
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-		evbuffer_add(out, text, strlen(text));
-	evhttp_send_reply(req, code, reason, NULL);
-}
-
-/* GET and HEAD pass; anything else gets 405 (true means handled). */
-static bool
-http_bad_method(struct evhttp_request *req)
-{
-	enum evhttp_cmd_type	t = evhttp_request_get_command(req);
-
-	if (t == EVHTTP_REQ_GET || t == EVHTTP_REQ_HEAD)
-		return (false);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-	    "GET, HEAD");
-	http_reply(req, 405, "Method Not Allowed", "method not allowed\n");
-	return (true);
+	r->status = status;
+	r->reason = reason;
+	evbuffer_add(r->body, text, strlen(text));
 }
 
 /* GET /metrics: refresh the scrape-time gauges, render everything. */
 static void
-http_metrics_cb(struct evhttp_request *req, void *arg)
+http_metrics(struct metrics_http *mh, struct httpd_reply *r)
 {
-	struct metrics_http	*mh = arg;
-	struct evbuffer		*out;
-
-	if (http_bad_method(req))
-		return;
 	mh->scraped_ms = util_mono_ms();
 	metrics_set_running(runner_count(mh->d->runner), mh->d->cfg->concurrency);
-	out = evhttp_request_get_output_buffer(req);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-		metrics_render(out);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+	metrics_render(r->body);
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-/* GET /healthz: 200 "ok" while Redis is reachable and the loop turns. */
+/*
+ * GET /healthz: 200 "ok" while Redis is reachable, the loop turns and
+ * claiming is not held (handlers.dir unusable, out of descriptors).
+ */
 static void
-http_healthz_cb(struct evhttp_request *req, void *arg)
+http_healthz(struct metrics_http *mh, struct httpd_reply *r)
 {
-	struct metrics_http	*mh = arg;
-	int64_t			 down, late;
-	char			 why[128];
+	int64_t		 down, late;
+	const char	*held;
+	char		 why[640];
 
-	if (http_bad_method(req))
-		return;
 	late = util_mono_ms() - mh->last_beat - HEARTBEAT_MS;
 	if (mh->stall_ms > late)
 		late = mh->stall_ms;
@@ -149,24 +117,33 @@ http_healthz_cb(struct evhttp_request *req, void *arg)
 		else
 			snprintf(why, sizeof(why), "redis disconnected for %.1fs\n",
 			    (double)down / 1000);
-		http_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", why);
+		http_text(r, 503, "Service Unavailable", why);
 	} else if (late >= STALL_MS) {
 		snprintf(why, sizeof(why), "event loop stalled for %.1fs\n",
 		    (double)late / 1000);
-		http_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", why);
+		http_text(r, 503, "Service Unavailable", why);
+	} else if ((held = hold_reason(mh->d->hold)) != NULL) {
+		snprintf(why, sizeof(why), "not claiming jobs: %s\n", held);
+		http_text(r, 503, "Service Unavailable", why);
 	} else
-		http_reply(req, HTTP_OK, "OK", mh->d->draining ? "ok draining\n" :
-		    "ok\n");
+		http_text(r, 200, "OK", mh->d->draining ? "ok draining\n" : "ok\n");
 }
 
-/* Every other path. */
+/* Every request: GET and HEAD of /metrics and /healthz, else 404 or 405. */
 static void
-http_other_cb(struct evhttp_request *req, void *arg)
+http_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 {
-	(void)arg;
-	if (http_bad_method(req))
-		return;
-	http_reply(req, HTTP_NOTFOUND, "Not Found", "not found\n");
+	struct metrics_http	*mh = arg;
+
+	if (strcmp(req->method, "GET") != 0 && !req->head) {
+		r->allow = "GET, HEAD";
+		http_text(r, 405, "Method Not Allowed", "method not allowed\n");
+	} else if (strcmp(req->path, "/metrics") == 0)
+		http_metrics(mh, r);
+	else if (strcmp(req->path, "/healthz") == 0)
+		http_healthz(mh, r);
+	else
+		http_text(r, 404, "Not Found", "not found\n");
 }
 
 /* Persistent timer: the loop is turning; remember how late it was. */
@@ -227,36 +204,31 @@ http_listen_socket(const char *addr, char *err, size_t errlen)
 	return (fd);
 }
 
-/* An evhttp serving addr on d's loop, or NULL with err set. */
-static struct evhttp *
+/* The limits of the HTTP server, from the config. */
+static void
+http_opts(const struct metrics_http *mh, struct httpd_opts *o)
+{
+	o->max_connections = mh->d->cfg->metrics.max_connections;
+	o->request_timeout_ms = mh->d->cfg->metrics.request_timeout_ms;
+	o->max_head = HTTP_MAX_HEAD;
+	o->name = "metrics";
+}
+
+/* An HTTP server on addr on d's loop, or NULL with err set. */
+static struct httpd *
 http_server_new(struct metrics_http *mh, const char *addr, char *err,
     size_t errlen)
 {
-	struct evhttp	*http;
-	int		 fd;
+	struct httpd		*http;
+	struct httpd_opts	 o;
+	int			 fd;
 
 	if ((fd = http_listen_socket(addr, err, errlen)) == -1)
 		return (NULL);
-	if ((http = evhttp_new(mh->d->base)) == NULL ||
-	    evhttp_accept_socket_with_handle(http, fd) == NULL) {
+	http_opts(mh, &o);
+	if ((http = httpd_new(mh->d->base, fd, &o, http_route, mh)) == NULL)
 		snprintf(err, errlen, "metrics.listen %s: cannot start the HTTP "
 		    "server", addr);
-		if (http != NULL)
-			evhttp_free(http);
-		close(fd);
-		return (NULL);
-	}
-	/* Methods are checked by the callbacks, to answer 405. */
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
-	evhttp_set_timeout(http, HTTP_TIMEOUT_S);
-	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
-	evhttp_set_max_body_size(http, HTTP_MAX_BODY);
-	evhttp_set_cb(http, "/metrics", http_metrics_cb, mh);
-	evhttp_set_cb(http, "/healthz", http_healthz_cb, mh);
-	evhttp_set_gencb(http, http_other_cb, mh);
 	return (http);
 }
 
@@ -437,10 +409,15 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 void
 metrics_http_reconfigure(struct metrics_http *mh)
 {
-	const char	*want = mh->d->cfg->metrics.listen;
-	struct evhttp	*http = NULL;
-	char		 err[512];
+	const char		*want = mh->d->cfg->metrics.listen;
+	struct httpd		*http = NULL;
+	struct httpd_opts	 o;
+	char			 err[512];
 
+	if (mh->http != NULL) {
+		http_opts(mh, &o);
+		httpd_set_opts(mh->http, &o);
+	}
 	if ((want == NULL && mh->listen == NULL) ||
 	    (want != NULL && mh->listen != NULL && strcmp(want, mh->listen) == 0))
 		return;
@@ -451,7 +428,7 @@ metrics_http_reconfigure(struct metrics_http *mh)
 		return;
 	}
 	if (mh->http != NULL)
-		evhttp_free(mh->http);
+		httpd_free(mh->http);
 	mh->http = http;
 	free(mh->listen);
 	mh->listen = want != NULL ? xstrdup(want) : NULL;
@@ -467,7 +444,7 @@ metrics_http_free(struct metrics_http *mh)
 	if (mh == NULL)
 		return;
 	if (mh->http != NULL)
-		evhttp_free(mh->http);
+		httpd_free(mh->http);
 	event_free(mh->heartbeat);
 	event_free(mh->refresh_timer);
 	event_free(mh->stats_timer);

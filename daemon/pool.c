@@ -473,7 +473,8 @@ pproc_start(struct pproc *p)
 	struct spawn_child	 child;
 	char			 err[POOL_ERRLEN];
 	const char		*cwd;
-	bool			 transient, permanent;
+	enum handler_fault	 fault;
+	bool			 permanent;
 	int			 rc;
 
 	if (h->retired || p->state != PP_DOWN)
@@ -481,7 +482,7 @@ pproc_start(struct pproc *p)
 	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
 	    cfg->handlers.dir;
 	rc = handler_check(cfg->handlers.dir, h->name, err, sizeof(err),
-	    &transient);
+	    &fault);
 	if (rc == 0) {
 		pproc_env(p, &env);
 		rc = spawn_handler(cfg->handlers.dir, h->name, cwd, env.v,
@@ -972,17 +973,18 @@ pproc_stderr_cb(evutil_socket_t fd, short what, void *arg)
  * handler that fails it (removed, made unsafe) is retired.
  */
 static bool
-phandler_check(struct phandler *h, char *err, size_t errlen, bool *transient)
+phandler_check(struct phandler *h, char *err, size_t errlen,
+    enum handler_fault *fault)
 {
 	const struct config	*cfg = h->pool->cfg;
 	int64_t			 now = util_mono_ms();
 
-	*transient = false;
+	*fault = HANDLER_FAULT_NONE;
 	if (now - h->checked_ms < POOL_CHECK_MS)
 		return (true);
 	if (handler_check(cfg->handlers.dir, h->name, err, errlen,
-	    transient) == -1) {
-		if (!*transient)
+	    fault) == -1) {
+		if (*fault == HANDLER_FAULT_FILE)
 			phandler_retire(h, err);
 		return (false);
 	}
@@ -997,7 +999,7 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 	struct pjob	*j = xcalloc(1, sizeof(*j));
 	struct phandler	*h;
 	char		 err[POOL_ERRLEN];
-	bool		 transient;
+	enum handler_fault fault;
 
 	j->pool = pool;
 	j->id = xstrdup(spec->job_id);
@@ -1020,9 +1022,10 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 		}
 		h = phandler_new(pool, o);
 	}
-	if (!phandler_check(h, err, sizeof(err), &transient)) {
+	if (!phandler_check(h, err, sizeof(err), &fault)) {
 		log_warnx("job %s: %s", j->id, err);
-		pjob_finish(j, transient ? RUN_RETRY : RUN_DEAD, err);
+		pjob_finish(j, fault == HANDLER_FAULT_FILE ? RUN_DEAD :
+		    RUN_UNSTARTED, err);
 		return (j);
 	}
 	j->line = proto_job_line(spec, util_real_ms() + timeout_ms,
@@ -1035,13 +1038,19 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 }
 
 void
-pool_kill(struct pjob *j, const char *reason)
+pool_kill(struct pjob *j, const char *reason, int64_t grace_ms)
 {
 	struct pproc	*p = j->proc;
 	char		*why;
 
-	if (j->killed || j->timed_out || j->finished)
-		return;		/* already stopping or finished */
+	if (j->finished)
+		return;
+	if (j->killed || j->timed_out) {	/* already stopping: maybe sooner */
+		if (p != NULL && p->state == PP_KILLING &&
+		    grace_ms < p->h->pool->cfg->handlers.kill_grace_ms)
+			timer_after(p->kill_ev, grace_ms);
+		return;
+	}
 	j->killed = true;
 	j->error = xstrdup(reason != NULL ? reason : "killed");
 	if (p == NULL) {
@@ -1054,6 +1063,9 @@ pool_kill(struct pjob *j, const char *reason)
 	xasprintf(&why, "handler process stopped: job %s: %s", j->id, j->error);
 	pproc_stop(p, SIGTERM, why);
 	free(why);
+	if (p->state == PP_KILLING &&
+	    grace_ms < p->h->pool->cfg->handlers.kill_grace_ms)
+		timer_after(p->kill_ev, grace_ms);
 }
 
 size_t

@@ -53,8 +53,11 @@ void		 pool_set_config(struct pool *, const struct config *cfg,
  */
 struct pjob	*pool_submit(struct pool *, const struct run_spec *spec,
 		    int64_t timeout_ms, runner_done_cb cb, void *arg);
-/* Stop a job: its process is stopped; the result has killed and reason. */
-void		 pool_kill(struct pjob *, const char *reason);
+/*
+ * Stop a job: its process gets SIGTERM, and SIGKILL after kill_grace or
+ * grace_ms, the shorter; the result has killed and reason.
+ */
+void		 pool_kill(struct pjob *, const char *reason, int64_t grace_ms);
 /* A reaped child: true when it was one of the pool's processes. */
 bool		 pool_reaped(struct pool *, pid_t pid, int status);
 /* Processes running now (all handlers). */

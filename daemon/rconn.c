@@ -97,6 +97,7 @@ struct rconn {
 	char			 handshake_error[512];
 	bool			 handshake_refused;
 	bool			 policy_denied;	/* CONFIG GET refused: asked once only */
+	bool			 no_script_flags; /* a "#!lua flags=" script was refused */
 	char			*sha[SCRIPT_COUNT];
 
 	struct rsub		**subs;
@@ -475,7 +476,6 @@ rconn_command(struct rconn *rc, rconn_reply_cb cb, void *priv, int argc,
 static int
 rconn_send_script(struct rconn *rc, struct rcmd *cmd, bool use_sha)
 {
-	const struct script	*s = scripts_get(cmd->script);
 	const char		**argv = xcalloc((size_t)cmd->argc + 3, sizeof(*argv));
 	size_t			*lens = xcalloc((size_t)cmd->argc + 3, sizeof(*lens));
 	char			 nkeys[16];
@@ -488,8 +488,8 @@ rconn_send_script(struct rconn *rc, struct rcmd *cmd, bool use_sha)
 		lens[1] = strlen(argv[1]);
 	} else {
 		argv[0] = "EVAL";
-		argv[1] = s->body;
-		lens[1] = s->len;
+		argv[1] = scripts_body(cmd->script, !rc->no_script_flags,
+		    &lens[1]);
 	}
 	lens[0] = strlen(argv[0]);
 	argv[2] = nkeys;
@@ -537,6 +537,7 @@ struct hs_step {
 	struct rconn	*rc;
 	int		 kind;		/* HS_* */
 	int		 script;
+	bool		 flagged;	/* HS_SCRIPT: the text had script flags */
 };
 
 enum { HS_AUTH, HS_SELECT, HS_SETNAME, HS_POLICY, HS_SCRIPT };
@@ -616,6 +617,24 @@ rconn_handshake_failed(struct rconn *rc)
 	rconn_drop(rc, rc->handshake_error);
 }
 
+static void	rconn_load_script(struct rconn *, int);
+
+/*
+ * SCRIPT LOAD of a script with flags failed: the server predates script
+ * flags (Redis 7). Load the plain text of it (and of every later one):
+ * they run, but not when Redis is out of memory.
+ */
+static void
+rconn_script_flags_refused(struct rconn *rc, int script, const char *why)
+{
+	if (!rc->no_script_flags)
+		log_warnx("redis %s: script flags refused (%s); Redis before 7 "
+		    "cannot run lease extensions and outcomes when it is out "
+		    "of memory, so leave it room (maxmemory)", rc->name, why);
+	rc->no_script_flags = true;
+	rconn_load_script(rc, script);
+}
+
 /* Reply to one handshake step. */
 static void
 rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -633,6 +652,9 @@ rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	if (step->kind == HS_POLICY)
 		rconn_policy_ok(rc, reply);
+	else if (step->kind == HS_SCRIPT && step->flagged &&
+	    reply->type == REDIS_REPLY_ERROR)
+		rconn_script_flags_refused(rc, step->script, reply->str);
 	else if (reply->type == REDIS_REPLY_ERROR &&
 	    rc->handshake_error[0] == '\0')
 		snprintf(rc->handshake_error, sizeof(rc->handshake_error),
@@ -654,7 +676,7 @@ rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 /* Queue one handshake command. */
-static void
+static struct hs_step *
 rconn_handshake_send(struct rconn *rc, int kind, int script, int argc,
     const char **argv, const size_t *lens)
 {
@@ -668,10 +690,26 @@ rconn_handshake_send(struct rconn *rc, int kind, int script, int argc,
 		free(step);
 		snprintf(rc->handshake_error, sizeof(rc->handshake_error),
 		    "cannot send the handshake");
-		return;
+		return (NULL);
 	}
 	rc->handshake_left++;
 	rconn_count_sent(rc);
+	return (step);
+}
+
+/* SCRIPT LOAD one script, with its flags unless the server refused them. */
+static void
+rconn_load_script(struct rconn *rc, int script)
+{
+	size_t		 len;
+	const char	*body = scripts_body((enum script_id)script,
+			    !rc->no_script_flags, &len);
+	struct hs_step	*step;
+
+	step = rconn_handshake_send(rc, HS_SCRIPT, script, 3, (const char *[]){
+	    "SCRIPT", "LOAD", body }, (const size_t[]){ 6, 4, len });
+	if (step != NULL)
+		step->flagged = body != scripts_get((enum script_id)script)->body;
 }
 
 /* Connected: AUTH, SELECT, CLIENT SETNAME, policy check, SCRIPT LOAD. */
@@ -706,12 +744,8 @@ rconn_handshake_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->opts.check_eviction && !rc->policy_denied)
 		rconn_handshake_send(rc, HS_POLICY, -1, 3, (const char *[]){
 		    "CONFIG", "GET", "maxmemory-policy" }, NULL);
-	for (int i = 0; rc->opts.load_scripts && i < SCRIPT_COUNT; i++) {
-		const struct script *s = scripts_get((enum script_id)i);
-
-		rconn_handshake_send(rc, HS_SCRIPT, i, 3, (const char *[]){
-		    "SCRIPT", "LOAD", s->body }, (const size_t[]){ 6, 4, s->len });
-	}
+	for (int i = 0; rc->opts.load_scripts && i < SCRIPT_COUNT; i++)
+		rconn_load_script(rc, i);
 	if (rc->handshake_left == 0)
 		rconn_handshake_failed(rc);
 }

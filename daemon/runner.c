@@ -223,8 +223,8 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	const struct config	*cfg = r->cfg;
 	struct run		*run;
 	enum run_outcome	 outcome;
+	enum handler_fault	 fault;
 	char			 err[RUNNER_ERRLEN];
-	bool			 transient;
 
 	run = run_new(r, spec, cb, arg);
 	if (config_handler_persistent(cfg, run->handler)) {
@@ -233,9 +233,10 @@ runner_start(struct runner *r, const struct run_spec *spec,
 		return (run);
 	}
 	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
-	    &transient) == -1) {
+	    &fault) == -1) {
 		log_warnx("job %s: %s", run->log_id, err);
-		run_fail_later(run, transient ? RUN_RETRY : RUN_DEAD, err);
+		run_fail_later(run, fault == HANDLER_FAULT_FILE ? RUN_DEAD :
+		    RUN_UNSTARTED, err);
 		return (run);
 	}
 	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
@@ -257,19 +258,40 @@ runner_start(struct runner *r, const struct run_spec *spec,
 void
 runner_kill(struct run *run, const char *reason)
 {
-	if (run->finished || run->failed || run->killed)
+	runner_kill_within(run, reason, INT64_MAX);
+}
+
+/*
+ * Stop a run: SIGTERM to its group now, SIGKILL after kill_grace or
+ * grace_ms, whichever is shorter. A run already being stopped only gets
+ * the shorter deadline.
+ */
+void
+runner_kill_within(struct run *run, const char *reason, int64_t grace_ms)
+{
+	if (grace_ms < 0)
+		grace_ms = 0;
+	if (run->finished || run->failed)
 		return;
-	run->killed = true;
 	if (run->pjob != NULL) {
-		pool_kill(run->pjob, reason);
+		run->killed = true;
+		pool_kill(run->pjob, reason, grace_ms);
 		return;
 	}
-	if (run->error == NULL && !run->timed_out)
-		run->error = xstrdup(reason != NULL ? reason : "killed");
-	log_warnx("job %s (%s): killing process group %ld: %s", run->log_id,
-	    run->handler, (long)run->pid, reason != NULL ? reason : "killed");
+	if (!run->killed) {
+		run->killed = true;
+		if (run->error == NULL && !run->timed_out)
+			run->error = xstrdup(reason != NULL ? reason : "killed");
+		log_warnx("job %s (%s): killing process group %ld: %s",
+		    run->log_id, run->handler, (long)run->pid,
+		    reason != NULL ? reason : "killed");
+	}
+	if (grace_ms < run->kill_grace_ms)
+		run->kill_grace_ms = grace_ms;
 	if (!run->term_sent)
 		run_term(run);
+	else if (!run->exited)
+		timer_after(run->timeout_ev, run->kill_grace_ms);
 }
 
 /* runner_kill every unfinished run. */
@@ -463,7 +485,7 @@ run_spawn(struct run *run, const struct config *cfg,
 	    err, errlen, &permanent);
 	runner_env_free(&env);
 	if (rc == -1) {
-		*outcome = permanent ? RUN_DEAD : RUN_RETRY;
+		*outcome = permanent ? RUN_DEAD : RUN_UNSTARTED;
 		return (-1);
 	}
 	run->pid = child.pid;

@@ -43,6 +43,9 @@ enum run_outcome {
 	RUN_DONE,	/* exit 0 */
 	RUN_RETRY,	/* other exit, signal, timeout, killed, spawn failure of a transient kind */
 	RUN_DEAD,	/* exit 64 65 77 78, or a handler that is missing or unsafe */
+	RUN_UNSTARTED,	/* not started for this host's or daemon's reason:
+			   handlers.dir missing or untrusted, out of fds,
+			   memory or processes; the job is not to blame */
 };
 
 /* Delivered once per run; pointers are valid only during the callback. */
@@ -78,6 +81,9 @@ struct run	*runner_start(struct runner *, const struct run_spec *,
 		    runner_done_cb cb, void *arg);
 /* Stop a run: SIGTERM to its group now, SIGKILL after kill_grace. Its result has killed = true, outcome RUN_RETRY and error reason. */
 void		 runner_kill(struct run *, const char *reason);
+/* The same, with SIGKILL at most grace_ms from now (a lease about to end). */
+void		 runner_kill_within(struct run *, const char *reason,
+		    int64_t grace_ms);
 /* Kill every run (as runner_kill). */
 void		 runner_kill_all(struct runner *, const char *reason);
 /* Number of runs not yet finished, in all / for one handler. */

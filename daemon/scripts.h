@@ -8,6 +8,7 @@
 #ifndef DEFERD_SCRIPTS_H
 #define DEFERD_SCRIPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum script_id {
@@ -37,12 +38,24 @@ enum script_id {
 };
 
 struct script {
-	const char	*name;	/* "claim" */
-	const char	*body;	/* lib.lua + claim.lua, NUL-terminated */
+	const char	*name;		/* "claim" */
+	const char	*body;		/* lib.lua + claim.lua, NUL-terminated */
 	size_t		 len;
+	bool		 allow_oom;	/* frees or moves memory: runs under OOM */
+	char		*flagged;	/* "#!lua flags=allow-oom" + body, lazily */
+	size_t		 flagged_len;
 };
 
 /* The script for id; id must be < SCRIPT_COUNT. */
 const struct script *scripts_get(enum script_id id);
+/*
+ * The text to load for id. With flags (a server that takes script flags,
+ * Redis 7 and later), the scripts that only free or move memory (extend,
+ * complete, outcome, reap, unclaim, cancel, lock extend and release) start
+ * with "#!lua flags=allow-oom", so that Redis runs them when it is out of
+ * memory and a running job keeps its lease; every other script, and every
+ * script without flags, is the plain body. The table owns the text.
+ */
+const char	*scripts_body(enum script_id id, bool flags, size_t *len);
 
 #endif

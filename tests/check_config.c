@@ -219,6 +219,10 @@ static const struct bad bad_configs[] = {
 	  "systemd's channel to deferd, not to handlers" },
 	{ "handlers:\n  environment: {B: 1, A: 2, C: 3, A: 4, B: 5}\n",
 	  "t.yaml:2:35: duplicate key 'handlers.environment.A' (first given at line 2)" },
+	{ "handlers: {dir: /usr/bin}\n",
+	  "t.yaml:1:17: handlers.dir: /usr/bin is a system directory: every program "
+	  "in it would be a handler that any producer can name; use a directory of "
+	  "its own such as /etc/deferd/handlers.d" },
 	{ "handlers: {dir: \"\"}\n",
 	  "t.yaml:1:17: handlers.dir: must not be empty" },
 	/* Names and lists. */

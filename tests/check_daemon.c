@@ -261,10 +261,14 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 		    (size_t)4096);
 		free(big);
 	}
-	h_cmd_int(W.c, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum %lld huge %lld orphan",
-	    (long long)now, (long long)now, (long long)now, (long long)now);
+	/* "ok\0x": a C string would be "ok" and run it; it is refused. */
+	h_cmd_int(W.c, "HSET deferd:{default}:job:nulname handler %b", "ok\0x",
+	    (size_t)4);
+	h_cmd_int(W.c, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum "
+	    "%lld huge %lld orphan %lld nulname", (long long)now, (long long)now,
+	    (long long)now, (long long)now, (long long)now);
 	enqueue("good", "ok", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 4, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 5, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
 	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
@@ -274,6 +278,9 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	ck_assert_msg(strstr(buf, "max_payload") != NULL, "%s", buf);
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:orphan last_error");
 	ck_assert_msg(strstr(buf, "missing") != NULL, "%s", buf);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nulname last_error");
+	ck_assert_msg(strstr(buf, "invalid handler name") != NULL, "%s", buf);
+	ck_assert_int_eq(h_count_lines(out("ok")), 1);	/* only "good" ran */
 	ck_assert(h_daemon_log_has(&d, "buried", 5000));
 	ck_assert_int_eq(kill(d.pid, 0), 0);
 	h_daemon_stop(&d);

@@ -297,82 +297,11 @@ END_TEST
 
 /* ---- end to end ---- */
 
-/* A free TCP port on 127.0.0.1 (bound then released). */
-static int
-free_port(void)
-{
-	struct sockaddr_in	sa;
-	socklen_t		len = sizeof(sa);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return (port);
-}
-
-/* A connected socket to 127.0.0.1:port, or -1. */
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in	sa;
-	struct timeval		tv = { 5, 0 };
-	int			fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		close(fd);
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
- * One HTTP/1.0 request; returns the status code (-1 if no answer) and the
- * body in a new string (*body, may be NULL).
- */
+/* One HTTP/1.0 request to deferd's PORT (h_http). */
 static int
 http(const char *method, const char *path, char **body)
 {
-	char	 req[256], *buf = NULL, *b;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 n;
-	int	 fd, code = -1;
-
-	if (body != NULL)
-		*body = NULL;
-	if ((fd = tcp_connect(PORT)) == -1)
-		return (-1);
-	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\n\r\n", method, path);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		close(fd);
-		return (-1);
-	}
-	do {
-		if (cap - len < 4096) {
-			cap = cap * 2 + 65536;
-			buf = realloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n > 0)
-			len += (size_t)n;
-	} while (n > 0);
-	close(fd);
-	buf[len] = '\0';
-	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
-		code = -1;
-	if (body != NULL && (b = strstr(buf, "\r\n\r\n")) != NULL)
-		*body = strdup(b + 4);
-	free(buf);
-	return (code);
+	return (h_http(PORT, method, path, body));
 }
 
 /* GET /metrics (format checked); a new string. */
@@ -401,7 +330,7 @@ static void
 setup(void)
 {
 	h_world_setup(&W, NULL);
-	PORT = free_port();
+	PORT = h_free_port();
 }
 
 static void
@@ -805,7 +734,7 @@ START_TEST(idle_http_clients_do_not_delay_jobs)
 	start_daemon(&d, NULL);
 	p_plain = run_200("plain", 0);
 	for (int i = 0; i < 100; i++)
-		ck_assert_int_ge((fds[i] = tcp_connect(PORT)), 0);
+		ck_assert_int_ge((fds[i] = h_tcp_connect(PORT)), 0);
 	p_idle = run_200("idle", 200);
 	for (int i = 0; i < 100; i++)
 		close(fds[i]);

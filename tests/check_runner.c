@@ -934,8 +934,8 @@ START_TEST(unsafe_handlers)
 	ck_assert_int_eq(chmod(e.dir, 0775), 0);
 	ck_assert_int_eq(handler_check(e.dir, "good", err, sizeof(err), NULL),
 	    -1);
-	snprintf(want, sizeof(want), "handlers directory %s is writable by "
-	    "group or others", e.dir);
+	snprintf(want, sizeof(want), "handlers directory %s: %s is writable by "
+	    "group or others", e.dir, e.dir);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(chmod(e.dir, 0755), 0);
 

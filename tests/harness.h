@@ -139,6 +139,16 @@ int		 h_run(const char *const *argv, const char *stdin_text, char *out, size_t o
 /* Whether s is exactly one JSON value (a small checker, not a full parser). */
 bool		 h_json_ok(const char *s);
 
+/* A free TCP port on 127.0.0.1 (bound, then released). */
+int		 h_free_port(void);
+/* A connected socket to 127.0.0.1:port (5 s receive timeout), or -1. */
+int		 h_tcp_connect(int port);
+/*
+ * One HTTP/1.0 request to 127.0.0.1:port: the status code (-1 without an
+ * answer) and the body in a new string in *body (may be NULL).
+ */
+int		 h_http(int port, const char *method, const char *path, char **body);
+
 /* Current CLOCK_MONOTONIC / CLOCK_REALTIME in ms. */
 int64_t		 h_mono_ms(void);
 int64_t		 h_real_ms(void);

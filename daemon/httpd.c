@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* A small HTTP/1.x server with bounded connections; see httpd.h. */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "timer.h"
+#include "xmalloc.h"
+
+#define HTTPD_PAUSE_MS		1000	/* no accept() after EMFILE for this long */
+#define HTTPD_LOG_MS		60000	/* repeated trouble: one line this often */
+#define HTTPD_LINE_MAX		2048	/* request line */
+
+struct hconn {
+	TAILQ_ENTRY(hconn)	 entry;		/* oldest first */
+	struct httpd		*h;
+	struct bufferevent	*bev;
+	struct event		*deadline;
+	bool			 replying;	/* reply queued: close once written */
+};
+
+struct httpd {
+	struct event_base	*base;
+	struct evconnlistener	*listener;
+	struct event		*resume;	/* accept again after a pause */
+	struct httpd_opts	 opts;
+	char			*name;
+	httpd_route_cb		 route;
+	void			*arg;
+	TAILQ_HEAD(, hconn)	 conns;
+	size_t			 nconns;
+	struct log_limit	 accept_limit;
+	struct log_limit	 evict_limit;
+};
+
+static void	hconn_free(struct hconn *);
+
+/* The deadline of a connection passed: close it, reply or not. */
+static void
+hconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hconn_free(arg);
+}
+
+/* Send the reply: status line, headers, body unless HEAD; then close. */
+static void
+hconn_send(struct hconn *c, const struct httpd_req *req,
+    const struct httpd_reply *r)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 len = evbuffer_get_length(r->body);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n", r->status,
+	    r->reason, r->content_type, len);
+	if (r->allow != NULL)
+		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	evbuffer_add(out, "\r\n", 2);
+	if (req == NULL || !req->head)
+		evbuffer_add_buffer(out, r->body);
+	c->replying = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* A reply of our own (400, 431) with a one-line text body. */
+static void
+hconn_error(struct hconn *c, int status, const char *reason)
+{
+	struct httpd_reply	r = { status, reason, "text/plain; charset=utf-8",
+				    NULL, evbuffer_new() };
+
+	if (r.body == NULL) {
+		hconn_free(c);
+		return;
+	}
+	evbuffer_add_printf(r.body, "%s\n", reason);
+	hconn_send(c, NULL, &r);
+	evbuffer_free(r.body);
+}
+
+/*
+ * Parse "METHOD SP TARGET SP HTTP/1.x" in place and route it. Returns -1
+ * for a malformed line.
+ */
+static int
+hconn_route(struct hconn *c, char *line)
+{
+	struct httpd		*h = c->h;
+	struct httpd_req	 req;
+	struct httpd_reply	 r = { 200, "OK", "text/plain; charset=utf-8",
+				    NULL, NULL };
+	char			*target, *version, *q;
+
+	if ((target = strchr(line, ' ')) == NULL)
+		return (-1);
+	*target++ = '\0';
+	if ((version = strchr(target, ' ')) == NULL)
+		return (-1);
+	*version++ = '\0';
+	if (strncmp(version, "HTTP/1.", 7) != 0 || *line == '\0' ||
+	    *target != '/')
+		return (-1);
+	if ((q = strchr(target, '?')) != NULL)
+		*q = '\0';
+	req.method = line;
+	req.path = target;
+	req.head = strcmp(line, "HEAD") == 0;
+	if ((r.body = evbuffer_new()) == NULL)
+		return (-1);
+	h->route(&req, &r, h->arg);
+	hconn_send(c, &req, &r);
+	evbuffer_free(r.body);
+	return (0);
+}
+
+/* Input: wait for the whole head (a blank line), then answer. */
+static void
+hconn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct hconn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	char		*line;
+	size_t		 n;
+
+	if (c->replying)
+		return;
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1)
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) > c->h->opts.max_head)
+			hconn_error(c, 431, "Request Header Fields Too Large");
+		return;
+	}
+	if ((size_t)end.pos > c->h->opts.max_head) {
+		hconn_error(c, 431, "Request Header Fields Too Large");
+		return;
+	}
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+	if (line == NULL || n > HTTPD_LINE_MAX || hconn_route(c, line) == -1)
+		hconn_error(c, 400, "Bad Request");
+	free(line);
+}
+
+/* Output: once the reply is written, close. */
+static void
+hconn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct hconn	*c = arg;
+
+	if (c->replying && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		hconn_free(c);
+}
+
+/* EOF or an error: close. */
+static void
+hconn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		hconn_free(arg);
+}
+
+static void
+hconn_free(struct hconn *c)
+{
+	TAILQ_REMOVE(&c->h->conns, c, entry);
+	c->h->nconns--;
+	event_free(c->deadline);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* A new connection: make room (close the oldest) and start its clock. */
+static void
+httpd_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct httpd	*h = arg;
+	struct hconn	*c;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	while (h->nconns > 0 && h->nconns >= (size_t)h->opts.max_connections) {
+		log_limited(&h->evict_limit, HTTPD_LOG_MS, LOG_LEVEL_WARNING,
+		    "%s: %d connections open (max_connections); closing the "
+		    "oldest", h->name, h->opts.max_connections);
+		hconn_free(TAILQ_FIRST(&h->conns));
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->h = h;
+	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(h->base, hconn_deadline_cb, c);
+	if (c->bev == NULL || c->deadline == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->deadline != NULL)
+			event_free(c->deadline);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&h->conns, c, entry);
+	h->nconns++;
+	bufferevent_setcb(c->bev, hconn_read_cb, hconn_write_cb, hconn_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ);
+	timer_after(c->deadline, h->opts.request_timeout_ms);
+}
+
+/*
+ * accept() failed. Out of descriptors or memory: pause the listener for a
+ * while (the socket stays readable, so going on would spin) and say so at
+ * most once a minute.
+ */
+static void
+httpd_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct httpd	*h = arg;
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		evconnlistener_disable(l);
+		timer_after(h->resume, HTTPD_PAUSE_MS);
+		log_limited(&h->accept_limit, HTTPD_LOG_MS, LOG_LEVEL_ERROR,
+		    "%s: cannot accept connections: %s; pausing for %dms",
+		    h->name, strerror(e), HTTPD_PAUSE_MS);
+		return;
+	}
+	log_limited(&h->accept_limit, HTTPD_LOG_MS, LOG_LEVEL_WARNING,
+	    "%s: accept: %s", h->name, strerror(e));
+}
+
+/* The pause is over: accept again. */
+static void
+httpd_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd	*h = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(h->listener);
+}
+
+struct httpd *
+httpd_new(struct event_base *base, int fd, const struct httpd_opts *opts,
+    httpd_route_cb route, void *arg)
+{
+	struct httpd	*h = xcalloc(1, sizeof(*h));
+
+	h->base = base;
+	h->route = route;
+	h->arg = arg;
+	TAILQ_INIT(&h->conns);
+	h->name = xstrdup(opts->name != NULL ? opts->name : "http");
+	httpd_set_opts(h, opts);
+	h->resume = evtimer_new(base, httpd_resume_cb, h);
+	h->listener = evconnlistener_new(base, httpd_accept_cb, h,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (h->listener == NULL || h->resume == NULL) {
+		if (h->listener == NULL)
+			close(fd);
+		httpd_free(h);
+		return (NULL);
+	}
+	evconnlistener_set_error_cb(h->listener, httpd_accept_error_cb);
+	return (h);
+}
+
+void
+httpd_set_opts(struct httpd *h, const struct httpd_opts *opts)
+{
+	const char	*name = h->name;
+
+	h->opts = *opts;
+	h->opts.name = name;
+	if (h->opts.max_connections < 1)
+		h->opts.max_connections = 1;
+}
+
+size_t
+httpd_connections(const struct httpd *h)
+{
+	return (h->nconns);
+}
+
+void
+httpd_free(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	while (!TAILQ_EMPTY(&h->conns))
+		hconn_free(TAILQ_FIRST(&h->conns));
+	if (h->listener != NULL)
+		evconnlistener_free(h->listener);
+	if (h->resume != NULL)
+		event_free(h->resume);
+	free(h->name);
+	free(h);
+}
