@@ -55,6 +55,7 @@
 #define KINDS		"zset, list, channel or pattern"
 
 _Static_assert(sizeof(enum conflict_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum missing_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_format) == sizeof(int), "enum size");
 
@@ -110,6 +111,9 @@ static const struct cs_type T_KIND = { parse_kind, cs_init_none };
 static const struct cs_word conflict_words[] = {
 	{ "requeue", CONFLICT_REQUEUE }, { "wait", CONFLICT_WAIT },
 	{ "fail", CONFLICT_FAIL }, { NULL, 0 }
+};
+static const struct cs_word missing_words[] = {
+	{ "wait", MISSING_WAIT }, { "bury", MISSING_BURY }, { NULL, 0 }
 };
 static const struct cs_word mode_words[] = {
 	{ "exec", HANDLER_EXEC }, { "persistent", HANDLER_PERSISTENT },
@@ -199,6 +203,11 @@ static const struct cs_key handlers_keys[] = {
 	  .max = 512 * MIB, .def = MIB },
 	{ .name = "max_payload", .type = &cs_t_size, .off = C(handlers.max_payload),
 	  .max = 512 * MIB, .def = 16 * MIB },
+	{ .name = "missing", .type = &cs_t_enum, .off = C(handlers.missing),
+	  .def = MISSING_WAIT, .aux = missing_words },
+	{ .name = "missing_retry", .type = &cs_t_duration,
+	  .off = C(handlers.missing_retry_ms), .min = SEC, .max = HOUR,
+	  .def = MIN },
 	{ .name = "environment", .type = &T_ENV },
 	{ .name = "overrides", .type = &T_OVERRIDES },
 	{ .name = NULL }

@@ -22,6 +22,12 @@ enum conflict_policy {
 	CONFLICT_FAIL,
 };
 
+/* handlers.missing: what a job does whose handler is not on this host. */
+enum missing_policy {
+	MISSING_WAIT = 0,	/* back to delayed, no attempt spent (missing.c) */
+	MISSING_BURY,		/* dead at once, with the reason */
+};
+
 /* handlers.overrides.NAME.mode: a process per job, or long-running ones. */
 enum handler_mode {
 	HANDLER_EXEC = 0,	/* default: execve per job, exit status decides */
@@ -124,6 +130,8 @@ struct config {
 		int64_t			 kill_grace_ms;	/* 5s */
 		uint64_t		 max_output;	/* 1MiB */
 		uint64_t		 max_payload;	/* 16MiB: larger payloads are buried */
+		enum missing_policy	 missing;	/* wait */
+		int64_t			 missing_retry_ms; /* 1m: longest wait for one */
 		struct env_var		*environment;
 		size_t			 nenvironment;
 		struct handler_override	*overrides;

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
+#include "handler.h"
 #include "keys.h"
 #include "log.h"
 #include "rclient.h"
@@ -39,6 +41,9 @@
 #define ENQ_BATCH_ARGS		(ENQ_BATCH_HEAD + 2 * ENQ_BATCH_JOBS)
 
 /* What the command line asked for. */
+#define ENQ_DELAY_MAX	(3650LL * 86400 * 1000)	/* --in: ten years */
+#define ENQ_TIMEOUT_MAX	(30LL * 86400 * 1000)	/* --timeout: as handlers.timeout */
+
 struct enq_opts {
 	const char	*mode;		/* "in" or "at" */
 	int64_t		 ms;		/* delay, or epoch ms */
@@ -103,6 +108,25 @@ static int	enq_send(struct ctl *, struct enq_window *);
 static int	enq_collect(struct ctl *, struct enq_window *, long long *,
 		    int *);
 
+/*
+ * Warn when this host's handlers.dir can be read and handler is not a
+ * usable handler in it: a typo, or a handler not deployed yet. The job is
+ * enqueued all the same (another host may have it; daemons here wait).
+ */
+static void
+enq_warn_missing(const struct ctl *ctl, const char *handler)
+{
+	enum handler_fault	fault;
+	char			err[512];
+
+	if (ctl->cfg == NULL || access(ctl->cfg->handlers.dir, X_OK) == -1)
+		return;
+	if (handler_check(ctl->cfg->handlers.dir, handler, err, sizeof(err),
+	    &fault) == -1 && fault == HANDLER_FAULT_FILE)
+		log_warnx("%s; enqueued anyway: daemons on this host keep its "
+		    "jobs waiting until it is there", err);
+}
+
 /* deferctl enqueue [options] HANDLER [PAYLOAD|-], or --batch HANDLER. */
 int
 ctl_cmd_enqueue(struct ctl *ctl, int argc, char **argv)
@@ -115,6 +139,7 @@ ctl_cmd_enqueue(struct ctl *ctl, int argc, char **argv)
 		return (status);
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
+	enq_warn_missing(ctl, o.handler);
 	enq_ctx_init(&x, ctl, &o);
 	status = o.batch ? enq_batch(ctl, &x) : enq_one(ctl, &x);
 	enq_ctx_free(&x);
@@ -147,6 +172,28 @@ enq_parse(struct enq_opts *o, struct ctl *ctl, int argc, char **argv)
 }
 
 /* Handle one enqueue-specific option. */
+/*
+ * Parse the duration arg of option what into *ms: a usage error that says
+ * whether it is not a duration or one above max (and names the maximum).
+ */
+static int
+enq_duration(const char *what, const char *arg, int64_t max, int64_t *ms)
+{
+	char	m[32];
+	int	rc;
+
+	errno = 0;
+	if ((rc = units_parse_duration(arg, ms)) == -1 && errno != ERANGE)
+		return (ctl_usage("%s: '%s' is not a duration (like 30s, 5m, 1h)",
+		    what, arg));
+	if (rc == -1 || *ms > max) {
+		units_format_duration(max, m, sizeof(m));
+		return (ctl_usage("%s: '%s' is too long: at most %s", what, arg,
+		    m));
+	}
+	return (CTL_OK);
+}
+
 static int
 enq_option(void *arg_o, int ch, const char *arg)
 {
@@ -156,10 +203,7 @@ enq_option(void *arg_o, int ch, const char *arg)
 	case CTL_OPT_IN:
 		o->have_in = true;
 		o->mode = "in";
-		if (units_parse_duration(arg, &o->ms) == -1)
-			return (ctl_usage("--in: '%s' is not a duration (like 30s, "
-			    "5m, 1h)", arg));
-		return (CTL_OK);
+		return (enq_duration("--in", arg, ENQ_DELAY_MAX, &o->ms));
 	case CTL_OPT_AT:
 		o->have_at = true;
 		o->mode = "at";
@@ -178,12 +222,14 @@ enq_option(void *arg_o, int ch, const char *arg)
 		if (*arg == '\0')
 			return (ctl_usage("--resource must not be empty"));
 		return (CTL_OK);
-	case CTL_OPT_MAX_ATTEMPTS:
-		return (ctl_parse_count("--max-attempts", arg, 1000000,
+	case CTL_OPT_MAX_ATTEMPTS:	/* as retry.max_attempts allows */
+		return (ctl_parse_count("--max-attempts", arg, 1000,
 		    &o->max_attempts));
 	case CTL_OPT_TIMEOUT:
-		if (units_parse_duration(arg, &o->timeout_ms) == -1 ||
-		    o->timeout_ms == 0)
+		if (enq_duration("--timeout", arg, ENQ_TIMEOUT_MAX,
+		    &o->timeout_ms) != CTL_OK)
+			return (CTL_USAGE);
+		if (o->timeout_ms == 0)
 			return (ctl_usage("--timeout: '%s' is not a positive "
 			    "duration", arg));
 		return (CTL_OK);
@@ -314,6 +360,14 @@ enq_one(struct ctl *ctl, struct enq_ctx *x)
 			return (CTL_FAIL);
 	} else if (x->o->payload != NULL)
 		payload = xmemdup(x->o->payload, len = strlen(x->o->payload));
+	if (ctl->cfg != NULL && len > ctl->cfg->handlers.max_payload) {
+		log_errorx("payload of %zu bytes exceeds handlers.max_payload "
+		    "(%llu bytes): deferd would bury the job at once; not "
+		    "enqueued", len,
+		    (unsigned long long)ctl->cfg->handlers.max_payload);
+		free(payload);
+		return (CTL_FAIL);
+	}
 	if (x->o->id != NULL)
 		snprintf(c.id, sizeof(c.id), "%s", x->o->id);
 	else

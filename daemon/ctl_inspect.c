@@ -471,7 +471,7 @@ stats_triple(const char *s, size_t len, const char *key, char *out,
 static void
 stats_daemons_print(struct ctl *ctl, const redisReply *r)
 {
-	char	d[256], n[24], run[24], conc[24], t1[80], t2[80];
+	char	d[256], n[24], run[24], conc[24], t1[80], t2[80], miss[1100];
 	bool	first = true;
 
 	for (size_t i = 0; i < r->elements; i++) {
@@ -503,6 +503,10 @@ stats_daemons_print(struct ctl *ctl, const redisReply *r)
 			    sizeof(t2));
 			printf("%-32s %8s %21s ms %21s ms %5s/%s\n", d, n, t1, t2,
 			    run, conc);
+			if (json_get(e->str, e->len, "missing_handlers", miss,
+			    sizeof(miss)))
+				printf("%-32s missing handlers (their jobs wait): "
+				    "%s\n", "", miss);
 		}
 		first = false;
 	}

@@ -130,6 +130,7 @@ lk_parse(struct lk *lk, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	int				ch, r;
+	bool				dash_before;
 
 	while ((ch = getopt_long(argc, argv, "+" CTL_COMMON_SHORTOPTS,
 	    longopts, NULL)) != -1) {
@@ -138,13 +139,21 @@ lk_parse(struct lk *lk, int argc, char **argv)
 		if (r != CTL_OK)
 			return (r);
 	}
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
+	/* getopt consumed a "--" that came before RESOURCE. */
+	dash_before = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+	if (optind < argc && strcmp(argv[optind], "--") == 0) {
 		optind++;	/* "--" before RESOURCE */
+		dash_before = true;
+	}
 	if (optind >= argc || argv[optind][0] == '\0')
 		return (ctl_usage("lock: RESOURCE and a command are required"));
 	lk->resource = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
+	else if (dash_before)	/* "lock -- echo hi": no RESOURCE was given */
+		return (ctl_usage("lock: RESOURCE comes before '--' (deferctl "
+		    "lock RESOURCE -- COMMAND [ARG]...); '%s' would be taken for "
+		    "the resource", lk->resource));
 	if (optind >= argc)
 		return (ctl_usage("lock: no command given after RESOURCE"));
 	lk->cmd = argv + optind;

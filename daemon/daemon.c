@@ -25,6 +25,7 @@
 #include "failpoint.h"
 #include "handler.h"
 #include "hold.h"
+#include "missing.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -512,6 +513,7 @@ deferd_new(struct config *cfg)
 			fatalx("cannot handle signal %d", sigs[i]);
 	}
 	d->hold = hold_new(d->base, deferd_hold_check, deferd_hold_release, d);
+	d->missing = missing_new();
 	d->extend_timer = event_new(d->base, -1, EV_PERSIST, deferd_extend_cb, d);
 	d->drain_timer = evtimer_new(d->base, deferd_drain_timeout_cb, d);
 	d->hard_stop_timer = evtimer_new(d->base, deferd_hard_stop_cb, d);
@@ -565,6 +567,7 @@ deferd_free(struct deferd *d)
 	event_free(d->drain_timer);
 	event_free(d->hard_stop_timer);
 	hold_free(d->hold);
+	missing_free(d->missing);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);
 	if (d->status_timer != NULL)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 struct event;
@@ -55,8 +56,10 @@ struct deferd {
 	bool			 stopping_now;	/* second SIGTERM */
 	struct event		*extend_timer;
 	struct hold		*hold;		/* no claims while handlers cannot start */
+	struct missing		*missing;	/* handlers not on this host (missing.c) */
 	uint64_t		 extend_seq;	/* of the last lease extension sent */
 	char			 extend_error[256]; /* why the last one failed, or "" */
+	struct log_limit	 extend_limit;	/* "extending leases failed" lines */
 	struct event		*drain_timer;
 	struct event		*hard_stop_timer;
 	struct event		*signals[4];

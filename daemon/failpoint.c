@@ -21,6 +21,7 @@ static const char *const failpoint_names[] = {
 	"after_claim",		/* a claim reply gave us a job, nothing spawned */
 	"after_exec",		/* the handler was just spawned */
 	"before_complete",	/* the handler succeeded, "complete" not sent */
+	"lose_outcome_reply",	/* act as if each outcome's first reply were lost */
 };
 #define FAILPOINT_N	(sizeof(failpoint_names) / sizeof(failpoint_names[0]))
 
@@ -63,7 +64,8 @@ failpoint_init(void)
 		if ((i = failpoint_index(p, len)) == -1) {
 			util_escape(p, len, esc, sizeof(esc));
 			log_warnx("%s: unknown failpoint '%s' ignored (known: "
-			    "after_claim, after_exec, before_complete)",
+			    "after_claim, after_exec, before_complete, "
+			    "lose_outcome_reply)",
 			    FAILPOINT_ENV, esc);
 		} else
 			failpoint_armed |= 1U << i;

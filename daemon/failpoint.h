@@ -4,8 +4,10 @@
  * environment variable DEFERD_FAILPOINT names, comma-separated, the points
  * at which the daemon kills itself with SIGKILL, so that a test can hit
  * exactly one window of a job's life: after_claim, after_exec,
- * before_complete. Unset (production), every check is one load and a
- * compare.
+ * before_complete. One more, lose_outcome_reply, does not crash: the
+ * daemon acts as if the reply to each outcome's first copy were lost
+ * after Redis ran it, and sends it again. Unset (production), every check
+ * is one load and a compare.
  */
 #ifndef DEFERD_FAILPOINT_H
 #define DEFERD_FAILPOINT_H

@@ -37,7 +37,7 @@ handler_check(const char *dir, const char *name, char *err, size_t errlen,
 
 	if (fault == NULL)
 		fault = &dummy;
-	*fault = HANDLER_FAULT_FILE;
+	*fault = HANDLER_FAULT_NAME;
 	util_escape(name, strlen(name), esc, sizeof(esc));
 	if (!util_valid_handler_name(name, strlen(name))) {
 		snprintf(err, errlen, "invalid handler name '%s'", esc);

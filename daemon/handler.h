@@ -12,7 +12,8 @@
 /* Whose a failed check is: what the caller does about it differs. */
 enum handler_fault {
 	HANDLER_FAULT_NONE,
-	HANDLER_FAULT_FILE,	 /* the handler is missing, unsafe or misnamed: the job's */
+	HANDLER_FAULT_NAME,	 /* not a handler name at all: the job's */
+	HANDLER_FAULT_FILE,	 /* the handler is missing or unsafe here: this host's */
 	HANDLER_FAULT_DIR,	 /* handlers.dir is missing or untrusted: this host's */
 	HANDLER_FAULT_RESOURCES, /* out of descriptors or memory: the daemon's */
 };

@@ -33,6 +33,7 @@
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
+#include "missing.h"
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
@@ -69,7 +70,7 @@ struct job {
 	int			 attempt;
 	int			 max_attempts;
 	int64_t			 timeout_ms;
-	int64_t			 due_ms;
+	int64_t			 due_ms;	/* max(due, enqueued): lateness counts from it */
 	struct run		*run;
 	struct lock		*lock;		/* JOB_LOCKING and JOB_RUNNING with a resource */
 	bool			 lock_lost;	/* the handler is being stopped for it */
@@ -87,8 +88,10 @@ struct job {
 	int64_t			 delay_ms;
 	bool			 refund;
 	bool			 conflict;	/* retry/bury for a locked resource */
+	bool			 unstarted;	/* sent back unrun: not a retry (metrics) */
 	int64_t			 duration_ms;	/* of the run; -1: did not run */
 	bool			 report_in_flight;
+	bool			 reply_lost;	/* an outcome went out, its reply did not come */
 	bool			 queued;	/* in d->outbox, for the next batch */
 	bool			 slot_given;	/* counted in d->nreporting */
 	TAILQ_ENTRY(job)	 out_entry;
@@ -179,7 +182,12 @@ job_take_fields(struct job *j, const redisReply *e)
 	    config_handler_max_attempts(cfg, j->handler);
 	j->timeout_ms = f.timeout_ms > 0 ? f.timeout_ms :
 	    config_handler_timeout_ms(cfg, j->handler);
-	j->due_ms = f.due_ms;
+	/*
+	 * Lateness counts from when the job could first run: a job enqueued
+	 * with a due time already past is not late at enqueue.
+	 */
+	j->due_ms = f.due_ms > 0 && f.enqueued_ms > f.due_ms ? f.enqueued_ms :
+	    f.due_ms;
 }
 
 void
@@ -262,6 +270,8 @@ job_decide(struct job *j, const struct run_result *r)
 	free(j->error);
 	j->error = NULL;
 	j->duration_ms = r->duration_ms;
+	if (r->outcome != RUN_MISSING && r->outcome != RUN_UNSTARTED)
+		missing_found(j->d->missing, j->handler);	/* it ran */
 	if (r->outcome == RUN_DONE) {
 		j->report = SCRIPT_COMPLETE;
 		j->result = xmemdup(r->output, r->output_len);
@@ -270,10 +280,21 @@ job_decide(struct job *j, const struct run_result *r)
 		    r->duration_ms, r->output_truncated ? " (output truncated)" : "");
 		return;
 	}
+	if (r->outcome == RUN_MISSING && cfg->handlers.missing == MISSING_WAIT) {
+		j->report = SCRIPT_RETRY;
+		j->refund = true;
+		j->unstarted = true;
+		j->delay_ms = missing_seen(j->d->missing, sched_queue(j->s),
+		    j->handler, r->error, cfg->handlers.missing_retry_ms);
+		j->error = xstrdup(r->error);
+		metrics_job_missing(j->handler);
+		return;
+	}
 	if (r->outcome == RUN_UNSTARTED) {
 		j->report = SCRIPT_RETRY;
 		j->refund = true;
 		j->delay_ms = UNSTARTED_DELAY_MS;
+		j->unstarted = true;
 		j->error = xstrdup(r->error);
 		log_warnx("job %s (%s): not started: %s; back to delayed "
 		    "without spending an attempt", j->id, j->handler, r->error);
@@ -289,9 +310,10 @@ job_decide(struct job *j, const struct run_result *r)
 		    j->handler);
 		return;
 	}
-	if (r->outcome == RUN_DEAD || j->attempt >= j->max_attempts) {
+	if (r->outcome == RUN_DEAD || r->outcome == RUN_MISSING ||
+	    j->attempt >= j->max_attempts) {
 		j->report = SCRIPT_BURY;
-		if (r->outcome == RUN_DEAD)
+		if (r->outcome != RUN_RETRY)
 			j->error = xstrdup(r->error);
 		else
 			xasprintf(&j->error, "%s (attempt %d of %d)", r->error,
@@ -496,7 +518,11 @@ job_report_timer_cb(evutil_socket_t fd, short what, void *arg)
 	job_send_report(arg);
 }
 
-/* Redis answered j's outcome: 1 recorded, 0 stale lease, else retry later. */
+/*
+ * Redis answered j's outcome: 1 recorded; 0 or 2 not (2: no claim holds
+ * the job, which after a lost reply, while our lease ran, means the first
+ * copy was recorded); an error: try again later.
+ */
 static void
 job_report_answer(struct job *j, const redisReply *r, const char *why)
 {
@@ -505,9 +531,20 @@ job_report_answer(struct job *j, const redisReply *r, const char *why)
 		job_gone(j);
 		return;
 	}
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 2 &&
+	    j->reply_lost && util_mono_ms() < j->lease_ok_ms + j->d->cfg->lease_ms) {
+		/* No one else could have taken it while our lease ran. */
+		log_info("job %s (%s): outcome already recorded (the reply to "
+		    "the first copy was lost)", j->id, j->handler);
+		job_count_outcome(j);
+		job_gone(j);
+		return;
+	}
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
 		log_warnx("job %s (%s): lease lost before the outcome was recorded "
-		    "(it was requeued; another attempt may run)", j->id, j->handler);
+		    "(%s; another attempt may run)", j->id, j->handler,
+		    r->integer == 2 ? "no claim holds it: finished or requeued" :
+		    "another claim holds it");
 		job_gone(j);
 		return;
 	}
@@ -523,18 +560,33 @@ static void
 job_outcome_reply(redisReply *reply, void *priv)
 {
 	struct outcome_batch	*b = priv;
+	struct deferd		*d;
 	const char		*why = "unexpected reply";
 	bool			 array;
 
 	for (size_t i = 0; i < b->n; i++)
 		b->jobs[i]->report_in_flight = false;
+	if (reply != NULL && !b->jobs[0]->reply_lost &&
+	    failpoint_hit("lose_outcome_reply")) {
+		/* As if the connection dropped after Redis ran it. */
+		for (size_t i = 0; i < b->n; i++)
+			b->jobs[i]->reply_lost = true;
+		d = b->jobs[0]->d;
+		free(b);
+		job_resend_reports(d);
+		return;
+	}
 	if (reply == NULL) {	/* resent by job_resend_reports after the reconnect */
+		for (size_t i = 0; i < b->n; i++)
+			b->jobs[i]->reply_lost = true;
 		free(b);
 		return;
 	}
-	array = reply->type == REDIS_REPLY_ARRAY && reply->elements == b->n;
+	array = reply->type == REDIS_REPLY_ARRAY && reply->elements >= b->n;
 	if (reply->type == REDIS_REPLY_ERROR)
 		why = reply->str;
+	if (array && reply->elements > b->n)	/* {"trimmed", max, ttl} */
+		sched_trimmed(b->jobs[0]->s, reply->element[b->n], 1);
 	for (size_t i = 0; i < b->n; i++)
 		job_report_answer(b->jobs[i], array ? reply->element[i] : NULL,
 		    why);
@@ -551,7 +603,7 @@ job_count_outcome(const struct job *j)
 		metrics_job_done(q, j->handler, j->duration_ms);
 	else if (j->report == SCRIPT_BURY)
 		metrics_job_dead(q, j->handler, j->duration_ms);
-	else if (!(j->conflict && j->refund))
+	else if (!(j->conflict && j->refund) && !j->unstarted)
 		metrics_job_retried(q, j->handler, j->duration_ms);
 }
 
@@ -753,8 +805,8 @@ job_lease_lost(struct job *j, const char *why, int64_t grace_ms)
 	if (j->lease_lost)
 		return;
 	j->lease_lost = true;
-	if (j->state != JOB_RUNNING || j->run == NULL)
-		return;
+	if (j->state != JOB_RUNNING || j->run == NULL || runner_exited(j->run))
+		return;		/* nothing runs: its outcome will be refused */
 	log_errorx("job %s (%s): %s; stopping the handler within %" PRId64
 	    "ms so that the job never runs twice at once", j->id, j->handler,
 	    why, grace_ms);
@@ -776,7 +828,8 @@ job_extend_reply(redisReply *reply, void *priv)
 		snprintf(d->extend_error, sizeof(d->extend_error), "%s",
 		    reply == NULL ? "Redis did not answer" :
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-		log_errorx("extending leases failed: %s", d->extend_error);
+		log_limited(&d->extend_limit, 10000, LOG_LEVEL_ERROR,
+		    "extending leases failed: %s", d->extend_error);
 		free(b);
 		return;
 	}

@@ -84,6 +84,8 @@ job_fields_parse(struct job_fields *f, const redisReply *e)
 			f->timeout_ms = field_int(v, INT64_MAX / 2, -1);
 		else if (strcmp(k->str, "due_ms") == 0)
 			f->due_ms = field_int(v, INT64_MAX / 2, 0);
+		else if (strcmp(k->str, "enqueued_ms") == 0)
+			f->enqueued_ms = field_int(v, INT64_MAX / 2, 0);
 		else
 			source_extra_env(&f->env, &f->nenv, k->str, v->str, v->len);
 	}

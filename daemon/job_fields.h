@@ -26,6 +26,7 @@ struct job_fields {
 	int		 max_attempts;	/* 0: unset, the config decides */
 	int64_t		 timeout_ms;	/* -1: unset, the config decides */
 	int64_t		 due_ms;	/* 0: unknown */
+	int64_t		 enqueued_ms;	/* 0: unknown */
 };
 
 /*

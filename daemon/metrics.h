@@ -68,6 +68,11 @@ void		 metrics_job_done(const char *queue, const char *handler, int64_t ms);
 void		 metrics_job_retried(const char *queue, const char *handler, int64_t ms);
 void		 metrics_job_dead(const char *queue, const char *handler, int64_t ms);
 void		 metrics_job_lock_conflict(const char *queue, const char *handler);
+/* n dead jobs removed for reason ("max_jobs" or "ttl"). */
+void		 metrics_dead_trimmed(const char *queue, const char *reason,
+		    long long n);
+/* A job went back because its handler is missing here (missing.c). */
+void		 metrics_job_missing(const char *handler);
 /* A connection role ("cmd", "sub", ...) went up or down; up again after down counts a reconnect. */
 void		 metrics_redis_state(const char *role, bool up);
 /* Milliseconds the role has been down (-1 when up or unknown). */

@@ -28,7 +28,8 @@ struct ring {
 /* deferd's families; NULL until metrics_init. */
 static struct {
 	bool		 ready;
-	struct mfamily	*claimed, *done, *retried, *dead, *conflicts;
+	struct mfamily	*claimed, *done, *retried, *dead, *conflicts, *missing;
+	struct mfamily	*trimmed;
 	struct mfamily	*running, *concurrency, *duration;
 	struct mfamily	*late_claim, *late_start;
 	struct mfamily	*redis_up, *reconnects, *rtt;
@@ -77,6 +78,14 @@ metrics_init_jobs(void)
 	    "deferd_jobs_lock_conflicts_total", "Jobs whose resource was locked "
 	    "by someone else (requeued or retried per locks.on_conflict).", 2,
 	    qh, NULL, 0);
+	m.missing = metrics_family(MTYPE_COUNTER,
+	    "deferd_jobs_missing_handler_total", "Jobs sent back to delayed, "
+	    "no attempt spent, because their handler is missing, not executable "
+	    "or unsafe on this host (handlers.missing: wait).", 1, L("handler"),
+	    NULL, 0);
+	m.trimmed = metrics_family(MTYPE_COUNTER, "deferd_dead_trimmed_total",
+	    "Dead jobs removed for good by dead.max_jobs or dead.ttl.", 2,
+	    L("queue", "reason"), NULL, 0);
 	m.running = metrics_family(MTYPE_GAUGE, "deferd_handlers_running",
 	    "Handler processes running now.", 0, NULL, NULL, 0);
 	m.concurrency = metrics_family(MTYPE_GAUGE, "deferd_concurrency_limit",
@@ -240,6 +249,21 @@ metrics_job_dead(const char *queue, const char *handler, int64_t ms)
 		return;
 	metrics_count(m.dead, queue, handler);
 	metrics_duration(handler, ms);
+}
+
+void
+metrics_dead_trimmed(const char *queue, const char *reason, long long n)
+{
+	if (m.ready)
+		metrics_add(m.trimmed, L(queue, reason), (double)n);
+}
+
+void
+metrics_job_missing(const char *handler)
+{
+	if (!m.ready)
+		return;
+	metrics_add(m.missing, L(metrics_handler_label(handler)), 1);
 }
 
 void

@@ -38,6 +38,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "missing.h"
 #include "rconn.h"
 #include "runner.h"
 #include "timer.h"
@@ -144,6 +145,25 @@ http_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 		http_healthz(mh, r);
 	else
 		http_text(r, 404, "Not Found", "not found\n");
+}
+
+/*
+ * "missing_handlers": the handlers missing on this host now, joined by
+ * commas (names cannot hold one), for deferctl stats; absent when none.
+ */
+static void
+http_stats_missing(const struct metrics_http *mh, struct json_out *o)
+{
+	const struct missing	*ms = mh->d->missing;
+	char			 list[1024];
+	size_t			 len = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < missing_count(ms) && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i > 0 ? "," : "", missing_at(ms, i));
+	if (list[0] != '\0')
+		json_add_cstr(o, "missing_handlers", list);
 }
 
 /* Persistent timer: the loop is turning; remember how late it was. */
@@ -345,6 +365,7 @@ http_stats_cb(evutil_socket_t fd, short what, void *arg)
 	json_add_int(&o, "concurrency", mh->d->cfg->concurrency);
 	json_add_int(&o, "claimed", (int64_t)s.n_claim);
 	json_add_int(&o, "started", (int64_t)s.n_start);
+	http_stats_missing(mh, &o);
 	http_stats_triple(&o, "claim_lateness_ms", s.claim_p50, s.claim_p99,
 	    s.claim_max);
 	http_stats_triple(&o, "start_lateness_ms", s.start_p50, s.start_p99,

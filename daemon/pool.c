@@ -40,6 +40,7 @@
 #define POOL_BACKOFF_MAX_MS	30000
 #define POOL_STABLE_MS		10000	/* a process that lived this long restarts at once */
 #define POOL_CHECK_MS		1000	/* handler_check at most this often */
+#define POOL_LOG_MS		10000	/* a repeated warning: one line this often */
 #define POOL_LINE_SLACK		(64 * 1024)	/* reply line beyond max_output */
 #define POOL_STDERR_LINE	1024	/* longer stderr lines are split */
 #define POOL_STDERR_BUDGET	(64 * 1024)	/* stderr bytes logged per window */
@@ -99,6 +100,7 @@ struct pproc {
 	int64_t			 started_ms;
 	int64_t			 backoff_ms;
 	int64_t			 err_window_ms;	/* stderr budget window start */
+	struct log_limit	 unknown_limit;	/* replies for jobs it does not hold */
 	size_t			 err_logged;
 	size_t			 err_dropped;
 };
@@ -515,11 +517,10 @@ pproc_start(struct pproc *p)
 static void
 pproc_signal(struct pproc *p, int sig)
 {
-	if (p->pid <= 0)
-		return;
-	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
-		log_warn("handler %s: kill(-%ld, %d)", p->h->name, (long)p->pid,
-		    sig);
+	char	who[300];
+
+	snprintf(who, sizeof(who), "handler %s", p->h->name);
+	spawn_signal_group(p->pid, sig, who);
 }
 
 /* kill_grace is over: SIGKILL whatever is left of the group. */
@@ -618,6 +619,7 @@ pproc_exited(struct pproc *p, int status)
 	if (p->err_fd != -1)
 		pproc_err_lines(p, true);
 	pproc_describe(status, how, sizeof(how));
+	pproc_signal(p, SIGKILL);	/* what it started dies with it, as in exec mode */
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
 		pjob_detach(j);
 		pjob_finish(j, RUN_RETRY, p->fail_reason != NULL ?
@@ -770,9 +772,10 @@ pproc_reply(struct pproc *p, struct proto_reply *r)
 			break;
 	if (j == NULL) {
 		util_escape(r->id, strlen(r->id), id, sizeof(id));
-		log_warnx("handler %s: process %d (pid %ld): reply for unknown "
-		    "job %s ignored (not held by this process, or answered "
-		    "already)", p->h->name, p->index, (long)p->pid, id);
+		log_limited(&p->unknown_limit, POOL_LOG_MS, LOG_LEVEL_WARNING,
+		    "handler %s: process %d (pid %ld): reply for unknown job %s "
+		    "ignored (not held by this process, or answered already)",
+		    p->h->name, p->index, (long)p->pid, id);
 		return;
 	}
 	pjob_detach(j);
@@ -984,7 +987,7 @@ phandler_check(struct phandler *h, char *err, size_t errlen,
 		return (true);
 	if (handler_check(cfg->handlers.dir, h->name, err, errlen,
 	    fault) == -1) {
-		if (*fault == HANDLER_FAULT_FILE)
+		if (*fault == HANDLER_FAULT_FILE || *fault == HANDLER_FAULT_NAME)
 			phandler_retire(h, err);
 		return (false);
 	}
@@ -1023,9 +1026,8 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 		h = phandler_new(pool, o);
 	}
 	if (!phandler_check(h, err, sizeof(err), &fault)) {
-		log_warnx("job %s: %s", j->id, err);
-		pjob_finish(j, fault == HANDLER_FAULT_FILE ? RUN_DEAD :
-		    RUN_UNSTARTED, err);
+		pjob_finish(j, fault == HANDLER_FAULT_NAME ? RUN_DEAD :
+		    fault == HANDLER_FAULT_FILE ? RUN_MISSING : RUN_UNSTARTED, err);
 		return (j);
 	}
 	j->line = proto_job_line(spec, util_real_ms() + timeout_ms,

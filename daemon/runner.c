@@ -234,13 +234,16 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	}
 	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
 	    &fault) == -1) {
-		log_warnx("job %s: %s", run->log_id, err);
-		run_fail_later(run, fault == HANDLER_FAULT_FILE ? RUN_DEAD :
-		    RUN_UNSTARTED, err);
+		/* Only a bad name is logged here: the owner reports the rest. */
+		if (fault == HANDLER_FAULT_NAME)
+			log_warnx("job %s: %s", run->log_id, err);
+		run_fail_later(run, fault == HANDLER_FAULT_NAME ? RUN_DEAD :
+		    fault == HANDLER_FAULT_FILE ? RUN_MISSING : RUN_UNSTARTED,
+		    err);
 		return (run);
 	}
 	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
-		log_warnx("job %s (%s): %s", run->log_id, run->handler, err);
+		log_debug("job %s (%s): %s", run->log_id, run->handler, err);
 		run_fail_later(run, outcome, err);
 		return (run);
 	}
@@ -292,6 +295,12 @@ runner_kill_within(struct run *run, const char *reason, int64_t grace_ms)
 		run_term(run);
 	else if (!run->exited)
 		timer_after(run->timeout_ev, run->kill_grace_ms);
+}
+
+bool
+runner_exited(const struct run *run)
+{
+	return (run->pjob == NULL && (run->exited || run->finished));
 }
 
 /* runner_kill every unfinished run. */
@@ -485,7 +494,7 @@ run_spawn(struct run *run, const struct config *cfg,
 	    err, errlen, &permanent);
 	runner_env_free(&env);
 	if (rc == -1) {
-		*outcome = permanent ? RUN_DEAD : RUN_UNSTARTED;
+		*outcome = permanent ? RUN_MISSING : RUN_UNSTARTED;
 		return (-1);
 	}
 	run->pid = child.pid;
@@ -772,11 +781,10 @@ run_finish_cb(int fd, short what, void *arg)
 static void
 run_signal_group(struct run *run, int sig)
 {
-	if (run->pid <= 0)
-		return;
-	if (kill(-run->pid, sig) == -1 && errno != ESRCH)
-		log_warn("job %s (%s): kill(-%ld, %d)", run->log_id,
-		    run->handler, (long)run->pid, sig);
+	char	who[300];
+
+	snprintf(who, sizeof(who), "job %s (%s)", run->log_id, run->handler);
+	spawn_signal_group(run->pid, sig, who);
 }
 
 /*

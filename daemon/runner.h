@@ -43,6 +43,9 @@ enum run_outcome {
 	RUN_DONE,	/* exit 0 */
 	RUN_RETRY,	/* other exit, signal, timeout, killed, spawn failure of a transient kind */
 	RUN_DEAD,	/* exit 64 65 77 78, or a handler that is missing or unsafe */
+	RUN_MISSING,	/* the handler (or its interpreter) is missing, not
+			   executable or unsafe on this host: handlers.missing
+			   decides (wait: no attempt spent) */
 	RUN_UNSTARTED,	/* not started for this host's or daemon's reason:
 			   handlers.dir missing or untrusted, out of fds,
 			   memory or processes; the job is not to blame */
@@ -84,6 +87,8 @@ void		 runner_kill(struct run *, const char *reason);
 /* The same, with SIGKILL at most grace_ms from now (a lease about to end). */
 void		 runner_kill_within(struct run *, const char *reason,
 		    int64_t grace_ms);
+/* Whether the run's handler process has exited (an exec run; false for a persistent one). */
+bool		 runner_exited(const struct run *);
 /* Kill every run (as runner_kill). */
 void		 runner_kill_all(struct runner *, const char *reason);
 /* Number of runs not yet finished, in all / for one handler. */

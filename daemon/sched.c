@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dead_trim.h"
 #include "deferd.h"
 #include "job.h"
 #include "keys.h"
@@ -40,6 +41,7 @@ struct sched {
 	char		*queue;
 	char		*prefix;
 	char		*k_delayed, *k_active, *k_dead, *k_wake;
+	struct dead_trim *trim;		/* reports dead-set trims */
 	struct event	*kick_ev;	/* zero-delay: coalesces kicks */
 	struct event	*due_timer;	/* next due job */
 	struct event	*poll_timer;	/* safety net: poll_interval after the last claim */
@@ -195,6 +197,7 @@ sched_new(struct deferd *d, const char *queue)
 	s->k_dead = keys_queue(ns, queue, "dead");
 	s->k_wake = keys_queue(ns, queue, "wake");
 	s->due_at_mono = -1;
+	s->trim = dead_trim_new(d->base, queue);
 	s->kick_ev = evtimer_new(d->base, sched_kick_cb, s);
 	s->due_timer = evtimer_new(d->base, sched_due_cb, s);
 	s->poll_timer = evtimer_new(d->base, sched_poll_cb, s);
@@ -357,6 +360,18 @@ sched_log_reaped(struct sched *s, long long requeued, long long buried)
 		    "%lld buried (worker lost)", s->queue, requeued, buried);
 }
 
+void
+sched_trimmed(struct sched *s, const redisReply *r, size_t at)
+{
+	const struct config	*cfg = s->d->cfg;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < at + 2)
+		return;
+	dead_trim_note(s->trim, reply_int(r->element[at], 0),
+	    reply_int(r->element[at + 1], 0), cfg->dead.max_jobs,
+	    cfg->dead.ttl_ms);
+}
+
 /* Log a job the claim script buried because its data was bad. */
 static void
 sched_log_buried(struct sched *s, const redisReply *e)
@@ -407,6 +422,10 @@ sched_claim_reply(redisReply *reply, void *priv)
 		else if (strcmp(e->element[0]->str, "buried") == 0 &&
 		    e->elements >= 3)
 			sched_log_buried(s, e);
+		else if (strcmp(e->element[0]->str, "trimmed") == 0) {
+			sched_trimmed(s, e, 1);
+			entries--;
+		}
 	}
 	if (!s->running)
 		return;
@@ -563,6 +582,7 @@ sched_reap_reply(redisReply *reply, void *priv)
 	}
 	sched_log_reaped(s, reply_int(reply->element[0], 0),
 	    reply_int(reply->element[1], 0));
+	sched_trimmed(s, reply, 2);
 	if (reply_int(reply->element[0], 0) > 0)
 		sched_kick(s);
 }
@@ -605,6 +625,7 @@ sched_free(struct sched *s)
 	event_free(s->due_timer);
 	event_free(s->poll_timer);
 	event_free(s->reap_timer);
+	dead_trim_free(s->trim);
 	free(s->queue);
 	free(s->prefix);
 	free(s->k_delayed);

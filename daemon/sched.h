@@ -8,7 +8,10 @@
 #ifndef DEFERD_SCHED_H
 #define DEFERD_SCHED_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <hiredis/hiredis.h>
 
 struct deferd;
 struct sched;
@@ -26,6 +29,12 @@ void		 sched_slot_freed(struct sched *);
 /* The poll interval or lease changed (reload). */
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);
+/*
+ * A script reply r says how many dead jobs it trimmed: the integers at
+ * r->element[at] (over dead.max_jobs) and [at + 1] (over dead.ttl).
+ * Counted and logged (dead_trim.c).
+ */
+void		 sched_trimmed(struct sched *, const redisReply *r, size_t at);
 /* Redis's clock now, estimated from the last claim reply (ms since the epoch). */
 int64_t		 sched_redis_now_ms(const struct sched *);
 /* Key names of this queue (owned by the scheduler). */

@@ -90,6 +90,33 @@ spawn_attr(posix_spawnattr_t *attr)
 		fatalx("spawn: posix_spawnattr: %s", strerror(rc));
 }
 
+/*
+ * The interpreter named by path's "#!" line, into buf; NULL when it has
+ * none (or cannot be read). For "cannot start handler: ... not found",
+ * which otherwise does not say that the missing file is the interpreter.
+ */
+static const char *
+spawn_interpreter(const char *path, char *buf, size_t len)
+{
+	const char	*start;
+	ssize_t		 n;
+	size_t		 end;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return (NULL);
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 3 || buf[0] != '#' || buf[1] != '!')
+		return (NULL);
+	buf[n] = '\0';
+	start = buf + 2 + strspn(buf + 2, " \t");
+	memmove(buf, start, strlen(start) + 1);
+	end = strcspn(buf, " \t\r\n");
+	buf[end] = '\0';
+	return (end > 0 ? buf : NULL);
+}
+
 int
 spawn_handler(const char *dir, const char *name, const char *cwd,
     char *const envv[], struct spawn_child *child, char *err, size_t errlen,
@@ -97,7 +124,8 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
-	char				*path, *argv[2];
+	char				*path, *argv[2], ibuf[256];
+	const char			*interp;
 	int				 p[3][2], rc;
 	pid_t				 pid;
 
@@ -120,6 +148,12 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	if (rc == ENOENT && (interp = spawn_interpreter(path, ibuf,
+	    sizeof(ibuf))) != NULL)
+		snprintf(err, errlen, "cannot start handler: its interpreter %s: "
+		    "%s", interp, strerror(rc));
+	else if (rc != 0)
+		snprintf(err, errlen, "cannot start handler: %s", strerror(rc));
 	free(path);
 	close(p[0][0]);
 	close(p[1][1]);
@@ -129,7 +163,6 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 		close(p[1][0]);
 		close(p[2][0]);
 		*permanent = rc == ENOENT || rc == EACCES || rc == ENOEXEC;
-		snprintf(err, errlen, "cannot start handler: %s", strerror(rc));
 		return (-1);
 	}
 	child->pid = pid;
@@ -137,6 +170,15 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 	child->out_fd = p[1][0];
 	child->err_fd = p[2][0];
 	return (0);
+}
+
+void
+spawn_signal_group(pid_t pid, int sig, const char *who)
+{
+	if (pid <= 0)
+		return;
+	if (kill(-pid, sig) == -1 && errno != ESRCH)
+		log_warn("%s: kill(-%ld, %d)", who, (long)pid, sig);
 }
 
 void

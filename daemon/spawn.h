@@ -36,6 +36,14 @@ int	spawn_handler(const char *dir, const char *name, const char *cwd,
 
 struct event;
 
+/*
+ * Send sig to the process group of a handler started here (its pid is its
+ * group): ESRCH, nothing left, is fine; other errors are logged for who.
+ * Exec runs and persistent processes both end with a SIGKILL through it,
+ * so nothing a handler started outlives it.
+ */
+void	spawn_signal_group(pid_t pid, int sig, const char *who);
+
 /* Free *evp and close *fdp, if there are any, and clear both (child pipes). */
 void	spawn_close(int *fdp, struct event **evp);
 

@@ -220,7 +220,7 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 	h_write_file(W.hdir, "noexec", "#!/bin/sh\nexit 0\n", 0644);
 	h_write_file(W.hdir, "worldw", "#!/bin/sh\nexit 0\n", 0757);
 	h_write_file(W.hdir, "ok", "#!/bin/sh\necho ran >> \"$OUT/ok\"\n", 0755);
-	h_daemon_start(&d, W.work, config_text(NULL));
+	h_daemon_start(&d, W.work, config_text("  missing: bury\n"));
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		enqueue(cases[i].id, cases[i].handler, "", 0, 0);
@@ -264,11 +264,15 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	/* "ok\0x": a C string would be "ok" and run it; it is refused. */
 	h_cmd_int(W.c, "HSET deferd:{default}:job:nulname handler %b", "ok\0x",
 	    (size_t)4);
+	/* An ID outside the rules, and a due time that never comes. */
+	h_cmd_int(W.c, "HSET deferd:{default}:job:bad/id handler ok");
+	h_cmd_int(W.c, "HSET deferd:{default}:job:never handler ok");
 	h_cmd_int(W.c, "ZADD deferd:{default}:delayed %lld nohandler %lld nonnum "
-	    "%lld huge %lld orphan %lld nulname", (long long)now, (long long)now,
-	    (long long)now, (long long)now, (long long)now);
+	    "%lld huge %lld orphan %lld nulname %lld bad/id +inf never",
+	    (long long)now, (long long)now, (long long)now, (long long)now,
+	    (long long)now, (long long)now);
 	enqueue("good", "ok", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 5, 15000));
+	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 7, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
 	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
@@ -280,6 +284,10 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	ck_assert_msg(strstr(buf, "missing") != NULL, "%s", buf);
 	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nulname last_error");
 	ck_assert_msg(strstr(buf, "invalid handler name") != NULL, "%s", buf);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:bad/id last_error");
+	ck_assert_msg(strstr(buf, "ID rules") != NULL, "%s", buf);
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:never last_error");
+	ck_assert_msg(strstr(buf, "+inf") != NULL, "%s", buf);
 	ck_assert_int_eq(h_count_lines(out("ok")), 1);	/* only "good" ran */
 	ck_assert(h_daemon_log_has(&d, "buried", 5000));
 	ck_assert_int_eq(kill(d.pid, 0), 0);

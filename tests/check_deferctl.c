@@ -170,6 +170,15 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(RUN("enqueue", "../x"), 2);
 	ck_assert_ptr_nonnull(strstr(err, "invalid handler"));
 	ck_assert_int_eq(RUN("enqueue", "--max-attempts", "0", "h"), 2);
+	/* Within what the configuration allows, and "too long" said so. */
+	ck_assert_int_eq(RUN("enqueue", "--max-attempts", "1001", "h"), 2);
+	ck_assert_int_eq(RUN("enqueue", "--in", "99999999999999999d", "h"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "too long: at most 3650d"));
+	ck_assert_int_eq(RUN("enqueue", "--timeout", "31d", "h"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "too long: at most 30d"));
+	/* "lock -- echo hi" has no RESOURCE: refused, nothing run. */
+	ck_assert_int_eq(RUN("lock", "--", "echo", "hi"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "RESOURCE comes before '--'"));
 	ck_assert_int_eq(RUN("enqueue", "--queue", "a{b}", "h"), 2);
 	ck_assert_int_eq(RUN("enqueue", "--batch", "--id", "x", "h"), 2);
 	ck_assert_int_eq(RUN("enqueue", "--bogus", "h"), 2);
@@ -183,6 +192,17 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(RUN("purge", "--all", "x"), 2);
 	ck_assert_int_eq(RUN("stats", "extra"), 2);
 	ck_assert_str_eq(out, "");
+	/* A payload over handlers.max_payload (16MiB) is refused, not sent. */
+	{
+		size_t	 n = 17 << 20;
+		char	*big = malloc(n);
+
+		memset(big, 'x', n);
+		ck_assert_int_eq(run_in(big, n, "enqueue", "h", "-",
+		    (const char *)NULL), 1);
+		ck_assert_ptr_nonnull(strstr(err, "exceeds handlers.max_payload"));
+		free(big);
+	}
 	ck_assert_int_eq(h_cmd_int(rc, "DBSIZE"), 0);
 }
 END_TEST

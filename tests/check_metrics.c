@@ -752,6 +752,34 @@ START_TEST(idle_http_clients_do_not_delay_jobs)
 }
 END_TEST
 
+/*
+ * A job enqueued with a due time a year in the past runs at once and is
+ * not late: lateness counts from max(due, enqueued). Before, it added a
+ * year to the lateness sums (and to deferctl stats' max).
+ */
+START_TEST(a_past_due_time_is_not_late)
+{
+	struct h_daemon	d;
+	double		before, after;
+
+	write_handlers();
+	start_daemon(&d, NULL);
+	before = metric("deferd_claim_lateness_seconds_sum{queue=\"default\"}");
+	if (before < 0)
+		before = 0;
+	h_enqueue_at(W.c, "old", "ok", h_redis_now_ms(W.c) -
+	    365LL * 86400 * 1000);
+	ck_assert(H_WAIT_UNTIL(metric("deferd_jobs_done_total" Q "ok\"}") == 1,
+	    15000));
+	after = metric("deferd_claim_lateness_seconds_sum{queue=\"default\"}");
+	ck_assert_msg(after - before < 1.0, "lateness sum grew by %.0fs",
+	    after - before);
+	after = metric("deferd_start_lateness_seconds_sum{queue=\"default\"}");
+	ck_assert_msg(after < 1.0, "start lateness sum %.0fs", after);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(stats_shows_lateness_summary)
 {
 	struct h_daemon	 d;
@@ -970,6 +998,7 @@ metrics_suite(void)
 	tcase_add_test(e2e, watch_text_and_events_off);
 	tcase_add_test(e2e, idle_http_clients_do_not_delay_jobs);
 	tcase_add_test(e2e, stats_shows_lateness_summary);
+	tcase_add_test(e2e, a_past_due_time_is_not_late);
 	tcase_add_test(e2e, expirations_counted_and_published);
 	tcase_add_test(e2e, scripts_emit_events);
 	suite_add_tcase(s, e2e);

@@ -867,23 +867,27 @@ START_TEST(unsafe_handlers)
 	struct t_res	 t[16];
 	char		 marker[] = "#!/bin/sh\ntouch %s/ran\n";
 	char		 err[512], path[400], link[400], want[600];
+	/* A file missing or unsafe here is RUN_MISSING; a bad name RUN_DEAD. */
 	const struct {
 		const char	*name;
 		const char	*reason;	/* %s: the dir, when it appears */
+		enum run_outcome outcome;
 	} cases[] = {
-		{ "nope", "handler 'nope' not found in %s" },
-		{ "noexec", "handler 'noexec' is not executable" },
-		{ "worldw", "handler 'worldw' is writable by group or others" },
-		{ "groupw", "handler 'groupw' is writable by group or others" },
-		{ "link", "handler 'link' is a symlink" },
-		{ "sh", "handler 'sh' is a symlink" },
-		{ "sub", "handler 'sub' is not a regular file" },
-		{ "../x", "invalid handler name '../x'" },
-		{ "a/b", "invalid handler name 'a/b'" },
-		{ ".hidden", "invalid handler name '.hidden'" },
-		{ "", "invalid handler name ''" },
-		{ "x\n", "invalid handler name 'x\\n'" },
-		{ "-rf", "invalid handler name '-rf'" },
+		{ "nope", "handler 'nope' not found in %s", RUN_MISSING },
+		{ "noexec", "handler 'noexec' is not executable", RUN_MISSING },
+		{ "worldw", "handler 'worldw' is writable by group or others",
+		  RUN_MISSING },
+		{ "groupw", "handler 'groupw' is writable by group or others",
+		  RUN_MISSING },
+		{ "link", "handler 'link' is a symlink", RUN_MISSING },
+		{ "sh", "handler 'sh' is a symlink", RUN_MISSING },
+		{ "sub", "handler 'sub' is not a regular file", RUN_MISSING },
+		{ "../x", "invalid handler name '../x'", RUN_DEAD },
+		{ "a/b", "invalid handler name 'a/b'", RUN_DEAD },
+		{ ".hidden", "invalid handler name '.hidden'", RUN_DEAD },
+		{ "", "invalid handler name ''", RUN_DEAD },
+		{ "x\n", "invalid handler name 'x\\n'", RUN_DEAD },
+		{ "-rf", "invalid handler name '-rf'", RUN_DEAD },
 	};
 	size_t		 n = sizeof(cases) / sizeof(cases[0]);
 
@@ -918,7 +922,7 @@ START_TEST(unsafe_handlers)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(want, sizeof(want), cases[i].reason, e.dir);
 		ck_assert_int_eq(t[i].ncalls, 1);
-		ck_assert_int_eq(t[i].outcome, RUN_DEAD);
+		ck_assert_int_eq(t[i].outcome, cases[i].outcome);
 		ck_assert_str_eq(t[i].error, want);
 		ck_assert_int_eq(t[i].exit_code, -1);
 		t_res_free(&t[i]);
@@ -953,7 +957,7 @@ START_TEST(unsafe_handlers)
 }
 END_TEST
 
-/* Files that pass the checks but cannot be executed: dead, with the reason. */
+/* Files that pass the checks but cannot be executed: RUN_MISSING, with why. */
 START_TEST(spawn_failures)
 {
 	struct t_env	e;
@@ -965,10 +969,12 @@ START_TEST(spawn_failures)
 	t_start(&e, "garbage", NULL, 0, &a);
 	t_start(&e, "badinterp", "x", 1, &b);
 	t_wait(&e, 10000);
-	ck_assert_int_eq(a.outcome, RUN_DEAD);
+	ck_assert_int_eq(a.outcome, RUN_MISSING);
 	ck_assert_msg(strstr(a.error, "Exec format error") != NULL, "%s",
 	    a.error);
-	ck_assert_int_eq(b.outcome, RUN_DEAD);
+	ck_assert_int_eq(b.outcome, RUN_MISSING);
+	ck_assert_msg(strstr(b.error, "interpreter /nonexistent/interpreter") !=
+	    NULL, "%s", b.error);
 	ck_assert_msg(strstr(b.error, "No such file") != NULL, "%s", b.error);
 	t_res_free(&a);
 	t_res_free(&b);
@@ -1003,7 +1009,7 @@ START_TEST(counts_and_kill)
 	ck_assert(t_loop_until(&e, 3, 10000));
 	ck_assert_uint_eq(runner_count(e.r), 3);
 	ck_assert_uint_eq(runner_count_handler(e.r, "quick"), 0);
-	ck_assert_int_eq(miss.outcome, RUN_DEAD);
+	ck_assert_int_eq(miss.outcome, RUN_MISSING);
 
 	runner_kill(s0, "lock lost");
 	ck_assert_uint_eq(runner_count(e.r), 3);	/* asynchronous */

@@ -139,6 +139,18 @@ assert_pair(const redisReply *rep, long long a, long long b)
 	ck_assert_int_eq(rep->element[1]->integer, b);
 }
 
+/* Assert that a reap reply is {requeued, buried, 0, 0}: nothing trimmed. */
+static void
+assert_reap(const redisReply *rep, long long requeued, long long buried)
+{
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(rep->elements, 4);
+	ck_assert_int_eq(rep->element[0]->integer, requeued);
+	ck_assert_int_eq(rep->element[1]->integer, buried);
+	ck_assert_int_eq(rep->element[2]->integer, 0);
+	ck_assert_int_eq(rep->element[3]->integer, 0);
+}
+
 /* Enqueue id (mode "in"/"at" ms) with handler h; returns the due ms. */
 static long long
 enqueue(const char *id, const char *h, const char *mode, const char *ms)
@@ -693,6 +705,38 @@ START_TEST(outcome_batch_checks_each_lease)
 }
 END_TEST
 
+/*
+ * Burying past dead.max_jobs trims the oldest dead job, and the reply says
+ * so after the jobs' answers: {"trimmed", by_max_jobs, by_ttl}.
+ */
+START_TEST(outcome_reports_trimmed_dead_jobs)
+{
+	char		 ta[64], tb[64];
+	redisReply	*rep, *t;
+
+	enqueue("a", "h", "in", "0");
+	enqueue("b", "h", "in", "0");
+	claim_one("a", "n1", ta, sizeof(ta));
+	claim_one("b", "n2", tb, sizeof(tb));
+	rep = script(SCRIPT_OUTCOME, 3, K_ACTIVE, K_DELAYED, K_DEAD, P,
+	    "60000", "1", "0", K_WAKE, "",
+	    "bury", "a", ta, "no hope", "", "", "",
+	    "bury", "b", tb, "no hope", "", "", "", NULL);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(rep->elements, 3);
+	ck_assert_int_eq(rep->element[0]->integer, 1);
+	ck_assert_int_eq(rep->element[1]->integer, 1);
+	t = rep->element[2];
+	ck_assert_int_eq(t->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(t->elements, 3);
+	ck_assert_str_eq(t->element[0]->str, "trimmed");
+	ck_assert_int_eq(t->element[1]->integer, 1);
+	ck_assert_int_eq(t->element[2]->integer, 0);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DEAD), 1);
+}
+END_TEST
+
 START_TEST(claim_attempts_increment)
 {
 	char		 tok[64], b[64];
@@ -842,9 +886,9 @@ START_TEST(complete_needs_token)
 	ck_assert_int_gt(h_cmd_int(C, "PTTL " P "result:a"), 0);
 	ck_assert_int_le(h_cmd_int(C, "PTTL " P "result:a"), 60000);
 
-	/* A late second completion is stale. */
+	/* A late second completion changes nothing: no claim holds the job. */
 	ck_assert_int_eq(script_int(SCRIPT_COMPLETE, 3, K_ACTIVE, P "job:a",
-	    P "result:a", "a", tok, "again", "60000", NULL), 0);
+	    P "result:a", "a", tok, "again", "60000", NULL), 2);
 	ck_assert_str_eq(h_cmd_str(C, b, sizeof(b), "GET " P "result:a"), "out");
 
 	/* TTL 0 stores no result. */
@@ -1114,7 +1158,7 @@ START_TEST(reap_expired_leases)
 	now = redis_now();
 	rep = script(SCRIPT_REAP, 3, K_ACTIVE, K_DELAYED, K_DEAD, P, "100",
 	    K_WAKE, "0", "0", "1", NULL);
-	assert_pair(rep, 1, 2);
+	assert_reap(rep, 1, 2);
 	freeReplyObject(rep);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 1);
 	ck_assert_int_ne(zscore(K_ACTIVE, "live"), -1);
@@ -1144,7 +1188,7 @@ START_TEST(reap_expired_leases)
 	freeReplyObject(h_cmd(C, "ZADD " K_ACTIVE " 1 d 2 e"));
 	rep = script(SCRIPT_REAP, 3, K_ACTIVE, K_DELAYED, K_DEAD, P, "1",
 	    K_WAKE, "0", "0", "5", NULL);
-	assert_pair(rep, 1, 0);
+	assert_reap(rep, 1, 0);
 	freeReplyObject(rep);
 	ck_assert_int_eq(zscore(K_ACTIVE, "e"), 2);
 	ck_assert_int_eq(zscore(K_ACTIVE, "d"), -1);
@@ -1272,18 +1316,19 @@ START_TEST(wrong_type_job_key)
 	rep = script(SCRIPT_EXTEND, 1, K_ACTIVE, P, "1000", "s", "t", NULL);
 	ck_assert_int_eq(rep->element[0]->integer, 0);
 	freeReplyObject(rep);
+	/* Not a hash, so no claim holds it (2): nothing changes. */
 	ck_assert_int_eq(script_int(SCRIPT_COMPLETE, 3, K_ACTIVE, P "job:s",
-	    P "result:s", "s", "t", "", "1000", NULL), 0);
+	    P "result:s", "s", "t", "", "1000", NULL), 2);
 	ck_assert_int_eq(script_int(SCRIPT_RETRY, 3, K_ACTIVE, K_DELAYED,
-	    P "job:s", "s", "t", "", "0", "0", K_WAKE, NULL), 0);
+	    P "job:s", "s", "t", "", "0", "0", K_WAKE, NULL), 2);
 	ck_assert_int_eq(script_int(SCRIPT_BURY, 3, K_ACTIVE, K_DEAD, P "job:s",
-	    "s", "t", "", P, "0", "0", NULL), 0);
+	    "s", "t", "", P, "0", "0", NULL), 2);
 
 	/* Reaped: it goes to dead, the key stays. */
 	freeReplyObject(h_cmd(C, "ZADD " K_ACTIVE " 1 s"));
 	rep = script(SCRIPT_REAP, 3, K_ACTIVE, K_DELAYED, K_DEAD, P, "10",
 	    K_WAKE, "0", "0", "3", NULL);
-	assert_pair(rep, 0, 1);
+	assert_reap(rep, 0, 1);
 	freeReplyObject(rep);
 	ck_assert_int_ne(zscore(K_DEAD, "s"), -1);
 	ck_assert_int_eq(script_int(SCRIPT_REVIVE, 3, K_DEAD, K_DELAYED,
@@ -1470,6 +1515,7 @@ main(void)
 	tcase_add_test(tc, revive_dead);
 	tcase_add_test(tc, purge_one_and_all);
 	tcase_add_test(tc, outcome_batch_checks_each_lease);
+	tcase_add_test(tc, outcome_reports_trimmed_dead_jobs);
 	tcase_add_test(tc, wrong_type_job_key);
 	tcase_add_test(tc, noscript_fallback);
 	tcase_add_test(tc, binary_payload);

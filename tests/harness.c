@@ -469,19 +469,20 @@ h_run(const char *const *argv, const char *stdin_text, char *out, size_t outlen)
 	return (status);
 }
 
-void
-h_enqueue(redisContext *c, const char *id, const char *handler,
-    const void *payload, size_t len, int64_t delay_ms)
+/* The enqueue script with mode "in" (ms from now) or "at" (ms since the epoch). */
+static void
+enqueue_mode(redisContext *c, const char *id, const char *handler,
+    const void *payload, size_t len, const char *mode, int64_t ms)
 {
 	char		*jkey = keys_job("deferd", "default", id);
 	char		 delay[32];
 	const char	*argv[] = { jkey, "deferd:{default}:delayed", id, handler,
-			    payload, "in", delay, "", "", "",
+			    payload, mode, delay, "", "", "",
 			    "deferd:{default}:wake", "deferd:events" };
 	size_t		 lens[12];
 	redisReply	*rep;
 
-	snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+	snprintf(delay, sizeof(delay), "%" PRId64, ms);
 	for (int i = 0; i < 12; i++)
 		lens[i] = i == 4 ? len : strlen(argv[i]);
 	rep = rclient_script(c, SCRIPT_ENQUEUE, 2, 12, argv, lens);
@@ -490,6 +491,20 @@ h_enqueue(redisContext *c, const char *id, const char *handler,
 	    rep->str : c->errstr);
 	freeReplyObject(rep);
 	free(jkey);
+}
+
+void
+h_enqueue(redisContext *c, const char *id, const char *handler,
+    const void *payload, size_t len, int64_t delay_ms)
+{
+	enqueue_mode(c, id, handler, payload, len, "in", delay_ms);
+}
+
+void
+h_enqueue_at(redisContext *c, const char *id, const char *handler,
+    int64_t due_ms)
+{
+	enqueue_mode(c, id, handler, "", 0, "at", due_ms);
 }
 
 void
@@ -661,6 +676,19 @@ h_world_out(const struct h_world *w, const char *name)
 	char		*p = path[n++ % 2];
 
 	snprintf(p, sizeof(path[0]), "%s/%s", w->out, name);
+	return (p);
+}
+
+const char *
+h_world_subdir(const struct h_world *w, const char *name)
+{
+	static char	 path[2][600];
+	static int	 n;
+	char		*p = path[n++ % 2];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", w->work, name);
+	ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", p,
+	    strerror(errno));
 	return (p);
 }
 

@@ -56,6 +56,11 @@ void		 h_world_setup(struct h_world *w, const char *const *redis_extra);
 void		 h_world_teardown(struct h_world *w);
 /* Path of name in w->out (a static buffer; two may be used at once). */
 const char	*h_world_out(const struct h_world *w, const char *name);
+/*
+ * A subdirectory name of w->work, made if missing (one per daemon, so
+ * their logs never mix); a static buffer, two may be used at once.
+ */
+const char	*h_world_subdir(const struct h_world *w, const char *name);
 /* Run suite s with Check's usual settings; the exit status for main(). */
 int		 h_main(Suite *s);
 
@@ -83,6 +88,9 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  */
 void		 h_enqueue(redisContext *c, const char *id, const char *handler,
 		    const void *payload, size_t len, int64_t delay_ms);
+/* The same, due at due_ms (ms since the epoch; may be past), payload empty. */
+void		 h_enqueue_at(redisContext *c, const char *id, const char *handler,
+		    int64_t due_ms);
 /*
  * The same with a resource (lock name, "" for none) and max_attempts (0 for
  * the config's), payload empty.

@@ -14,8 +14,9 @@
 -- ARGV[8] duration_ms of the handler run, for the event ("" = none)
 --
 -- Reply: 1 when the lease field equals the token (ZREM active, HDEL lease,
--- HSET last_error and died_ms, ZADD dead now, trim dead); 0 when it does
--- not (stale token: nothing changed).
+-- HSET last_error and died_ms, ZADD dead now, trim dead); else nothing
+-- changed: 0 when another claim holds the job, 2 when none does (see
+-- complete.lua).
 
 local active, dead, jk = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[4]
@@ -23,6 +24,6 @@ local now = now_ms()
 local r = bury_claimed(P, active, dead, jk, ARGV[1], ARGV[2], ARGV[3],
     ARGV[7], uint(ARGV[8]), now)
 if r == 1 then
-	trim_dead(P, dead, now, arg_uint(5), arg_uint(6))
+	trim_dead(P, dead, now, arg_uint(5), arg_uint(6), ARGV[7])
 end
 return r

@@ -18,8 +18,9 @@
 --         (as the reap script does; 0 = do not reap)
 -- ARGV[10] default max_attempts (for reaped jobs without the field)
 -- ARGV[11] events channel ("" = none): "claimed" {queue, id, handler,
---         attempt, late_ms = now - due_ms} per claimed job, "dead" {queue,
---         id, handler, error} per job buried for bad data, and the reap's
+--         attempt, late_ms = now - max(due_ms, enqueued_ms)} per claimed
+--         job, "dead" {queue, id, handler, error} per job buried for bad
+--         data, and the reap's
 --         "retry"/"dead" events
 -- ARGV[12..] handlers that are saturated: their jobs are skipped and stay
 --         in delayed untouched
@@ -43,6 +44,11 @@
 --   "field F is not a number: 'V'" (F attempts, max_attempts, timeout_ms;
 --       V cut to 40 bytes)
 --   "payload of N bytes exceeds handlers.max_payload (M bytes)"
+--   "job ID breaks the ID rules (1-200 bytes of [A-Za-z0-9_.:@-]): "ID""
+--       (ID cut to 60 bytes, %q-quoted)
+--   "due time is +inf: it would never run" (at most 10 per call)
+-- The last entry is {"trimmed", by_max_jobs, by_ttl} when burying made
+-- the dead set drop old entries (they are gone).
 
 local delayed, active, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
@@ -140,18 +146,29 @@ if limit > 0 then
 	    'LIMIT', 0, scan_cap)
 	local taken, leased = {}, {}
 	local deadline = istr(now + lease_ms)
+	-- Move id from delayed to dead for why, and say so.
+	local function bury(id, why)
+		taken[#taken + 1] = id
+		bury_job(P, dead, id, why, now)
+		buried = buried + 1
+		table.insert(reply, {'buried', id, why})
+		emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
+	end
 	for _, id in ipairs(cands) do
 		if claimed >= limit then
 			break
 		end
 		local jk = P .. 'job:' .. id
-		local f, all, why = load(jk)
+		local f, all, why
+		if valid_id(id) then
+			f, all, why = load(jk)
+		else
+			why = 'job ID breaks the ID rules (1-200 bytes of ' ..
+			    '[A-Za-z0-9_.:@-]): ' ..
+			    string.format('%q', string.sub(id, 1, 60))
+		end
 		if why then
-			taken[#taken + 1] = id
-			bury_job(P, dead, id, why, now)
-			buried = buried + 1
-			table.insert(reply, {'buried', id, why})
-			emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
+			bury(id, why)
 		elseif saturated[f.handler] then
 			skipped = skipped + 1
 		else
@@ -165,18 +182,31 @@ if limit > 0 then
 			leased[#leased + 1] = id
 			table.insert(reply, entry(id, token, all, attempts))
 			if events ~= '' then
+				-- Late from when it could first run (see job.c).
 				local due = uint(f.due_ms)
+				local enq = uint(f.enqueued_ms)
+				if due and enq and enq > due then
+					due = enq
+				end
 				emit(events, 'claimed', now, 'queue', Q, 'id', id,
 				    'handler', f.handler, 'attempt', attempts,
 				    'late_ms', due and now - due or nil)
 			end
 		end
 	end
+	-- A due time of +inf is never reached: bury instead of keeping it.
+	for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '+inf', '+inf',
+	    'LIMIT', 0, 10)) do
+		bury(id, 'due time is +inf: it would never run')
+	end
 	call_chunked('ZREM', delayed, taken, 1)
 	call_chunked('ZADD', active, leased, 2)
 end
 if buried > 0 then
-	trim_dead(P, dead, now, dead_max, dead_ttl)
+	trim_dead(P, dead, now, dead_max, dead_ttl, events)
+end
+if trimmed_entry() then
+	table.insert(reply, trimmed_entry())
 end
 local _, next_due = zfirst(delayed)
 reply[2] = next_due

@@ -12,7 +12,9 @@
 -- ARGV[6] duration_ms of the handler run, for the event ("" = unknown)
 --
 -- Reply: 1 when the lease field equals the token (ZREM active, DEL job,
--- SET result PX ttl); 0 when it does not (stale token: nothing changed).
+-- SET result PX ttl); else nothing changed and the reply is 0 when another
+-- claim holds the job, 2 when none does (no hash or no lease field: it
+-- was finished or requeued, maybe by this same call sent before).
 
 local active, jk, rk = KEYS[1], KEYS[2], KEYS[3]
 return complete_job(active, jk, rk, ARGV[1], ARGV[2], ARGV[3], arg_uint(4),

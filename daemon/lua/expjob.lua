@@ -30,7 +30,7 @@ local ttl = arg_uint(7)
 local wake, events = ARGV[8], ARGV[9]
 
 local id = 'exp:' .. db .. ':' .. key
-if #id > 200 or not string.match(id, '^[A-Za-z0-9_.:@-]+$') then
+if not valid_id(id) then
 	id = 'exp:' .. db .. ':@sha1-' .. redis.sha1hex(key)
 end
 if ttl == 0 then

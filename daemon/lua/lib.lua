@@ -83,6 +83,12 @@ local function del_if_hash(k)
 	return false
 end
 
+-- Whether id follows DESIGN's job ID rules: 1-200 bytes of [A-Za-z0-9_.:@-]
+-- (util_valid_job_id in C).
+local function valid_id(id)
+	return #id <= 200 and string.match(id, '^[A-Za-z0-9_.:@-]+$') ~= nil
+end
+
 -- The first member of zset z and its score (math.floor), or nil, -1.
 local function zfirst(z)
 	local f = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
@@ -107,30 +113,6 @@ end
 local function drop_dead(P, dead, id)
 	redis.call('ZREM', dead, id)
 	del_if_hash(P .. 'job:' .. id)
-end
-
--- Trim dead by age (older than now - ttl_ms) and count (oldest beyond
--- max_jobs), removing at most DEAD_TRIM_BUDGET entries. 0 = no limit.
-local function trim_dead(P, dead, now, max_jobs, ttl_ms)
-	local budget = DEAD_TRIM_BUDGET
-	if ttl_ms > 0 then
-		local old = redis.call('ZRANGEBYSCORE', dead, '-inf',
-		    '(' .. istr(now - ttl_ms), 'LIMIT', 0, budget)
-		for _, id in ipairs(old) do
-			drop_dead(P, dead, id)
-		end
-		budget = budget - #old
-	end
-	if max_jobs > 0 and budget > 0 then
-		local excess = redis.call('ZCARD', dead) - max_jobs
-		if excess > 0 then
-			local ids = redis.call('ZRANGE', dead, 0,
-			    math.min(excess, budget) - 1)
-			for _, id in ipairs(ids) do
-				drop_dead(P, dead, id)
-			end
-		end
-	end
 end
 
 -- Put job id into dead with reason (no trim: callers trim once). The hash
@@ -240,6 +222,52 @@ local function emit(chan, name, now, ...)
 	redis.call('PUBLISH', chan, table.concat(parts))
 end
 
+-- Dead-set entries removed by this script call, by reason.
+local trimmed = {max_jobs = 0, ttl = 0}
+
+-- Trim dead by age (older than now - ttl_ms) and count (oldest beyond
+-- max_jobs), removing at most DEAD_TRIM_BUDGET entries. 0 = no limit.
+-- What it removes is counted in trimmed and announced by a "trimmed"
+-- event {queue, count, reason: "ttl" or "max_jobs"}: trimmed jobs are gone.
+local function trim_dead(P, dead, now, max_jobs, ttl_ms, events)
+	local budget = DEAD_TRIM_BUDGET
+	if ttl_ms > 0 then
+		local old = redis.call('ZRANGEBYSCORE', dead, '-inf',
+		    '(' .. istr(now - ttl_ms), 'LIMIT', 0, budget)
+		for _, id in ipairs(old) do
+			drop_dead(P, dead, id)
+		end
+		budget = budget - #old
+		trimmed.ttl = trimmed.ttl + #old
+		if #old > 0 then
+			emit(events, 'trimmed', now, 'queue', queue_of(dead),
+			    'count', #old, 'reason', 'ttl')
+		end
+	end
+	if max_jobs > 0 and budget > 0 then
+		local excess = redis.call('ZCARD', dead) - max_jobs
+		if excess > 0 then
+			local ids = redis.call('ZRANGE', dead, 0,
+			    math.min(excess, budget) - 1)
+			for _, id in ipairs(ids) do
+				drop_dead(P, dead, id)
+			end
+			trimmed.max_jobs = trimmed.max_jobs + #ids
+			emit(events, 'trimmed', now, 'queue', queue_of(dead),
+			    'count', #ids, 'reason', 'max_jobs')
+		end
+	end
+end
+
+-- The claim entry or outcome tail {"trimmed", by_max_jobs, by_ttl} when
+-- this call trimmed the dead set, else nil.
+local function trimmed_entry()
+	if trimmed.max_jobs + trimmed.ttl == 0 then
+		return nil
+	end
+	return {'trimmed', trimmed.max_jobs, trimmed.ttl}
+end
+
 -- The attempt number in a job hash (0 when missing or bad).
 local function attempt_of(jk)
 	return uint(hget_safe(jk, 'attempts')) or 0
@@ -288,7 +316,7 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 		end
 	end
 	if buried > 0 then
-		trim_dead(P, dead, now, dead_max, dead_ttl)
+		trim_dead(P, dead, now, dead_max, dead_ttl, events)
 	end
 	if requeued > 0 and wake ~= nil and wake ~= '' then
 		redis.call('PUBLISH', wake, istr(now))
@@ -304,6 +332,10 @@ end
 
 -- The lease, handler and attempts of job hash jk (false, nil, 0 when the
 -- key is missing or not a hash).
+-- (An outcome whose token does not match answers 0 when another claim
+-- holds the job, 2 when no claim does: the job is finished, or back in
+-- delayed or dead, perhaps by this very outcome sent before, whose reply
+-- was lost. The daemon tells those two apart by its lease, see job.c.)
 local function lease_fields(jk)
 	local h = redis.pcall('HMGET', jk, 'lease', 'handler', 'attempts')
 	if type(h) ~= 'table' or h.err then
@@ -319,7 +351,7 @@ local function complete_job(active, jk, rk, id, token, result, ttl, events,
     duration, now, gone)
 	local lease, handler, attempts = lease_fields(jk)
 	if lease ~= token then
-		return 0
+		return lease and 0 or 2
 	end
 	emit(events, 'done', now, 'queue', queue_of(active), 'id', id,
 	    'handler', handler, 'attempt', attempts, 'duration_ms', duration)
@@ -342,7 +374,7 @@ local function retry_job(active, delayed, jk, id, token, err, delay, refund,
     wake, events, evname, duration, now)
 	local lease, handler, attempts = lease_fields(jk)
 	if lease ~= token then
-		return 0
+		return lease and 0 or 2
 	end
 	local due = now + delay
 	redis.call('ZREM', active, id)
@@ -371,7 +403,7 @@ local function bury_claimed(P, active, dead, jk, id, token, err, events,
     duration, now)
 	local lease, handler, attempts = lease_fields(jk)
 	if lease ~= token then
-		return 0
+		return lease and 0 or 2
 	end
 	redis.call('ZREM', active, id)
 	bury_job(P, dead, id, err, now)

@@ -24,8 +24,12 @@
 --         duration_ms of the handler run ("" = none)
 --
 -- Reply: an array with one integer per job, in order: 1 when its lease
--- token matched and the outcome was recorded, 0 when it did not (stale
--- token: nothing changed for that job, the others are not affected).
+-- token matched and the outcome was recorded; else nothing changed for
+-- that job (the others are not affected) and it is 0 when another claim
+-- holds the job, 2 when none does (finished or requeued: perhaps by this
+-- same outcome sent before, whose reply was lost). When burying made the
+-- dead set drop old entries, one more element follows the jobs':
+-- {"trimmed", by_max_jobs, by_ttl}.
 
 local active, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
@@ -59,7 +63,9 @@ for i = 7, #ARGV, PER do
 	elseif kind == 'bury' then
 		r = bury_claimed(P, active, dead, jk, id, token, text, events,
 		    duration, now)
-		buried = buried + r
+		if r == 1 then
+			buried = buried + 1
+		end
 	else
 		error('deferd: unknown outcome kind ' .. string.format('%q', kind))
 	end
@@ -70,6 +76,9 @@ for i = 1, #gone.keys, 1000 do
 	redis.call('DEL', unpack(gone.keys, i, math.min(i + 999, #gone.keys)))
 end
 if buried > 0 then
-	trim_dead(P, dead, now, dead_max, dead_ttl)
+	trim_dead(P, dead, now, dead_max, dead_ttl, events)
+end
+if trimmed_entry() then
+	out[#out + 1] = trimmed_entry()
 end
 return out

@@ -22,7 +22,8 @@
 -- (reap_expired in lib.lua; every claim does the same first, so a daemon
 -- that claims needs no separate reap.)
 --
--- Reply: {requeued, buried}
+-- Reply: {requeued, buried, trimmed_max_jobs, trimmed_ttl}: the last two
+-- count the dead-set entries this call removed (they are gone).
 
 local active, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
@@ -35,4 +36,4 @@ local Q = queue_of(P)
 
 local requeued, buried = reap_expired(P, active, delayed, dead, limit,
     now_ms(), dead_max, dead_ttl, default_max, wake, events, Q)
-return {requeued, buried}
+return {requeued, buried, trimmed.max_jobs, trimmed.ttl}

@@ -19,7 +19,8 @@
 --
 -- Reply: 1 when the lease field equals the token (ZREM active, HDEL lease,
 -- HSET last_error and due_ms, ZADD delayed, PUBLISH wake if now first);
--- 0 when it does not (stale token: nothing changed).
+-- else nothing changed: 0 when another claim holds the job, 2 when none
+-- does (see complete.lua).
 
 local active, delayed, jk = KEYS[1], KEYS[2], KEYS[3]
 return retry_job(active, delayed, jk, ARGV[1], ARGV[2], ARGV[3], arg_uint(4),
