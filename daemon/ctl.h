@@ -70,6 +70,13 @@ int		 ctl_getopt(struct ctl *, int argc, char **argv,
 		    const struct option *longopts, ctl_option_fn, void *arg);
 int		 ctl_parse_count(const char *what, const char *s, long long max,
 		    long long *out);
+/*
+ * Whether id may name an existing job for show, cancel, retry and purge:
+ * any 1-1024 bytes, looser than the ID rules of enqueue, so that a job a
+ * producer gave a bad ID (buried for it at claim) can still be reached.
+ * A usage error is reported when not.
+ */
+int		 ctl_check_lookup_id(const char *id);
 int		 ctl_open(struct ctl *);
 void		 ctl_close(struct ctl *);
 const char	*ctl_queue(const struct ctl *);

@@ -62,9 +62,8 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 1)
 		return (ctl_usage("cancel: expected one job ID"));
 	id = argv[optind];
-	if (!util_valid_job_id(id, strlen(id)))
-		return (ctl_usage("invalid job ID '%s': 1-200 bytes of "
-		    "[A-Za-z0-9_.:@-]", id));
+	if (ctl_check_lookup_id(id) != CTL_OK)
+		return (CTL_USAGE);
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
 	ns = ctl_ns(ctl);
@@ -139,9 +138,8 @@ admin_parse(struct ctl *ctl, const char *cmd, int argc, char **argv,
 	if (!a->all && a->nids == 0)
 		return (ctl_usage("%s: expected job IDs or --all", cmd));
 	for (size_t i = 0; i < a->nids; i++)
-		if (!util_valid_job_id(a->ids[i], strlen(a->ids[i])))
-			return (ctl_usage("invalid job ID '%s': 1-200 bytes of "
-			    "[A-Za-z0-9_.:@-]", a->ids[i]));
+		if (ctl_check_lookup_id(a->ids[i]) != CTL_OK)
+			return (CTL_USAGE);
 	return (CTL_OK);
 }
 

@@ -90,6 +90,16 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv,
 
 /* Parse a decimal count in [1, max] for option what; CTL_USAGE if it is not one. */
 int
+ctl_check_lookup_id(const char *id)
+{
+	size_t	len = strlen(id);
+
+	if (len == 0 || len > 1024)
+		return (ctl_usage("invalid job ID '%s': 1-1024 bytes", id));
+	return (CTL_OK);
+}
+
+int
 ctl_parse_count(const char *what, const char *s, long long max, long long *out)
 {
 	char		*end;

@@ -53,9 +53,8 @@ one_id_operand(const char *cmd, int argc, char **argv, const char **id)
 {
 	if (argc != 1)
 		return (ctl_usage("%s: expected one job ID", cmd));
-	if (!util_valid_job_id(argv[0], strlen(argv[0])))
-		return (ctl_usage("invalid job ID '%s': 1-200 bytes of "
-		    "[A-Za-z0-9_.:@-]", argv[0]));
+	if (ctl_check_lookup_id(argv[0]) != CTL_OK)
+		return (CTL_USAGE);
 	*id = argv[0];
 	return (CTL_OK);
 }

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "deferd.h"
+#include "handler.h"
 #include "log.h"
 #include "version.h"
 
@@ -31,26 +33,25 @@ usage(int status)
 }
 
 /*
- * Check the handlers directory: -1 (and an error) when handlers in it
- * would be refused, 0 when it is fine or only missing (a warning: a
- * package or a deploy may create it later).
+ * Check the handlers directory as every run will (handler_check_dir: the
+ * path is trusted from "/", not a system directory): -1 (and an error)
+ * when handlers in it would be refused, 0 when it is fine or only missing
+ * (a warning: a package or a deploy may create it later; until then
+ * deferd claims nothing).
  */
 static int
 check_handlers_dir(const struct config *cfg)
 {
 	struct stat	st;
+	char		err[512];
 
-	if (stat(cfg->handlers.dir, &st) == -1) {
-		log_warn("handlers.dir %s", cfg->handlers.dir);
+	if (stat(cfg->handlers.dir, &st) == -1 && errno == ENOENT) {
+		log_warnx("handlers.dir %s does not exist; no job is claimed "
+		    "until it does", cfg->handlers.dir);
 		return (0);
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_errorx("handlers.dir %s is not a directory", cfg->handlers.dir);
-		return (-1);
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		log_errorx("handlers.dir %s is writable by group or others; "
-		    "handlers in it will be refused", cfg->handlers.dir);
+	if (handler_check_dir(cfg->handlers.dir, err, sizeof(err), NULL) == -1) {
+		log_errorx("%s; no job is claimed until this is fixed", err);
 		return (-1);
 	}
 	return (0);

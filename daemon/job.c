@@ -489,8 +489,11 @@ job_run_handler(struct job *j)
 	spec.job_id = j->id;
 	spec.queue = sched_queue(j->s);
 	spec.handler = j->handler;
-	spec.payload = j->payload;
+	spec.payload = j->payload;	/* given to the runner: not held twice */
 	spec.payload_len = j->payload_len;
+	spec.payload_give = true;
+	j->payload = NULL;
+	j->payload_len = 0;
 	spec.attempt = j->attempt;
 	spec.max_attempts = j->max_attempts;
 	spec.timeout_ms = j->timeout_ms;

@@ -804,14 +804,22 @@ static bool
 pproc_line(struct pproc *p, const char *line, size_t len)
 {
 	struct proto_reply	r;
-	char			err[POOL_ERRLEN], why[POOL_ERRLEN + 32];
+	char			err[POOL_ERRLEN], why[POOL_ERRLEN + 160];
+	char			esc[100];
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
 	if (len == 0)
 		return (true);	/* blank lines are allowed */
 	if (proto_parse_reply(line, len, &r, err, sizeof(err)) == -1) {
-		snprintf(why, sizeof(why), "%s on stdout", err);
+		/*
+		 * The line is quoted: each job the process held gets this as
+		 * its last_error, and the fault may be another job's line.
+		 */
+		util_escape(line, len, esc, sizeof(esc));
+		snprintf(why, sizeof(why), "%s in the reply line \"%s\" on stdout "
+		    "(the process held this job; the line may be another's)",
+		    err, esc);
 		pproc_violation(p, why);
 		return (false);
 	}

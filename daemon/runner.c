@@ -216,6 +216,14 @@ run_pool_done(const struct run_result *res, void *arg)
 }
 
 /* Start a run; see runner.h. Failures are delivered later from the loop. */
+/* A payload given to runner_start that no run took: free it. */
+static void
+spec_drop_payload(const struct run_spec *spec)
+{
+	if (spec->payload_give)
+		free((void *)spec->payload);
+}
+
 struct run *
 runner_start(struct runner *r, const struct run_spec *spec,
     runner_done_cb cb, void *arg)
@@ -229,7 +237,8 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	run = run_new(r, spec, cb, arg);
 	if (config_handler_persistent(cfg, run->handler)) {
 		run->pjob = pool_submit(r->pool, spec, run->timeout_ms,
-		    run_pool_done, run);
+		    run_pool_done, run);	/* the job line has a copy */
+		spec_drop_payload(spec);
 		return (run);
 	}
 	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
@@ -240,11 +249,13 @@ runner_start(struct runner *r, const struct run_spec *spec,
 		run_fail_later(run, fault == HANDLER_FAULT_NAME ? RUN_DEAD :
 		    fault == HANDLER_FAULT_FILE ? RUN_MISSING : RUN_UNSTARTED,
 		    err);
+		spec_drop_payload(spec);
 		return (run);
 	}
 	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
 		log_debug("job %s (%s): %s", run->log_id, run->handler, err);
 		run_fail_later(run, outcome, err);
+		spec_drop_payload(spec);
 		return (run);
 	}
 	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
@@ -502,9 +513,11 @@ run_spawn(struct run *run, const struct config *cfg,
 	run->out_fd = child.out_fd;
 	run->err_fd = child.err_fd;
 	if (spec->payload_len > 0) {
-		run->payload = xmemdup(spec->payload, spec->payload_len);
+		run->payload = spec->payload_give ? (void *)spec->payload :
+		    xmemdup(spec->payload, spec->payload_len);
 		run->payload_len = spec->payload_len;
-	}
+	} else if (spec->payload_give)
+		free((void *)spec->payload);
 	return (0);
 }
 

@@ -22,13 +22,19 @@ struct event_base;
 struct runner;
 struct run;
 
-/* What to run. runner_start copies everything it keeps. */
+/*
+ * What to run. runner_start copies everything it keeps, except a payload
+ * given with payload_give: then it takes that malloc'd buffer (and frees
+ * it once written to the handler's stdin, or at once when the run does not
+ * start), so a big payload is not held twice while the handler reads it.
+ */
 struct run_spec {
 	const char		*job_id;
 	const char		*queue;
 	const char		*handler;
 	const void		*payload;
 	size_t			 payload_len;
+	bool			 payload_give;	/* runner_start owns payload now */
 	int			 attempt;	/* 1 on the first run */
 	int			 max_attempts;
 	int64_t			 timeout_ms;	/* effective timeout */

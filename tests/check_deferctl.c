@@ -597,6 +597,12 @@ START_TEST(purge_dead)
 	ck_assert_ptr_nonnull(strstr(err, "not dead"));
 	ck_assert_int_eq(RUN("purge", "keep"), 1);
 	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:keep"), 1);
+	/* A dead job whose ID breaks the ID rules can be shown and purged. */
+	mkjob("bad/id", "dead", 1, "x");
+	ck_assert_int_eq(RUN("show", "bad/id"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "bad/id"));
+	ck_assert_int_eq(RUN("purge", "bad/id"), 0);
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:bad/id"), 0);
 	for (int i = 0; i < N; i++)
 		redisAppendCommand(rc, "HSET " Q "job:m%d handler h", i);
 	for (int i = 0; i < N; i++)

@@ -12,6 +12,8 @@
  *	/usr/bin) or it was planted by another user; deferd then claims
  *	nothing, /healthz says why, and it claims again once the directory
  *	is safe.
+ *   memory: four jobs with 16 MB payloads at once peak at most at their
+ *	payloads plus 256 KiB each (the runner takes the job's copy).
  *   descriptors: 1,100 connections held open to /healthz's port while
  *	deferd may use only 1,024 descriptors: every job still runs on its
  *	first attempt, /healthz answers, and the log stays small.
@@ -406,6 +408,67 @@ START_TEST(planted_handlers_directory_runs_nothing)
 }
 END_TEST
 
+/* ---- memory ---- */
+
+/* VmHWM (peak resident set) of pid in KiB, or -1. */
+static long
+peak_rss_kib(pid_t pid)
+{
+	char	path[64], *text, *p;
+	long	kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((text = h_read_file(path)) != NULL &&
+	    (p = strstr(text, "VmHWM:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(text);
+	return (kib);
+}
+
+/*
+ * Four 16 MB payloads run at once: deferd's peak RSS grows by at most
+ * 4 x (16 MB + 256 KiB). Before, each payload was held by the claim
+ * reply, the job and the runner: 112 MB for the four. (Sanitizer builds
+ * keep freed memory in quarantine: skipped there.)
+ */
+START_TEST(big_payloads_are_not_held_twice)
+{
+	const size_t	 len = 16000000;
+	struct h_daemon	 d;
+	char		*payload, id[16], cfg[1024];
+	long		 base, peak;
+	int64_t		 due;
+
+#ifdef __SANITIZE_ADDRESS__
+	return;
+#endif
+	payload = malloc(len);
+	ck_assert_ptr_nonnull(payload);
+	memset(payload, 'p', len);
+	h_write_file(W.hdir, "eat", "#!/bin/sh\ncat > /dev/null\n"
+	    "echo x >> \"$OUT/ate\"\n", 0755);
+	snprintf(cfg, sizeof(cfg), "redis: {url: \"%s\"}\nconcurrency: 4\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n", W.r.url,
+	    W.hdir, W.out);
+	h_daemon_start(&d, W.work, cfg);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	base = peak_rss_kib(d.pid);
+	due = h_redis_now_ms(W.c) + 3000;	/* all four due at once */
+	for (int i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "big-%d", i);
+		h_enqueue_at_payload(W.c, id, "eat", payload, len, due);
+	}
+	free(payload);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ate")) == 4, 60000));
+	peak = peak_rss_kib(d.pid);
+	fprintf(stderr, "memory: peak RSS %ld KiB for four 16 MB payloads "
+	    "(%ld KiB at start)\n", peak, base);
+	ck_assert_msg(peak - base <= 4 * ((long)len / 1024 + 256),
+	    "peak RSS grew by %ld KiB", peak - base);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* ---- descriptors ---- */
 
 #define HELD_CONNECTIONS	1100
@@ -540,7 +603,7 @@ int
 main(void)
 {
 	Suite	*s = suite_create("hardening");
-	TCase	*tl = tcase_create("leases"), *tt, *td;
+	TCase	*tl = tcase_create("leases"), *tt, *tm, *td;
 
 	tcase_add_checked_fixture(tl, setup, teardown);
 	tcase_set_timeout(tl, 120);
@@ -555,6 +618,11 @@ main(void)
 	tcase_add_test(tt, swapped_parent_directory_runs_nothing_outside);
 	tcase_add_test(tt, planted_handlers_directory_runs_nothing);
 	suite_add_tcase(s, tt);
+	tm = tcase_create("memory");
+	tcase_add_checked_fixture(tm, setup, teardown);
+	tcase_set_timeout(tm, 120);
+	tcase_add_test(tm, big_payloads_are_not_held_twice);
+	suite_add_tcase(s, tm);
 	td = tcase_create("descriptors");
 	tcase_add_checked_fixture(td, setup, teardown);
 	tcase_set_timeout(td, 180);

@@ -508,6 +508,13 @@ h_enqueue_at(redisContext *c, const char *id, const char *handler,
 }
 
 void
+h_enqueue_at_payload(redisContext *c, const char *id, const char *handler,
+    const void *payload, size_t len, int64_t due_ms)
+{
+	enqueue_mode(c, id, handler, payload, len, "at", due_ms);
+}
+
+void
 h_enqueue_with(redisContext *c, const char *id, const char *handler,
     const char *resource, int max_attempts, int64_t delay_ms)
 {

@@ -77,6 +77,11 @@ local reply = {now, -1, 0, 0, 0}
 reply[4], reply[5] = reap_expired(P, active, delayed, dead, reap_limit, now,
     dead_max, dead_ttl, default_max, P .. 'wake', events, Q)
 local claimed, skipped, buried = 0, 0, 0
+-- Payload bytes one claim returns beyond its first job: the daemon holds
+-- a reply twice while reading it (buffer and parsed reply), so a burst of
+-- big payloads is claimed a few at a time rather than all in one reply.
+local PAYLOAD_BUDGET = 1048576
+local payload_bytes = 0
 local NUMERIC = {'attempts', 'max_attempts', 'timeout_ms'}
 
 -- The job with hash key jk as a field table and its flat HGETALL list, or
@@ -155,7 +160,7 @@ if limit > 0 then
 		emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
 	end
 	for _, id in ipairs(cands) do
-		if claimed >= limit then
+		if claimed >= limit or payload_bytes >= PAYLOAD_BUDGET then
 			break
 		end
 		local jk = P .. 'job:' .. id
@@ -173,6 +178,7 @@ if limit > 0 then
 			skipped = skipped + 1
 		else
 			claimed = claimed + 1
+			payload_bytes = payload_bytes + #(f.payload or '')
 			local token = nonce .. '-' .. claimed
 			local attempts = (uint(f.attempts) or 0) + 1
 			redis.call('HSET', jk, 'attempts', istr(attempts),
