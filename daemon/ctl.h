@@ -35,6 +35,9 @@ enum ctl_opt {
 	CTL_OPT_BATCH,
 	CTL_OPT_LIMIT,
 	CTL_OPT_ALL,
+	CTL_OPT_CHECK,
+	CTL_OPT_TZ,
+	CTL_OPT_COUNT,
 };
 
 /* The entries every command's long option table starts with. */
@@ -115,5 +118,7 @@ const char	*ctl_events(struct ctl *);
 
 /* ctl_lock.c */
 int		 ctl_cmd_lock(struct ctl *, int, char **);
+/* deferctl schedules --check EXPR [--tz ZONE] [--count N] (ctl_schedules.c) */
+int		 ctl_cmd_schedules(struct ctl *, int, char **);
 
 #endif

@@ -29,6 +29,7 @@ static const struct {
 	{ "purge", ctl_cmd_purge },
 	{ "lock", ctl_cmd_lock },
 	{ "watch", ctl_cmd_watch },
+	{ "schedules", ctl_cmd_schedules },
 };
 
 static const char	ctl_usage_text[] =
@@ -49,6 +50,8 @@ static const char	ctl_usage_text[] =
 "  lock [--ttl D] [--wait D] RESOURCE -- CMD [ARGS...]\n"
 "          (run CMD holding the lock; exit status: CMD's, or 75 if the\n"
 "          lock could not be had or was lost)\n"
+"  schedules --check EXPR [--tz ZONE] [--count N]\n"
+"          (the next N run times of a cron expression; no daemon needed)\n"
 "  help\n"
 "\n"
 "options:\n"

@@ -207,6 +207,35 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/*
+ * schedules --check: the next run times of an expression, UTC and local,
+ * without Redis; bad expressions and zones are usage errors.
+ */
+START_TEST(schedules_check)
+{
+	ck_assert_int_eq(RUN("schedules", "--check", "0 0 1 1 *", "--count",
+	    "2"), 0);
+	ck_assert_int_eq(strlen(out) > 0, 1);
+	ck_assert_ptr_nonnull(strstr(out, "-01-01T00:00:00.000Z  "));
+	ck_assert_ptr_nonnull(strstr(out, "-01-01 00:00:00 UTC\n"));
+	ck_assert_int_eq(RUN("--json", "schedules", "--check", "@daily", "--tz",
+	    "Europe/Berlin", "--count", "1"), 0);
+	ck_assert(h_json_ok(out));
+	ck_assert_ptr_nonnull(strstr(out, "\"tz\":\"Europe/Berlin\""));
+	/* Local midnight, CET or CEST whatever the season. */
+	ck_assert_ptr_nonnull(strstr(out, " 00:00:00 CE"));
+	ck_assert_int_eq(RUN("schedules", "--check", "0 0 30 2 *"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "no more run times"));
+	ck_assert_int_eq(RUN("schedules", "--check", "* * 32 * *"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "field 3 (day of month): 32 is not "
+	    "within 1-31"));
+	ck_assert_int_eq(RUN("schedules", "--check", "@daily", "--tz",
+	    "Mars/Olympus_Mons"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "unknown time zone"));
+	ck_assert_int_eq(RUN("schedules"), 2);
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
 	const char	*v[] = { "--version", NULL }, *h[] = { "--help", NULL };
@@ -633,6 +662,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, schedules_check);
 	tcase_add_test(tc, config_errors);
 	tcase_add_test(tc, enqueue_idempotent);
 	tcase_add_test(tc, enqueue_generated_id_and_fields);

@@ -32,6 +32,8 @@ need_cmd redis-cli redis-tools
 need_lib libfaketime.so.1 faketime
 # Tests only: tests/check_persist writes its persistent handlers in python3.
 [ -x /usr/bin/python3 ] || missing="$missing python3"
+# Cron schedules read time zones from the system's tzdata (cron.c).
+[ -e /usr/share/zoneinfo/Europe/Berlin ] || missing="$missing tzdata"
 [ -z "$missing" ] && exit 0
 
 line="apt-get install -y$missing"
