@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cron.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define CRON_YEARS	5		/* how far cron_next looks */
@@ -262,36 +263,11 @@ cron_check_tz(const char *tz, char *err, size_t errlen)
 	return (0);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468);
-}
-
-/* Days in month m of year y. */
-static int
-days_in_month(int y, int m)
-{
-	static const int	dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-				    31, 30, 31 };
-	bool			leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return (m == 2 && leap ? 29 : dim[m - 1]);
-}
-
 /* Whether the day of w runs, by the cron(8) rule for day and weekday. */
 static bool
 cron_day_ok(const struct cron *c, const struct wall *w)
 {
-	int64_t	days = days_from_civil(w->y, w->mo, w->d);
+	int64_t	days = util_days_from_civil(w->y, w->mo, w->d);
 	int	wday = (int)(((days % 7) + 11) % 7);	/* 1970-01-01: Thursday */
 	bool	dom = (c->dom >> w->d) & 1, dow = (c->dow >> wday) & 1;
 
@@ -338,7 +314,7 @@ static bool
 cron_next_wall(const struct cron *c, struct wall *w, int last)
 {
 	while (w->y <= last) {
-		if (w->d > days_in_month(w->y, w->mo) ||
+		if (w->d > util_days_in_month(w->y, w->mo) ||
 		    !((c->month >> w->mo) & 1))
 			wall_next_month(w);
 		else if (!cron_day_ok(c, w)) {

@@ -12,11 +12,10 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "util.h"
 
 #define CTL_MAX_EPOCH_S	253402300799LL	/* 9999-12-31T23:59:59Z */
 
-static int64_t	ctl_days_from_civil(int64_t y, int m, int d);
-static int	ctl_days_in_month(int y, int m);
 static int	ctl_digits(const char **p, int n);
 static int	ctl_parse_epoch(const char *, int64_t *ms);
 static int	ctl_parse_zone(const char *, int64_t *offset_ms);
@@ -37,31 +36,6 @@ ctl_iso_time(int64_t ms, char *buf, size_t len)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, frac);
 	return (buf);
-}
-
-/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (H. Hinnant). */
-static int64_t
-ctl_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468);
-}
-
-/* Number of days in month m (1-12) of year y. */
-static int
-ctl_days_in_month(int y, int m)
-{
-	static const int	days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-				    31, 30, 31 };
-	bool			leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return (m == 2 && leap ? 29 : days[m - 1]);
 }
 
 /* Read exactly n decimal digits at *p and advance; -1 if they are not there. */
@@ -142,7 +116,7 @@ ctl_parse_at(const char *s, int64_t *ms)
 	    (sec = ctl_digits(&s, 2)) < 0)
 		return (-1);
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > ctl_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+	    d > util_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
 		return (-1);
 	if (*s == '.' || *s == ',') {
 		if (s[1] < '0' || s[1] > '9')
@@ -152,7 +126,7 @@ ctl_parse_at(const char *s, int64_t *ms)
 	}
 	if (ctl_parse_zone(s, &off) == -1)
 		return (-1);
-	*ms = ((ctl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+	*ms = ((util_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
 	    sec) * 1000) + frac - off;
 	if (*ms < 0)
 		*ms = 0;

@@ -201,3 +201,26 @@ util_hexval(int c)
 		return (c - 'A' + 10);
 	return (-1);
 }
+
+int64_t
+util_days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468);
+}
+
+int
+util_days_in_month(int y, int m)
+{
+	static const int	days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+				    31, 30, 31 };
+	bool			leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return (m == 2 && leap ? 29 : days[m - 1]);
+}

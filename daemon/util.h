@@ -17,6 +17,14 @@
 	    (var) = (tvar))
 #endif
 
+/*
+ * Calendar arithmetic without a time zone (proleptic Gregorian): days from
+ * 1970-01-01 to y-m-d (H. Hinnant's days_from_civil), and the days of
+ * month m (1-12) of year y. For --at parsing and cron wall times.
+ */
+int64_t	util_days_from_civil(int64_t y, int m, int d);
+int	util_days_in_month(int y, int m);
+
 /* Milliseconds on CLOCK_MONOTONIC: for leases, timeouts and backoff. */
 int64_t	util_mono_ms(void);
 /* Milliseconds since the epoch on CLOCK_REALTIME: only for display and estimates. */
