@@ -458,7 +458,7 @@ START_TEST(big_payloads_are_not_held_twice)
 	due = h_redis_now_ms(W.c) + 3000;	/* all four due at once */
 	for (int i = 0; i < 4; i++) {
 		snprintf(id, sizeof(id), "big-%d", i);
-		h_enqueue_at_payload(W.c, id, "eat", payload, len, due);
+		h_enqueue_at(W.c, id, "eat", payload, len, due);
 	}
 	free(payload);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ate")) == 4, 60000));

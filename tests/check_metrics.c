@@ -767,7 +767,7 @@ START_TEST(a_past_due_time_is_not_late)
 	before = metric("deferd_claim_lateness_seconds_sum{queue=\"default\"}");
 	if (before < 0)
 		before = 0;
-	h_enqueue_at(W.c, "old", "ok", h_redis_now_ms(W.c) -
+	h_enqueue_at(W.c, "old", "ok", "", 0, h_redis_now_ms(W.c) -
 	    365LL * 86400 * 1000);
 	ck_assert(H_WAIT_UNTIL(metric("deferd_jobs_done_total" Q "ok\"}") == 1,
 	    15000));

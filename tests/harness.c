@@ -502,13 +502,6 @@ h_enqueue(redisContext *c, const char *id, const char *handler,
 
 void
 h_enqueue_at(redisContext *c, const char *id, const char *handler,
-    int64_t due_ms)
-{
-	enqueue_mode(c, id, handler, "", 0, "at", due_ms);
-}
-
-void
-h_enqueue_at_payload(redisContext *c, const char *id, const char *handler,
     const void *payload, size_t len, int64_t due_ms)
 {
 	enqueue_mode(c, id, handler, payload, len, "at", due_ms);

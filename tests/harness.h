@@ -88,13 +88,9 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  */
 void		 h_enqueue(redisContext *c, const char *id, const char *handler,
 		    const void *payload, size_t len, int64_t delay_ms);
-/* The same, due at due_ms (ms since the epoch; may be past), payload empty. */
+/* The same, due at due_ms (ms since the epoch; may be past). */
 void		 h_enqueue_at(redisContext *c, const char *id, const char *handler,
-		    int64_t due_ms);
-/* The same with a payload. */
-void		 h_enqueue_at_payload(redisContext *c, const char *id,
-		    const char *handler, const void *payload, size_t len,
-		    int64_t due_ms);
+		    const void *payload, size_t len, int64_t due_ms);
 /*
  * The same with a resource (lock name, "" for none) and max_attempts (0 for
  * the config's), payload empty.
