@@ -18,10 +18,11 @@ TITLES = {
     "F": "F. Expirations: rule keys expiring among 100,000 volatile keys",
     "G": "G. Locks: the burst with every job on one of 100 resources",
     "P": "P. Persistent: jobs due at one instant, no-op persistent handler",
+    "S": "S. Schedules: one every-1s schedule for 60 s, by 1 and by 3 daemons",
     "peers": "Peers: deferd, BullMQ and the seed loop on one Redis",
 }
 
-ORDER = ["R", "A", "P", "B", "C", "D", "E", "F", "G", "peers"]
+ORDER = ["R", "A", "P", "B", "C", "D", "E", "F", "G", "S", "peers"]
 
 NOTES = {
     "R": "ZADD and the enqueue script with 8 clients and pipeline 16; the "
@@ -84,6 +85,12 @@ NOTES = {
          "/proc/PID/stat. `redis_calls_per_job`: INFO commandstats, calls "
          "inside scripts included, ours excluded. `lost`: jobs left in "
          "delayed, active or dead plus jobs the handler never received.",
+    "S": "`schedules: [{name: beat, every: 1s, handler: probe}]` on 1 "
+         "daemon, then on 3 daemons sharing it, each run 60 s. Lateness = "
+         "probe start - tick (the tick is in the job ID, cron:beat:TICK_MS). "
+         "`ticks`: distinct ticks run; `duplicate_ticks`: ticks run more "
+         "than once (must be 0); `missing_ticks`: ticks between the first "
+         "and the last that did not run (must be 0).",
     "peers": "One run, one private redis-server (unix socket, no "
              "persistence, `maxmemory-policy noeviction`), the systems one "
              "after another with the Redis flushed between them. "

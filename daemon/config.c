@@ -7,7 +7,8 @@
  * config_schema.c walks the tree against them, so that every key is parsed,
  * range-checked and reported the same way: "FILE:LINE:COLUMN: message" with
  * 1-based positions. This file also holds the list and mapping keys
- * (queues, environment, overrides, rules, sources) and the cross-key rules
+ * (queues, environment, overrides, rules, sources; schedules are in
+ * config_schedules.c) and the cross-key rules
  * (queues named by rules and sources, the Redis URL with username and
  * password file) that run once the whole file is read. It never logs and
  * never applies a config; callers do that.
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_schedules.h"
 #include "config_schema.h"
 #include "config_yaml.h"
 #include "glob.h"
@@ -303,6 +305,7 @@ static const struct cs_key root_keys[] = {
 	{ .name = "locks", .type = &cs_t_section, .aux = &locks_section },
 	{ .name = "expirations", .type = &cs_t_section, .aux = &expirations_section },
 	{ .name = "sources", .type = &T_SOURCES },
+	{ .name = "schedules", .type = &config_t_schedules },
 	{ .name = "log", .type = &cs_t_section, .aux = &log_section },
 	{ .name = "metrics", .type = &cs_t_section, .aux = &metrics_section },
 	{ .name = "events", .type = &cs_t_bool, .off = C(events), .def = 1 },
@@ -506,27 +509,9 @@ parse_rules(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 
 	(void)k;
 	(void)dst;
-	if (cy_is_null(n))
-		return (0);
-	if (n->type != CY_SEQ)
-		return (cs_type_error(ctx, n, "a list of rules"));
-	for (size_t i = 0; i < n->nitems; i++) {
-		struct expiration_rule	*r;
-		size_t			 len;
-		int			 rc;
-
-		c->expirations.rules = xreallocarray(c->expirations.rules,
-		    c->expirations.nrules + 1, sizeof(*c->expirations.rules));
-		r = &c->expirations.rules[c->expirations.nrules++];
-		memset(r, 0, sizeof(*r));
-		cs_apply_defaults(rule_keys, r);
-		len = cs_path_push_index(ctx, i);
-		rc = cs_walk_map(ctx, &rule_section, n->items[i], r);
-		cs_path_pop(ctx, len);
-		if (rc == -1)
-			return (-1);
-	}
-	return (0);
+	return (cs_parse_list(ctx, n, "a list of rules", &rule_section,
+	    (void **)&c->expirations.rules, &c->expirations.nrules,
+	    sizeof(*c->expirations.rules)));
 }
 
 /* sources: a list of source mappings. */
@@ -538,27 +523,8 @@ parse_sources(struct cs_ctx *ctx, const struct cs_key *k,
 
 	(void)k;
 	(void)dst;
-	if (cy_is_null(n))
-		return (0);
-	if (n->type != CY_SEQ)
-		return (cs_type_error(ctx, n, "a list of sources"));
-	for (size_t i = 0; i < n->nitems; i++) {
-		struct source	*s;
-		size_t		 len;
-		int		 rc;
-
-		c->sources = xreallocarray(c->sources, c->nsources + 1,
-		    sizeof(*c->sources));
-		s = &c->sources[c->nsources++];
-		memset(s, 0, sizeof(*s));
-		cs_apply_defaults(source_keys, s);
-		len = cs_path_push_index(ctx, i);
-		rc = cs_walk_map(ctx, &source_section, n->items[i], s);
-		cs_path_pop(ctx, len);
-		if (rc == -1)
-			return (-1);
-	}
-	return (0);
+	return (cs_parse_list(ctx, n, "a list of sources", &source_section,
+	    (void **)&c->sources, &c->nsources, sizeof(*c->sources)));
 }
 
 /* zset:, list:, channel: or pattern: of a source (dst is the source). */
@@ -690,15 +656,20 @@ check_queue_ref(struct cs_ctx *ctx, const struct cy_node *list,
 	    cs_esc(q, buf, sizeof(buf))));
 }
 
-/* Rules and sources may only name queues listed in queues. */
+/* Rules, sources and schedules may only name queues listed in queues. */
 static int
 check_queue_refs(struct cs_ctx *ctx)
 {
 	const struct config	*c = ctx->config;
-	const struct cy_node	*rules, *sources;
+	const struct cy_node	*rules, *sources, *schedules;
 
 	rules = cy_map_get(cy_map_get(ctx->root, "expirations"), "rules");
 	sources = cy_map_get(ctx->root, "sources");
+	schedules = cy_map_get(ctx->root, "schedules");
+	for (size_t i = 0; i < c->nschedules; i++)
+		if (check_queue_ref(ctx, schedules, "schedules", i,
+		    c->schedules[i].queue) == -1)
+			return (-1);
 	for (size_t i = 0; i < c->expirations.nrules; i++)
 		if (check_queue_ref(ctx, rules, "expirations.rules", i,
 		    c->expirations.rules[i].queue) == -1)
@@ -921,6 +892,7 @@ config_free(struct config *c)
 		free(c->sources[i].queue);
 	}
 	free(c->sources);
+	config_schedules_free(c);
 	free(c->metrics.listen);
 	free(c);
 }
@@ -932,6 +904,17 @@ config_override(const struct config *c, const char *handler)
 	for (size_t i = 0; i < c->handlers.noverrides; i++)
 		if (strcmp(c->handlers.overrides[i].name, handler) == 0)
 			return (&c->handlers.overrides[i]);
+	return (NULL);
+}
+
+/* The schedule named name, or NULL. */
+const struct schedule *
+config_schedule(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nschedules; i++)
+		if (c->schedules[i].name != NULL &&
+		    strcmp(c->schedules[i].name, name) == 0)
+			return (&c->schedules[i]);
 	return (NULL);
 }
 
@@ -1023,7 +1006,7 @@ const char *
 config_unbounded_key(void)
 {
 	const struct cs_key	*tables[] = { root_keys, override_keys,
-				    rule_keys, source_keys };
+				    rule_keys, source_keys, config_schedule_keys };
 	const char		*name;
 
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cron.h"
 #include "log.h"
 #include "redisurl.h"
 
@@ -83,6 +84,31 @@ struct source {
 	int64_t			 score_unit_ms;	/* zset: 1000 for s (default), 1 for ms */
 };
 
+/* schedules[].missed: what a schedule does with ticks no daemon enqueued in time. */
+enum missed_policy {
+	MISSED_SKIP = 0,	/* only the ticks still ahead */
+	MISSED_ONCE,		/* one run for all of them (the latest) */
+	MISSED_ALL,		/* each of them, the latest SCHEDULE_MISSED_MAX */
+};
+
+#define SCHEDULE_MISSED_MAX	100	/* ticks run by missed: all */
+#define SCHEDULE_NAME_MAX	100	/* bytes; the job ID is cron:NAME:EPOCH_MS */
+
+/* schedules[]: a periodic job (schedules.c). Exactly one of cron, every. */
+struct schedule {
+	char			*name;		/* required, unique */
+	char			*cron_expr;	/* cron:, or NULL */
+	struct cron		 cron;		/* cron_expr parsed */
+	int64_t			 every_ms;	/* every: (>= 1s), or 0 */
+	char			*handler;	/* required */
+	char			*payload;	/* NULL: empty */
+	char			*queue;		/* NULL: the first of queues */
+	char			*resource;	/* lock name, or NULL */
+	char			*timezone;	/* cron only; NULL: UTC */
+	enum missed_policy	 missed;	/* skip */
+	int64_t			 jitter_ms;	/* 0: run at the tick */
+};
+
 struct env_var {
 	char	*name;
 	char	*value;
@@ -154,6 +180,9 @@ struct config {
 	struct source	*sources;
 	size_t		 nsources;
 
+	struct schedule	*schedules;
+	size_t		 nschedules;
+
 	struct {
 		enum log_level	level;	/* info */
 		enum log_format	format;	/* text */
@@ -188,6 +217,8 @@ int		 config_handler_max_attempts(const struct config *, const char *handler);
 int		 config_handler_max_concurrency(const struct config *, const char *handler);
 /* Whether handler runs in persistent mode (its override says so). */
 bool		 config_handler_persistent(const struct config *, const char *handler);
+/* The schedule named name, or NULL. */
+const struct schedule *config_schedule(const struct config *, const char *name);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);
 /* A numeric key bound beyond CONFIG_SCRIPT_INT_MAX, or NULL (tests). */

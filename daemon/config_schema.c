@@ -419,6 +419,32 @@ cs_walk_map(struct cs_ctx *ctx, const struct cs_section *sec,
 	return (sec->check != NULL ? sec->check(ctx, n, base) : 0);
 }
 
+int
+cs_parse_list(struct cs_ctx *ctx, const struct cy_node *n, const char *what,
+    const struct cs_section *sec, void **items, size_t *nitems, size_t size)
+{
+	if (cy_is_null(n))
+		return (0);
+	if (n->type != CY_SEQ)
+		return (cs_type_error(ctx, n, what));
+	for (size_t i = 0; i < n->nitems; i++) {
+		char	*item;
+		size_t	 len;
+		int	 rc;
+
+		*items = xreallocarray(*items, *nitems + 1, size);
+		item = (char *)*items + size * (*nitems)++;
+		memset(item, 0, size);
+		cs_apply_defaults(sec->keys, item);
+		len = cs_path_push_index(ctx, i);
+		rc = cs_walk_map(ctx, sec, n->items[i], item);
+		cs_path_pop(ctx, len);
+		if (rc == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 /* Store the defaults of every key in the table into base. */
 void
 cs_apply_defaults(const struct cs_key *keys, void *base)

@@ -121,6 +121,15 @@ int		 cs_check_keys(struct cs_ctx *, const struct cy_node *map);
 /* Parse mapping n (NULL or null: empty) against sec into base, then check. */
 int		 cs_walk_map(struct cs_ctx *, const struct cs_section *sec,
 		    const struct cy_node *n, void *base);
+/*
+ * A list of mappings (null: none; else what is expected, e.g. "a list of
+ * rules"), each parsed against sec into a new zeroed element of *items
+ * (size bytes each, defaults applied), counted in *nitems; an element that
+ * failed is counted too, so that the caller's free covers it.
+ */
+int		 cs_parse_list(struct cs_ctx *, const struct cy_node *n,
+		    const char *what, const struct cs_section *sec, void **items,
+		    size_t *nitems, size_t size);
 /* Store the default of every key of a table into base. */
 void		 cs_apply_defaults(const struct cs_key *keys, void *base);
 /* The init of a type with no default of its own (the zeroed struct). */

@@ -449,6 +449,24 @@ cron_format_local(int64_t t, const char *tz, char *buf, size_t len)
 	return (buf);
 }
 
+char *
+cron_format_iso(int64_t t, const char *tz, char *buf, size_t len, char *off,
+    size_t offlen)
+{
+	char		*saved = tz_push(tz);
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+	long		 g;
+
+	localtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	g = tm.tm_gmtoff;
+	snprintf(off, offlen, "%c%02ld:%02ld", g < 0 ? '-' : '+',
+	    labs(g) / 3600, labs(g) % 3600 / 60);
+	tz_pop(saved);
+	return (buf);
+}
+
 int64_t
 cron_next(const struct cron *c, const char *tz, int64_t after_s)
 {

@@ -56,4 +56,11 @@ int64_t	cron_next(const struct cron *c, const char *tz, int64_t after_s);
  */
 char	*cron_format_local(int64_t t, const char *tz, char *buf, size_t len);
 
+/*
+ * Instant t as ISO 8601 local time of tz: "2026-03-29T03:00:00" into buf
+ * and its UTC offset "+02:00" into off; returns buf.
+ */
+char	*cron_format_iso(int64_t t, const char *tz, char *buf, size_t len,
+	    char *off, size_t offlen);
+
 #endif

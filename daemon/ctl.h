@@ -94,8 +94,6 @@ void		 ctl_json_str(const char *);
 void		 ctl_json_bytes(const char *, size_t);
 int		 ctl_finish(int status);
 
-/* ctl_time.c */
-char		*ctl_iso_time(int64_t ms, char *buf, size_t len);
 int		 ctl_parse_at(const char *, int64_t *ms);
 
 /* ctl_enqueue.c */

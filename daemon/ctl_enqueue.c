@@ -386,7 +386,7 @@ enq_one(struct ctl *ctl, struct enq_ctx *x)
 			printf(",\"created\":%s", created ? "true" : "false");
 			if (due >= 0)
 				printf(",\"due_ms\":%" PRId64 ",\"due\":\"%s\"}\n",
-				    due, ctl_iso_time(due, when, sizeof(when)));
+				    due, util_iso_ms(due, when, sizeof(when)));
 			else
 				printf(",\"due_ms\":null,\"due\":null}\n");
 		} else

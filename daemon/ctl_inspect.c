@@ -148,7 +148,7 @@ show_text(struct ctl *ctl, const char *id, const char *state, int which,
 	    ctl_queue(ctl), "state", state);
 	if (which >= 0)
 		printf("%-12s %s\n", show_states[which].when,
-		    ctl_iso_time(when, iso, sizeof(iso)));
+		    util_iso_ms(when, iso, sizeof(iso)));
 	for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements;
 	    i += 2)
 		show_text_field(h->element[i], h->element[i + 1]);
@@ -177,7 +177,7 @@ show_text_field(const redisReply *k, const redisReply *v)
 	printf("%s", util_escape(v->str, v->len, buf, sizeof(buf)));
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
 		if (strcmp(k->str, times[i]) == 0 && v->len > 0)
-			printf(" (%s)", ctl_iso_time(strtoll(v->str, NULL, 10),
+			printf(" (%s)", util_iso_ms(strtoll(v->str, NULL, 10),
 			    iso, sizeof(iso)));
 	putchar('\n');
 }
@@ -198,7 +198,7 @@ show_json(struct ctl *ctl, const char *id, const char *state, int which,
 	if (which >= 0)
 		printf(",\"%s_ms\":%" PRId64 ",\"%s\":\"%s\"",
 		    show_states[which].when, when, show_states[which].when,
-		    ctl_iso_time(when, iso, sizeof(iso)));
+		    util_iso_ms(when, iso, sizeof(iso)));
 	printf(",\"job\":");
 	if (h->type == REDIS_REPLY_ARRAY && h->elements > 0) {
 		for (size_t i = 0; i + 1 < h->elements; i += 2) {
@@ -307,7 +307,7 @@ list_line(struct ctl *ctl, const redisReply *id, const redisReply *score,
 		at = h->element[1]->type == REDIS_REPLY_STRING ? h->element[1] : NULL;
 		le = h->element[2]->type == REDIS_REPLY_STRING ? h->element[2] : NULL;
 	}
-	ctl_iso_time(ms, iso, sizeof(iso));
+	util_iso_ms(ms, iso, sizeof(iso));
 	if (!ctl->json) {
 		printf("%s %s %s %s%s%s\n", id->str, iso, hd ? hd->str : "-",
 		    at ? at->str : "0", le && le->len ? " " : "",

@@ -20,24 +20,6 @@ static int	ctl_digits(const char **p, int n);
 static int	ctl_parse_epoch(const char *, int64_t *ms);
 static int	ctl_parse_zone(const char *, int64_t *offset_ms);
 
-/* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf; returns buf. */
-char *
-ctl_iso_time(int64_t ms, char *buf, size_t len)
-{
-	time_t		secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int		frac = (int)(ms - (int64_t)secs * 1000);
-	struct tm	tm;
-
-	if (gmtime_r(&secs, &tm) == NULL) {
-		snprintf(buf, len, "%lld", (long long)ms);
-		return (buf);
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
-	return (buf);
-}
-
 /* Read exactly n decimal digits at *p and advance; -1 if they are not there. */
 static int
 ctl_digits(const char **p, int n)

@@ -262,7 +262,7 @@ watch_print(const struct watch *w, const char *msg, size_t len)
 		printf("%s\n", util_escape(msg, len, esc, sizeof(esc)));
 		return;
 	}
-	printf("%s %-13s %s %s %s", ctl_iso_time(strtoll(f[5], NULL, 10), iso,
+	printf("%s %-13s %s %s %s", util_iso_ms(strtoll(f[5], NULL, 10), iso,
 	    sizeof(iso)), f[0], f[1], f[2], f[3]);
 	if (strcmp(f[4], "-") != 0)
 		printf(" #%s", f[4]);

@@ -10,7 +10,8 @@
  * events check passed), STATUS= with live counts, WATCHDOG=1 from a loop
  * timer, RELOADING=1 then READY=1 around a reload, STOPPING=1 on the first
  * stop signal. A reload that changed expiration rules or sources restarts
- * the sources (sources_reload).
+ * the sources (sources_reload); schedules follow every reload
+ * (schedules_reload).
  */
 #include <event2/event.h>
 
@@ -33,6 +34,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "schedules.h"
 #include "sources.h"
 #include "subcheck.h"
 #include "sdnotify.h"
@@ -233,8 +235,10 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 			break;
 		for (size_t i = 0; i < d->nscheds; i++)
 			sched_start(d->scheds[i]);
+		schedules_up(d->schedules);
 		break;
 	case RCONN_DOWN:
+		schedules_down(d->schedules);
 		for (size_t i = 0; i < d->nscheds; i++)
 			sched_stop(d->scheds[i]);
 		deferd_notify_status(d, false);
@@ -344,6 +348,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 		log_warn("sd_notify STOPPING=1");
 	for (size_t i = 0; i < d->nscheds; i++)
 		sched_stop(d->scheds[i]);
+	schedules_down(d->schedules);
 	job_requeue_waiting(d);
 	if (d->njobs == 0) {
 		deferd_finish(d, "no jobs running");
@@ -409,6 +414,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	deferd_set_events(d);
 	metrics_http_reconfigure(d->http);
 	sources_reload(d->sources, old);
+	schedules_reload(d->schedules, old);
 	hold_check_now(d->hold);
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
@@ -507,6 +513,7 @@ deferd_new(struct config *cfg)
 	for (size_t i = 0; i < cfg->nqueues; i++)
 		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i]);
 	d->sources = sources_new(d);
+	d->schedules = schedules_new(d);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->signals[i] = evsignal_new(d->base, sigs[i], deferd_signal_cb, d);
 		if (d->signals[i] == NULL || event_add(d->signals[i], NULL) == -1)
@@ -554,6 +561,7 @@ deferd_free(struct deferd *d)
 	rconn_free(d->sub);
 	subcheck_free(d->subcheck);	/* after: their last callbacks reach it */
 	sources_free(d->sources);
+	schedules_free(d->schedules);
 	metrics_http_free(d->http);
 	free(d->events_chan);
 	job_free_all(d);

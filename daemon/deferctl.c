@@ -50,6 +50,7 @@ static const char	ctl_usage_text[] =
 "  lock [--ttl D] [--wait D] RESOURCE -- CMD [ARGS...]\n"
 "          (run CMD holding the lock; exit status: CMD's, or 75 if the\n"
 "          lock could not be had or was lost)\n"
+"  schedules   (each configured schedule: last tick, next 3 run times)\n"
 "  schedules --check EXPR [--tz ZONE] [--count N]\n"
 "          (the next N run times of a cron expression; no daemon needed)\n"
 "  help\n"

@@ -26,6 +26,7 @@ struct rconn;
 struct subcheck;
 struct runner;
 struct sched;
+struct schedules;
 struct sources;
 
 
@@ -41,6 +42,7 @@ struct deferd {
 	struct subcheck		*subcheck;	/* liveness of sub */
 	struct runner		*runner;
 	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
+	struct schedules	*schedules;	/* periodic jobs (schedules.c) */
 	struct sched		**scheds;	/* one per queue, cfg->queues order */
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */

@@ -71,6 +71,9 @@ void		 metrics_job_lock_conflict(const char *queue, const char *handler);
 /* n dead jobs removed for reason ("max_jobs" or "ttl"). */
 void		 metrics_dead_trimmed(const char *queue, const char *reason,
 		    long long n);
+/* Ticks of a schedule this daemon enqueued, and missed ticks it found. */
+void		 metrics_schedule_ticks(const char *schedule, uint64_t enqueued,
+		    uint64_t missed);
 /* A job went back because its handler is missing here (missing.c). */
 void		 metrics_job_missing(const char *handler);
 /* A connection role ("cmd", "sub", ...) went up or down; up again after down counts a reconnect. */

@@ -29,7 +29,7 @@ struct ring {
 static struct {
 	bool		 ready;
 	struct mfamily	*claimed, *done, *retried, *dead, *conflicts, *missing;
-	struct mfamily	*trimmed;
+	struct mfamily	*trimmed, *sched_enqueued, *sched_missed;
 	struct mfamily	*running, *concurrency, *duration;
 	struct mfamily	*late_claim, *late_start;
 	struct mfamily	*redis_up, *reconnects, *rtt;
@@ -86,6 +86,14 @@ metrics_init_jobs(void)
 	m.trimmed = metrics_family(MTYPE_COUNTER, "deferd_dead_trimmed_total",
 	    "Dead jobs removed for good by dead.max_jobs or dead.ttl.", 2,
 	    L("queue", "reason"), NULL, 0);
+	m.sched_enqueued = metrics_family(MTYPE_COUNTER,
+	    "deferd_schedule_ticks_enqueued_total", "Ticks of periodic jobs "
+	    "this daemon enqueued (the first daemon to get there enqueues a "
+	    "tick).", 1, L("schedule"), NULL, 0);
+	m.sched_missed = metrics_family(MTYPE_COUNTER,
+	    "deferd_schedule_ticks_missed_total", "Ticks of periodic jobs no "
+	    "daemon enqueued before their time, found by this daemon (run or "
+	    "not per schedules[].missed).", 1, L("schedule"), NULL, 0);
 	m.running = metrics_family(MTYPE_GAUGE, "deferd_handlers_running",
 	    "Handler processes running now.", 0, NULL, NULL, 0);
 	m.concurrency = metrics_family(MTYPE_GAUGE, "deferd_concurrency_limit",
@@ -256,6 +264,18 @@ metrics_dead_trimmed(const char *queue, const char *reason, long long n)
 {
 	if (m.ready)
 		metrics_add(m.trimmed, L(queue, reason), (double)n);
+}
+
+void
+metrics_schedule_ticks(const char *schedule, uint64_t enqueued,
+    uint64_t missed)
+{
+	if (!m.ready)
+		return;
+	if (enqueued > 0)
+		metrics_add(m.sched_enqueued, L(schedule), (double)enqueued);
+	if (missed > 0)
+		metrics_add(m.sched_missed, L(schedule), (double)missed);
 }
 
 void

@@ -34,6 +34,7 @@ enum script_id {
 	SCRIPT_LISTRECOVER,
 	SCRIPT_ENQUEUE_BATCH,	/* deferctl enqueue --batch */
 	SCRIPT_OUTCOME,		/* batched complete / retry / bury */
+	SCRIPT_SCHEDULE,	/* periodic jobs' ticks (schedules.c) */
 	SCRIPT_COUNT
 };
 

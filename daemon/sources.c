@@ -76,6 +76,8 @@ static const struct {
 	{ "expired_key", "DEFERD_EXPIRED_KEY" },
 	{ "expired_db", "DEFERD_EXPIRED_DB" },
 	{ "match", "DEFERD_MATCH" },
+	{ "schedule", "DEFERD_SCHEDULE" },
+	{ "tick", "DEFERD_TICK" },
 };
 
 bool

@@ -224,3 +224,21 @@ util_days_in_month(int y, int m)
 
 	return (m == 2 && leap ? 29 : days[m - 1]);
 }
+
+/* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf; returns buf. */
+char *
+util_iso_ms(int64_t ms, char *buf, size_t len)
+{
+	time_t		secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int		frac = (int)(ms - (int64_t)secs * 1000);
+	struct tm	tm;
+
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "%lld", (long long)ms);
+		return (buf);
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, frac);
+	return (buf);
+}

@@ -54,4 +54,7 @@ char	*util_base64(const void *src, size_t len);
 /* Generate a fresh job ID "<epoch-ms-hex>-<16 hex random>" into out (>= 40 bytes). */
 void	util_new_job_id(char *out, size_t outlen);
 
+/* ms since the epoch as ISO 8601 UTC with milliseconds ("...T19:00:00.000Z"). */
+char	*util_iso_ms(int64_t ms, char *buf, size_t len);
+
 #endif

@@ -240,6 +240,39 @@ static const struct bad bad_configs[] = {
 	{ "metrics: {listen: localhost}\n",
 	  "t.yaml:1:19: metrics.listen: expected host:port with a port from 1 to 65535, "
 	  "got 'localhost'" },
+	/* Schedules: each mistake names its field at its place. */
+	{ "schedules:\n  - {name: a, cron: \"0 0 32 * *\", handler: h}\n",
+	  "t.yaml:2:21: schedules[0].cron: field 3 (day of month): 32 is not "
+	  "within 1-31" },
+	{ "schedules:\n  - {name: a, cron: \"0 0 * * *\", handler: h, "
+	  "timezone: Mars/Olympus}\n",
+	  "t.yaml:2:56: schedules[0].timezone: unknown time zone 'Mars/Olympus' "
+	  "(not in the system's tzdata: apt-get install tzdata)" },
+	{ "schedules:\n  - {name: a, every: 500ms, handler: h}\n",
+	  "t.yaml:2:22: schedules[0].every: must be between 1s and 366d, got 500ms" },
+	{ "schedules:\n  - {name: a, every: 1m, handler: h}\n"
+	  "  - {name: a, every: 1h, handler: h}\n",
+	  "t.yaml:3:12: schedules[1].name: duplicate schedule name 'a'" },
+	{ "schedules:\n  - {name: a, every: 1m, cron: \"* * * * *\", handler: h}\n",
+	  "t.yaml:2:22: schedules[0].every: give only one of cron and every" },
+	{ "schedules:\n  - {name: a, handler: h}\n",
+	  "t.yaml:2:5: schedules[0]: one of cron and every is required" },
+	{ "schedules:\n  - {name: a, every: 1m}\n",
+	  "t.yaml:2:5: schedules[0]: handler is required" },
+	{ "schedules:\n  - {every: 1m, handler: h}\n",
+	  "t.yaml:2:5: schedules[0]: name is required" },
+	{ "schedules:\n  - {name: \"a:b\", every: 1m, handler: h}\n",
+	  "t.yaml:2:12: schedules[0].name: expected a schedule name of 1-100 "
+	  "characters matching [A-Za-z0-9][A-Za-z0-9_.-]*, got 'a:b'" },
+	{ "schedules:\n  - {name: a, every: 1m, handler: h, missed: twice}\n",
+	  "t.yaml:2:46: schedules[0].missed: expected skip, once or all, got 'twice'" },
+	{ "schedules:\n  - {name: a, every: 1m, handler: h, queue: mail}\n",
+	  "t.yaml:2:45: schedules[0].queue: unknown queue 'mail'; add it to queues" },
+	{ "schedules:\n  - {name: a, every: 1m, handler: h, timezone: UTC}\n",
+	  "t.yaml:2:48: schedules[0].timezone: applies only to cron schedules; "
+	  "every counts from the epoch and needs no time zone" },
+	{ "schedules: {a: 1}\n",
+	  "t.yaml:1:12: schedules: expected a list of schedules, got a mapping" },
 	{ "metrics: {listen: \"127.0.0.1:70000\"}\n",
 	  "t.yaml:1:19: metrics.listen: expected host:port with a port from 1 to 65535, "
 	  "got '127.0.0.1:70000'" },
@@ -630,6 +663,50 @@ START_TEST(rich_config)
 END_TEST
 
 /* Flow style and block style give the same config. */
+/* A schedule with every key, and one with only what is required. */
+START_TEST(schedules_parsed)
+{
+	struct config		*c = load_ok(
+	    "queues: [default, mail]\n"
+	    "schedules:\n"
+	    "  - name: nightly-report\n"
+	    "    cron: \"30 2 * * MON-FRI\"\n"
+	    "    timezone: Europe/Berlin\n"
+	    "    handler: report\n"
+	    "    payload: \"{\\\"kind\\\": \\\"daily\\\"}\"\n"
+	    "    queue: mail\n"
+	    "    resource: reports\n"
+	    "    missed: once\n"
+	    "    jitter: 30s\n"
+	    "  - {name: beat, every: 15s, handler: ping}\n");
+	const struct schedule	*a = config_schedule(c, "nightly-report");
+	const struct schedule	*b = config_schedule(c, "beat");
+
+	ck_assert_int_eq(c->nschedules, 2);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(a->cron_expr, "30 2 * * MON-FRI");
+	ck_assert_int_eq(a->every_ms, 0);
+	ck_assert_str_eq(a->timezone, "Europe/Berlin");
+	ck_assert_str_eq(a->handler, "report");
+	ck_assert_str_eq(a->payload, "{\"kind\": \"daily\"}");
+	ck_assert_str_eq(a->queue, "mail");
+	ck_assert_str_eq(a->resource, "reports");
+	ck_assert_int_eq(a->missed, MISSED_ONCE);
+	ck_assert_int_eq(a->jitter_ms, 30 * SEC);
+	ck_assert(a->cron.hour == (1u << 2) && a->cron.dow == 0x3e);
+	ck_assert_int_eq(b->every_ms, 15 * SEC);
+	ck_assert_ptr_null(b->cron_expr);
+	ck_assert_ptr_null(b->timezone);
+	ck_assert_ptr_null(b->payload);
+	ck_assert_ptr_null(b->queue);
+	ck_assert_int_eq(b->missed, MISSED_SKIP);
+	ck_assert_int_eq(b->jitter_ms, 0);
+	ck_assert_ptr_null(config_schedule(c, "other"));
+	config_free(c);
+}
+END_TEST
+
 START_TEST(flow_and_block)
 {
 	struct config	*a, *b;
@@ -930,6 +1007,7 @@ main(void)
 	tcase_add_test(tc, big_environment_and_a_late_repeat);
 	tcase_add_test(tc, example_file);
 	tcase_add_test(tc, rich_config);
+	tcase_add_test(tc, schedules_parsed);
 	tcase_add_test(tc, flow_and_block);
 	tcase_add_test(tc, relative_paths);
 	tcase_add_test(tc, file_errors);
