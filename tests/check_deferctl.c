@@ -209,7 +209,8 @@ END_TEST
 
 /*
  * schedules --check: the next run times of an expression, UTC and local,
- * without Redis; bad expressions and zones are usage errors.
+ * without Redis; bad expressions and zones are usage errors. Without
+ * --check: the configured schedules (none in this config).
  */
 START_TEST(schedules_check)
 {
@@ -232,7 +233,13 @@ START_TEST(schedules_check)
 	ck_assert_int_eq(RUN("schedules", "--check", "@daily", "--tz",
 	    "Mars/Olympus_Mons"), 2);
 	ck_assert_ptr_nonnull(strstr(err, "unknown time zone"));
-	ck_assert_int_eq(RUN("schedules"), 2);
+	/* Without --check: the configured schedules (none here). */
+	ck_assert_int_eq(RUN("schedules"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "no schedules in "));
+	ck_assert_int_eq(RUN("--json", "schedules"), 0);
+	ck_assert_str_eq(out, "[]\n");
+	ck_assert_int_eq(RUN("schedules", "--tz", "UTC"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--tz and --count go with --check"));
 }
 END_TEST
 
