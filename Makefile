@@ -3,7 +3,8 @@
 #   make            build deferd and deferctl (installs missing Debian packages when it can)
 #   make demo       order timeouts end to end (private redis-server, example handlers)
 #   make run        run deferd in the foreground with config/deferd.yaml (private redis-server if needed)
-#   make check      all tests (unit + integration against a real redis-server); alias: make test
+#   make check      all tests (unit + integration against a real redis-server) and modgraph; alias: make test
+#   make modgraph   the daemon's module graph (who calls whom); fails on a cycle
 #   make check-asan the same tests built with AddressSanitizer + UBSan
 #   make bench-peers deferd beside BullMQ and a ZRANGEBYSCORE+ZREM loop (npm; not in CI)
 #   make fuzz       libFuzzer on each parser, FUZZ_SECONDS (60) each (needs clang);
@@ -63,7 +64,7 @@ FUZZ_FLAGS	?=
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_BINS	+= $(FUZZ_REPLAYS)
 
-.PHONY: all deps run check test check-asan install uninstall clean bench bench-peers demo
+.PHONY: all deps run check test check-asan modgraph install uninstall clean bench bench-peers demo
 .PHONY: fuzz fuzz-run clean-fuzz
 .SECONDARY:
 
@@ -112,7 +113,13 @@ $(BUILD)/fuzz/fuzzer_%: $(BUILD)/fuzz/fuzz_%.o $(FUZZ_SUPPORT) $(BUILD)/libdefer
 
 # Every test binary runs even when an earlier one failed; the target fails if any did.
 check: all $(TEST_BINS)
+	@tools/modgraph $(BUILD) > $(BUILD)/modgraph.txt || { cat $(BUILD)/modgraph.txt; exit 1; }
+	@tail -1 $(BUILD)/modgraph.txt
 	@DEFERD_BUILD=$(abspath $(BUILD)) tools/run-tests.sh $(TEST_BINS)
+
+# Lower modules never call up: the graph of daemon/ must stay acyclic.
+modgraph: all
+	tools/modgraph $(BUILD)
 
 test: check
 

@@ -907,15 +907,11 @@ config_override(const struct config *c, const char *handler)
 	return (NULL);
 }
 
-/* The schedule named name, or NULL. */
-const struct schedule *
-config_schedule(const struct config *c, const char *name)
+/* The queue a rule, source or schedule names, or the first queue. */
+const char *
+config_queue(const struct config *c, const char *queue)
 {
-	for (size_t i = 0; i < c->nschedules; i++)
-		if (c->schedules[i].name != NULL &&
-		    strcmp(c->schedules[i].name, name) == 0)
-			return (&c->schedules[i]);
-	return (NULL);
+	return (queue != NULL ? queue : c->queues[0]);
 }
 
 /* The handler's timeout: its override, else handlers.timeout. */

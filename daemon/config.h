@@ -217,7 +217,9 @@ int		 config_handler_max_attempts(const struct config *, const char *handler);
 int		 config_handler_max_concurrency(const struct config *, const char *handler);
 /* Whether handler runs in persistent mode (its override says so). */
 bool		 config_handler_persistent(const struct config *, const char *handler);
-/* The schedule named name, or NULL. */
+/* queue (of a rule, source or schedule), or NULL: the first of queues. */
+const char	*config_queue(const struct config *, const char *queue);
+/* The schedule named name, or NULL (config_schedules.c). */
 const struct schedule *config_schedule(const struct config *, const char *name);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);

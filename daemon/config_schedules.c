@@ -186,6 +186,17 @@ parse_schedules(struct cs_ctx *ctx, const struct cs_key *k,
 	    (void **)&c->schedules, &c->nschedules, sizeof(*c->schedules)));
 }
 
+/* The schedule named name, or NULL. */
+const struct schedule *
+config_schedule(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nschedules; i++)
+		if (c->schedules[i].name != NULL &&
+		    strcmp(c->schedules[i].name, name) == 0)
+			return (&c->schedules[i]);
+	return (NULL);
+}
+
 void
 config_schedules_free(struct config *c)
 {

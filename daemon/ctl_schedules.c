@@ -108,7 +108,7 @@ sched_when(const struct schedule *sc, char *buf, size_t len)
 static int64_t
 sched_last(struct ctl *ctl, const struct schedule *sc)
 {
-	const char	*q = sc->queue != NULL ? sc->queue : ctl->cfg->queues[0];
+	const char	*q = config_queue(ctl->cfg, sc->queue);
 	char		*suffix, *key;
 	redisReply	*r;
 	int64_t		 last = -1;
@@ -150,8 +150,7 @@ sched_list_one(struct ctl *ctl, const struct schedule *sc, int64_t now,
     int64_t last)
 {
 	static const char *const	missed[] = { "skip", "once", "all" };
-	const char			*q = sc->queue != NULL ? sc->queue :
-					    ctl->cfg->queues[0];
+	const char			*q = config_queue(ctl->cfg, sc->queue);
 	char				when[160];
 	int64_t				t = now;
 

@@ -34,6 +34,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "slots.h"
 #include "schedules.h"
 #include "sources.h"
 #include "subcheck.h"
@@ -50,23 +51,12 @@ static void	deferd_finish(struct deferd *, const char *why);
 static void	deferd_status_text(const struct deferd *, char *, size_t);
 static void	deferd_notify_status(struct deferd *, bool force);
 
-int
-deferd_free_slots(const struct deferd *d)
+/* A job's slot is free (its outcome is on the way): start waiting jobs, claim. */
+static void
+deferd_slot_freed(void *arg)
 {
-	int	conc = d->cfg->concurrency;
-	int	n = conc - ((int)d->njobs - (int)d->nreporting) - d->reserved;
-	int	cap = 2 * conc - (int)d->njobs - d->reserved;
+	struct deferd	*d = arg;
 
-	if (d->hold != NULL && hold_reason(d->hold) != NULL)
-		return (0);	/* handlers cannot start here now */
-	if (cap < n)
-		n = cap;
-	return (n > 0 ? n : 0);
-}
-
-void
-deferd_slot_freed(struct deferd *d)
-{
 	if (d->draining)
 		return;
 	job_start_waiting(d);
@@ -74,15 +64,27 @@ deferd_slot_freed(struct deferd *d)
 		sched_slot_freed(d->scheds[i]);
 }
 
-void
-deferd_job_gone(struct deferd *d)
+/* A job or a channel run left: start waiting jobs, claim, or end the drain. */
+static void
+deferd_job_gone(void *arg)
 {
+	struct deferd	*d = arg;
+
 	if (d->draining) {
-		if (d->njobs == 0)
+		if (slots_jobs(d->slots) == 0)
 			deferd_finish(d, "all jobs recorded");
 		return;
 	}
 	deferd_slot_freed(d);
+}
+
+/* Whether handlers cannot start now (hold.c): then nothing is claimed. */
+static bool
+deferd_held(void *arg)
+{
+	struct deferd	*d = arg;
+
+	return (d->hold != NULL && hold_reason(d->hold) != NULL);
 }
 
 /* The hold's check: whether handlers.dir is usable again. */
@@ -121,7 +123,8 @@ static void
 deferd_status_text(const struct deferd *d, char *buf, size_t len)
 {
 	size_t		 running = runner_count(d->runner);
-	size_t		 waiting = d->njobs > running ? d->njobs - running : 0;
+	size_t		 njobs = (size_t)slots_jobs(d->slots);
+	size_t		 waiting = njobs > running ? njobs - running : 0;
 	const char	*conn;
 
 	if (!d->ready)
@@ -132,7 +135,7 @@ deferd_status_text(const struct deferd *d, char *buf, size_t len)
 	else
 		conn = "Redis unreachable, reconnecting";
 	snprintf(buf, len, "%s%s; %zu running, %zu waiting, %zu claimed%s%s",
-	    d->draining ? "draining; " : "", conn, running, waiting, d->njobs,
+	    d->draining ? "draining; " : "", conn, running, waiting, njobs,
 	    d->reload_error != NULL ? "; last reload failed: " : "",
 	    d->reload_error != NULL ? d->reload_error : "");
 	for (char *p = buf; *p != '\0'; p++)
@@ -321,8 +324,9 @@ deferd_hard_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_errorx("exiting with %zu job(s) whose outcome is not recorded; "
-	    "their leases will expire and they will run again", d->njobs);
+	log_errorx("exiting with %d job(s) whose outcome is not recorded; "
+	    "their leases will expire and they will run again",
+	    slots_jobs(d->slots));
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -340,8 +344,8 @@ deferd_stop_signal(struct deferd *d, int sig)
 		timer_after(d->hard_stop_timer, SECOND_SIGNAL_MS + cfg->handlers.kill_grace_ms);
 		return;
 	}
-	log_info("%s: draining %zu job(s), at most %" PRId64 "ms", strsignal(sig),
-	    d->njobs, cfg->shutdown_timeout_ms);
+	log_info("%s: draining %d job(s), at most %" PRId64 "ms", strsignal(sig),
+	    slots_jobs(d->slots), cfg->shutdown_timeout_ms);
 	d->draining = true;
 	deferd_status_text(d, d->status, sizeof(d->status));
 	if (sdnotify_sendf("STOPPING=1\nSTATUS=%s", d->status) == -1)
@@ -350,7 +354,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 		sched_stop(d->scheds[i]);
 	schedules_down(d->schedules);
 	job_requeue_waiting(d);
-	if (d->njobs == 0) {
+	if (slots_jobs(d->slots) == 0) {
 		deferd_finish(d, "no jobs running");
 		return;
 	}
@@ -403,6 +407,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
 	runner_set_config(d->runner, cfg);
+	slots_set_concurrency(d->slots, cfg->concurrency);
 	rconn_set_target(d->cmd, &cfg->redis.target);
 	rconn_set_target(d->sub, &cfg->redis.target);
 	deferd_subcheck(d);
@@ -465,6 +470,20 @@ deferd_signal_cb(evutil_socket_t sig, short what, void *arg)
 		deferd_stop_signal(arg, (int)sig);
 }
 
+/* A queue's scheduler claimed a job: job.c takes it. */
+static void
+deferd_claimed(struct sched *s, const redisReply *entry, void *arg)
+{
+	job_claimed(arg, s, entry);
+}
+
+/* The sources' check that holds READY=1 back passed. */
+static void
+deferd_sources_ready(void *arg)
+{
+	deferd_check_ready(arg);
+}
+
 /* The two connections, each with its role. */
 static void
 deferd_connect(struct deferd *d)
@@ -493,10 +512,13 @@ deferd_new(struct config *cfg)
 {
 	struct deferd		*d = xcalloc(1, sizeof(*d));
 	struct event_config	*ec = event_config_new();
+	struct slots_cbs	 cbs = { deferd_slot_freed, deferd_job_gone,
+				    deferd_held, d };
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 	d->cfg = cfg;
 	TAILQ_INIT(&d->jobs);
+	d->slots = slots_new(cfg->concurrency, &cbs);
 	if (ec == NULL)
 		fatalx("cannot create the event loop");
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
@@ -511,8 +533,9 @@ deferd_new(struct config *cfg)
 	deferd_connect(d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
-		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i]);
-	d->sources = sources_new(d);
+		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i],
+		    deferd_claimed, d);
+	d->sources = sources_new(d, deferd_sources_ready, d);
 	d->schedules = schedules_new(d);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->signals[i] = evsignal_new(d->base, sigs[i], deferd_signal_cb, d);
@@ -575,6 +598,7 @@ deferd_free(struct deferd *d)
 	event_free(d->drain_timer);
 	event_free(d->hard_stop_timer);
 	hold_free(d->hold);
+	slots_free_all(d->slots);
 	missing_free(d->missing);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);

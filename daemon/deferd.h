@@ -27,6 +27,7 @@ struct subcheck;
 struct runner;
 struct sched;
 struct schedules;
+struct slots;
 struct sources;
 
 
@@ -46,12 +47,9 @@ struct deferd {
 	struct sched		**scheds;	/* one per queue, cfg->queues order */
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
-	size_t			 njobs;
-	size_t			 nreporting;	/* of them, outcome sent: slot given up */
+	struct slots		*slots;		/* what occupies concurrency (slots.c) */
 	struct job_list		 outbox;	/* outcomes for the next batch (job.c) */
 	struct event		*outbox_ev;	/* sends them; NULL until the first */
-	int			 reserved;	/* slots of claims in flight and channel runs */
-	int			 reserved_claims; /* the part promised to claims in flight */
 	bool			 ready;		/* READY=1 sent: Redis reached, sources checked */
 	bool			 cmd_up_once;	/* Redis reached once, scripts loaded */
 	bool			 draining;	/* SIGTERM: no more claims */
@@ -81,15 +79,6 @@ struct deferd *deferd_new(struct config *cfg);
 int	deferd_run(struct deferd *);
 /* Free everything; NULL is a no-op. */
 void	deferd_free(struct deferd *);
-/*
- * Slots free for new claims: concurrency - (claimed - reporting) - reserved,
- * never < 0, and never more claimed jobs than twice the concurrency.
- */
-int	deferd_free_slots(const struct deferd *);
-/* A job's slot is free (its outcome is on the way): start waiting jobs, claim. */
-void	deferd_slot_freed(struct deferd *);
-/* A job left this daemon: start waiting jobs, claim more, or finish the drain. */
-void	deferd_job_gone(struct deferd *);
 /*
  * Send READY=1 (once) when Redis was reached and the sources are ready
  * (sources_ready: the expiration check passed). Called by both sides.

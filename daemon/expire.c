@@ -34,6 +34,7 @@
 #include "rconn.h"
 #include "reply.h"
 #include "sources.h"
+#include "subs.h"
 #include "template.h"
 #include "timer.h"
 #include "util.h"
@@ -68,6 +69,8 @@ TAILQ_HEAD(exp_reqs, exp_req);
 
 struct expire {
 	struct deferd	*d;
+	sources_ready_cb ready_cb;	/* the first check is done */
+	void		*ready_arg;
 	struct exp_rule	*rules;
 	size_t		 nrules;
 	int		 db;		/* of our connections: the one tracked */
@@ -619,7 +622,7 @@ expire_checked(struct expire *e)
 	if (e->checked)
 		return;
 	e->checked = true;
-	deferd_check_ready(e->d);
+	e->ready_cb(e->ready_arg);
 }
 
 /* Reply of CONFIG SET notify-keyspace-events. */
@@ -813,17 +816,17 @@ expire_lost_window_seconds(const struct expire *e)
 
 /* Subscribe to the key events (through s) and create the timers. */
 static void
-expire_subscribe(struct sources *s, struct expire *e)
+expire_subscribe(struct subs *s, struct expire *e)
 {
 	struct deferd	*d = e->d;
 	char		 ch[64];
 
-	sources_subscribe(s, "__keyevent@*__:expired", true, expire_event_cb, e);
+	subs_add(s, "__keyevent@*__:expired", true, expire_event_cb, e);
 	if (e->track) {
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:expire", e->db);
-		sources_subscribe(s, ch, false, expire_event_cb, e);
+		subs_add(s, ch, false, expire_event_cb, e);
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:del", e->db);
-		sources_subscribe(s, ch, false, expire_event_cb, e);
+		subs_add(s, ch, false, expire_event_cb, e);
 	}
 	e->track_ev = evtimer_new(d->base, expire_track_cb, e);
 	e->touch_timer = evtimer_new(d->base, expire_touch_cb, e);
@@ -837,7 +840,8 @@ expire_subscribe(struct sources *s, struct expire *e)
 }
 
 struct expire *
-expire_new(struct sources *s, struct deferd *d, bool startup)
+expire_new(struct deferd *d, struct subs *s, bool startup,
+    sources_ready_cb ready, void *arg)
 {
 	const struct config	*cfg = d->cfg;
 	struct expire		*e;
@@ -846,6 +850,8 @@ expire_new(struct sources *s, struct deferd *d, bool startup)
 		return (NULL);
 	e = xcalloc(1, sizeof(*e));
 	e->d = d;
+	e->ready_cb = ready;
+	e->ready_arg = arg;
 	e->startup = startup;
 	e->db = cfg->redis.target.db;
 	snprintf(e->dbstr, sizeof(e->dbstr), "%d", e->db);
@@ -859,7 +865,7 @@ expire_new(struct sources *s, struct deferd *d, bool startup)
 		const char	*q;
 
 		r->r = &cfg->expirations.rules[i];	/* template checked by config.c */
-		q = sources_queue(d, r->r->queue);
+		q = config_queue(d->cfg, r->r->queue);
 		r->prefix = keys_prefix(cfg->namespace, q);
 		r->k_delayed = keys_queue(cfg->namespace, q, "delayed");
 		r->k_wake = keys_queue(cfg->namespace, q, "wake");

@@ -37,7 +37,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
-#include "sources.h"
+#include "slots.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -93,7 +93,7 @@ struct job {
 	bool			 report_in_flight;
 	bool			 reply_lost;	/* an outcome went out, its reply did not come */
 	bool			 queued;	/* in d->outbox, for the next batch */
-	bool			 slot_given;	/* counted in d->nreporting */
+	bool			 slot_given;	/* counted as reporting in d->slots */
 	TAILQ_ENTRY(job)	 out_entry;
 	struct event		*report_timer;
 };
@@ -126,12 +126,14 @@ job_free(struct job *j)
 	free(j->handler);
 	free(j->resource);
 	free(j->source);
-	source_env_free(j->env, j->nenv);
+	job_fields_env_free(j->env, j->nenv);
 	free(j->payload);
 	free(j->error);
 	free(j->result);
 	free(j);
 }
+
+static void	job_set_state(struct job *, enum job_state);
 
 /* Unlink and free j, then let the daemon use the free slot. */
 static void
@@ -139,14 +141,14 @@ job_gone(struct job *j)
 {
 	struct deferd	*d = j->d;
 
+	bool		 reporting = j->slot_given;
+
 	TAILQ_REMOVE(&d->jobs, j, entry);
-	d->njobs--;
 	if (j->queued)
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
-	if (j->slot_given)
-		d->nreporting--;
+	job_set_state(j, JOB_REPORTING);	/* no longer locking or running */
 	job_free(j);
-	deferd_job_gone(d);
+	slots_job_remove(d->slots, reporting);
 }
 
 int64_t
@@ -211,7 +213,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	metrics_job_claimed(sched_queue(s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(s) - j->due_ms);
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
-	d->njobs++;
+	slots_job_add(d->slots);
 	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
@@ -225,17 +227,22 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 		job_start(j);
 }
 
-int
-job_count_handler(const struct deferd *d, const char *handler)
+/* Whether state counts against the handler's max_concurrency. */
+static bool
+job_state_busy(enum job_state state)
 {
-	const struct job	*j;
-	int			 n = 0;
+	return (state == JOB_LOCKING || state == JOB_RUNNING);
+}
 
-	TAILQ_FOREACH(j, &d->jobs, entry)
-		if ((j->state == JOB_RUNNING || j->state == JOB_LOCKING) &&
-		    strcmp(j->handler, handler) == 0)
-			n++;
-	return (n);
+/* Move j to state, counting its handler in d->slots while it locks or runs. */
+static void
+job_set_state(struct job *j, enum job_state state)
+{
+	if (job_state_busy(state) && !job_state_busy(j->state))
+		slots_handler_start(j->d->slots, j->handler);
+	else if (!job_state_busy(state) && job_state_busy(j->state))
+		slots_handler_stop(j->d->slots, j->handler);
+	j->state = state;
 }
 
 /* Whether handler is below its max_concurrency (if it has one). */
@@ -244,7 +251,7 @@ job_has_room(const struct deferd *d, const char *handler)
 {
 	int	max = config_handler_max_concurrency(d->cfg, handler);
 
-	return (max <= 0 || job_count_handler(d, handler) < max);
+	return (max <= 0 || slots_handler_running(d->slots, handler) < max);
 }
 
 void
@@ -342,7 +349,7 @@ job_run_done(const struct run_result *r, void *arg)
 	job_decide(j, r);
 	if (j->report == SCRIPT_COMPLETE)
 		failpoint_crash("before_complete");	/* ran, not recorded */
-	j->state = JOB_REPORTING;
+	job_set_state(j, JOB_REPORTING);
 	job_send_report(j);
 }
 
@@ -366,7 +373,7 @@ job_report_unrun(struct job *j, enum script_id report, bool refund,
 	j->lock = NULL;
 	free(j->error);
 	j->error = error;
-	j->state = JOB_REPORTING;
+	job_set_state(j, JOB_REPORTING);
 	j->report = report;
 	j->refund = refund;
 	j->delay_ms = delay_ms;
@@ -466,7 +473,7 @@ job_start(struct job *j)
 	}
 	if (job_conflict_policy(cfg, j->handler) == CONFLICT_WAIT)
 		wait = cfg->locks.wait_timeout_ms;
-	j->state = JOB_LOCKING;
+	job_set_state(j, JOB_LOCKING);
 	j->lock = lock_new(j->d->base, j->d->cmd, cfg->namespace, j->resource,
 	    cfg->locks.lease_ms, job_lock_cb, j);
 	lock_acquire(j->lock, wait);
@@ -503,7 +510,7 @@ job_run_handler(struct job *j)
 	spec.nextra_env = j->nenv;
 	if (j->lock != NULL)
 		spec.fencing_token = lock_fence(j->lock);
-	j->state = JOB_RUNNING;
+	job_set_state(j, JOB_RUNNING);
 	metrics_job_started(sched_queue(j->s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(j->s) - j->due_ms);
 	if (j->due_ms > 0)
@@ -635,8 +642,7 @@ job_send_report(struct job *j)
 	event_active(d->outbox_ev, 0, 0);
 	if (!j->slot_given) {
 		j->slot_given = true;
-		d->nreporting++;
-		deferd_slot_freed(d);
+		slots_job_reporting(d->slots);
 	}
 }
 
@@ -778,7 +784,7 @@ job_requeue_waiting(struct deferd *d)
 			continue;
 		lock_release(j->lock);
 		j->lock = NULL;
-		j->state = JOB_REPORTING;
+		job_set_state(j, JOB_REPORTING);
 		j->report = SCRIPT_RETRY;
 		j->refund = true;
 		j->delay_ms = 0;
@@ -949,8 +955,7 @@ job_free_all(struct deferd *d)
 		TAILQ_REMOVE(&d->jobs, j, entry);
 		job_free(j);
 	}
-	d->njobs = 0;
-	d->nreporting = 0;
+	slots_forget_jobs(d->slots);
 	if (d->outbox_ev != NULL)
 		event_free(d->outbox_ev);
 	d->outbox_ev = NULL;

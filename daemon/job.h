@@ -32,8 +32,6 @@ void	job_resend_reports(struct deferd *d);
 void	job_extend_leases(struct deferd *d);
 /* Drain: give waiting jobs back at once (attempt refunded). */
 void	job_requeue_waiting(struct deferd *d);
-/* Number of this daemon's jobs running or waiting for handler h. */
-int	job_count_handler(const struct deferd *d, const char *handler);
 /* Free a job that is no longer linked (exit). */
 void	job_free_all(struct deferd *d);
 /* The delay before attempt+1: backoff * 2^(attempt-1), capped, with jitter. */

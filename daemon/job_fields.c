@@ -10,9 +10,54 @@
 #include <string.h>
 
 #include "job_fields.h"
-#include "sources.h"
 #include "util.h"
 #include "xmalloc.h"
+
+/* Job hash fields that become handler variables. */
+static const struct {
+	const char	*field;
+	const char	*env;
+} env_fields[] = {
+	{ "expired_key", "DEFERD_EXPIRED_KEY" },
+	{ "expired_db", "DEFERD_EXPIRED_DB" },
+	{ "match", "DEFERD_MATCH" },
+	{ "schedule", "DEFERD_SCHEDULE" },
+	{ "tick", "DEFERD_TICK" },
+};
+
+/*
+ * If job hash field (value, len bytes) carries a DEFERD_* variable, append
+ * it to *env (*n entries, grown; names and values are new strings) and
+ * return true. Values holding a NUL byte are skipped.
+ */
+static bool
+job_fields_env(struct env_var **env, size_t *n, const char *field,
+    const char *value, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(env_fields) / sizeof(env_fields[0]); i++)
+		if (strcmp(field, env_fields[i].field) == 0)
+			break;
+	if (i == sizeof(env_fields) / sizeof(env_fields[0]) ||
+	    memchr(value, '\0', len) != NULL)
+		return (false);
+	*env = xreallocarray(*env, *n + 1, sizeof(**env));
+	(*env)[*n].name = xstrdup(env_fields[i].env);
+	(*env)[*n].value = xstrndup(value, len);
+	(*n)++;
+	return (true);
+}
+
+void
+job_fields_env_free(struct env_var *env, size_t n)
+{
+	for (size_t i = 0; env != NULL && i < n; i++) {
+		free(env[i].name);
+		free(env[i].value);
+	}
+	free(env);
+}
 
 /* An integer field value in 0..max, or def when absent or malformed. */
 static long long
@@ -87,7 +132,7 @@ job_fields_parse(struct job_fields *f, const redisReply *e)
 		else if (strcmp(k->str, "enqueued_ms") == 0)
 			f->enqueued_ms = field_int(v, INT64_MAX / 2, 0);
 		else
-			source_extra_env(&f->env, &f->nenv, k->str, v->str, v->len);
+			job_fields_env(&f->env, &f->nenv, k->str, v->str, v->len);
 	}
 	if (f->handler == NULL)
 		f->handler = xstrdup("");
@@ -102,6 +147,6 @@ job_fields_free(struct job_fields *f)
 	free(f->payload);
 	free(f->resource);
 	free(f->source);
-	source_env_free(f->env, f->nenv);
+	job_fields_env_free(f->env, f->nenv);
 	memset(f, 0, sizeof(*f));
 }

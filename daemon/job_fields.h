@@ -20,7 +20,7 @@ struct job_fields {
 	size_t		 payload_len;
 	char		*resource;	/* NULL when absent or empty */
 	char		*source;	/* NULL when absent or empty */
-	struct env_var	*env;		/* DEFERD_EXPIRED_KEY etc. (source_extra_env) */
+	struct env_var	*env;		/* DEFERD_EXPIRED_KEY, DEFERD_TICK etc. */
 	size_t		 nenv;
 	int		 attempt;	/* >= 1 */
 	int		 max_attempts;	/* 0: unset, the config decides */
@@ -35,6 +35,8 @@ struct job_fields {
  * with job_fields_free (or takes the strings from).
  */
 void	job_fields_parse(struct job_fields *f, const redisReply *entry);
+/* Free an env array of job_fields_parse (names and values); NULL is a no-op. */
+void	job_fields_env_free(struct env_var *env, size_t n);
 /* Free what job_fields_parse allocated in f. */
 void	job_fields_free(struct job_fields *f);
 

@@ -404,5 +404,4 @@ metrics_reset(void)
 	}
 	families = NULL;
 	families_tail = &families;
-	metrics_hooks_reset();
 }

@@ -54,7 +54,7 @@ void		 metrics_reset(void);
 /* metrics_deferd.c: deferd's own families and hooks */
 /* Register deferd's families (idempotent). */
 void		 metrics_init(void);
-/* Forget the hooks' state (metrics_reset calls it). */
+/* Forget the hooks' state and every family (metrics_reset); for tests. */
 void		 metrics_hooks_reset(void);
 /* handler, or "other" once METRICS_MAX_HANDLERS names were seen or when it is not a valid name. */
 const char	*metrics_handler_label(const char *handler);

@@ -123,6 +123,7 @@ metrics_hooks_reset(void)
 		free(m.roles[i].role);
 	free(m.roles);
 	memset(&m, 0, sizeof(m));
+	metrics_reset();
 }
 
 void

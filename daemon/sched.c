@@ -18,13 +18,13 @@
 
 #include "dead_trim.h"
 #include "deferd.h"
-#include "job.h"
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
 #include "reply.h"
 #include "runner.h"
 #include "sched.h"
+#include "slots.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "timer.h"
@@ -38,6 +38,8 @@
 
 struct sched {
 	struct deferd	*d;
+	sched_claimed_cb claimed;	/* the owner takes each claimed job */
+	void		*claimed_arg;
 	char		*queue;
 	char		*prefix;
 	char		*k_delayed, *k_active, *k_dead, *k_wake;
@@ -184,12 +186,15 @@ sched_wake_confirmed(void *priv)
 }
 
 struct sched *
-sched_new(struct deferd *d, const char *queue)
+sched_new(struct deferd *d, const char *queue, sched_claimed_cb claimed,
+    void *arg)
 {
 	struct sched	*s = xcalloc(1, sizeof(*s));
 	const char	*ns = d->cfg->namespace;
 
 	s->d = d;
+	s->claimed = claimed;
+	s->claimed_arg = arg;
 	s->queue = xstrdup(queue);
 	s->prefix = keys_prefix(ns, queue);
 	s->k_delayed = keys_queue(ns, queue, "delayed");
@@ -311,7 +316,7 @@ sched_slot_freed(struct sched *s)
 		s->again = true;
 		return;
 	}
-	if (d->njobs == 0 || deferd_free_slots(d) >= enough) {
+	if (slots_jobs(d->slots) == 0 || slots_free(d->slots) >= enough) {
 		sched_kick(s);
 		return;
 	}
@@ -329,7 +334,8 @@ sched_saturated(struct sched *s, const char **argv, int n, int max)
 		const struct handler_override *o = &cfg->handlers.overrides[i];
 
 		if (o->max_concurrency > 0 &&
-		    job_count_handler(s->d, o->name) >= o->max_concurrency)
+		    slots_handler_running(s->d->slots, o->name) >=
+		    o->max_concurrency)
 			argv[n++] = o->name;
 	}
 	return (n);
@@ -347,7 +353,7 @@ sched_after_claim(struct sched *s, long long now, long long next_due,
 		return;
 	}
 	/* Due jobs remain: go on if this claim made progress and slots are free. */
-	if (entries > 0 && deferd_free_slots(s->d) > 0)
+	if (entries > 0 && slots_free(s->d->slots) > 0)
 		s->again = true;
 }
 
@@ -392,8 +398,7 @@ sched_claim_reply(redisReply *reply, void *priv)
 	size_t		 entries = 0;
 
 	s->claiming = false;
-	d->reserved -= s->claim_limit;
-	d->reserved_claims -= s->claim_limit;
+	slots_claim_end(d->slots, s->claim_limit);
 	s->claim_limit = 0;
 	if (reply == NULL) {
 		sched_claim_lost(s);
@@ -418,7 +423,7 @@ sched_claim_reply(redisReply *reply, void *priv)
 			continue;
 		entries++;
 		if (strcmp(e->element[0]->str, "run") == 0)
-			job_claimed(d, s, e);
+			s->claimed(s, e, s->claimed_arg);
 		else if (strcmp(e->element[0]->str, "buried") == 0 &&
 		    e->elements >= 3)
 			sched_log_buried(s, e);
@@ -523,9 +528,9 @@ sched_claim(struct sched *s)
 		s->again = true;
 		return;
 	}
-	free_slots = deferd_free_slots(d);
+	free_slots = slots_free(d->slots);
 	if (free_slots <= 0)
-		return;		/* deferd_job_gone kicks us when a slot frees */
+		return;		/* sched_slot_freed kicks us when a slot frees */
 	snprintf(limit, sizeof(limit), "%d", free_slots);
 	snprintf(lease, sizeof(lease), "%" PRId64, cfg->lease_ms);
 	util_random_hex(nonce, 16);
@@ -561,8 +566,7 @@ sched_claim(struct sched *s)
 	s->claiming = true;
 	s->claimed_at_mono = util_mono_ms();
 	s->claim_limit = free_slots;
-	d->reserved += free_slots;
-	d->reserved_claims += free_slots;
+	slots_claim_begin(d->slots, free_slots);
 }
 
 /* Reply of the reap script: {requeued, buried}. */

@@ -16,8 +16,16 @@
 struct deferd;
 struct sched;
 
-/* A scheduler for queue (copied) of daemon d; idle until sched_start. */
-struct sched	*sched_new(struct deferd *d, const char *queue);
+/* The owner takes a claimed job: entry is {"run", id, token, field, value, ...}. */
+typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
+		    void *arg);
+
+/*
+ * A scheduler for queue (copied) of daemon d; idle until sched_start.
+ * Each job it claims goes to claimed(arg).
+ */
+struct sched	*sched_new(struct deferd *d, const char *queue,
+		    sched_claimed_cb claimed, void *arg);
 /* Redis is ready: claim now, start the poll and reap timers. */
 void		 sched_start(struct sched *);
 /* Stop claiming (drain or Redis down); timers are disarmed. */

@@ -31,7 +31,6 @@
 #include "reply.h"
 #include "schedule_ticks.h"
 #include "schedules.h"
-#include "sources.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -315,7 +314,7 @@ sch_new(struct schedules *o, const struct schedule *sc)
 {
 	struct deferd	*d = o->d;
 	struct sch	*s = xcalloc(1, sizeof(*s));
-	const char	*q = sources_queue(d, sc->queue);
+	const char	*q = config_queue(d->cfg, sc->queue);
 	char		*suffix;
 
 	s->owner = o;
@@ -397,7 +396,8 @@ schedules_find(struct schedules *o, const char *name)
 static bool
 sch_same_queue(struct sch *s, const struct schedule *sc)
 {
-	return (strcmp(s->queue, sources_queue(s->owner->d, sc->queue)) == 0);
+	return (strcmp(s->queue, config_queue(s->owner->d->cfg, sc->queue)) ==
+	    0);
 }
 
 /*
@@ -445,7 +445,7 @@ schedules_reload(struct schedules *o, const struct config *old)
 			continue;
 		}
 		s->sc = sc;
-		schedule_fingerprint(sc, sources_queue(o->d, sc->queue), fp,
+		schedule_fingerprint(sc, config_queue(o->d->cfg, sc->queue), fp,
 		    sizeof(fp));
 		if (strcmp(fp, s->fp) == 0)
 			continue;

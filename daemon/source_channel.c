@@ -3,10 +3,11 @@
  * Channel source (DESIGN §3): every daemon subscribed to a channel (or
  * pattern) runs the handler once per message, with the message as payload
  * and DEFERD_CHANNEL set: a broadcast, with no job in Redis and no retry.
- * A run holds one of the daemon's concurrency slots (counted in
- * d->reserved, so the schedulers claim less meanwhile); a message that
- * finds every slot busy (or the daemon draining) is dropped, counted and
- * logged at most once every few seconds, never queued without bound.
+ * A run holds one of the daemon's concurrency slots and counts against
+ * its handler's max_concurrency (slots.c, so the schedulers claim less
+ * meanwhile); a message that finds no room (or the daemon draining) is
+ * dropped, counted and logged at most once every few seconds, never
+ * queued without bound.
  * A reload that replaces the sources deregisters the old instance from its
  * subscription (sources.c); runs still going finish into it.
  */
@@ -22,7 +23,9 @@
 #include "log.h"
 #include "rconn.h"
 #include "runner.h"
+#include "slots.h"
 #include "sources.h"
+#include "subs.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -83,8 +86,7 @@ csrc_done(const struct run_result *r, void *arg)
 	LIST_REMOVE(run, entry);
 	free(run->env.value);
 	free(run);
-	d->reserved--;
-	deferd_job_gone(d);
+	slots_run_end(d->slots, c->handler);
 }
 
 /* Whether a new run fits: a free slot and the handler's max_concurrency. */
@@ -96,17 +98,10 @@ csrc_no_room(const struct csrc *c)
 
 	if (d->draining)
 		return ("the daemon is stopping");
-	/*
-	 * Slots promised to a claim in flight do not count: dropping a
-	 * broadcast because a claim is on its way back would lose it for
-	 * nothing. At worst the messages of one claim's round trip run
-	 * beyond concurrency, until the claimed jobs are done.
-	 */
-	if (d->cfg->concurrency - (int)d->njobs -
-	    (d->reserved - d->reserved_claims) <= 0)
+	if (!slots_run_fits(d->slots))
 		return ("all concurrency slots busy");
 	max = config_handler_max_concurrency(d->cfg, c->handler);
-	if (max > 0 && runner_count_handler(d->runner, c->handler) >= (size_t)max)
+	if (max > 0 && slots_handler_running(d->slots, c->handler) >= max)
 		return ("the handler is at its max_concurrency");
 	return (NULL);
 }
@@ -144,13 +139,13 @@ csrc_message_cb(const char *channel, const char *payload, size_t len,
 	spec.source = "channel";
 	spec.extra_env = &run->env;
 	spec.nextra_env = 1;
-	d->reserved++;
+	slots_run_start(d->slots, c->handler);
 	LIST_INSERT_HEAD(&c->runs_live, run, entry);
 	runner_start(d->runner, &spec, csrc_done, run);
 }
 
 struct csrc *
-csrc_new(struct sources *s, struct deferd *d, const struct source *src)
+csrc_new(struct deferd *d, struct subs *s, const struct source *src)
 {
 	struct csrc	*c = xcalloc(1, sizeof(*c));
 
@@ -159,8 +154,8 @@ csrc_new(struct sources *s, struct deferd *d, const struct source *src)
 	c->name = xstrdup(src->name);
 	c->pattern = src->is_pattern;
 	c->handler = xstrdup(src->handler);
-	c->queue = xstrdup(sources_queue(d, src->queue));
-	sources_subscribe(s, c->name, c->pattern, csrc_message_cb, c);
+	c->queue = xstrdup(config_queue(d->cfg, src->queue));
+	subs_add(s, c->name, c->pattern, csrc_message_cb, c);
 	return (c);
 }
 

@@ -56,6 +56,8 @@ enum lsrc_state {
 
 struct lsrc {
 	struct deferd	*d;
+	lsrc_heir_cb	 heir;		/* who takes our items when we stop */
+	void		*heir_arg;
 	char		*key;
 	char		*handler;
 	char		*prefix;
@@ -287,7 +289,7 @@ static void
 lsrc_final_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lsrc	*l = arg;
-	struct lsrc	*heir = sources_list(l->d->sources, l->key);
+	struct lsrc	*heir = l->heir(l->key, l->heir_arg);
 
 	(void)fd;
 	(void)what;
@@ -348,15 +350,18 @@ lsrc_down(struct lsrc *l)
 }
 
 struct lsrc *
-lsrc_new(struct deferd *d, const struct source *src, size_t index)
+lsrc_new(struct deferd *d, const struct source *src, size_t index,
+    lsrc_heir_cb heir, void *arg)
 {
 	const struct config	*cfg = d->cfg;
 	struct lsrc		*l = xcalloc(1, sizeof(*l));
-	const char		*q = sources_queue(d, src->queue);
+	const char		*q = config_queue(d->cfg, src->queue);
 	struct rconn_opts	 o;
 	char			 host[256], name[32];
 
 	l->d = d;
+	l->heir = heir;
+	l->heir_arg = arg;
 	l->key = xstrdup(src->name);
 	l->handler = xstrdup(src->handler);
 	l->prefix = keys_prefix(cfg->namespace, q);

@@ -134,7 +134,7 @@ zsrc_new(struct deferd *d, const struct source *src)
 {
 	struct zsrc	*z = xcalloc(1, sizeof(*z));
 	const char	*ns = d->cfg->namespace;
-	const char	*q = sources_queue(d, src->queue);
+	const char	*q = config_queue(d->cfg, src->queue);
 
 	z->d = d;
 	z->key = xstrdup(src->name);

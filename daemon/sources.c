@@ -6,17 +6,10 @@
  * Also the mapping of source fields of a job hash to the extra DEFERD_*
  * variables of its handler.
  *
- * Reload design. The connection observers and the pub/sub subscriptions
- * are registered once, on this stable struct, and always route to the
- * running set (s->cur). A subscription is one entry per channel (or
- * pattern) that stays subscribed on the connection until exit; sources
- * register their callback on it (sources_subscribe) and a stopped set
- * deregisters (sources_unsubscribe), so a message can never reach a
- * stopped instance. We do not UNSUBSCRIBE: in hiredis 0.14 an UNSUBSCRIBE
- * followed by a SUBSCRIBE of the same channel (a channel kept across a
- * reload) would let the late unsubscribe confirmation delete the new
- * callback. A channel removed by a reload therefore stays subscribed, and
- * its messages are ignored, until restart.
+ * Reload design. The connection observers are registered once, on this
+ * stable struct, and always route to the running set (s->cur); the
+ * pub/sub subscriptions go through one router (subs.c) from which a
+ * stopped set removes its callbacks.
  * A stopped set is kept (s->retired) until exit, like retired configs: its
  * instances still receive the replies of commands they sent (each ignores
  * them once stopped) and channel runs still going finish into it.
@@ -30,6 +23,7 @@
 #include "log.h"
 #include "rconn.h"
 #include "sources.h"
+#include "subs.h"
 #include "timer.h"
 #include "xmalloc.h"
 
@@ -44,125 +38,16 @@ struct srcset {
 	size_t		  nchans;
 };
 
-/* A callback registered on a subscription entry. */
-struct ssub_target {
-	rconn_message_cb	 cb;
-	void			*priv;
-};
-
-/* One channel or pattern: subscribed on d->sub once, kept until exit. */
-struct ssub {
-	char			*channel;
-	bool			 pattern;
-	struct ssub_target	*targets;
-	size_t			 ntargets;
-};
-
 struct sources {
 	struct deferd	 *d;
 	struct srcset	 *cur;
 	struct srcset	**retired;
 	size_t		  nretired;
-	struct ssub	**subs;
-	size_t		  nsubs;
+	struct subs	 *subs;		/* the running set's subscriptions */
+	sources_ready_cb  ready_cb;	/* the expiration check passed */
+	void		 *ready_arg;
 	bool		  started;
 };
-
-/* Job hash fields that become handler variables. */
-static const struct {
-	const char	*field;
-	const char	*env;
-} source_env_fields[] = {
-	{ "expired_key", "DEFERD_EXPIRED_KEY" },
-	{ "expired_db", "DEFERD_EXPIRED_DB" },
-	{ "match", "DEFERD_MATCH" },
-	{ "schedule", "DEFERD_SCHEDULE" },
-	{ "tick", "DEFERD_TICK" },
-};
-
-bool
-source_extra_env(struct env_var **env, size_t *n, const char *field,
-    const char *value, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(source_env_fields) / sizeof(source_env_fields[0]); i++)
-		if (strcmp(field, source_env_fields[i].field) == 0)
-			break;
-	if (i == sizeof(source_env_fields) / sizeof(source_env_fields[0]) ||
-	    memchr(value, '\0', len) != NULL)
-		return (false);
-	*env = xreallocarray(*env, *n + 1, sizeof(**env));
-	(*env)[*n].name = xstrdup(source_env_fields[i].env);
-	(*env)[*n].value = xstrndup(value, len);
-	(*n)++;
-	return (true);
-}
-
-void
-source_env_free(struct env_var *env, size_t n)
-{
-	for (size_t i = 0; env != NULL && i < n; i++) {
-		free(env[i].name);
-		free(env[i].value);
-	}
-	free(env);
-}
-
-const char *
-sources_queue(const struct deferd *d, const char *queue)
-{
-	return (queue != NULL ? queue : d->cfg->queues[0]);
-}
-
-/* Route a message of one subscription to every callback registered on it. */
-static void
-sources_sub_cb(const char *channel, const char *payload, size_t len, void *priv)
-{
-	struct ssub	*sub = priv;
-
-	for (size_t i = 0; i < sub->ntargets; i++)
-		sub->targets[i].cb(channel, payload, len, sub->targets[i].priv);
-}
-
-void
-sources_subscribe(struct sources *s, const char *channel, bool pattern,
-    rconn_message_cb cb, void *priv)
-{
-	struct ssub	*sub = NULL;
-
-	for (size_t i = 0; i < s->nsubs && sub == NULL; i++)
-		if (s->subs[i]->pattern == pattern &&
-		    strcmp(s->subs[i]->channel, channel) == 0)
-			sub = s->subs[i];
-	if (sub == NULL) {
-		sub = xcalloc(1, sizeof(*sub));
-		sub->channel = xstrdup(channel);
-		sub->pattern = pattern;
-		s->subs = xreallocarray(s->subs, s->nsubs + 1, sizeof(*s->subs));
-		s->subs[s->nsubs++] = sub;
-		rconn_subscribe(s->d->sub, channel, pattern, sources_sub_cb,
-		    NULL, sub);
-	}
-	sub->targets = xreallocarray(sub->targets, sub->ntargets + 1,
-	    sizeof(*sub->targets));
-	sub->targets[sub->ntargets].cb = cb;
-	sub->targets[sub->ntargets++].priv = priv;
-}
-
-void
-sources_unsubscribe(struct sources *s, const void *priv)
-{
-	for (size_t i = 0; i < s->nsubs; i++) {
-		struct ssub	*sub = s->subs[i];
-		size_t		 n = 0;
-
-		for (size_t j = 0; j < sub->ntargets; j++)
-			if (sub->targets[j].priv != priv)
-				sub->targets[n++] = sub->targets[j];
-		sub->ntargets = n;
-	}
-}
 
 /* The command connection is up or down: tell every instance of set. */
 static void
@@ -208,6 +93,18 @@ sources_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
 		expire_sub_event(s->cur->exp, ev);
 }
 
+/* The expiration check passed: tell the owner. */
+static void
+sources_expire_ready(void *arg)
+{
+	struct sources	*s = arg;
+
+	s->ready_cb(s->ready_arg);
+}
+
+/* The list source of the running set reading key (defined below). */
+static struct lsrc	*sources_list(const char *, void *);
+
 /* The instances of d->cfg; startup: see expire_new. */
 static struct srcset *
 srcset_new(struct sources *s, bool startup)
@@ -216,7 +113,7 @@ srcset_new(struct sources *s, bool startup)
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
 
-	set->exp = expire_new(s, d, startup);
+	set->exp = expire_new(d, s->subs, startup, sources_expire_ready, s);
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		const struct source *src = &cfg->sources[i];
 
@@ -229,13 +126,14 @@ srcset_new(struct sources *s, bool startup)
 		case SOURCE_LIST:
 			set->lists = xreallocarray(set->lists, set->nlists + 1,
 			    sizeof(*set->lists));
-			set->lists[set->nlists] = lsrc_new(d, src, set->nlists);
+			set->lists[set->nlists] = lsrc_new(d, src, set->nlists,
+			    sources_list, s);
 			set->nlists++;
 			break;
 		case SOURCE_CHANNEL:
 			set->chans = xreallocarray(set->chans, set->nchans + 1,
 			    sizeof(*set->chans));
-			set->chans[set->nchans++] = csrc_new(s, d, src);
+			set->chans[set->nchans++] = csrc_new(d, s->subs, src);
 			break;
 		}
 	}
@@ -257,7 +155,7 @@ srcset_stop(struct sources *s, struct srcset *set)
 	size_t	i;
 
 	if (set->exp != NULL) {
-		sources_unsubscribe(s, set->exp);
+		subs_remove(s->subs, set->exp);
 		expire_stop(set->exp);
 	}
 	for (i = 0; i < set->nzsets; i++)
@@ -265,7 +163,7 @@ srcset_stop(struct sources *s, struct srcset *set)
 	for (i = 0; i < set->nlists; i++)
 		lsrc_stop(set->lists[i]);
 	for (i = 0; i < set->nchans; i++)
-		sources_unsubscribe(s, set->chans[i]);
+		subs_remove(s->subs, set->chans[i]);
 }
 
 /* Free set; its connections' callbacks must have run. */
@@ -374,7 +272,7 @@ sources_reload(struct sources *s, const struct config *old)
 		srcset_cmd_event(s->cur, RCONN_UP);
 	if (!rconn_ready(s->d->sub) && s->cur->exp != NULL)
 		expire_sub_event(s->cur->exp, RCONN_DOWN);	/* an outage goes on */
-	deferd_check_ready(s->d);
+	s->ready_cb(s->ready_arg);
 }
 
 bool
@@ -383,9 +281,12 @@ sources_ready(const struct sources *s)
 	return (s->cur->exp == NULL || expire_ready(s->cur->exp));
 }
 
-struct lsrc *
-sources_list(struct sources *s, const char *key)
+/* The list source of the running set reading key, or NULL (lsrc's heir). */
+static struct lsrc *
+sources_list(const char *key, void *arg)
 {
+	struct sources	*s = arg;
+
 	for (size_t i = 0; i < s->cur->nlists; i++)
 		if (strcmp(lsrc_key(s->cur->lists[i]), key) == 0)
 			return (s->cur->lists[i]);
@@ -393,11 +294,14 @@ sources_list(struct sources *s, const char *key)
 }
 
 struct sources *
-sources_new(struct deferd *d)
+sources_new(struct deferd *d, sources_ready_cb ready_cb, void *arg)
 {
 	struct sources	*s = xcalloc(1, sizeof(*s));
 
 	s->d = d;
+	s->ready_cb = ready_cb;
+	s->ready_arg = arg;
+	s->subs = subs_new(d->sub);
 	s->cur = srcset_new(s, true);
 	rconn_observe(d->cmd, sources_cmd_event, s);
 	rconn_observe(d->sub, sources_sub_event, s);
@@ -422,11 +326,6 @@ sources_free(struct sources *s)
 	for (size_t i = 0; i < s->nretired; i++)
 		srcset_free(s->retired[i]);
 	free(s->retired);
-	for (size_t i = 0; i < s->nsubs; i++) {
-		free(s->subs[i]->channel);
-		free(s->subs[i]->targets);
-		free(s->subs[i]);
-	}
-	free(s->subs);
+	subs_free(s->subs);
 	free(s);
 }

@@ -22,15 +22,22 @@
 
 struct deferd;
 struct event;
+struct subs;
 struct expire;
 struct sources;
 struct zsrc;
 struct lsrc;
 struct csrc;
 
+/* The owner's callback: a check that holds READY=1 back passed. */
+typedef void	(*sources_ready_cb)(void *arg);
+/* A list source's heir: the running list source reading key, or NULL. */
+typedef struct lsrc *(*lsrc_heir_cb)(const char *key, void *arg);
+
 /* sources.c */
 /* All sources of d's config; idle until sources_start. */
-struct sources	*sources_new(struct deferd *d);
+struct sources	*sources_new(struct deferd *d, sources_ready_cb ready_cb,
+		    void *arg);
 /* Start connecting the sources' own connections (from deferd_run). */
 void		 sources_start(struct sources *);
 /*
@@ -41,39 +48,18 @@ void		 sources_start(struct sources *);
 void		 sources_reload(struct sources *, const struct config *old);
 /* READY=1 may go out: no expiration rules, or their check passed. */
 bool		 sources_ready(const struct sources *);
-/*
- * Subscribe on d->sub for the running set (priv identifies the caller).
- * Each channel is subscribed on the connection once, to a stable entry
- * that routes messages to the callers registered now; see sources.c.
- */
-void		 sources_subscribe(struct sources *, const char *channel,
-		    bool pattern, rconn_message_cb cb, void *priv);
-/* Stop routing messages to priv (a stopped instance). */
-void		 sources_unsubscribe(struct sources *, const void *priv);
-/* The list source of the running set reading key, or NULL. */
-struct lsrc	*sources_list(struct sources *, const char *key);
 /* Free everything, after d's connections were freed; NULL is a no-op. */
 void		 sources_free(struct sources *);
-/*
- * If job hash field (value, len bytes) carries a DEFERD_* variable
- * (expired_key, expired_db, match), append it to *env (*n entries, grown
- * with xreallocarray; names and values are new strings) and return true.
- * Values holding a NUL byte are skipped. Free with source_env_free.
- */
-bool		 source_extra_env(struct env_var **env, size_t *n, const char *field,
-		    const char *value, size_t len);
-/* Free an array built by source_extra_env; NULL is a no-op. */
-void		 source_env_free(struct env_var *env, size_t n);
-/* The queue a rule or source names, or the first queue. */
-const char	*sources_queue(const struct deferd *d, const char *queue);
 
 /* expire.c */
 /*
- * The expiration source of d->cfg, or NULL when there are no rules. With
- * startup, missing notify-keyspace-events flags stop the daemon (exit 1);
- * after a reload they are logged every minute instead.
+ * The expiration source of d->cfg, or NULL when there are no rules; it
+ * subscribes through subs, and calls ready(arg) once its first
+ * notify-keyspace-events check is done. With startup, missing flags stop
+ * the daemon (exit 1); after a reload they are logged every minute instead.
  */
-struct expire	*expire_new(struct sources *s, struct deferd *d, bool startup);
+struct expire	*expire_new(struct deferd *d, struct subs *subs, bool startup,
+		    sources_ready_cb ready, void *arg);
 /* The command connection is up / down. */
 void		 expire_up(struct expire *);
 void		 expire_down(struct expire *);
@@ -107,8 +93,12 @@ void		 zsrc_down(struct zsrc *);
 void		 zsrc_free(struct zsrc *);
 
 /* source_list.c */
-/* A list source with its own blocking connection (number index in its name). */
-struct lsrc	*lsrc_new(struct deferd *d, const struct source *src, size_t index);
+/*
+ * A list source with its own blocking connection (number index in its
+ * name); heir(arg) names the source that takes its items when it stops.
+ */
+struct lsrc	*lsrc_new(struct deferd *d, const struct source *src, size_t index,
+		    lsrc_heir_cb heir, void *arg);
 /* Start connecting the blocking connection. */
 void		 lsrc_start(struct lsrc *);
 /* The command connection is up: heartbeat, recover, take leftovers, block. */
@@ -130,8 +120,8 @@ void		 lsrc_adopt(struct lsrc *);
 void		 lsrc_free(struct lsrc *);
 
 /* source_channel.c */
-/* A channel source, subscribed on d's subscriber connection through s. */
-struct csrc	*csrc_new(struct sources *s, struct deferd *d, const struct source *src);
+/* A channel source, subscribed on d's subscriber connection through subs. */
+struct csrc	*csrc_new(struct deferd *d, struct subs *subs, const struct source *src);
 /* Messages dropped so far because every slot was busy. */
 uint64_t	 csrc_dropped(const struct csrc *);
 /* Free (runs still going are forgotten: runner_free kills them); NULL is a no-op. */

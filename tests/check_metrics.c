@@ -291,7 +291,7 @@ START_TEST(deferd_families_and_handler_cap)
 	ck_assert(x_value(t, "deferd_redis_connected{role=\"cmd\"}") == 1);
 	ck_assert_ptr_nonnull(strstr(t, "deferd_build_info{version=\""));
 	free(t);
-	metrics_reset();
+	metrics_hooks_reset();
 }
 END_TEST
 

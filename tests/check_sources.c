@@ -520,6 +520,18 @@ START_TEST(list_items_survive_kill_9_and_client_kill)
 }
 END_TEST
 
+/* Whether channel gets n subscribers within 10 s. */
+static bool
+wait_subscribers(const char *channel, long long n)
+{
+	return (H_WAIT_UNTIL(({
+		redisReply *r = h_cmd(W.c, "PUBSUB NUMSUB %s", channel);
+		long long k = r->element[1]->integer;
+		freeReplyObject(r);
+		k == n;
+	}), 10000));
+}
+
 START_TEST(channel_message_runs_once_per_daemon)
 {
 	struct h_daemon	 d[2];
@@ -530,12 +542,7 @@ START_TEST(channel_message_runs_once_per_daemon)
 	for (int i = 0; i < 2; i++)
 		start_daemon(&d[i], 4,
 		    "sources:\n  - {channel: fm104.5, handler: stamp}\n");
-	ck_assert(H_WAIT_UNTIL(({
-		redisReply *r = h_cmd(W.c, "PUBSUB NUMSUB fm104.5");
-		long long k = r->element[1]->integer;
-		freeReplyObject(r);
-		k == 2;
-	}), 10000));
+	ck_assert(wait_subscribers("fm104.5", 2));
 	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm104.5 first"), 2);
 	ck_assert(H_WAIT_UNTIL(nstamps() >= 2, 10000));
 	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm104.5 second"), 2);
@@ -571,12 +578,7 @@ START_TEST(channel_messages_run_while_a_claim_is_in_flight)
 
 	start_daemon(&d, 1, "poll_interval: 10ms\nlog: {level: debug}\n"
 	    "sources:\n  - {channel: fm99, handler: stamp}\n");
-	ck_assert(H_WAIT_UNTIL(({
-		redisReply *r = h_cmd(W.c, "PUBSUB NUMSUB fm99");
-		long long k = r->element[1]->integer;
-		freeReplyObject(r);
-		k == 1;
-	}), 10000));
+	ck_assert(wait_subscribers("fm99", 1));
 	for (int i = 0; i < 40; i++) {
 		snprintf(msg, sizeof(msg), "m%d", i);
 		ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH fm99 %s", msg), 1);
@@ -587,6 +589,66 @@ START_TEST(channel_messages_run_while_a_claim_is_in_flight)
 		    10000 * SLOW));
 	}
 	ck_assert_int_eq(h_log_count(&d, "dropped"), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Whether OUT/gate has a line starting with prefix. */
+static bool
+gate_has(const char *prefix)
+{
+	char	path[600], *text, *p;
+	bool	found = false;
+
+	snprintf(path, sizeof(path), "%s/gate", W.out);
+	if ((text = h_read_file(path)) == NULL)
+		return (false);
+	for (p = text; p != NULL && !found; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		found = strncmp(p, prefix, strlen(prefix)) == 0;
+	}
+	free(text);
+	return (found);
+}
+
+/*
+ * A handler's max_concurrency counts its channel runs and its queue jobs
+ * together: with max_concurrency 1, a queued job of the handler waits
+ * while a channel run of it goes on (before, the queue side counted only
+ * its own jobs and ran both), and a message that comes while a job runs
+ * is dropped with the reason.
+ */
+START_TEST(channel_runs_count_against_max_concurrency)
+{
+	struct h_daemon	d;
+	char		open_path[600];
+
+	h_write_file(W.hdir, "gate", "#!/bin/sh\n"
+	    "echo \"start $DEFERD_JOB_ID\" >> \"$OUT/gate\"\n"
+	    "while [ ! -e \"$OUT/open\" ]; do sleep 0.02; done\n"
+	    "echo \"end $DEFERD_JOB_ID\" >> \"$OUT/gate\"\n", 0755);
+	snprintf(open_path, sizeof(open_path), "%s/open", W.out);
+	start_daemon(&d, 4, "  overrides: {gate: {max_concurrency: 1}}\n"
+	    "sources:\n  - {channel: gates, handler: gate}\n");
+	ck_assert(wait_subscribers("gates", 1));
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH gates m1"), 1);
+	ck_assert(H_WAIT_UNTIL(gate_has("start channel-"), 10000 * SLOW));
+	h_enqueue(W.c, "j1", "gate", "", 0, 0);
+	ck_assert_msg(!H_WAIT_UNTIL(gate_has("start j1"), 1500),
+	    "a job ran beside a channel run of a handler with max_concurrency 1");
+	h_write_file(W.out, "open", "", 0644);
+	ck_assert(H_WAIT_UNTIL(gate_has("end j1"), 10000 * SLOW));
+	ck_assert(gate_has("end channel-"));
+
+	unlink(open_path);
+	h_enqueue(W.c, "j2", "gate", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(gate_has("start j2"), 10000 * SLOW));
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH gates m2"), 1);
+	ck_assert(h_daemon_log_has(&d, "dropped: the handler is at its "
+	    "max_concurrency", 10000 * SLOW));
+	h_write_file(W.out, "open", "", 0644);
+	ck_assert(H_WAIT_UNTIL(gate_has("end j2"), 10000 * SLOW));
 	h_daemon_stop(&d);
 }
 END_TEST
@@ -750,6 +812,7 @@ main(void)
 	tcase_add_test(tc, list_items_survive_kill_9_and_client_kill);
 	tcase_add_test(tc, channel_message_runs_once_per_daemon);
 	tcase_add_test(tc, channel_messages_run_while_a_claim_is_in_flight);
+	tcase_add_test(tc, channel_runs_count_against_max_concurrency);
 	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);
 	suite_add_tcase(su, tc);
 	return (h_main(su));
