@@ -38,9 +38,9 @@ ALL_LDFLAGS	 = $(SAN) $(LDFLAGS)
 
 LUA_LIB		:= daemon/lua/lib.lua
 LUA_SRCS	:= $(filter-out $(LUA_LIB),$(sort $(wildcard daemon/lua/*.lua)))
-MAIN_SRCS	:= daemon/deferd.c daemon/deferctl.c
-CTL_SRCS	:= $(wildcard daemon/ctl_*.c)
-LIB_SRCS	:= $(filter-out $(MAIN_SRCS) $(CTL_SRCS),$(sort $(wildcard daemon/*.c)))
+MAIN_SRCS	:= daemon/deferd.c
+CTL_SRCS	:= $(sort $(wildcard daemon/ctl/*.c))
+LIB_SRCS	:= $(filter-out $(MAIN_SRCS),$(sort $(wildcard daemon/*.c)))
 LIB_OBJS	:= $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/scripts_gen.o
 CTL_OBJS	:= $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
 TEST_SRCS	:= $(sort $(wildcard tests/check_*.c))
@@ -91,7 +91,7 @@ $(BUILD)/libdeferd.a: $(LIB_OBJS)
 $(BUILD)/deferd: $(BUILD)/deferd.o $(BUILD)/libdeferd.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/deferctl: $(BUILD)/deferctl.o $(CTL_OBJS) $(BUILD)/libdeferd.a
+$(BUILD)/deferctl: $(CTL_OBJS) $(BUILD)/libdeferd.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/.deps-ok
@@ -203,5 +203,5 @@ clean: clean-fuzz
 clean-fuzz:
 	rm -rf $(FUZZ_BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/ctl/*.d $(BUILD)/tests/*.d)
 -include $(wildcard $(BUILD)/fuzz/*.d)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Proof that key expiration events arrive (RELIABILITY P5). CONFIG GET of
- * notify-keyspace-events may be denied (managed Redis, a least-privilege
- * ACL user) and even when it says Ex the subscription may be broken. So a
- * canary key is set with a 50 ms TTL, touched after 100 ms (which expires
- * it at once if Redis has not), and its "expired" event must arrive within
- * a second. The owner is told the outcome; after a failure the canary
- * checks again every few seconds until events arrive.
+ * Proof that key expiration events arrive (docs/reliability.md P5). CONFIG
+ * GET of notify-keyspace-events may be denied (managed Redis, a
+ * least-privilege ACL user) and even when it says Ex the subscription may
+ * be broken. So a canary key is set with a 50 ms TTL, touched after 100 ms
+ * (which expires it at once if Redis has not), and its "expired" event must
+ * arrive within a second. The owner is told the outcome; after a failure
+ * the canary checks again every few seconds until events arrive.
  */
 #ifndef DEFERD_CANARY_H
 #define DEFERD_CANARY_H

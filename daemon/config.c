@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The configuration file (DESIGN §6): deferd's schema and the public
+ * The configuration file (deferd.yaml(5)): deferd's schema and the public
  * config_* API. config_yaml.c turns the file into a node tree (anchors and
  * aliases refused, depth capped, one document); the tables here give each
  * key its type, bounds, default and place in struct config, and
@@ -386,7 +386,7 @@ valid_env_name(const char *s)
 
 /*
  * Why a handlers.environment name is refused, or NULL: the variables
- * deferd sets itself (DESIGN §4) and those that would change what a
+ * deferd sets itself (docs/handlers.md) and those that would change what a
  * handler runs (the dynamic loader's) or talk to systemd for deferd.
  */
 static const char *
@@ -852,6 +852,7 @@ config_load_string(const char *name, const char *text, size_t len, char *err,
 		config_free(c);
 		return (NULL);
 	}
+	config_lease_timing(c->lease_ms, &c->timing);
 	return (c);
 }
 
@@ -905,6 +906,27 @@ config_override(const struct config *c, const char *handler)
 		if (strcmp(c->handlers.overrides[i].name, handler) == 0)
 			return (&c->handlers.overrides[i]);
 	return (NULL);
+}
+
+/* v within lo..hi. */
+static int64_t
+clamp(int64_t v, int64_t lo, int64_t hi)
+{
+	return (v < lo ? lo : v > hi ? hi : v);
+}
+
+/*
+ * The one place the lease's intervals come from: extending every third of
+ * it keeps two chances to extend before it runs out; reaping and probing
+ * the subscriber every half (within bounds) finds a lost worker or a dead
+ * connection well before a second lease would pass.
+ */
+void
+config_lease_timing(int64_t lease_ms, struct lease_timing *t)
+{
+	t->extend_ms = lease_ms / 3 > 0 ? lease_ms / 3 : 1;
+	t->reap_ms = clamp(lease_ms / 2, SEC, 30 * SEC);
+	t->subcheck_ms = clamp(lease_ms / 2, SEC, 15 * SEC);
 }
 
 /* The queue a rule, source or schedule names, or the first queue. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The configuration file (DESIGN §6): parsed with libyaml into one struct,
+ * The configuration file (deferd.yaml(5)): parsed with libyaml into one struct,
  * validated, with defaults for every key so that a two-line file works.
  */
 #ifndef DEFERD_CONFIG_H
@@ -109,6 +109,13 @@ struct schedule {
 	int64_t			 jitter_ms;	/* 0: run at the tick */
 };
 
+/* The intervals that follow from the lease, derived once (config_lease_timing). */
+struct lease_timing {
+	int64_t	extend_ms;	/* lease/3: extend the leases of running jobs */
+	int64_t	reap_ms;	/* lease/2 within 1s-30s: look for expired leases */
+	int64_t	subcheck_ms;	/* lease/2 within 1s-15s: probe the subscriber connection */
+};
+
 struct env_var {
 	char	*name;
 	char	*value;
@@ -132,6 +139,7 @@ struct config {
 	int	 concurrency;		/* 8 */
 	int64_t	 poll_interval_ms;	/* 1s */
 	int64_t	 lease_ms;		/* 30s */
+	struct lease_timing timing;	/* derived from lease_ms at load */
 	int64_t	 shutdown_timeout_ms;	/* 25s */
 
 	struct {
@@ -221,6 +229,8 @@ bool		 config_handler_persistent(const struct config *, const char *handler);
 const char	*config_queue(const struct config *, const char *queue);
 /* The schedule named name, or NULL (config_schedules.c). */
 const struct schedule *config_schedule(const struct config *, const char *name);
+/* The intervals derived from lease_ms (config_load sets cfg->timing). */
+void		 config_lease_timing(int64_t lease_ms, struct lease_timing *);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);
 /* A numeric key bound beyond CONFIG_SCRIPT_INT_MAX, or NULL (tests). */

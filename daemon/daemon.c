@@ -50,6 +50,7 @@
 static void	deferd_finish(struct deferd *, const char *why);
 static void	deferd_status_text(const struct deferd *, char *, size_t);
 static void	deferd_notify_status(struct deferd *, bool force);
+static void	deferd_check_ready(struct deferd *);
 
 /* A job's slot is free (its outcome is on the way): start waiting jobs, claim. */
 static void
@@ -254,7 +255,11 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 	}
 }
 
-void
+/*
+ * Send READY=1 (once) when Redis was reached and the sources are ready
+ * (sources_ready: the expiration check passed); each side calls it.
+ */
+static void
 deferd_check_ready(struct deferd *d)
 {
 	if (d->ready || !d->cmd_up_once || d->sources == NULL ||
@@ -269,20 +274,16 @@ deferd_check_ready(struct deferd *d)
 }
 
 /*
- * Probe the subscriber connection every max(1s, min(lease/2, 15s)) on a
+ * Probe the subscriber connection every timing.subcheck_ms on a
  * channel of this daemon's own (NS:ping:RANDOM); see subcheck.h.
  */
 static void
 deferd_subcheck(struct deferd *d)
 {
 	const struct config	*cfg = d->cfg;
-	int64_t			 every = cfg->lease_ms / 2;
+	int64_t			 every = cfg->timing.subcheck_ms;
 	char			 id[17], *channel;
 
-	if (every > 15000)
-		every = 15000;
-	if (every < 1000)
-		every = 1000;
 	if (d->subcheck != NULL) {
 		subcheck_set(d->subcheck, every, cfg->redis.command_timeout_ms);
 		return;
@@ -367,7 +368,7 @@ deferd_stop_signal(struct deferd *d, int sig)
 static void
 deferd_arm_extend(struct deferd *d)
 {
-	timer_after(d->extend_timer, d->cfg->lease_ms / 3);
+	timer_after(d->extend_timer, d->cfg->timing.extend_ms);
 }
 
 /* The events channel of the current config: "ns:events", or "" when off. */
@@ -514,6 +515,7 @@ deferd_new(struct config *cfg)
 	struct event_config	*ec = event_config_new();
 	struct slots_cbs	 cbs = { deferd_slot_freed, deferd_job_gone,
 				    deferd_held, d };
+	struct rconn_stats	 stats = { metrics_redis_state, metrics_redis_rtt };
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 	d->cfg = cfg;
@@ -529,6 +531,7 @@ deferd_new(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	deferd_set_events(d);
 	metrics_init();
+	rconn_set_stats(&stats);
 	d->runner = runner_new(d->base, cfg);
 	deferd_connect(d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));

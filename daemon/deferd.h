@@ -79,10 +79,5 @@ struct deferd *deferd_new(struct config *cfg);
 int	deferd_run(struct deferd *);
 /* Free everything; NULL is a no-op. */
 void	deferd_free(struct deferd *);
-/*
- * Send READY=1 (once) when Redis was reached and the sources are ready
- * (sources_ready: the expiration check passed). Called by both sides.
- */
-void	deferd_check_ready(struct deferd *);
 
 #endif

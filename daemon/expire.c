@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Key expirations as jobs (DESIGN §3). On the subscriber connection:
+ * Key expirations as jobs (docs/architecture.md). On the subscriber connection:
  * `__keyevent@*__:expired` for every database, and, for the configured
  * database, `expire` and `del`. An expired key that matches a rule becomes
  * a job through the expjob script (deduplicated across daemons by a
@@ -806,12 +806,6 @@ expire_down(struct expire *e)
 	event_del(e->safety_timer);
 	evtimer_del(e->touch_timer);
 	e->touch_at_mono = -1;
-}
-
-double
-expire_lost_window_seconds(const struct expire *e)
-{
-	return (e == NULL ? 0 : (double)e->lost_window_ms / 1000);
 }
 
 /* Subscribe to the key events (through s) and create the timers. */

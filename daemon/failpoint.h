@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Deterministic failpoints for crash tests (RELIABILITY P1): the
+ * Deterministic failpoints for crash tests (docs/reliability.md P1): the
  * environment variable DEFERD_FAILPOINT names, comma-separated, the points
  * at which the daemon kills itself with SIGKILL, so that a test can hit
  * exactly one window of a job's life: after_claim, after_exec,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handler checks (DESIGN §4): before a handler runs, its
+ * Handler checks (docs/handlers.md): before a handler runs, its
  * name must be valid, handlers.dir and every directory above it must be
  * changeable only by root or the daemon's user (trust.c), and the name
  * must be a regular file in it (opened with O_PATH|O_NOFOLLOW relative to the

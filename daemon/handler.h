@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handler checks (DESIGN §4): whether a name in handlers.dir is safe to run.
- * Used by the runner before every spawn; it does not run anything.
+ * Handler checks (docs/handlers.md): whether a name in handlers.dir is safe
+ * to run. Used by the runner before every spawn; it does not run anything.
  */
 #ifndef DEFERD_HANDLER_H
 #define DEFERD_HANDLER_H

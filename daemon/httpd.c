@@ -296,12 +296,6 @@ httpd_set_opts(struct httpd *h, const struct httpd_opts *opts)
 		h->opts.max_connections = 1;
 }
 
-size_t
-httpd_connections(const struct httpd *h)
-{
-	return (h->nconns);
-}
-
 void
 httpd_free(struct httpd *h)
 {

@@ -60,8 +60,6 @@ struct httpd	*httpd_new(struct event_base *, int fd, const struct httpd_opts *,
 		    httpd_route_cb route, void *arg);
 /* New limits for connections accepted from now on (reload). */
 void		 httpd_set_opts(struct httpd *, const struct httpd_opts *);
-/* Connections open now. */
-size_t		 httpd_connections(const struct httpd *);
 /* Close every connection and the socket; NULL is a no-op. */
 void		 httpd_free(struct httpd *);
 

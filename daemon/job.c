@@ -151,7 +151,8 @@ job_gone(struct job *j)
 	slots_job_remove(d->slots, reporting);
 }
 
-int64_t
+/* The delay before attempt+1: backoff * 2^(attempt-1), capped, with jitter. */
+static int64_t
 job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt)
 {
 	int64_t	delay = backoff_ms;

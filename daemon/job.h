@@ -34,7 +34,5 @@ void	job_extend_leases(struct deferd *d);
 void	job_requeue_waiting(struct deferd *d);
 /* Free a job that is no longer linked (exit). */
 void	job_free_all(struct deferd *d);
-/* The delay before attempt+1: backoff * 2^(attempt-1), capped, with jitter. */
-int64_t	job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Redis key names (DESIGN §2). */
+/* Redis key names (docs/keys.md). */
 #include "keys.h"
 #include "xmalloc.h"
 

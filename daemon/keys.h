@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Redis key names of DESIGN §2, built in one place. All results are owned by the caller (free). */
+/* Redis key names of docs/keys.md, built in one place. All results are owned by the caller (free). */
 #ifndef DEFERD_KEYS_H
 #define DEFERD_KEYS_H
 

@@ -334,13 +334,6 @@ lock_fence(const struct lock *l)
 	return (l->fence);
 }
 
-/* The resource name. */
-const char *
-lock_resource(const struct lock *l)
-{
-	return (l->resource);
-}
-
 /* Reply to compare-and-delete: 0 means the key was not ours any more. */
 static void
 lock_release_reply(redisReply *reply, void *priv)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-resource locks for the daemon (DESIGN §5, RELIABILITY P3), async on
- * the command connection. One struct lock is one wish to hold one resource:
- * acquire (SET NX PX with a random 128-bit token, plus INCR of the fencing
- * counter, in one script), optionally re-tried with backoff for a while,
- * then extended every lease/3 by compare-and-extend, and finally released
- * by compare-and-delete. A lock whose extension is refused, or that has no
- * successful extension for a whole lease on the monotonic clock, is
- * reported lost: its holder must stop the work at once.
+ * Per-resource locks for the daemon (README: Locks, docs/reliability.md
+ * P3), async on the command connection. One struct lock is one wish to hold
+ * one resource: acquire (SET NX PX with a random 128-bit token, plus INCR
+ * of the fencing counter, in one script), optionally re-tried with backoff
+ * for a while, then extended every lease/3 by compare-and-extend, and
+ * finally released by compare-and-delete. A lock whose extension is
+ * refused, or that has no successful extension for a whole lease on the
+ * monotonic clock, is reported lost: its holder must stop the work at once.
  */
 #ifndef DEFERD_LOCK_H
 #define DEFERD_LOCK_H
@@ -45,7 +45,6 @@ struct lock	*lock_new(struct event_base *, struct rconn *rc, const char *ns,
 void		 lock_acquire(struct lock *, int64_t wait_ms);
 /* The fencing token of the current hold as decimal text ("" before it is held). */
 const char	*lock_fence(const struct lock *);
-const char	*lock_resource(const struct lock *);
 /*
  * Give the lock up: stop extending, compare-and-delete it in Redis (only our
  * token is deleted; sent after an acquire still in flight if that one

@@ -27,7 +27,6 @@ enum log_format {
 void	log_init(const char *procname);
 void	log_set_level(enum log_level);
 void	log_set_format(enum log_format);
-enum log_level log_get_level(void);
 /* Parse "debug", "info", "warning" or "error"; -1 when unknown. */
 int	log_level_parse(const char *);
 

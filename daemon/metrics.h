@@ -88,8 +88,6 @@ void		 metrics_expire_tracked(long long keys);
 void		 metrics_expire_outage(double seconds);
 void		 metrics_queue_size(const char *queue, const char *state, long long n);
 void		 metrics_set_running(size_t running, int limit);
-/* CLOCK_MONOTONIC in microseconds. */
-int64_t		 metrics_now_us(void);
 /*
  * The lateness samples since the last call: p50, p99 and max (ms) of claim
  * and start lateness, and how many. Resets the window.

@@ -381,15 +381,6 @@ metrics_set_running(size_t running, int limit)
 	metrics_set(m.concurrency, NULL, limit);
 }
 
-int64_t
-metrics_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-}
-
 /* qsort order of int64_t. */
 static int
 metrics_cmp64(const void *a, const void *b)

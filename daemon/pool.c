@@ -1078,19 +1078,6 @@ pool_kill(struct pjob *j, const char *reason, int64_t grace_ms)
 		timer_after(p->kill_ev, grace_ms);
 }
 
-size_t
-pool_nprocs(const struct pool *pool)
-{
-	const struct phandler	*h;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(h, &pool->handlers, entry)
-		for (int i = 0; i < h->nprocs; i++)
-			if (h->procs[i].pid > 0)
-				n++;
-	return (n);
-}
-
 void
 pool_free(struct pool *pool)
 {

@@ -60,8 +60,6 @@ struct pjob	*pool_submit(struct pool *, const struct run_spec *spec,
 void		 pool_kill(struct pjob *, const char *reason, int64_t grace_ms);
 /* A reaped child: true when it was one of the pool's processes. */
 bool		 pool_reaped(struct pool *, pid_t pid, int status);
-/* Processes running now (all handlers). */
-size_t		 pool_nprocs(const struct pool *);
 /*
  * Close every process's stdin and SIGTERM its group; free everything. No
  * callbacks. NULL is a no-op.

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "metrics.h"
 #include "rconn.h"
 #include "reply.h"
 #include "util.h"
@@ -89,6 +88,7 @@ struct rconn {
 	struct event		*deadline_timer;
 	struct event		*handshake_ev;
 	struct event		*drop_ev;
+	char			 drop_why[256];	/* why we dropped it, or "" */
 
 	size_t			 pending;
 	int64_t			 progress_ms;
@@ -200,6 +200,23 @@ rconn_drop_cb(evutil_socket_t fd, short what, void *arg)
 
 static void	rconn_handshake_cb(evutil_socket_t, short, void *);
 
+/* Where every connection reports its state and round trips (the owner's). */
+static struct rconn_stats	stats_hook;
+
+void
+rconn_set_stats(const struct rconn_stats *hook)
+{
+	stats_hook = *hook;
+}
+
+/* Tell the stats hook whether rc is up. */
+static void
+rconn_report_state(const struct rconn *rc, bool up)
+{
+	if (stats_hook.state != NULL)
+		stats_hook.state(rc->name, up);
+}
+
 struct rconn *
 rconn_new(struct event_base *base, const struct redis_target *t,
     const struct rconn_opts *opts, rconn_event_cb cb, void *arg)
@@ -223,7 +240,7 @@ rconn_new(struct event_base *base, const struct redis_target *t,
 	    rc->deadline_timer == NULL || rc->handshake_ev == NULL ||
 	    rc->drop_ev == NULL)
 		fatalx("redis %s: cannot create timers", rc->name);
-	metrics_redis_state(rc->name, false);
+	rconn_report_state(rc, false);
 	return (rc);
 }
 
@@ -240,12 +257,6 @@ bool
 rconn_ready(const struct rconn *rc)
 {
 	return (rc != NULL && rc->state == RC_READY && rc->ac != NULL);
-}
-
-size_t
-rconn_pending(const struct rconn *rc)
-{
-	return (rc->pending);
 }
 
 /* Log the first failure of an outage as a warning, the rest at debug level. */
@@ -284,7 +295,7 @@ rconn_failed(struct rconn *rc, const char *why)
 	rc->pending = 0;
 	if (rc->freeing)
 		return;
-	metrics_redis_state(rc->name, false);
+	rconn_report_state(rc, false);
 	rconn_log_failure(rc, why);
 	if (was_up)
 		rconn_notify(rc, RCONN_DOWN);
@@ -316,8 +327,8 @@ rconn_drop(struct rconn *rc, const char *why)
 
 	if (rc->ac == NULL)
 		return;
-	if (why != NULL)
-		snprintf(rc->ac->c.errstr, sizeof(rc->ac->c.errstr), "%s", why);
+	snprintf(rc->drop_why, sizeof(rc->drop_why), "%s", why != NULL ? why :
+	    "");
 	if (rc->state == RC_READY)
 		rc->state = RC_HANDSHAKE;	/* not ready any more */
 	timer_after(rc->drop_ev, 0);
@@ -352,8 +363,9 @@ rconn_on_disconnect(const redisAsyncContext *ac, int status)
 	char		 why[256];
 
 	(void)status;
-	snprintf(why, sizeof(why), "%s", ac->errstr[0] ? ac->errstr :
-	    "connection closed");
+	snprintf(why, sizeof(why), "%s", rc->drop_why[0] ? rc->drop_why :
+	    ac->errstr[0] ? ac->errstr : "connection closed");
+	rc->drop_why[0] = '\0';
 	rc->ac = NULL;
 	evtimer_del(rc->drop_ev);
 	evtimer_del(rc->handshake_ev);
@@ -419,8 +431,8 @@ rconn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	(void)ac;
 	rconn_count_reply(rc);
-	if (reply != NULL)
-		metrics_redis_rtt(rc->name, metrics_now_us() - cmd->sent_us);
+	if (reply != NULL && stats_hook.rtt != NULL)
+		stats_hook.rtt(rc->name, util_mono_us() - cmd->sent_us);
 	if (reply == NULL && rc->state == RC_READY)
 		rc->state = RC_HANDSHAKE;	/* going away: refuse new commands */
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
@@ -447,7 +459,7 @@ rconn_send_argv(struct rconn *rc, struct rcmd *cmd, int argc,
 	if (redisAsyncCommandArgv(rc->ac, rconn_on_reply, cmd, argc, argv,
 	    lens) != REDIS_OK)
 		return (-1);
-	cmd->sent_us = metrics_now_us();
+	cmd->sent_us = util_mono_us();
 	rconn_count_sent(rc);
 	return (0);
 }
@@ -593,7 +605,7 @@ rconn_handshake_done(struct rconn *rc)
 	for (size_t i = 0; i < rc->nsubs; i++)
 		rconn_send_subscribe(rc, rc->subs[i]);
 	rc->up_announced = true;
-	metrics_redis_state(rc->name, true);
+	rconn_report_state(rc, true);
 	rconn_notify(rc, RCONN_UP);
 }
 

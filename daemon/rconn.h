@@ -5,7 +5,7 @@
  * and jitter after any disconnect, an AUTH/SELECT/SETNAME handshake, the Lua
  * scripts loaded with SCRIPT LOAD and called with EVALSHA (EVAL again on
  * NOSCRIPT), and subscriptions that are renewed after every reconnect.
- * Works with hiredis 0.14 (no async timeouts, see API-NOTES.md) and 1.x.
+ * Works with hiredis 0.14 (which has no async timeouts) and 1.x.
  */
 #ifndef DEFERD_RCONN_H
 #define DEFERD_RCONN_H
@@ -41,6 +41,17 @@ struct rconn_opts {
 /* Called for every reply; reply is NULL when the connection went away first. */
 typedef void (*rconn_reply_cb)(redisReply *reply, void *priv);
 typedef void (*rconn_event_cb)(struct rconn *, enum rconn_event, void *arg);
+
+/*
+ * Where connections report, for metrics and /healthz: state(role, up) on
+ * every change, rtt(role, us) for every reply. One hook for the process,
+ * set by the owner before connecting; unset, nothing is reported.
+ */
+struct rconn_stats {
+	void	(*state)(const char *role, bool up);
+	void	(*rtt)(const char *role, int64_t us);
+};
+void		 rconn_set_stats(const struct rconn_stats *);
 
 /* A connection to t (copied); nothing happens until rconn_start. */
 struct rconn	*rconn_new(struct event_base *, const struct redis_target *t,
@@ -84,8 +95,6 @@ void		 rconn_reset(struct rconn *, const char *why);
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
 /* When (monotonic ms) the last reply or subscription message arrived. */
 int64_t		 rconn_progress_ms(const struct rconn *);
-/* Number of commands sent whose replies have not arrived. */
-size_t		 rconn_pending(const struct rconn *);
 /* Close and free; pending callbacks get NULL. NULL is a no-op. */
 void		 rconn_free(struct rconn *);
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runner (DESIGN §4, RELIABILITY P8/P9): starts handler executables
- * that handler_check (handler.c) has passed, feeds them the payload,
- * collects their output and exit status, and enforces timeouts on their
- * whole process group. It does not decide what a result means for the job
- * (retry, backoff, dead letters): the scheduler does that with the
+ * The runner (docs/handlers.md, docs/reliability.md P8/P9): starts handler
+ * executables that handler_check (handler.c) has passed, feeds them the
+ * payload, collects their output and exit status, and enforces timeouts on
+ * their whole process group. It does not decide what a result means for the
+ * job (retry, backoff, dead letters): the scheduler does that with the
  * run_result it gets back.
  *
  * How a run goes:

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The runner (DESIGN §4): starts handler executables from handlers.dir with
- * posix_spawn, never through a shell, each in its own session/process group;
- * writes the payload to stdin without blocking, captures stdout (up to
- * handlers.max_output) as the result, logs stderr line by line with the job
- * ID, enforces the timeout (SIGTERM to the group, SIGKILL after kill_grace)
- * and reaps children from a SIGCHLD event with waitpid(WNOHANG). A run is
- * finished only when its exit status is known and its pipes are closed (or
- * a bounded drain after exit has passed).
+ * The runner (docs/handlers.md): starts handler executables from
+ * handlers.dir with posix_spawn, never through a shell, each in its own
+ * session/process group; writes the payload to stdin without blocking,
+ * captures stdout (up to handlers.max_output) as the result, logs stderr
+ * line by line with the job ID, enforces the timeout (SIGTERM to the group,
+ * SIGKILL after kill_grace) and reaps children from a SIGCHLD event with
+ * waitpid(WNOHANG). A run is finished only when its exit status is known
+ * and its pipes are closed (or a bounded drain after exit has passed).
  */
 #ifndef DEFERD_RUNNER_H
 #define DEFERD_RUNNER_H

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The handler's environment (DESIGN §4), built from scratch: nothing comes
- * from the daemon's own environment. The part that depends only on the
- * config (PATH, LANG, handlers.environment, DEFERD_CONFIG) is built once per
- * config; each run adds its DEFERD_* variables on top.
+ * The handler's environment (docs/handlers.md), built from scratch: nothing
+ * comes from the daemon's own environment. The part that depends only on
+ * the config (PATH, LANG, handlers.environment, DEFERD_CONFIG) is built
+ * once per config; each run adds its DEFERD_* variables on top.
  */
 #ifndef DEFERD_RUNNER_ENV_H
 #define DEFERD_RUNNER_ENV_H

@@ -70,17 +70,6 @@ static void	sched_claim(struct sched *);
 static void	sched_unclaim(struct sched *);
 static void	sched_claim_lost(struct sched *);
 
-/* How often expired leases must be looked for: max(1s, min(lease/2, 30s)). */
-static int64_t
-sched_reap_interval(const struct sched *s)
-{
-	int64_t	reap = s->d->cfg->lease_ms / 2;
-
-	if (reap < 1000)
-		reap = 1000;
-	return (reap > 30000 ? 30000 : reap);
-}
-
 /* libevent adapters. */
 static void
 sched_kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -127,7 +116,7 @@ sched_reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (util_mono_ms() - s->claimed_at_mono >= sched_reap_interval(s))
+	if (util_mono_ms() - s->claimed_at_mono >= s->d->cfg->timing.reap_ms)
 		sched_reap(s);
 }
 
@@ -256,7 +245,7 @@ sched_arm_poll(struct sched *s)
 void
 sched_reconfigure(struct sched *s)
 {
-	int64_t		reap = sched_reap_interval(s);
+	int64_t		reap = s->d->cfg->timing.reap_ms;
 
 	if (!s->running)
 		return;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Lua transitions of DESIGN §2, embedded at build time from daemon/lua/.
+ * The Lua transitions of docs/keys.md, embedded at build time from daemon/lua/.
  * Each script body is daemon/lua/lib.lua followed by the script's own file.
  * The calling conventions (KEYS, ARGV, replies) are documented at the top of
  * each .lua file; this header only names them.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sd_notify(3) written out (API-NOTES.md §5): the protocol is one datagram
+ * sd_notify(3) written out: the protocol is one datagram
  * per notification to the AF_UNIX socket named by $NOTIFY_SOCKET. The
  * socket is unconnected and addressed on every send, so a restarted
  * manager (daemon-reexec) is found again. Not here: when to notify, which

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Channel source (DESIGN §3): every daemon subscribed to a channel (or
- * pattern) runs the handler once per message, with the message as payload
- * and DEFERD_CHANNEL set: a broadcast, with no job in Redis and no retry.
- * A run holds one of the daemon's concurrency slots and counts against
- * its handler's max_concurrency (slots.c, so the schedulers claim less
- * meanwhile); a message that finds no room (or the daemon draining) is
- * dropped, counted and logged at most once every few seconds, never
- * queued without bound.
- * A reload that replaces the sources deregisters the old instance from its
- * subscription (sources.c); runs still going finish into it.
+ * Channel source (docs/architecture.md): every daemon subscribed to a
+ * channel (or pattern) runs the handler once per message, with the message
+ * as payload and DEFERD_CHANNEL set: a broadcast, with no job in Redis and
+ * no retry. A run holds one of the daemon's concurrency slots and counts
+ * against its handler's max_concurrency (slots.c, so the schedulers claim
+ * less meanwhile); a message that finds no room (or the daemon draining) is
+ * dropped, counted and logged at most once every few seconds, never queued
+ * without bound. A reload that replaces the sources deregisters the old
+ * instance from its subscription (sources.c); runs still going finish into
+ * it.
  */
 #include <sys/queue.h>
 
@@ -157,12 +157,6 @@ csrc_new(struct deferd *d, struct subs *s, const struct source *src)
 	c->queue = xstrdup(config_queue(d->cfg, src->queue));
 	subs_add(s, c->name, c->pattern, csrc_message_cb, c);
 	return (c);
-}
-
-uint64_t
-csrc_dropped(const struct csrc *c)
-{
-	return (c->dropped);
 }
 
 void

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * List source (DESIGN §3): `RPUSH KEY item` becomes a job, never lost.
- * On its own connection (a blocking command would stall the others) the
- * daemon waits with `BLMOVE KEY NS:proc:KEY:HOST:PID LEFT RIGHT 5`; the
+ * List source (docs/architecture.md): `RPUSH KEY item` becomes a job, never
+ * lost. On its own connection (a blocking command would stall the others)
+ * the daemon waits with `BLMOVE KEY NS:proc:KEY:HOST:PID LEFT RIGHT 5`; the
  * listtake script then turns the processing list's items (and a batch more
  * from KEY) into jobs in one atomic step. An item is therefore always in
  * KEY, in one processing list, or in a job. A lost BLMOVE reply (CLIENT
@@ -82,6 +82,7 @@ struct lsrc {
 
 static void	lsrc_step(struct lsrc *);
 static void	lsrc_final_cb(evutil_socket_t, short, void *);
+static void	lsrc_adopt(struct lsrc *);
 
 /* Zero-delay event: take the next step. */
 static void
@@ -316,7 +317,8 @@ lsrc_stop(struct lsrc *l)
 		timer_after(l->final_ev, 0);
 }
 
-void
+/* Items may wait in our processing list: take them soon. */
+static void
 lsrc_adopt(struct lsrc *l)
 {
 	if (l->closing)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Plain zset source (DESIGN §3): the classic delay queue, `ZADD KEY
+ * Plain zset source (docs/architecture.md): the classic delay queue, `ZADD KEY
  * <unix-seconds> <task>`. The zsetmove script moves due members into jobs
  * of the queue atomically and returns the next score, so a timer fires at
  * exactly that time; poll_interval is the safety net for members added

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sources of DESIGN §3 beyond the delayed queue: key expirations
+ * The sources of docs/architecture.md beyond the delayed queue: key expirations
  * (expire.c), plain zsets (source_zset.c), lists (source_list.c) and
  * channels (source_channel.c), started and stopped together by sources.c.
  * Every source but the channel turns what it sees into a job of a queue,
@@ -77,8 +77,6 @@ void		 expire_stop(struct expire *);
  * to, matched against to's rules; to may be NULL (they are dropped, logged).
  */
 void		 expire_handover(struct expire *to, struct expire *from);
-/* Seconds of pub/sub outage so far (events in them may be lost). */
-double		 expire_lost_window_seconds(const struct expire *);
 /* Free (pending expirations are dropped); NULL is a no-op. */
 void		 expire_free(struct expire *);
 
@@ -114,16 +112,12 @@ const char	*lsrc_key(const struct lsrc *);
  * then the blocking connection is closed. Memory stays until lsrc_free.
  */
 void		 lsrc_stop(struct lsrc *);
-/* Items may wait in our processing list: take them soon. */
-void		 lsrc_adopt(struct lsrc *);
 /* Close the blocking connection and free; NULL is a no-op. */
 void		 lsrc_free(struct lsrc *);
 
 /* source_channel.c */
 /* A channel source, subscribed on d's subscriber connection through subs. */
 struct csrc	*csrc_new(struct deferd *d, struct subs *subs, const struct source *src);
-/* Messages dropped so far because every slot was busy. */
-uint64_t	 csrc_dropped(const struct csrc *);
 /* Free (runs still going are forgotten: runner_free kills them); NULL is a no-op. */
 void		 csrc_free(struct csrc *);
 

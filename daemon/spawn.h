@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Starting one handler executable (DESIGN §4): posix_spawn of dir/name,
+ * Starting one handler executable (docs/handlers.md): posix_spawn of dir/name,
  * never through a shell, in a new session (its pid is its process group),
  * with default signal dispositions, an empty signal mask, only fds 0-2
  * (three pipes whose other ends the caller gets, non-blocking) and the

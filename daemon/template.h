@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Resource templates of expiration rules (DESIGN §3, §5): "order:{1}" with
- * the captures of a glob match. {0} is the whole key, {N} the N-th glob
- * capture (1-based), {{ and }} are literal braces. Nothing else is special.
+ * Resource templates of expiration rules (docs/architecture.md; README:
+ * Locks): "order:{1}" with the captures of a glob match. {0} is the whole
+ * key, {N} the N-th glob capture (1-based), {{ and }} are literal braces.
+ * Nothing else is special.
  */
 #ifndef DEFERD_TEMPLATE_H
 #define DEFERD_TEMPLATE_H

@@ -5,7 +5,8 @@
 #include "log.h"
 #include "timer.h"
 
-struct timeval
+/* ms (negative counts as 0) as a struct timeval. */
+static struct timeval
 timer_tv(int64_t ms)
 {
 	struct timeval	tv;

@@ -9,8 +9,6 @@
 
 struct event;
 
-/* ms (negative counts as 0) as a struct timeval. */
-struct timeval	timer_tv(int64_t ms);
 /* Add ev to fire after ms (re-arms a pending timer; persistent events repeat). */
 void		timer_after(struct event *ev, int64_t ms);
 

@@ -27,6 +27,8 @@ int	util_days_in_month(int y, int m);
 
 /* Milliseconds on CLOCK_MONOTONIC: for leases, timeouts and backoff. */
 int64_t	util_mono_ms(void);
+/* The same in microseconds. */
+int64_t	util_mono_us(void);
 /* Milliseconds since the epoch on CLOCK_REALTIME: only for display and estimates. */
 int64_t	util_real_ms(void);
 /* Fill buf with len random bytes (getrandom); never fails. */

@@ -303,7 +303,7 @@ START_TEST(deferd_and_deferctl_run_everything_as_the_acl_user)
 END_TEST
 
 /*
- * RELIABILITY P5: with CONFIG denied deferd cannot read
+ * docs/reliability.md P5: with CONFIG denied deferd cannot read
  * notify-keyspace-events, so the canary must tell whether expired events
  * arrive: with the flags off it says so (degraded, sweep only), and once
  * an operator turns them on it notices and expirations work.

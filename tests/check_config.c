@@ -707,6 +707,34 @@ START_TEST(schedules_parsed)
 }
 END_TEST
 
+/* The lease's intervals come from one place, derived at load. */
+START_TEST(lease_timing)
+{
+	static const struct {
+		int64_t	lease, extend, reap, subcheck;
+	} cases[] = {
+		{ 30 * SEC, 10 * SEC, 15 * SEC, 15 * SEC },
+		{ SEC, 333, SEC, SEC },
+		{ 10 * SEC, 3333, 5 * SEC, 5 * SEC },
+		{ DAY, DAY / 3, 30 * SEC, 15 * SEC },
+	};
+	struct config	*c = load_ok("lease: 40s\n");
+
+	ck_assert_int_eq(c->timing.extend_ms, 13333);
+	ck_assert_int_eq(c->timing.reap_ms, 20 * SEC);
+	ck_assert_int_eq(c->timing.subcheck_ms, 15 * SEC);
+	config_free(c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lease_timing	t;
+
+		config_lease_timing(cases[i].lease, &t);
+		ck_assert_int_eq(t.extend_ms, cases[i].extend);
+		ck_assert_int_eq(t.reap_ms, cases[i].reap);
+		ck_assert_int_eq(t.subcheck_ms, cases[i].subcheck);
+	}
+}
+END_TEST
+
 START_TEST(flow_and_block)
 {
 	struct config	*a, *b;
@@ -1008,6 +1036,7 @@ main(void)
 	tcase_add_test(tc, example_file);
 	tcase_add_test(tc, rich_config);
 	tcase_add_test(tc, schedules_parsed);
+	tcase_add_test(tc, lease_timing);
 	tcase_add_test(tc, flow_and_block);
 	tcase_add_test(tc, relative_paths);
 	tcase_add_test(tc, file_errors);

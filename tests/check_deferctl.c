@@ -3,7 +3,7 @@
  * Integration tests of deferctl: the built binary against a private
  * redis-server, with the Redis state checked after every command. Job
  * states that only the daemon produces (active, dead, finished) are set up
- * directly in Redis with the key schema of DESIGN §2.
+ * directly in Redis with the key schema of docs/keys.md.
  */
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Crash and stall tests of RELIABILITY P1, P2 and P10: daemons die by SIGKILL at
- * each failpoint (DEFERD_FAILPOINT) and at random moments, Redis dies and
- * comes back from its AOF, a daemon is stopped for longer than its lease.
- * Handlers record every run in OUT; the tests check that no job is lost,
- * that redeliveries carry a stable ID and a growing attempt, and that a
- * late finisher cannot overwrite the newer owner's outcome. Every wait
- * polls a condition with a deadline.
+ * Crash and stall tests of docs/reliability.md P1, P2 and P10: daemons die
+ * by SIGKILL at each failpoint (DEFERD_FAILPOINT) and at random moments,
+ * Redis dies and comes back from its AOF, a daemon is stopped for longer
+ * than its lease. Handlers record every run in OUT; the tests check that no
+ * job is lost, that redeliveries carry a stable ID and a growing attempt,
+ * and that a late finisher cannot overwrite the newer owner's outcome.
+ * Every wait polls a condition with a deadline.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>

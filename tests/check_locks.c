@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Resource locks end to end (DESIGN §5, RELIABILITY P3): the lock scripts
- * against a real Redis, deferd daemons running shell handlers that record
- * when they held a resource, and deferctl lock. Every wait polls a
- * condition with a generous deadline; timing checks are lower bounds only.
+ * Resource locks end to end (README: Locks, docs/reliability.md P3): the
+ * lock scripts against a real Redis, deferd daemons running shell handlers
+ * that record when they held a resource, and deferctl lock. Every wait
+ * polls a condition with a generous deadline; timing checks are lower
+ * bounds only.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -404,11 +405,12 @@ static const char VICTIM[] =
     "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n";
 
 /*
- * RELIABILITY P3.3: Redis stops taking writes (CLIENT PAUSE WRITE) while a
- * handler holds a 2 s lock. deferd cannot extend it, so once the lease has
- * passed on its monotonic clock it can no longer prove it holds the lock
- * and must stop the handler, without waiting for Redis: the handler is
- * gone while the pause still lasts, and no success is recorded for it.
+ * docs/reliability.md P3.3: Redis stops taking writes (CLIENT PAUSE WRITE)
+ * while a handler holds a 2 s lock. deferd cannot extend it, so once the
+ * lease has passed on its monotonic clock it can no longer prove it holds
+ * the lock and must stop the handler, without waiting for Redis: the
+ * handler is gone while the pause still lasts, and no success is recorded
+ * for it.
  */
 START_TEST(client_pause_stops_the_handler_within_the_lease)
 {

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * End-to-end tests of SIGHUP for the sources of DESIGN §3: a reload whose
- * expiration rules or sources changed replaces the running sources (new
- * rules fire, removed ones no longer do, a zset source added by reload
- * works, a list source loses no item across the switch, and a storm of
- * reloads under load does not crash). A private redis-server and real
- * deferd processes; the "stamp" handler appends
+ * End-to-end tests of SIGHUP for the sources of docs/architecture.md: a
+ * reload whose expiration rules or sources changed replaces the running
+ * sources (new rules fire, removed ones no longer do, a zset source added
+ * by reload works, a list source loses no item across the switch, and a
+ * storm of reloads under load does not crash). A private redis-server and
+ * real deferd processes; the "stamp" handler appends
  * "start_ms|source|payload|expired_key|channel" to $OUT/stamps. Every wait
  * polls with a deadline; fixed windows only assert that nothing happens.
  */
@@ -126,7 +126,8 @@ stamps_of(const char *what)
 
 /*
  * Per-index counts of the stamps whose payload is prefix + number < n:
- * returns the number of distinct items, fills *dups and *max (most runs of one).
+ * returns the number of distinct items, fills *dups and *max (most runs of
+ * one).
  */
 static int
 stamps_indexed(const char *prefix, int n, int *dups, int *max)
@@ -343,10 +344,10 @@ START_TEST(twenty_reloads_under_load_do_not_crash)
 END_TEST
 
 /*
- * RELIABILITY P11.3: a hundred SIGHUPs within about a second, alternating
- * two source sets, while list items and delayed jobs flow. The daemon
- * must not crash (nor leak: the ASan build checks at exit), and once it
- * settles every item and job has been handled.
+ * docs/reliability.md P11.3: a hundred SIGHUPs within about a second,
+ * alternating two source sets, while list items and delayed jobs flow. The
+ * daemon must not crash (nor leak: the ASan build checks at exit), and once
+ * it settles every item and job has been handled.
  */
 START_TEST(hundred_hups_in_a_second_under_load)
 {

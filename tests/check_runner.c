@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Runner tests (DESIGN §4, RELIABILITY P8/P9): handler checks, stdin, stdout
- * and stderr, environment, fds and signal state, exit-status mapping,
- * timeouts on the whole process group, bounded drain, floods, kill, counts
- * and many concurrent runs. Real /bin/sh handlers in a temp directory; no
- * Redis. Every wait runs the event loop against a deadline; nothing sleeps.
+ * Runner tests (docs/handlers.md, docs/reliability.md P8/P9): handler
+ * checks, stdin, stdout and stderr, environment, fds and signal state,
+ * exit-status mapping, timeouts on the whole process group, bounded drain,
+ * floods, kill, counts and many concurrent runs. Real /bin/sh handlers in a
+ * temp directory; no Redis. Every wait runs the event loop against a
+ * deadline; nothing sleeps.
  */
 #include <sys/types.h>
 #include <sys/stat.h>

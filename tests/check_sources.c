@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * End-to-end tests of the sources of DESIGN §3: key expirations (with the
- * precise tracking), plain zsets, lists and channels, against a private
- * redis-server and real deferd processes. The handler "stamp" is a bash
- * script that appends "start_ms|source|payload|expired_key|channel|resource"
- * to $OUT/stamps using bash's clock, so start times are exact and cheap.
- * Every wait polls with a deadline; figures (latencies) are printed for
- * the record.
+ * End-to-end tests of the sources of docs/architecture.md: key expirations
+ * (with the precise tracking), plain zsets, lists and channels, against a
+ * private redis-server and real deferd processes. The handler "stamp" is a
+ * bash script that appends
+ * "start_ms|source|payload|expired_key|channel|resource" to $OUT/stamps
+ * using bash's clock, so start times are exact and cheap. Every wait polls
+ * with a deadline; figures (latencies) are printed for the record.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -745,10 +745,10 @@ noop_lags(const struct h_daemon *d, const char *prefix, const int64_t *exp,
 
 /*
  * Wait for the 1000 noop runs of prefix, report both lags, and check the
- * bounds the mechanism promises (RELIABILITY P4): every job created within
- * 3 s of its key's expiry (the touch at the deadline, else the 1 s safety
- * sweep, with room for a busy machine); handler start within 10 s for all
- * (it also waits for a free slot and a process start: a throughput
+ * bounds the mechanism promises (docs/reliability.md P4): every job created
+ * within 3 s of its key's expiry (the touch at the deadline, else the 1 s
+ * safety sweep, with room for a busy machine); handler start within 10 s
+ * for all (it also waits for a free slot and a process start: a throughput
  * figure). The share within 1 s is target F's figure: bench/ measures it;
  * here it is printed, with the daemon's warnings when it falls short.
  */

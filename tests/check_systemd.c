@@ -353,7 +353,7 @@ START_TEST(notify_ready_after_redis_watchdog_reload_stop_path_socket)
 END_TEST
 
 /*
- * RELIABILITY P5: with expiration rules, READY=1 waits for the
+ * docs/reliability.md P5: with expiration rules, READY=1 waits for the
  * notify-keyspace-events check. Flags missing and configure_redis false:
  * no READY=1, exit 1 with the message. configure_redis true: READY=1
  * arrives once the flags are set.

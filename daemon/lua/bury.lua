@@ -1,4 +1,4 @@
--- bury: move a claimed job into the dead set (DESIGN §2).
+-- bury: move a claimed job into the dead set (docs/keys.md).
 --
 -- KEYS[1] active zset
 -- KEYS[2] dead zset

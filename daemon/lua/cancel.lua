@@ -1,4 +1,5 @@
--- cancel: remove a job that has not started, and say what it was (DESIGN §2).
+-- cancel: remove a job that has not started, and say what it was
+-- (docs/keys.md).
 --
 -- KEYS[1] delayed zset
 -- KEYS[2] active zset

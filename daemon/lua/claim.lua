@@ -1,4 +1,4 @@
--- claim: take due jobs from delayed and lease them (DESIGN §2).
+-- claim: take due jobs from delayed and lease them (docs/keys.md).
 --
 -- KEYS[1] delayed zset
 -- KEYS[2] active zset

@@ -1,4 +1,4 @@
--- complete: record the success of a claimed job (DESIGN §2).
+-- complete: record the success of a claimed job (docs/keys.md).
 --
 -- KEYS[1] active zset
 -- KEYS[2] job hash P..'job:'..ID

@@ -1,4 +1,4 @@
--- enqueue: create a job and schedule it (DESIGN §2).
+-- enqueue: create a job and schedule it (docs/keys.md).
 --
 -- KEYS[1] job hash P..'job:'..ID
 -- KEYS[2] delayed zset

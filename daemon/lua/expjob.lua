@@ -1,7 +1,7 @@
 -- expjob: turn a key expiration into a job due now, once across daemons
--- (DESIGN §3). Every daemon that receives the `expired` event calls this;
--- the first one sets the dedupe marker and creates the job, the others
--- change nothing.
+-- (docs/architecture.md). Every daemon that receives the `expired` event
+-- calls this; the first one sets the dedupe marker and creates the job, the
+-- others change nothing.
 --
 -- KEYS[1] delayed zset of the rule's queue
 -- ARGV[1] key prefix P ("ns:{Q}:")

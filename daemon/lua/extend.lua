@@ -1,4 +1,4 @@
--- extend: push the lease deadline of running jobs (DESIGN §2).
+-- extend: push the lease deadline of running jobs (docs/keys.md).
 --
 -- KEYS[1] active zset
 -- ARGV[1] key prefix P ("ns:{Q}:")

@@ -83,8 +83,8 @@ local function del_if_hash(k)
 	return false
 end
 
--- Whether id follows DESIGN's job ID rules: 1-200 bytes of [A-Za-z0-9_.:@-]
--- (util_valid_job_id in C).
+-- Whether id follows the job ID rules of docs/keys.md: 1-200 bytes of
+-- [A-Za-z0-9_.:@-] (util_valid_job_id in C).
 local function valid_id(id)
 	return #id <= 200 and string.match(id, '^[A-Za-z0-9_.:@-]+$') ~= nil
 end
@@ -128,7 +128,7 @@ local function bury_job(P, dead, id, reason, now)
 	redis.call('ZADD', dead, istr(now), id)
 end
 
--- Lifecycle events (DESIGN §2 ns:events). The convention of every script
+-- Lifecycle events (docs/keys.md ns:events). The convention of every script
 -- that emits them: the events channel is the ARGV right after the script's
 -- fixed arguments and before any variable-length tail (claim's saturated
 -- handlers, enqueue's extra field pairs); "" emits nothing, and so does an

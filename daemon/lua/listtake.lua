@@ -1,4 +1,4 @@
--- listtake: turn list items into jobs (the list source, DESIGN §3).
+-- listtake: turn list items into jobs (the list source, docs/architecture.md).
 -- The daemon takes one item at a time with BLMOVE main -> its own
 -- processing list, then calls this: every item in the processing list
 -- (normally the one just moved; after a lost reply or a restart, all that

@@ -1,4 +1,4 @@
--- lock_acquire: take a resource lock and a fencing token (DESIGN §5).
+-- lock_acquire: take a resource lock and a fencing token (README: Locks).
 --
 -- KEYS[1] lock key "ns:lock:RESOURCE"
 -- KEYS[2] fencing counter "ns:fence:RESOURCE"

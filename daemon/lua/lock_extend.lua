@@ -1,4 +1,4 @@
--- lock_extend: push a held lock's expiry (DESIGN §5, compare-and-extend).
+-- lock_extend: push a held lock's expiry (README: Locks, compare-and-extend).
 --
 -- KEYS[1] lock key "ns:lock:RESOURCE"
 -- ARGV[1] the holder's token

@@ -1,4 +1,4 @@
--- lock_release: give a lock back (DESIGN §5, compare-and-delete).
+-- lock_release: give a lock back (README: Locks, compare-and-delete).
 --
 -- KEYS[1] lock key "ns:lock:RESOURCE"
 -- ARGV[1] the holder's token

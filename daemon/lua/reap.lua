@@ -1,4 +1,4 @@
--- reap: return jobs whose lease expired (worker lost) (DESIGN §2).
+-- reap: return jobs whose lease expired (worker lost) (docs/keys.md).
 --
 -- KEYS[1] active zset
 -- KEYS[2] delayed zset

@@ -1,4 +1,4 @@
--- retry: put a claimed job back into delayed (DESIGN §2).
+-- retry: put a claimed job back into delayed (docs/keys.md).
 --
 -- KEYS[1] active zset
 -- KEYS[2] delayed zset

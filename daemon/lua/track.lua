@@ -1,6 +1,7 @@
 -- track: record when keys that match an expiration rule expire, in the
--- watch zset (DESIGN §3: ns:{exp}:watch, member "DB:KEY", score = expiry
--- time in ms). Runs in the connection's database, which must be DB.
+-- watch zset (docs/architecture.md: ns:{exp}:watch, member "DB:KEY", score
+-- = expiry time in ms). Runs in the connection's database, which must be
+-- DB.
 --
 -- KEYS[1] the watch zset
 -- ARGV[1] database number (decimal), the member prefix

@@ -1,4 +1,4 @@
--- unclaim: give back the jobs of claims whose reply was lost (DESIGN §2).
+-- unclaim: give back the jobs of claims whose reply was lost (docs/keys.md).
 --
 -- A claim sent just before a disconnect may have run in Redis while its
 -- reply never arrived: its jobs sit in active under lease tokens nobody

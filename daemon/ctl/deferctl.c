@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deferctl: the command-line tool for deferd's Redis queues (DESIGN §7).
+ * deferctl: the command-line tool for deferd's Redis queues (deferd(8)).
  * This file reads the global options, picks the command and prints usage;
  * the commands themselves live in ctl_enqueue.c (enqueue), ctl_inspect.c
  * (show, list, stats), ctl_admin.c (cancel, retry, purge), ctl_lock.c

@@ -17,7 +17,7 @@
 #include "config.h"
 #include "scripts.h"
 
-/* Exit statuses (DESIGN §7). */
+/* Exit statuses (deferd(8)). */
 #define CTL_OK		0
 #define CTL_FAIL	1
 #define CTL_USAGE	2

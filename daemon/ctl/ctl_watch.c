@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deferctl watch: follow the lifecycle events on ns:events (DESIGN §2).
+ * deferctl watch: follow the lifecycle events on ns:events (docs/keys.md).
  * SUBSCRIBE on the synchronous client, which then simply blocks in
  * redisGetReply until a message comes. One readable line per event, or the
  * event's JSON unchanged with --json; --queue and --handler filter. When

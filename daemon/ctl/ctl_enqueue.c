@@ -62,7 +62,7 @@ struct enq_ctx {
 
 /* One prepared script call. */
 struct enq_call {
-	char		 id[208];	/* up to 200 bytes (DESIGN §2) */
+	char		 id[208];	/* up to 200 bytes (docs/keys.md) */
 	char		*key;
 	const char	*argv[ENQ_MAX_ARGS];
 	size_t		 lens[ENQ_MAX_ARGS];

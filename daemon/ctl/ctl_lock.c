@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * deferctl lock: run a command while holding a deferd resource lock, like
- * flock(1) across hosts (DESIGN §5). The lock is the daemon's: the same
+ * flock(1) across hosts (README: Locks). The lock is the daemon's: the same
  * scripts, token compare-and-extend every ttl/3, compare-and-delete at the
  * end, and a fencing token in the command's environment. This is a CLI, so
  * it blocks: the supervisor loop waits for signals (SIGCHLD, SIGINT,
