@@ -833,6 +833,7 @@ config_load_string(const char *name, const char *text, size_t len, char *err,
 	ctx.err = err;
 	ctx.errlen = errlen;
 	ctx.config = c;
+	c->refs = 1;
 	c->path = xstrdup(name);
 	cs_apply_defaults(root_keys, c);
 	if ((rc = cy_parse(text, len, &ctx.root, &yerr)) == -1)
@@ -896,6 +897,21 @@ config_free(struct config *c)
 	config_schedules_free(c);
 	free(c->metrics.listen);
 	free(c);
+}
+
+struct config *
+config_ref(struct config *c)
+{
+	if (c != NULL)
+		c->refs++;
+	return (c);
+}
+
+void
+config_unref(struct config *c)
+{
+	if (c != NULL && --c->refs == 0)
+		config_free(c);
 }
 
 /* The override for handler, or NULL. */

@@ -122,6 +122,7 @@ struct env_var {
 };
 
 struct config {
+	int	 refs;			/* config_ref / config_unref; 1 from the loader */
 	char	*path;			/* the file this came from */
 
 	struct {
@@ -215,8 +216,15 @@ struct config	*config_load(const char *path, char *err, size_t errlen);
 /* Same, from a buffer; name is used in messages in place of a file name. */
 struct config	*config_load_string(const char *name, const char *text, size_t len,
 		    char *err, size_t errlen);
-/* Free a config; NULL is a no-op. */
+/* Free a config now, whatever its references; NULL is a no-op. */
 void		 config_free(struct config *);
+/*
+ * Reference counting for a config shared by the daemon and what was built
+ * from it (a source set): config_ref adds a reference and returns c;
+ * config_unref drops one and frees c with the last. NULL is a no-op.
+ */
+struct config	*config_ref(struct config *c);
+void		 config_unref(struct config *c);
 /* The override for handler, or NULL. */
 const struct handler_override *config_override(const struct config *, const char *handler);
 /* Effective per-handler values (override, else global). */

@@ -381,9 +381,10 @@ deferd_set_events(struct deferd *d)
 }
 
 /*
- * Apply a newly loaded config (ownership passes here); the old one is kept
- * for runs that use it. Returns 0, or -1 when cfg cannot be applied while
- * running (it is freed and the current one stays).
+ * Apply a newly loaded config (ownership passes here); the old one is
+ * released, and freed unless a source set built from it still uses it.
+ * Returns 0, or -1 when cfg cannot be applied while running (it is freed
+ * and the current one stays).
  */
 static int
 deferd_apply(struct deferd *d, struct config *cfg)
@@ -401,9 +402,6 @@ deferd_apply(struct deferd *d, struct config *cfg)
 		config_free(cfg);
 		return (-1);
 	}
-	d->retired = xreallocarray(d->retired, d->nretired + 1,
-	    sizeof(*d->retired));
-	d->retired[d->nretired++] = old;
 	d->cfg = cfg;
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
@@ -421,6 +419,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	metrics_http_reconfigure(d->http);
 	sources_reload(d->sources, old);
 	schedules_reload(d->schedules, old);
+	config_unref(old);	/* a source set built from it keeps its own */
 	hold_check_now(d->hold);
 	job_start_waiting(d);
 	log_info("reloaded %s: concurrency %d, %zu handler override(s)",
@@ -610,9 +609,6 @@ deferd_free(struct deferd *d)
 	event_base_free(d->base);
 	sdnotify_close();
 	free(d->reload_error);
-	for (size_t i = 0; i < d->nretired; i++)
-		config_free(d->retired[i]);
-	free(d->retired);
-	config_free(d->cfg);
+	config_unref(d->cfg);
 	free(d);
 }

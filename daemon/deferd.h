@@ -35,9 +35,7 @@ TAILQ_HEAD(job_list, job);
 
 struct deferd {
 	struct event_base	*base;
-	struct config		*cfg;		/* current; older ones in retired */
-	struct config		**retired;	/* kept until exit: runs may point into them */
-	size_t			 nretired;
+	struct config		*cfg;		/* current (a reference; see config_ref) */
 	struct rconn		*cmd;		/* commands and scripts */
 	struct rconn		*sub;		/* wake channels */
 	struct subcheck		*subcheck;	/* liveness of sub */

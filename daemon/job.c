@@ -46,6 +46,13 @@
 #define UNSTARTED_DELAY_MS 1000	/* a job this host could not start waits */
 #define OUTCOME_BATCH_MAX 500	/* jobs per outcome.lua call */
 
+/* The outcome of a run, as outcome.lua records it. */
+enum job_outcome {
+	OUTCOME_DONE,	/* "complete": the result is kept, the job deleted */
+	OUTCOME_RETRY,	/* "retry": back to delayed after the backoff */
+	OUTCOME_DEAD,	/* "bury": into the dead set */
+};
+
 enum job_state {
 	JOB_WAITING,	/* claimed; its handler is at max_concurrency */
 	JOB_LOCKING,	/* taking its resource's lock (policy wait: maybe for a while) */
@@ -81,7 +88,7 @@ struct job {
 	bool			 extend_unconfirmed; /* that batch failed or is unanswered */
 
 	/* The outcome to record. */
-	enum script_id		 report;	/* COMPLETE, RETRY or BURY */
+	enum job_outcome	 report;	/* what outcome.lua is to record */
 	char			*error;
 	char			*result;
 	size_t			 result_len;
@@ -281,7 +288,7 @@ job_decide(struct job *j, const struct run_result *r)
 	if (r->outcome != RUN_MISSING && r->outcome != RUN_UNSTARTED)
 		missing_found(j->d->missing, j->handler);	/* it ran */
 	if (r->outcome == RUN_DONE) {
-		j->report = SCRIPT_COMPLETE;
+		j->report = OUTCOME_DONE;
 		j->result = xmemdup(r->output, r->output_len);
 		j->result_len = r->output_len;
 		log_info("job %s (%s): done in %" PRId64 "ms%s", j->id, j->handler,
@@ -289,7 +296,7 @@ job_decide(struct job *j, const struct run_result *r)
 		return;
 	}
 	if (r->outcome == RUN_MISSING && cfg->handlers.missing == MISSING_WAIT) {
-		j->report = SCRIPT_RETRY;
+		j->report = OUTCOME_RETRY;
 		j->refund = true;
 		j->unstarted = true;
 		j->delay_ms = missing_seen(j->d->missing, sched_queue(j->s),
@@ -299,7 +306,7 @@ job_decide(struct job *j, const struct run_result *r)
 		return;
 	}
 	if (r->outcome == RUN_UNSTARTED) {
-		j->report = SCRIPT_RETRY;
+		j->report = OUTCOME_RETRY;
 		j->refund = true;
 		j->delay_ms = UNSTARTED_DELAY_MS;
 		j->unstarted = true;
@@ -310,7 +317,7 @@ job_decide(struct job *j, const struct run_result *r)
 		return;
 	}
 	if (r->killed && j->d->draining && !j->lock_lost) {
-		j->report = SCRIPT_RETRY;
+		j->report = OUTCOME_RETRY;
 		j->refund = true;
 		j->delay_ms = 0;
 		j->error = xstrdup("stopped by daemon shutdown");
@@ -320,7 +327,7 @@ job_decide(struct job *j, const struct run_result *r)
 	}
 	if (r->outcome == RUN_DEAD || r->outcome == RUN_MISSING ||
 	    j->attempt >= j->max_attempts) {
-		j->report = SCRIPT_BURY;
+		j->report = OUTCOME_DEAD;
 		if (r->outcome != RUN_RETRY)
 			j->error = xstrdup(r->error);
 		else
@@ -329,7 +336,7 @@ job_decide(struct job *j, const struct run_result *r)
 		log_errorx("job %s (%s): dead: %s", j->id, j->handler, j->error);
 		return;
 	}
-	j->report = SCRIPT_RETRY;
+	j->report = OUTCOME_RETRY;
 	j->delay_ms = job_backoff_ms(cfg->retry.backoff_ms,
 	    cfg->retry.backoff_max_ms, j->attempt);
 	xasprintf(&err, "%s", r->error);
@@ -348,7 +355,7 @@ job_run_done(const struct run_result *r, void *arg)
 	lock_release(j->lock);
 	j->lock = NULL;
 	job_decide(j, r);
-	if (j->report == SCRIPT_COMPLETE)
+	if (j->report == OUTCOME_DONE)
 		failpoint_crash("before_complete");	/* ran, not recorded */
 	job_set_state(j, JOB_REPORTING);
 	job_send_report(j);
@@ -367,7 +374,7 @@ job_conflict_policy(const struct config *cfg, const char *handler)
 
 /* Give up the lock (if any) and record the outcome of a job that did not run. */
 static void
-job_report_unrun(struct job *j, enum script_id report, bool refund,
+job_report_unrun(struct job *j, enum job_outcome report, bool refund,
     int64_t delay_ms, char *error)
 {
 	lock_release(j->lock);
@@ -390,7 +397,7 @@ job_lock_requeue(struct job *j, const char *why)
 
 	delay += util_random_below(delay / 2 + 1);
 	xasprintf(&err, "%s", why);
-	job_report_unrun(j, SCRIPT_RETRY, true, delay, err);
+	job_report_unrun(j, OUTCOME_RETRY, true, delay, err);
 }
 
 /* The resource is locked by someone else: apply the job's policy. */
@@ -416,14 +423,14 @@ job_conflict(struct job *j)
 	    j->attempt, j->max_attempts);
 	if (j->attempt >= j->max_attempts) {
 		log_errorx("job %s (%s): dead: %s", j->id, j->handler, err);
-		job_report_unrun(j, SCRIPT_BURY, false, 0, err);
+		job_report_unrun(j, OUTCOME_DEAD, false, 0, err);
 		return;
 	}
 	delay = job_backoff_ms(cfg->retry.backoff_ms, cfg->retry.backoff_max_ms,
 	    j->attempt);
 	log_warnx("job %s (%s): %s; retry in %" PRId64 "ms", j->id, j->handler,
 	    err, delay);
-	job_report_unrun(j, SCRIPT_RETRY, false, delay, err);
+	job_report_unrun(j, OUTCOME_RETRY, false, delay, err);
 }
 
 /* The lock's answer: run, apply the conflict policy, or stop a run that lost it. */
@@ -489,7 +496,7 @@ job_run_handler(struct job *j)
 	if (j->lease_lost) {
 		log_warnx("job %s (%s): lease lost before its handler started; "
 		    "not started", j->id, j->handler);
-		job_report_unrun(j, SCRIPT_RETRY, true, 0,
+		job_report_unrun(j, OUTCOME_RETRY, true, 0,
 		    xstrdup("lease lost before the handler started"));
 		return;
 	}
@@ -610,9 +617,9 @@ job_count_outcome(const struct job *j)
 {
 	const char	*q = sched_queue(j->s);
 
-	if (j->report == SCRIPT_COMPLETE)
+	if (j->report == OUTCOME_DONE)
 		metrics_job_done(q, j->handler, j->duration_ms);
-	else if (j->report == SCRIPT_BURY)
+	else if (j->report == OUTCOME_DEAD)
 		metrics_job_dead(q, j->handler, j->duration_ms);
 	else if (!(j->conflict && j->refund) && !j->unstarted)
 		metrics_job_retried(q, j->handler, j->duration_ms);
@@ -651,9 +658,9 @@ job_send_report(struct job *j)
 static const char *
 job_report_kind(const struct job *j)
 {
-	if (j->report == SCRIPT_COMPLETE)
+	if (j->report == OUTCOME_DONE)
 		return ("complete");
-	return (j->report == SCRIPT_RETRY ? "retry" : "bury");
+	return (j->report == OUTCOME_RETRY ? "retry" : "bury");
 }
 
 /* Append j's seven outcome.lua arguments; nums holds its two numbers. */
@@ -664,7 +671,7 @@ job_outcome_args(struct job *j, const char **argv, size_t *lens, size_t argc,
 	const char	*text;
 	size_t		 text_len;
 
-	if (j->report == SCRIPT_COMPLETE) {
+	if (j->report == OUTCOME_DONE) {
 		text = j->result != NULL ? j->result : "";
 		text_len = j->result != NULL ? j->result_len : 0;
 		nums[0][0] = '\0';
@@ -786,7 +793,7 @@ job_requeue_waiting(struct deferd *d)
 		lock_release(j->lock);
 		j->lock = NULL;
 		job_set_state(j, JOB_REPORTING);
-		j->report = SCRIPT_RETRY;
+		j->report = OUTCOME_RETRY;
 		j->refund = true;
 		j->delay_ms = 0;
 		j->error = xstrdup("not started before daemon shutdown");

@@ -757,7 +757,8 @@ rconn_handshake_cb(evutil_socket_t fd, short what, void *arg)
 		rconn_handshake_send(rc, HS_POLICY, -1, 3, (const char *[]){
 		    "CONFIG", "GET", "maxmemory-policy" }, NULL);
 	for (int i = 0; rc->opts.load_scripts && i < SCRIPT_COUNT; i++)
-		rconn_load_script(rc, i);
+		if (scripts_get(i)->daemon)
+			rconn_load_script(rc, i);
 	if (rc->handshake_left == 0)
 		rconn_handshake_failed(rc);
 }

@@ -49,7 +49,7 @@ enum sch_call {
 
 struct sch {
 	struct schedules	*owner;
-	const struct schedule	*sc;		/* in d->cfg (or a retired one) */
+	const struct schedule	*sc;		/* in d->cfg; NULL once removed */
 	char			*name;
 	char			*queue;
 	char			*key;		/* NS:{Q}:schedule:NAME */
@@ -410,6 +410,7 @@ static void
 sch_remove(struct sch *s)
 {
 	s->removed = true;
+	s->sc = NULL;		/* its config may be freed */
 	s->running = false;
 	s->again = false;
 	evtimer_del(s->timer);

@@ -43,6 +43,7 @@ struct script {
 	const char	*body;		/* lib.lua + claim.lua, NUL-terminated */
 	size_t		 len;
 	bool		 allow_oom;	/* frees or moves memory: runs under OOM */
+	bool		 daemon;	/* the daemon calls it: loaded at connect */
 	char		*flagged;	/* "#!lua flags=allow-oom" + body, lazily */
 	size_t		 flagged_len;
 };

@@ -29,6 +29,7 @@
 
 /* The instances of one generation of the config. */
 struct srcset {
+	struct config	 *cfg;		/* built from it: a reference (rules point into it) */
 	struct expire	 *exp;
 	struct zsrc	**zsets;
 	size_t		  nzsets;
@@ -113,6 +114,8 @@ srcset_new(struct sources *s, bool startup)
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
 
+	set->cfg = config_ref(d->cfg);
+
 	set->exp = expire_new(d, s->subs, startup, sources_expire_ready, s);
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		const struct source *src = &cfg->sources[i];
@@ -184,6 +187,7 @@ srcset_free(struct srcset *set)
 	free(set->zsets);
 	free(set->lists);
 	free(set->chans);
+	config_unref(set->cfg);
 	free(set);
 }
 
