@@ -952,6 +952,14 @@ config_queue(const struct config *c, const char *queue)
 	return (queue != NULL ? queue : c->queues[0]);
 }
 
+/* Where handlers run: handlers.workdir, else handlers.dir. */
+const char *
+config_handler_cwd(const struct config *c)
+{
+	return (c->handlers.workdir != NULL ? c->handlers.workdir :
+	    c->handlers.dir);
+}
+
 /* The handler's timeout: its override, else handlers.timeout. */
 int64_t
 config_handler_timeout_ms(const struct config *c, const char *handler)

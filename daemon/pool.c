@@ -31,6 +31,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "spawn.h"
+#include "stderr_log.h"
 #include "timer.h"
 #include "units.h"
 #include "util.h"
@@ -42,9 +43,6 @@
 #define POOL_CHECK_MS		1000	/* handler_check at most this often */
 #define POOL_LOG_MS		10000	/* a repeated warning: one line this often */
 #define POOL_LINE_SLACK		(64 * 1024)	/* reply line beyond max_output */
-#define POOL_STDERR_LINE	1024	/* longer stderr lines are split */
-#define POOL_STDERR_BUDGET	(64 * 1024)	/* stderr bytes logged per window */
-#define POOL_STDERR_WINDOW_MS	10000
 #define POOL_READ_CHUNK		65536
 #define POOL_READS_PER_EVENT	16	/* a flood cannot hold the loop */
 #define POOL_READS_AT_EXIT	64	/* grandchildren may keep the pipe */
@@ -91,7 +89,7 @@ struct pproc {
 	pid_t			 pid;		/* and process group; -1 when down */
 	int			 in_fd, out_fd, err_fd;
 	struct event		*in_ev, *out_ev, *err_ev;
-	struct evbuffer		*wbuf, *rbuf, *ebuf;
+	struct evbuffer		*wbuf, *rbuf;
 	struct event		*restart_ev;	/* backoff before the next start */
 	struct event		*kill_ev;	/* SIGKILL after kill_grace */
 	struct pjob_list	 jobs;		/* held, in dispatch order */
@@ -99,10 +97,9 @@ struct pproc {
 	char			*fail_reason;	/* why it was stopped, for its jobs */
 	int64_t			 started_ms;
 	int64_t			 backoff_ms;
-	int64_t			 err_window_ms;	/* stderr budget window start */
+	struct stderr_log	 err;		/* stderr into the log, within its budget */
+	char			 err_who[320];	/* "handler H (pid P)" */
 	struct log_limit	 unknown_limit;	/* replies for jobs it does not hold */
-	size_t			 err_logged;
-	size_t			 err_dropped;
 };
 
 struct phandler {
@@ -440,9 +437,8 @@ pproc_arm_io(struct pproc *p)
 	    pproc_stderr_cb, p);
 	p->wbuf = evbuffer_new();
 	p->rbuf = evbuffer_new();
-	p->ebuf = evbuffer_new();
 	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
-	    p->wbuf == NULL || p->rbuf == NULL || p->ebuf == NULL ||
+	    p->wbuf == NULL || p->rbuf == NULL ||
 	    event_add(p->out_ev, NULL) == -1 || event_add(p->err_ev, NULL) == -1)
 		fatalx("pool: cannot add pipe events");
 }
@@ -481,8 +477,7 @@ pproc_start(struct pproc *p)
 
 	if (h->retired || p->state != PP_DOWN)
 		return;
-	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
-	    cfg->handlers.dir;
+	cwd = config_handler_cwd(cfg);
 	rc = handler_check(cfg->handlers.dir, h->name, err, sizeof(err),
 	    &fault);
 	if (rc == 0) {
@@ -503,8 +498,9 @@ pproc_start(struct pproc *p)
 	p->err_fd = child.err_fd;
 	p->state = PP_UP;
 	p->started_ms = util_mono_ms();
-	p->err_window_ms = p->started_ms;
-	p->err_logged = p->err_dropped = 0;
+	stderr_log_init(&p->err);
+	snprintf(p->err_who, sizeof(p->err_who), "handler %s (pid %ld)", h->name,
+	    (long)p->pid);
 	free(p->fail_reason);
 	p->fail_reason = NULL;
 	pproc_arm_io(p);
@@ -599,7 +595,7 @@ pproc_reading(const struct pproc *p)
 {
 	return (p->state == PP_UP || p->state == PP_CLOSING);
 }
-static void	pproc_err_lines(struct pproc *, bool at_exit);
+static void	pproc_err_read(struct pproc *, bool at_exit);
 
 /*
  * p exited: take what it wrote before it died, retry every job it still
@@ -617,7 +613,8 @@ pproc_exited(struct pproc *p, int status)
 	if (pproc_reading(p) && p->out_fd != -1)
 		pproc_read_lines(p, true);
 	if (p->err_fd != -1)
-		pproc_err_lines(p, true);
+		pproc_err_read(p, true);
+	stderr_log_end(&p->err, p->err_who);
 	pproc_describe(status, how, sizeof(how));
 	pproc_signal(p, SIGKILL);	/* what it started dies with it, as in exec mode */
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
@@ -630,8 +627,7 @@ pproc_exited(struct pproc *p, int status)
 	spawn_close(&p->err_fd, &p->err_ev);
 	evbuffer_free(p->wbuf);
 	evbuffer_free(p->rbuf);
-	evbuffer_free(p->ebuf);
-	p->wbuf = p->rbuf = p->ebuf = NULL;
+	p->wbuf = p->rbuf = NULL;
 	evtimer_del(p->kill_ev);
 	if (h->retired) {
 		log_info("handler %s: process %d (pid %ld) stopped: %s", h->name,
@@ -909,65 +905,28 @@ pproc_stdout_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(p->out_ev);
 }
 
-/* Log one stderr line of p, within the budget of its window. */
+/* Read p's stderr into its log, a bounded number of chunks (more at exit). */
 static void
-pproc_err_line(struct pproc *p, const char *line, size_t len)
+pproc_err_read(struct pproc *p, bool at_exit)
 {
-	static char	esc[POOL_STDERR_LINE * 4 + 4];
-	int64_t		now = util_mono_ms();
-
-	if (now - p->err_window_ms >= POOL_STDERR_WINDOW_MS) {
-		if (p->err_dropped > 0)
-			log_warnx("handler %s (pid %ld): %zu bytes of stderr "
-			    "not logged (more than %d bytes in %ds)", p->h->name,
-			    (long)p->pid, p->err_dropped, POOL_STDERR_BUDGET,
-			    POOL_STDERR_WINDOW_MS / 1000);
-		p->err_window_ms = now;
-		p->err_logged = p->err_dropped = 0;
-	}
-	if (p->err_logged + len > POOL_STDERR_BUDGET) {
-		p->err_dropped += len + 1;
-		return;
-	}
-	p->err_logged += len + 1;
-	util_escape(line, len, esc, sizeof(esc));
-	log_info("handler %s (pid %ld): %s", p->h->name, (long)p->pid, esc);
-}
-
-/* Read p's stderr and log it line by line (long lines split). */
-static void
-pproc_err_lines(struct pproc *p, bool at_exit)
-{
-	struct evbuffer_ptr	eol;
-	size_t			have, len;
-	int			n, reads = at_exit ? POOL_READS_AT_EXIT :
-				    POOL_READS_PER_EVENT;
-	bool			eof = false;
+	static char	buf[POOL_READ_CHUNK];
+	ssize_t		n;
+	int		reads = at_exit ? POOL_READS_AT_EXIT : POOL_READS_PER_EVENT;
 
 	for (int i = 0; i < reads; i++) {
-		n = evbuffer_read(p->ebuf, p->err_fd, POOL_READ_CHUNK);
-		if (n > 0 || (n == -1 && errno == EINTR))
+		n = read(p->err_fd, buf, sizeof(buf));
+		if (n > 0) {
+			stderr_log_feed(&p->err, p->err_who, buf, (size_t)n);
 			continue;
-		eof = n == 0 || errno != EAGAIN;
-		break;
-	}
-	while ((have = evbuffer_get_length(p->ebuf)) > 0) {
-		eol = evbuffer_search_eol(p->ebuf, NULL, NULL, EVBUFFER_EOL_LF);
-		if (eol.pos != -1 && eol.pos <= POOL_STDERR_LINE)
-			len = (size_t)eol.pos;
-		else if (have >= POOL_STDERR_LINE)
-			len = POOL_STDERR_LINE;
-		else if (eof || at_exit)
-			len = have;
-		else
-			break;
-		pproc_err_line(p, (const char *)evbuffer_pullup(p->ebuf,
-		    (ev_ssize_t)len), len);
-		evbuffer_drain(p->ebuf, eol.pos == (ev_ssize_t)len ? len + 1 :
-		    len);
-	}
-	if (eof)
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		stderr_log_end(&p->err, p->err_who);
 		spawn_close(&p->err_fd, &p->err_ev);
+		return;
+	}
 }
 
 /* stderr is readable. */
@@ -976,7 +935,7 @@ pproc_stderr_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	pproc_err_lines(arg, false);
+	pproc_err_read(arg, false);
 }
 
 /*
@@ -1101,7 +1060,6 @@ pool_free(struct pool *pool)
 			if (p->wbuf != NULL) {
 				evbuffer_free(p->wbuf);
 				evbuffer_free(p->rbuf);
-				evbuffer_free(p->ebuf);
 			}
 			p->state = PP_GONE;
 		}

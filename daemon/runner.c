@@ -15,7 +15,7 @@
  *   - stdin is written from an EV_WRITE event on a non-blocking pipe and
  *     closed after the last byte, on EPIPE, or when the handler exits.
  *   - stdout is kept up to max_output bytes, the rest is read and dropped;
- *     stderr is logged line by line, escaped, up to RUNNER_STDERR_CAP bytes.
+ *     stderr is logged line by line, escaped, within stderr_log.c's budget.
  *   - Children are reaped from one SIGCHLD signal event with a
  *     waitpid(-1, WNOHANG) loop (tmux, smtpd), never with a blocking wait.
  *     We do not use pidfds: this is the one reaping path of the daemon.
@@ -53,14 +53,13 @@
 #include "runner.h"
 #include "runner_env.h"
 #include "spawn.h"
+#include "stderr_log.h"
 #include "timer.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define RUNNER_DRAIN_MS		1000		/* wait for EOF after the exit */
-#define RUNNER_STDERR_CAP	(64 * 1024)	/* stderr bytes logged per run */
-#define RUNNER_LINE_MAX		1024		/* longer stderr lines are split */
 #define RUNNER_CHUNK		65536		/* one read() */
 #define RUNNER_READS_PER_EVENT	16		/* a flood cannot hold the loop */
 #define RUNNER_ERRLEN		512
@@ -110,10 +109,8 @@ struct run {
 	size_t			 max_output;
 	bool			 out_truncated;
 
-	char			 line[RUNNER_LINE_MAX];
-	size_t			 line_len;
-	size_t			 err_logged;
-	bool			 err_capped;
+	struct stderr_log	 err;		/* stderr into the log, within its budget */
+	char			*err_who;	/* "job ID (handler)" */
 };
 
 TAILQ_HEAD(run_list, run);
@@ -142,8 +139,6 @@ static void	run_stdout_cb(int, short, void *);
 static void	run_stderr_cb(int, short, void *);
 static bool	run_read(struct run *, int *, struct event **, bool);
 static void	run_out_append(struct run *, const char *, size_t);
-static void	run_err_append(struct run *, const char *, size_t);
-static void	run_err_line(struct run *);
 static void	run_exited(struct run *, int);
 static void	run_timeout_cb(int, short, void *);
 static void	run_finish_cb(int, short, void *);
@@ -453,6 +448,8 @@ run_new(struct runner *r, const struct run_spec *spec, runner_done_cb cb,
 	run->handler = xstrdup(spec->handler != NULL ? spec->handler : "");
 	run->log_id = xmalloc(esclen);
 	util_escape(id, strlen(id), run->log_id, esclen);
+	xasprintf(&run->err_who, "job %s (%s)", run->log_id, run->handler);
+	stderr_log_init(&run->err);
 	run->cb = cb;
 	run->arg = arg;
 	run->pid = -1;
@@ -498,8 +495,7 @@ run_spawn(struct run *run, const struct config *cfg,
 	bool			 permanent;
 	int			 rc;
 
-	cwd = cfg->handlers.workdir != NULL ? cfg->handlers.workdir :
-	    cfg->handlers.dir;
+	cwd = config_handler_cwd(cfg);
 	runner_env_run(&env, &run->runner->env, spec);
 	rc = spawn_handler(cfg->handlers.dir, run->handler, cwd, env.v, &child,
 	    err, errlen, &permanent);
@@ -618,7 +614,8 @@ run_read(struct run *run, int *fdp, struct event **evp, bool is_stderr)
 		n = read(*fdp, buf, sizeof(buf));
 		if (n > 0) {
 			if (is_stderr)
-				run_err_append(run, buf, (size_t)n);
+				stderr_log_feed(&run->err, run->err_who, buf,
+				    (size_t)n);
 			else
 				run_out_append(run, buf, (size_t)n);
 			continue;
@@ -630,8 +627,8 @@ run_read(struct run *run, int *fdp, struct event **evp, bool is_stderr)
 		if (n == -1)
 			log_warn("job %s (%s): reading %s", run->log_id,
 			    run->handler, is_stderr ? "stderr" : "stdout");
-		if (is_stderr && run->line_len > 0)
-			run_err_line(run);
+		if (is_stderr)
+			stderr_log_end(&run->err, run->err_who);
 		spawn_close(fdp, evp);
 		return (true);
 	}
@@ -662,51 +659,6 @@ run_out_append(struct run *run, const char *buf, size_t len)
 	}
 	memcpy(run->out + run->out_len, buf, len);
 	run->out_len += len;
-}
-
-/* Split stderr into lines and log them. */
-static void
-run_err_append(struct run *run, const char *buf, size_t len)
-{
-	const char	*nl;
-	size_t		 take;
-
-	while (len > 0 && !run->err_capped) {
-		nl = memchr(buf, '\n', len);
-		take = nl != NULL ? (size_t)(nl - buf) : len;
-		if (take > sizeof(run->line) - run->line_len)
-			take = sizeof(run->line) - run->line_len;
-		memcpy(run->line + run->line_len, buf, take);
-		run->line_len += take;
-		buf += take;
-		len -= take;
-		if (len > 0 && *buf == '\n') {
-			buf++;
-			len--;
-			run_err_line(run);
-		} else if (run->line_len == sizeof(run->line))
-			run_err_line(run);
-	}
-}
-
-/* Log the collected stderr line, or the one "truncated" line past the cap. */
-static void
-run_err_line(struct run *run)
-{
-	static char	esc[RUNNER_LINE_MAX * 4 + 4];
-
-	if (run->err_capped)
-		return;
-	if (run->err_logged + run->line_len > RUNNER_STDERR_CAP) {
-		run->err_capped = true;
-		log_info("job %s (%s): stderr truncated", run->log_id,
-		    run->handler);
-	} else {
-		util_escape(run->line, run->line_len, esc, sizeof(esc));
-		log_info("job %s (%s): %s", run->log_id, run->handler, esc);
-		run->err_logged += run->line_len + 1;
-	}
-	run->line_len = 0;
 }
 
 /*
@@ -784,8 +736,7 @@ run_finish_cb(int fd, short what, void *arg)
 			(void)run_read(run, &run->out_fd, &run->out_ev, false);
 		if (run->err_fd != -1)
 			(void)run_read(run, &run->err_fd, &run->err_ev, true);
-		if (run->err_fd != -1 && run->line_len > 0)
-			run_err_line(run);
+		stderr_log_end(&run->err, run->err_who);
 	}
 	run_finish(run);
 }
@@ -894,6 +845,7 @@ run_free(struct run *run)
 	free(run->job_id);
 	free(run->handler);
 	free(run->log_id);
+	free(run->err_who);
 	free(run->error);
 	free(run->payload);
 	free(run->out);
