@@ -326,19 +326,6 @@ runner_count(const struct runner *r)
 	return (r->nruns);
 }
 
-/* Number of unfinished runs of one handler. */
-size_t
-runner_count_handler(const struct runner *r, const char *handler)
-{
-	const struct run	*run;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(run, &r->runs, entry)
-		if (strcmp(run->handler, handler) == 0)
-			n++;
-	return (n);
-}
-
 /*
  * SIGKILL every process group, reap what is already dead, free everything.
  * No callback is called. Children that are not dead yet stay zombies until

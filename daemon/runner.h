@@ -97,9 +97,8 @@ void		 runner_kill_within(struct run *, const char *reason,
 bool		 runner_exited(const struct run *);
 /* Kill every run (as runner_kill). */
 void		 runner_kill_all(struct runner *, const char *reason);
-/* Number of runs not yet finished, in all / for one handler. */
+/* Number of runs not yet finished. */
 size_t		 runner_count(const struct runner *);
-size_t		 runner_count_handler(const struct runner *, const char *handler);
 /* SIGKILL every process group, free everything; no callbacks. NULL is a no-op. */
 void		 runner_free(struct runner *);
 
