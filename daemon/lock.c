@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "log.h"
 #include "rconn.h"
+#include "store.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "timer.h"
@@ -157,23 +158,27 @@ static void
 lock_extend_reply(redisReply *reply, void *priv)
 {
 	struct lock	*l = priv;
+	char		 err[256];
+	bool		 ok = false;
+	int		 rc = -1;
 
 	l->extend_in_flight = false;
+	if (reply == NULL)
+		snprintf(err, sizeof(err), "connection lost");
+	else
+		rc = store_lock_token_reply(reply, &ok, err, sizeof(err));
 	if (l->released || l->state != LOCK_HELD)
 		;
-	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer == 1) {
+	else if (rc == 0 && ok) {
 		timer_after(l->expire_ev, l->extend_sent + l->lease_ms -
 		    util_mono_ms());
-	} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+	} else if (rc == 0)
 		lock_lost(l, "the lock key expired or holds another token "
 		    "(deleted by hand, or Redis was unreachable longer than "
 		    "the lease)");
 	else
 		log_warnx("resource %s: extending the lock failed: %s; trying "
-		    "again in %" PRId64 "ms", l->resource, reply == NULL ?
-		    "connection lost" : reply->type == REDIS_REPLY_ERROR ?
-		    reply->str : "unexpected reply", l->lease_ms / 3);
+		    "again in %" PRId64 "ms", l->resource, err, l->lease_ms / 3);
 	lock_unref(l);
 }
 
@@ -181,21 +186,17 @@ lock_extend_reply(redisReply *reply, void *priv)
 static void
 lock_extend_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct lock	*l = arg;
-	char		 lease[24];
-	const char	*argv[3];
+	struct lock		*l = arg;
+	struct store_call	 c;
 
 	(void)fd;
 	(void)what;
 	if (l->state != LOCK_HELD || l->extend_in_flight)
 		return;
-	snprintf(lease, sizeof(lease), "%" PRId64, l->lease_ms);
-	argv[0] = l->key;
-	argv[1] = l->token;
-	argv[2] = lease;
+	store_lock_extend(&c, l->key, l->token, l->lease_ms);
 	l->extend_sent = util_mono_ms();
-	if (rconn_script(l->rc, SCRIPT_LOCK_EXTEND, lock_extend_reply, l, 1, 3,
-	    argv, NULL) == -1)
+	if (rconn_script(l->rc, c.script, lock_extend_reply, l, c.nkeys, c.argc,
+	    c.argv, NULL) == -1)
 		return;		/* Redis down: the deadline decides */
 	l->extend_in_flight = true;
 	l->refs++;
@@ -203,14 +204,10 @@ lock_extend_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The acquire script said the lock is ours with this fencing token. */
 static void
-lock_held(struct lock *l, const redisReply *fence)
+lock_held(struct lock *l, int64_t fence)
 {
 	l->state = LOCK_HELD;
-	if (fence->type == REDIS_REPLY_INTEGER)
-		snprintf(l->fence, sizeof(l->fence), "%lld", fence->integer);
-	else
-		snprintf(l->fence, sizeof(l->fence), "%.*s", (int)fence->len,
-		    fence->str);
+	snprintf(l->fence, sizeof(l->fence), "%" PRId64, fence);
 	timer_after(l->expire_ev, l->acquire_sent + l->lease_ms - util_mono_ms());
 	timer_after(l->extend_ev, l->lease_ms / 3 > 0 ? l->lease_ms / 3 : 1);
 	lock_notify(l, LOCK_ACQUIRED, "");
@@ -243,26 +240,27 @@ static void lock_send_release(struct lock *);
 static void
 lock_acquire_reply(redisReply *reply, void *priv)
 {
-	struct lock	*l = priv;
-	char		 why[256];
+	struct lock			*l = priv;
+	struct store_lock_acquired	 a;
+	char				 err[200], why[256];
+	int				 rc = -1;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 2 &&
-	    reply->element[0]->type == REDIS_REPLY_INTEGER) {
+	if (reply == NULL)
+		snprintf(err, sizeof(err), "connection to Redis lost");
+	else
+		rc = store_lock_acquire_reply(reply, &a, err, sizeof(err));
+	if (rc == 0) {
 		l->maybe_held = false;
-		if (reply->element[0]->integer == 1) {
+		if (a.held) {
 			if (l->released)
 				lock_send_release(l);
 			else
-				lock_held(l, reply->element[1]);
+				lock_held(l, a.fence);
 		} else if (!l->released)
 			lock_busy(l);
 	} else if (!l->released) {
 		l->maybe_held = reply == NULL;
-		snprintf(why, sizeof(why), "acquiring the lock failed: %s",
-		    reply == NULL ? "connection to Redis lost" :
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply");
+		snprintf(why, sizeof(why), "acquiring the lock failed: %s", err);
 		lock_end(l, LOCK_ERROR, why);
 	}
 	lock_unref(l);
@@ -272,18 +270,13 @@ lock_acquire_reply(redisReply *reply, void *priv)
 static void
 lock_send_acquire(struct lock *l)
 {
-	char		 lease[24];
-	const char	*argv[4];
+	struct store_call	c;
 
-	snprintf(lease, sizeof(lease), "%" PRId64, l->lease_ms);
-	argv[0] = l->key;
-	argv[1] = l->fence_key;
-	argv[2] = l->token;
-	argv[3] = lease;
+	store_lock_acquire(&c, l->key, l->fence_key, l->token, l->lease_ms);
 	l->state = LOCK_ACQUIRING;
 	l->acquire_sent = util_mono_ms();
-	if (rconn_script(l->rc, SCRIPT_LOCK_ACQUIRE, lock_acquire_reply, l, 2,
-	    4, argv, NULL) == -1) {
+	if (rconn_script(l->rc, c.script, lock_acquire_reply, l, c.nkeys,
+	    c.argc, c.argv, NULL) == -1) {
 		lock_error_later(l, "acquiring the lock failed: not connected "
 		    "to Redis");
 		return;
@@ -339,17 +332,21 @@ static void
 lock_release_reply(redisReply *reply, void *priv)
 {
 	struct lock	*l = priv;
+	char		 err[256];
+	bool		 ok = false;
+	int		 rc = -1;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer == 0 && l->state == LOCK_HELD)
+	if (reply == NULL)
+		snprintf(err, sizeof(err), "connection lost");
+	else
+		rc = store_lock_token_reply(reply, &ok, err, sizeof(err));
+	if (rc == 0 && !ok && l->state == LOCK_HELD)
 		log_warnx("resource %s: the lock had expired or was taken "
 		    "before it was released", l->resource);
-	else if (reply == NULL || reply->type != REDIS_REPLY_INTEGER)
+	else if (rc == -1)
 		log_warnx("resource %s: releasing the lock failed (%s); it "
 		    "expires by itself within %" PRId64 "ms", l->resource,
-		    reply == NULL ? "connection lost" :
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply", l->lease_ms);
+		    err, l->lease_ms);
 	lock_unref(l);
 }
 
@@ -357,12 +354,11 @@ lock_release_reply(redisReply *reply, void *priv)
 static void
 lock_send_release(struct lock *l)
 {
-	const char	*argv[2];
+	struct store_call	c;
 
-	argv[0] = l->key;
-	argv[1] = l->token;
-	if (rconn_script(l->rc, SCRIPT_LOCK_RELEASE, lock_release_reply, l, 1,
-	    2, argv, NULL) == 0)
+	store_lock_release(&c, l->key, l->token);
+	if (rconn_script(l->rc, c.script, lock_release_reply, l, c.nkeys,
+	    c.argc, c.argv, NULL) == 0)
 		l->refs++;
 	else
 		log_warnx("resource %s: not connected to Redis, the lock "

@@ -405,7 +405,7 @@ static const char VICTIM[] =
     "[ \"$DEFERD_ATTEMPT\" = 1 ] && exec sleep 1000\nexit 0\n";
 
 /*
- * docs/reliability.md P3.3: Redis stops taking writes (CLIENT PAUSE WRITE)
+ * docs/reliability.md P3: Redis stops taking writes (CLIENT PAUSE WRITE)
  * while a handler holds a 2 s lock. deferd cannot extend it, so once the
  * lease has passed on its monotonic clock it can no longer prove it holds
  * the lock and must stop the handler, without waiting for Redis: the

@@ -344,7 +344,7 @@ START_TEST(twenty_reloads_under_load_do_not_crash)
 END_TEST
 
 /*
- * docs/reliability.md P11.3: a hundred SIGHUPs within about a second,
+ * docs/reliability.md P11: a hundred SIGHUPs within about a second,
  * alternating two source sets, while list items and delayed jobs flow. The
  * daemon must not crash (nor leak: the ASan build checks at exit), and once
  * it settles every item and job has been handled.

@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "rclient.h"
+#include "store.h"
 #include "units.h"
 #include "util.h"
 
@@ -179,30 +180,27 @@ lk_sleep(int64_t ms)
 static int
 lk_try(struct lk *lk, int64_t *pttl)
 {
-	char		 ttl[24];
-	const char	*argv[4] = { lk->key, lk->fence_key, lk->token, ttl };
-	redisReply	*r;
-	int		 held;
+	struct store_call		c;
+	struct store_lock_acquired	a;
+	redisReply			*r;
+	char				err[256];
+	int				rc;
 
-	snprintf(ttl, sizeof(ttl), "%" PRId64, lk->ttl_ms);
-	if ((r = ctl_script(lk->ctl, SCRIPT_LOCK_ACQUIRE, 2, 4, argv, NULL)) ==
-	    NULL)
+	store_lock_acquire(&c, lk->key, lk->fence_key, lk->token, lk->ttl_ms);
+	if ((r = ctl_script(lk->ctl, c.script, c.nkeys, c.argc, c.argv,
+	    NULL)) == NULL)
 		return (-1);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER ||
-	    r->element[1]->type != REDIS_REPLY_INTEGER) {
-		log_errorx("redis: script lock_acquire: unexpected reply");
-		freeReplyObject(r);
+	rc = store_lock_acquire_reply(r, &a, err, sizeof(err));
+	freeReplyObject(r);
+	if (rc == -1) {
+		log_errorx("redis: script lock_acquire: %s", err);
 		return (-1);
 	}
-	held = r->element[0]->integer == 1;
-	if (held)
-		snprintf(lk->fence, sizeof(lk->fence), "%lld",
-		    r->element[1]->integer);
+	if (a.held)
+		snprintf(lk->fence, sizeof(lk->fence), "%" PRId64, a.fence);
 	else
-		*pttl = r->element[1]->integer;
-	freeReplyObject(r);
-	return (held);
+		*pttl = a.pttl;
+	return (a.held);
 }
 
 /* Take the lock, trying again with backoff for up to --wait; 75 if busy. */
@@ -292,28 +290,39 @@ lk_reconnect(struct lk *lk)
 		log_warnx("reconnecting: %s", err);
 }
 
-/* Run script id on the lock key with the token (and ttl); its reply or NULL. */
-static redisReply *
-lk_call(struct lk *lk, enum script_id id)
+/*
+ * Run c (lock_extend or lock_release) on the connection, reconnecting if
+ * need be: 1 when the token matched, 0 when not, -1 when it failed (logged).
+ */
+static int
+lk_call(struct lk *lk, struct store_call *c)
 {
-	char		 ttl[24];
-	const char	*argv[3] = { lk->key, lk->token, ttl };
 	redisReply	*r;
+	char		 err[256];
+	bool		 ok = false;
+	int		 rc;
 
-	snprintf(ttl, sizeof(ttl), "%" PRId64, lk->ttl_ms);
 	if (lk->ctl->rc == NULL)
 		lk_reconnect(lk);
 	if (lk->ctl->rc == NULL)
-		return (NULL);
-	r = rclient_script(lk->ctl->rc, id, 1, id == SCRIPT_LOCK_EXTEND ? 3 : 2,
-	    argv, NULL);
+		return (-1);
+	r = rclient_script(lk->ctl->rc, c->script, c->nkeys, c->argc, c->argv,
+	    NULL);
 	if (r == NULL) {
-		log_warnx("redis: script %s: %s", scripts_get(id)->name,
+		log_warnx("redis: script %s: %s", scripts_get(c->script)->name,
 		    lk->ctl->rc->errstr);
 		redisFree(lk->ctl->rc);
 		lk->ctl->rc = NULL;
+		return (-1);
 	}
-	return (r);
+	rc = store_lock_token_reply(r, &ok, err, sizeof(err));
+	freeReplyObject(r);
+	if (rc == -1) {
+		log_warnx("redis: script %s: %s", scripts_get(c->script)->name,
+		    err);
+		return (-1);
+	}
+	return (ok ? 1 : 0);
 }
 
 /* The lock is lost: say so and stop the command (TERM now, KILL later). */
@@ -332,20 +341,16 @@ lk_lose(struct lk *lk, const char *why)
 static void
 lk_extend(struct lk *lk)
 {
-	int64_t		 sent = util_mono_ms();
-	redisReply	*r;
+	int64_t			sent = util_mono_ms();
+	struct store_call	c;
+	int			rc;
 
 	lk->next_extend = sent + (lk->ttl_ms / 3 > 0 ? lk->ttl_ms / 3 : 1);
-	r = lk_call(lk, SCRIPT_LOCK_EXTEND);
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+	store_lock_extend(&c, lk->key, lk->token, lk->ttl_ms);
+	if ((rc = lk_call(lk, &c)) == 1)
 		lk->valid_until = sent + lk->ttl_ms;
-	else if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+	else if (rc == 0)
 		lk_lose(lk, "the lock key expired or holds another token");
-	else if (r != NULL)
-		log_warnx("redis: script lock_extend: %s",
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-	if (r != NULL)
-		freeReplyObject(r);
 }
 
 /* Time until the next thing the supervisor must do, in ms (>= 1). */
@@ -428,15 +433,14 @@ lk_supervise(struct lk *lk)
 static void
 lk_release(struct lk *lk)
 {
-	redisReply	*r = lk_call(lk, SCRIPT_LOCK_RELEASE);
+	struct store_call	c;
+	int			rc;
 
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
-	    !lk->lost)
+	store_lock_release(&c, lk->key, lk->token);
+	if ((rc = lk_call(lk, &c)) == 0 && !lk->lost)
 		log_warnx("lock on resource %s had expired before release",
 		    lk->resource);
-	else if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+	else if (rc == -1)
 		log_warnx("releasing the lock on %s failed; it expires within "
 		    "%" PRId64 "ms", lk->resource, lk->ttl_ms);
-	if (r != NULL)
-		freeReplyObject(r);
 }
