@@ -34,6 +34,7 @@
 #include "rconn.h"
 #include "reply.h"
 #include "sources.h"
+#include "store.h"
 #include "subs.h"
 #include "template.h"
 #include "timer.h"
@@ -472,24 +473,24 @@ expire_flush_pending(struct expire *e)
 static void
 expire_touch_reply(redisReply *reply, void *priv)
 {
-	struct expire	*e = priv;
-	long long	 now, first;
+	struct expire		*e = priv;
+	struct store_touched	 t;
+	char			 err[256];
+	long long		 now, first;
 
 	e->touching = false;
 	if (reply == NULL || e->closing)
 		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4) {
+	if (store_touch_reply(reply, &t, err, sizeof(err)) == -1) {
 		log_errorx("expirations: touching due keys of %s failed: %s",
-		    e->k_watch, reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "bad reply");
+		    e->k_watch, err);
 		return;
 	}
-	now = reply_int(reply->element[0], 0);
-	first = reply_int(reply->element[1], -1);
-	if (reply_int(reply->element[2], 0) > 0)
-		log_debug("expirations: touched %lld due key(s), %lld gone",
-		    reply_int(reply->element[2], 0),
-		    reply_int(reply->element[3], 0));
+	now = t.now_ms;
+	first = t.first_ms;
+	if (t.touched > 0)
+		log_debug("expirations: touched %" PRId64 " due key(s), %" PRId64
+		    " gone", t.touched, t.removed);
 	if (e->touch_again || (first >= 0 && first <= now)) {
 		e->touch_again = false;
 		expire_arm(e, 0);	/* more due than one call takes */
@@ -501,7 +502,7 @@ expire_touch_reply(redisReply *reply, void *priv)
 static void
 expire_touch(struct expire *e)
 {
-	char	limit[16];
+	struct store_call	c;
 
 	if (!e->track || !rconn_ready(e->d->cmd))
 		return;
@@ -509,9 +510,9 @@ expire_touch(struct expire *e)
 		e->touch_again = true;
 		return;
 	}
-	snprintf(limit, sizeof(limit), "%d", EXP_TOUCH_LIMIT);
-	if (rconn_script(e->d->cmd, SCRIPT_TOUCH, expire_touch_reply, e, 1, 3,
-	    (const char *[]){ e->k_watch, e->dbstr, limit }, NULL) == 0)
+	store_touch(&c, e->k_watch, e->dbstr, EXP_TOUCH_LIMIT);
+	if (rconn_script(e->d->cmd, c.script, expire_touch_reply, e, c.nkeys,
+	    c.argc, c.argv, NULL) == 0)
 		e->touching = true;
 }
 

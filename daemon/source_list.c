@@ -32,13 +32,14 @@
 #include "log.h"
 #include "rconn.h"
 #include "sources.h"
+#include "store.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define LSRC_BLOCK_S		"5"	/* BLMOVE timeout, well under command_timeout */
 #define LSRC_BLOCK_MS		5000
-#define LSRC_BATCH		"100"	/* items taken from KEY per listtake beyond our own */
+#define LSRC_BATCH		100	/* items taken from KEY per listtake beyond our own */
 #define LSRC_ALIVE_MS		10000	/* liveness key TTL */
 #define LSRC_BEAT_MS		3000	/* refresh it (and recover others) this often */
 
@@ -105,25 +106,24 @@ lsrc_kick(struct lsrc *l)
 static void
 lsrc_take_reply(redisReply *reply, void *priv)
 {
-	struct lsrc	*l = priv;
+	struct lsrc		*l = priv;
+	struct store_listtaken	 t;
+	char			 err[256];
 
 	l->state = LSRC_IDLE;
 	if (reply == NULL || l->closing)
 		return;		/* still take_first: again after the reconnect */
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-	    reply->element[1]->type != REDIS_REPLY_INTEGER) {
+	if (store_listtake_reply(reply, &t, err, sizeof(err)) == -1) {
 		log_errorx("list source %s (handler %s): making jobs failed: %s; "
-		    "the items stay in %s", l->key, l->handler,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply",
-		    l->k_proc);
+		    "the items stay in %s", l->key, l->handler, err, l->k_proc);
 		timer_after(l->step_ev, 1000);
 		return;
 	}
 	l->take_first = false;
-	l->taken += (uint64_t)reply->element[1]->integer;
-	if (reply->element[1]->integer > 0)
-		log_debug("list source %s: %lld item(s) made into jobs", l->key,
-		    reply->element[1]->integer);
+	l->taken += (uint64_t)t.created;
+	if (t.created > 0)
+		log_debug("list source %s: %" PRId64 " item(s) made into jobs",
+		    l->key, t.created);
 	lsrc_kick(l);
 }
 
@@ -131,13 +131,14 @@ lsrc_take_reply(redisReply *reply, void *priv)
 static void
 lsrc_take(struct lsrc *l)
 {
-	char	nonce[33];
+	struct store_call	c;
+	char			nonce[33];
 
 	util_random_hex(nonce, 16);
-	if (rconn_script(l->d->cmd, SCRIPT_LISTTAKE, lsrc_take_reply, l, 3, 9,
-	    (const char *[]){ l->k_proc, l->key, l->k_delayed, l->prefix,
-	    l->handler, nonce, LSRC_BATCH, l->k_wake, l->d->events_chan },
-	    NULL) == 0)
+	store_listtake(&c, l->k_proc, l->key, l->k_delayed, l->prefix,
+	    l->handler, nonce, LSRC_BATCH, l->k_wake, l->d->events_chan);
+	if (rconn_script(l->d->cmd, c.script, lsrc_take_reply, l, c.nkeys,
+	    c.argc, c.argv, NULL) == 0)
 		l->state = LSRC_TAKING;
 }
 
@@ -198,20 +199,21 @@ lsrc_step(struct lsrc *l)
 static void
 lsrc_recover_reply(redisReply *reply, void *priv)
 {
-	struct lsrc	*l = priv;
+	struct lsrc			*l = priv;
+	struct store_listrecovered	 rec;
+	char				 err[256];
 
 	if (reply == NULL || l->closing)
 		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+	if (store_listrecover_reply(reply, &rec, err, sizeof(err)) == -1) {
 		log_errorx("list source %s: recovering processing lists failed: %s",
-		    l->key, reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "bad reply");
+		    l->key, err);
 		return;
 	}
-	if (reply->element[0]->integer > 0 || reply->element[1]->integer > 0)
-		log_warnx("list source %s: %lld item(s) of %lld stopped daemon(s) "
-		    "moved back to the list", l->key, reply->element[0]->integer,
-		    reply->element[1]->integer);
+	if (rec.moved > 0 || rec.owners > 0)
+		log_warnx("list source %s: %" PRId64 " item(s) of %" PRId64
+		    " stopped daemon(s) moved back to the list", l->key,
+		    rec.moved, rec.owners);
 }
 
 /* Reply callback for the liveness commands. */
@@ -226,7 +228,8 @@ lsrc_ignore_reply(redisReply *reply, void *priv)
 static void
 lsrc_beat(struct lsrc *l)
 {
-	char	ttl[24];
+	struct store_call	c;
+	char			ttl[24];
 
 	if (!rconn_ready(l->d->cmd))
 		return;
@@ -235,9 +238,10 @@ lsrc_beat(struct lsrc *l)
 	    "SET", l->k_alive, "1", "PX", ttl }, NULL);
 	rconn_command(l->d->cmd, lsrc_ignore_reply, l, 3, (const char *[]){
 	    "SADD", l->k_registry, l->owner }, NULL);
-	rconn_script(l->d->cmd, SCRIPT_LISTRECOVER, lsrc_recover_reply, l, 2, 5,
-	    (const char *[]){ l->k_registry, l->key, l->proc_prefix,
-	    l->alive_prefix, l->owner }, NULL);
+	store_listrecover(&c, l->k_registry, l->key, l->proc_prefix,
+	    l->alive_prefix, l->owner);
+	rconn_script(l->d->cmd, c.script, lsrc_recover_reply, l, c.nkeys,
+	    c.argc, c.argv, NULL);
 }
 
 /* Persistent timer: heartbeat. */

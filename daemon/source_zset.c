@@ -18,8 +18,8 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
-#include "reply.h"
 #include "sources.h"
+#include "store.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -83,21 +83,22 @@ zsrc_arm(struct zsrc *z, int64_t delay_ms)
 static void
 zsrc_move_reply(redisReply *reply, void *priv)
 {
-	struct zsrc	*z = priv;
-	long long	 now, next, moved;
+	struct zsrc		*z = priv;
+	struct store_zsetmoved	 m;
+	char			 err[256];
+	long long		 now, next, moved;
 
 	z->moving = false;
 	if (reply == NULL || !z->running)
 		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+	if (store_zsetmove_reply(reply, &m, err, sizeof(err)) == -1) {
 		log_errorx("zset source %s (handler %s): moving members failed: %s",
-		    z->key, z->handler, reply->type == REDIS_REPLY_ERROR ?
-		    reply->str : "bad reply");
+		    z->key, z->handler, err);
 		return;
 	}
-	now = reply_int(reply->element[0], 0);
-	next = reply_int(reply->element[1], -1);
-	moved = reply_int(reply->element[2], 0);
+	now = m.now_ms;
+	next = m.next_due_ms;
+	moved = m.moved;
 	z->moved += (uint64_t)moved;
 	if (moved > 0)
 		log_debug("zset source %s: %lld member(s) moved into jobs", z->key,
@@ -113,7 +114,7 @@ zsrc_move_reply(redisReply *reply, void *priv)
 static void
 zsrc_move(struct zsrc *z)
 {
-	char	unit[24], limit[16];
+	struct store_call	c;
 
 	if (!z->running || !rconn_ready(z->d->cmd))
 		return;
@@ -121,11 +122,10 @@ zsrc_move(struct zsrc *z)
 		z->again = true;
 		return;
 	}
-	snprintf(unit, sizeof(unit), "%" PRId64, z->unit_ms);
-	snprintf(limit, sizeof(limit), "%d", ZSRC_LIMIT);
-	if (rconn_script(z->d->cmd, SCRIPT_ZSETMOVE, zsrc_move_reply, z, 2, 8,
-	    (const char *[]){ z->key, z->k_delayed, z->prefix, z->handler, unit,
-	    limit, z->k_wake, z->d->events_chan }, NULL) == 0)
+	store_zsetmove(&c, z->key, z->k_delayed, z->prefix, z->handler,
+	    z->unit_ms, ZSRC_LIMIT, z->k_wake, z->d->events_chan);
+	if (rconn_script(z->d->cmd, c.script, zsrc_move_reply, z, c.nkeys,
+	    c.argc, c.argv, NULL) == 0)
 		z->moving = true;
 }
 

@@ -6,33 +6,7 @@
 #include <string.h>
 
 #include "store.h"
-
-/* Start call for script with its keys (NULL-terminated). */
-static void
-store_begin(struct store_call *c, enum script_id script, int nkeys,
-    const char *const *keys)
-{
-	memset(c, 0, sizeof(*c));
-	c->script = script;
-	c->nkeys = nkeys;
-	for (int i = 0; i < nkeys; i++)
-		c->argv[c->argc++] = keys[i];
-}
-
-/* Append a string argument. */
-static void
-store_arg(struct store_call *c, const char *s)
-{
-	c->argv[c->argc++] = s;
-}
-
-/* Append an integer argument (formatted into the call). */
-static void
-store_arg_int(struct store_call *c, int i, int64_t v)
-{
-	snprintf(c->num[i], sizeof(c->num[i]), "%" PRId64, v);
-	store_arg(c, c->num[i]);
-}
+#include "store_call.h"
 
 void
 store_lock_acquire(struct store_call *c, const char *k_lock,
@@ -58,31 +32,6 @@ store_lock_release(struct store_call *c, const char *k_lock, const char *token)
 {
 	store_begin(c, SCRIPT_LOCK_RELEASE, 1, (const char *[]){ k_lock });
 	store_arg(c, token);
-}
-
-/* Why r is not the reply expected: Redis's error or "unexpected reply". */
-static int
-store_bad_reply(const redisReply *r, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s", r->type == REDIS_REPLY_ERROR ? r->str :
-	    "unexpected reply");
-	return (-1);
-}
-
-/* An integer element, or one given as digits (Redis may send either). */
-static bool
-store_int(const redisReply *r, int64_t *v)
-{
-	char	*end;
-
-	if (r->type == REDIS_REPLY_INTEGER) {
-		*v = r->integer;
-		return (true);
-	}
-	if (r->type != REDIS_REPLY_STRING || r->len == 0)
-		return (false);
-	*v = strtoll(r->str, &end, 10);
-	return (*end == '\0');
 }
 
 int

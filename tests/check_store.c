@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the typed store (store.h) against a private redis-server:
- * the calls it builds run the lock scripts with their keys and arguments
- * in the right places, and its parsers read what the scripts answer, an
- * error reply included.
+ * the calls it builds run the lock and source scripts with their keys and
+ * arguments in the right places, and its parsers read what the scripts
+ * answer, an error reply included.
  */
 #include <check.h>
 #include <stdbool.h>
@@ -113,6 +113,61 @@ START_TEST(error_replies_are_errors)
 }
 END_TEST
 
+/* The sources' calls: a due zset member, list items, a recovered owner, a touch. */
+START_TEST(source_calls_and_replies)
+{
+	struct store_call		c;
+	struct store_zsetmoved		m;
+	struct store_listtaken		t;
+	struct store_listrecovered	rec;
+	struct store_touched		th;
+	redisReply			*r;
+	char				err[256];
+	int64_t				now = h_redis_now_ms(C);
+
+	freeReplyObject(h_cmd(C, "ZADD plainq %lld due-member %lld later",
+	    (long long)(now / 1000 - 1), (long long)(now / 1000 + 3600)));
+	store_zsetmove(&c, "plainq", "n:{q}:delayed", "n:{q}:", "h", 1000, 10,
+	    "", "");
+	r = run(&c);
+	ck_assert_int_eq(store_zsetmove_reply(r, &m, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(m.moved, 1);
+	ck_assert(m.now_ms >= now);
+	ck_assert_int_eq(m.next_due_ms, (now / 1000 + 3600) * 1000);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:delayed"), 1);
+
+	freeReplyObject(h_cmd(C, "RPUSH mainl a b c"));
+	freeReplyObject(h_cmd(C, "RPUSH n:proc:mainl:me x"));
+	store_listtake(&c, "n:proc:mainl:me", "mainl", "n:{q}:delayed", "n:{q}:",
+	    "h", "abc", 2, "", "");
+	r = run(&c);
+	ck_assert_int_eq(store_listtake_reply(r, &t, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(t.created, 3);		/* x, then a and b */
+	ck_assert_int_eq(h_cmd_int(C, "LLEN mainl"), 1);
+
+	freeReplyObject(h_cmd(C, "SADD reg gone me"));
+	freeReplyObject(h_cmd(C, "RPUSH proc:gone y z"));
+	store_listrecover(&c, "reg", "mainl", "proc:", "alive:", "me");
+	r = run(&c);
+	ck_assert_int_eq(store_listrecover_reply(r, &rec, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(rec.moved, 2);
+	ck_assert_int_eq(rec.owners, 1);
+	ck_assert_int_eq(h_cmd_int(C, "LLEN mainl"), 3);
+
+	freeReplyObject(h_cmd(C, "ZADD watch %lld 0:gone-key", (long long)now));
+	store_touch(&c, "watch", "0", 100);
+	r = run(&c);
+	ck_assert_int_eq(store_touch_reply(r, &th, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(th.touched + th.removed >= 1, 1);
+	ck_assert_int_eq(th.first_ms, -1);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD watch"), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -122,6 +177,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, lock_calls_and_replies);
 	tcase_add_test(tc, error_replies_are_errors);
+	tcase_add_test(tc, source_calls_and_replies);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }
