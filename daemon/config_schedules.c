@@ -67,15 +67,15 @@ static const struct cs_section schedule_section = {
 	config_schedule_keys, check_schedule
 };
 
-/* The scalar text of n, or NULL after reporting that it is not one. */
+/* The text of n, a scalar and not null, or NULL after a type error. */
 static const char *
 text_of(struct cs_ctx *ctx, const struct cy_node *n)
 {
-	if (n->type != CY_SCALAR || cy_is_null(n)) {
+	if (cy_is_null(n)) {
 		cs_type_error(ctx, n, CS_WHAT_STRING);
 		return (NULL);
 	}
-	return (n->value);
+	return (cs_scalar(ctx, n, CS_WHAT_STRING));
 }
 
 /* name: unique among the schedules parsed so far. */

@@ -52,8 +52,6 @@ static void	 init_bool(const struct cs_key *, void *);
 static void	 init_str(const struct cs_key *, void *);
 static void	 init_section(const struct cs_key *, void *);
 
-static const char *scalar(struct cs_ctx *, const struct cy_node *,
-		    const char *);
 static int	 parse_decimal(const char *, int64_t *);
 static int	 parse_int(struct cs_ctx *, const struct cs_key *,
 		    const struct cy_node *, void *);
@@ -504,8 +502,8 @@ init_section(const struct cs_key *k, void *dst)
 }
 
 /* The text of a scalar node, or NULL after a type error naming what. */
-static const char *
-scalar(struct cs_ctx *ctx, const struct cy_node *n, const char *what)
+const char *
+cs_scalar(struct cs_ctx *ctx, const struct cy_node *n, const char *what)
 {
 	if (n->type != CY_SCALAR) {
 		cs_type_error(ctx, n, what);
@@ -557,7 +555,7 @@ parse_i64(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	const char	*s;
 	int64_t		 v;
 
-	if ((s = scalar(ctx, n, CS_WHAT_INT)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_INT)) == NULL)
 		return (-1);
 	if (parse_decimal(s, &v) == -1)
 		return (cs_type_error(ctx, n, CS_WHAT_INT));
@@ -576,7 +574,7 @@ parse_duration(struct cs_ctx *ctx, const struct cs_key *k,
 	int64_t		 ms;
 	char		 buf[72];
 
-	if ((s = scalar(ctx, n, CS_WHAT_DURATION)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_DURATION)) == NULL)
 		return (-1);
 	if (units_parse_duration(s, &ms) == -1)
 		return (errno == ERANGE ? cs_key_error(ctx, n, "'%s' is too long",
@@ -595,7 +593,7 @@ parse_size(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	const char	*s;
 	uint64_t	 b;
 
-	if ((s = scalar(ctx, n, CS_WHAT_SIZE)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_SIZE)) == NULL)
 		return (-1);
 	if (units_parse_size(s, &b) == -1 && errno != ERANGE)
 		return (cs_type_error(ctx, n, CS_WHAT_SIZE));
@@ -700,7 +698,7 @@ parse_str(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	const char	*s;
 
 	(void)k;
-	if ((s = scalar(ctx, n, CS_WHAT_STRING)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_STRING)) == NULL)
 		return (-1);
 	if (*s == '\0')
 		return (cs_key_error(ctx, n, "must not be empty"));
@@ -716,7 +714,7 @@ parse_optstr(struct cs_ctx *ctx, const struct cs_key *k,
 	const char	*s;
 
 	(void)k;
-	if ((s = scalar(ctx, n, CS_WHAT_STRING)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_STRING)) == NULL)
 		return (-1);
 	set_str(dst, cy_is_null(n) || *s == '\0' ? NULL : s);
 	return (0);
@@ -756,7 +754,7 @@ parse_path(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
 	const char	*s, *dir;
 	char		*abs;
 
-	if ((s = scalar(ctx, n, "a path")) == NULL)
+	if ((s = cs_scalar(ctx, n, "a path")) == NULL)
 		return (-1);
 	if ((cy_is_null(n) || *s == '\0') && k->def_str == NULL) {
 		set_str(dst, NULL);
@@ -785,7 +783,7 @@ parse_namespace(struct cs_ctx *ctx, const struct cs_key *k,
 	const char	*s;
 
 	(void)k;
-	if ((s = scalar(ctx, n, CS_WHAT_NAMESPACE)) == NULL)
+	if ((s = cs_scalar(ctx, n, CS_WHAT_NAMESPACE)) == NULL)
 		return (-1);
 	if (*s == '\0' || cy_is_null(n))
 		return (cs_key_error(ctx, n, "must not be empty"));

@@ -106,6 +106,8 @@ int		 cs_key_error(struct cs_ctx *, const struct cy_node *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
 int		 cs_type_error(struct cs_ctx *, const struct cy_node *,
 		    const char *what);
+/* The text of a scalar node, or NULL after a type error naming what. */
+const char	*cs_scalar(struct cs_ctx *, const struct cy_node *, const char *what);
 /* Untrusted text for a message, escaped and truncated into buf. */
 const char	*cs_esc(const char *, char *buf, size_t len);
 /* What a node holds, for "got ...": 'text', a mapping, a list or nothing. */

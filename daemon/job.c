@@ -140,7 +140,7 @@ job_free(struct job *j)
 	free(j);
 }
 
-static void	job_set_state(struct job *, enum job_state);
+static bool	job_state_busy(enum job_state);
 
 /* Unlink and free j, then let the daemon use the free slot. */
 static void
@@ -153,7 +153,8 @@ job_gone(struct job *j)
 	TAILQ_REMOVE(&d->jobs, j, entry);
 	if (j->queued)
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
-	job_set_state(j, JOB_REPORTING);	/* no longer locking or running */
+	if (job_state_busy(j->state))
+		slots_handler_stop(d->slots, j->handler);
 	job_free(j);
 	slots_job_remove(d->slots, reporting);
 }
