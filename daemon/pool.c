@@ -30,8 +30,7 @@
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
-#include "spawn.h"
-#include "stderr_log.h"
+#include "proc.h"
 #include "timer.h"
 #include "units.h"
 #include "util.h"
@@ -43,9 +42,6 @@
 #define POOL_CHECK_MS		1000	/* handler_check at most this often */
 #define POOL_LOG_MS		10000	/* a repeated warning: one line this often */
 #define POOL_LINE_SLACK		(64 * 1024)	/* reply line beyond max_output */
-#define POOL_READ_CHUNK		65536
-#define POOL_READS_PER_EVENT	16	/* a flood cannot hold the loop */
-#define POOL_READS_AT_EXIT	64	/* grandchildren may keep the pipe */
 #define POOL_ERRLEN		512
 
 enum pproc_state {
@@ -86,19 +82,15 @@ struct pproc {
 	struct phandler		*h;
 	int			 index;		/* DEFERD_PROCESS */
 	enum pproc_state	 state;
-	pid_t			 pid;		/* and process group; -1 when down */
-	int			 in_fd, out_fd, err_fd;
-	struct event		*in_ev, *out_ev, *err_ev;
-	struct evbuffer		*wbuf, *rbuf;
+	struct proc		*proc;		/* the process (proc.c), or NULL when down */
+	pid_t			 pid;		/* its pid, for the log; -1 when down */
+	struct evbuffer		*rbuf;		/* stdout not yet split into lines */
 	struct event		*restart_ev;	/* backoff before the next start */
-	struct event		*kill_ev;	/* SIGKILL after kill_grace */
 	struct pjob_list	 jobs;		/* held, in dispatch order */
 	int			 njobs;
 	char			*fail_reason;	/* why it was stopped, for its jobs */
 	int64_t			 started_ms;
 	int64_t			 backoff_ms;
-	struct stderr_log	 err;		/* stderr into the log, within its budget */
-	char			 err_who[320];	/* "handler H (pid P)" */
 	struct log_limit	 unknown_limit;	/* replies for jobs it does not hold */
 };
 
@@ -117,6 +109,7 @@ TAILQ_HEAD(phandler_list, phandler);
 
 struct pool {
 	struct event_base	*base;
+	struct procs		*procs;		/* the supervisor, borrowed */
 	const struct config	*cfg;
 	const struct runner_env	*env;
 	struct phandler_list	 handlers;
@@ -130,7 +123,6 @@ static void	pproc_retire(struct pproc *);
 static void	phandler_dispatch(struct phandler *);
 static void	phandler_free(struct phandler *);
 static void	pproc_restart_cb(evutil_socket_t, short, void *);
-static void	pproc_kill_cb(evutil_socket_t, short, void *);
 
 /* Free a job that is on no list. */
 static void
@@ -273,12 +265,10 @@ phandler_new(struct pool *pool, const struct handler_override *o)
 		p->h = h;
 		p->index = i;
 		p->pid = -1;
-		p->in_fd = p->out_fd = p->err_fd = -1;
 		p->backoff_ms = POOL_BACKOFF_MIN_MS;
 		TAILQ_INIT(&p->jobs);
 		p->restart_ev = evtimer_new(pool->base, pproc_restart_cb, p);
-		p->kill_ev = evtimer_new(pool->base, pproc_kill_cb, p);
-		if (p->restart_ev == NULL || p->kill_ev == NULL)
+		if (p->restart_ev == NULL)
 			fatalx("pool: cannot create timers");
 	}
 	log_info("handler %s: persistent, %d process(es) x %d job(s) in flight",
@@ -339,7 +329,6 @@ phandler_free(struct phandler *h)
 	TAILQ_REMOVE(&h->pool->handlers, h, entry);
 	for (int i = 0; i < h->nprocs; i++) {
 		event_free(h->procs[i].restart_ev);
-		event_free(h->procs[i].kill_ev);
 		free(h->procs[i].fail_reason);
 	}
 	free(h->procs);
@@ -356,12 +345,13 @@ phandler_matches(const struct phandler *h, const struct handler_override *o)
 }
 
 struct pool *
-pool_new(struct event_base *base, const struct config *cfg,
-    const struct runner_env *env)
+pool_new(struct event_base *base, struct procs *procs,
+    const struct config *cfg, const struct runner_env *env)
 {
 	struct pool	*pool = xcalloc(1, sizeof(*pool));
 
 	pool->base = base;
+	pool->procs = procs;
 	TAILQ_INIT(&pool->handlers);
 	TAILQ_INIT(&pool->done);
 	pool->deliver_ev = event_new(base, -1, 0, pool_deliver_cb, pool);
@@ -419,29 +409,10 @@ pproc_env(const struct pproc *p, struct runner_env *out)
 	runner_env_process(out, p->h->pool->env, p->h->name, extra, 2);
 }
 
-static void	pproc_stdin_cb(evutil_socket_t, short, void *);
-static void	pproc_stdout_cb(evutil_socket_t, short, void *);
-static void	pproc_stderr_cb(evutil_socket_t, short, void *);
-
-/* Add the pipe events of a started process. */
-static void
-pproc_arm_io(struct pproc *p)
-{
-	struct event_base	*base = p->h->pool->base;
-
-	p->in_ev = event_new(base, p->in_fd, EV_WRITE|EV_PERSIST,
-	    pproc_stdin_cb, p);
-	p->out_ev = event_new(base, p->out_fd, EV_READ|EV_PERSIST,
-	    pproc_stdout_cb, p);
-	p->err_ev = event_new(base, p->err_fd, EV_READ|EV_PERSIST,
-	    pproc_stderr_cb, p);
-	p->wbuf = evbuffer_new();
-	p->rbuf = evbuffer_new();
-	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
-	    p->wbuf == NULL || p->rbuf == NULL ||
-	    event_add(p->out_ev, NULL) == -1 || event_add(p->err_ev, NULL) == -1)
-		fatalx("pool: cannot add pipe events");
-}
+static void	pproc_output(const char *, size_t, void *);
+static void	pproc_output_end(void *);
+static void	pproc_input_failed(int, void *);
+static void	pproc_exited(int, void *);
 
 /* The restart backoff is over. */
 static void
@@ -465,71 +436,44 @@ pproc_restart_later(struct pproc *p)
 static void
 pproc_start(struct pproc *p)
 {
+	static const struct proc_cbs cbs = {
+		.output = pproc_output,
+		.output_end = pproc_output_end,
+		.input_failed = pproc_input_failed,
+		.exited = pproc_exited,
+	};
 	struct phandler		*h = p->h;
 	const struct config	*cfg = h->pool->cfg;
 	struct runner_env	 env;
-	struct spawn_child	 child;
-	char			 err[POOL_ERRLEN];
-	const char		*cwd;
+	struct proc_spec	 ps;
+	char			 err[POOL_ERRLEN], who[300];
 	enum handler_fault	 fault;
-	bool			 permanent;
-	int			 rc;
 
 	if (h->retired || p->state != PP_DOWN)
 		return;
-	cwd = config_handler_cwd(cfg);
-	rc = handler_check(cfg->handlers.dir, h->name, err, sizeof(err),
+	pproc_env(p, &env);
+	snprintf(who, sizeof(who), "handler %s", h->name);
+	proc_spec_init(&ps, cfg, h->name, env.v, who);
+	ps.who_pid = true;
+	p->proc = proc_start(h->pool->procs, &ps, &cbs, p, err, sizeof(err),
 	    &fault);
-	if (rc == 0) {
-		pproc_env(p, &env);
-		rc = spawn_handler(cfg->handlers.dir, h->name, cwd, env.v,
-		    &child, err, sizeof(err), &permanent);
-		runner_env_free(&env);
-	}
-	if (rc == -1) {
+	runner_env_free(&env);
+	if (p->proc == NULL) {
 		log_warnx("handler %s: process %d: %s; trying again in %" PRId64
 		    "ms", h->name, p->index, err, p->backoff_ms);
 		pproc_restart_later(p);
 		return;
 	}
-	p->pid = child.pid;
-	p->in_fd = child.in_fd;
-	p->out_fd = child.out_fd;
-	p->err_fd = child.err_fd;
+	p->pid = proc_pid(p->proc);
+	if ((p->rbuf = evbuffer_new()) == NULL)
+		fatalx("pool: cannot create a buffer");
 	p->state = PP_UP;
 	p->started_ms = util_mono_ms();
-	stderr_log_init(&p->err);
-	snprintf(p->err_who, sizeof(p->err_who), "handler %s (pid %ld)", h->name,
-	    (long)p->pid);
 	free(p->fail_reason);
 	p->fail_reason = NULL;
-	pproc_arm_io(p);
 	log_info("handler %s: process %d started, pid %ld", h->name, p->index,
 	    (long)p->pid);
 	phandler_dispatch(h);
-}
-
-/* Send sig to p's process group; ESRCH (all gone) is fine. */
-static void
-pproc_signal(struct pproc *p, int sig)
-{
-	char	who[300];
-
-	snprintf(who, sizeof(who), "handler %s", p->h->name);
-	spawn_signal_group(p->pid, sig, who);
-}
-
-/* kill_grace is over: SIGKILL whatever is left of the group. */
-static void
-pproc_kill_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pproc	*p = arg;
-
-	(void)fd;
-	(void)what;
-	log_warnx("handler %s: process %d (pid %ld) still running after "
-	    "kill_grace, sending SIGKILL", p->h->name, p->index, (long)p->pid);
-	pproc_signal(p, SIGKILL);
 }
 
 /*
@@ -542,18 +486,17 @@ pproc_stop(struct pproc *p, int sig, const char *reason)
 {
 	if (p->state != PP_UP && p->state != PP_CLOSING) {
 		if (p->state == PP_KILLING && sig == SIGKILL)
-			pproc_signal(p, SIGKILL);
+			proc_signal(p->proc, SIGKILL);
 		return;
 	}
 	p->state = PP_KILLING;
 	if (p->fail_reason == NULL && reason != NULL)
 		p->fail_reason = xstrdup(reason);
-	spawn_close(&p->in_fd, &p->in_ev);
-	if (p->out_ev != NULL)
-		event_del(p->out_ev);
-	pproc_signal(p, sig);
-	if (sig != SIGKILL)
-		timer_after(p->kill_ev, p->h->pool->cfg->handlers.kill_grace_ms);
+	proc_close_input(p->proc, true);
+	if (sig == SIGKILL)
+		proc_signal(p->proc, SIGKILL);
+	else
+		proc_stop(p->proc, -1);
 }
 
 /* Retire p: EOF on stdin now if it holds nothing, else after its last job. */
@@ -568,8 +511,8 @@ pproc_retire(struct pproc *p)
 	if (p->state != PP_UP || p->njobs > 0)
 		return;
 	p->state = PP_CLOSING;
-	spawn_close(&p->in_fd, &p->in_ev);
-	timer_after(p->kill_ev, p->h->pool->cfg->handlers.kill_grace_ms);
+	proc_close_input(p->proc, false);
+	proc_kill_after(p->proc, -1);
 }
 
 /* Describe a wait status for last_error. */
@@ -587,7 +530,7 @@ pproc_describe(int status, char *buf, size_t len)
 		    (unsigned)status);
 }
 
-static void	pproc_read_lines(struct pproc *, bool at_exit);
+static void	pproc_take_lines(struct pproc *, bool at_exit);
 
 /* Whether p's stdout is still read: running, or retired and finishing. */
 static bool
@@ -595,40 +538,31 @@ pproc_reading(const struct pproc *p)
 {
 	return (p->state == PP_UP || p->state == PP_CLOSING);
 }
-static void	pproc_err_read(struct pproc *, bool at_exit);
 
 /*
- * p exited: take what it wrote before it died, retry every job it still
- * held, and restart it after the backoff (or let it go when retired).
+ * p's process is gone (the supervisor frees it; what it wrote was taken at
+ * EOF): retry every job it still held, and restart it after the backoff
+ * (or let it go when retired).
  */
 static void
-pproc_exited(struct pproc *p, int status)
+pproc_exited(int status, void *arg)
 {
+	struct pproc	*p = arg;
 	struct phandler	*h = p->h;
 	struct pjob	*j;
 	char		 how[128];
 	int64_t		 lived = util_mono_ms() - p->started_ms;
 	bool		 expected = p->state == PP_CLOSING;
 
-	if (pproc_reading(p) && p->out_fd != -1)
-		pproc_read_lines(p, true);
-	if (p->err_fd != -1)
-		pproc_err_read(p, true);
-	stderr_log_end(&p->err, p->err_who);
+	p->proc = NULL;
 	pproc_describe(status, how, sizeof(how));
-	pproc_signal(p, SIGKILL);	/* what it started dies with it, as in exec mode */
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
 		pjob_detach(j);
 		pjob_finish(j, RUN_RETRY, p->fail_reason != NULL ?
 		    p->fail_reason : how);
 	}
-	spawn_close(&p->in_fd, &p->in_ev);
-	spawn_close(&p->out_fd, &p->out_ev);
-	spawn_close(&p->err_fd, &p->err_ev);
-	evbuffer_free(p->wbuf);
 	evbuffer_free(p->rbuf);
-	p->wbuf = p->rbuf = NULL;
-	evtimer_del(p->kill_ev);
+	p->rbuf = NULL;
 	if (h->retired) {
 		log_info("handler %s: process %d (pid %ld) stopped: %s", h->name,
 		    p->index, (long)p->pid, how);
@@ -649,41 +583,15 @@ pproc_exited(struct pproc *p, int status)
 	pproc_restart_later(p);
 }
 
-bool
-pool_reaped(struct pool *pool, pid_t pid, int status)
-{
-	struct phandler	*h;
-
-	TAILQ_FOREACH(h, &pool->handlers, entry)
-		for (int i = 0; i < h->nprocs; i++)
-			if (h->procs[i].pid == pid && h->procs[i].state != PP_DOWN &&
-			    h->procs[i].state != PP_GONE) {
-				pproc_exited(&h->procs[i], status);
-				return (true);
-			}
-	return (false);
-}
-
-/* stdin is writable: write the buffered job lines. */
+/* Writing p's stdin failed: it closed it, so it takes no more jobs. */
 static void
-pproc_stdin_cb(evutil_socket_t fd, short what, void *arg)
+pproc_input_failed(int error, void *arg)
 {
 	struct pproc	*p = arg;
-	int		 n;
 
-	(void)what;
-	while (evbuffer_get_length(p->wbuf) > 0) {
-		n = evbuffer_write(p->wbuf, fd);
-		if (n > 0 || (n == -1 && errno == EINTR))
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		log_warnx("handler %s: process %d (pid %ld) closed its stdin",
-		    p->h->name, p->index, (long)p->pid);
-		pproc_stop(p, SIGTERM, "handler process closed its stdin");
-		return;
-	}
-	event_del(p->in_ev);
+	log_warnx("handler %s: process %d (pid %ld) closed its stdin (%s)",
+	    p->h->name, p->index, (long)p->pid, strerror(error));
+	pproc_stop(p, SIGTERM, "handler process closed its stdin");
 }
 
 /* Hand job j to process p: queue its line and hold it. */
@@ -693,11 +601,8 @@ pproc_give(struct pproc *p, struct pjob *j)
 	j->proc = p;
 	TAILQ_INSERT_TAIL(&p->jobs, j, entry);
 	p->njobs++;
-	evbuffer_add(p->wbuf, j->line, j->line_len);
-	free(j->line);
+	proc_write_give(p->proc, j->line, j->line_len);
 	j->line = NULL;
-	if (event_add(p->in_ev, NULL) == -1)
-		log_errorx("handler %s: cannot add the stdin event", p->h->name);
 }
 
 /* The running process of h with the most room, or NULL when all are full. */
@@ -858,84 +763,29 @@ pproc_take_lines(struct pproc *p, bool at_exit)
 	evbuffer_drain(p->rbuf, evbuffer_get_length(p->rbuf));
 }
 
-/*
- * Read what p wrote to stdout (a bounded number of chunks per event, or all
- * of it at exit) and handle its lines. EOF: p is about to exit; stop it if
- * it does not.
- */
+/* Bytes of p's stdout: handle the complete lines (ignored once stopped). */
 static void
-pproc_read_lines(struct pproc *p, bool at_exit)
-{
-	int	n, reads = at_exit ? POOL_READS_AT_EXIT : POOL_READS_PER_EVENT;
-
-	for (int i = 0; i < reads; i++) {
-		n = evbuffer_read(p->rbuf, p->out_fd, POOL_READ_CHUNK);
-		if (n > 0) {
-			pproc_take_lines(p, false);
-			if (!pproc_reading(p))
-				return;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		/* EOF or error: the process is going. */
-		pproc_take_lines(p, true);
-		spawn_close(&p->out_fd, &p->out_ev);
-		if (!at_exit && p->state == PP_UP)
-			pproc_stop(p, SIGTERM, NULL);
-		return;
-	}
-	if (at_exit)
-		pproc_take_lines(p, true);
-}
-
-/* stdout is readable. */
-static void
-pproc_stdout_cb(evutil_socket_t fd, short what, void *arg)
+pproc_output(const char *buf, size_t len, void *arg)
 {
 	struct pproc	*p = arg;
 
-	(void)fd;
-	(void)what;
-	if (pproc_reading(p))
-		pproc_read_lines(p, false);
-	else if (p->out_ev != NULL)
-		event_del(p->out_ev);
-}
-
-/* Read p's stderr into its log, a bounded number of chunks (more at exit). */
-static void
-pproc_err_read(struct pproc *p, bool at_exit)
-{
-	static char	buf[POOL_READ_CHUNK];
-	ssize_t		n;
-	int		reads = at_exit ? POOL_READS_AT_EXIT : POOL_READS_PER_EVENT;
-
-	for (int i = 0; i < reads; i++) {
-		n = read(p->err_fd, buf, sizeof(buf));
-		if (n > 0) {
-			stderr_log_feed(&p->err, p->err_who, buf, (size_t)n);
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		stderr_log_end(&p->err, p->err_who);
-		spawn_close(&p->err_fd, &p->err_ev);
+	if (!pproc_reading(p))
 		return;
-	}
+	if (evbuffer_add(p->rbuf, buf, len) == -1)
+		fatalx("pool: out of memory reading stdout");
+	pproc_take_lines(p, false);
 }
 
-/* stderr is readable. */
+/* p's stdout is at EOF: a last line without '\n'; the process is going. */
 static void
-pproc_stderr_cb(evutil_socket_t fd, short what, void *arg)
+pproc_output_end(void *arg)
 {
-	(void)fd;
-	(void)what;
-	pproc_err_read(arg, false);
+	struct pproc	*p = arg;
+
+	if (pproc_reading(p))
+		pproc_take_lines(p, true);
+	if (p->state == PP_UP && !proc_exited(p->proc))
+		pproc_stop(p, SIGTERM, NULL);
 }
 
 /*
@@ -1015,9 +865,8 @@ pool_kill(struct pjob *j, const char *reason, int64_t grace_ms)
 	if (j->finished)
 		return;
 	if (j->killed || j->timed_out) {	/* already stopping: maybe sooner */
-		if (p != NULL && p->state == PP_KILLING &&
-		    grace_ms < p->h->pool->cfg->handlers.kill_grace_ms)
-			timer_after(p->kill_ev, grace_ms);
+		if (p != NULL && p->state == PP_KILLING)
+			proc_kill_after(p->proc, grace_ms);
 		return;
 	}
 	j->killed = true;
@@ -1032,9 +881,8 @@ pool_kill(struct pjob *j, const char *reason, int64_t grace_ms)
 	xasprintf(&why, "handler process stopped: job %s: %s", j->id, j->error);
 	pproc_stop(p, SIGTERM, why);
 	free(why);
-	if (p->state == PP_KILLING &&
-	    grace_ms < p->h->pool->cfg->handlers.kill_grace_ms)
-		timer_after(p->kill_ev, grace_ms);
+	if (p->state == PP_KILLING)
+		proc_kill_after(p->proc, grace_ms);
 }
 
 void
@@ -1053,14 +901,10 @@ pool_free(struct pool *pool)
 				pjob_detach(j);
 				TAILQ_INSERT_TAIL(&pool->done, j, entry);
 			}
-			spawn_close(&p->in_fd, &p->in_ev);	/* EOF */
-			pproc_signal(p, SIGTERM);
-			spawn_close(&p->out_fd, &p->out_ev);
-			spawn_close(&p->err_fd, &p->err_ev);
-			if (p->wbuf != NULL) {
-				evbuffer_free(p->wbuf);
+			proc_abandon(p->proc, SIGTERM);	/* EOF, then SIGTERM */
+			p->proc = NULL;
+			if (p->rbuf != NULL)
 				evbuffer_free(p->rbuf);
-			}
 			p->state = PP_GONE;
 		}
 		while ((j = TAILQ_FIRST(&h->pending)) != NULL) {

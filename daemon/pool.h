@@ -3,13 +3,12 @@
  * Persistent handlers (handlers.overrides.NAME.mode: persistent): for each
  * such handler, `processes` long-running copies of the executable, each
  * holding up to `inflight` jobs at once over the line protocol of proto.h.
- * The pool starts them (the same handler checks and spawn as exec mode,
- * plus DEFERD_PROTOCOL=1), restarts one that exits (with backoff), retires
+ * The pool starts them under the process supervisor (proc.c, as exec
+ * mode, plus DEFERD_PROTOCOL=1), restarts one that exits (with backoff), retires
  * them on reload when their settings change or the file goes away (stdin
  * closed once their jobs are answered), and turns each job's answer, its
  * timeout, or its process's death into the same run_result an exec run
- * gives. The runner (runner.c) owns the pool and hands it the children
- * SIGCHLD reaps that are not exec runs.
+ * gives. The runner (runner.c) owns the pool and the supervisor.
  *
  * Timeouts and kills: a job not answered in time, or killed (lock lost,
  * shutdown), stops the whole process that holds it (SIGTERM to its group,
@@ -32,14 +31,16 @@
 struct event_base;
 struct pool;
 struct pjob;
+struct procs;
 
 /*
- * A pool on base for the persistent handlers of cfg, started at once.
- * cfg and env (the config's part of every handler environment) are
- * borrowed until the next pool_set_config.
+ * A pool on base for the persistent handlers of cfg, started at once under
+ * procs (borrowed; it must outlive the pool). cfg and env (the config's
+ * part of every handler environment) are borrowed until the next
+ * pool_set_config.
  */
-struct pool	*pool_new(struct event_base *base, const struct config *cfg,
-		    const struct runner_env *env);
+struct pool	*pool_new(struct event_base *base, struct procs *procs,
+		    const struct config *cfg, const struct runner_env *env);
 /*
  * Reload: handlers whose mode, processes or inflight changed (or that are
  * no longer persistent) are retired, new ones started.
@@ -58,8 +59,6 @@ struct pjob	*pool_submit(struct pool *, const struct run_spec *spec,
  * grace_ms, the shorter; the result has killed and reason.
  */
 void		 pool_kill(struct pjob *, const char *reason, int64_t grace_ms);
-/* A reaped child: true when it was one of the pool's processes. */
-bool		 pool_reaped(struct pool *, pid_t pid, int status);
 /*
  * Close every process's stdin and SIGTERM its group; free everything. No
  * callbacks. NULL is a no-op.

@@ -8,27 +8,14 @@
  * run_result it gets back.
  *
  * How a run goes:
- *   - runner_start checks the handler (handler_check), makes three
- *     pipes and posix_spawns dir/name in a new session (so its pid is also
- *     its process group), with default signal dispositions, an empty signal
- *     mask, only fds 0-2 and a built-from-scratch environment. Never a shell.
- *   - stdin is written from an EV_WRITE event on a non-blocking pipe and
- *     closed after the last byte, on EPIPE, or when the handler exits.
- *   - stdout is kept up to max_output bytes, the rest is read and dropped;
- *     stderr is logged line by line, escaped, within stderr_log.c's budget.
- *   - Children are reaped from one SIGCHLD signal event with a
- *     waitpid(-1, WNOHANG) loop (tmux, smtpd), never with a blocking wait.
- *     We do not use pidfds: this is the one reaping path of the daemon.
- *   - A run is finished when its exit status is known and both output
- *     pipes are at EOF (tmux job.c: two-event completion). Grandchildren can
- *     hold the pipes open, so the wait for EOF after the exit is bounded
- *     (RUNNER_DRAIN_MS, or kill_grace if smaller): then the group gets
- *     SIGKILL and our ends are closed.
- *   - When a run finishes, whatever is left of its process group gets
- *     SIGKILL, so a finished run leaves nothing behind (a handler that wants
- *     a long-lived process must setsid it out of the group on purpose).
- *   - Timeout or runner_kill: SIGTERM to the group, SIGKILL after
- *     kill_grace.
+ *   - runner_start hands the handler to the process supervisor (proc.c),
+ *     which checks it, starts it in its own process group, writes the
+ *     payload to its stdin and closes it, logs its stderr, and tells the
+ *     run when the process is gone and its pipes are closed;
+ *   - stdout is kept up to max_output bytes, the rest is dropped;
+ *   - the run's timeout, or runner_kill, stops the process: SIGTERM to its
+ *     group, SIGKILL after kill_grace;
+ *   - a persistent handler's run goes to the pool (pool.c) instead.
  * Every callback is delivered from the loop, never from inside
  * runner_start, exactly once, and none after runner_free.
  */
@@ -36,8 +23,6 @@
 #include <sys/queue.h>
 #include <sys/wait.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,18 +35,14 @@
 #include "handler.h"
 #include "log.h"
 #include "pool.h"
+#include "proc.h"
 #include "runner.h"
 #include "runner_env.h"
-#include "spawn.h"
-#include "stderr_log.h"
 #include "timer.h"
 #include "units.h"
 #include "util.h"
 #include "xmalloc.h"
 
-#define RUNNER_DRAIN_MS		1000		/* wait for EOF after the exit */
-#define RUNNER_CHUNK		65536		/* one read() */
-#define RUNNER_READS_PER_EVENT	16		/* a flood cannot hold the loop */
 #define RUNNER_ERRLEN		512
 
 struct run {
@@ -75,11 +56,10 @@ struct run {
 	void			*arg;
 
 	struct pjob		*pjob;		/* persistent mode: the pool's job */
-	pid_t			 pid;		/* and process group; -1 if not started */
-	int			 status;	/* waitpid form, once exited */
-	bool			 exited;
+	struct proc		*proc;		/* exec mode: the handler, until it ends */
+	pid_t			 pid;		/* for the log; -1 if not started */
+	int			 status;	/* waitpid form, once ended */
 	bool			 finished;
-	bool			 term_sent;	/* SIGTERM sent: timeout_ev is the grace */
 	bool			 failed;	/* never started: outcome and error below */
 	enum run_outcome	 fail_outcome;
 	bool			 timed_out;
@@ -88,29 +68,14 @@ struct run {
 
 	int64_t			 start_ms;
 	int64_t			 timeout_ms;	/* 0: none */
-	int64_t			 kill_grace_ms;
-
-	int			 in_fd;
-	int			 out_fd;
-	int			 err_fd;
-	struct event		*in_ev;
-	struct event		*out_ev;
-	struct event		*err_ev;
-	struct event		*timeout_ev;	/* the timeout, then the kill grace */
-	struct event		*finish_ev;	/* bounded drain after exit; deferred finish */
-
-	unsigned char		*payload;
-	size_t			 payload_len;
-	size_t			 payload_off;
+	struct event		*timeout_ev;
+	struct event		*finish_ev;	/* a failure, delivered from the loop */
 
 	char			*out;
 	size_t			 out_len;
 	size_t			 out_cap;
 	size_t			 max_output;
 	bool			 out_truncated;
-
-	struct stderr_log	 err;		/* stderr into the log, within its budget */
-	char			*err_who;	/* "job ID (handler)" */
 };
 
 TAILQ_HEAD(run_list, run);
@@ -119,61 +84,36 @@ struct runner {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct runner_env	 env;		/* cfg's part of every handler env */
+	struct procs		*procs;		/* the process supervisor (proc.c) */
 	struct pool		*pool;		/* persistent handlers (pool.c) */
-	struct event		*sigchld;
 	struct run_list		 runs;
 	size_t			 nruns;
 };
-
-static void	runner_sigchld_cb(int, short, void *);
-static struct run *runner_find(struct runner *, pid_t);
 
 static struct run *run_new(struct runner *, const struct run_spec *,
 		    runner_done_cb, void *);
 static void	run_fail_later(struct run *, enum run_outcome, const char *);
 static int	run_spawn(struct run *, const struct config *,
 		    const struct run_spec *, char *, size_t, enum run_outcome *);
-static void	run_arm_io(struct run *);
-static void	run_stdin_cb(int, short, void *);
-static void	run_stdout_cb(int, short, void *);
-static void	run_stderr_cb(int, short, void *);
-static bool	run_read(struct run *, int *, struct event **, bool);
-static void	run_out_append(struct run *, const char *, size_t);
-static void	run_exited(struct run *, int);
 static void	run_timeout_cb(int, short, void *);
 static void	run_finish_cb(int, short, void *);
-static void	run_signal_group(struct run *, int);
-static void	run_term(struct run *);
 static void	run_finish(struct run *);
 static void	run_result(struct run *, struct run_result *, char *, size_t);
 static void	run_free(struct run *);
 
-/* Create a runner on base that owns SIGCHLD there. */
+/* Create a runner on base, with the process supervisor and the pool. */
 struct runner *
 runner_new(struct event_base *base, const struct config *cfg)
 {
-	struct runner		*r;
-	struct sigaction	 sa;
-
-	/*
-	 * Writing to a handler that has closed its stdin must give EPIPE, not
-	 * kill the daemon. deferd ignores SIGPIPE at start-up; make sure of it
-	 * here too, since the runner cannot work without it.
-	 */
-	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-		log_debug("runner: ignoring SIGPIPE");
-		signal(SIGPIPE, SIG_IGN);
-	}
+	struct runner	*r;
 
 	r = xcalloc(1, sizeof(*r));
 	r->base = base;
 	r->cfg = cfg;
 	runner_env_base(&r->env, cfg);
-	r->pool = pool_new(base, cfg, &r->env);
+	r->procs = procs_new(base);
+	r->pool = pool_new(base, r->procs, cfg, &r->env);
 	TAILQ_INIT(&r->runs);
-	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
-	if (r->sigchld == NULL || event_add(r->sigchld, NULL) == -1)
-		fatalx("runner: cannot add the SIGCHLD event");
 	return (r);
 }
 
@@ -187,18 +127,26 @@ runner_set_config(struct runner *r, const struct config *cfg)
 	pool_set_config(r->pool, cfg, &r->env);
 }
 
+/* Take a run out of the runner's list: it is finished from now on. */
+static void
+run_unlist(struct run *run)
+{
+	struct runner	*r = run->runner;
+
+	run->finished = true;
+	TAILQ_REMOVE(&r->runs, run, entry);
+	r->nruns--;
+	run->runner = NULL;
+}
+
 /* The pool answered a persistent run: deliver it as run_finish does. */
 static void
 run_pool_done(const struct run_result *res, void *arg)
 {
 	struct run	*run = arg;
-	struct runner	*r = run->runner;
 
 	run->pjob = NULL;
-	run->finished = true;
-	TAILQ_REMOVE(&r->runs, run, entry);
-	r->nruns--;
-	run->runner = NULL;
+	run_unlist(run);
 	if (res->outcome == RUN_DONE)
 		log_debug("job %s (%s): answered in %lldms", run->log_id,
 		    run->handler, (long long)res->duration_ms);
@@ -210,7 +158,6 @@ run_pool_done(const struct run_result *res, void *arg)
 	run_free(run);
 }
 
-/* Start a run; see runner.h. Failures are delivered later from the loop. */
 /* A payload given to runner_start that no run took: free it. */
 static void
 spec_drop_payload(const struct run_spec *spec)
@@ -219,6 +166,7 @@ spec_drop_payload(const struct run_spec *spec)
 		free((void *)spec->payload);
 }
 
+/* Start a run; see runner.h. Failures are delivered later from the loop. */
 struct run *
 runner_start(struct runner *r, const struct run_spec *spec,
     runner_done_cb cb, void *arg)
@@ -226,7 +174,6 @@ runner_start(struct runner *r, const struct run_spec *spec,
 	const struct config	*cfg = r->cfg;
 	struct run		*run;
 	enum run_outcome	 outcome;
-	enum handler_fault	 fault;
 	char			 err[RUNNER_ERRLEN];
 
 	run = run_new(r, spec, cb, arg);
@@ -236,30 +183,15 @@ runner_start(struct runner *r, const struct run_spec *spec,
 		spec_drop_payload(spec);
 		return (run);
 	}
-	if (handler_check(cfg->handlers.dir, run->handler, err, sizeof(err),
-	    &fault) == -1) {
-		/* Only a bad name is logged here: the owner reports the rest. */
-		if (fault == HANDLER_FAULT_NAME)
-			log_warnx("job %s: %s", run->log_id, err);
-		run_fail_later(run, fault == HANDLER_FAULT_NAME ? RUN_DEAD :
-		    fault == HANDLER_FAULT_FILE ? RUN_MISSING : RUN_UNSTARTED,
-		    err);
-		spec_drop_payload(spec);
-		return (run);
-	}
 	if (run_spawn(run, cfg, spec, err, sizeof(err), &outcome) == -1) {
-		log_debug("job %s (%s): %s", run->log_id, run->handler, err);
 		run_fail_later(run, outcome, err);
-		spec_drop_payload(spec);
 		return (run);
 	}
 	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
 	    (long)run->pid);
 	failpoint_crash("after_exec");	/* spawned, payload not yet written */
-	run_arm_io(run);
-	if (run->timeout_ms > 0) {
+	if (run->timeout_ms > 0)
 		timer_after(run->timeout_ev, run->timeout_ms);
-	}
 	return (run);
 }
 
@@ -294,19 +226,17 @@ runner_kill_within(struct run *run, const char *reason, int64_t grace_ms)
 		log_warnx("job %s (%s): killing process group %ld: %s",
 		    run->log_id, run->handler, (long)run->pid,
 		    reason != NULL ? reason : "killed");
-	}
-	if (grace_ms < run->kill_grace_ms)
-		run->kill_grace_ms = grace_ms;
-	if (!run->term_sent)
-		run_term(run);
-	else if (!run->exited)
-		timer_after(run->timeout_ev, run->kill_grace_ms);
+		evtimer_del(run->timeout_ev);
+		proc_stop(run->proc, grace_ms);
+	} else
+		proc_kill_after(run->proc, grace_ms);
 }
 
 bool
 runner_exited(const struct run *run)
 {
-	return (run->pjob == NULL && (run->exited || run->finished));
+	return (run->pjob == NULL && (run->finished ||
+	    (run->proc != NULL && proc_exited(run->proc))));
 }
 
 /* runner_kill every unfinished run. */
@@ -335,22 +265,18 @@ void
 runner_free(struct runner *r)
 {
 	struct run	*run;
-	int		 status;
 
 	if (r == NULL)
 		return;
 	while ((run = TAILQ_FIRST(&r->runs)) != NULL) {
 		TAILQ_REMOVE(&r->runs, run, entry);
 		run->runner = NULL;
-		if (run->pid > 0) {
-			run_signal_group(run, SIGKILL);
-			if (!run->exited)
-				(void)waitpid(run->pid, &status, WNOHANG);
-		}
+		proc_abandon(run->proc, SIGKILL);
+		run->proc = NULL;
 		run_free(run);
 	}
 	pool_free(r->pool);
-	event_free(r->sigchld);
+	procs_free(r->procs);
 	runner_env_free(&r->env);
 	free(r);
 }
@@ -374,51 +300,6 @@ runner_classify(int status)
 	}
 }
 
-/* SIGCHLD: reap every child that has exited, without blocking. */
-static void
-runner_sigchld_cb(int sig, short what, void *arg)
-{
-	struct runner	*r = arg;
-	struct run	*run;
-	pid_t		 pid;
-	int		 status;
-
-	(void)sig;
-	(void)what;
-	for (;;) {
-		pid = waitpid(-1, &status, WNOHANG);
-		if (pid == 0)
-			break;
-		if (pid == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != ECHILD)
-				log_warn("runner: waitpid");
-			break;
-		}
-		if ((run = runner_find(r, pid)) == NULL) {
-			if (!pool_reaped(r->pool, pid, status))
-				log_debug("runner: reaped unknown child %ld",
-				    (long)pid);
-			continue;
-		}
-		/* Never finishes synchronously, so r stays valid here. */
-		run_exited(run, status);
-	}
-}
-
-/* The unfinished run whose handler has this pid, or NULL. */
-static struct run *
-runner_find(struct runner *r, pid_t pid)
-{
-	struct run	*run;
-
-	TAILQ_FOREACH(run, &r->runs, entry)
-		if (run->pid == pid && !run->exited)
-			return (run);
-	return (NULL);
-}
-
 /* Allocate a run with copies of what the spec says, in the runner's list. */
 static struct run *
 run_new(struct runner *r, const struct run_spec *spec, runner_done_cb cb,
@@ -435,17 +316,12 @@ run_new(struct runner *r, const struct run_spec *spec, runner_done_cb cb,
 	run->handler = xstrdup(spec->handler != NULL ? spec->handler : "");
 	run->log_id = xmalloc(esclen);
 	util_escape(id, strlen(id), run->log_id, esclen);
-	xasprintf(&run->err_who, "job %s (%s)", run->log_id, run->handler);
-	stderr_log_init(&run->err);
 	run->cb = cb;
 	run->arg = arg;
 	run->pid = -1;
-	run->in_fd = run->out_fd = run->err_fd = -1;
 	run->start_ms = util_mono_ms();
 	run->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms :
 	    (cfg->handlers.timeout_ms > 0 ? cfg->handlers.timeout_ms : 0);
-	run->kill_grace_ms = cfg->handlers.kill_grace_ms > 0 ?
-	    cfg->handlers.kill_grace_ms : 0;
 	run->max_output = (size_t)cfg->handlers.max_output;
 	run->timeout_ev = evtimer_new(r->base, run_timeout_cb, run);
 	run->finish_ev = evtimer_new(r->base, run_finish_cb, run);
@@ -467,166 +343,76 @@ run_fail_later(struct run *run, enum run_outcome outcome, const char *reason)
 	timer_after(run->finish_ev, 0);
 }
 
+static void	run_output(const char *, size_t, void *);
+static void	run_ended(int, void *);
+
+/* What a handler that could not start means for the job. */
+static enum run_outcome
+run_fault_outcome(enum handler_fault fault)
+{
+	switch (fault) {
+	case HANDLER_FAULT_NAME:
+		return (RUN_DEAD);
+	case HANDLER_FAULT_FILE:
+		return (RUN_MISSING);
+	default:
+		return (RUN_UNSTARTED);
+	}
+}
+
 /*
- * Start the handler (spawn.c) with the run's environment. Returns 0, or -1
- * with the reason in err and the outcome it means.
+ * Start the handler under the supervisor with the run's environment and
+ * queue the payload for its stdin. Returns 0, or -1 with the reason in err
+ * and the outcome it means (the payload is dropped then).
  */
 static int
 run_spawn(struct run *run, const struct config *cfg,
     const struct run_spec *spec, char *err, size_t errlen,
     enum run_outcome *outcome)
 {
+	static const struct proc_cbs cbs = {
+		.output = run_output,
+		.exited = run_ended,
+	};
 	struct runner_env	 env;
-	struct spawn_child	 child;
-	const char		*cwd;
-	bool			 permanent;
-	int			 rc;
+	struct proc_spec	 ps;
+	enum handler_fault	 fault;
+	char			*who;
 
-	cwd = config_handler_cwd(cfg);
+	xasprintf(&who, "job %s (%s)", run->log_id, run->handler);
 	runner_env_run(&env, &run->runner->env, spec);
-	rc = spawn_handler(cfg->handlers.dir, run->handler, cwd, env.v, &child,
-	    err, errlen, &permanent);
+	proc_spec_init(&ps, cfg, run->handler, env.v, who);
+	run->proc = proc_start(run->runner->procs, &ps, &cbs, run, err, errlen,
+	    &fault);
 	runner_env_free(&env);
-	if (rc == -1) {
-		*outcome = permanent ? RUN_MISSING : RUN_UNSTARTED;
+	free(who);
+	if (run->proc == NULL) {
+		/* Only a bad name is logged here: the owner reports the rest. */
+		if (fault == HANDLER_FAULT_NAME)
+			log_warnx("job %s: %s", run->log_id, err);
+		else
+			log_debug("job %s (%s): %s", run->log_id, run->handler,
+			    err);
+		*outcome = run_fault_outcome(fault);
+		spec_drop_payload(spec);
 		return (-1);
 	}
-	run->pid = child.pid;
-	run->in_fd = child.in_fd;
-	run->out_fd = child.out_fd;
-	run->err_fd = child.err_fd;
-	if (spec->payload_len > 0) {
-		run->payload = spec->payload_give ? (void *)spec->payload :
-		    xmemdup(spec->payload, spec->payload_len);
-		run->payload_len = spec->payload_len;
-	} else if (spec->payload_give)
-		free((void *)spec->payload);
+	run->pid = proc_pid(run->proc);
+	if (spec->payload_give)
+		proc_write_give(run->proc, (void *)spec->payload,
+		    spec->payload_len);
+	else
+		proc_write(run->proc, spec->payload, spec->payload_len);
+	proc_close_input(run->proc, false);
 	return (0);
-}
-
-/* Add the pipe events; an empty payload closes stdin at once. */
-static void
-run_arm_io(struct run *run)
-{
-	struct event_base	*base = run->runner->base;
-
-	run->out_ev = event_new(base, run->out_fd, EV_READ|EV_PERSIST,
-	    run_stdout_cb, run);
-	run->err_ev = event_new(base, run->err_fd, EV_READ|EV_PERSIST,
-	    run_stderr_cb, run);
-	if (run->out_ev == NULL || run->err_ev == NULL ||
-	    event_add(run->out_ev, NULL) == -1 ||
-	    event_add(run->err_ev, NULL) == -1)
-		fatalx("runner: cannot add pipe events");
-	if (run->payload_len == 0) {
-		spawn_close(&run->in_fd, &run->in_ev);
-		return;
-	}
-	run->in_ev = event_new(base, run->in_fd, EV_WRITE|EV_PERSIST,
-	    run_stdin_cb, run);
-	if (run->in_ev == NULL || event_add(run->in_ev, NULL) == -1)
-		fatalx("runner: cannot add the stdin event");
-}
-
-/* stdin is writable: write what fits, close after the last byte or EPIPE. */
-static void
-run_stdin_cb(int fd, short what, void *arg)
-{
-	struct run	*run = arg;
-	ssize_t		 n;
-
-	(void)what;
-	while (run->payload_off < run->payload_len) {
-		n = write(fd, run->payload + run->payload_off,
-		    run->payload_len - run->payload_off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			if (errno == EPIPE)
-				log_debug("job %s (%s): stdin closed after %zu "
-				    "of %zu bytes", run->log_id, run->handler,
-				    run->payload_off, run->payload_len);
-			else
-				log_warn("job %s (%s): writing stdin",
-				    run->log_id, run->handler);
-			break;
-		}
-		run->payload_off += (size_t)n;
-	}
-	spawn_close(&run->in_fd, &run->in_ev);
-	free(run->payload);
-	run->payload = NULL;
-}
-
-/* stdout is readable. */
-static void
-run_stdout_cb(int fd, short what, void *arg)
-{
-	struct run	*run = arg;
-
-	(void)fd;
-	(void)what;
-	if (run_read(run, &run->out_fd, &run->out_ev, false) &&
-	    run->exited && run->err_fd == -1)
-		run_finish(run);
-}
-
-/* stderr is readable. */
-static void
-run_stderr_cb(int fd, short what, void *arg)
-{
-	struct run	*run = arg;
-
-	(void)fd;
-	(void)what;
-	if (run_read(run, &run->err_fd, &run->err_ev, true) &&
-	    run->exited && run->out_fd == -1)
-		run_finish(run);
-}
-
-/*
- * Read a bounded number of chunks from an output pipe (level-triggered, so
- * the event comes back while there is more). Returns true if the pipe was
- * closed: EOF or error.
- */
-static bool
-run_read(struct run *run, int *fdp, struct event **evp, bool is_stderr)
-{
-	static char	buf[RUNNER_CHUNK];
-	ssize_t		n;
-
-	for (int i = 0; i < RUNNER_READS_PER_EVENT; i++) {
-		n = read(*fdp, buf, sizeof(buf));
-		if (n > 0) {
-			if (is_stderr)
-				stderr_log_feed(&run->err, run->err_who, buf,
-				    (size_t)n);
-			else
-				run_out_append(run, buf, (size_t)n);
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return (false);
-		if (n == -1)
-			log_warn("job %s (%s): reading %s", run->log_id,
-			    run->handler, is_stderr ? "stderr" : "stdout");
-		if (is_stderr)
-			stderr_log_end(&run->err, run->err_who);
-		spawn_close(fdp, evp);
-		return (true);
-	}
-	return (false);
 }
 
 /* Keep stdout up to max_output; drop the rest and remember we did. */
 static void
-run_out_append(struct run *run, const char *buf, size_t len)
+run_output(const char *buf, size_t len, void *arg)
 {
-	size_t	room = run->max_output - run->out_len;
+	struct run	*run = arg;
+	size_t		 room = run->max_output - run->out_len;
 
 	if (len > room) {
 		run->out_truncated = true;
@@ -648,27 +434,18 @@ run_out_append(struct run *run, const char *buf, size_t len)
 	run->out_len += len;
 }
 
-/*
- * The handler exited: stop feeding stdin and the timeout, then finish from
- * the loop once both pipes are closed, or after a bounded drain.
- */
+/* The handler's process is gone (the supervisor frees it): finish. */
 static void
-run_exited(struct run *run, int status)
+run_ended(int status, void *arg)
 {
-	int64_t		drain = RUNNER_DRAIN_MS;
+	struct run	*run = arg;
 
-	run->exited = true;
+	run->proc = NULL;
 	run->status = status;
-	spawn_close(&run->in_fd, &run->in_ev);
-	evtimer_del(run->timeout_ev);
-	if (run->out_fd == -1 && run->err_fd == -1)
-		drain = 0;
-	else if (run->kill_grace_ms < drain)
-		drain = run->kill_grace_ms;
-	timer_after(run->finish_ev, drain);
+	run_finish(run);
 }
 
-/* The timeout (SIGTERM) or, after that, the kill grace (SIGKILL). */
+/* The timeout: SIGTERM to the group, SIGKILL after kill_grace. */
 static void
 run_timeout_cb(int fd, short what, void *arg)
 {
@@ -677,65 +454,22 @@ run_timeout_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (run->term_sent) {
-		log_warnx("job %s (%s): still running %lldms after SIGTERM, "
-		    "sending SIGKILL", run->log_id, run->handler,
-		    (long long)run->kill_grace_ms);
-		run_signal_group(run, SIGKILL);
-		return;
-	}
+	if (run->proc == NULL || proc_exited(run->proc))
+		return;		/* exited in time; its pipes are draining */
 	run->timed_out = true;
 	units_format_duration(run->timeout_ms, d, sizeof(d));
 	log_warnx("job %s (%s): timed out after %s, sending SIGTERM to "
 	    "process group %ld", run->log_id, run->handler, d, (long)run->pid);
-	run_term(run);
+	proc_stop(run->proc, INT64_MAX);
 }
 
-/* SIGTERM the group now and arm the SIGKILL after kill_grace. */
-static void
-run_term(struct run *run)
-{
-
-	run->term_sent = true;
-	run_signal_group(run, SIGTERM);
-	if (run->exited)
-		return;		/* the drain timer bounds what is left */
-	timer_after(run->timeout_ev, run->kill_grace_ms);
-}
-
-/*
- * Bounded drain over, or a deferred finish: if grandchildren still hold the
- * pipes, kill the group and stop waiting for them.
- */
+/* A run that never started: deliver its failure. */
 static void
 run_finish_cb(int fd, short what, void *arg)
 {
-	struct run	*run = arg;
-
 	(void)fd;
 	(void)what;
-	if (!run->failed && (run->out_fd != -1 || run->err_fd != -1)) {
-		log_warnx("job %s (%s): output still open after the handler "
-		    "exited, killing process group %ld", run->log_id,
-		    run->handler, (long)run->pid);
-		run_signal_group(run, SIGKILL);
-		if (run->out_fd != -1)
-			(void)run_read(run, &run->out_fd, &run->out_ev, false);
-		if (run->err_fd != -1)
-			(void)run_read(run, &run->err_fd, &run->err_ev, true);
-		stderr_log_end(&run->err, run->err_who);
-	}
-	run_finish(run);
-}
-
-/* Send sig to the run's process group; ESRCH (all gone) is fine. */
-static void
-run_signal_group(struct run *run, int sig)
-{
-	char	who[300];
-
-	snprintf(who, sizeof(who), "job %s (%s)", run->log_id, run->handler);
-	spawn_signal_group(run->pid, sig, who);
+	run_finish(arg);
 }
 
 /*
@@ -745,22 +479,12 @@ run_signal_group(struct run *run, int sig)
 static void
 run_finish(struct run *run)
 {
-	struct runner		*r = run->runner;
 	struct run_result	 res;
 	char			 err[RUNNER_ERRLEN];
 
-	run->finished = true;
-	TAILQ_REMOVE(&r->runs, run, entry);
-	r->nruns--;
-	run->runner = NULL;
-
-	run_signal_group(run, SIGKILL);	/* nothing of a finished run survives */
-	spawn_close(&run->in_fd, &run->in_ev);
-	spawn_close(&run->out_fd, &run->out_ev);
-	spawn_close(&run->err_fd, &run->err_ev);
+	run_unlist(run);
 	evtimer_del(run->timeout_ev);
 	evtimer_del(run->finish_ev);
-
 	run_result(run, &res, err, sizeof(err));
 	if (res.outcome == RUN_DONE)
 		log_debug("job %s (%s): done in %lldms", run->log_id,
@@ -818,13 +542,10 @@ run_result(struct run *run, struct run_result *res, char *err, size_t errlen)
 	}
 }
 
-/* Free a run that is no longer in a runner's list. */
+/* Free a run that is no longer in a runner's list (and has no process). */
 static void
 run_free(struct run *run)
 {
-	spawn_close(&run->in_fd, &run->in_ev);
-	spawn_close(&run->out_fd, &run->out_ev);
-	spawn_close(&run->err_fd, &run->err_ev);
 	if (run->timeout_ev != NULL)
 		event_free(run->timeout_ev);
 	if (run->finish_ev != NULL)
@@ -832,10 +553,7 @@ run_free(struct run *run)
 	free(run->job_id);
 	free(run->handler);
 	free(run->log_id);
-	free(run->err_who);
 	free(run->error);
-	free(run->payload);
 	free(run->out);
 	free(run);
 }
-

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "log.h"
 #include "spawn.h"
 #include "xmalloc.h"
@@ -170,26 +168,4 @@ spawn_handler(const char *dir, const char *name, const char *cwd,
 	child->out_fd = p[1][0];
 	child->err_fd = p[2][0];
 	return (0);
-}
-
-void
-spawn_signal_group(pid_t pid, int sig, const char *who)
-{
-	if (pid <= 0)
-		return;
-	if (kill(-pid, sig) == -1 && errno != ESRCH)
-		log_warn("%s: kill(-%ld, %d)", who, (long)pid, sig);
-}
-
-void
-spawn_close(int *fdp, struct event **evp)
-{
-	if (*evp != NULL) {
-		event_free(*evp);
-		*evp = NULL;
-	}
-	if (*fdp != -1) {
-		close(*fdp);
-		*fdp = -1;
-	}
 }

@@ -4,9 +4,8 @@
  * never through a shell, in a new session (its pid is its process group),
  * with default signal dispositions, an empty signal mask, only fds 0-2
  * (three pipes whose other ends the caller gets, non-blocking) and the
- * environment it is given. The exec runner (runner.c) and the persistent
- * processes (pool.c) both start their children here; what happens on the
- * pipes afterwards is theirs.
+ * environment it is given. Only the process supervisor (proc.c) calls it;
+ * what happens on the pipes afterwards is the supervisor's.
  */
 #ifndef DEFERD_SPAWN_H
 #define DEFERD_SPAWN_H
@@ -33,18 +32,5 @@ struct spawn_child {
 int	spawn_handler(const char *dir, const char *name, const char *cwd,
 	    char *const envv[], struct spawn_child *child, char *err,
 	    size_t errlen, bool *permanent);
-
-struct event;
-
-/*
- * Send sig to the process group of a handler started here (its pid is its
- * group): ESRCH, nothing left, is fine; other errors are logged for who.
- * Exec runs and persistent processes both end with a SIGKILL through it,
- * so nothing a handler started outlives it.
- */
-void	spawn_signal_group(pid_t pid, int sig, const char *who);
-
-/* Free *evp and close *fdp, if there are any, and clear both (child pipes). */
-void	spawn_close(int *fdp, struct event **evp);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A handler process's stderr in deferd's log, the same for exec runs
- * (runner.c) and persistent processes (pool.c): split into lines (a line
+ * A handler process's stderr in deferd's log, the same for exec runs and
+ * persistent processes (proc.c feeds it): split into lines (a line
  * longer than STDERR_LINE_MAX bytes is logged in pieces), escaped,
  * prefixed with who wrote it, and within one budget per process: at most
  * STDERR_BUDGET bytes per STDERR_WINDOW_MS. What is over the budget is
