@@ -32,7 +32,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
-#include "reply.h"
 #include "sources.h"
 #include "store.h"
 #include "subs.h"
@@ -162,9 +161,10 @@ expire_hold(struct expire *e, struct exp_req *q)
 static void
 expire_job_reply(redisReply *reply, void *priv)
 {
-	struct exp_req	*q = priv;
-	struct expire	*e = q->e;
-	char		 key[256];
+	struct exp_req		*q = priv;
+	struct expire		*e = q->e;
+	struct store_expjobbed	 x;
+	char			 key[256], err[256];
 
 	if (reply == NULL) {
 		if (e->closing)
@@ -174,24 +174,21 @@ expire_job_reply(redisReply *reply, void *priv)
 		return;
 	}
 	util_escape(q->key, q->len, key, sizeof(key));
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
-	    reply->element[1]->type != REDIS_REPLY_STRING) {
+	if (store_expjob_reply(reply, &x, err, sizeof(err)) == -1) {
 		e->lost++;
 		log_errorx("expirations: key %s (db %d, rule %s, handler %s): "
 		    "creating the job failed: %s", key, q->db,
 		    e->rules[q->rule].r->pattern, e->rules[q->rule].r->handler,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-	} else if (reply->element[0]->integer == 1) {
+		    err);
+	} else if (x.created) {
 		e->created++;
 		metrics_expire_created();
 		log_info("expirations: key %s expired (db %d, rule %s): job %s "
-		    "for %s", key, q->db, e->rules[q->rule].r->pattern,
-		    reply->element[1]->str, e->rules[q->rule].r->handler);
+		    "for %s", key, q->db, e->rules[q->rule].r->pattern, x.id,
+		    e->rules[q->rule].r->handler);
 	} else {
 		e->duplicates++;
-		log_debug("expirations: key %s: job %s already made", key,
-		    reply->element[1]->str);
+		log_debug("expirations: key %s: job %s already made", key, x.id);
 	}
 	exp_req_free(q);
 }
@@ -223,11 +220,11 @@ expire_resource(struct expire *e, size_t rule, const char *key, size_t len,
 static void
 expire_send(struct expire *e, struct exp_req *q)
 {
-	const struct exp_rule	*r = &e->rules[q->rule];
-	struct glob_match	 m;
-	char			*res, db[16], ttl[24];
-	const char		*argv[10];
-	size_t			 lens[10];
+	const struct exp_rule		*r = &e->rules[q->rule];
+	struct store_expjob_args	 a;
+	struct store_call		 c;
+	struct glob_match		 m;
+	char				*res;
 
 	if (!rconn_ready(e->d->cmd)) {
 		expire_hold(e, q);
@@ -235,23 +232,20 @@ expire_send(struct expire *e, struct exp_req *q)
 	}
 	glob_match(r->r->pattern, q->key, q->len, &m);
 	res = expire_resource(e, q->rule, q->key, q->len, &m);
-	snprintf(db, sizeof(db), "%d", q->db);
-	snprintf(ttl, sizeof(ttl), "%d", EXP_MARKER_TTL_MS);
-	argv[0] = r->k_delayed;
-	argv[1] = r->prefix;
-	argv[2] = db;
-	argv[3] = q->key;
-	argv[4] = r->r->handler;
-	argv[5] = res != NULL ? res : "";
-	argv[6] = r->r->pattern;
-	argv[7] = ttl;
-	argv[8] = r->k_wake;
-	argv[9] = e->d->events_chan;
-	for (int i = 0; i < 10; i++)
-		lens[i] = strlen(argv[i]);
-	lens[3] = q->len;
-	if (rconn_script(e->d->cmd, SCRIPT_EXPJOB, expire_job_reply, q, 1, 10,
-	    argv, lens) == -1)
+	memset(&a, 0, sizeof(a));
+	a.k_delayed = r->k_delayed;
+	a.prefix = r->prefix;
+	a.db = q->db;
+	a.key = q->key;
+	a.key_len = q->len;
+	a.handler = r->r->handler;
+	a.resource = res != NULL ? res : "";
+	a.pattern = r->r->pattern;
+	a.marker_ttl_ms = EXP_MARKER_TTL_MS;
+	a.wake = r->k_wake;
+	a.events = e->d->events_chan;
+	store_expjob(&c, &a);
+	if (store_send(e->d->cmd, &c, expire_job_reply, q) == -1)
 		expire_hold(e, q);
 	free(res);
 }
@@ -310,18 +304,18 @@ expire_arm_for(struct expire *e, long long now, long long first)
 static void
 expire_track_reply(redisReply *reply, void *priv)
 {
-	struct expire	*e = priv;
+	struct expire		*e = priv;
+	struct store_tracked	 t;
+	char			 err[256];
 
 	if (reply == NULL || e->closing)
 		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+	if (store_track_reply(reply, &t, err, sizeof(err)) == -1) {
 		log_errorx("expirations: tracking keys in %s failed: %s",
-		    e->k_watch, reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "bad reply");
+		    e->k_watch, err);
 		return;
 	}
-	expire_arm_for(e, reply_int(reply->element[0], 0),
-	    reply_int(reply->element[1], -1));
+	expire_arm_for(e, t.now_ms, t.first_ms);
 }
 
 /*
@@ -332,21 +326,10 @@ expire_track_reply(redisReply *reply, void *priv)
 static void
 expire_track_send(struct expire *e, char **keys, size_t *lens, size_t n)
 {
-	const char	**argv = xcalloc(n + 2, sizeof(*argv));
-	size_t		 *alens = xcalloc(n + 2, sizeof(*alens));
+	struct store_call	c;
 
-	argv[0] = e->k_watch;
-	alens[0] = strlen(e->k_watch);
-	argv[1] = e->dbstr;
-	alens[1] = strlen(e->dbstr);
-	for (size_t i = 0; i < n; i++) {
-		argv[i + 2] = keys[i];
-		alens[i + 2] = lens[i];
-	}
-	rconn_script(e->d->cmd, SCRIPT_TRACK, expire_track_reply, e,
-	    1, (int)n + 2, argv, alens);
-	free(argv);
-	free(alens);
+	store_track(&c, e->k_watch, e->dbstr, keys, lens, n);
+	(void)store_send(e->d->cmd, &c, expire_track_reply, e);
 }
 
 /* Zero-delay event: send the keys queued by `expire` events. */
@@ -511,8 +494,7 @@ expire_touch(struct expire *e)
 		return;
 	}
 	store_touch(&c, e->k_watch, e->dbstr, EXP_TOUCH_LIMIT);
-	if (rconn_script(e->d->cmd, c.script, expire_touch_reply, e, c.nkeys,
-	    c.argc, c.argv, NULL) == 0)
+	if (store_send(e->d->cmd, &c, expire_touch_reply, e) == 0)
 		e->touching = true;
 }
 

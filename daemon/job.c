@@ -38,6 +38,7 @@
 #include "runner.h"
 #include "sched.h"
 #include "slots.h"
+#include "store.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -543,15 +544,15 @@ job_report_timer_cb(evutil_socket_t fd, short what, void *arg)
  * copy was recorded); an error: try again later.
  */
 static void
-job_report_answer(struct job *j, const redisReply *r, const char *why)
+job_report_answer(struct job *j, enum store_lease answer, const char *why)
 {
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+	if (answer == STORE_LEASE_OK) {
 		job_count_outcome(j);
 		job_gone(j);
 		return;
 	}
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 2 &&
-	    j->reply_lost && util_mono_ms() < j->lease_ok_ms + j->d->cfg->lease_ms) {
+	if (answer == STORE_LEASE_NONE && j->reply_lost &&
+	    util_mono_ms() < j->lease_ok_ms + j->d->cfg->lease_ms) {
 		/* No one else could have taken it while our lease ran. */
 		log_info("job %s (%s): outcome already recorded (the reply to "
 		    "the first copy was lost)", j->id, j->handler);
@@ -559,11 +560,11 @@ job_report_answer(struct job *j, const redisReply *r, const char *why)
 		job_gone(j);
 		return;
 	}
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+	if (answer != STORE_LEASE_UNKNOWN) {
 		log_warnx("job %s (%s): lease lost before the outcome was recorded "
 		    "(%s; another attempt may run)", j->id, j->handler,
-		    r->integer == 2 ? "no claim holds it: finished or requeued" :
-		    "another claim holds it");
+		    answer == STORE_LEASE_NONE ? "no claim holds it: finished "
+		    "or requeued" : "another claim holds it");
 		job_gone(j);
 		return;
 	}
@@ -580,8 +581,8 @@ job_outcome_reply(redisReply *reply, void *priv)
 {
 	struct outcome_batch	*b = priv;
 	struct deferd		*d;
-	const char		*why = "unexpected reply";
-	bool			 array;
+	struct store_outcomes	 o;
+	char			 why[256];
 
 	for (size_t i = 0; i < b->n; i++)
 		b->jobs[i]->report_in_flight = false;
@@ -601,14 +602,12 @@ job_outcome_reply(redisReply *reply, void *priv)
 		free(b);
 		return;
 	}
-	array = reply->type == REDIS_REPLY_ARRAY && reply->elements >= b->n;
-	if (reply->type == REDIS_REPLY_ERROR)
-		why = reply->str;
-	if (array && reply->elements > b->n)	/* {"trimmed", max, ttl} */
-		sched_trimmed(b->jobs[0]->s, reply->element[b->n], 1);
+	snprintf(why, sizeof(why), "unexpected reply");
+	if (store_outcome_reply(reply, b->n, &o, why, sizeof(why)) == 0)
+		sched_trimmed(b->jobs[0]->s, o.trimmed_max, o.trimmed_ttl);
 	for (size_t i = 0; i < b->n; i++)
-		job_report_answer(b->jobs[i], array ? reply->element[i] : NULL,
-		    why);
+		job_report_answer(b->jobs[i], store_lease_answer(o.answers, o.n,
+		    i), why);
 	free(b);
 }
 
@@ -655,101 +654,69 @@ job_send_report(struct job *j)
 	}
 }
 
-/* The kind word of outcome.lua for j's report. */
-static const char *
-job_report_kind(const struct job *j)
+/* j's outcome for outcome.lua; its strings stay j's. */
+static void
+job_outcome_of(const struct job *j, struct store_outcome *o)
 {
-	if (j->report == OUTCOME_DONE)
-		return ("complete");
-	return (j->report == OUTCOME_RETRY ? "retry" : "bury");
-}
-
-/* Append j's seven outcome.lua arguments; nums holds its two numbers. */
-static size_t
-job_outcome_args(struct job *j, const char **argv, size_t *lens, size_t argc,
-    char nums[2][24])
-{
-	const char	*text;
-	size_t		 text_len;
-
+	memset(o, 0, sizeof(*o));
+	o->kind = j->report == OUTCOME_DONE ? STORE_COMPLETE :
+	    j->report == OUTCOME_RETRY ? STORE_RETRY : STORE_BURY;
+	o->id = j->id;
+	o->token = j->token;
 	if (j->report == OUTCOME_DONE) {
-		text = j->result != NULL ? j->result : "";
-		text_len = j->result != NULL ? j->result_len : 0;
-		nums[0][0] = '\0';
+		o->text = j->result;
+		o->text_len = j->result != NULL ? j->result_len : 0;
 	} else {
-		text = j->error != NULL ? j->error : "";
-		text_len = strlen(text);
-		snprintf(nums[0], sizeof(nums[0]), "%" PRId64, j->delay_ms);
+		o->text = j->error;
+		o->text_len = j->error != NULL ? strlen(j->error) : 0;
 	}
-	if (j->duration_ms >= 0)
-		snprintf(nums[1], sizeof(nums[1]), "%" PRId64, j->duration_ms);
-	else
-		nums[1][0] = '\0';
-	argv[argc] = job_report_kind(j);
-	argv[argc + 1] = j->id;
-	argv[argc + 2] = j->token;
-	argv[argc + 3] = text;
-	argv[argc + 4] = nums[0];
-	argv[argc + 5] = j->refund ? (j->conflict ? "rc" : "r") :
-	    (j->conflict ? "c" : "");
-	argv[argc + 6] = nums[1];
-	for (size_t i = 0; i < 7; i++)
-		lens[argc + i] = strlen(argv[argc + i]);
-	lens[argc + 3] = text_len;
-	return (argc + 7);
+	o->delay_ms = j->delay_ms;
+	o->refund = j->refund;
+	o->conflict = j->conflict;
+	o->duration_ms = j->duration_ms;
 }
 
 /* Send one outcome.lua call for up to OUTCOME_BATCH_MAX queued jobs of s. */
 static void
 job_send_batch(struct deferd *d, struct sched *s)
 {
-	const struct config	*cfg = d->cfg;
-	struct outcome_batch	*b;
-	struct job		*j, *next;
-	const char		**argv;
-	size_t			*lens, argc, n = 0;
-	char			 ttl[24], dmax[24], dttl[24];
-	char			(*nums)[2][24];
+	const struct config		*cfg = d->cfg;
+	struct store_outcome_args	 a;
+	struct store_outcome		 o;
+	struct store_call		 c;
+	struct outcome_batch		*b;
+	struct job			*j, *next;
+	size_t				 n = 0;
 
 	TAILQ_FOREACH(j, &d->outbox, out_entry)
 		if (j->s == s && ++n == OUTCOME_BATCH_MAX)
 			break;
 	b = xcalloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
-	argv = xcalloc(9 + 7 * n, sizeof(*argv));
-	lens = xcalloc(9 + 7 * n, sizeof(*lens));
-	nums = xcalloc(n, sizeof(*nums));
-	snprintf(ttl, sizeof(ttl), "%" PRId64, cfg->results.ttl_ms);
-	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
-	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
-	argv[0] = sched_key(s, "active");
-	argv[1] = sched_key(s, "delayed");
-	argv[2] = sched_key(s, "dead");
-	argv[3] = sched_key(s, "prefix");
-	argv[4] = ttl;
-	argv[5] = dmax;
-	argv[6] = dttl;
-	argv[7] = sched_key(s, "wake");
-	argv[8] = d->events_chan;
-	argc = 9;
-	for (size_t i = 0; i < 9; i++)
-		lens[i] = strlen(argv[i]);
+	memset(&a, 0, sizeof(a));
+	a.k_active = sched_key(s, "active");
+	a.k_delayed = sched_key(s, "delayed");
+	a.k_dead = sched_key(s, "dead");
+	a.prefix = sched_key(s, "prefix");
+	a.result_ttl_ms = cfg->results.ttl_ms;
+	a.dead_max = cfg->dead.max_jobs;
+	a.dead_ttl_ms = cfg->dead.ttl_ms;
+	a.wake = sched_key(s, "wake");
+	a.events = d->events_chan;
+	store_outcome_begin(&c, &a);
 	TAILQ_FOREACH_SAFE(j, &d->outbox, out_entry, next) {
 		if (j->s != s || b->n == n)
 			continue;
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
 		j->queued = false;
-		argc = job_outcome_args(j, argv, lens, argc, nums[b->n]);
+		job_outcome_of(j, &o);
+		store_outcome_add(&c, &o);
 		b->jobs[b->n++] = j;
 	}
-	if (rconn_script(d->cmd, SCRIPT_OUTCOME, job_outcome_reply, b, 3,
-	    (int)argc, argv, lens) == 0)
+	if (store_send(d->cmd, &c, job_outcome_reply, b) == 0)
 		for (size_t i = 0; i < b->n; i++)
 			b->jobs[i]->report_in_flight = true;
 	else
 		free(b);	/* Redis went down: resent after the reconnect */
-	free(argv);
-	free(lens);
-	free(nums);
 }
 
 /* Zero-delay event: send every queued outcome, one call per queue. */
@@ -839,13 +806,14 @@ job_extend_reply(redisReply *reply, void *priv)
 {
 	struct extend_batch	*b = priv;
 	struct deferd		*d = b->d;
-	const redisReply	*e;
+	struct store_extended	 x;
 	struct job		*j;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-		snprintf(d->extend_error, sizeof(d->extend_error), "%s",
-		    reply == NULL ? "Redis did not answer" :
-		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+	if (reply == NULL)
+		snprintf(d->extend_error, sizeof(d->extend_error),
+		    "Redis did not answer");
+	if (reply == NULL || store_extend_reply(reply, &x, d->extend_error,
+	    sizeof(d->extend_error)) == -1) {
 		log_limited(&d->extend_limit, 10000, LOG_LEVEL_ERROR,
 		    "extending leases failed: %s", d->extend_error);
 		free(b);
@@ -853,10 +821,10 @@ job_extend_reply(redisReply *reply, void *priv)
 	}
 	d->extend_error[0] = '\0';
 	TAILQ_FOREACH(j, &d->jobs, entry) {
-		if (j->extend_seq != b->seq || j->extend_idx >= reply->elements)
+		if (j->extend_seq != b->seq || j->extend_idx >= x.n)
 			continue;
-		e = reply->element[j->extend_idx];
-		if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
+		if (store_lease_answer(x.answers, x.n, j->extend_idx) ==
+		    STORE_LEASE_OK) {
 			j->extend_unconfirmed = false;
 			if (b->sent_ms > j->lease_ok_ms)
 				j->lease_ok_ms = b->sent_ms;
@@ -912,10 +880,9 @@ static void
 job_extend_queue(struct deferd *d, struct sched *s)
 {
 	struct extend_batch	*b;
+	struct store_call	 c;
 	struct job		*j;
-	const char		**argv;
-	char			 lease[24];
-	size_t			 n = 0, argc = 3;
+	size_t			 n = 0;
 
 	TAILQ_FOREACH(j, &d->jobs, entry)
 		if (job_needs_lease(j, s))
@@ -926,11 +893,8 @@ job_extend_queue(struct deferd *d, struct sched *s)
 	b->d = d;
 	b->seq = ++d->extend_seq;
 	b->sent_ms = util_mono_ms();
-	argv = xcalloc(3 + 2 * n, sizeof(*argv));
-	snprintf(lease, sizeof(lease), "%" PRId64, d->cfg->lease_ms);
-	argv[0] = sched_key(s, "active");
-	argv[1] = sched_key(s, "prefix");
-	argv[2] = lease;
+	store_extend_begin(&c, sched_key(s, "active"), sched_key(s, "prefix"),
+	    d->cfg->lease_ms);
 	n = 0;
 	TAILQ_FOREACH(j, &d->jobs, entry) {
 		if (!job_needs_lease(j, s))
@@ -938,13 +902,10 @@ job_extend_queue(struct deferd *d, struct sched *s)
 		j->extend_seq = b->seq;
 		j->extend_idx = n++;
 		j->extend_unconfirmed = true;
-		argv[argc++] = j->id;
-		argv[argc++] = j->token;
+		store_extend_add(&c, j->id, j->token);
 	}
-	if (rconn_script(d->cmd, SCRIPT_EXTEND, job_extend_reply, b, 1,
-	    (int)argc, argv, NULL) == -1)
+	if (store_send(d->cmd, &c, job_extend_reply, b) == -1)
 		job_extend_reply(NULL, b);
-	free(argv);
 }
 
 void

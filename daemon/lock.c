@@ -195,8 +195,7 @@ lock_extend_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	store_lock_extend(&c, l->key, l->token, l->lease_ms);
 	l->extend_sent = util_mono_ms();
-	if (rconn_script(l->rc, c.script, lock_extend_reply, l, c.nkeys, c.argc,
-	    c.argv, NULL) == -1)
+	if (store_send(l->rc, &c, lock_extend_reply, l) == -1)
 		return;		/* Redis down: the deadline decides */
 	l->extend_in_flight = true;
 	l->refs++;
@@ -275,8 +274,7 @@ lock_send_acquire(struct lock *l)
 	store_lock_acquire(&c, l->key, l->fence_key, l->token, l->lease_ms);
 	l->state = LOCK_ACQUIRING;
 	l->acquire_sent = util_mono_ms();
-	if (rconn_script(l->rc, c.script, lock_acquire_reply, l, c.nkeys,
-	    c.argc, c.argv, NULL) == -1) {
+	if (store_send(l->rc, &c, lock_acquire_reply, l) == -1) {
 		lock_error_later(l, "acquiring the lock failed: not connected "
 		    "to Redis");
 		return;
@@ -357,8 +355,7 @@ lock_send_release(struct lock *l)
 	struct store_call	c;
 
 	store_lock_release(&c, l->key, l->token);
-	if (rconn_script(l->rc, c.script, lock_release_reply, l, c.nkeys,
-	    c.argc, c.argv, NULL) == 0)
+	if (store_send(l->rc, &c, lock_release_reply, l) == 0)
 		l->refs++;
 	else
 		log_warnx("resource %s: not connected to Redis, the lock "

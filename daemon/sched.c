@@ -21,16 +21,17 @@
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
-#include "reply.h"
 #include "runner.h"
 #include "sched.h"
 #include "slots.h"
+#include "store.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "timer.h"
 
 #define SCAN_EXTRA	64	/* candidates looked at beyond the limit (saturated handlers) */
 #define REAP_LIMIT	100
+#define SKIP_MAX	64	/* saturated handlers named to one claim */
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
@@ -313,23 +314,6 @@ sched_slot_freed(struct sched *s)
 		timer_after(s->kick_ev, COALESCE_MS);
 }
 
-/* Names of handlers at their max_concurrency, appended to argv from index n. */
-static int
-sched_saturated(struct sched *s, const char **argv, int n, int max)
-{
-	const struct config	*cfg = s->d->cfg;
-
-	for (size_t i = 0; i < cfg->handlers.noverrides && n < max; i++) {
-		const struct handler_override *o = &cfg->handlers.overrides[i];
-
-		if (o->max_concurrency > 0 &&
-		    slots_handler_running(s->d->slots, o->name) >=
-		    o->max_concurrency)
-			argv[n++] = o->name;
-	}
-	return (n);
-}
-
 /* After a claim: arm the timer for the next due job, or claim again now. */
 static void
 sched_after_claim(struct sched *s, long long now, long long next_due,
@@ -356,35 +340,35 @@ sched_log_reaped(struct sched *s, long long requeued, long long buried)
 }
 
 void
-sched_trimmed(struct sched *s, const redisReply *r, size_t at)
+sched_trimmed(struct sched *s, int64_t by_max_jobs, int64_t by_ttl)
 {
 	const struct config	*cfg = s->d->cfg;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < at + 2)
-		return;
-	dead_trim_note(s->trim, reply_int(r->element[at], 0),
-	    reply_int(r->element[at + 1], 0), cfg->dead.max_jobs,
+	dead_trim_note(s->trim, by_max_jobs, by_ttl, cfg->dead.max_jobs,
 	    cfg->dead.ttl_ms);
 }
 
 /* Log a job the claim script buried because its data was bad. */
 static void
-sched_log_buried(struct sched *s, const redisReply *e)
+sched_log_buried(struct sched *s, const struct store_entry *e)
 {
 	char	id[256], why[512];
 
-	util_escape(e->element[1]->str, e->element[1]->len, id, sizeof(id));
-	util_escape(e->element[2]->str, e->element[2]->len, why, sizeof(why));
+	util_escape(e->id, e->id_len, id, sizeof(id));
+	util_escape(e->reason, e->reason_len, why, sizeof(why));
 	log_errorx("queue %s: job %s buried: %s", s->queue, id, why);
 }
 
-/* Reply of the claim script: {now, next_due, skipped, entry...}. */
+/* Reply of the claim script (store_claim_reply). */
 static void
 sched_claim_reply(redisReply *reply, void *priv)
 {
-	struct sched	*s = priv;
-	struct deferd	*d = s->d;
-	size_t		 entries = 0;
+	struct sched		*s = priv;
+	struct deferd		*d = s->d;
+	struct store_claimed	 c;
+	struct store_entry	 e;
+	size_t			 entries = 0;
+	char			 err[256];
 
 	s->claiming = false;
 	slots_claim_end(d->slots, s->claim_limit);
@@ -394,37 +378,27 @@ sched_claim_reply(redisReply *reply, void *priv)
 		return;		/* restarted, and unclaimed, on RCONN_UP */
 	}
 	sched_arm_poll(s);
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
-		log_errorx("queue %s: claim failed: %s", s->queue,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply");
+	if (store_claim_reply(reply, &c, err, sizeof(err)) == -1) {
+		log_errorx("queue %s: claim failed: %s", s->queue, err);
 		return;
 	}
-	s->skew_ms = reply_int(reply->element[0], 0) - util_mono_ms();
+	s->skew_ms = c.now_ms - util_mono_ms();
 	s->skew_known = true;
-	sched_log_reaped(s, reply_int(reply->element[3], 0),
-	    reply_int(reply->element[4], 0));
-	for (size_t i = 5; i < reply->elements; i++) {
-		const redisReply *e = reply->element[i];
-
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-		    e->element[0]->type != REDIS_REPLY_STRING)
-			continue;
-		entries++;
-		if (strcmp(e->element[0]->str, "run") == 0)
-			s->claimed(s, e, s->claimed_arg);
-		else if (strcmp(e->element[0]->str, "buried") == 0 &&
-		    e->elements >= 3)
-			sched_log_buried(s, e);
-		else if (strcmp(e->element[0]->str, "trimmed") == 0) {
-			sched_trimmed(s, e, 1);
-			entries--;
-		}
+	sched_log_reaped(s, c.requeued, c.buried);
+	for (size_t i = 0; i < c.nentries; i++) {
+		store_entry_parse(c.entries[i], &e);
+		if (e.kind == STORE_ENTRY_RUN)
+			s->claimed(s, e.raw, s->claimed_arg);
+		else if (e.kind == STORE_ENTRY_BURIED)
+			sched_log_buried(s, &e);
+		else if (e.kind == STORE_ENTRY_TRIMMED)
+			sched_trimmed(s, e.trimmed_max, e.trimmed_ttl);
+		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_BURIED)
+			entries++;
 	}
 	if (!s->running)
 		return;
-	sched_after_claim(s, reply_int(reply->element[0], 0),
-	    reply_int(reply->element[1], -1), entries);
+	sched_after_claim(s, c.now_ms, c.next_due_ms, entries);
 	if (s->again) {
 		s->again = false;
 		sched_kick(s);
@@ -456,21 +430,22 @@ sched_unclaim_reply(redisReply *reply, void *priv)
 {
 	struct sched	*s = priv;
 	int		 sent = s->unclaim_sent;
+	int64_t		 given = 0;
+	char		 err[256];
 
 	s->unclaim_sent = 0;
 	if (reply == NULL)
 		return;		/* sent again on the next RCONN_UP */
-	if (reply->type != REDIS_REPLY_INTEGER) {
+	if (store_unclaim_reply(reply, &given, err, sizeof(err)) == -1)
 		log_errorx("queue %s: unclaim failed: %s (the reaper will "
 		    "requeue those jobs when their lease expires)", s->queue,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply");
-	} else if (reply->integer > 0)
+		    err);
+	else if (given > 0)
 		log_warnx("queue %s: %lld job(s) of a claim whose reply was lost "
-		    "given back", s->queue, reply->integer);
+		    "given back", s->queue, (long long)given);
 	memmove(s->lost[0], s->lost[sent], sizeof(s->lost[0]) * (s->nlost - sent));
 	s->nlost -= sent;
-	if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+	if (given > 0)
 		sched_kick(s);
 }
 
@@ -478,26 +453,36 @@ sched_unclaim_reply(redisReply *reply, void *priv)
 static void
 sched_unclaim(struct sched *s)
 {
-	const char	*argv[7 + LOST_MAX];
-	char		 min[24], lease[24];
+	struct store_call	 c;
+	const char		*nonces[LOST_MAX];
 
 	if (s->nlost == 0 || s->unclaim_sent > 0 || !rconn_ready(s->d->cmd))
 		return;
-	snprintf(min, sizeof(min), "%" PRId64,
-	    s->lost_min_score > 0 ? s->lost_min_score : 0);
-	argv[0] = s->k_active;
-	argv[1] = s->k_delayed;
-	argv[2] = s->prefix;
-	snprintf(lease, sizeof(lease), "%" PRId64, s->d->cfg->lease_ms);
-	argv[3] = min;
-	argv[4] = lease;
-	argv[5] = s->k_wake;
-	argv[6] = s->d->events_chan;
 	for (int i = 0; i < s->nlost; i++)
-		argv[7 + i] = s->lost[i];
-	if (rconn_script(s->d->cmd, SCRIPT_UNCLAIM, sched_unclaim_reply, s, 2,
-	    7 + s->nlost, argv, NULL) == 0)
+		nonces[i] = s->lost[i];
+	store_unclaim(&c, s->k_active, s->k_delayed, s->prefix,
+	    s->lost_min_score, s->d->cfg->lease_ms, s->k_wake,
+	    s->d->events_chan, nonces, (size_t)s->nlost);
+	if (store_send(s->d->cmd, &c, sched_unclaim_reply, s) == 0)
 		s->unclaim_sent = s->nlost;
+}
+
+/* Names of handlers at their max_concurrency, into skip (at most max). */
+static size_t
+sched_saturated(struct sched *s, const char **skip, size_t max)
+{
+	const struct config	*cfg = s->d->cfg;
+	size_t			 n = 0;
+
+	for (size_t i = 0; i < cfg->handlers.noverrides && n < max; i++) {
+		const struct handler_override *o = &cfg->handlers.overrides[i];
+
+		if (o->max_concurrency > 0 &&
+		    slots_handler_running(s->d->slots, o->name) >=
+		    o->max_concurrency)
+			skip[n++] = o->name;
+	}
+	return (n);
 }
 
 /* Claim up to the free slots of due jobs of this queue. */
@@ -506,10 +491,11 @@ sched_claim(struct sched *s)
 {
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
-	const char		*argv[14 + 64];
-	char			 limit[16], lease[24], nonce[33], maxp[24], scan[16];
-	char			 dmax[24], dttl[24], reap[16], maxa[16];
-	int			 free_slots, argc;
+	struct store_claim_args	 a;
+	struct store_call	 c;
+	const char		*skip[SKIP_MAX];
+	char			 nonce[33];
+	int			 free_slots;
 
 	if (!s->running || d->draining || !rconn_ready(d->cmd))
 		return;
@@ -520,37 +506,30 @@ sched_claim(struct sched *s)
 	free_slots = slots_free(d->slots);
 	if (free_slots <= 0)
 		return;		/* sched_slot_freed kicks us when a slot frees */
-	snprintf(limit, sizeof(limit), "%d", free_slots);
-	snprintf(lease, sizeof(lease), "%" PRId64, cfg->lease_ms);
 	util_random_hex(nonce, 16);
 	memcpy(s->claim_nonce, nonce, sizeof(s->claim_nonce));
 	s->claim_min_score = s->skew_known ?
 	    util_mono_ms() + s->skew_ms + cfg->lease_ms - LOST_MARGIN_MS : 0;
-	snprintf(maxp, sizeof(maxp), "%" PRIu64, cfg->handlers.max_payload);
-	snprintf(scan, sizeof(scan), "%d", free_slots + SCAN_EXTRA);
-	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
-	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
-	snprintf(reap, sizeof(reap), "%d", REAP_LIMIT);
-	snprintf(maxa, sizeof(maxa), "%d", cfg->retry.max_attempts);
-	argv[0] = s->k_delayed;
-	argv[1] = s->k_active;
-	argv[2] = s->k_dead;
-	argv[3] = s->prefix;
-	argv[4] = limit;
-	argv[5] = lease;
-	argv[6] = nonce;
-	argv[7] = maxp;
-	argv[8] = scan;
-	argv[9] = dmax;
-	argv[10] = dttl;
-	argv[11] = reap;
-	argv[12] = maxa;
-	argv[13] = d->events_chan;
-	argc = sched_saturated(s, argv, 14, (int)(sizeof(argv) / sizeof(argv[0])));
-	if (argc == 14)		/* nothing to skip: look at no more than we take */
-		snprintf(scan, sizeof(scan), "%d", free_slots);
-	if (rconn_script(d->cmd, SCRIPT_CLAIM, sched_claim_reply, s, 3, argc,
-	    argv, NULL) == -1)
+	memset(&a, 0, sizeof(a));
+	a.k_delayed = s->k_delayed;
+	a.k_active = s->k_active;
+	a.k_dead = s->k_dead;
+	a.prefix = s->prefix;
+	a.limit = free_slots;
+	a.lease_ms = cfg->lease_ms;
+	a.nonce = nonce;
+	a.max_payload = cfg->handlers.max_payload;
+	a.dead_max = cfg->dead.max_jobs;
+	a.dead_ttl_ms = cfg->dead.ttl_ms;
+	a.reap_limit = REAP_LIMIT;
+	a.max_attempts = cfg->retry.max_attempts;
+	a.events = d->events_chan;
+	a.skip = skip;
+	a.nskip = sched_saturated(s, skip, SKIP_MAX);
+	/* Nothing to skip: look at no more than we take. */
+	a.scan = a.nskip > 0 ? free_slots + SCAN_EXTRA : free_slots;
+	store_claim(&c, &a);
+	if (store_send(d->cmd, &c, sched_claim_reply, s) == -1)
 		return;
 	s->claiming = true;
 	s->claimed_at_mono = util_mono_ms();
@@ -558,25 +537,24 @@ sched_claim(struct sched *s)
 	slots_claim_begin(d->slots, free_slots);
 }
 
-/* Reply of the reap script: {requeued, buried}. */
+/* Reply of the reap script (store_reap_reply). */
 static void
 sched_reap_reply(redisReply *reply, void *priv)
 {
-	struct sched	*s = priv;
+	struct sched		*s = priv;
+	struct store_reaped	 r;
+	char			 err[256];
 
 	s->reaping = false;
 	if (reply == NULL)
 		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
-		log_errorx("queue %s: reap failed: %s", s->queue,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply");
+	if (store_reap_reply(reply, &r, err, sizeof(err)) == -1) {
+		log_errorx("queue %s: reap failed: %s", s->queue, err);
 		return;
 	}
-	sched_log_reaped(s, reply_int(reply->element[0], 0),
-	    reply_int(reply->element[1], 0));
-	sched_trimmed(s, reply, 2);
-	if (reply_int(reply->element[0], 0) > 0)
+	sched_log_reaped(s, r.requeued, r.buried);
+	sched_trimmed(s, r.trimmed_max, r.trimmed_ttl);
+	if (r.requeued > 0)
 		sched_kick(s);
 }
 
@@ -585,27 +563,24 @@ static void
 sched_reap(struct sched *s)
 {
 	const struct config	*cfg = s->d->cfg;
-	char			 limit[16], dmax[24], dttl[24], maxa[16];
-	const char		*argv[10];
+	struct store_reap_args	 a;
+	struct store_call	 c;
 
 	if (!s->running || s->reaping || !rconn_ready(s->d->cmd))
 		return;
-	snprintf(limit, sizeof(limit), "%d", REAP_LIMIT);
-	snprintf(dmax, sizeof(dmax), "%" PRId64, cfg->dead.max_jobs);
-	snprintf(dttl, sizeof(dttl), "%" PRId64, cfg->dead.ttl_ms);
-	snprintf(maxa, sizeof(maxa), "%d", cfg->retry.max_attempts);
-	argv[0] = s->k_active;
-	argv[1] = s->k_delayed;
-	argv[2] = s->k_dead;
-	argv[3] = s->prefix;
-	argv[4] = limit;
-	argv[5] = s->k_wake;
-	argv[6] = dmax;
-	argv[7] = dttl;
-	argv[8] = maxa;
-	argv[9] = s->d->events_chan;
-	if (rconn_script(s->d->cmd, SCRIPT_REAP, sched_reap_reply, s, 3, 10,
-	    argv, NULL) == 0)
+	memset(&a, 0, sizeof(a));
+	a.k_active = s->k_active;
+	a.k_delayed = s->k_delayed;
+	a.k_dead = s->k_dead;
+	a.prefix = s->prefix;
+	a.limit = REAP_LIMIT;
+	a.wake = s->k_wake;
+	a.dead_max = cfg->dead.max_jobs;
+	a.dead_ttl_ms = cfg->dead.ttl_ms;
+	a.max_attempts = cfg->retry.max_attempts;
+	a.events = s->d->events_chan;
+	store_reap(&c, &a);
+	if (store_send(s->d->cmd, &c, sched_reap_reply, s) == 0)
 		s->reaping = true;
 }
 

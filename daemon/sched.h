@@ -38,11 +38,10 @@ void		 sched_slot_freed(struct sched *);
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);
 /*
- * A script reply r says how many dead jobs it trimmed: the integers at
- * r->element[at] (over dead.max_jobs) and [at + 1] (over dead.ttl).
- * Counted and logged (dead_trim.c).
+ * A script dropped dead jobs of this queue: by_max_jobs over dead.max_jobs,
+ * by_ttl over dead.ttl. Counted and logged (dead_trim.c).
  */
-void		 sched_trimmed(struct sched *, const redisReply *r, size_t at);
+void		 sched_trimmed(struct sched *, int64_t by_max_jobs, int64_t by_ttl);
 /* Redis's clock now, estimated from the last claim reply (ms since the epoch). */
 int64_t		 sched_redis_now_ms(const struct sched *);
 /* Key names of this queue (owned by the scheduler). */

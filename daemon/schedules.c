@@ -28,9 +28,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
-#include "reply.h"
 #include "schedule_ticks.h"
 #include "schedules.h"
+#include "store.h"
 #include "timer.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -97,40 +97,55 @@ sch_arm(struct sch *s, int64_t delay_ms)
 	timer_after(s->timer, delay_ms);
 }
 
-/* Send one script call of mode with the schedule's common arguments. */
-static int
-sch_call(struct sch *s, enum sch_call call, const char *mode,
-    rconn_reply_cb cb, int nextra, const char **extra)
+/* Start a schedule.lua call of mode for s. */
+static void
+sch_begin(struct sch *s, enum store_schedule_mode mode, struct store_call *c)
 {
-	struct deferd	*d = s->owner->d;
-	const char	*argv[6 + 5 + 3 * SCHEDULE_PLAN_MAX];
-	int		 argc = 0;
+	struct store_schedule_ref	ref;
 
-	argv[argc++] = s->key;
-	argv[argc++] = s->k_delayed;
-	argv[argc++] = mode;
-	argv[argc++] = s->prefix;
-	argv[argc++] = s->name;
-	argv[argc++] = s->fp;
-	for (int i = 0; i < nextra; i++)
-		argv[argc++] = extra[i];
-	if (rconn_script(d->cmd, SCRIPT_SCHEDULE, cb, s, 2, argc, argv,
-	    NULL) == -1)
+	ref.key = s->key;
+	ref.k_delayed = s->k_delayed;
+	ref.prefix = s->prefix;
+	ref.name = s->name;
+	ref.fp = s->fp;
+	store_schedule(c, mode, &ref);
+}
+
+/* Send c (built by sch_begin) as call; -1 when Redis is not connected. */
+static int
+sch_send(struct sch *s, enum sch_call call, struct store_call *c,
+    rconn_reply_cb cb)
+{
+	if (store_send(s->owner->d->cmd, c, cb, s) == -1)
 		return (-1);
 	s->inflight = call;
 	return (0);
 }
 
-/* A reply is {now, last, n}; false (logged) when it is not. */
-static bool
-sch_reply_ok(struct sch *s, const redisReply *r, const char *what)
+/* Send a call of mode that takes nothing more (state, replace, remove). */
+static int
+sch_call(struct sch *s, enum sch_call call, enum store_schedule_mode mode,
+    rconn_reply_cb cb)
 {
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3)
+	struct store_call	c;
+
+	sch_begin(s, mode, &c);
+	return (sch_send(s, call, &c, cb));
+}
+
+/* Parse a reply of mode; false (logged) when it is not one. */
+static bool
+sch_reply_ok(struct sch *s, const redisReply *r, enum store_schedule_mode mode,
+    const char *what, struct store_scheduled *out)
+{
+	char	err[256];
+
+	if (r != NULL && store_schedule_reply(r, mode, out, err,
+	    sizeof(err)) == 0)
 		return (true);
 	log_limited(&s->warn_limit, WARN_EVERY_MS, LOG_LEVEL_ERROR,
 	    "schedule %s (key %s): %s failed: %s", s->name, s->key, what,
-	    r == NULL ? "connection lost" : r->type == REDIS_REPLY_ERROR ?
-	    r->str : "bad reply");
+	    r == NULL ? "connection lost" : err);
 	return (false);
 }
 
@@ -166,17 +181,16 @@ sch_log_missed(const struct sch *s, int64_t last, const struct tick_plan *p)
 static void
 sch_enqueue_reply(redisReply *r, void *priv)
 {
-	struct sch	*s = priv;
-	bool		 ok = s->running && sch_reply_ok(s, r, "enqueueing ticks");
-	long long	 now;
+	struct sch		*s = priv;
+	struct store_scheduled	 x;
+	bool			 ok = s->running && sch_reply_ok(s, r,
+				    STORE_SCHEDULE_ENQUEUE, "enqueueing ticks", &x);
 
 	if (ok) {
-		long long	created = reply_int(r->element[2], 0);
-
-		metrics_schedule_ticks(s->name, (uint64_t)created, 0);
-		now = reply_int(r->element[0], 0);
+		metrics_schedule_ticks(s->name, (uint64_t)x.count, 0);
 		if (!s->again)
-			sch_arm(s, s->plan.wake_ms < 0 ? -1 : s->plan.wake_ms - now);
+			sch_arm(s, s->plan.wake_ms < 0 ? -1 :
+			    s->plan.wake_ms - x.now_ms);
 	}
 	sch_call_done(s, ok || !s->running);
 }
@@ -187,30 +201,21 @@ sch_enqueue(struct sch *s)
 {
 	const struct schedule	*sc = s->sc;
 	struct deferd		*d = s->owner->d;
-	static char		 nums[2 * SCHEDULE_PLAN_MAX][24];
-	static char		 texts[SCHEDULE_PLAN_MAX][48];
-	const char		*extra[5 + 3 * SCHEDULE_PLAN_MAX];
-	int			 n = 0;
+	struct store_call	 c;
+	char			 text[48];
 
-	extra[n++] = sc->handler;
-	extra[n++] = sc->payload != NULL ? sc->payload : "";
-	extra[n++] = sc->resource != NULL ? sc->resource : "";
-	extra[n++] = s->k_wake;
-	extra[n++] = d->events_chan;
+	sch_begin(s, STORE_SCHEDULE_ENQUEUE, &c);
+	store_schedule_job(&c, sc->handler, sc->payload, sc->resource,
+	    s->k_wake, d->events_chan);
 	for (size_t i = 0; i < s->plan.nticks; i++) {
 		int64_t	tick = s->plan.ticks[i];
 		int64_t	due = tick + (sc->jitter_ms > 0 ?
 			    util_random_below(sc->jitter_ms + 1) : 0);
 
-		snprintf(nums[2 * i], sizeof(nums[0]), "%" PRId64, tick);
-		snprintf(nums[2 * i + 1], sizeof(nums[0]), "%" PRId64, due);
-		schedule_tick_text(sc, tick, texts[i], sizeof(texts[0]));
-		extra[n++] = nums[2 * i];
-		extra[n++] = nums[2 * i + 1];
-		extra[n++] = texts[i];
+		schedule_tick_text(sc, tick, text, sizeof(text));
+		store_schedule_tick(&c, tick, due, text);
 	}
-	if (sch_call(s, CALL_ENQUEUE, "enqueue", sch_enqueue_reply, n,
-	    extra) == -1)
+	if (sch_send(s, CALL_ENQUEUE, &c, sch_enqueue_reply) == -1)
 		sch_arm(s, RETRY_MS);
 }
 
@@ -218,14 +223,16 @@ sch_enqueue(struct sch *s)
 static void
 sch_replace_reply(redisReply *r, void *priv)
 {
-	struct sch	*s = priv;
-	bool		 ok = s->running && sch_reply_ok(s, r,
-			    "replacing the definition");
+	struct sch		*s = priv;
+	struct store_scheduled	 x;
+	bool			 ok = s->running && sch_reply_ok(s, r,
+				    STORE_SCHEDULE_REPLACE,
+				    "replacing the definition", &x);
 
 	if (ok) {
 		log_info("schedule %s: definition changed, counting from now; "
 		    "%lld pending tick(s) cancelled", s->name,
-		    reply_int(r->element[2], 0));
+		    (long long)x.count);
 		s->force_replace = false;
 		s->check_spec = false;
 		s->again = true;	/* plan with the new definition */
@@ -237,31 +244,32 @@ sch_replace_reply(redisReply *r, void *priv)
 static void
 sch_remove_reply(redisReply *r, void *priv)
 {
-	struct sch	*s = priv;
+	struct sch		*s = priv;
+	struct store_scheduled	 x;
 
 	s->inflight = CALL_NONE;
-	if (sch_reply_ok(s, r, "removing it"))
+	if (sch_reply_ok(s, r, STORE_SCHEDULE_REMOVE, "removing it", &x))
 		log_info("schedule %s: removed; %lld pending tick(s) cancelled",
-		    s->name, reply_int(r->element[2], 0));
+		    s->name, (long long)x.count);
 }
 
 /* Reply of state: {now, last, spec}: replace, or plan and enqueue. */
 static void
 sch_state_reply(redisReply *r, void *priv)
 {
-	struct sch	*s = priv;
-	long long	 now, last;
-	const char	*spec;
+	struct sch		*s = priv;
+	struct store_scheduled	 x;
+	int64_t			 now, last;
 
-	if (!s->running || !sch_reply_ok(s, r, "reading its state")) {
+	if (!s->running || !sch_reply_ok(s, r, STORE_SCHEDULE_STATE,
+	    "reading its state", &x)) {
 		sch_call_done(s, !s->running);
 		return;
 	}
 	s->inflight = CALL_NONE;
-	now = reply_int(r->element[0], 0);
-	last = reply_int(r->element[1], -1);
-	spec = r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : "";
-	if (*spec != '\0' && strcmp(spec, s->fp) != 0) {
+	now = x.now_ms;
+	last = x.last_ms;
+	if (*x.spec != '\0' && strcmp(x.spec, s->fp) != 0) {
 		if (s->check_spec) {
 			s->force_replace = true;
 			sch_step(s);
@@ -299,12 +307,12 @@ sch_step(struct sch *s)
 		return;
 	}
 	if (s->force_replace) {
-		if (sch_call(s, CALL_REPLACE, "replace", sch_replace_reply, 0,
-		    NULL) == -1)
+		if (sch_call(s, CALL_REPLACE, STORE_SCHEDULE_REPLACE,
+		    sch_replace_reply) == -1)
 			sch_arm(s, RETRY_MS);
 		return;
 	}
-	if (sch_call(s, CALL_STATE, "state", sch_state_reply, 0, NULL) == -1)
+	if (sch_call(s, CALL_STATE, STORE_SCHEDULE_STATE, sch_state_reply) == -1)
 		sch_arm(s, RETRY_MS);
 }
 
@@ -415,7 +423,8 @@ sch_remove(struct sch *s)
 	s->again = false;
 	evtimer_del(s->timer);
 	if (!rconn_ready(s->owner->d->cmd) ||
-	    sch_call(s, CALL_REMOVE, "remove", sch_remove_reply, 0, NULL) == -1)
+	    sch_call(s, CALL_REMOVE, STORE_SCHEDULE_REMOVE,
+	    sch_remove_reply) == -1)
 		log_warnx("schedule %s: removed while Redis is unreachable; "
 		    "its pending ticks (at most 10 s ahead) still run", s->name);
 }

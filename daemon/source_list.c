@@ -137,8 +137,7 @@ lsrc_take(struct lsrc *l)
 	util_random_hex(nonce, 16);
 	store_listtake(&c, l->k_proc, l->key, l->k_delayed, l->prefix,
 	    l->handler, nonce, LSRC_BATCH, l->k_wake, l->d->events_chan);
-	if (rconn_script(l->d->cmd, c.script, lsrc_take_reply, l, c.nkeys,
-	    c.argc, c.argv, NULL) == 0)
+	if (store_send(l->d->cmd, &c, lsrc_take_reply, l) == 0)
 		l->state = LSRC_TAKING;
 }
 
@@ -240,8 +239,7 @@ lsrc_beat(struct lsrc *l)
 	    "SADD", l->k_registry, l->owner }, NULL);
 	store_listrecover(&c, l->k_registry, l->key, l->proc_prefix,
 	    l->alive_prefix, l->owner);
-	rconn_script(l->d->cmd, c.script, lsrc_recover_reply, l, c.nkeys,
-	    c.argc, c.argv, NULL);
+	store_send(l->d->cmd, &c, lsrc_recover_reply, l);
 }
 
 /* Persistent timer: heartbeat. */

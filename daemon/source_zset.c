@@ -124,8 +124,7 @@ zsrc_move(struct zsrc *z)
 	}
 	store_zsetmove(&c, z->key, z->k_delayed, z->prefix, z->handler,
 	    z->unit_ms, ZSRC_LIMIT, z->k_wake, z->d->events_chan);
-	if (rconn_script(z->d->cmd, c.script, zsrc_move_reply, z, c.nkeys,
-	    c.argc, c.argv, NULL) == 0)
+	if (store_send(z->d->cmd, &c, zsrc_move_reply, z) == 0)
 		z->moving = true;
 }
 

@@ -5,9 +5,10 @@
  * connection or rclient_script on deferctl's), and one that parses its
  * reply into a struct, so that no caller knows a script's argument
  * positions or reply shape. The calling conventions are at the top of
- * each daemon/lua/ file. So far: the resource locks (store_lock.c) and
- * the scripts of the plain zset, list and expiration sources
- * (store_sources.c).
+ * each daemon/lua/ file. So far: the resource locks (store_lock.c), the
+ * scripts of the plain zset, list and expiration sources
+ * (store_sources.c), a queue's leases: claim, reap, unclaim, outcome
+ * and extend (store_queue.c), and periodic jobs (store_schedule.c).
  */
 #ifndef DEFERD_STORE_H
 #define DEFERD_STORE_H
@@ -18,18 +19,43 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rconn.h"
 #include "scripts.h"
 
-#define STORE_ARGS_MAX	12
+#define STORE_ARGS_INLINE	16	/* arguments before the call allocates */
+#define STORE_NUMS_INLINE	8	/* integers before the call allocates */
 
-/* One script call: argv holds nkeys keys, then the arguments. */
+/*
+ * One script call: argv holds nkeys keys, then the arguments; lens is
+ * NULL unless an argument is binary (then it has every length). argv
+ * points into the call itself, the caller's strings or copies the call
+ * owns: build it in place, never copy it, and store_call_free it after
+ * sending (Redis has the arguments by then).
+ */
 struct store_call {
 	enum script_id	 script;
 	int		 nkeys;
 	int		 argc;
-	const char	*argv[STORE_ARGS_MAX];	/* point into the caller's strings or num */
-	char		 num[2][24];		/* integers formatted for argv */
+	const char	**argv;		/* inline_argv, or allocated once grown */
+	size_t		*lens;		/* NULL: every argument is a C string */
+	int		 cap;
+	int		 nnum;
+	const char	*inline_argv[STORE_ARGS_INLINE];
+	char		 num[STORE_NUMS_INLINE][24];
+	char		**owned;	/* integers past num, freed with the call */
+	int		 nowned;
 };
+
+/* Free what a call allocated (nothing for a small one). */
+void	store_call_free(struct store_call *);
+
+/*
+ * Send c on the daemon's connection rc (rconn_script: cb gets the reply,
+ * or NULL when it is lost) and free it. Returns 0, or -1 when rc is not
+ * connected (cb is not called then).
+ */
+int	store_send(struct rconn *rc, struct store_call *c,
+	    rconn_reply_cb cb, void *priv);
 
 /* lock_acquire: take k_lock with token for lease_ms, INCR k_fence. */
 void	store_lock_acquire(struct store_call *, const char *k_lock,
@@ -113,5 +139,233 @@ struct store_touched {
 };
 int	store_touch_reply(const redisReply *, struct store_touched *,
 	    char *err, size_t errlen);
+
+/* claim (lua/claim.lua): reap expired leases, then lease due jobs. */
+struct store_claim_args {
+	const char		*k_delayed;
+	const char		*k_active;
+	const char		*k_dead;
+	const char		*prefix;	/* "ns:{Q}:" */
+	int64_t			 limit;		/* jobs at most */
+	int64_t			 lease_ms;
+	const char		*nonce;		/* the k-th job's token is nonce-k */
+	uint64_t		 max_payload;	/* 0: no limit */
+	int64_t			 scan;		/* due candidates looked at, >= limit */
+	int64_t			 dead_max;
+	int64_t			 dead_ttl_ms;
+	int64_t			 reap_limit;	/* 0: no reaping */
+	int64_t			 max_attempts;	/* for jobs without the field */
+	const char		*events;	/* "" = none */
+	const char *const	*skip;		/* saturated handlers: left in delayed */
+	size_t			 nskip;
+};
+void	store_claim(struct store_call *, const struct store_claim_args *);
+
+struct store_claimed {
+	int64_t			 now_ms;
+	int64_t			 next_due_ms;	/* -1: delayed is empty */
+	int64_t			 skipped;
+	int64_t			 requeued;	/* by the reap before the claim */
+	int64_t			 buried;
+	const redisReply *const	*entries;	/* see store_entry_parse */
+	size_t			 nentries;
+};
+int	store_claim_reply(const redisReply *, struct store_claimed *,
+	    char *err, size_t errlen);
+
+/* One entry of a claim's (or an outcome batch's) reply. */
+struct store_entry {
+	enum {
+		STORE_ENTRY_RUN,	/* raw: {"run", id, token, field, value, ...} */
+		STORE_ENTRY_BURIED,	/* id and reason */
+		STORE_ENTRY_TRIMMED,	/* the dead set lost old entries */
+		STORE_ENTRY_UNKNOWN,
+	}			 kind;
+	const redisReply	*raw;
+	const char		*id, *reason;	/* BURIED */
+	size_t			 id_len, reason_len;
+	int64_t			 trimmed_max;	/* TRIMMED: by dead.max_jobs */
+	int64_t			 trimmed_ttl;	/* TRIMMED: by dead.ttl */
+};
+void	store_entry_parse(const redisReply *, struct store_entry *);
+
+/* reap (lua/reap.lua): return up to limit jobs whose lease expired. */
+struct store_reap_args {
+	const char	*k_active;
+	const char	*k_delayed;
+	const char	*k_dead;
+	const char	*prefix;
+	int64_t		 limit;
+	const char	*wake;
+	int64_t		 dead_max;
+	int64_t		 dead_ttl_ms;
+	int64_t		 max_attempts;
+	const char	*events;
+};
+void	store_reap(struct store_call *, const struct store_reap_args *);
+struct store_reaped {
+	int64_t	requeued;
+	int64_t	buried;
+	int64_t	trimmed_max;
+	int64_t	trimmed_ttl;
+};
+int	store_reap_reply(const redisReply *, struct store_reaped *, char *err,
+	    size_t errlen);
+
+/*
+ * unclaim (lua/unclaim.lua): give back the jobs of the claims with these
+ * nonces, whose replies were lost; active members scored below min_score
+ * are not looked at.
+ */
+void	store_unclaim(struct store_call *, const char *k_active,
+	    const char *k_delayed, const char *prefix, int64_t min_score,
+	    int64_t lease_ms, const char *wake, const char *events,
+	    const char *const *nonces, size_t nnonces);
+/* The number of jobs given back. */
+int	store_unclaim_reply(const redisReply *, int64_t *given_back,
+	    char *err, size_t errlen);
+
+/*
+ * outcome (lua/outcome.lua): the outcomes of several claimed jobs of one
+ * queue in one call: store_outcome_begin, then store_outcome_add per job.
+ */
+struct store_outcome_args {
+	const char	*k_active;
+	const char	*k_delayed;
+	const char	*k_dead;
+	const char	*prefix;
+	int64_t		 result_ttl_ms;	/* 0: results are not kept */
+	int64_t		 dead_max;
+	int64_t		 dead_ttl_ms;
+	const char	*wake;
+	const char	*events;
+};
+enum store_outcome_kind {
+	STORE_COMPLETE,
+	STORE_RETRY,
+	STORE_BURY,
+};
+struct store_outcome {
+	enum store_outcome_kind	 kind;
+	const char		*id;
+	const char		*token;		/* the claim's lease token */
+	const char		*text;		/* result or error; may hold NULs */
+	size_t			 text_len;
+	int64_t			 delay_ms;	/* retry, bury */
+	bool			 refund;	/* retry: the attempt is given back */
+	bool			 conflict;	/* the resource was locked */
+	int64_t			 duration_ms;	/* of the run; < 0: none */
+};
+void	store_outcome_begin(struct store_call *,
+	    const struct store_outcome_args *);
+/* Add one job (its strings are borrowed until the call is sent). */
+void	store_outcome_add(struct store_call *, const struct store_outcome *);
+
+/* What Redis said of one job's lease token (outcome, extend). */
+enum store_lease {
+	STORE_LEASE_OK,		/* it matched: recorded (extended) */
+	STORE_LEASE_OTHER,	/* another claim holds the job */
+	STORE_LEASE_NONE,	/* no claim holds it: finished or requeued */
+	STORE_LEASE_UNKNOWN,	/* no usable answer for this job */
+};
+struct store_outcomes {
+	const redisReply *const	*answers;	/* one per job */
+	size_t			 n;
+	int64_t			 trimmed_max;	/* dead entries dropped */
+	int64_t			 trimmed_ttl;
+};
+/* Parse the reply of an outcome call for njobs jobs. */
+int	store_outcome_reply(const redisReply *, size_t njobs,
+	    struct store_outcomes *, char *err, size_t errlen);
+/* The answer for job i (of an outcome or extend reply). */
+enum store_lease store_lease_answer(const redisReply *const *answers,
+	    size_t n, size_t i);
+
+/* extend (lua/extend.lua): push the leases of running jobs of one queue. */
+void	store_extend_begin(struct store_call *, const char *k_active,
+	    const char *prefix, int64_t lease_ms);
+void	store_extend_add(struct store_call *, const char *id,
+	    const char *token);
+/* The reply: one answer per job, in the order added. */
+struct store_extended {
+	const redisReply *const	*answers;
+	size_t			 n;
+};
+int	store_extend_reply(const redisReply *, struct store_extended *,
+	    char *err, size_t errlen);
+
+/*
+ * expjob: the expiration of key (len bytes) in database db becomes a job
+ * of handler in delayed, once across daemons (marker_ttl_ms dedupes).
+ */
+struct store_expjob_args {
+	const char	*k_delayed;
+	const char	*prefix;
+	int		 db;
+	const char	*key;
+	size_t		 key_len;
+	const char	*handler;
+	const char	*resource;	/* "" = none */
+	const char	*pattern;	/* the rule's, stored as match */
+	int64_t		 marker_ttl_ms;
+	const char	*wake;
+	const char	*events;
+};
+void	store_expjob(struct store_call *, const struct store_expjob_args *);
+struct store_expjobbed {
+	bool		 created;	/* false: another daemon made it */
+	const char	*id;		/* points into the reply */
+};
+int	store_expjob_reply(const redisReply *, struct store_expjobbed *,
+	    char *err, size_t errlen);
+
+/*
+ * track: the expiry times of keys (the application's, only read: given as
+ * arguments, see lua/track.lua) into the watch zset of database db.
+ */
+void	store_track(struct store_call *, const char *watch, const char *db,
+	    char *const *keys, const size_t *lens, size_t n);
+struct store_tracked {
+	int64_t	now_ms;
+	int64_t	first_ms;	/* earliest expiry in the zset, -1: none */
+	int64_t	tracked;
+};
+int	store_track_reply(const redisReply *, struct store_tracked *,
+	    char *err, size_t errlen);
+
+/*
+ * schedule (lua/schedule.lua): one periodic job's ticks. Every call names
+ * the schedule (store_schedule); an enqueue then gives the job
+ * (store_schedule_job) and its ticks (store_schedule_tick each).
+ */
+enum store_schedule_mode {
+	STORE_SCHEDULE_STATE,	/* {now, last, spec} */
+	STORE_SCHEDULE_ENQUEUE,	/* {now, last, created} */
+	STORE_SCHEDULE_REPLACE,	/* {now, last, cancelled} */
+	STORE_SCHEDULE_REMOVE,	/* {now, -1, cancelled} */
+};
+struct store_schedule_ref {
+	const char	*key;		/* the schedule hash */
+	const char	*k_delayed;
+	const char	*prefix;
+	const char	*name;
+	const char	*fp;		/* the definition's fingerprint */
+};
+void	store_schedule(struct store_call *, enum store_schedule_mode,
+	    const struct store_schedule_ref *);
+void	store_schedule_job(struct store_call *, const char *handler,
+	    const char *payload, const char *resource, const char *wake,
+	    const char *events);
+/* A tick (ms), its due time (with jitter) and its text (copied). */
+void	store_schedule_tick(struct store_call *, int64_t tick_ms,
+	    int64_t due_ms, const char *text);
+struct store_scheduled {
+	int64_t		 now_ms;
+	int64_t		 last_ms;	/* -1: none */
+	int64_t		 count;		/* created or cancelled; 0 for state */
+	const char	*spec;		/* state: the stored fingerprint, "" none */
+};
+int	store_schedule_reply(const redisReply *, enum store_schedule_mode,
+	    struct store_scheduled *, char *err, size_t errlen);
 
 #endif

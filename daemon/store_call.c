@@ -5,34 +5,126 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rconn.h"
 #include "store.h"
 #include "store_call.h"
+#include "xmalloc.h"
 
-/* Start call for script with its keys (NULL-terminated). */
+/* Start call for script with its keys. */
 void
 store_begin(struct store_call *c, enum script_id script, int nkeys,
     const char *const *keys)
 {
 	memset(c, 0, sizeof(*c));
 	c->script = script;
-	c->nkeys = nkeys;
+	c->argv = c->inline_argv;
+	c->cap = STORE_ARGS_INLINE;
 	for (int i = 0; i < nkeys; i++)
-		c->argv[c->argc++] = keys[i];
+		store_arg(c, keys[i]);
+	c->nkeys = nkeys;
 }
 
-/* Append a string argument. */
 void
-store_arg(struct store_call *c, const char *s)
+store_call_free(struct store_call *c)
 {
+	if (c->argv != c->inline_argv)
+		free(c->argv);
+	free(c->lens);
+	for (int i = 0; i < c->nowned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	c->argv = c->inline_argv;
+	c->lens = NULL;
+	c->owned = NULL;
+	c->argc = c->nowned = 0;
+}
+
+int
+store_send(struct rconn *rc, struct store_call *c, rconn_reply_cb cb,
+    void *priv)
+{
+	int	rv;
+
+	rv = rconn_script(rc, c->script, cb, priv, c->nkeys, c->argc, c->argv,
+	    c->lens);
+	store_call_free(c);
+	return (rv);
+}
+
+/* Room for one more argument (and its length, when lens is kept). */
+static void
+store_grow(struct store_call *c)
+{
+	int	cap = c->cap * 2;
+
+	if (c->argc < c->cap)
+		return;
+	if (c->argv == c->inline_argv) {
+		c->argv = xreallocarray(NULL, (size_t)cap, sizeof(*c->argv));
+		memcpy(c->argv, c->inline_argv, sizeof(c->inline_argv));
+	} else
+		c->argv = xreallocarray(c->argv, (size_t)cap, sizeof(*c->argv));
+	if (c->lens != NULL)
+		c->lens = xreallocarray(c->lens, (size_t)cap, sizeof(*c->lens));
+	c->cap = cap;
+}
+
+/* Append an argument of len bytes. */
+static void
+store_arg_len(struct store_call *c, const char *s, size_t len)
+{
+	store_grow(c);
+	if (c->lens != NULL)
+		c->lens[c->argc] = len;
 	c->argv[c->argc++] = s;
 }
 
-/* Append an integer argument (formatted into the call). */
 void
-store_arg_int(struct store_call *c, int i, int64_t v)
+store_arg(struct store_call *c, const char *s)
 {
-	snprintf(c->num[i], sizeof(c->num[i]), "%" PRId64, v);
-	store_arg(c, c->num[i]);
+	store_arg_len(c, s, strlen(s));
+}
+
+void
+store_arg_bin(struct store_call *c, const void *buf, size_t len)
+{
+	if (c->lens == NULL) {
+		c->lens = xreallocarray(NULL, (size_t)c->cap, sizeof(*c->lens));
+		for (int i = 0; i < c->argc; i++)
+			c->lens[i] = strlen(c->argv[i]);
+	}
+	store_arg_len(c, buf, len);
+}
+
+/* Keep s (malloc'd) until the call is freed. */
+static const char *
+store_own(struct store_call *c, char *s)
+{
+	c->owned = xreallocarray(c->owned, (size_t)c->nowned + 1,
+	    sizeof(*c->owned));
+	c->owned[c->nowned++] = s;
+	return (s);
+}
+
+void
+store_arg_copy(struct store_call *c, const char *s)
+{
+	store_arg(c, store_own(c, xstrdup(s)));
+}
+
+void
+store_arg_int(struct store_call *c, int64_t v)
+{
+	char	*s;
+
+	if (c->nnum == STORE_NUMS_INLINE) {
+		xasprintf(&s, "%" PRId64, v);
+		store_arg(c, store_own(c, s));
+		return;
+	}
+	s = c->num[c->nnum++];
+	snprintf(s, sizeof(c->num[0]), "%" PRId64, v);
+	store_arg(c, s);
 }
 
 /* Why r is not the reply expected: Redis's error or "unexpected reply". */

@@ -8,10 +8,14 @@
 /* Start c for script with its nkeys keys. */
 void	store_begin(struct store_call *c, enum script_id script, int nkeys,
 	    const char *const *keys);
-/* Append a string argument. */
+/* Append a string argument (borrowed until the call is sent). */
 void	store_arg(struct store_call *c, const char *s);
-/* Append an integer argument, formatted into num slot i (0 or 1). */
-void	store_arg_int(struct store_call *c, int i, int64_t v);
+/* Append len bytes (borrowed until the call is sent; may hold NULs). */
+void	store_arg_bin(struct store_call *c, const void *buf, size_t len);
+/* Append a copy of s (owned by the call). */
+void	store_arg_copy(struct store_call *c, const char *s);
+/* Append an integer argument (formatted into the call). */
+void	store_arg_int(struct store_call *c, int64_t v);
 /* Why r is not the reply expected: Redis's error or "unexpected reply"; -1. */
 int	store_bad_reply(const redisReply *r, char *err, size_t errlen);
 /* An integer element, or one given as digits. */

@@ -15,7 +15,7 @@ store_lock_acquire(struct store_call *c, const char *k_lock,
 	store_begin(c, SCRIPT_LOCK_ACQUIRE, 2, (const char *[]){ k_lock,
 	    k_fence });
 	store_arg(c, token);
-	store_arg_int(c, 0, lease_ms);
+	store_arg_int(c, lease_ms);
 }
 
 void
@@ -24,7 +24,7 @@ store_lock_extend(struct store_call *c, const char *k_lock, const char *token,
 {
 	store_begin(c, SCRIPT_LOCK_EXTEND, 1, (const char *[]){ k_lock });
 	store_arg(c, token);
-	store_arg_int(c, 0, lease_ms);
+	store_arg_int(c, lease_ms);
 }
 
 void

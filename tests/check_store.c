@@ -2,7 +2,8 @@
 /*
  * Unit tests of the typed store (store.h) against a private redis-server:
  * the calls it builds run the lock and source scripts with their keys and
- * arguments in the right places, and its parsers read what the scripts
+ * arguments in the right places (a call that outgrows its inline room
+ * and binary arguments included), and its parsers read what the scripts
  * answer, an error reply included.
  */
 #include <check.h>
@@ -33,13 +34,14 @@ teardown(void)
 	h_redis_stop(&R);
 }
 
-/* Run a built call; the reply (never NULL). */
+/* Run a built call and free it; the reply (never NULL). */
 static redisReply *
 run(struct store_call *c)
 {
 	redisReply	*r = rclient_script(C, c->script, c->nkeys, c->argc,
-			    c->argv, NULL);
+			    c->argv, c->lens);
 
+	store_call_free(c);
 	ck_assert_msg(r != NULL, "%s", C->errstr);
 	return (r);
 }
@@ -168,6 +170,165 @@ START_TEST(source_calls_and_replies)
 }
 END_TEST
 
+/* Put job id of handler h with payload into n:{q}, due now. */
+static void
+put_job(const char *id, const char *payload)
+{
+	freeReplyObject(h_cmd(C, "HSET n:{q}:job:%s handler h payload %s "
+	    "attempts 0 max_attempts 5", id, payload));
+	freeReplyObject(h_cmd(C, "ZADD n:{q}:delayed 0 %s", id));
+}
+
+/*
+ * A queue's leases: a claim naming more saturated handlers than the inline
+ * room (it grows), a job buried for its payload, extend by token, outcomes
+ * with a binary result, reap and unclaim.
+ */
+START_TEST(queue_calls_and_replies)
+{
+	struct store_claim_args		a;
+	struct store_outcome_args	oa;
+	struct store_outcome		o;
+	struct store_reap_args		ra;
+	struct store_call		c;
+	struct store_claimed		cl;
+	struct store_entry		e;
+	struct store_extended		x;
+	struct store_outcomes		out;
+	struct store_reaped		rp;
+	const char			*skip[20], *nonces[1] = { "lostnonce" };
+	char				 names[20][8], tok[2][64], id[2][8];
+	char				 err[256];
+	redisReply			*r, *res;
+	int				 nrun = 0, nburied = 0;
+	int64_t				 given;
+
+	put_job("j1", "small");
+	put_job("j2", "tiny");
+	put_job("big", "this-payload-is-too-long");
+	for (int i = 0; i < 20; i++) {
+		snprintf(names[i], sizeof(names[i]), "s%d", i);
+		skip[i] = names[i];
+	}
+	memset(&a, 0, sizeof(a));
+	a.k_delayed = "n:{q}:delayed";
+	a.k_active = "n:{q}:active";
+	a.k_dead = "n:{q}:dead";
+	a.prefix = "n:{q}:";
+	a.limit = 10;
+	a.lease_ms = 30000;
+	a.nonce = "abc";
+	a.max_payload = 10;
+	a.scan = 74;
+	a.reap_limit = 10;
+	a.max_attempts = 5;
+	a.events = "";
+	a.skip = skip;
+	a.nskip = 20;
+	store_claim(&c, &a);
+	ck_assert_int_eq(c.argc, 3 + 11 + 20);
+	r = run(&c);
+	ck_assert_int_eq(store_claim_reply(r, &cl, err, sizeof(err)), 0);
+	ck_assert_int_eq(cl.next_due_ms, -1);
+	for (size_t i = 0; i < cl.nentries; i++) {
+		store_entry_parse(cl.entries[i], &e);
+		if (e.kind == STORE_ENTRY_RUN) {
+			ck_assert_int_lt(nrun, 2);
+			snprintf(id[nrun], sizeof(id[0]), "%s",
+			    e.raw->element[1]->str);
+			snprintf(tok[nrun++], sizeof(tok[0]), "%s",
+			    e.raw->element[2]->str);
+		} else if (e.kind == STORE_ENTRY_BURIED) {
+			nburied++;
+			ck_assert_int_eq(e.id_len, 3);
+			ck_assert(memcmp(e.id, "big", 3) == 0);
+			ck_assert_msg(strstr(e.reason, "max_payload") != NULL,
+			    "%s", e.reason);
+		}
+	}
+	freeReplyObject(r);
+	ck_assert_int_eq(nrun, 2);
+	ck_assert_int_eq(nburied, 1);
+
+	store_extend_begin(&c, "n:{q}:active", "n:{q}:", 60000);
+	store_extend_add(&c, id[0], tok[0]);
+	store_extend_add(&c, id[1], "not-the-token");
+	r = run(&c);
+	ck_assert_int_eq(store_extend_reply(r, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_lease_answer(x.answers, x.n, 0), STORE_LEASE_OK);
+	ck_assert_int_eq(store_lease_answer(x.answers, x.n, 1),
+	    STORE_LEASE_OTHER);
+	ck_assert_int_eq(store_lease_answer(x.answers, x.n, 2),
+	    STORE_LEASE_UNKNOWN);
+	freeReplyObject(r);
+
+	memset(&oa, 0, sizeof(oa));
+	oa.k_active = "n:{q}:active";
+	oa.k_delayed = "n:{q}:delayed";
+	oa.k_dead = "n:{q}:dead";
+	oa.prefix = "n:{q}:";
+	oa.result_ttl_ms = 60000;
+	oa.wake = "";
+	oa.events = "";
+	store_outcome_begin(&c, &oa);
+	memset(&o, 0, sizeof(o));
+	o.kind = STORE_COMPLETE;
+	o.id = id[0];
+	o.token = tok[0];
+	o.text = "a\0b";
+	o.text_len = 3;
+	o.duration_ms = 12;
+	store_outcome_add(&c, &o);
+	o.kind = STORE_RETRY;
+	o.id = id[1];
+	o.token = tok[1];
+	o.text = "try later";
+	o.text_len = 9;
+	o.delay_ms = 60000;
+	o.refund = true;
+	o.duration_ms = -1;
+	store_outcome_add(&c, &o);
+	ck_assert_ptr_nonnull(c.lens);
+	r = run(&c);
+	ck_assert_int_eq(store_outcome_reply(r, 2, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_lease_answer(out.answers, out.n, 0),
+	    STORE_LEASE_OK);
+	ck_assert_int_eq(store_lease_answer(out.answers, out.n, 1),
+	    STORE_LEASE_OK);
+	freeReplyObject(r);
+	res = h_cmd(C, "GET n:{q}:result:%s", id[0]);
+	ck_assert_int_eq(res->type, REDIS_REPLY_STRING);
+	ck_assert_int_eq(res->len, 3);
+	ck_assert(memcmp(res->str, "a\0b", 3) == 0);
+	freeReplyObject(res);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:active"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:delayed"), 1);
+
+	memset(&ra, 0, sizeof(ra));
+	ra.k_active = "n:{q}:active";
+	ra.k_delayed = "n:{q}:delayed";
+	ra.k_dead = "n:{q}:dead";
+	ra.prefix = "n:{q}:";
+	ra.limit = 10;
+	ra.wake = "";
+	ra.max_attempts = 5;
+	ra.events = "";
+	store_reap(&c, &ra);
+	r = run(&c);
+	ck_assert_int_eq(store_reap_reply(r, &rp, err, sizeof(err)), 0);
+	ck_assert_int_eq(rp.requeued + rp.buried, 0);
+	freeReplyObject(r);
+
+	store_unclaim(&c, "n:{q}:active", "n:{q}:delayed", "n:{q}:", 0, 30000,
+	    "", "", nonces, 1);
+	r = run(&c);
+	ck_assert_int_eq(store_unclaim_reply(r, &given, err, sizeof(err)), 0);
+	ck_assert_int_eq(given, 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS n:{q}:unclaimed:lostnonce"), 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -178,6 +339,7 @@ main(void)
 	tcase_add_test(tc, lock_calls_and_replies);
 	tcase_add_test(tc, error_replies_are_errors);
 	tcase_add_test(tc, source_calls_and_replies);
+	tcase_add_test(tc, queue_calls_and_replies);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

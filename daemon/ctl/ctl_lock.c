@@ -187,8 +187,9 @@ lk_try(struct lk *lk, int64_t *pttl)
 	int				rc;
 
 	store_lock_acquire(&c, lk->key, lk->fence_key, lk->token, lk->ttl_ms);
-	if ((r = ctl_script(lk->ctl, c.script, c.nkeys, c.argc, c.argv,
-	    NULL)) == NULL)
+	r = ctl_script(lk->ctl, c.script, c.nkeys, c.argc, c.argv, c.lens);
+	store_call_free(&c);
+	if (r == NULL)
 		return (-1);
 	rc = store_lock_acquire_reply(r, &a, err, sizeof(err));
 	freeReplyObject(r);
@@ -304,10 +305,11 @@ lk_call(struct lk *lk, struct store_call *c)
 
 	if (lk->ctl->rc == NULL)
 		lk_reconnect(lk);
+	r = lk->ctl->rc == NULL ? NULL : rclient_script(lk->ctl->rc, c->script,
+	    c->nkeys, c->argc, c->argv, c->lens);
+	store_call_free(c);
 	if (lk->ctl->rc == NULL)
 		return (-1);
-	r = rclient_script(lk->ctl->rc, c->script, c->nkeys, c->argc, c->argv,
-	    NULL);
 	if (r == NULL) {
 		log_warnx("redis: script %s: %s", scripts_get(c->script)->name,
 		    lk->ctl->rc->errstr);
