@@ -17,7 +17,7 @@ extern const char script_src_expjob[], script_src_track[],
     script_src_listrecover[];
 extern const char script_src_enqueue_batch[], script_src_unclaim[],
     script_src_outcome[];
-extern const char script_src_schedule[];
+extern const char script_src_schedule[], script_src_listreturn[];
 
 static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE] = { "enqueue", script_src_enqueue, 0, false, false, NULL, 0 },
@@ -40,6 +40,7 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_ENQUEUE_BATCH] = { "enqueue_batch", script_src_enqueue_batch, 0, false, false, NULL, 0 },
 	[SCRIPT_OUTCOME] = { "outcome", script_src_outcome, 0, true, true, NULL, 0 },
 	[SCRIPT_SCHEDULE] = { "schedule", script_src_schedule, 0, false, true, NULL, 0 },
+	[SCRIPT_LISTRETURN] = { "listreturn", script_src_listreturn, 0, true, true, NULL, 0 },
 	[SCRIPT_LOCK_ACQUIRE] = { "lock_acquire", script_src_lock_acquire, 0, false, true, NULL, 0 },
 	[SCRIPT_LOCK_EXTEND] = { "lock_extend", script_src_lock_extend, 0, true, true, NULL, 0 },
 	[SCRIPT_LOCK_RELEASE] = { "lock_release", script_src_lock_release, 0, true, true, NULL, 0 },

@@ -35,6 +35,7 @@ enum script_id {
 	SCRIPT_ENQUEUE_BATCH,	/* deferctl enqueue --batch */
 	SCRIPT_OUTCOME,		/* batched complete / retry / bury */
 	SCRIPT_SCHEDULE,	/* periodic jobs' ticks (schedules.c) */
+	SCRIPT_LISTRETURN,	/* a stopped list source's items back */
 	SCRIPT_COUNT
 };
 

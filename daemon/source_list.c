@@ -43,12 +43,6 @@
 #define LSRC_ALIVE_MS		10000	/* liveness key TTL */
 #define LSRC_BEAT_MS		3000	/* refresh it (and recover others) this often */
 
-/* Move all of KEYS[1] (a processing list) back to the head of KEYS[2]. */
-#define LSRC_RETURN_LUA \
-	"local n = 0 " \
-	"while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do " \
-	"n = n + 1 end return n"
-
 enum lsrc_state {
 	LSRC_IDLE,	/* nothing in flight */
 	LSRC_BLOCKING,	/* BLMOVE sent */
@@ -267,6 +261,8 @@ static void
 lsrc_return_reply(redisReply *reply, void *priv)
 {
 	struct lsrc	*l = priv;
+	int64_t		 moved;
+	char		 err[256];
 
 	if (reply == NULL) {
 		log_warnx("list source %s (removed by reload): Redis went away; "
@@ -274,12 +270,22 @@ lsrc_return_reply(redisReply *reply, void *priv)
 		    "any daemon reading the list recovers them)", l->key, l->k_proc);
 		return;
 	}
-	if (reply->type == REDIS_REPLY_ERROR)
+	if (store_count_reply(reply, &moved, err, sizeof(err)) == -1)
 		log_errorx("list source %s (removed by reload): moving %s back "
-		    "failed: %s", l->key, l->k_proc, reply->str);
-	else if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+		    "failed: %s", l->key, l->k_proc, err);
+	else if (moved > 0)
 		log_info("list source %s (removed by reload): %lld item(s) moved "
-		    "back to the list", l->key, reply->integer);
+		    "back to the list", l->key, (long long)moved);
+}
+
+/* Send listreturn: our processing list back to the head of the list. */
+static int
+lsrc_return(struct lsrc *l)
+{
+	struct store_call	c;
+
+	store_listreturn(&c, l->k_proc, l->key);
+	return (store_send(l->d->cmd, &c, lsrc_return_reply, l));
 }
 
 /*
@@ -298,9 +304,7 @@ lsrc_final_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (heir != NULL && heir != l)
 		lsrc_adopt(heir);
-	else if (rconn_command(l->d->cmd, lsrc_return_reply, l, 5,
-	    (const char *[]){ "EVAL", LSRC_RETURN_LUA, "2", l->k_proc, l->key },
-	    NULL) == -1)
+	else if (lsrc_return(l) == -1)
 		log_warnx("list source %s (removed by reload): Redis is "
 		    "unreachable; items left in %s stay there until this daemon "
 		    "stops (then any daemon reading the list recovers them)",

@@ -8,7 +8,9 @@
  * each daemon/lua/ file. So far: the resource locks (store_lock.c), the
  * scripts of the plain zset, list and expiration sources
  * (store_sources.c), a queue's leases: claim, reap, unclaim, outcome
- * and extend (store_queue.c), and periodic jobs (store_schedule.c).
+ * and extend (store_queue.c), periodic jobs (store_schedule.c), and
+ * what deferctl does to jobs: enqueue, cancel, revive, purge
+ * (store_jobs.c).
  */
 #ifndef DEFERD_STORE_H
 #define DEFERD_STORE_H
@@ -127,6 +129,13 @@ struct store_listrecovered {
 };
 int	store_listrecover_reply(const redisReply *,
 	    struct store_listrecovered *, char *err, size_t errlen);
+
+/*
+ * listreturn: the processing list proc of a stopped list source back to
+ * the head of main; the reply (store_count_reply) counts the items.
+ */
+void	store_listreturn(struct store_call *, const char *proc,
+	    const char *main);
 
 /* touch: EXISTS up to limit due keys of database db in the watch zset. */
 void	store_touch(struct store_call *, const char *watch, const char *db,
@@ -367,5 +376,69 @@ struct store_scheduled {
 };
 int	store_schedule_reply(const redisReply *, enum store_schedule_mode,
 	    struct store_scheduled *, char *err, size_t errlen);
+
+/*
+ * enqueue and enqueue_batch (lua/enqueue.lua, enqueue_batch.lua): create
+ * jobs. One job: store_enqueue. Many that share all but ID and payload:
+ * store_enqueue_batch, then store_enqueue_batch_add per job.
+ */
+struct store_enqueue_args {
+	const char	*k_delayed;
+	const char	*k_job;		/* store_enqueue: the job hash */
+	const char	*id;		/* store_enqueue */
+	const void	*payload;	/* store_enqueue; may hold NULs */
+	size_t		 payload_len;
+	const char	*prefix;	/* store_enqueue_batch: "ns:{Q}:" */
+	const char	*handler;
+	bool		 at;		/* ms is epoch ms, not a delay */
+	int64_t		 ms;
+	int64_t		 max_attempts;	/* 0: the field is left unset */
+	const char	*resource;	/* "" = none */
+	const char	*source;	/* "" = "delayed" */
+	const char	*wake;
+	const char	*events;
+	int64_t		 timeout_ms;	/* 0: none */
+};
+void	store_enqueue(struct store_call *, const struct store_enqueue_args *);
+void	store_enqueue_batch(struct store_call *,
+	    const struct store_enqueue_args *);
+/* id and payload are borrowed until the call is sent. */
+void	store_enqueue_batch_add(struct store_call *, const char *id,
+	    const void *payload, size_t len);
+struct store_enqueued {
+	int64_t	created;	/* jobs created (0 or 1 for one job) */
+	int64_t	due_ms;		/* one job that existed: its due time or -1 */
+};
+int	store_enqueue_reply(const redisReply *, struct store_enqueued *,
+	    char *err, size_t errlen);
+
+/* cancel (lua/cancel.lua): remove a job that has not started. */
+struct store_job_keys {
+	const char	*k_delayed;
+	const char	*k_active;
+	const char	*k_dead;
+	const char	*k_job;
+	const char	*k_result;
+	const char	*prefix;
+	const char	*wake;
+	const char	*events;
+};
+void	store_cancel(struct store_call *, const struct store_job_keys *,
+	    const char *id);
+/* What the job was: "cancelled", "running", "dead", "finished", "unknown". */
+int	store_cancel_reply(const redisReply *, const char **state,
+	    char *err, size_t errlen);
+/* revive (lua/revive.lua): a dead job back to delayed, due now. */
+void	store_revive(struct store_call *, const struct store_job_keys *,
+	    const char *id);
+/* purge (lua/purge.lua): delete dead job id, or up to 1000 when id is NULL. */
+void	store_purge(struct store_call *, const struct store_job_keys *,
+	    const char *id);
+/*
+ * The integer answer of revive (1 revived, 0 not dead, -1 dead without a
+ * hash) or purge (how many deleted).
+ */
+int	store_count_reply(const redisReply *, int64_t *n, char *err,
+	    size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The typed calls of the sources' scripts: zsetmove.lua (plain zsets),
- * listtake.lua and listrecover.lua (lists), touch.lua, expjob.lua and
+ * listtake.lua, listrecover.lua and listreturn.lua (lists), touch.lua, expjob.lua and
  * track.lua (expirations); see store.h.
  */
 #include <stdint.h>
@@ -112,6 +112,12 @@ store_touch_reply(const redisReply *r, struct store_touched *out, char *err,
 	out->touched = v[2];
 	out->removed = v[3];
 	return (0);
+}
+
+void
+store_listreturn(struct store_call *c, const char *proc, const char *main)
+{
+	store_begin(c, SCRIPT_LISTRETURN, 2, (const char *[]){ proc, main });
 }
 
 void

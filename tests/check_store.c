@@ -115,7 +115,10 @@ START_TEST(error_replies_are_errors)
 }
 END_TEST
 
-/* The sources' calls: a due zset member, list items, a recovered owner, a touch. */
+/*
+ * The sources' calls: a due zset member, list items, a recovered owner, a
+ * stopped source's items returned, a touch.
+ */
 START_TEST(source_calls_and_replies)
 {
 	struct store_call		c;
@@ -125,7 +128,7 @@ START_TEST(source_calls_and_replies)
 	struct store_touched		th;
 	redisReply			*r;
 	char				err[256];
-	int64_t				now = h_redis_now_ms(C);
+	int64_t				now = h_redis_now_ms(C), n;
 
 	freeReplyObject(h_cmd(C, "ZADD plainq %lld due-member %lld later",
 	    (long long)(now / 1000 - 1), (long long)(now / 1000 + 3600)));
@@ -158,6 +161,18 @@ START_TEST(source_calls_and_replies)
 	ck_assert_int_eq(rec.moved, 2);
 	ck_assert_int_eq(rec.owners, 1);
 	ck_assert_int_eq(h_cmd_int(C, "LLEN mainl"), 3);
+
+	freeReplyObject(h_cmd(C, "RPUSH ret:proc p1 p2"));
+	store_listreturn(&c, "ret:proc", "mainl");
+	r = run(&c);
+	ck_assert_int_eq(store_count_reply(r, &n, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(n, 2);
+	r = h_cmd(C, "LRANGE mainl 0 1");
+	ck_assert_int_eq(r->elements, 2);
+	ck_assert_str_eq(r->element[0]->str, "p1");	/* in order, at the head */
+	ck_assert_str_eq(r->element[1]->str, "p2");
+	freeReplyObject(r);
 
 	freeReplyObject(h_cmd(C, "ZADD watch %lld 0:gone-key", (long long)now));
 	store_touch(&c, "watch", "0", 100);
@@ -329,6 +344,103 @@ START_TEST(queue_calls_and_replies)
 }
 END_TEST
 
+/*
+ * What deferctl does to jobs: enqueue one (binary payload, a timeout),
+ * enqueue a batch of 300 (the call grows), cancel, purge one that is not
+ * dead, revive and purge dead ones.
+ */
+START_TEST(job_calls_and_replies)
+{
+	struct store_enqueue_args	a;
+	struct store_job_keys		k;
+	struct store_enqueued		e;
+	struct store_call		c;
+	redisReply			*r, *res;
+	const char			*state;
+	char				 ids[300][16], err[256];
+	int64_t				 n;
+
+	memset(&a, 0, sizeof(a));
+	a.k_delayed = "n:{q}:delayed";
+	a.k_job = "n:{q}:job:one";
+	a.id = "one";
+	a.prefix = "n:{q}:";
+	a.handler = "h";
+	a.payload = "p\0q";
+	a.payload_len = 3;
+	a.ms = 60000;
+	a.max_attempts = 7;
+	a.resource = "";
+	a.source = "";
+	a.wake = "";
+	a.events = "";
+	a.timeout_ms = 5000;
+	store_enqueue(&c, &a);
+	r = run(&c);
+	ck_assert_int_eq(store_enqueue_reply(r, &e, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(e.created, 1);
+	ck_assert(e.due_ms > 0);
+	res = h_cmd(C, "HGET n:{q}:job:one payload");
+	ck_assert_int_eq(res->len, 3);
+	ck_assert(memcmp(res->str, "p\0q", 3) == 0);
+	freeReplyObject(res);
+	ck_assert_int_eq(h_cmd_int(C, "HGET n:{q}:job:one timeout_ms"), 5000);
+	ck_assert_int_eq(h_cmd_int(C, "HGET n:{q}:job:one max_attempts"), 7);
+
+	store_enqueue_batch(&c, &a);
+	for (int i = 0; i < 300; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "b%d", i);
+		store_enqueue_batch_add(&c, ids[i], "x", 1);
+	}
+	r = run(&c);
+	ck_assert_int_eq(store_enqueue_reply(r, &e, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(e.created, 300);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:delayed"), 301);
+
+	memset(&k, 0, sizeof(k));
+	k.k_delayed = "n:{q}:delayed";
+	k.k_active = "n:{q}:active";
+	k.k_dead = "n:{q}:dead";
+	k.k_job = "n:{q}:job:one";
+	k.k_result = "n:{q}:result:one";
+	k.prefix = "n:{q}:";
+	k.wake = "";
+	k.events = "";
+	store_cancel(&c, &k, "one");
+	r = run(&c);
+	ck_assert_int_eq(store_cancel_reply(r, &state, err, sizeof(err)), 0);
+	ck_assert_str_eq(state, "cancelled");
+	freeReplyObject(r);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS n:{q}:job:one"), 0);
+
+	store_purge(&c, &k, "b0");		/* not dead: nothing deleted */
+	r = run(&c);
+	ck_assert_int_eq(store_count_reply(r, &n, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS n:{q}:job:b0"), 1);
+
+	freeReplyObject(h_cmd(C, "ZREM n:{q}:delayed b0 b1"));
+	freeReplyObject(h_cmd(C, "ZADD n:{q}:dead 1 b0 2 b1"));
+	k.k_job = "n:{q}:job:b0";
+	store_revive(&c, &k, "b0");
+	r = run(&c);
+	ck_assert_int_eq(store_count_reply(r, &n, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:dead"), 1);
+	store_purge(&c, &k, NULL);
+	r = run(&c);
+	ck_assert_int_eq(store_count_reply(r, &n, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS n:{q}:job:b1"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:dead"), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -340,6 +452,7 @@ main(void)
 	tcase_add_test(tc, error_replies_are_errors);
 	tcase_add_test(tc, source_calls_and_replies);
 	tcase_add_test(tc, queue_calls_and_replies);
+	tcase_add_test(tc, job_calls_and_replies);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "scripts.h"
+#include "store.h"
 
 /* Exit statuses (deferd(8)). */
 #define CTL_OK		0
@@ -85,8 +86,8 @@ void		 ctl_close(struct ctl *);
 const char	*ctl_queue(const struct ctl *);
 const char	*ctl_ns(const struct ctl *);
 redisReply	*ctl_cmd(struct ctl *, const char *fmt, ...);
-redisReply	*ctl_script(struct ctl *, enum script_id, int nkeys, int argc,
-		    const char **argv, const size_t *lens);
+/* Run a typed store call and free it; NULL after reporting an error. */
+redisReply	*ctl_store(struct ctl *, struct store_call *);
 redisReply	*ctl_get_reply(struct ctl *);
 int		 ctl_redis_time(struct ctl *, int64_t *ms);
 int64_t		 ctl_reply_ms(const redisReply *);

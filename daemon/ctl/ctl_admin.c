@@ -19,6 +19,12 @@
 
 #define ADMIN_WINDOW	1000	/* dead jobs handled per round of --all */
 
+/* What retry and purge do to each dead job. */
+enum admin_op {
+	ADMIN_REVIVE,
+	ADMIN_PURGE,
+};
+
 /* The IDs (or --all) given to retry or purge. */
 struct admin_args {
 	bool		  all;
@@ -26,19 +32,19 @@ struct admin_args {
 	size_t		  nids;
 };
 
-/* One prepared revive or purge call. */
-struct admin_call {
-	const char	*argv[6];
-	char		*job;
-	int		 nkeys, argc;	/* argc counts keys and args */
+/* The queue's keys and channels for the job scripts (store_job_keys). */
+struct admin_keys {
+	struct store_job_keys	 k;
+	char			*delayed, *active, *dead, *prefix, *wake;
+	char			*job, *result;	/* of one ID, when asked for */
 };
 
 static int	admin_all_option(void *, int, const char *);
 static int	admin_parse(struct ctl *, const char *, int, char **,
 		    struct admin_args *);
-static void	admin_prepare(struct ctl *, enum script_id, const char *,
-		    char **, struct admin_call *);
-static int	admin_run(struct ctl *, enum script_id, const char **, size_t,
+static void	admin_keys(struct ctl *, const char *, struct admin_keys *);
+static void	admin_keys_free(struct admin_keys *);
+static int	admin_run(struct ctl *, enum admin_op, const char **, size_t,
 		    long long *);
 static int	admin_retry_all(struct ctl *, long long *);
 static int	admin_purge_all(struct ctl *, long long *);
@@ -51,9 +57,11 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	static const struct option	longopts[] = {
 		CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	const char			*ns, *q, *id, *args[7];
-	char				*keys[5];
+	struct admin_keys		 k;
+	struct store_call		 c;
+	const char			*q, *id, *state;
 	redisReply			*r;
+	char				 err[256];
 	int				 status;
 
 	if ((status = ctl_getopt(ctl, argc, argv, longopts, NULL, NULL)) !=
@@ -66,24 +74,15 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 		return (CTL_USAGE);
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
-	ns = ctl_ns(ctl);
 	q = ctl_queue(ctl);
-	keys[0] = keys_queue(ns, q, "delayed");
-	keys[1] = keys_queue(ns, q, "active");
-	keys[2] = keys_queue(ns, q, "dead");
-	keys[3] = keys_job(ns, q, id);
-	keys[4] = keys_result(ns, q, id);
-	for (int i = 0; i < 5; i++)
-		args[i] = keys[i];
-	args[5] = id;
-	args[6] = ctl_events(ctl);
-	r = ctl_script(ctl, SCRIPT_CANCEL, 5, 7, args, NULL);
-	for (int i = 0; i < 5; i++)
-		free(keys[i]);
+	admin_keys(ctl, id, &k);
+	store_cancel(&c, &k.k, id);
+	r = ctl_store(ctl, &c);
+	admin_keys_free(&k);
 	if (r == NULL)
 		return (CTL_FAIL);
-	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
-		log_errorx("script cancel: unexpected reply (type %d)", r->type);
+	if (store_cancel_reply(r, &state, err, sizeof(err)) == -1) {
+		log_errorx("script cancel: %s", err);
 		freeReplyObject(r);
 		return (CTL_FAIL);
 	}
@@ -93,13 +92,13 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 		printf(",\"queue\":");
 		ctl_json_str(q);
 		printf(",\"state\":");
-		ctl_json_bytes(r->str, r->len);
+		ctl_json_str(state);
 		printf("}\n");
 	} else
-		printf("%s\n", r->str);
-	status = strcmp(r->str, "cancelled") == 0 ? CTL_OK : CTL_FAIL;
+		printf("%s\n", state);
+	status = strcmp(state, "cancelled") == 0 ? CTL_OK : CTL_FAIL;
 	if (status != CTL_OK)
-		log_warnx("job %s not cancelled: %s", id, r->str);
+		log_warnx("job %s not cancelled: %s", id, state);
 	freeReplyObject(r);
 	return (status);
 }
@@ -143,32 +142,63 @@ admin_parse(struct ctl *ctl, const char *cmd, int argc, char **argv,
 	return (CTL_OK);
 }
 
-/*
- * Fill c for one revive (KEYS dead, delayed, job; ARGV id, wake, events) or purge
- * (KEYS dead; ARGV prefix, id) of id. k holds the queue's dead, delayed,
- * wake and prefix names. c->job is allocated (free it).
- */
+/* The keys of ctl's queue, and of job id when id is not NULL. */
 static void
-admin_prepare(struct ctl *ctl, enum script_id sid, const char *id, char **k,
-    struct admin_call *c)
+admin_keys(struct ctl *ctl, const char *id, struct admin_keys *a)
 {
-	c->job = NULL;
-	c->argv[0] = k[0];
-	if (sid == SCRIPT_PURGE) {
-		c->argv[1] = k[3];
-		c->argv[2] = id;
-		c->nkeys = 1;
-		c->argc = 3;
-		return;
+	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
+
+	memset(a, 0, sizeof(*a));
+	a->k.k_delayed = a->delayed = keys_queue(ns, q, "delayed");
+	a->k.k_active = a->active = keys_queue(ns, q, "active");
+	a->k.k_dead = a->dead = keys_queue(ns, q, "dead");
+	a->k.prefix = a->prefix = keys_prefix(ns, q);
+	a->k.wake = a->wake = keys_queue(ns, q, "wake");
+	a->k.events = ctl_events(ctl);
+	if (id != NULL) {
+		a->k.k_job = a->job = keys_job(ns, q, id);
+		a->k.k_result = a->result = keys_result(ns, q, id);
 	}
-	c->job = keys_job(ctl_ns(ctl), ctl_queue(ctl), id);
-	c->argv[1] = k[1];
-	c->argv[2] = c->job;
-	c->argv[3] = id;
-	c->argv[4] = k[2];
-	c->argv[5] = ctl_events(ctl);
-	c->nkeys = 3;
-	c->argc = 6;
+}
+
+/* Free what admin_keys allocated. */
+static void
+admin_keys_free(struct admin_keys *a)
+{
+	free(a->delayed);
+	free(a->active);
+	free(a->dead);
+	free(a->prefix);
+	free(a->wake);
+	free(a->job);
+	free(a->result);
+}
+
+/* Build call c of op for id; k must have its job key. */
+static void
+admin_prepare(enum admin_op op, const char *id, struct admin_keys *k,
+    struct store_call *c)
+{
+	if (op == ADMIN_PURGE)
+		store_purge(c, &k->k, id);
+	else
+		store_revive(c, &k->k, id);
+}
+
+/* Report a revive or purge answer n for id; false when it is a failure. */
+static bool
+admin_answer(struct ctl *ctl, const char *id, int64_t n)
+{
+	if (n == 0) {
+		log_errorx("job %s is not dead in queue %s", id, ctl_queue(ctl));
+		return (false);
+	}
+	if (n < 0) {
+		log_errorx("job %s is dead but its hash is missing; purge it "
+		    "instead", id);
+		return (false);
+	}
+	return (true);
 }
 
 /*
@@ -177,54 +207,53 @@ admin_prepare(struct ctl *ctl, enum script_id sid, const char *id, char **k,
  * the result CTL_FAIL. Only an I/O error stops before every reply is read.
  */
 static int
-admin_run(struct ctl *ctl, enum script_id sid, const char **ids, size_t n,
+admin_run(struct ctl *ctl, enum admin_op op, const char **ids, size_t n,
     long long *done)
 {
-	const char		*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
-	const char		*name = scripts_get(sid)->name;
-	char			*k[4] = { keys_queue(ns, q, "dead"),
-				    keys_queue(ns, q, "delayed"),
-				    keys_queue(ns, q, "wake"), keys_prefix(ns, q) };
-	struct admin_call	*calls = xcalloc(n, sizeof(*calls));
+	struct admin_keys	*keys = xcalloc(n, sizeof(*keys));
+	struct store_call	*calls = xcalloc(n, sizeof(*calls));
+	const char		*name;
 	redisReply		*r;
 	bool			 io_ok = true, failed = false;
 	size_t			 i, sent = 0;
+	int64_t			 v;
+	char			 err[256];
 
-	if (n > 0 && rclient_script_load(ctl->rc, sid) != 0) {
+	for (i = 0; i < n; i++) {
+		admin_keys(ctl, ids[i], &keys[i]);
+		admin_prepare(op, ids[i], &keys[i], &calls[i]);
+	}
+	name = n > 0 ? scripts_get(calls[0].script)->name : "";
+	if (n > 0 && rclient_script_load(ctl->rc, calls[0].script) != 0) {
 		log_errorx("redis: SCRIPT LOAD %s: %s", name, ctl->rc->errstr);
 		io_ok = false;
 	}
-	for (; sent < n && io_ok; sent++) {
-		admin_prepare(ctl, sid, ids[sent], k, &calls[sent]);
-		io_ok = rclient_script_append(ctl->rc, sid, calls[sent].nkeys,
-		    calls[sent].argc, calls[sent].argv, NULL) == 0;
-	}
+	for (; sent < n && io_ok; sent++)
+		io_ok = rclient_script_append(ctl->rc, calls[sent].script,
+		    calls[sent].nkeys, calls[sent].argc, calls[sent].argv,
+		    calls[sent].lens) == 0;
 	for (i = 0; i < sent && io_ok; i++) {
-		r = rclient_script_reply(ctl->rc, sid, calls[i].nkeys,
-		    calls[i].argc, calls[i].argv, NULL);
+		r = rclient_script_reply(ctl->rc, calls[i].script,
+		    calls[i].nkeys, calls[i].argc, calls[i].argv,
+		    calls[i].lens);
 		if ((io_ok = r != NULL) == false)
 			log_errorx("redis: script %s: %s", name, ctl->rc->errstr);
-		else if (r->type != REDIS_REPLY_INTEGER) {
-			log_errorx("redis: script %s: %s", name,
-			    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		else if (store_count_reply(r, &v, err, sizeof(err)) == -1) {
+			log_errorx("redis: script %s: %s", name, err);
 			failed = true;
-		} else if (r->integer == 0) {
-			log_errorx("job %s is not dead in queue %s", ids[i], q);
+		} else if (!admin_answer(ctl, ids[i], v))
 			failed = true;
-		} else if (r->integer < 0) {
-			log_errorx("job %s is dead but its hash is missing; purge "
-			    "it instead", ids[i]);
-			failed = true;
-		} else
-			*done += r->integer;
+		else
+			*done += v;
 		if (r != NULL)
 			freeReplyObject(r);
 	}
-	for (i = 0; i < n; i++)
-		free(calls[i].job);
+	for (i = 0; i < n; i++) {
+		store_call_free(&calls[i]);
+		admin_keys_free(&keys[i]);
+	}
 	free(calls);
-	for (i = 0; i < 4; i++)
-		free(k[i]);
+	free(keys);
 	return (io_ok && !failed ? CTL_OK : CTL_FAIL);
 }
 
@@ -254,7 +283,7 @@ admin_retry_all(struct ctl *ctl, long long *done)
 		for (size_t i = 0; i < r->elements; i++)
 			ids[i] = r->element[i]->str;
 		before = *done;
-		status = admin_run(ctl, SCRIPT_REVIVE, ids, r->elements, done);
+		status = admin_run(ctl, ADMIN_REVIVE, ids, r->elements, done);
 		free(ids);
 		freeReplyObject(r);
 		if (*done == before)	/* raced with another client: stop */
@@ -268,30 +297,30 @@ admin_retry_all(struct ctl *ctl, long long *done)
 static int
 admin_purge_all(struct ctl *ctl, long long *done)
 {
-	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
-	char		*dead = keys_queue(ns, q, "dead"), *prefix = keys_prefix(ns, q);
-	const char	*argv[3] = { dead, prefix, "" };
-	redisReply	*r;
-	int		 status = CTL_OK;
+	struct admin_keys	 k;
+	struct store_call	 c;
+	redisReply		*r;
+	int64_t			 n = 0;
+	int			 status = CTL_OK;
+	char			 err[256];
 
+	admin_keys(ctl, NULL, &k);
 	for (;;) {
-		if ((r = ctl_script(ctl, SCRIPT_PURGE, 1, 3, argv, NULL)) == NULL) {
+		store_purge(&c, &k.k, NULL);
+		if ((r = ctl_store(ctl, &c)) == NULL) {
 			status = CTL_FAIL;
 			break;
 		}
-		if (r->type != REDIS_REPLY_INTEGER) {
-			log_errorx("script purge: unexpected reply (type %d)", r->type);
+		if (store_count_reply(r, &n, err, sizeof(err)) == -1) {
+			log_errorx("script purge: %s", err);
 			status = CTL_FAIL;
 		} else
-			*done += r->integer;
-		if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
-			freeReplyObject(r);
-			break;
-		}
+			*done += n;
 		freeReplyObject(r);
+		if (status != CTL_OK || n <= 0)
+			break;
 	}
-	free(dead);
-	free(prefix);
+	admin_keys_free(&k);
 	return (status);
 }
 
@@ -322,7 +351,7 @@ ctl_cmd_retry(struct ctl *ctl, int argc, char **argv)
 	if (a.all)
 		status = admin_retry_all(ctl, &n);
 	else
-		status = admin_run(ctl, SCRIPT_REVIVE, a.ids, a.nids, &n);
+		status = admin_run(ctl, ADMIN_REVIVE, a.ids, a.nids, &n);
 	admin_print(ctl, "retried", n);
 	return (status);
 }
@@ -342,7 +371,7 @@ ctl_cmd_purge(struct ctl *ctl, int argc, char **argv)
 	if (a.all)
 		status = admin_purge_all(ctl, &n);
 	else
-		status = admin_run(ctl, SCRIPT_PURGE, a.ids, a.nids, &n);
+		status = admin_run(ctl, ADMIN_PURGE, a.ids, a.nids, &n);
 	admin_print(ctl, "purged", n);
 	return (status);
 }

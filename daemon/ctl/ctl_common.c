@@ -204,16 +204,17 @@ ctl_cmd(struct ctl *ctl, const char *fmt, ...)
 	return (ctl_checked(ctl, r, what));
 }
 
-/* Run an embedded script (see rclient_script); NULL after reporting an error. */
+/* Run a typed store call (rclient_script) and free it; NULL after reporting. */
 redisReply *
-ctl_script(struct ctl *ctl, enum script_id id, int nkeys, int argc,
-    const char **argv, const size_t *lens)
+ctl_store(struct ctl *ctl, struct store_call *c)
 {
 	redisReply	*r;
 	char		 what[64];
 
-	r = rclient_script(ctl->rc, id, nkeys, argc, argv, lens);
-	snprintf(what, sizeof(what), "script %s", scripts_get(id)->name);
+	r = rclient_script(ctl->rc, c->script, c->nkeys, c->argc, c->argv,
+	    c->lens);
+	snprintf(what, sizeof(what), "script %s", scripts_get(c->script)->name);
+	store_call_free(c);
 	return (ctl_checked(ctl, r, what));
 }
 

@@ -3,8 +3,8 @@
  * deferctl enqueue: one job from the command line (payload as an argument or
  * the whole of stdin), or --batch: one job per stdin line, up to
  * ENQ_BATCH_JOBS lines per enqueue_batch script call, the calls pipelined in
- * windows. The scripts (daemon/lua) do the work and the timing; this file
- * only builds their KEYS and ARGV.
+ * windows. The scripts (daemon/lua) do the work and the timing; the typed
+ * store (store_jobs.c) builds their calls and reads their replies.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +24,6 @@
 #include "xmalloc.h"
 
 #define ENQ_SOURCE	""		/* the script's default: "delayed" */
-#define ENQ_MAX_ARGS	14		/* 2 keys, 10 args, 1 extra pair */
 
 /*
  * --batch. One enqueue script call costs Redis about 30us whatever it does
@@ -37,8 +36,6 @@
 #define ENQ_BATCH_BYTES		(256 * 1024)
 #define ENQ_WINDOW_CALLS	8
 #define ENQ_WINDOW_LINES	(ENQ_BATCH_JOBS * ENQ_WINDOW_CALLS)
-#define ENQ_BATCH_HEAD		13	/* 1 key, 10 args, 1 extra pair */
-#define ENQ_BATCH_ARGS		(ENQ_BATCH_HEAD + 2 * ENQ_BATCH_JOBS)
 
 /* What the command line asked for. */
 #define ENQ_DELAY_MAX	(3650LL * 86400 * 1000)	/* --in: ten years */
@@ -53,20 +50,11 @@ struct enq_opts {
 	int64_t		 timeout_ms;	/* -1: not given */
 };
 
-/* The strings shared by every call of one run. */
+/* What every call of one run shares: its keys and the job's settings. */
 struct enq_ctx {
-	struct enq_opts	*o;
-	char		*delayed, *wake, *prefix, *events;
-	char		 ms[24], max_attempts[24], timeout[24];
-};
-
-/* One prepared script call. */
-struct enq_call {
-	char		 id[208];	/* up to 200 bytes (docs/keys.md) */
-	char		*key;
-	const char	*argv[ENQ_MAX_ARGS];
-	size_t		 lens[ENQ_MAX_ARGS];
-	int		 argc;		/* keys and args */
+	struct enq_opts			*o;
+	char				*delayed, *wake, *prefix, *events;
+	struct store_enqueue_args	 a;
 };
 
 /* --batch: one stdin line and its job ID; the getline buffer is reused. */
@@ -78,10 +66,8 @@ struct enq_line {
 
 /* --batch: one enqueue_batch call, kept until its reply is read. */
 struct enq_bcall {
-	const char	*argv[ENQ_BATCH_ARGS];
-	size_t		 lens[ENQ_BATCH_ARGS];
-	int		 argc;
-	int		 njobs;
+	struct store_call	c;
+	int			njobs;
 };
 
 /* --batch: the lines and calls of one pipelined window. */
@@ -96,14 +82,11 @@ static int	enq_option(void *, int, const char *);
 static int	enq_check(struct enq_opts *, int, char **);
 static void	enq_ctx_init(struct enq_ctx *, struct ctl *, struct enq_opts *);
 static void	enq_ctx_free(struct enq_ctx *);
-static void	enq_prepare(struct enq_ctx *, struct ctl *, struct enq_call *,
-		    const char *, size_t);
-static int	enq_result(redisReply *, int *, int64_t *);
 static int	enq_one(struct ctl *, struct enq_ctx *);
 static char	*enq_read_stdin(size_t *);
 static int	enq_batch(struct ctl *, struct enq_ctx *);
-static int	enq_batch_head(struct enq_ctx *, struct enq_bcall *);
 static size_t	enq_fill(struct enq_ctx *, struct enq_window *);
+static int	enq_load(struct ctl *, const struct store_call *);
 static int	enq_send(struct ctl *, struct enq_window *);
 static int	enq_collect(struct ctl *, struct enq_window *, long long *,
 		    int *);
@@ -261,10 +244,12 @@ enq_check(struct enq_opts *o, int argc, char **argv)
 	return (CTL_OK);
 }
 
-/* Build the strings every call of this run shares. */
+/* Build what every call of this run shares. */
 static void
 enq_ctx_init(struct enq_ctx *x, struct ctl *ctl, struct enq_opts *o)
 {
+	struct store_enqueue_args	*a = &x->a;
+
 	memset(x, 0, sizeof(*x));
 	x->o = o;
 	x->delayed = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "delayed");
@@ -272,13 +257,17 @@ enq_ctx_init(struct enq_ctx *x, struct ctl *ctl, struct enq_opts *o)
 	x->prefix = keys_prefix(ctl_ns(ctl), ctl_queue(ctl));
 	x->events = ctl->cfg != NULL && ctl->cfg->events ?
 	    keys_events(ctl_ns(ctl)) : xstrdup("");
-	snprintf(x->ms, sizeof(x->ms), "%" PRId64, o->ms);
-	if (o->max_attempts > 0)
-		snprintf(x->max_attempts, sizeof(x->max_attempts), "%lld",
-		    o->max_attempts);
-	if (o->timeout_ms > 0)
-		snprintf(x->timeout, sizeof(x->timeout), "%" PRId64,
-		    o->timeout_ms);
+	a->k_delayed = x->delayed;
+	a->prefix = x->prefix;
+	a->handler = o->handler;
+	a->at = strcmp(o->mode, "at") == 0;
+	a->ms = o->ms;
+	a->max_attempts = o->max_attempts;
+	a->resource = o->resource != NULL ? o->resource : "";
+	a->source = ENQ_SOURCE;
+	a->wake = x->wake;
+	a->events = x->events;
+	a->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 0;
 }
 
 /* Free what enq_ctx_init built. */
@@ -291,70 +280,19 @@ enq_ctx_free(struct enq_ctx *x)
 	free(x->events);
 }
 
-/*
- * Fill c's KEYS and ARGV for the job c->id with the given payload (the
- * enqueue contract: KEYS job, delayed; ARGV id, handler, payload, mode, ms,
- * max_attempts, resource, source, wake channel, events channel, extra
- * pairs). c->key is replaced; the payload must outlive the call.
- */
-static void
-enq_prepare(struct enq_ctx *x, struct ctl *ctl, struct enq_call *c,
-    const char *payload, size_t len)
-{
-	const struct enq_opts	*o = x->o;
-	int			 n = 0;
-
-	free(c->key);
-	c->key = keys_job(ctl_ns(ctl), ctl_queue(ctl), c->id);
-	c->argv[n++] = c->key;
-	c->argv[n++] = x->delayed;
-	c->argv[n++] = c->id;
-	c->argv[n++] = o->handler;
-	c->argv[n] = payload;
-	c->lens[n++] = len;
-	c->argv[n++] = o->mode;
-	c->argv[n++] = x->ms;
-	c->argv[n++] = x->max_attempts;
-	c->argv[n++] = o->resource != NULL ? o->resource : "";
-	c->argv[n++] = ENQ_SOURCE;
-	c->argv[n++] = x->wake;
-	c->argv[n++] = x->events;
-	if (o->timeout_ms > 0) {
-		c->argv[n++] = "timeout_ms";
-		c->argv[n++] = x->timeout;
-	}
-	for (int i = 0; i < n; i++)
-		if (c->argv[i] != payload)
-			c->lens[i] = strlen(c->argv[i]);
-	c->argc = n;
-}
-
-/* Decode the enqueue reply {created, due_ms}; -1 after reporting a bad one. */
-static int
-enq_result(redisReply *r, int *created, int64_t *due)
-{
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER) {
-		log_errorx("script enqueue: unexpected reply (type %d)", r->type);
-		return (-1);
-	}
-	*created = r->element[0]->integer == 1;
-	*due = ctl_reply_ms(r->element[1]);
-	return (0);
-}
-
 /* Enqueue one job; print its ID (or JSON). */
 static int
 enq_one(struct ctl *ctl, struct enq_ctx *x)
 {
-	struct enq_call	 c;
-	redisReply	*r;
-	char		*payload = NULL, when[40];
-	size_t		 len = 0;
-	int		 created, status = CTL_FAIL;
-	int64_t		 due;
+	struct store_enqueue_args	 a = x->a;
+	struct store_enqueued		 e;
+	struct store_call		 c;
+	redisReply			*r;
+	char				*payload = NULL, *key, id[208];
+	char				 when[40], err[256];
+	size_t				 len = 0;
+	int				 status = CTL_FAIL;
 
-	memset(&c, 0, sizeof(c));
 	if (x->o->payload != NULL && strcmp(x->o->payload, "-") == 0) {
 		if ((payload = enq_read_stdin(&len)) == NULL)
 			return (CTL_FAIL);
@@ -369,32 +307,39 @@ enq_one(struct ctl *ctl, struct enq_ctx *x)
 		return (CTL_FAIL);
 	}
 	if (x->o->id != NULL)
-		snprintf(c.id, sizeof(c.id), "%s", x->o->id);
+		snprintf(id, sizeof(id), "%s", x->o->id);
 	else
-		util_new_job_id(c.id, sizeof(c.id));
-	enq_prepare(x, ctl, &c, payload != NULL ? payload : "", len);
-	r = ctl_script(ctl, SCRIPT_ENQUEUE, 2, c.argc, c.argv, c.lens);
-	if (r != NULL && enq_result(r, &created, &due) == 0) {
+		util_new_job_id(id, sizeof(id));
+	a.k_job = key = keys_job(ctl_ns(ctl), ctl_queue(ctl), id);
+	a.id = id;
+	a.payload = payload != NULL ? payload : "";
+	a.payload_len = len;
+	store_enqueue(&c, &a);
+	r = ctl_store(ctl, &c);
+	if (r != NULL && store_enqueue_reply(r, &e, err, sizeof(err)) == -1)
+		log_errorx("script enqueue: %s", err);
+	else if (r != NULL) {
 		status = CTL_OK;
-		if (!created)
-			log_warnx("job %s already exists; not enqueued again", c.id);
+		if (e.created == 0)
+			log_warnx("job %s already exists; not enqueued again", id);
 		if (ctl->json) {
 			printf("{\"id\":");
-			ctl_json_str(c.id);
+			ctl_json_str(id);
 			printf(",\"queue\":");
 			ctl_json_str(ctl_queue(ctl));
-			printf(",\"created\":%s", created ? "true" : "false");
-			if (due >= 0)
+			printf(",\"created\":%s", e.created ? "true" : "false");
+			if (e.due_ms >= 0)
 				printf(",\"due_ms\":%" PRId64 ",\"due\":\"%s\"}\n",
-				    due, util_iso_ms(due, when, sizeof(when)));
+				    e.due_ms, util_iso_ms(e.due_ms, when,
+				    sizeof(when)));
 			else
 				printf(",\"due_ms\":null,\"due\":null}\n");
 		} else
-			printf("%s\n", c.id);
+			printf("%s\n", id);
 	}
 	if (r != NULL)
 		freeReplyObject(r);
-	free(c.key);
+	free(key);
 	free(payload);
 	return (status);
 }
@@ -434,16 +379,16 @@ enq_batch(struct ctl *ctl, struct enq_ctx *x)
 	long long		 created = 0;
 	size_t			 n;
 	int			 status = CTL_OK, io = 0;
+	bool			 loaded = false;
 
-	if (rclient_script_load(ctl->rc, SCRIPT_ENQUEUE_BATCH) != 0) {
-		log_errorx("redis: SCRIPT LOAD enqueue_batch: %s",
-		    ctl->rc->err != 0 ? ctl->rc->errstr : "unexpected reply");
-		io = -1;
-	}
 	for (int w = 0; io == 0; w ^= 1) {
 		cur = &win[w];
 		n = enq_fill(x, cur);
-		if (n > 0)
+		if (n > 0 && !loaded) {
+			io = enq_load(ctl, &cur->calls[0].c);
+			loaded = true;
+		}
+		if (n > 0 && io == 0)
 			io = enq_send(ctl, cur);
 		if (io == 0 && pending != NULL &&
 		    enq_collect(ctl, pending, &created, &io) != CTL_OK)
@@ -462,44 +407,14 @@ enq_batch(struct ctl *ctl, struct enq_ctx *x)
 		printf(",\"enqueued\":%lld}\n", created);
 	} else
 		printf("%lld\n", created);
-	for (int w = 0; w < 2; w++)
+	for (int w = 0; w < 2; w++) {
 		for (n = 0; n < ENQ_WINDOW_LINES; n++)
 			free(win[w].lines[n].buf);
+		for (n = 0; n < ENQ_WINDOW_CALLS; n++)
+			store_call_free(&win[w].calls[n].c);
+	}
 	free(win);
 	return (status);
-}
-
-/*
- * The enqueue_batch arguments every call of this run shares (KEYS delayed;
- * ARGV prefix, handler, mode, ms, max_attempts, resource, source, wake
- * channel, events channel, number of extra pairs, the pairs); returns how
- * many.
- */
-static int
-enq_batch_head(struct enq_ctx *x, struct enq_bcall *c)
-{
-	const struct enq_opts	*o = x->o;
-	int			 n = 0;
-
-	c->argv[n++] = x->delayed;
-	c->argv[n++] = x->prefix;
-	c->argv[n++] = o->handler;
-	c->argv[n++] = o->mode;
-	c->argv[n++] = x->ms;
-	c->argv[n++] = x->max_attempts;
-	c->argv[n++] = o->resource != NULL ? o->resource : "";
-	c->argv[n++] = ENQ_SOURCE;
-	c->argv[n++] = x->wake;
-	c->argv[n++] = x->events;
-	if (o->timeout_ms > 0) {
-		c->argv[n++] = "1";
-		c->argv[n++] = "timeout_ms";
-		c->argv[n++] = x->timeout;
-	} else
-		c->argv[n++] = "0";
-	for (int i = 0; i < n; i++)
-		c->lens[i] = strlen(c->argv[i]);
-	return (n);
 }
 
 /*
@@ -529,19 +444,28 @@ enq_fill(struct enq_ctx *x, struct enq_window *w)
 			got--;
 		if (full) {
 			c = &w->calls[w->ncalls++];
-			c->argc = enq_batch_head(x, c);
+			store_call_free(&c->c);		/* the window's last use */
+			store_enqueue_batch(&c->c, &x->a);
 			c->njobs = 0;
 			bytes = 0;
 		}
 		util_new_job_id(l->id, sizeof(l->id));
-		c->argv[c->argc] = l->id;
-		c->lens[c->argc++] = strlen(l->id);
-		c->argv[c->argc] = l->buf;
-		c->lens[c->argc++] = (size_t)got;
+		store_enqueue_batch_add(&c->c, l->id, l->buf, (size_t)got);
 		c->njobs++;
 		bytes += (size_t)got;
 	}
 	return (n);
+}
+
+/* SCRIPT LOAD the script of c (for the pipeline); 0, or -1 after reporting. */
+static int
+enq_load(struct ctl *ctl, const struct store_call *c)
+{
+	if (rclient_script_load(ctl->rc, c->script) == 0)
+		return (0);
+	log_errorx("redis: SCRIPT LOAD %s: %s", scripts_get(c->script)->name,
+	    ctl->rc->err != 0 ? ctl->rc->errstr : "unexpected reply");
+	return (-1);
 }
 
 /* Queue the calls of w; 0, or -1 after reporting an I/O error. */
@@ -551,8 +475,8 @@ enq_send(struct ctl *ctl, struct enq_window *w)
 	for (size_t i = 0; i < w->ncalls; i++) {
 		struct enq_bcall *c = &w->calls[i];
 
-		if (rclient_script_append(ctl->rc, SCRIPT_ENQUEUE_BATCH, 1,
-		    c->argc, c->argv, c->lens) != 0) {
+		if (rclient_script_append(ctl->rc, c->c.script, c->c.nkeys,
+		    c->c.argc, c->c.argv, c->c.lens) != 0) {
 			log_errorx("redis: %s", ctl->rc->errstr);
 			return (-1);
 		}
@@ -570,14 +494,16 @@ static int
 enq_collect(struct ctl *ctl, struct enq_window *w, long long *created,
     int *io)
 {
-	redisReply	*r;
-	int		 status = CTL_OK;
+	struct store_enqueued	 e;
+	redisReply		*r;
+	char			 err[256];
+	int			 status = CTL_OK;
 
 	for (size_t i = 0; i < w->ncalls; i++) {
 		struct enq_bcall *c = &w->calls[i];
 
-		r = rclient_script_reply(ctl->rc, SCRIPT_ENQUEUE_BATCH, 1,
-		    c->argc, c->argv, c->lens);
+		r = rclient_script_reply(ctl->rc, c->c.script, c->c.nkeys,
+		    c->c.argc, c->c.argv, c->c.lens);
 		if (r == NULL) {
 			log_errorx("redis: %s", ctl->rc->errstr);
 			*io = -1;
@@ -587,12 +513,10 @@ enq_collect(struct ctl *ctl, struct enq_window *w, long long *created,
 			log_errorx("redis: script enqueue_batch: %s (%d jobs "
 			    "not enqueued)", r->str, c->njobs);
 			status = CTL_FAIL;
-		} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-		    r->element[0]->type == REDIS_REPLY_INTEGER)
-			*created += r->element[0]->integer;
+		} else if (store_enqueue_reply(r, &e, err, sizeof(err)) == 0)
+			*created += e.created;
 		else {
-			log_errorx("script enqueue_batch: unexpected reply "
-			    "(type %d)", r->type);
+			log_errorx("script enqueue_batch: %s", err);
 			status = CTL_FAIL;
 		}
 		freeReplyObject(r);

@@ -187,9 +187,7 @@ lk_try(struct lk *lk, int64_t *pttl)
 	int				rc;
 
 	store_lock_acquire(&c, lk->key, lk->fence_key, lk->token, lk->ttl_ms);
-	r = ctl_script(lk->ctl, c.script, c.nkeys, c.argc, c.argv, c.lens);
-	store_call_free(&c);
-	if (r == NULL)
+	if ((r = ctl_store(lk->ctl, &c)) == NULL)
 		return (-1);
 	rc = store_lock_acquire_reply(r, &a, err, sizeof(err));
 	freeReplyObject(r);
