@@ -8,6 +8,8 @@
  * hiredis callbacks (a deferred "drop" event), never from the connect
  * callback (a use-after-free in 0.14).
  */
+#include <sys/queue.h>
+
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -45,9 +47,16 @@ struct rsub {
 	void			*priv;
 };
 
-/* One command in flight; script calls keep their arguments for an EVAL retry. */
+/*
+ * One command in flight; script calls keep their arguments for an EVAL
+ * retry. Sent commands are listed in the order sent (seq), until their
+ * callback has run: rconn_fence waits for the older ones.
+ */
 struct rcmd {
 	struct rconn	*rc;
+	TAILQ_ENTRY(rcmd) entry;
+	uint64_t	 seq;
+	bool		 listed;
 	rconn_reply_cb	 cb;
 	void		*priv;
 	int		 script;	/* enum script_id, or -1 */
@@ -60,6 +69,13 @@ struct rcmd {
 
 struct robserver {
 	rconn_event_cb	 cb;
+	void		*arg;
+};
+
+/* A fence: cb(arg) once no command older than seq is in flight. */
+struct rfence {
+	uint64_t	 seq;
+	void		(*cb)(void *);
 	void		*arg;
 };
 
@@ -104,9 +120,16 @@ struct rconn {
 	size_t			 nsubs;
 	struct robserver	*observers;
 	size_t			 nobservers;
+
+	TAILQ_HEAD(, rcmd)	 live;		/* sent, callback not yet run */
+	uint64_t		 next_seq;
+	struct rfence		*fences;
+	size_t			 nfences;
+	struct event		*fence_ev;	/* check the fences (zero delay) */
 };
 
 static void	rconn_connect(struct rconn *);
+static void	rconn_fence_cb(evutil_socket_t, short, void *);
 static void	rconn_schedule_retry(struct rconn *);
 static void	rconn_failed(struct rconn *, const char *why);
 static void	rconn_drop(struct rconn *, const char *why);
@@ -236,9 +259,11 @@ rconn_new(struct event_base *base, const struct redis_target *t,
 	rc->deadline_timer = evtimer_new(base, rconn_deadline_cb, rc);
 	rc->handshake_ev = evtimer_new(base, rconn_handshake_cb, rc);
 	rc->drop_ev = evtimer_new(base, rconn_drop_cb, rc);
+	rc->fence_ev = evtimer_new(base, rconn_fence_cb, rc);
+	TAILQ_INIT(&rc->live);
 	if (rc->retry_timer == NULL || rc->connect_timer == NULL ||
 	    rc->deadline_timer == NULL || rc->handshake_ev == NULL ||
-	    rc->drop_ev == NULL)
+	    rc->drop_ev == NULL || rc->fence_ev == NULL)
 		fatalx("redis %s: cannot create timers", rc->name);
 	rconn_report_state(rc, false);
 	return (rc);
@@ -408,10 +433,28 @@ rconn_connect(struct rconn *rc)
 	timer_after(rc->connect_timer, rc->opts.connect_timeout_ms);
 }
 
+/* List a command that was sent: it is in flight until rcmd_free. */
+static void
+rcmd_listed(struct rcmd *cmd)
+{
+	struct rconn	*rc = cmd->rc;
+
+	cmd->seq = rc->next_seq++;
+	cmd->listed = true;
+	TAILQ_INSERT_TAIL(&rc->live, cmd, entry);
+}
+
 /* Free a command record and its argument copies. */
 static void
 rcmd_free(struct rcmd *cmd)
 {
+	struct rconn	*rc = cmd->rc;
+
+	if (cmd->listed) {
+		TAILQ_REMOVE(&rc->live, cmd, entry);
+		if (rc->nfences > 0 && !rc->freeing)
+			timer_after(rc->fence_ev, 0);
+	}
 	for (int i = 0; i < cmd->argc; i++)
 		free(cmd->argv[i]);
 	free(cmd->argv);
@@ -481,6 +524,7 @@ rconn_command(struct rconn *rc, rconn_reply_cb cb, void *priv, int argc,
 		free(cmd);
 		return (-1);
 	}
+	rcmd_listed(cmd);
 	return (0);
 }
 
@@ -541,7 +585,43 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 		rcmd_free(cmd);
 		return (-1);
 	}
+	rcmd_listed(cmd);
 	return (0);
+}
+
+/* Zero-delay event: run the fences that no older command holds back. */
+static void
+rconn_fence_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn	*rc = arg;
+	struct rcmd	*oldest = TAILQ_FIRST(&rc->live);
+	struct rfence	 f;
+	size_t		 i = 0;
+
+	(void)fd;
+	(void)what;
+	while (i < rc->nfences) {
+		f = rc->fences[i];
+		if (oldest != NULL && oldest->seq < f.seq) {
+			i++;
+			continue;
+		}
+		rc->fences[i] = rc->fences[--rc->nfences];
+		f.cb(f.arg);	/* may add fences: they are checked too */
+		oldest = TAILQ_FIRST(&rc->live);
+	}
+}
+
+void
+rconn_fence(struct rconn *rc, void (*cb)(void *), void *arg)
+{
+	rc->fences = xreallocarray(rc->fences, rc->nfences + 1,
+	    sizeof(*rc->fences));
+	rc->fences[rc->nfences].seq = rc->next_seq;
+	rc->fences[rc->nfences].cb = cb;
+	rc->fences[rc->nfences].arg = arg;
+	rc->nfences++;
+	timer_after(rc->fence_ev, 0);
 }
 
 /* One step of the handshake; which step is told by the privdata tag. */
@@ -891,6 +971,8 @@ rconn_free(struct rconn *rc)
 	event_free(rc->deadline_timer);
 	event_free(rc->handshake_ev);
 	event_free(rc->drop_ev);
+	event_free(rc->fence_ev);
+	free(rc->fences);		/* never run: their owners are going too */
 	for (size_t i = 0; i < rc->nsubs; i++) {
 		free(rc->subs[i]->channel);
 		free(rc->subs[i]);

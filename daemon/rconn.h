@@ -88,6 +88,14 @@ void		 rconn_subscribe(struct rconn *, const char *channel, bool pattern,
  * rconn_free.
  */
 void		 rconn_observe(struct rconn *, rconn_event_cb cb, void *arg);
+/*
+ * Call cb(arg) from the loop once every command sent on rc before this
+ * call has had its callback run (replied, or failed with a lost
+ * connection); a script re-sent after NOSCRIPT still counts as sent
+ * before. Lets an owner free what those callbacks point to. Not called
+ * when rc is freed first.
+ */
+void		 rconn_fence(struct rconn *, void (*cb)(void *), void *arg);
 /* Drop the connection (logged with why) and reconnect, e.g. when a liveness
  * check failed. A no-op while not connected. */
 void		 rconn_reset(struct rconn *, const char *why);

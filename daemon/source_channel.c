@@ -144,6 +144,12 @@ csrc_message_cb(const char *channel, const char *payload, size_t len,
 	runner_start(d->runner, &spec, csrc_done, run);
 }
 
+bool
+csrc_idle(const struct csrc *c)
+{
+	return (LIST_EMPTY(&c->runs_live));
+}
+
 struct csrc *
 csrc_new(struct deferd *d, struct subs *s, const struct source *src)
 {

@@ -313,6 +313,12 @@ lsrc_final_cb(evutil_socket_t fd, short what, void *arg)
 	l->rc = NULL;
 }
 
+bool
+lsrc_stopped(const struct lsrc *l)
+{
+	return (l->closing && l->rc == NULL);
+}
+
 void
 lsrc_stop(struct lsrc *l)
 {

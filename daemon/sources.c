@@ -10,9 +10,12 @@
  * stable struct, and always route to the running set (s->cur); the
  * pub/sub subscriptions go through one router (subs.c) from which a
  * stopped set removes its callbacks.
- * A stopped set is kept (s->retired) until exit, like retired configs: its
- * instances still receive the replies of commands they sent (each ignores
- * them once stopped) and channel runs still going finish into it.
+ * A stopped set is kept (s->retired) while anything may still call into
+ * it: its list sources hand their processing lists over (lsrc_stopped),
+ * its channel runs finish (csrc_idle), and then the replies of every
+ * command its instances sent on the command connection arrive (each
+ * ignores them once stopped; rconn_fence says when the last has). Then
+ * it is freed, with its reference to its config.
  */
 #include <event2/event.h>
 
@@ -27,8 +30,11 @@
 #include "timer.h"
 #include "xmalloc.h"
 
+#define RETIRED_CHECK_MS	500	/* a retired set not yet quiet: look again */
+
 /* The instances of one generation of the config. */
 struct srcset {
+	struct sources	 *owner;
 	struct config	 *cfg;		/* built from it: a reference (rules point into it) */
 	struct expire	 *exp;
 	struct zsrc	**zsets;
@@ -37,6 +43,7 @@ struct srcset {
 	size_t		  nlists;
 	struct csrc	**chans;
 	size_t		  nchans;
+	bool		  fencing;	/* retired, quiet, waiting for replies */
 };
 
 struct sources {
@@ -44,6 +51,7 @@ struct sources {
 	struct srcset	 *cur;
 	struct srcset	**retired;
 	size_t		  nretired;
+	struct event	 *retired_ev;	/* check the retired sets */
 	struct subs	 *subs;		/* the running set's subscriptions */
 	sources_ready_cb  ready_cb;	/* the expiration check passed */
 	void		 *ready_arg;
@@ -114,6 +122,7 @@ srcset_new(struct sources *s, bool startup)
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
 
+	set->owner = s;
 	set->cfg = config_ref(d->cfg);
 
 	set->exp = expire_new(d, s->subs, startup, sources_expire_ready, s);
@@ -191,6 +200,67 @@ srcset_free(struct srcset *set)
 	free(set);
 }
 
+/* Whether nothing of a stopped set runs but replies in flight. */
+static bool
+srcset_quiet(const struct srcset *set)
+{
+	for (size_t i = 0; i < set->nlists; i++)
+		if (!lsrc_stopped(set->lists[i]))
+			return (false);
+	for (size_t i = 0; i < set->nchans; i++)
+		if (!csrc_idle(set->chans[i]))
+			return (false);
+	return (true);
+}
+
+/* Take set off the retired list. */
+static void
+sources_unretire(struct sources *s, struct srcset *set)
+{
+	for (size_t i = 0; i < s->nretired; i++)
+		if (s->retired[i] == set) {
+			s->retired[i] = s->retired[--s->nretired];
+			return;
+		}
+}
+
+/* A fence passed: no reply can reach a retired set any more; free it. */
+static void
+sources_retired_fenced(void *arg)
+{
+	struct srcset	*set = arg;
+	struct sources	*s = set->owner;
+
+	sources_unretire(s, set);
+	srcset_free(set);
+	log_info("reload: the sources of an earlier configuration are freed");
+}
+
+/* Timer: fence the retired sets that became quiet; look again later. */
+static void
+sources_retired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sources	*s = arg;
+	bool		 waiting = false;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < s->nretired; i++) {
+		struct srcset *set = s->retired[i];
+
+		if (set->fencing)
+			continue;
+		if (!srcset_quiet(set)) {
+			waiting = true;
+			continue;
+		}
+		set->fencing = true;
+		rconn_fence(s->d->cmd, sources_retired_fenced, set);
+	}
+	if (waiting)
+		timer_after(s->retired_ev, RETIRED_CHECK_MS);
+}
+
 /* Both NULL, or equal strings. */
 static bool
 sources_same_str(const char *a, const char *b)
@@ -265,6 +335,7 @@ sources_reload(struct sources *s, const struct config *old)
 	s->retired = xreallocarray(s->retired, s->nretired + 1,
 	    sizeof(*s->retired));
 	s->retired[s->nretired++] = prev;
+	timer_after(s->retired_ev, 0);
 	/* Before READY=1 the new rules are held to the startup check. */
 	s->cur = srcset_new(s, !s->d->ready);
 	if (prev->exp != NULL)
@@ -306,6 +377,9 @@ sources_new(struct deferd *d, sources_ready_cb ready_cb, void *arg)
 	s->ready_cb = ready_cb;
 	s->ready_arg = arg;
 	s->subs = subs_new(d->sub);
+	s->retired_ev = evtimer_new(d->base, sources_retired_cb, s);
+	if (s->retired_ev == NULL)
+		fatalx("sources: cannot create a timer");
 	s->cur = srcset_new(s, true);
 	rconn_observe(d->cmd, sources_cmd_event, s);
 	rconn_observe(d->sub, sources_sub_event, s);
@@ -330,6 +404,7 @@ sources_free(struct sources *s)
 	for (size_t i = 0; i < s->nretired; i++)
 		srcset_free(s->retired[i]);
 	free(s->retired);
+	event_free(s->retired_ev);
 	subs_free(s->subs);
 	free(s);
 }

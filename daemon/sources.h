@@ -112,6 +112,8 @@ const char	*lsrc_key(const struct lsrc *);
  * then the blocking connection is closed. Memory stays until lsrc_free.
  */
 void		 lsrc_stop(struct lsrc *);
+/* Whether a stopped source is done: its list handed over, its connection closed. */
+bool		 lsrc_stopped(const struct lsrc *);
 /* Close the blocking connection and free; NULL is a no-op. */
 void		 lsrc_free(struct lsrc *);
 
@@ -120,5 +122,7 @@ void		 lsrc_free(struct lsrc *);
 struct csrc	*csrc_new(struct deferd *d, struct subs *subs, const struct source *src);
 /* Free (runs still going are forgotten: runner_free kills them); NULL is a no-op. */
 void		 csrc_free(struct csrc *);
+/* Whether no run of the source's messages is going on. */
+bool		 csrc_idle(const struct csrc *);
 
 #endif
