@@ -693,14 +693,14 @@ job_send_batch(struct deferd *d, struct sched *s)
 			break;
 	b = xcalloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
 	memset(&a, 0, sizeof(a));
-	a.k_active = sched_key(s, "active");
-	a.k_delayed = sched_key(s, "delayed");
-	a.k_dead = sched_key(s, "dead");
-	a.prefix = sched_key(s, "prefix");
+	a.k_active = sched_keys(s)->active;
+	a.k_delayed = sched_keys(s)->delayed;
+	a.k_dead = sched_keys(s)->dead;
+	a.prefix = sched_keys(s)->prefix;
 	a.result_ttl_ms = cfg->results.ttl_ms;
 	a.dead_max = cfg->dead.max_jobs;
 	a.dead_ttl_ms = cfg->dead.ttl_ms;
-	a.wake = sched_key(s, "wake");
+	a.wake = sched_keys(s)->wake;
 	a.events = d->events_chan;
 	store_outcome_begin(&c, &a);
 	TAILQ_FOREACH_SAFE(j, &d->outbox, out_entry, next) {
@@ -893,7 +893,7 @@ job_extend_queue(struct deferd *d, struct sched *s)
 	b->d = d;
 	b->seq = ++d->extend_seq;
 	b->sent_ms = util_mono_ms();
-	store_extend_begin(&c, sched_key(s, "active"), sched_key(s, "prefix"),
+	store_extend_begin(&c, sched_keys(s)->active, sched_keys(s)->prefix,
 	    d->cfg->lease_ms);
 	n = 0;
 	TAILQ_FOREACH(j, &d->jobs, entry) {

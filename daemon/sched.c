@@ -42,8 +42,7 @@ struct sched {
 	sched_claimed_cb claimed;	/* the owner takes each claimed job */
 	void		*claimed_arg;
 	char		*queue;
-	char		*prefix;
-	char		*k_delayed, *k_active, *k_dead, *k_wake;
+	struct queue_keys keys;		/* owned */
 	struct dead_trim *trim;		/* reports dead-set trims */
 	struct event	*kick_ev;	/* zero-delay: coalesces kicks */
 	struct event	*due_timer;	/* next due job */
@@ -186,11 +185,11 @@ sched_new(struct deferd *d, const char *queue, sched_claimed_cb claimed,
 	s->claimed = claimed;
 	s->claimed_arg = arg;
 	s->queue = xstrdup(queue);
-	s->prefix = keys_prefix(ns, queue);
-	s->k_delayed = keys_queue(ns, queue, "delayed");
-	s->k_active = keys_queue(ns, queue, "active");
-	s->k_dead = keys_queue(ns, queue, "dead");
-	s->k_wake = keys_queue(ns, queue, "wake");
+	s->keys.prefix = keys_prefix(ns, queue);
+	s->keys.delayed = keys_queue(ns, queue, "delayed");
+	s->keys.active = keys_queue(ns, queue, "active");
+	s->keys.dead = keys_queue(ns, queue, "dead");
+	s->keys.wake = keys_queue(ns, queue, "wake");
 	s->due_at_mono = -1;
 	s->trim = dead_trim_new(d->base, queue);
 	s->kick_ev = evtimer_new(d->base, sched_kick_cb, s);
@@ -200,7 +199,7 @@ sched_new(struct deferd *d, const char *queue, sched_claimed_cb claimed,
 	if (s->kick_ev == NULL || s->due_timer == NULL || s->poll_timer == NULL ||
 	    s->reap_timer == NULL)
 		fatalx("queue %s: cannot create timers", queue);
-	rconn_subscribe(d->sub, s->k_wake, false, sched_wake_cb,
+	rconn_subscribe(d->sub, s->keys.wake, false, sched_wake_cb,
 	    sched_wake_confirmed, s);
 	return (s);
 }
@@ -217,18 +216,10 @@ sched_redis_now_ms(const struct sched *s)
 	return (util_mono_ms() + s->skew_ms);
 }
 
-const char *
-sched_key(const struct sched *s, const char *which)
+const struct queue_keys *
+sched_keys(const struct sched *s)
 {
-	if (strcmp(which, "delayed") == 0)
-		return (s->k_delayed);
-	if (strcmp(which, "active") == 0)
-		return (s->k_active);
-	if (strcmp(which, "dead") == 0)
-		return (s->k_dead);
-	if (strcmp(which, "wake") == 0)
-		return (s->k_wake);
-	return (s->prefix);
+	return (&s->keys);
 }
 
 /* Arm the poll poll_interval from now (after every claim). */
@@ -460,8 +451,8 @@ sched_unclaim(struct sched *s)
 		return;
 	for (int i = 0; i < s->nlost; i++)
 		nonces[i] = s->lost[i];
-	store_unclaim(&c, s->k_active, s->k_delayed, s->prefix,
-	    s->lost_min_score, s->d->cfg->lease_ms, s->k_wake,
+	store_unclaim(&c, s->keys.active, s->keys.delayed, s->keys.prefix,
+	    s->lost_min_score, s->d->cfg->lease_ms, s->keys.wake,
 	    s->d->events_chan, nonces, (size_t)s->nlost);
 	if (store_send(s->d->cmd, &c, sched_unclaim_reply, s) == 0)
 		s->unclaim_sent = s->nlost;
@@ -511,10 +502,10 @@ sched_claim(struct sched *s)
 	s->claim_min_score = s->skew_known ?
 	    util_mono_ms() + s->skew_ms + cfg->lease_ms - LOST_MARGIN_MS : 0;
 	memset(&a, 0, sizeof(a));
-	a.k_delayed = s->k_delayed;
-	a.k_active = s->k_active;
-	a.k_dead = s->k_dead;
-	a.prefix = s->prefix;
+	a.k_delayed = s->keys.delayed;
+	a.k_active = s->keys.active;
+	a.k_dead = s->keys.dead;
+	a.prefix = s->keys.prefix;
 	a.limit = free_slots;
 	a.lease_ms = cfg->lease_ms;
 	a.nonce = nonce;
@@ -569,12 +560,12 @@ sched_reap(struct sched *s)
 	if (!s->running || s->reaping || !rconn_ready(s->d->cmd))
 		return;
 	memset(&a, 0, sizeof(a));
-	a.k_active = s->k_active;
-	a.k_delayed = s->k_delayed;
-	a.k_dead = s->k_dead;
-	a.prefix = s->prefix;
+	a.k_active = s->keys.active;
+	a.k_delayed = s->keys.delayed;
+	a.k_dead = s->keys.dead;
+	a.prefix = s->keys.prefix;
 	a.limit = REAP_LIMIT;
-	a.wake = s->k_wake;
+	a.wake = s->keys.wake;
 	a.dead_max = cfg->dead.max_jobs;
 	a.dead_ttl_ms = cfg->dead.ttl_ms;
 	a.max_attempts = cfg->retry.max_attempts;
@@ -595,10 +586,10 @@ sched_free(struct sched *s)
 	event_free(s->reap_timer);
 	dead_trim_free(s->trim);
 	free(s->queue);
-	free(s->prefix);
-	free(s->k_delayed);
-	free(s->k_active);
-	free(s->k_dead);
-	free(s->k_wake);
+	free(s->keys.prefix);
+	free(s->keys.delayed);
+	free(s->keys.active);
+	free(s->keys.dead);
+	free(s->keys.wake);
 	free(s);
 }

@@ -16,6 +16,15 @@
 struct deferd;
 struct sched;
 
+/* The names of a queue's keys (docs/keys.md). */
+struct queue_keys {
+	char	*prefix;	/* "ns:{Q}:" */
+	char	*delayed;
+	char	*active;
+	char	*dead;
+	char	*wake;		/* the wake channel */
+};
+
 /* The owner takes a claimed job: entry is {"run", id, token, field, value, ...}. */
 typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
 		    void *arg);
@@ -44,8 +53,8 @@ const char	*sched_queue(const struct sched *);
 void		 sched_trimmed(struct sched *, int64_t by_max_jobs, int64_t by_ttl);
 /* Redis's clock now, estimated from the last claim reply (ms since the epoch). */
 int64_t		 sched_redis_now_ms(const struct sched *);
-/* Key names of this queue (owned by the scheduler). */
-const char	*sched_key(const struct sched *, const char *which);
+/* The key names of this queue (owned by the scheduler). */
+const struct queue_keys *sched_keys(const struct sched *);
 /* Free; NULL is a no-op. */
 void		 sched_free(struct sched *);
 
