@@ -46,6 +46,7 @@ struct proc {
 
 	int			 in_fd, out_fd, err_fd;
 	struct event		*in_ev, *out_ev, *err_ev;
+	struct event		*flush_ev;	/* write stdin at the end of this loop turn */
 	struct evbuffer		*wbuf;		/* queued for stdin */
 	bool			 close_input;	/* EOF once wbuf is written */
 	struct event		*kill_ev;	/* the SIGKILL deadline */
@@ -63,6 +64,7 @@ struct procs {
 
 static void	procs_sigchld_cb(evutil_socket_t, short, void *);
 static void	proc_stdin_cb(evutil_socket_t, short, void *);
+static void	proc_flush_cb(evutil_socket_t, short, void *);
 static void	proc_stdout_cb(evutil_socket_t, short, void *);
 static void	proc_stderr_cb(evutil_socket_t, short, void *);
 static void	proc_kill_cb(evutil_socket_t, short, void *);
@@ -201,9 +203,11 @@ proc_arm(struct proc *p, struct event_base *base)
 	    proc_stderr_cb, p);
 	p->kill_ev = evtimer_new(base, proc_kill_cb, p);
 	p->drain_ev = evtimer_new(base, proc_drain_cb, p);
+	p->flush_ev = event_new(base, -1, 0, proc_flush_cb, p);
 	p->wbuf = evbuffer_new();
 	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
-	    p->kill_ev == NULL || p->drain_ev == NULL || p->wbuf == NULL ||
+	    p->kill_ev == NULL || p->drain_ev == NULL || p->flush_ev == NULL ||
+	    p->wbuf == NULL ||
 	    event_add(p->out_ev, NULL) == -1 || event_add(p->err_ev, NULL) == -1)
 		fatalx("procs: cannot add a handler's events");
 }
@@ -270,12 +274,16 @@ proc_exited(const struct proc *p)
 	return (p->exited);
 }
 
-/* Make sure the stdin event runs while there is something to write. */
+/*
+ * Something was queued for stdin: write it once this turn of the loop has
+ * queued all it will (one write for every job line of a claim), without
+ * an epoll change; the stdin event is armed only when the pipe is full.
+ */
 static void
 proc_want_write(struct proc *p)
 {
-	if (p->in_ev != NULL && event_add(p->in_ev, NULL) == -1)
-		log_errorx("%s: cannot add the stdin event", p->who);
+	if (p->in_ev != NULL && !event_pending(p->in_ev, EV_WRITE, NULL))
+		event_active(p->flush_ev, 0, 0);
 }
 
 void
@@ -329,20 +337,28 @@ proc_close_input(struct proc *p, bool discard)
 		evbuffer_drain(p->wbuf, left);
 }
 
-/* stdin is writable: write what is queued; EOF after it when asked. */
+/*
+ * Write what is queued for stdin; EOF after it when asked. A full pipe
+ * arms the stdin event, which calls this again when there is room.
+ */
 static void
-proc_stdin_cb(evutil_socket_t fd, short what, void *arg)
+proc_stdin_write(struct proc *p)
 {
-	struct proc	*p = arg;
-	int		 n, error;
+	int	n, error;
 
-	(void)what;
+	if (p->in_fd == -1)
+		return;
 	while (evbuffer_get_length(p->wbuf) > 0) {
-		n = evbuffer_write(p->wbuf, fd);
+		n = evbuffer_write(p->wbuf, p->in_fd);
 		if (n > 0 || (n == -1 && errno == EINTR))
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (n == -1 && errno == EAGAIN) {
+			if (!event_pending(p->in_ev, EV_WRITE, NULL) &&
+			    event_add(p->in_ev, NULL) == -1)
+				log_errorx("%s: cannot add the stdin event",
+				    p->who);
 			return;
+		}
 		error = n == -1 ? errno : EPIPE;
 		proc_close_input(p, true);
 		if (p->cb.input_failed != NULL)
@@ -351,8 +367,26 @@ proc_stdin_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (p->close_input)
 		proc_close_fd(&p->in_fd, &p->in_ev);
-	else
+	else if (event_pending(p->in_ev, EV_WRITE, NULL))
 		event_del(p->in_ev);
+}
+
+/* stdin has room again. */
+static void
+proc_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	proc_stdin_write(arg);
+}
+
+/* The end of the loop turn that queued stdin. */
+static void
+proc_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	proc_stdin_write(arg);
 }
 
 /* Both pipes closed after the exit: the proc can end now. */
@@ -570,6 +604,8 @@ proc_free(struct proc *p)
 		event_free(p->kill_ev);
 	if (p->drain_ev != NULL)
 		event_free(p->drain_ev);
+	if (p->flush_ev != NULL)
+		event_free(p->flush_ev);
 	if (p->wbuf != NULL)
 		evbuffer_free(p->wbuf);
 	free(p->who);
