@@ -64,7 +64,6 @@ struct procs {
 
 static void	procs_sigchld_cb(evutil_socket_t, short, void *);
 static void	proc_stdin_cb(evutil_socket_t, short, void *);
-static void	proc_flush_cb(evutil_socket_t, short, void *);
 static void	proc_stdout_cb(evutil_socket_t, short, void *);
 static void	proc_stderr_cb(evutil_socket_t, short, void *);
 static void	proc_kill_cb(evutil_socket_t, short, void *);
@@ -203,7 +202,7 @@ proc_arm(struct proc *p, struct event_base *base)
 	    proc_stderr_cb, p);
 	p->kill_ev = evtimer_new(base, proc_kill_cb, p);
 	p->drain_ev = evtimer_new(base, proc_drain_cb, p);
-	p->flush_ev = event_new(base, -1, 0, proc_flush_cb, p);
+	p->flush_ev = event_new(base, -1, 0, proc_stdin_cb, p);
 	p->wbuf = evbuffer_new();
 	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
 	    p->kill_ev == NULL || p->drain_ev == NULL || p->flush_ev == NULL ||
@@ -371,18 +370,9 @@ proc_stdin_write(struct proc *p)
 		event_del(p->in_ev);
 }
 
-/* stdin has room again. */
+/* stdin has room again, or the loop turn that queued it ends (flush_ev). */
 static void
 proc_stdin_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	proc_stdin_write(arg);
-}
-
-/* The end of the loop turn that queued stdin. */
-static void
-proc_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -466,19 +456,13 @@ proc_stderr_cb(evutil_socket_t fd, short what, void *arg)
  * nothing left, is fine. The one place in the daemon that signals a
  * process group.
  */
-static void
-proc_signal_group(struct proc *p, int sig)
+void
+proc_signal(struct proc *p, int sig)
 {
 	if (p->pid <= 0)
 		return;
 	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
 		log_warn("%s: kill(-%ld, %d)", p->who, (long)p->pid, sig);
-}
-
-void
-proc_signal(struct proc *p, int sig)
-{
-	proc_signal_group(p, sig);
 }
 
 void
@@ -501,7 +485,7 @@ proc_kill_after(struct proc *p, int64_t ms)
 void
 proc_stop(struct proc *p, int64_t grace_ms)
 {
-	proc_signal_group(p, SIGTERM);
+	proc_signal(p, SIGTERM);
 	proc_kill_after(p, grace_ms);
 }
 
@@ -517,7 +501,7 @@ proc_kill_cb(evutil_socket_t fd, short what, void *arg)
 	log_warnx("%s: still running %lldms after it was told to stop, "
 	    "sending SIGKILL to process group %ld", p->who,
 	    (long long)p->kill_armed_ms, (long)p->pid);
-	proc_signal_group(p, SIGKILL);
+	proc_signal(p, SIGKILL);
 }
 
 /*
@@ -535,7 +519,7 @@ proc_drain_cb(evutil_socket_t fd, short what, void *arg)
 	if (p->out_fd != -1 || p->err_fd != -1) {
 		log_warnx("%s: output still open after the handler exited, "
 		    "killing process group %ld", p->who, (long)p->pid);
-		proc_signal_group(p, SIGKILL);
+		proc_signal(p, SIGKILL);
 		if (p->out_fd != -1 && !proc_read(p, false)) {
 			proc_close_fd(&p->out_fd, &p->out_ev);
 			if (p->cb.output_end != NULL)
@@ -570,7 +554,7 @@ static void
 proc_end(struct proc *p)
 {
 	proc_unlist(p);
-	proc_signal_group(p, SIGKILL);
+	proc_signal(p, SIGKILL);
 	proc_close_fd(&p->in_fd, &p->in_ev);
 	evtimer_del(p->kill_ev);
 	evtimer_del(p->drain_ev);
@@ -587,7 +571,7 @@ proc_abandon(struct proc *p, int sig)
 		return;
 	proc_unlist(p);
 	proc_close_fd(&p->in_fd, &p->in_ev);	/* EOF */
-	proc_signal_group(p, sig);
+	proc_signal(p, sig);
 	if (!p->exited)
 		(void)waitpid(p->pid, &status, WNOHANG);
 	proc_free(p);

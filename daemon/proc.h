@@ -102,7 +102,7 @@ void		 proc_write_give(struct proc *, void *buf, size_t len);
 /* EOF on stdin: after what is queued, or now (dropping it) when discard. */
 void		 proc_close_input(struct proc *, bool discard);
 
-/* Send sig to the process group now (only while it has not exited). */
+/* Send sig to the process group now (the one place that does; ESRCH is fine). */
 void		 proc_signal(struct proc *, int sig);
 /*
  * SIGKILL the group after ms (its kill_grace when ms is negative) unless
