@@ -293,7 +293,10 @@ job_decide(struct job *j, const struct run_result *r)
 		j->report = OUTCOME_DONE;
 		j->result = xmemdup(r->output, r->output_len);
 		j->result_len = r->output_len;
-		log_info("job %s (%s): done in %" PRId64 "ms%s", j->id, j->handler,
+		/* One line per success only at debug: at thousands of jobs/s
+		 * an info line each floods the journal (/metrics counts them). */
+		log_msg(r->output_truncated ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+		    "job %s (%s): done in %" PRId64 "ms%s", j->id, j->handler,
 		    r->duration_ms, r->output_truncated ? " (output truncated)" : "");
 		return;
 	}

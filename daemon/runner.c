@@ -486,10 +486,7 @@ run_finish(struct run *run)
 	evtimer_del(run->timeout_ev);
 	evtimer_del(run->finish_ev);
 	run_result(run, &res, err, sizeof(err));
-	if (res.outcome == RUN_DONE)
-		log_debug("job %s (%s): done in %lldms", run->log_id,
-		    run->handler, (long long)res.duration_ms);
-	else
+	if (res.outcome != RUN_DONE)	/* the owner logs a success */
 		log_debug("job %s (%s): %s", run->log_id, run->handler,
 		    res.error);
 	if (run->cb != NULL)

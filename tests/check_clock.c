@@ -112,7 +112,10 @@ teardown(void)
 	h_world_teardown(&W);
 }
 
-/* Config: JSON log (ts_ms shows deferd's clock), no poll safety net. */
+/*
+ * Config: JSON log (ts_ms shows deferd's clock) at debug level (successes
+ * are logged), no poll safety net.
+ */
 static const char *
 config_text(const char *extra)
 {
@@ -120,7 +123,7 @@ config_text(const char *extra)
 
 	snprintf(buf, sizeof(buf),
 	    "redis: {url: \"%s\"}\n"
-	    "log: {format: json}\n"
+	    "log: {format: json, level: debug}\n"
 	    "poll_interval: 1h\n"
 	    "concurrency: 4\n"
 	    "retry: {max_attempts: 3, backoff: 100ms, backoff_max: 1s}\n"

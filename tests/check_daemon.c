@@ -320,8 +320,9 @@ START_TEST(two_daemons_run_2000_jobs_exactly_once)
 	char		id[32];
 
 	h_write_file(W.hdir, "count", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
-	h_daemon_start(&a, W.work, config_text(NULL));
-	h_daemon_start(&b, W.work, config_text(NULL));
+	/* At debug level: each success is logged ("done in"). */
+	h_daemon_start(&a, W.work, config_text("log: {level: debug}\n"));
+	h_daemon_start(&b, W.work, config_text("log: {level: debug}\n"));
 	ck_assert(h_daemon_log_has(&a, "ready", 15000));
 	ck_assert(h_daemon_log_has(&b, "ready", 15000));
 	/* Hold them back a moment so both daemons see all 2000 due at once. */
@@ -336,8 +337,8 @@ START_TEST(two_daemons_run_2000_jobs_exactly_once)
 	ck_assert_int_eq(total, 2000);
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
-	ck_assert(h_daemon_log_has(&a, "done", 1000));
-	ck_assert(h_daemon_log_has(&b, "done", 1000));
+	ck_assert(h_daemon_log_has(&a, "): done in", 1000));
+	ck_assert(h_daemon_log_has(&b, "): done in", 1000));
 	h_daemon_stop(&a);
 	h_daemon_stop(&b);
 }

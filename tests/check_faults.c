@@ -65,6 +65,7 @@ config_text(const char *lease, int concurrency, const char *extra)
 	    "  timeout: 120s\n"
 	    "  kill_grace: 500ms\n"
 	    "  environment: {OUT: \"%s\"}\n"
+	    "log: {level: debug}\n"	/* "done in" lines */
 	    "%s",
 	    W.r.url, lease, concurrency, W.hdir, W.out, extra ? extra : "");
 	return (buf);

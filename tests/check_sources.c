@@ -323,7 +323,8 @@ install_example(const char *name)
 START_TEST(three_daemons_cancel_500_orders_once)
 {
 	struct h_daemon	 d[3];
-	const char	*extra = "expirations:\n  rules:\n"
+	const char	*extra = "log: {level: debug}\n"	/* "done" lines */
+			    "expirations:\n  rules:\n"
 			    "    - {pattern: \"order:timeout:*\", handler: cancel-order, "
 			    "resource: \"order:{1}\"}\n";
 	int		 created = 0, cancelled = 0, released = 0;
@@ -781,7 +782,8 @@ START_TEST(precise_expiry_among_100000_volatile_keys)
 
 	/* The cheapest handler, so the figure is deferd's, not fork's. */
 	h_write_file(W.hdir, "noop", "#!/bin/sh\nexit 0\n", 0755);
-	start_daemon(&d, 128, "expirations:\n  rules:\n"
+	start_daemon(&d, 128, "log: {level: debug}\n"	/* "done in" lines */
+	    "expirations:\n  rules:\n"
 	    "    - {pattern: \"prec:*\", handler: noop}\n");
 	ck_assert(subscribed(1));
 	set_spread_keys("prec:a:");

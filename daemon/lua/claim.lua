@@ -36,8 +36,10 @@
 -- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
 -- reaped_buried, entry, entry, ...}
 -- next_due_ms is the (floored) score of the first member left in delayed.
--- An entry is {"run", id, token, field1, value1, ...} (the whole hash after
--- the claim, HGETALL order) or {"buried", id, reason}. Reasons:
+-- An entry is {"run", id, token, field1, value1, ..., "attempts", N} (the
+-- hash as it was before the claim, HGETALL order, then the new attempt
+-- number, which overrides an earlier "attempts"; the lease is the token)
+-- or {"buried", id, reason}. Reasons:
 --   "job hash missing"
 --   "job key has wrong type" (the key is left alone; only the ID moves)
 --   "job has no handler"
@@ -82,11 +84,12 @@ local claimed, skipped, buried = 0, 0, 0
 -- big payloads is claimed a few at a time rather than all in one reply.
 local PAYLOAD_BUDGET = 1048576
 local payload_bytes = 0
-local NUMERIC = {'attempts', 'max_attempts', 'timeout_ms'}
+local NUMERIC = {attempts = true, max_attempts = true, timeout_ms = true}
 
 -- The job with hash key jk as a field table and its flat HGETALL list, or
 -- nil and why it cannot run. One HGETALL answers every check (a key of
--- another type makes it fail, hence pcall).
+-- another type makes it fail, hence pcall); one pass over it builds the
+-- table and checks the numeric fields.
 local function load(jk)
 	local all = redis.pcall('HGETALL', jk)
 	if type(all) ~= 'table' or all.err then
@@ -97,17 +100,15 @@ local function load(jk)
 	end
 	local f = {}
 	for k = 1, #all, 2 do
-		f[all[k]] = all[k + 1]
-	end
-	if not f.handler or f.handler == '' then
-		return nil, nil, 'job has no handler'
-	end
-	for _, name in ipairs(NUMERIC) do
-		local v = f[name]
-		if v and uint(v) == nil then
+		local name, v = all[k], all[k + 1]
+		if NUMERIC[name] and uint(v) == nil then
 			return nil, nil, 'field ' .. name .. ' is not a number: \'' ..
 			    string.sub(v, 1, 40) .. '\''
 		end
+		f[name] = v
+	end
+	if not f.handler or f.handler == '' then
+		return nil, nil, 'job has no handler'
 	end
 	if max_payload > 0 and f.payload and #f.payload > max_payload then
 		return nil, nil, 'payload of ' .. istr(#f.payload) ..
@@ -117,29 +118,21 @@ local function load(jk)
 	return f, all, nil
 end
 
--- The claim entry {"run", id, token, field, value, ...}: the hash as it is
--- after the claim (attempts and lease replaced or added).
+-- The claim entry {"run", id, token, field, value, ..., "attempts", N}:
+-- the hash as HGETALL read it, then the new attempt number (the later
+-- "attempts" is the one that counts; the token is the new lease).
 local function entry(id, token, all, attempts)
-	local e = {'run', id, token}
-	local seen_a, seen_l = false, false
-	for k = 1, #all, 2 do
-		local name, v = all[k], all[k + 1]
-		if name == 'attempts' then
-			v, seen_a = istr(attempts), true
-		elseif name == 'lease' then
-			v, seen_l = token, true
+	local e
+	if #all <= 1000 then
+		e = {'run', id, token, unpack(all)}
+	else	-- unpack has a limit; a hash this big is someone's garbage
+		e = {'run', id, token}
+		for k = 1, #all do
+			e[k + 3] = all[k]
 		end
-		e[#e + 1] = name
-		e[#e + 1] = v
 	end
-	if not seen_a then
-		e[#e + 1] = 'attempts'
-		e[#e + 1] = istr(attempts)
-	end
-	if not seen_l then
-		e[#e + 1] = 'lease'
-		e[#e + 1] = token
-	end
+	e[#e + 1] = 'attempts'
+	e[#e + 1] = istr(attempts)
 	return e
 end
 
