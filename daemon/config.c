@@ -981,8 +981,10 @@ config_handler_max_attempts(const struct config *c, const char *handler)
 }
 
 /*
- * The handler's concurrency: its override, else concurrency; a persistent
- * handler never more than its processes x inflight (the jobs it can hold).
+ * The handler's concurrency: its max_concurrency, else concurrency; for a
+ * persistent handler the jobs its processes can hold (processes x
+ * inflight), or its max_concurrency when lower: its jobs take no slot of
+ * the global concurrency.
  */
 int
 config_handler_max_concurrency(const struct config *c, const char *handler)
@@ -990,12 +992,14 @@ config_handler_max_concurrency(const struct config *c, const char *handler)
 	const struct handler_override	*o = config_override(c, handler);
 	int				 max;
 
-	max = o != NULL && o->max_concurrency > 0 ? o->max_concurrency :
-	    c->concurrency;
-	if (o != NULL && o->mode == HANDLER_PERSISTENT &&
-	    o->processes * o->inflight < max)
+	if (o != NULL && o->mode == HANDLER_PERSISTENT) {
 		max = o->processes * o->inflight;
-	return (max);
+		if (o->max_concurrency > 0 && o->max_concurrency < max)
+			max = o->max_concurrency;
+		return (max);
+	}
+	return (o != NULL && o->max_concurrency > 0 ? o->max_concurrency :
+	    c->concurrency);
 }
 
 /* Whether handler's override asks for persistent processes. */

@@ -52,9 +52,12 @@ static void	deferd_status_text(const struct deferd *, char *, size_t);
 static void	deferd_notify_status(struct deferd *, bool force);
 static void	deferd_check_ready(struct deferd *);
 
-/* A job's slot is free (its outcome is on the way): start waiting jobs, claim. */
+/*
+ * A job's slot (pooled: its room in a persistent pool) is free, its
+ * outcome on the way: start waiting jobs, claim.
+ */
 static void
-deferd_slot_freed(void *arg)
+deferd_slot_freed(void *arg, bool pooled)
 {
 	struct deferd	*d = arg;
 
@@ -62,12 +65,12 @@ deferd_slot_freed(void *arg)
 		return;
 	job_start_waiting(d);
 	for (size_t i = 0; i < d->nscheds; i++)
-		sched_slot_freed(d->scheds[i]);
+		sched_slot_freed(d->scheds[i], pooled);
 }
 
 /* A job or a channel run left: start waiting jobs, claim, or end the drain. */
 static void
-deferd_job_gone(void *arg)
+deferd_job_gone(void *arg, bool pooled)
 {
 	struct deferd	*d = arg;
 
@@ -76,7 +79,7 @@ deferd_job_gone(void *arg)
 			deferd_finish(d, "all jobs recorded");
 		return;
 	}
-	deferd_slot_freed(d);
+	deferd_slot_freed(d, pooled);
 }
 
 /* Whether handlers cannot start now (hold.c): then nothing is claimed. */

@@ -102,6 +102,7 @@ struct job {
 	bool			 reply_lost;	/* an outcome went out, its reply did not come */
 	bool			 queued;	/* in d->outbox, for the next batch */
 	bool			 slot_given;	/* counted as reporting in d->slots */
+	bool			 pooled;	/* persistent handler: no concurrency slot */
 	TAILQ_ENTRY(job)	 out_entry;
 	struct event		*report_timer;
 };
@@ -149,7 +150,7 @@ job_gone(struct job *j)
 {
 	struct deferd	*d = j->d;
 
-	bool		 reporting = j->slot_given;
+	bool		 reporting = j->slot_given, pooled = j->pooled;
 
 	TAILQ_REMOVE(&d->jobs, j, entry);
 	if (j->queued)
@@ -157,7 +158,7 @@ job_gone(struct job *j)
 	if (job_state_busy(j->state))
 		slots_handler_stop(d->slots, j->handler);
 	job_free(j);
-	slots_job_remove(d->slots, reporting);
+	slots_job_remove(d->slots, pooled, reporting);
 }
 
 /* The delay before attempt+1: backoff * 2^(attempt-1), capped, with jitter. */
@@ -223,7 +224,8 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	metrics_job_claimed(sched_queue(s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(s) - j->due_ms);
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
-	slots_job_add(d->slots);
+	j->pooled = config_handler_persistent(d->cfg, j->handler);
+	slots_job_add(d->slots, j->pooled);
 	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
@@ -653,7 +655,7 @@ job_send_report(struct job *j)
 	event_active(d->outbox_ev, 0, 0);
 	if (!j->slot_given) {
 		j->slot_given = true;
-		slots_job_reporting(d->slots);
+		slots_job_reporting(d->slots, j->pooled);
 	}
 }
 

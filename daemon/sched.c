@@ -29,13 +29,19 @@
 #include "xmalloc.h"
 #include "timer.h"
 
-#define SCAN_EXTRA	64	/* candidates looked at beyond the limit (saturated handlers) */
+#define SCAN_EXTRA	64	/* candidates looked at beyond the limit (capped handlers) */
 #define REAP_LIMIT	100
-#define SKIP_MAX	64	/* saturated handlers named to one claim */
+#define CLAIM_MAX	1024	/* jobs one claim takes at most (Redis time, reply size) */
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
 #define LOST_MARGIN_MS	2000	/* clock estimate slack when looking for their jobs */
+
+/* Pool room that the claim in flight reserved for one persistent handler. */
+struct sched_reserved {
+	char	*handler;	/* owned: the config may be reloaded meanwhile */
+	int	 n;
+};
 
 struct sched {
 	struct deferd	*d;
@@ -53,6 +59,19 @@ struct sched {
 	bool		 again;		/* kicked while a claim was in flight */
 	bool		 reaping;
 	int		 claim_limit;	/* slots reserved by the claim in flight */
+	/*
+	 * The last claim that offered free slots left some unused while it
+	 * skipped due jobs (a full pool's, a capped handler's): claims that
+	 * follow a pool's freed room offer none, so they stop at the pool's
+	 * room instead of reading skipped jobs again, until an exec slot
+	 * frees or fresh work may be there (wake, due timer, poll: fresh).
+	 */
+	bool		 shared_blocked;
+	bool		 fresh;
+	int		 claim_offered;	/* free slots the claim in flight offered */
+	int		 claim_total;	/* and its limit */
+	struct sched_reserved *pool_reserved; /* and pool room, per handler */
+	size_t		 npool_reserved;
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -69,6 +88,8 @@ struct sched {
 static void	sched_claim(struct sched *);
 static void	sched_unclaim(struct sched *);
 static void	sched_claim_lost(struct sched *);
+static int	sched_room(struct sched *, struct store_claim_cap *, size_t *);
+static void	sched_release(struct sched *);
 
 /* libevent adapters. */
 static void
@@ -89,6 +110,7 @@ sched_due_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->due_at_mono = -1;
+	s->fresh = true;
 	sched_claim(s);
 }
 
@@ -103,6 +125,7 @@ sched_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	s->fresh = true;
 	sched_claim(s);
 	if (!s->claiming)
 		sched_arm_poll(s);	/* else re-armed by the claim's reply */
@@ -266,16 +289,25 @@ sched_stop(struct sched *s)
 	s->due_at_mono = -1;
 }
 
-void
-sched_kick(struct sched *s)
+/* Claim soon; fresh: new work may be due (the claim offers every slot). */
+static void
+sched_kick_more(struct sched *s, bool fresh)
 {
 	if (!s->running)
 		return;
+	if (fresh)
+		s->fresh = true;
 	if (s->claiming) {
 		s->again = true;
 		return;
 	}
 	timer_after(s->kick_ev, 0);
+}
+
+void
+sched_kick(struct sched *s)
+{
+	sched_kick_more(s, true);
 }
 
 /*
@@ -285,7 +317,7 @@ sched_kick(struct sched *s)
  * this cuts claims per job; an idle daemon claims at once.
  */
 void
-sched_slot_freed(struct sched *s)
+sched_slot_freed(struct sched *s, bool pooled)
 {
 	const struct deferd	*d = s->d;
 	int			 enough = d->cfg->concurrency < COALESCE_SLOTS ?
@@ -293,12 +325,14 @@ sched_slot_freed(struct sched *s)
 
 	if (!s->running)
 		return;
+	if (!pooled)
+		s->shared_blocked = false;	/* its handler may take more */
 	if (s->claiming) {
 		s->again = true;
 		return;
 	}
-	if (slots_jobs(d->slots) == 0 || slots_free(d->slots) >= enough) {
-		sched_kick(s);
+	if (slots_jobs(d->slots) == 0 || sched_room(s, NULL, NULL) >= enough) {
+		sched_kick_more(s, false);
 		return;
 	}
 	if (!evtimer_pending(s->kick_ev, NULL))
@@ -317,7 +351,7 @@ sched_after_claim(struct sched *s, long long now, long long next_due,
 		return;
 	}
 	/* Due jobs remain: go on if this claim made progress and slots are free. */
-	if (entries > 0 && slots_free(s->d->slots) > 0)
+	if (entries > 0 && sched_room(s, NULL, NULL) > 0)
 		s->again = true;
 }
 
@@ -355,15 +389,13 @@ static void
 sched_claim_reply(redisReply *reply, void *priv)
 {
 	struct sched		*s = priv;
-	struct deferd		*d = s->d;
 	struct store_claimed	 c;
 	struct store_entry	 e;
 	size_t			 entries = 0;
 	char			 err[256];
 
 	s->claiming = false;
-	slots_claim_end(d->slots, s->claim_limit);
-	s->claim_limit = 0;
+	sched_release(s);
 	if (reply == NULL) {
 		sched_claim_lost(s);
 		return;		/* restarted, and unclaimed, on RCONN_UP */
@@ -389,10 +421,13 @@ sched_claim_reply(redisReply *reply, void *priv)
 	}
 	if (!s->running)
 		return;
+	if (s->claim_offered > 0)
+		s->shared_blocked = c.skipped > 0 &&
+		    entries < (size_t)s->claim_total;
 	sched_after_claim(s, c.now_ms, c.next_due_ms, entries);
 	if (s->again) {
 		s->again = false;
-		sched_kick(s);
+		sched_kick_more(s, false);
 	}
 }
 
@@ -458,35 +493,108 @@ sched_unclaim(struct sched *s)
 		s->unclaim_sent = s->nlost;
 }
 
-/* Names of handlers at their max_concurrency, into skip (at most max). */
-static size_t
-sched_saturated(struct sched *s, const char **skip, size_t max)
+/* The free concurrency slots a claim offers (see shared_blocked). */
+static int
+sched_shared_free(const struct sched *s)
 {
-	const struct config	*cfg = s->d->cfg;
-	size_t			 n = 0;
-
-	for (size_t i = 0; i < cfg->handlers.noverrides && n < max; i++) {
-		const struct handler_override *o = &cfg->handlers.overrides[i];
-
-		if (o->max_concurrency > 0 &&
-		    slots_handler_running(s->d->slots, o->name) >=
-		    o->max_concurrency)
-			skip[n++] = o->name;
-	}
-	return (n);
+	return (s->shared_blocked && !s->fresh ? 0 : slots_free(s->d->slots));
 }
 
-/* Claim up to the free slots of due jobs of this queue. */
+/*
+ * What a claim may take now: the free concurrency slots plus each
+ * persistent handler's room in its pool. With caps (room for
+ * cfg->handlers.noverrides entries) it also lists the handlers whose jobs
+ * the claim must cap, in *ncaps: every persistent handler, and any other
+ * whose max_concurrency leaves it fewer than the free slots.
+ */
+static int
+sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
+{
+	const struct config	*cfg = s->d->cfg;
+	int			 shared = sched_shared_free(s), total = shared;
+	size_t			 n = 0;
+
+	for (size_t i = 0; i < cfg->handlers.noverrides; i++) {
+		const struct handler_override *o = &cfg->handlers.overrides[i];
+		bool	pool = o->mode == HANDLER_PERSISTENT;
+		int	room;
+
+		if (pool) {
+			room = slots_pool_free(s->d->slots, o->name,
+			    config_handler_max_concurrency(cfg, o->name));
+			total += room;
+		} else if (o->max_concurrency > 0) {
+			room = o->max_concurrency -
+			    slots_handler_running(s->d->slots, o->name);
+			if (room >= shared)
+				continue;	/* no tighter than the slots */
+		} else
+			continue;
+		if (caps != NULL) {
+			caps[n].handler = o->name;
+			caps[n].cap = room > 0 ? room : 0;
+			caps[n].pool = pool;
+		}
+		n++;
+	}
+	if (ncaps != NULL)
+		*ncaps = n;
+	return (total);
+}
+
+/* Hold the room a claim may fill until its reply (sched_release). */
+static void
+sched_reserve(struct sched *s, int shared, const struct store_claim_cap *caps,
+    size_t ncaps)
+{
+	s->claim_limit = shared;
+	slots_claim_begin(s->d->slots, shared);
+	s->pool_reserved = xcalloc(ncaps > 0 ? ncaps : 1,
+	    sizeof(*s->pool_reserved));
+	s->npool_reserved = 0;
+	for (size_t i = 0; i < ncaps; i++) {
+		struct sched_reserved *r;
+
+		if (!caps[i].pool || caps[i].cap == 0)
+			continue;
+		r = &s->pool_reserved[s->npool_reserved++];
+		r->handler = xstrdup(caps[i].handler);
+		r->n = (int)caps[i].cap;
+		slots_pool_claim_begin(s->d->slots, r->handler, r->n);
+	}
+}
+
+/* The claim in flight was answered (or lost): give its room back. */
+static void
+sched_release(struct sched *s)
+{
+	slots_claim_end(s->d->slots, s->claim_limit);
+	s->claim_limit = 0;
+	for (size_t i = 0; i < s->npool_reserved; i++) {
+		slots_pool_claim_end(s->d->slots, s->pool_reserved[i].handler,
+		    s->pool_reserved[i].n);
+		free(s->pool_reserved[i].handler);
+	}
+	free(s->pool_reserved);
+	s->pool_reserved = NULL;
+	s->npool_reserved = 0;
+}
+
+/*
+ * Claim due jobs of this queue: up to the free slots, plus the room in
+ * the persistent handlers' pools for their jobs (CLAIM_MAX at most).
+ */
 static void
 sched_claim(struct sched *s)
 {
 	struct deferd		*d = s->d;
 	const struct config	*cfg = d->cfg;
 	struct store_claim_args	 a;
+	struct store_claim_cap	*caps;
 	struct store_call	 c;
-	const char		*skip[SKIP_MAX];
 	char			 nonce[33];
-	int			 free_slots;
+	size_t			 ncaps;
+	int			 room;
 
 	if (!s->running || d->draining || !rconn_ready(d->cmd))
 		return;
@@ -494,9 +602,10 @@ sched_claim(struct sched *s)
 		s->again = true;
 		return;
 	}
-	free_slots = slots_free(d->slots);
-	if (free_slots <= 0)
+	if (sched_room(s, NULL, NULL) <= 0)
 		return;		/* sched_slot_freed kicks us when a slot frees */
+	caps = xcalloc(cfg->handlers.noverrides + 1, sizeof(*caps));
+	room = sched_room(s, caps, &ncaps);
 	util_random_hex(nonce, 16);
 	memcpy(s->claim_nonce, nonce, sizeof(s->claim_nonce));
 	s->claim_min_score = s->skew_known ?
@@ -506,7 +615,7 @@ sched_claim(struct sched *s)
 	a.k_active = s->keys.active;
 	a.k_dead = s->keys.dead;
 	a.prefix = s->keys.prefix;
-	a.limit = free_slots;
+	a.limit = room < CLAIM_MAX ? room : CLAIM_MAX;
 	a.lease_ms = cfg->lease_ms;
 	a.nonce = nonce;
 	a.max_payload = cfg->handlers.max_payload;
@@ -515,17 +624,21 @@ sched_claim(struct sched *s)
 	a.reap_limit = REAP_LIMIT;
 	a.max_attempts = cfg->retry.max_attempts;
 	a.events = d->events_chan;
-	a.skip = skip;
-	a.nskip = sched_saturated(s, skip, SKIP_MAX);
-	/* Nothing to skip: look at no more than we take. */
-	a.scan = a.nskip > 0 ? free_slots + SCAN_EXTRA : free_slots;
+	a.shared_limit = sched_shared_free(s);
+	a.caps = caps;
+	a.ncaps = ncaps;
+	/* Nothing capped: look at no more than we take. */
+	a.scan = ncaps > 0 ? a.limit + SCAN_EXTRA : a.limit;
 	store_claim(&c, &a);
-	if (store_send(d->cmd, &c, sched_claim_reply, s) == -1)
-		return;
-	s->claiming = true;
-	s->claimed_at_mono = util_mono_ms();
-	s->claim_limit = free_slots;
-	slots_claim_begin(d->slots, free_slots);
+	if (store_send(d->cmd, &c, sched_claim_reply, s) == 0) {
+		s->claiming = true;
+		s->fresh = false;
+		s->claimed_at_mono = util_mono_ms();
+		s->claim_offered = (int)a.shared_limit;
+		s->claim_total = (int)a.limit;
+		sched_reserve(s, (int)a.shared_limit, caps, ncaps);
+	}
+	free(caps);
 }
 
 /* Reply of the reap script (store_reap_reply). */
@@ -585,6 +698,7 @@ sched_free(struct sched *s)
 	event_free(s->poll_timer);
 	event_free(s->reap_timer);
 	dead_trim_free(s->trim);
+	sched_release(s);
 	free(s->queue);
 	free(s->keys.prefix);
 	free(s->keys.delayed);

@@ -41,8 +41,11 @@ void		 sched_start(struct sched *);
 void		 sched_stop(struct sched *);
 /* Claim soon (coalesced): a job may be due. */
 void		 sched_kick(struct sched *);
-/* A concurrency slot became free: claim, batching slots that free together. */
-void		 sched_slot_freed(struct sched *);
+/*
+ * A concurrency slot (pooled: room in a persistent pool) became free:
+ * claim, batching slots that free together.
+ */
+void		 sched_slot_freed(struct sched *, bool pooled);
 /* The poll interval or lease changed (reload). */
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);

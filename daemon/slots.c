@@ -6,16 +6,18 @@
 #include "slots.h"
 #include "xmalloc.h"
 
-/* A handler with something locking or running. */
+/* A handler with something locking or running, or pool room reserved. */
 struct slots_handler {
 	char	*name;
 	int	 running;
+	int	 reserved;	/* pool room held by claims in flight */
 };
 
 struct slots {
 	int			 concurrency;
-	int			 jobs;		/* claimed jobs held */
+	int			 jobs;		/* claimed jobs held, not pooled */
 	int			 reporting;	/* of them, outcome sent */
+	int			 pooled;	/* claimed jobs of persistent handlers */
 	int			 claims;	/* reserved by claims in flight */
 	int			 runs;		/* channel runs going */
 	struct slots_handler	*handlers;	/* only those with running > 0 */
@@ -71,25 +73,33 @@ slots_claim_end(struct slots *s, int n)
 }
 
 void
-slots_job_add(struct slots *s)
+slots_job_add(struct slots *s, bool pooled)
 {
-	s->jobs++;
+	if (pooled)
+		s->pooled++;
+	else
+		s->jobs++;
 }
 
 void
-slots_job_reporting(struct slots *s)
+slots_job_reporting(struct slots *s, bool pooled)
 {
-	s->reporting++;
-	s->cbs.freed(s->cbs.arg);
+	if (!pooled)
+		s->reporting++;
+	s->cbs.freed(s->cbs.arg, pooled);
 }
 
 void
-slots_job_remove(struct slots *s, bool was_reporting)
+slots_job_remove(struct slots *s, bool pooled, bool was_reporting)
 {
-	s->jobs--;
-	if (was_reporting)
-		s->reporting--;
-	s->cbs.gone(s->cbs.arg);
+	if (pooled)
+		s->pooled--;
+	else {
+		s->jobs--;
+		if (was_reporting)
+			s->reporting--;
+	}
+	s->cbs.gone(s->cbs.arg, pooled);
 }
 
 void
@@ -104,7 +114,7 @@ slots_run_end(struct slots *s, const char *handler)
 {
 	s->runs--;
 	slots_handler_stop(s, handler);
-	s->cbs.gone(s->cbs.arg);
+	s->cbs.gone(s->cbs.arg, false);
 }
 
 /* The entry of handler, or NULL. */
@@ -117,8 +127,9 @@ slots_find(const struct slots *s, const char *handler)
 	return (NULL);
 }
 
-void
-slots_handler_start(struct slots *s, const char *handler)
+/* The entry of handler, added if missing. */
+static struct slots_handler *
+slots_get(struct slots *s, const char *handler)
 {
 	struct slots_handler	*h = slots_find(s, handler);
 
@@ -128,20 +139,66 @@ slots_handler_start(struct slots *s, const char *handler)
 		h = &s->handlers[s->nhandlers++];
 		h->name = xstrdup(handler);
 		h->running = 0;
+		h->reserved = 0;
 	}
-	h->running++;
+	return (h);
 }
 
-/* Entries go when they reach 0, so names from Redis cannot pile up. */
+/* Entries go when both counts reach 0, so names from Redis cannot pile up. */
+static void
+slots_put(struct slots *s, struct slots_handler *h)
+{
+	if (h->running > 0 || h->reserved > 0)
+		return;
+	free(h->name);
+	*h = s->handlers[--s->nhandlers];
+}
+
+void
+slots_handler_start(struct slots *s, const char *handler)
+{
+	slots_get(s, handler)->running++;
+}
+
 void
 slots_handler_stop(struct slots *s, const char *handler)
 {
 	struct slots_handler	*h = slots_find(s, handler);
 
-	if (h == NULL || --h->running > 0)
+	if (h == NULL || h->running == 0)
 		return;
-	free(h->name);
-	*h = s->handlers[--s->nhandlers];
+	h->running--;
+	slots_put(s, h);
+}
+
+int
+slots_pool_free(const struct slots *s, const char *handler, int cap)
+{
+	const struct slots_handler	*h = slots_find(s, handler);
+	int				 n = cap;
+
+	if (s->cbs.held(s->cbs.arg))
+		return (0);
+	if (h != NULL)
+		n -= h->running + h->reserved;
+	return (n > 0 ? n : 0);
+}
+
+void
+slots_pool_claim_begin(struct slots *s, const char *handler, int n)
+{
+	slots_get(s, handler)->reserved += n;
+}
+
+void
+slots_pool_claim_end(struct slots *s, const char *handler, int n)
+{
+	struct slots_handler	*h = slots_find(s, handler);
+
+	if (h == NULL)
+		return;
+	h->reserved = h->reserved > n ? h->reserved - n : 0;
+	slots_put(s, h);
 }
 
 int
@@ -155,7 +212,7 @@ slots_handler_running(const struct slots *s, const char *handler)
 int
 slots_jobs(const struct slots *s)
 {
-	return (s->jobs);
+	return (s->jobs + s->pooled);
 }
 
 void
@@ -163,6 +220,7 @@ slots_forget_jobs(struct slots *s)
 {
 	s->jobs = 0;
 	s->reporting = 0;
+	s->pooled = 0;
 }
 
 void

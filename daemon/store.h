@@ -150,6 +150,11 @@ int	store_touch_reply(const redisReply *, struct store_touched *,
 	    char *err, size_t errlen);
 
 /* claim (lua/claim.lua): reap expired leases, then lease due jobs. */
+struct store_claim_cap {
+	const char	*handler;
+	int64_t		 cap;		/* its jobs at most; 0: skip them */
+	bool		 pool;		/* persistent: outside shared_limit */
+};
 struct store_claim_args {
 	const char		*k_delayed;
 	const char		*k_active;
@@ -165,8 +170,9 @@ struct store_claim_args {
 	int64_t			 reap_limit;	/* 0: no reaping */
 	int64_t			 max_attempts;	/* for jobs without the field */
 	const char		*events;	/* "" = none */
-	const char *const	*skip;		/* saturated handlers: left in delayed */
-	size_t			 nskip;
+	int64_t			 shared_limit;	/* jobs not of pool handlers */
+	const struct store_claim_cap *caps;	/* skipped jobs stay delayed */
+	size_t			 ncaps;
 };
 void	store_claim(struct store_call *, const struct store_claim_args *);
 

@@ -25,8 +25,12 @@ store_claim(struct store_call *c, const struct store_claim_args *a)
 	store_arg_int(c, a->reap_limit);
 	store_arg_int(c, a->max_attempts);
 	store_arg(c, a->events);
-	for (size_t i = 0; i < a->nskip; i++)
-		store_arg(c, a->skip[i]);
+	store_arg_int(c, a->shared_limit);
+	for (size_t i = 0; i < a->ncaps; i++) {
+		store_arg(c, a->caps[i].handler);
+		store_arg_int(c, a->caps[i].cap);
+		store_arg(c, a->caps[i].pool ? "pool" : "shared");
+	}
 }
 
 /* {now, next_due, skipped, requeued, buried, entry...} */

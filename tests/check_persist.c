@@ -739,6 +739,70 @@ START_TEST(three_processes_share_the_jobs)
 }
 END_TEST
 
+static const char WIDE[] = PY_PRELUDE
+    "held = []\n"
+    "for job in jobs():\n"
+    "    rec('held', job['id'])\n"
+    "    held.append(job)\n"
+    "    if len(held) == 12:\n"
+    "        wait_for('go')\n"
+    "        for j in held:\n"
+    "            done(j)\n"
+    "        held = []\n";
+
+static const char EXEC_HOLD[] = "#!/bin/sh\n"
+    "echo \"$DEFERD_JOB_ID\" >> \"$OUT/ex\"\n"
+    "while [ ! -e \"$OUT/go\" ]; do sleep 0.01; done\n";
+
+/*
+ * A persistent handler's jobs take no slot of `concurrency`: its pool
+ * (processes x inflight, 1 x 12) holds 12 at once under concurrency 2, while
+ * exec jobs beside them still run 2 at a time.
+ */
+START_TEST(pool_jobs_take_no_concurrency_slot)
+{
+	char	text[2048], id[16];
+
+	h_write_file(W.hdir, "wide", WIDE, 0755);
+	h_write_file(W.hdir, "ex", EXEC_HOLD, 0755);
+	snprintf(text, sizeof(text),
+	    "redis: {url: \"%s\"}\n"
+	    "concurrency: 2\n"
+	    "shutdown_timeout: 3s\n"
+	    "handlers:\n"
+	    "  dir: %s\n"
+	    "  timeout: 30s\n"
+	    "  environment: {OUT: \"%s\"}\n"
+	    "  overrides: {wide: {mode: persistent, inflight: 12}}\n",
+	    W.r.url, W.hdir, W.out);
+	start(0, text);
+	for (int i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "e%d", i);
+		enqueue(id, "ex", "");
+	}
+	for (int i = 0; i < 12; i++) {
+		snprintf(id, sizeof(id), "w%02d", i);
+		enqueue(id, "wide", "");
+	}
+	EXPECT(H_WAIT_UNTIL(h_count_lines(out("held")) == 12, WAIT_MS),
+	    "the pool holds %d jobs, not 12", h_count_lines(out("held")));
+	EXPECT(H_WAIT_UNTIL(h_count_lines(out("ex")) == 2, WAIT_MS),
+	    "%d exec jobs run, not 2", h_count_lines(out("ex")));
+	usleep(300 * 1000);
+	ck_assert_int_eq(h_count_lines(out("ex")), 2);	/* concurrency holds */
+	ck_assert_int_eq(h_count_lines(out("held")), 12);
+	touch("go");
+	EXPECT(H_WAIT_UNTIL(h_zcard(W.c, "delayed") + h_zcard(W.c, "active") == 0,
+	    WAIT_MS), "not every job finished");
+	ck_assert_int_eq(h_count_lines(out("ex")), 4);
+	for (int i = 0; i < 12; i++) {
+		snprintf(id, sizeof(id), "w%02d", i);
+		ck_assert_msg(has_result(id), "%s has no result", id);
+	}
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+}
+END_TEST
+
 static const char REVERSE[] = PY_PRELUDE
     "held = []\n"
     "for job in jobs():\n"
@@ -1552,6 +1616,7 @@ main(void)
 	tcase_add_test(tc, binary_payload_arrives_as_base64);
 	tcase_add_test(tc, three_processes_share_the_jobs);
 	tcase_add_test(tc, inflight_jobs_answered_out_of_order);
+	tcase_add_test(tc, pool_jobs_take_no_concurrency_slot);
 	tcase_add_test(tc, replies_are_decoded_and_reassembled);
 	tcase_add_test(tc, batched_outcomes_refuse_only_the_lost_lease);
 	tcase_add_test(tc, config_checks_mode_processes_inflight);

@@ -185,7 +185,7 @@ claim_full(const char *limit, const char *lease, const char *nonce,
 
 	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, limit,
 	    lease, nonce, max_payload, "100", dead_max, dead_ttl, "0", "5", "",
-	    saturated, NULL);
+	    limit, saturated, saturated ? "0" : NULL, "shared", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_ge(rep->elements, CLAIM_HDR);
 	return (rep);
@@ -775,6 +775,48 @@ START_TEST(claim_skips_saturated)
 	ck_assert_int_eq(zscore(K_DELAYED, "c"), 3);
 	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "0");
 	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
+}
+END_TEST
+
+/*
+ * Caps: pool handlers are outside the shared limit, a shared handler's cap
+ * holds within it, and whatever does not fit stays in delayed untouched.
+ */
+START_TEST(claim_caps_pool_and_shared_handlers)
+{
+	static const char *const order[] = { "e1", "p1", "e2", "p2", "e3",
+	    "p3", "x1" };
+	static const char *const want[] = { "e1", "p1", "p2", "x1" };
+	redisReply	*rep;
+	char		 ms[16];
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		snprintf(ms, sizeof(ms), "%zu", i + 1);
+		enqueue(order[i], order[i][0] == 'e' ? "ex" :
+		    order[i][0] == 'p' ? "po" : "other", "at", ms);
+	}
+	/* 10 at most; 2 shared slots; ex capped at 1 in them; po 2 in its pool. */
+	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
+	    "60000", "n", "0", "100", "0", "0", "0", "5", "", "2",
+	    "ex", "1", "shared", "po", "2", "pool", NULL);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(n_entries(rep), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_run(entry(rep, i), want[i]);
+	ck_assert_int_eq(rep->element[2]->integer, 3);	/* e2, e3, p3 */
+	freeReplyObject(rep);
+	ck_assert_int_eq(zscore(K_DELAYED, "e2"), 3);
+	ck_assert_int_eq(zscore(K_DELAYED, "p3"), 6);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 4);
+
+	/* Caps come in triples; a bad one changes nothing. */
+	script_error(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
+	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "ex", "1",
+	    NULL);
+	script_error(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
+	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "ex", "x",
+	    "pool", NULL);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 3);
 }
 END_TEST
 
@@ -1503,6 +1545,7 @@ main(void)
 	tcase_add_test(tc, claim_limit_and_tokens);
 	tcase_add_test(tc, claim_attempts_increment);
 	tcase_add_test(tc, claim_skips_saturated);
+	tcase_add_test(tc, claim_caps_pool_and_shared_handlers);
 	tcase_add_test(tc, claim_buries_bad_data);
 	tcase_add_test(tc, extend_needs_token);
 	tcase_add_test(tc, complete_needs_token);

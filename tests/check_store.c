@@ -211,7 +211,8 @@ START_TEST(queue_calls_and_replies)
 	struct store_extended		x;
 	struct store_outcomes		out;
 	struct store_reaped		rp;
-	const char			*skip[20], *nonces[1] = { "lostnonce" };
+	struct store_claim_cap		 caps[20];
+	const char			*nonces[1] = { "lostnonce" };
 	char				 names[20][8], tok[2][64], id[2][8];
 	char				 err[256];
 	redisReply			*r, *res;
@@ -223,7 +224,9 @@ START_TEST(queue_calls_and_replies)
 	put_job("big", "this-payload-is-too-long");
 	for (int i = 0; i < 20; i++) {
 		snprintf(names[i], sizeof(names[i]), "s%d", i);
-		skip[i] = names[i];
+		caps[i].handler = names[i];
+		caps[i].cap = 0;
+		caps[i].pool = i % 2 == 0;
 	}
 	memset(&a, 0, sizeof(a));
 	a.k_delayed = "n:{q}:delayed";
@@ -238,10 +241,11 @@ START_TEST(queue_calls_and_replies)
 	a.reap_limit = 10;
 	a.max_attempts = 5;
 	a.events = "";
-	a.skip = skip;
-	a.nskip = 20;
+	a.shared_limit = 10;
+	a.caps = caps;
+	a.ncaps = 20;
 	store_claim(&c, &a);
-	ck_assert_int_eq(c.argc, 3 + 11 + 20);
+	ck_assert_int_eq(c.argc, 3 + 12 + 3 * 20);
 	r = run(&c);
 	ck_assert_int_eq(store_claim_reply(r, &cl, err, sizeof(err)), 0);
 	ck_assert_int_eq(cl.next_due_ms, -1);

@@ -22,16 +22,23 @@
 --         job, "dead" {queue, id, handler, error} per job buried for bad
 --         data, and the reap's
 --         "retry"/"dead" events
--- ARGV[12..] handlers that are saturated: their jobs are skipped and stay
---         in delayed untouched
+-- ARGV[12] shared limit (default: the limit): jobs of handlers not in a
+--         persistent pool (those that take one of the daemon's
+--         `concurrency` slots) at most this many; the limit counts every job
+-- ARGV[13..] triples handler, cap, class: at most cap jobs of handler
+--         (0: skip them all, as for a handler at its max_concurrency);
+--         class "pool" (a persistent handler: its jobs do not count
+--         against the shared limit) or "shared". Skipped jobs stay in
+--         delayed untouched.
 --
 -- Reaped jobs are due now and so may be claimed by this very call. Then
 -- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
--- until limit jobs are claimed, is read with one HGETALL and either buried
--- (bad data), skipped (saturated handler) or claimed: HSET attempts+1 and
--- lease token; then one ZREM delayed and one ZADD active now+lease_ms
--- cover all of them (few commands per job: this script runs for every
--- job deferd runs).
+-- until limit jobs are claimed, no cap or shared slot is left, or (once a
+-- job was claimed) 16 were skipped in a row, is read with one HGETALL and
+-- either buried (bad data), skipped (its handler's cap or the shared limit
+-- is reached) or claimed: HSET attempts+1 and lease token; then one ZREM
+-- delayed and one ZADD active now+lease_ms cover all of them (few commands
+-- per job: this script runs for every job deferd runs).
 --
 -- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
 -- reaped_buried, entry, entry, ...}
@@ -66,10 +73,48 @@ if events == nil then
 	error('deferd: ARGV[11] (events channel) missing')
 end
 
-local saturated = {}
-for i = 12, #ARGV do
-	saturated[ARGV[i]] = true
+local shared_left = ARGV[12] ~= nil and arg_uint(12) or limit
+if #ARGV > 12 and (#ARGV - 12) % 3 ~= 0 then
+	error('deferd: handler caps come in triples after ARGV[12]')
 end
+-- handler -> {left = jobs it may still take, pool = not in shared_left}
+local caps = {}
+local pools_open = 0	-- pool handlers that may still take a job
+for i = 13, #ARGV, 3 do
+	local c = {left = arg_uint(i + 1), pool = ARGV[i + 2] == 'pool'}
+	caps[ARGV[i]] = c
+	if c.pool and c.left > 0 then
+		pools_open = pools_open + 1
+	end
+end
+
+-- Whether a job of handler h may be claimed now.
+local function may_take(h)
+	local c = caps[h]
+	if c and c.left <= 0 then
+		return false
+	end
+	return (c and c.pool) or shared_left > 0
+end
+
+-- Count a claimed job of handler h (may_take said yes).
+local function take_slot(h)
+	local c = caps[h]
+	if not (c and c.pool) then
+		shared_left = shared_left - 1
+	end
+	if c then
+		c.left = c.left - 1
+		if c.pool and c.left == 0 then
+			pools_open = pools_open - 1
+		end
+	end
+end
+
+-- Skipped candidates in a row after which a claim that has taken jobs
+-- stops looking: each costs an HGETALL, and a burst for a full pool
+-- would otherwise read the whole scan cap on every claim for nothing.
+local SKIP_RUN = 16
 if scan_cap < limit then
 	scan_cap = limit
 end
@@ -152,24 +197,35 @@ if limit > 0 then
 		table.insert(reply, {'buried', id, why})
 		emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
 	end
+	local run = 0	-- candidates skipped in a row
 	for _, id in ipairs(cands) do
-		if claimed >= limit or payload_bytes >= PAYLOAD_BUDGET then
+		if claimed >= limit or payload_bytes >= PAYLOAD_BUDGET or
+		    (shared_left <= 0 and pools_open == 0) or
+		    (claimed > 0 and run >= SKIP_RUN) then
 			break
 		end
 		local jk = P .. 'job:' .. id
 		local f, all, why
-		if valid_id(id) then
+		local h = run > 0 and valid_id(id) and hget_safe(jk, 'handler')
+		if h and not may_take(h) then
+			-- Skipping already: one HGET tells, not a whole HGETALL.
+			why = 'skip'
+		elseif valid_id(id) then
 			f, all, why = load(jk)
 		else
 			why = 'job ID breaks the ID rules (1-200 bytes of ' ..
 			    '[A-Za-z0-9_.:@-]): ' ..
 			    string.format('%q', string.sub(id, 1, 60))
 		end
-		if why then
-			bury(id, why)
-		elseif saturated[f.handler] then
+		run = run + 1
+		if why == 'skip' or (not why and not may_take(f.handler)) then
 			skipped = skipped + 1
+		elseif why then
+			bury(id, why)
+			run = 0
 		else
+			take_slot(f.handler)
+			run = 0
 			claimed = claimed + 1
 			payload_bytes = payload_bytes + #(f.payload or '')
 			local token = nonce .. '-' .. claimed
