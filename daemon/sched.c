@@ -32,6 +32,7 @@
 #define SCAN_EXTRA	64	/* candidates looked at beyond the limit (capped handlers) */
 #define REAP_LIMIT	100
 #define CLAIM_MAX	1024	/* jobs one claim takes at most (Redis time, reply size) */
+#define CLAIM_FIRST	32	/* nor more than this, or twice the jobs held */
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
@@ -419,6 +420,10 @@ sched_claim_reply(redisReply *reply, void *priv)
 		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_BURIED)
 			entries++;
 	}
+	log_debug("queue %s: claim of up to %d (%d exec) took %zu job(s) and "
+	    "skipped %lld in %lldms", s->queue, s->claim_total, s->claim_offered,
+	    entries, (long long)c.skipped,
+	    (long long)(util_mono_ms() - s->claimed_at_mono));
 	if (!s->running)
 		return;
 	if (s->claim_offered > 0)
@@ -542,6 +547,19 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 	return (total);
 }
 
+/* How many of room a claim takes now (see sched_claim). */
+static int
+sched_claim_size(const struct sched *s, int room)
+{
+	int	max = 2 * slots_jobs(s->d->slots);
+
+	if (max < CLAIM_FIRST)
+		max = CLAIM_FIRST;
+	if (max > CLAIM_MAX)
+		max = CLAIM_MAX;
+	return (room < max ? room : max);
+}
+
 /* Hold the room a claim may fill until its reply (sched_release). */
 static void
 sched_reserve(struct sched *s, int shared, const struct store_claim_cap *caps,
@@ -582,7 +600,9 @@ sched_release(struct sched *s)
 
 /*
  * Claim due jobs of this queue: up to the free slots, plus the room in
- * the persistent handlers' pools for their jobs (CLAIM_MAX at most).
+ * the persistent handlers' pools for their jobs. A claim takes at most
+ * CLAIM_FIRST jobs, or twice as many as the daemon holds, up to CLAIM_MAX:
+ * the first jobs of a burst wait for a short claim, not for a thousand.
  */
 static void
 sched_claim(struct sched *s)
@@ -615,7 +635,7 @@ sched_claim(struct sched *s)
 	a.k_active = s->keys.active;
 	a.k_dead = s->keys.dead;
 	a.prefix = s->keys.prefix;
-	a.limit = room < CLAIM_MAX ? room : CLAIM_MAX;
+	a.limit = sched_claim_size(s, room);
 	a.lease_ms = cfg->lease_ms;
 	a.nonce = nonce;
 	a.max_payload = cfg->handlers.max_payload;
