@@ -48,7 +48,9 @@ NOTES = {
          "`deferd_debug` is a second run at log level debug, and "
          "`deferd_self_report` deferd's own debug log line \"starting Nms "
          "after due\" in that run (ms, taken just before posix_spawn), "
-         "beside the probe's figure.",
+         "beside the probe's figure. `deferd_persistent`: the same spread "
+         "for bench/noop_persistent.c as a persistent handler (processes "
+         "2 x inflight 32), lateness from its receipt of each line.",
     "C": "`commands_per_s`: top-level commands from deferd (redis-cli "
          "MONITOR, script-internal calls excluded); "
          "`commands_incl_script_per_s`: every command Redis executed "
@@ -76,7 +78,8 @@ NOTES = {
          "count against): `deferd` with processes 2 x inflight 32 (the "
          "targets' figure), the other columns with the settings named in "
          "them (`p1_i1`: only `mode: persistent` set), each by a fresh "
-         "deferd. `done_jobs_per_s`: "
+         "deferd; `two_daemons`: two deferds with the first setting on "
+         "the same Redis and queue (CPU figures summed). `done_jobs_per_s`: "
          "jobs / (last completion - due time), the last completion being "
          "the first poll (every 2 ms, one redis-cli EVAL of ZCARD delayed + "
          "ZCARD active) that finds both empty. Lateness: the handler's "
@@ -166,6 +169,11 @@ def targets(rows):
     p, e = get(rows, "B", "deferd", "late_p99"), get(rows, "B", "deferd", "early")
     add("B: p99 lateness ≤ 5 ms", None if p is None else p <= 5, "%s ms" % fmt(p))
     add("B: zero jobs started early", None if e is None else e == 0, "%s" % fmt(e))
+    p = get(rows, "B", "deferd_persistent", "late_p99")
+    if p is not None:
+        e = get(rows, "B", "deferd_persistent", "early")
+        add("B: persistent handler p99 ≤ 5 ms, none early", p <= 5 and not e,
+            "%s ms, %s early" % (fmt(p), fmt(e)))
     c = get(rows, "C", "deferd", "commands_per_s")
     ci = get(rows, "C", "deferd", "commands_incl_script_per_s")
     add("C: ≤ 1 Redis command/s per queue, idle", None if c is None else c <= 1.0,
@@ -226,6 +234,14 @@ def targets(rows):
         if d1 is not None and r:
             add("P: only `mode: persistent` (1 x 1) within 20% of the best", d1 >= 0.8 * r,
                 "%s of %s jobs/s = %s%%" % (fmt(d1), fmt(r), fmt(100 * d1 / r)))
+        r2 = get(rows, "P", "two_daemons", "done_jobs_per_s")
+        c1 = get(rows, "P", "deferd", "redis_cpu_us_per_job")
+        c2 = get(rows, "P", "two_daemons", "redis_cpu_us_per_job")
+        if r2 is not None and r and c1 and c2:
+            add("P: two daemons ≥ 1.6x one, Redis µs/job unchanged (≤ +10%)",
+                r2 >= 1.6 * r and c2 <= 1.1 * c1,
+                "%s vs %s jobs/s = %sx; Redis %s vs %s µs/job" % (
+                    fmt(r2), fmt(r), fmt(r2 / r), fmt(c2), fmt(c1)))
         e, lost = get(rows, "P", "deferd", "early"), get(rows, "P", "deferd", "lost")
         ok = None if e is None or lost is None else (e == 0 and lost == 0)
         add("P: no early start, no lost job", ok, "%s early, %s lost" % (fmt(e), fmt(lost)))

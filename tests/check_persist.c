@@ -750,9 +750,15 @@ static const char WIDE[] = PY_PRELUDE
     "            done(j)\n"
     "        held = []\n";
 
+/* Gives up after 60 s or when the test's OUT is gone (a failed test). */
 static const char EXEC_HOLD[] = "#!/bin/sh\n"
     "echo \"$DEFERD_JOB_ID\" >> \"$OUT/ex\"\n"
-    "while [ ! -e \"$OUT/go\" ]; do sleep 0.01; done\n";
+    "n=0\n"
+    "while [ ! -e \"$OUT/go\" ]; do\n"
+    "    [ -d \"$OUT\" ] && [ $n -lt 6000 ] || exit 1\n"
+    "    n=$((n + 1))\n"
+    "    sleep 0.01\n"
+    "done\n";
 
 /*
  * A persistent handler's jobs take no slot of `concurrency`: its pool

@@ -349,12 +349,19 @@ end
 -- the caller, who does them for a whole batch in two calls.
 local function complete_job(active, jk, rk, id, token, result, ttl, events,
     duration, now, gone)
-	local lease, handler, attempts = lease_fields(jk)
+	local lease, handler, attempts
+	if events ~= '' then
+		lease, handler, attempts = lease_fields(jk)
+	else	-- the common case: one field, no event to build
+		lease = hget_safe(jk, 'lease')
+	end
 	if lease ~= token then
 		return lease and 0 or 2
 	end
-	emit(events, 'done', now, 'queue', queue_of(active), 'id', id,
-	    'handler', handler, 'attempt', attempts, 'duration_ms', duration)
+	if events ~= '' then
+		emit(events, 'done', now, 'queue', queue_of(active), 'id', id,
+		    'handler', handler, 'attempt', attempts, 'duration_ms', duration)
+	end
 	if gone then
 		gone.ids[#gone.ids + 1] = id
 		gone.keys[#gone.keys + 1] = jk
