@@ -33,15 +33,30 @@
 #define REAP_LIMIT	100
 #define CLAIM_MAX	1024	/* jobs one claim takes at most (Redis time, reply size) */
 #define CLAIM_FIRST	32	/* nor more than this, or twice the jobs held */
+#define CLAIMS_MAX	2	/* claims in flight at once (a second needs CLAIM_FIRST of room) */
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
 #define LOST_MARGIN_MS	2000	/* clock estimate slack when looking for their jobs */
 
-/* Pool room that the claim in flight reserved for one persistent handler. */
+/* Pool room that a claim in flight reserved for one persistent handler. */
 struct sched_reserved {
 	char	*handler;	/* owned: the config may be reloaded meanwhile */
 	int	 n;
+};
+
+/*
+ * A claim in flight. Replies come in the order the claims went out (one
+ * connection), so the oldest record is the one a reply answers.
+ */
+struct sched_inflight {
+	char		 nonce[33];
+	int64_t		 min_score;	/* lowest active score it can give */
+	int		 shared;	/* free slots it reserved (and offered) */
+	int		 total;		/* its limit */
+	struct sched_reserved *pool;	/* pool room it reserved, per handler */
+	size_t		 npool;
+	int64_t		 sent_mono;
 };
 
 struct sched {
@@ -56,10 +71,10 @@ struct sched {
 	struct event	*poll_timer;	/* safety net: poll_interval after the last claim */
 	struct event	*reap_timer;	/* only when no claim reaped for a while */
 	bool		 running;
-	bool		 claiming;
+	struct sched_inflight claims[CLAIMS_MAX]; /* in flight, oldest first */
+	int		 nclaims;
 	bool		 again;		/* kicked while a claim was in flight */
 	bool		 reaping;
-	int		 claim_limit;	/* slots reserved by the claim in flight */
 	/*
 	 * The last claim that offered free slots left some unused while it
 	 * skipped due jobs (a full pool's, a capped handler's): claims that
@@ -69,16 +84,10 @@ struct sched {
 	 */
 	bool		 shared_blocked;
 	bool		 fresh;
-	int		 claim_offered;	/* free slots the claim in flight offered */
-	int		 claim_total;	/* and its limit */
-	struct sched_reserved *pool_reserved; /* and pool room, per handler */
-	size_t		 npool_reserved;
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
 	bool		 skew_known;	/* a claim reply has set skew_ms */
-	char		 claim_nonce[33]; /* of the claim in flight */
-	int64_t		 claim_min_score; /* lowest active score it can give */
 	/* Claims whose reply was lost: given back by the unclaim script. */
 	char		 lost[LOST_MAX][33];
 	int		 nlost;
@@ -88,9 +97,10 @@ struct sched {
 
 static void	sched_claim(struct sched *);
 static void	sched_unclaim(struct sched *);
-static void	sched_claim_lost(struct sched *);
+static void	sched_claim_lost(struct sched *, const struct sched_inflight *);
 static int	sched_room(struct sched *, struct store_claim_cap *, size_t *);
-static void	sched_release(struct sched *);
+static bool	sched_busy(struct sched *);
+static void	sched_release(struct sched *, struct sched_inflight *);
 
 /* libevent adapters. */
 static void
@@ -128,7 +138,7 @@ sched_poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	s->fresh = true;
 	sched_claim(s);
-	if (!s->claiming)
+	if (s->nclaims == 0)
 		sched_arm_poll(s);	/* else re-armed by the claim's reply */
 }
 
@@ -298,7 +308,7 @@ sched_kick_more(struct sched *s, bool fresh)
 		return;
 	if (fresh)
 		s->fresh = true;
-	if (s->claiming) {
+	if (sched_busy(s)) {
 		s->again = true;
 		return;
 	}
@@ -328,7 +338,7 @@ sched_slot_freed(struct sched *s, bool pooled)
 		return;
 	if (!pooled)
 		s->shared_blocked = false;	/* its handler may take more */
-	if (s->claiming) {
+	if (sched_busy(s)) {
 		s->again = true;
 		return;
 	}
@@ -390,15 +400,17 @@ static void
 sched_claim_reply(redisReply *reply, void *priv)
 {
 	struct sched		*s = priv;
+	struct sched_inflight	 rec = s->claims[0];
 	struct store_claimed	 c;
 	struct store_entry	 e;
 	size_t			 entries = 0;
 	char			 err[256];
 
-	s->claiming = false;
-	sched_release(s);
+	memmove(&s->claims[0], &s->claims[1],
+	    sizeof(s->claims[0]) * (size_t)--s->nclaims);
+	sched_release(s, &rec);
 	if (reply == NULL) {
-		sched_claim_lost(s);
+		sched_claim_lost(s, &rec);
 		return;		/* restarted, and unclaimed, on RCONN_UP */
 	}
 	sched_arm_poll(s);
@@ -421,14 +433,13 @@ sched_claim_reply(redisReply *reply, void *priv)
 			entries++;
 	}
 	log_debug("queue %s: claim of up to %d (%d exec) took %zu job(s) and "
-	    "skipped %lld in %lldms", s->queue, s->claim_total, s->claim_offered,
+	    "skipped %lld in %lldms", s->queue, rec.total, rec.shared,
 	    entries, (long long)c.skipped,
-	    (long long)(util_mono_ms() - s->claimed_at_mono));
+	    (long long)(util_mono_ms() - rec.sent_mono));
 	if (!s->running)
 		return;
-	if (s->claim_offered > 0)
-		s->shared_blocked = c.skipped > 0 &&
-		    entries < (size_t)s->claim_total;
+	if (rec.shared > 0)
+		s->shared_blocked = c.skipped > 0 && entries < (size_t)rec.total;
 	sched_after_claim(s, c.now_ms, c.next_due_ms, entries);
 	if (s->again) {
 		s->again = false;
@@ -437,12 +448,12 @@ sched_claim_reply(redisReply *reply, void *priv)
 }
 
 /*
- * The claim in flight lost its reply: it may have leased jobs that nobody
- * will run. Remember its nonce so that sched_unclaim gives them back after
- * the reconnect instead of leaving them to the reaper for a whole lease.
+ * Claim rec lost its reply: it may have leased jobs that nobody will run.
+ * Remember its nonce so that sched_unclaim gives them back after the
+ * reconnect instead of leaving them to the reaper for a whole lease.
  */
 static void
-sched_claim_lost(struct sched *s)
+sched_claim_lost(struct sched *s, const struct sched_inflight *rec)
 {
 	if (s->nlost == LOST_MAX) {
 		memmove(s->lost[0], s->lost[1], sizeof(s->lost[0]) * (LOST_MAX - 1));
@@ -450,9 +461,9 @@ sched_claim_lost(struct sched *s)
 		if (s->unclaim_sent > 0)
 			s->unclaim_sent--;
 	}
-	if (s->nlost == 0 || s->claim_min_score < s->lost_min_score)
-		s->lost_min_score = s->claim_min_score;
-	memcpy(s->lost[s->nlost++], s->claim_nonce, sizeof(s->lost[0]));
+	if (s->nlost == 0 || rec->min_score < s->lost_min_score)
+		s->lost_min_score = rec->min_score;
+	memcpy(s->lost[s->nlost++], rec->nonce, sizeof(s->lost[0]));
 }
 
 /* Reply of the unclaim script: the number of jobs given back. */
@@ -560,42 +571,50 @@ sched_claim_size(const struct sched *s, int room)
 	return (room < max ? room : max);
 }
 
-/* Hold the room a claim may fill until its reply (sched_release). */
+/* Hold the room claim rec may fill until its reply (sched_release). */
 static void
-sched_reserve(struct sched *s, int shared, const struct store_claim_cap *caps,
-    size_t ncaps)
+sched_reserve(struct sched *s, struct sched_inflight *rec,
+    const struct store_claim_cap *caps, size_t ncaps)
 {
-	s->claim_limit = shared;
-	slots_claim_begin(s->d->slots, shared);
-	s->pool_reserved = xcalloc(ncaps > 0 ? ncaps : 1,
-	    sizeof(*s->pool_reserved));
-	s->npool_reserved = 0;
+	slots_claim_begin(s->d->slots, rec->shared);
+	rec->pool = xcalloc(ncaps > 0 ? ncaps : 1, sizeof(*rec->pool));
+	rec->npool = 0;
 	for (size_t i = 0; i < ncaps; i++) {
 		struct sched_reserved *r;
 
 		if (!caps[i].pool || caps[i].cap == 0)
 			continue;
-		r = &s->pool_reserved[s->npool_reserved++];
+		r = &rec->pool[rec->npool++];
 		r->handler = xstrdup(caps[i].handler);
 		r->n = (int)caps[i].cap;
 		slots_pool_claim_begin(s->d->slots, r->handler, r->n);
 	}
 }
 
-/* The claim in flight was answered (or lost): give its room back. */
+/* Claim rec was answered (or lost): give its room back. */
 static void
-sched_release(struct sched *s)
+sched_release(struct sched *s, struct sched_inflight *rec)
 {
-	slots_claim_end(s->d->slots, s->claim_limit);
-	s->claim_limit = 0;
-	for (size_t i = 0; i < s->npool_reserved; i++) {
-		slots_pool_claim_end(s->d->slots, s->pool_reserved[i].handler,
-		    s->pool_reserved[i].n);
-		free(s->pool_reserved[i].handler);
+	slots_claim_end(s->d->slots, rec->shared);
+	for (size_t i = 0; i < rec->npool; i++) {
+		slots_pool_claim_end(s->d->slots, rec->pool[i].handler,
+		    rec->pool[i].n);
+		free(rec->pool[i].handler);
 	}
-	free(s->pool_reserved);
-	s->pool_reserved = NULL;
-	s->npool_reserved = 0;
+	free(rec->pool);
+	rec->pool = NULL;
+	rec->npool = 0;
+}
+
+/*
+ * Whether no claim may go out now: CLAIMS_MAX are in flight, or one is and
+ * the room left is too small to be worth a second script call.
+ */
+static bool
+sched_busy(struct sched *s)
+{
+	return (s->nclaims >= CLAIMS_MAX ||
+	    (s->nclaims > 0 && sched_room(s, NULL, NULL) < CLAIM_FIRST));
 }
 
 /*
@@ -612,13 +631,14 @@ sched_claim(struct sched *s)
 	struct store_claim_args	 a;
 	struct store_claim_cap	*caps;
 	struct store_call	 c;
+	struct sched_inflight	*rec;
 	char			 nonce[33];
 	size_t			 ncaps;
 	int			 room;
 
 	if (!s->running || d->draining || !rconn_ready(d->cmd))
 		return;
-	if (s->claiming) {
+	if (sched_busy(s)) {
 		s->again = true;
 		return;
 	}
@@ -626,9 +646,11 @@ sched_claim(struct sched *s)
 		return;		/* sched_slot_freed kicks us when a slot frees */
 	caps = xcalloc(cfg->handlers.noverrides + 1, sizeof(*caps));
 	room = sched_room(s, caps, &ncaps);
+	rec = &s->claims[s->nclaims];
+	memset(rec, 0, sizeof(*rec));
 	util_random_hex(nonce, 16);
-	memcpy(s->claim_nonce, nonce, sizeof(s->claim_nonce));
-	s->claim_min_score = s->skew_known ?
+	memcpy(rec->nonce, nonce, sizeof(rec->nonce));
+	rec->min_score = s->skew_known ?
 	    util_mono_ms() + s->skew_ms + cfg->lease_ms - LOST_MARGIN_MS : 0;
 	memset(&a, 0, sizeof(a));
 	a.k_delayed = s->keys.delayed;
@@ -651,12 +673,12 @@ sched_claim(struct sched *s)
 	a.scan = ncaps > 0 ? a.limit + SCAN_EXTRA : a.limit;
 	store_claim(&c, &a);
 	if (store_send(d->cmd, &c, sched_claim_reply, s) == 0) {
-		s->claiming = true;
+		s->nclaims++;
 		s->fresh = false;
-		s->claimed_at_mono = util_mono_ms();
-		s->claim_offered = (int)a.shared_limit;
-		s->claim_total = (int)a.limit;
-		sched_reserve(s, (int)a.shared_limit, caps, ncaps);
+		s->claimed_at_mono = rec->sent_mono = util_mono_ms();
+		rec->shared = (int)a.shared_limit;
+		rec->total = (int)a.limit;
+		sched_reserve(s, rec, caps, ncaps);
 	}
 	free(caps);
 }
@@ -718,7 +740,8 @@ sched_free(struct sched *s)
 	event_free(s->poll_timer);
 	event_free(s->reap_timer);
 	dead_trim_free(s->trim);
-	sched_release(s);
+	for (int i = 0; i < s->nclaims; i++)
+		sched_release(s, &s->claims[i]);
 	free(s->queue);
 	free(s->keys.prefix);
 	free(s->keys.delayed);
