@@ -989,8 +989,15 @@ config_handler_max_attempts(const struct config *c, const char *handler)
 int
 config_handler_max_concurrency(const struct config *c, const char *handler)
 {
-	const struct handler_override	*o = config_override(c, handler);
-	int				 max;
+	return (config_override_max_concurrency(c, config_override(c, handler)));
+}
+
+/* The same for override o (NULL: the handler has none). */
+int
+config_override_max_concurrency(const struct config *c,
+    const struct handler_override *o)
+{
+	int	max;
 
 	if (o != NULL && o->mode == HANDLER_PERSISTENT) {
 		max = o->processes * o->inflight;

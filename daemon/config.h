@@ -231,6 +231,8 @@ const struct handler_override *config_override(const struct config *, const char
 int64_t		 config_handler_timeout_ms(const struct config *, const char *handler);
 int		 config_handler_max_attempts(const struct config *, const char *handler);
 int		 config_handler_max_concurrency(const struct config *, const char *handler);
+int		 config_override_max_concurrency(const struct config *,
+		    const struct handler_override *);
 /* The working directory of handlers: handlers.workdir, else handlers.dir. */
 const char	*config_handler_cwd(const struct config *);
 /* Whether handler runs in persistent mode (its override says so). */

@@ -537,7 +537,7 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 
 		if (pool) {
 			room = slots_pool_free(s->d->slots, o->name,
-			    config_handler_max_concurrency(cfg, o->name));
+			    config_override_max_concurrency(cfg, o));
 			total += room;
 		} else if (o->max_concurrency > 0) {
 			room = o->max_concurrency -
@@ -632,7 +632,6 @@ sched_claim(struct sched *s)
 	struct store_claim_cap	*caps;
 	struct store_call	 c;
 	struct sched_inflight	*rec;
-	char			 nonce[33];
 	size_t			 ncaps;
 	int			 room;
 
@@ -642,14 +641,14 @@ sched_claim(struct sched *s)
 		s->again = true;
 		return;
 	}
-	if (sched_room(s, NULL, NULL) <= 0)
-		return;		/* sched_slot_freed kicks us when a slot frees */
 	caps = xcalloc(cfg->handlers.noverrides + 1, sizeof(*caps));
-	room = sched_room(s, caps, &ncaps);
+	if ((room = sched_room(s, caps, &ncaps)) <= 0) {
+		free(caps);
+		return;		/* sched_slot_freed kicks us when a slot frees */
+	}
 	rec = &s->claims[s->nclaims];
 	memset(rec, 0, sizeof(*rec));
-	util_random_hex(nonce, 16);
-	memcpy(rec->nonce, nonce, sizeof(rec->nonce));
+	util_random_hex(rec->nonce, 16);
 	rec->min_score = s->skew_known ?
 	    util_mono_ms() + s->skew_ms + cfg->lease_ms - LOST_MARGIN_MS : 0;
 	memset(&a, 0, sizeof(a));
@@ -659,7 +658,7 @@ sched_claim(struct sched *s)
 	a.prefix = s->keys.prefix;
 	a.limit = sched_claim_size(s, room);
 	a.lease_ms = cfg->lease_ms;
-	a.nonce = nonce;
+	a.nonce = rec->nonce;
 	a.max_payload = cfg->handlers.max_payload;
 	a.dead_max = cfg->dead.max_jobs;
 	a.dead_ttl_ms = cfg->dead.ttl_ms;
