@@ -2,6 +2,7 @@
 """Redis CPU per job of the claim and outcome scripts, alone.
 
 usage: bench/script_cost.py [--jobs N] [--batch B] [--lua DIR] [--runs R]
+                            [--callgrind]
 
 Starts a private redis-server (unix socket, no persistence), loads N no-op
 jobs due now with enqueue_batch.lua, claims them B at a time with claim.lua
@@ -9,6 +10,11 @@ and completes them B at a time with outcome.lua, as a daemon with B free
 slots would. Prints the Redis CPU (INFO cpu, user + sys) per job of each
 phase: the scripts' own cost, without deferd, the network or the bench's
 polling. --lua compares another tree's scripts (e.g. an older checkout).
+
+--callgrind runs redis-server under valgrind's callgrind and prints the
+instructions Redis executed per job in each phase instead (Ir: the same to
+0.1 % from run to run, where CPU time on a shared 2-core VM moves by 10-80 %;
+use fewer jobs, it is ~50 times slower). Needs valgrind's callgrind_control.
 """
 import argparse
 import os
@@ -35,8 +41,40 @@ def cpu_s(r):
     return i['used_cpu_sys'] + i['used_cpu_user']
 
 
-def one_run(r, luadir, n, batch):
-    """Load n jobs, claim and complete them; return (claim, outcome) us/job."""
+class CpuMeter:
+    """Redis CPU seconds from INFO cpu (user + sys)."""
+
+    def __init__(self, r):
+        self.r = r
+
+    def read(self):
+        return cpu_s(self.r)
+
+
+class IrMeter:
+    """Instructions executed by a redis-server running under callgrind,
+    read by dumping its counters (callgrind_control -d) into out_dir."""
+
+    def __init__(self, pid, out_dir):
+        self.pid, self.out_dir, self.total = pid, out_dir, 0
+
+    def read(self):
+        subprocess.run(['callgrind_control', '-d', str(self.pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
+        dumps = [os.path.join(self.out_dir, f)
+                 for f in os.listdir(self.out_dir)]
+        with open(max(dumps, key=os.path.getmtime)) as f:
+            for line in f:
+                if line.startswith(('totals:', 'summary:')):
+                    self.total += int(line.split()[1])
+                    break
+        return self.total
+
+
+def one_run(r, meter, luadir, n, batch):
+    """Load n jobs, claim and complete them; return the meter's (claim,
+    outcome) readings per job."""
     r.flushall()
     enq = r.script_load(script(luadir, 'enqueue_batch'))
     claim = r.script_load(script(luadir, 'claim'))
@@ -48,7 +86,7 @@ def one_run(r, luadir, n, batch):
         for k in range(i, min(i + 256, n)):
             args += ['job-%07d' % k, '{"n":12345678}']
         r.evalsha(enq, 1, delayed, *args)
-    c0 = cpu_s(r)
+    c0 = meter.read()
     claimed = []
     while True:
         rep = r.evalsha(claim, 3, delayed, active, dead, p, batch, 30000,
@@ -57,17 +95,17 @@ def one_run(r, luadir, n, batch):
         if not runs:
             break
         claimed.append(runs)
-    c1 = cpu_s(r)
+    c1 = meter.read()
     for runs in claimed:
         args = [p, 3600000, 0, 0, p + 'wake', '']
         for job_id, token in runs:
             args += ['complete', job_id, token, '', '', '', '1']
         r.evalsha(outcome, 3, active, delayed, dead, *args)
-    c2 = cpu_s(r)
+    c2 = meter.read()
     done = sum(len(runs) for runs in claimed)
     if done != n or r.zcard(active) != 0:
         raise SystemExit('script_cost: %d of %d jobs completed' % (done, n))
-    return (c1 - c0) / n * 1e6, (c2 - c1) / n * 1e6
+    return (c1 - c0) / n, (c2 - c1) / n
 
 
 def main():
@@ -76,22 +114,35 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--lua', default=os.path.join(HERE, '..', 'daemon', 'lua'))
+    ap.add_argument('--callgrind', action='store_true')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='deferd-script-cost.')
     sock = os.path.join(tmp, 'redis.sock')
-    srv = subprocess.Popen(['redis-server', '--port', '0', '--unixsocket', sock,
-                            '--save', '', '--appendonly', 'no'],
-                           stdout=subprocess.DEVNULL)
+    cmd = ['redis-server', '--port', '0', '--unixsocket', sock,
+           '--save', '', '--appendonly', 'no']
+    if a.callgrind:
+        os.mkdir(os.path.join(tmp, 'cg'))
+        cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' +
+               os.path.join(tmp, 'cg', 'out.%p')] + cmd
+    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
+        for _ in range(1500):
             if os.path.exists(sock):
                 break
             time.sleep(0.02)
         r = redis.Redis(unix_socket_path=sock)
+        if a.callgrind:
+            meter, unit, scale, fmt = IrMeter(srv.pid, os.path.join(
+                tmp, 'cg')), 'Ir', 1, '%.0f'
+        else:
+            meter, unit, scale, fmt = CpuMeter(r), 'us', 1e6, '%.2f'
         for _ in range(a.runs):
-            c, o = one_run(r, a.lua, a.jobs, a.batch)
-            print('jobs %d, batch %d: claim %.2f us/job, outcome %.2f us/job, '
-                  'total %.2f us/job' % (a.jobs, a.batch, c, o, c + o))
+            c, o = one_run(r, meter, a.lua, a.jobs, a.batch)
+            c, o = c * scale, o * scale
+            print(('jobs %d, batch %d: claim {0} %s/job, outcome {0} %s/job, '
+                   'total {0} %s/job').format(fmt) %
+                  (a.jobs, a.batch, c, unit, o, unit, c + o, unit))
     finally:
         srv.terminate()
         srv.wait()

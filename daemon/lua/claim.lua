@@ -112,7 +112,7 @@ local function take_slot(h)
 end
 
 -- Skipped candidates in a row after which a claim that has taken jobs
--- stops looking: each costs an HGETALL, and a burst for a full pool
+-- stops looking: each costs an HGET, and a burst for a full pool
 -- would otherwise read the whole scan cap on every claim for nothing.
 local SKIP_RUN = 16
 if scan_cap < limit then
