@@ -335,8 +335,9 @@ START_TEST(enqueue_creates)
 	ck_assert_int_le(due, redis_now() + 60000);
 	ck_assert_str_eq(jget("j1", "handler", b, sizeof(b)), "send-mail");
 	ck_assert_str_eq(jget("j1", "payload", b, sizeof(b)), "hello");
-	ck_assert_str_eq(jget("j1", "attempts", b, sizeof(b)), "0");
-	ck_assert_str_eq(jget("j1", "source", b, sizeof(b)), "delayed");
+	/* No attempts yet and the default source: neither field is written. */
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j1 attempts"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j1 source"), 0);
 	ck_assert_str_eq(jget("j1", "resource", b, sizeof(b)), "mail:42");
 	ck_assert_str_eq(jget("j1", "max_attempts", b, sizeof(b)), "3");
 	ck_assert_str_eq(jget("j1", "timeout_ms", b, sizeof(b)), "5000");
@@ -345,7 +346,7 @@ START_TEST(enqueue_creates)
 	ck_assert_int_eq(strtoll(jget("j1", "enqueued_ms", b, sizeof(b)), NULL,
 	    10), due - 60000);
 	ck_assert_int_eq(zscore(K_DELAYED, "j1"), due);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:j1"), 9);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:j1"), 7);
 
 	/* Optional fields left out; an explicit source is kept. */
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j2", K_DELAYED, "j2", "h", "",
@@ -454,8 +455,8 @@ START_TEST(enqueue_batch_creates)
 	ck_assert_str_eq(jget("b1", "handler", b, sizeof(b)), "send-mail");
 	ck_assert_str_eq(jget("b1", "payload", b, sizeof(b)), "one");
 	ck_assert_str_eq(jget("b2", "payload", b, sizeof(b)), "");
-	ck_assert_str_eq(jget("b2", "attempts", b, sizeof(b)), "0");
-	ck_assert_str_eq(jget("b2", "source", b, sizeof(b)), "delayed");
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b2 attempts"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b2 source"), 0);
 	ck_assert_str_eq(jget("b2", "resource", b, sizeof(b)), "mail:42");
 	ck_assert_str_eq(jget("b2", "max_attempts", b, sizeof(b)), "3");
 	ck_assert_str_eq(jget("b2", "timeout_ms", b, sizeof(b)), "5000");
@@ -463,7 +464,7 @@ START_TEST(enqueue_batch_creates)
 	    due);
 	ck_assert_int_eq(strtoll(jget("b2", "enqueued_ms", b, sizeof(b)), NULL,
 	    10), due - 60000);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b1"), 9);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b1"), 7);
 	ck_assert_int_eq(zscore(K_DELAYED, "b1"), due);
 	ck_assert_int_eq(zscore(K_DELAYED, "b2"), due);
 
@@ -472,7 +473,7 @@ START_TEST(enqueue_batch_creates)
 	    "", "", "zset", K_WAKE, "", "0", "b3", "x", NULL);
 	assert_pair(rep, 1, 12345);
 	freeReplyObject(rep);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b3"), 6);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b3"), 5);
 	ck_assert_str_eq(jget("b3", "source", b, sizeof(b)), "zset");
 	ck_assert_int_eq(zscore(K_DELAYED, "b3"), 12345);
 
@@ -616,7 +617,7 @@ START_TEST(claim_respects_due_time)
 	ck_assert_int_eq(rep->element[1]->integer, due_b);
 	freeReplyObject(rep);
 	ck_assert_int_eq(zscore(K_DELAYED, "b"), due_b);
-	ck_assert_str_eq(jget("b", "attempts", b, sizeof(b)), "0");
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b attempts"), 0);
 }
 END_TEST
 
@@ -760,7 +761,6 @@ END_TEST
 START_TEST(claim_skips_saturated)
 {
 	redisReply	*rep;
-	char		 b[64];
 
 	enqueue("a", "busy", "at", "1");
 	enqueue("b", "free", "at", "2");
@@ -773,7 +773,7 @@ START_TEST(claim_skips_saturated)
 	freeReplyObject(rep);
 	ck_assert_int_eq(zscore(K_DELAYED, "a"), 1);
 	ck_assert_int_eq(zscore(K_DELAYED, "c"), 3);
-	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "0");
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a attempts"), 0);
 	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
 }
 END_TEST
@@ -1301,7 +1301,7 @@ START_TEST(revive_dead)
 	    P "job:x", "x", K_WAKE, NULL), 1);
 	ck_assert_int_eq(zscore(K_DEAD, "x"), -1);
 	ck_assert_int_ge(zscore(K_DELAYED, "x"), now);
-	ck_assert_str_eq(jget("x", "attempts", b, sizeof(b)), "0");
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:x attempts"), 0);
 	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:x died_ms"), 0);
 	snprintf(b, sizeof(b), "%lld", zscore(K_DELAYED, "x"));
 	expect_msg(s, b);

@@ -131,42 +131,56 @@ local PAYLOAD_BUDGET = 1048576
 local payload_bytes = 0
 local NUMERIC = {attempts = true, max_attempts = true, timeout_ms = true}
 
--- The job with hash key jk as a field table and its flat HGETALL list, or
--- nil and why it cannot run. One HGETALL answers every check (a key of
--- another type makes it fail, hence pcall); one pass over it builds the
--- table and checks the numeric fields.
+-- The job with hash key jk: why it cannot run (nil when it can), its flat
+-- HGETALL list, and the fields this script reads (handler, payload,
+-- attempts, due_ms, enqueued_ms; nil when absent). One HGETALL answers
+-- every check (a key of another type makes it fail, hence pcall); one pass
+-- over it picks the fields and checks the numeric ones, into locals: a
+-- table per job would cost more than the pass.
 local function load(jk)
 	local all = redis.pcall('HGETALL', jk)
 	if type(all) ~= 'table' or all.err then
-		return nil, nil, 'job key has wrong type'
+		return 'job key has wrong type'
 	end
 	if #all == 0 then
-		return nil, nil, 'job hash missing'
+		return 'job hash missing'
 	end
-	local f = {}
+	local h, pl, att, due, enq
 	for k = 1, #all, 2 do
 		local name, v = all[k], all[k + 1]
-		if NUMERIC[name] and uint(v) == nil then
-			return nil, nil, 'field ' .. name .. ' is not a number: \'' ..
-			    string.sub(v, 1, 40) .. '\''
+		if name == 'handler' then
+			h = v
+		elseif name == 'payload' then
+			pl = v
+		elseif name == 'due_ms' then
+			due = v
+		elseif name == 'enqueued_ms' then
+			enq = v
+		elseif NUMERIC[name] then
+			if uint(v) == nil then
+				return 'field ' .. name .. ' is not a number: \'' ..
+				    string.sub(v, 1, 40) .. '\''
+			end
+			if name == 'attempts' then
+				att = v
+			end
 		end
-		f[name] = v
 	end
-	if not f.handler or f.handler == '' then
-		return nil, nil, 'job has no handler'
+	if not h or h == '' then
+		return 'job has no handler'
 	end
-	if max_payload > 0 and f.payload and #f.payload > max_payload then
-		return nil, nil, 'payload of ' .. istr(#f.payload) ..
+	if max_payload > 0 and pl and #pl > max_payload then
+		return 'payload of ' .. istr(#pl) ..
 		    ' bytes exceeds handlers.max_payload (' ..
 		    istr(max_payload) .. ' bytes)'
 	end
-	return f, all, nil
+	return nil, all, h, pl, att, due, enq
 end
 
 -- The claim entry {"run", id, token, field, value, ..., "attempts", N}:
 -- the hash as HGETALL read it, then the new attempt number (the later
 -- "attempts" is the one that counts; the token is the new lease).
-local function entry(id, token, all, attempts)
+local function entry(id, token, all, attempts_text)
 	local e
 	if #all <= 1000 then
 		e = {'run', id, token, unpack(all)}
@@ -177,7 +191,7 @@ local function entry(id, token, all, attempts)
 		end
 	end
 	e[#e + 1] = 'attempts'
-	e[#e + 1] = istr(attempts)
+	e[#e + 1] = attempts_text
 	return e
 end
 
@@ -205,46 +219,47 @@ if limit > 0 then
 			break
 		end
 		local jk = P .. 'job:' .. id
-		local f, all, why
-		local h = run > 0 and valid_id(id) and hget_safe(jk, 'handler')
-		if h and not may_take(h) then
+		local why, all, h, pl, att, due, enq
+		local ok_id = valid_id(id)
+		local skip_h = run > 0 and ok_id and hget_safe(jk, 'handler')
+		if skip_h and not may_take(skip_h) then
 			-- Skipping already: one HGET tells, not a whole HGETALL.
 			why = 'skip'
-		elseif valid_id(id) then
-			f, all, why = load(jk)
+		elseif ok_id then
+			why, all, h, pl, att, due, enq = load(jk)
 		else
 			why = 'job ID breaks the ID rules (1-200 bytes of ' ..
 			    '[A-Za-z0-9_.:@-]): ' ..
 			    string.format('%q', string.sub(id, 1, 60))
 		end
 		run = run + 1
-		if why == 'skip' or (not why and not may_take(f.handler)) then
+		if why == 'skip' or (not why and not may_take(h)) then
 			skipped = skipped + 1
 		elseif why then
 			bury(id, why)
 			run = 0
 		else
-			take_slot(f.handler)
+			take_slot(h)
 			run = 0
 			claimed = claimed + 1
-			payload_bytes = payload_bytes + #(f.payload or '')
+			payload_bytes = payload_bytes + #(pl or '')
 			local token = nonce .. '-' .. claimed
-			local attempts = (uint(f.attempts) or 0) + 1
-			redis.call('HSET', jk, 'attempts', istr(attempts),
+			local attempts = (att and tonumber(att) or 0) + 1
+			local attempts_text = istr(attempts)
+			redis.call('HSET', jk, 'attempts', attempts_text,
 			    'lease', token)
 			taken[#taken + 1] = id
 			leased[#leased + 1] = deadline
 			leased[#leased + 1] = id
-			table.insert(reply, entry(id, token, all, attempts))
+			reply[#reply + 1] = entry(id, token, all, attempts_text)
 			if events ~= '' then
 				-- Late from when it could first run (see job.c).
-				local due = uint(f.due_ms)
-				local enq = uint(f.enqueued_ms)
+				due, enq = uint(due), uint(enq)
 				if due and enq and enq > due then
 					due = enq
 				end
 				emit(events, 'claimed', now, 'queue', Q, 'id', id,
-				    'handler', f.handler, 'attempt', attempts,
+				    'handler', h, 'attempt', attempts,
 				    'late_ms', due and now - due or nil)
 			end
 		end

@@ -18,8 +18,9 @@
 --         (e.g. timeout_ms)
 --
 -- Reply: {1, due_ms} when created (hash fields handler, payload,
--- attempts=0, enqueued_ms, due_ms, source, and resource / max_attempts when
--- given, plus the extra pairs; ZADD delayed due_ms ID);
+-- enqueued_ms, due_ms, source unless "delayed", and resource /
+-- max_attempts when given, plus the extra pairs; no attempts field, which
+-- counts as 0; ZADD delayed due_ms ID);
 -- {0, due_ms of the existing job or -1} when the job key exists (nothing
 -- changed: idempotent enqueue).
 -- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6], a missing
@@ -51,8 +52,9 @@ local now = now_ms()
 local due = due_of(mode, ms, now)
 source = source_or_default(source)
 
-local f = {'handler', handler, 'payload', payload, 'attempts', '0',
-    'enqueued_ms', istr(now), 'due_ms', istr(due), 'source', source}
+local f = {'handler', handler, 'payload', payload, 'enqueued_ms', istr(now),
+    'due_ms', istr(due)}
+add_source(f, source)
 if resource ~= nil and resource ~= '' then
 	table.insert(f, 'resource')
 	table.insert(f, resource)

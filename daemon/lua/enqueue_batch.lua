@@ -21,8 +21,8 @@
 -- ARGV[11+2n ..] job ID, payload pairs (payloads binary-safe, may be empty)
 --
 -- Every job gets the hash fields of enqueue.lua (handler, payload,
--- attempts=0, enqueued_ms, due_ms, source, resource / max_attempts when
--- given, the extra pairs) and ZADD delayed due_ms ID. A job whose key
+-- enqueued_ms, due_ms, source unless "delayed", resource / max_attempts
+-- when given, the extra pairs) and ZADD delayed due_ms ID. A job whose key
 -- exists is left alone (idempotent, as enqueue.lua).
 -- Reply: {created, due_ms}.
 -- Errors (nothing written): bad ARGV[3], ARGV[4], ARGV[5] or ARGV[10], or an
@@ -53,8 +53,9 @@ local due = due_of(mode, ms, now)
 source = source_or_default(source)
 
 -- The hash fields shared by every job; slot 4 takes each payload.
-local f = {'handler', handler, 'payload', '', 'attempts', '0',
-    'enqueued_ms', istr(now), 'due_ms', istr(due), 'source', source}
+local f = {'handler', handler, 'payload', '', 'enqueued_ms', istr(now),
+    'due_ms', istr(due)}
+add_source(f, source)
 if resource ~= '' then
 	table.insert(f, 'resource')
 	table.insert(f, resource)

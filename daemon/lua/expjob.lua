@@ -18,7 +18,7 @@
 -- The job ID is "exp:DB:KEY" when that is a valid job ID (1-200 bytes of
 -- [A-Za-z0-9_.:@-]), else "exp:DB:@sha1-" .. SHA1(KEY) in hex. The marker
 -- P.."expdone:"..ID is SET NX PX ttl; the job hash gets handler, payload
--- (the key), attempts=0, enqueued_ms, due_ms (now), source=expired,
+-- (the key), enqueued_ms, due_ms (now), source=expired,
 -- expired_key, expired_db, match, and resource when given.
 --
 -- Reply: {1, id} created; {0, id} already done (marker or job present).
@@ -44,8 +44,7 @@ if redis.call('EXISTS', jk) == 1 then
 	return {0, id}
 end
 local now = now_ms()
-local f = {'handler', handler, 'payload', key, 'attempts', '0',
-    'enqueued_ms', istr(now), 'due_ms', istr(now), 'source', 'expired',
+local f = {'handler', handler, 'payload', key, 'enqueued_ms', istr(now), 'due_ms', istr(now), 'source', 'expired',
     'expired_key', key, 'expired_db', db, 'match', match}
 if resource ~= '' then
 	table.insert(f, 'resource')

@@ -435,3 +435,13 @@ local function source_or_default(source)
 	end
 	return source
 end
+
+-- Append the source field to the field list f, unless it is the default
+-- ("delayed"), which a job without the field has: every field costs each
+-- claim of the job a string in and out of Lua, and Redis its memory.
+local function add_source(f, source)
+	if source ~= 'delayed' then
+		f[#f + 1] = 'source'
+		f[#f + 1] = source
+	end
+end

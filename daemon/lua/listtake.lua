@@ -32,7 +32,7 @@ local function make(item)
 	made = made + 1
 	local id = 'list:' .. nonce .. '-' .. istr(made)
 	redis.call('HSET', P .. 'job:' .. id, 'handler', handler, 'payload', item,
-	    'attempts', '0', 'enqueued_ms', istr(now), 'due_ms', istr(now),
+	    'enqueued_ms', istr(now), 'due_ms', istr(now),
 	    'source', 'list', 'list', main)
 	redis.call('ZADD', delayed, istr(now), id)
 	emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,

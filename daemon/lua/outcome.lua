@@ -45,12 +45,14 @@ local out, buried = {}, 0
 local gone = {ids = {}, keys = {}}	-- completed: ZREM and DEL once for all
 for i = 7, #ARGV, PER do
 	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-	local flags, duration = ARGV[i + 5], uint(ARGV[i + 6])
+	local flags = ARGV[i + 5]
+	-- Only events carry the duration: no pattern match per job without.
+	local duration = events ~= '' and uint(ARGV[i + 6]) or nil
 	local jk = P .. 'job:' .. id
 	local r
 	if kind == 'complete' then
-		r = complete_job(active, jk, P .. 'result:' .. id, id, token, text,
-		    ttl, events, duration, now, gone)
+		r = complete_job(active, jk, ttl > 0 and P .. 'result:' .. id, id,
+		    token, text, ttl, events, duration, now, gone)
 	elseif kind == 'retry' then
 		local delay = uint(ARGV[i + 4])
 		if delay == nil then

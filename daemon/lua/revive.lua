@@ -8,8 +8,8 @@
 -- ARGV[3] events channel ("" or absent = none): "revived" {queue, id,
 --         handler} (deferctl retry)
 --
--- Reply: 1 when revived (ZREM dead, HSET attempts 0 and due_ms now,
--- HDEL died_ms and lease, ZADD delayed now, PUBLISH wake if now first);
+-- Reply: 1 when revived (ZREM dead, HSET due_ms now, HDEL attempts,
+-- died_ms and lease, ZADD delayed now, PUBLISH wake if now first);
 -- 0 when the ID is not in dead; -1 when it is in dead but its job key is
 -- missing or not a hash (nothing changed: purge it instead).
 
@@ -24,8 +24,8 @@ if key_type(jk) ~= 'hash' then
 end
 local now = now_ms()
 redis.call('ZREM', dead, id)
-redis.call('HSET', jk, 'attempts', '0', 'due_ms', istr(now))
-redis.call('HDEL', jk, 'died_ms', 'lease')
+redis.call('HSET', jk, 'due_ms', istr(now))
+redis.call('HDEL', jk, 'attempts', 'died_ms', 'lease')
 redis.call('ZADD', delayed, istr(now), id)
 publish_wake_if_first(delayed, id, now, wake)
 emit(events, 'revived', now, 'queue', queue_of(delayed), 'id', id,

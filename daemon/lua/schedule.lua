@@ -20,7 +20,7 @@
 --   ARGV[8] wake channel ("" none), ARGV[9] events channel ("" none), then
 --   triples from ARGV[10]: tick ms, due ms (the tick plus jitter), the
 --   tick as ISO 8601 text. Each tick after last becomes a job (fields
---   handler, payload, attempts=0, enqueued_ms, due_ms, source=schedule,
+--   handler, payload, enqueued_ms, due_ms, source=schedule,
 --   schedule, tick, and resource when given) unless its hash exists; last
 --   becomes the latest tick given, pending the ticks still ahead.
 --   Reply {now, last, created}.
@@ -108,7 +108,7 @@ for i = 10, #ARGV, 3 do
 		local jk = P .. 'job:' .. id
 		if redis.call('EXISTS', jk) == 0 then
 			local f = {'handler', handler, 'payload', payload,
-			    'attempts', '0', 'enqueued_ms', istr(now),
+			    'enqueued_ms', istr(now),
 			    'due_ms', istr(due), 'source', 'schedule',
 			    'schedule', name, 'tick', text}
 			if resource ~= '' then

@@ -46,7 +46,7 @@ for _, member in ipairs(due) do
 		    istr(now) .. '-' .. istr(n)
 	end
 	redis.call('HSET', P .. 'job:' .. id, 'handler', handler, 'payload', member,
-	    'attempts', '0', 'enqueued_ms', istr(now), 'due_ms', istr(now),
+	    'enqueued_ms', istr(now), 'due_ms', istr(now),
 	    'source', 'zset', 'zset', zset)
 	redis.call('ZADD', delayed, istr(now), id)
 	moved = moved + 1
