@@ -65,7 +65,8 @@ struct pjob {
 	void			*arg;
 	int64_t			 start_ms;	/* monotonic */
 	int64_t			 timeout_ms;
-	struct event		*timeout_ev;
+	TAILQ_ENTRY(pjob)	 deadline_entry;	/* on pool->deadlines */
+	int64_t			 deadline_ms;	/* monotonic; 0: none (or passed) */
 	bool			 timed_out;
 	bool			 killed;
 	bool			 finished;	/* in the done list */
@@ -115,6 +116,15 @@ struct pool {
 	struct phandler_list	 handlers;
 	struct pjob_list	 done;		/* finished, to deliver */
 	struct event		*deliver_ev;
+	/*
+	 * Jobs with a deadline ahead, in submission order, and one timer for
+	 * all of them: armed for the earliest when a job comes sooner than
+	 * it, never touched when a job leaves. A timer per job cost an
+	 * allocation and a timerfd change per job (bench/FINDINGS.md).
+	 */
+	struct pjob_list	 deadlines;
+	struct event		*deadline_ev;
+	int64_t			 deadline_armed_ms;	/* monotonic; 0: not armed */
 };
 
 static void	pproc_start(struct pproc *);
@@ -124,11 +134,21 @@ static void	phandler_dispatch(struct phandler *);
 static void	phandler_free(struct phandler *);
 static void	pproc_restart_cb(evutil_socket_t, short, void *);
 
-/* Free a job that is on no list. */
+/* Take j off the deadline list, if it is on it (the timer stays armed). */
+static void
+pjob_no_deadline(struct pjob *j)
+{
+	if (j->deadline_ms == 0)
+		return;
+	TAILQ_REMOVE(&j->pool->deadlines, j, deadline_entry);
+	j->deadline_ms = 0;
+}
+
+/* Free a job that is on no list but, perhaps, the deadline list. */
 static void
 pjob_free(struct pjob *j)
 {
-	event_free(j->timeout_ev);
+	pjob_no_deadline(j);
 	free(j->id);
 	free(j->handler);
 	free(j->line);
@@ -171,7 +191,7 @@ pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pjob_finish(struct pjob *j, enum run_outcome outcome, const char *error)
 {
-	evtimer_del(j->timeout_ev);
+	pjob_no_deadline(j);
 	j->finished = true;
 	j->outcome = outcome;
 	if (j->error == NULL && error != NULL)
@@ -209,14 +229,11 @@ pjob_pend(struct pjob *j, struct phandler *h)
 
 /* The timeout of one job: stop the process that holds it. */
 static void
-pjob_timeout_cb(evutil_socket_t fd, short what, void *arg)
+pjob_timed_out(struct pjob *j)
 {
-	struct pjob	*j = arg;
 	struct pproc	*p = j->proc;
 	char		 d[32], *reason;
 
-	(void)fd;
-	(void)what;
 	j->timed_out = true;
 	units_format_duration(j->timeout_ms, d, sizeof(d));
 	xasprintf(&j->error, "timed out after %s", d);
@@ -231,6 +248,54 @@ pjob_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    j->id, d);
 	pproc_stop(p, SIGTERM, reason);
 	free(reason);
+}
+
+/* Arm the deadline timer for at (monotonic ms) unless it fires sooner. */
+static void
+pool_deadline_arm(struct pool *pool, int64_t at)
+{
+	if (pool->deadline_armed_ms != 0 && pool->deadline_armed_ms <= at)
+		return;
+	pool->deadline_armed_ms = at;
+	timer_after(pool->deadline_ev, at - util_mono_ms());
+}
+
+/* The first job on the deadline list whose deadline has passed, or NULL. */
+static struct pjob *
+pool_deadline_passed(struct pool *pool, int64_t now)
+{
+	struct pjob	*j;
+
+	TAILQ_FOREACH(j, &pool->deadlines, deadline_entry)
+		if (j->deadline_ms <= now)
+			return (j);
+	return (NULL);
+}
+
+/*
+ * The deadline timer: time out every job whose deadline has passed (one
+ * at a time, from the start of the list: stopping a process may finish
+ * other jobs), then arm for the earliest deadline left.
+ */
+static void
+pool_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool	*pool = arg;
+	struct pjob	*j;
+	int64_t		 now = util_mono_ms(), next = 0;
+
+	(void)fd;
+	(void)what;
+	pool->deadline_armed_ms = 0;
+	while ((j = pool_deadline_passed(pool, now)) != NULL) {
+		pjob_no_deadline(j);
+		pjob_timed_out(j);
+	}
+	TAILQ_FOREACH(j, &pool->deadlines, deadline_entry)
+		if (next == 0 || j->deadline_ms < next)
+			next = j->deadline_ms;
+	if (next != 0)
+		pool_deadline_arm(pool, next);
 }
 
 /* The phandler of this name that takes new jobs, or NULL. */
@@ -354,9 +419,11 @@ pool_new(struct event_base *base, struct procs *procs,
 	pool->procs = procs;
 	TAILQ_INIT(&pool->handlers);
 	TAILQ_INIT(&pool->done);
+	TAILQ_INIT(&pool->deadlines);
 	pool->deliver_ev = event_new(base, -1, 0, pool_deliver_cb, pool);
-	if (pool->deliver_ev == NULL)
-		fatalx("pool: cannot create the delivery event");
+	pool->deadline_ev = evtimer_new(base, pool_deadline_cb, pool);
+	if (pool->deliver_ev == NULL || pool->deadline_ev == NULL)
+		fatalx("pool: cannot create the delivery and deadline events");
 	pool_set_config(pool, cfg, env);
 	return (pool);
 }
@@ -828,9 +895,6 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 	j->arg = arg;
 	j->start_ms = util_mono_ms();
 	j->timeout_ms = timeout_ms;
-	j->timeout_ev = evtimer_new(pool->base, pjob_timeout_cb, j);
-	if (j->timeout_ev == NULL)
-		fatalx("pool: cannot create a timer");
 	h = pool_current(pool, spec->handler);
 	if (h == NULL) {
 		const struct handler_override *o = config_override(pool->cfg,
@@ -849,8 +913,11 @@ pool_submit(struct pool *pool, const struct run_spec *spec,
 	}
 	j->line = proto_job_line(spec, util_real_ms() + timeout_ms,
 	    &j->line_len);
-	if (timeout_ms > 0)
-		timer_after(j->timeout_ev, timeout_ms);
+	if (timeout_ms > 0) {
+		j->deadline_ms = j->start_ms + timeout_ms;
+		TAILQ_INSERT_TAIL(&pool->deadlines, j, deadline_entry);
+		pool_deadline_arm(pool, j->deadline_ms);
+	}
 	pjob_pend(j, h);
 	phandler_dispatch(h);
 	return (j);
@@ -918,5 +985,6 @@ pool_free(struct pool *pool)
 		pjob_free(j);
 	}
 	event_free(pool->deliver_ev);
+	event_free(pool->deadline_ev);
 	free(pool);
 }

@@ -1199,6 +1199,39 @@ START_TEST(unanswered_job_times_out_and_the_group_is_killed)
 }
 END_TEST
 
+/*
+ * Jobs of one pool share one deadline timer: a job with a short timeout
+ * (its timeout_ms field) submitted after one with a long timeout still
+ * times out on time, not when the first one's deadline comes.
+ */
+START_TEST(a_sooner_deadline_is_kept_behind_a_later_one)
+{
+	struct h_daemon	*d;
+	redisReply	*rep;
+
+	h_write_file(W.hdir, "slow", SLOWH, 0755);
+	d = start(0, config_text("  overrides: {slow: {mode: persistent, "
+	    "inflight: 2, timeout: 1h}}\n"));
+	EXPECT(H_WAIT_UNTIL(h_count_lines(out("tree")) == 1, WAIT_MS),
+	    "the process never started");
+	enqueue("long", "slow", "");
+	EXPECT(H_WAIT_UNTIL(h_zcard(W.c, "active") == 1, WAIT_MS),
+	    "long was never claimed");
+	rep = redisCommand(W.c, "HSET deferd:{default}:job:short handler slow "
+	    "timeout_ms 300");
+	freeReplyObject(rep);
+	rep = redisCommand(W.c, "ZADD deferd:{default}:delayed 0 short");
+	freeReplyObject(rep);
+	rep = redisCommand(W.c, "PUBLISH deferd:{default}:wake 0");
+	freeReplyObject(rep);
+	EXPECT(h_daemon_log_has(d, "job short (slow): timed out after 300ms",
+	    10000 * SLOW), "short did not time out before long's hour");
+	/* Both come back (the stopped process held them) and finish. */
+	EXPECT(H_WAIT_UNTIL(has_result("short") && has_result("long"),
+	    WAIT_MS), "the jobs never finished");
+}
+END_TEST
+
 static const char DEAF[] = PY_PRELUDE
     "while os.getppid() == PPID:\n"
     "    time.sleep(0.05)\n";
@@ -1636,6 +1669,7 @@ main(void)
 	tcase_add_test(tf, unknown_and_duplicate_replies_are_ignored);
 	tcase_add_test(tf, process_exit_mid_job_is_retried);
 	tcase_add_test(tf, unanswered_job_times_out_and_the_group_is_killed);
+	tcase_add_test(tf, a_sooner_deadline_is_kept_behind_a_later_one);
 	tcase_add_test(tf, handler_that_never_reads_does_not_block_the_loop);
 	tcase_add_test(tf, kill_9_orphans_exit_and_jobs_come_back);
 	tcase_add_test(tf, children_of_an_exited_process_are_killed);
