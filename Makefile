@@ -33,8 +33,9 @@ PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS	 = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS	 = $(shell pkg-config --libs check 2>/dev/null)
-ALL_CFLAGS	 = $(WARN) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS	 = $(SAN) $(LDFLAGS)
+# -pthread: the spawner (daemon/spawn.c) runs posix_spawn on a thread.
+ALL_CFLAGS	 = $(WARN) $(OPT) $(SAN) -pthread $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS	 = $(SAN) -pthread $(LDFLAGS)
 
 LUA_LIB		:= daemon/lua/lib.lua
 LUA_SRCS	:= $(filter-out $(LUA_LIB),$(sort $(wildcard daemon/lua/*.lua)))

@@ -480,6 +480,8 @@ static void	pproc_output(const char *, size_t, void *);
 static void	pproc_output_end(void *);
 static void	pproc_input_failed(int, void *);
 static void	pproc_exited(int, void *);
+static void	pproc_started(pid_t, void *);
+static void	pproc_start_failed(const char *, enum handler_fault, void *);
 
 /* The restart backoff is over. */
 static void
@@ -508,6 +510,8 @@ pproc_start(struct pproc *p)
 		.output_end = pproc_output_end,
 		.input_failed = pproc_input_failed,
 		.exited = pproc_exited,
+		.started = pproc_started,
+		.start_failed = pproc_start_failed,
 	};
 	struct phandler		*h = p->h;
 	const struct config	*cfg = h->pool->cfg;
@@ -531,16 +535,13 @@ pproc_start(struct pproc *p)
 		pproc_restart_later(p);
 		return;
 	}
-	p->pid = proc_pid(p->proc);
 	if ((p->rbuf = evbuffer_new()) == NULL)
 		fatalx("pool: cannot create a buffer");
 	p->state = PP_UP;
 	p->started_ms = util_mono_ms();
 	free(p->fail_reason);
 	p->fail_reason = NULL;
-	log_info("handler %s: process %d started, pid %ld", h->name, p->index,
-	    (long)p->pid);
-	phandler_dispatch(h);
+	phandler_dispatch(h);	/* its stdin takes lines before the exec */
 }
 
 /*
@@ -608,21 +609,18 @@ pproc_reading(const struct pproc *p)
 
 /*
  * p's process is gone (the supervisor frees it; what it wrote was taken at
- * EOF): retry every job it still held, and restart it after the backoff
- * (or let it go when retired).
+ * EOF) or never started, as how says: retry every job it still held, and
+ * restart it after the backoff (or let it go when retired).
  */
 static void
-pproc_exited(int status, void *arg)
+pproc_gone(struct pproc *p, const char *how)
 {
-	struct pproc	*p = arg;
 	struct phandler	*h = p->h;
 	struct pjob	*j;
-	char		 how[128];
 	int64_t		 lived = util_mono_ms() - p->started_ms;
 	bool		 expected = p->state == PP_CLOSING;
 
 	p->proc = NULL;
-	pproc_describe(status, how, sizeof(how));
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
 		pjob_detach(j);
 		pjob_finish(j, RUN_RETRY, p->fail_reason != NULL ?
@@ -648,6 +646,35 @@ pproc_exited(int status, void *arg)
 	p->pid = -1;
 	p->state = PP_DOWN;
 	pproc_restart_later(p);
+}
+
+/* p's process exited: status in waitpid form. */
+static void
+pproc_exited(int status, void *arg)
+{
+	char	how[128];
+
+	pproc_describe(status, how, sizeof(how));
+	pproc_gone(arg, how);
+}
+
+/* p's process runs. */
+static void
+pproc_started(pid_t pid, void *arg)
+{
+	struct pproc	*p = arg;
+
+	p->pid = pid;
+	log_info("handler %s: process %d started, pid %ld", p->h->name,
+	    p->index, (long)pid);
+}
+
+/* p's process passed the checks but could not be started (exec failed). */
+static void
+pproc_start_failed(const char *why, enum handler_fault fault, void *arg)
+{
+	(void)fault;	/* a persistent process is tried again either way */
+	pproc_gone(arg, why);
 }
 
 /* Writing p's stdin failed: it closed it, so it takes no more jobs. */

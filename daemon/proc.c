@@ -37,7 +37,10 @@ struct proc {
 	struct proc_cbs		 cb;
 	void			*arg;
 	char			*who;
-	pid_t			 pid;		/* and process group */
+	bool			 who_pid;	/* who gets " (pid N)" once started */
+	struct spawn_req	*req;		/* starting: the spawner's request */
+	int			 pending_sig;	/* sent once started (SIGKILL wins) */
+	pid_t			 pid;		/* and process group; -1 while starting */
 	int			 status;	/* waitpid form, once exited */
 	bool			 exited;
 	int64_t			 grace_ms;	/* kill_grace, or a shorter deadline */
@@ -55,11 +58,27 @@ struct proc {
 };
 LIST_HEAD(proc_list, proc);
 
+/*
+ * A child reaped before the loop heard that the spawner started it (the
+ * thread had not handed it back yet): its status, for when it does. Kept
+ * PROC_EARLY_KEEP_MS: the spawner hands a pid back within milliseconds,
+ * and what is never claimed (a child of a cancelled start) must not pile up.
+ */
+struct proc_early_exit {
+	pid_t	pid;
+	int	status;
+	int64_t	at_ms;		/* monotonic */
+};
+#define PROC_EARLY_KEEP_MS	60000
+
 struct procs {
 	struct event_base	*base;
 	struct event		*sigchld;
+	struct spawner		*spawner;
 	struct proc_list	 live;
 	size_t			 nlive;
+	struct proc_early_exit	*early;
+	size_t			 nearly;
 };
 
 static void	procs_sigchld_cb(evutil_socket_t, short, void *);
@@ -69,6 +88,7 @@ static void	proc_stderr_cb(evutil_socket_t, short, void *);
 static void	proc_kill_cb(evutil_socket_t, short, void *);
 static void	proc_drain_cb(evutil_socket_t, short, void *);
 static void	proc_free(struct proc *);
+static void	proc_unlist(struct proc *);
 
 struct procs *
 procs_new(struct event_base *base)
@@ -91,6 +111,7 @@ procs_new(struct event_base *base)
 	ps->sigchld = evsignal_new(base, SIGCHLD, procs_sigchld_cb, ps);
 	if (ps->sigchld == NULL || event_add(ps->sigchld, NULL) == -1)
 		fatalx("procs: cannot add the SIGCHLD event");
+	ps->spawner = spawner_new(base);
 	return (ps);
 }
 
@@ -103,7 +124,9 @@ procs_free(struct procs *ps)
 		return;
 	while ((p = LIST_FIRST(&ps->live)) != NULL)
 		proc_abandon(p, SIGKILL);
+	spawner_free(ps->spawner);
 	event_free(ps->sigchld);
+	free(ps->early);
 	free(ps);
 }
 
@@ -147,6 +170,23 @@ proc_reaped(struct proc *p, int status)
 	timer_after(p->drain_ev, drain);
 }
 
+/* Keep the status of a child reaped before its start was handed back. */
+static void
+procs_early_add(struct procs *ps, pid_t pid, int status)
+{
+	int64_t	now = util_mono_ms();
+	size_t	kept = 0;
+
+	for (size_t i = 0; i < ps->nearly; i++)
+		if (now - ps->early[i].at_ms < PROC_EARLY_KEEP_MS)
+			ps->early[kept++] = ps->early[i];
+	ps->early = xreallocarray(ps->early, kept + 1, sizeof(*ps->early));
+	ps->early[kept] = (struct proc_early_exit){ pid, status, now };
+	ps->nearly = kept + 1;
+	log_debug("procs: reaped child %ld before its start was handed back",
+	    (long)pid);
+}
+
 /* SIGCHLD: reap every child that has exited, without blocking. */
 static void
 procs_sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -172,7 +212,7 @@ procs_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		if ((p = procs_find(ps, pid)) != NULL)
 			proc_reaped(p, status);
 		else
-			log_debug("procs: reaped unknown child %ld", (long)pid);
+			procs_early_add(ps, pid, status);
 	}
 }
 
@@ -224,6 +264,53 @@ proc_spec_init(struct proc_spec *spec, const struct config *cfg,
 	spec->kill_grace_ms = cfg->handlers.kill_grace_ms;
 }
 
+/* Take the early exit status stored for pid, if any. */
+static bool
+procs_early_exit(struct procs *ps, pid_t pid, int *status)
+{
+	for (size_t i = 0; i < ps->nearly; i++)
+		if (ps->early[i].pid == pid) {
+			*status = ps->early[i].status;
+			ps->early[i] = ps->early[--ps->nearly];
+			return (true);
+		}
+	return (false);
+}
+
+/*
+ * The spawner's answer for p: the child runs (send what waited for its
+ * pid, take an exit reaped before now), or it could not start (tell the
+ * owner, free p).
+ */
+static void
+proc_spawned(pid_t pid, const char *why, bool permanent, void *arg)
+{
+	struct proc	*p = arg;
+	char		*who;
+	int		 status;
+
+	p->req = NULL;
+	if (pid <= 0) {
+		proc_unlist(p);
+		p->cb.start_failed(why, permanent ? HANDLER_FAULT_FILE :
+		    HANDLER_FAULT_RESOURCES, p->arg);
+		proc_free(p);
+		return;
+	}
+	p->pid = pid;
+	if (p->who_pid) {
+		xasprintf(&who, "%s (pid %ld)", p->who, (long)pid);
+		free(p->who);
+		p->who = who;
+	}
+	if (p->cb.started != NULL)
+		p->cb.started(pid, p->arg);
+	if (p->pending_sig != 0)
+		proc_signal(p, p->pending_sig);
+	if (procs_early_exit(p->procs, pid, &status))
+		proc_reaped(p, status);
+}
+
 struct proc *
 proc_start(struct procs *ps, const struct proc_spec *spec,
     const struct proc_cbs *cb, void *arg, char *err, size_t errlen,
@@ -235,25 +322,25 @@ proc_start(struct procs *ps, const struct proc_spec *spec,
 
 	if (handler_check(spec->dir, spec->name, err, errlen, fault) == -1)
 		return (NULL);
-	if (spawn_handler(spec->dir, spec->name, spec->cwd, spec->envv, &child,
-	    err, errlen, &permanent) == -1) {
+	p = xcalloc(1, sizeof(*p));
+	p->req = spawner_start(ps->spawner, spec->dir, spec->name, spec->cwd,
+	    spec->envv, &child, proc_spawned, p, err, errlen, &permanent);
+	if (p->req == NULL) {
+		free(p);
 		*fault = permanent ? HANDLER_FAULT_FILE : HANDLER_FAULT_RESOURCES;
 		return (NULL);
 	}
 	*fault = HANDLER_FAULT_NONE;
-	p = xcalloc(1, sizeof(*p));
 	p->procs = ps;
 	p->cb = *cb;
 	p->arg = arg;
-	p->pid = child.pid;
+	p->pid = -1;
 	p->in_fd = child.in_fd;
 	p->out_fd = child.out_fd;
 	p->err_fd = child.err_fd;
 	p->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : 0;
-	if (spec->who_pid)
-		xasprintf(&p->who, "%s (pid %ld)", spec->who, (long)p->pid);
-	else
-		p->who = xstrdup(spec->who);
+	p->who = xstrdup(spec->who);
+	p->who_pid = spec->who_pid;
 	stderr_log_init(&p->err);
 	proc_arm(p, ps->base);
 	LIST_INSERT_HEAD(&ps->live, p, entry);
@@ -459,6 +546,11 @@ proc_stderr_cb(evutil_socket_t fd, short what, void *arg)
 void
 proc_signal(struct proc *p, int sig)
 {
+	if (p->req != NULL) {	/* starting: send it once there is a pid */
+		if (p->pending_sig != SIGKILL)
+			p->pending_sig = sig;
+		return;
+	}
 	if (p->pid <= 0)
 		return;
 	if (kill(-p->pid, sig) == -1 && errno != ESRCH)
@@ -571,6 +663,11 @@ proc_abandon(struct proc *p, int sig)
 		return;
 	proc_unlist(p);
 	proc_close_fd(&p->in_fd, &p->in_ev);	/* EOF */
+	if (p->req != NULL) {	/* not started yet: the spawner kills it */
+		spawner_cancel(p->req);
+		proc_free(p);
+		return;
+	}
 	proc_signal(p, sig);
 	if (!p->exited)
 		(void)waitpid(p->pid, &status, WNOHANG);

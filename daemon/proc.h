@@ -58,7 +58,7 @@ void	proc_spec_init(struct proc_spec *, const struct config *cfg,
 
 /*
  * The owner's callbacks; arg is given back to each. Any may be NULL but
- * exited. A callback may stop, kill or write to its proc; only after
+ * exited and start_failed. A callback may stop, kill or write to its proc; only after
  * exited has returned is the proc freed (the owner must forget it then).
  */
 struct proc_cbs {
@@ -70,6 +70,17 @@ struct proc_cbs {
 	void	(*input_failed)(int error, void *arg);
 	/* The process is gone: status in waitpid form. */
 	void	(*exited)(int status, void *arg);
+	/*
+	 * The process runs (it starts after proc_start returns: on the
+	 * spawner's thread, spawn.h); pid is its pid and group. May be NULL.
+	 */
+	void	(*started)(pid_t pid, void *arg);
+	/*
+	 * It could not start after all (why; fault as proc_start's): the
+	 * proc is freed when this returns, and exited is never called.
+	 */
+	void	(*start_failed)(const char *why, enum handler_fault fault,
+		    void *arg);
 };
 
 /* The supervisor on base; it owns SIGCHLD there. */
@@ -86,7 +97,9 @@ size_t		 procs_count(const struct procs *);
  * Check and start spec->name. Returns the proc, or NULL with the reason in
  * err and *fault saying whose it is (HANDLER_FAULT_FILE when starting
  * cannot succeed on this host until the file changes, HANDLER_FAULT_RESOURCES
- * when it may succeed later).
+ * when it may succeed later). The exec itself happens a little later, off
+ * the loop: started or start_failed tells. Until then proc_pid is -1,
+ * stdin may be written (the pipe holds it) and signals wait for the pid.
  */
 struct proc	*proc_start(struct procs *, const struct proc_spec *,
 		    const struct proc_cbs *, void *arg, char *err,

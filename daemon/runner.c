@@ -187,9 +187,6 @@ runner_start(struct runner *r, const struct run_spec *spec,
 		run_fail_later(run, outcome, err);
 		return (run);
 	}
-	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
-	    (long)run->pid);
-	failpoint_crash("after_exec");	/* spawned, payload not yet written */
 	if (run->timeout_ms > 0)
 		timer_after(run->timeout_ev, run->timeout_ms);
 	return (run);
@@ -345,6 +342,8 @@ run_fail_later(struct run *run, enum run_outcome outcome, const char *reason)
 
 static void	run_output(const char *, size_t, void *);
 static void	run_ended(int, void *);
+static void	run_started(pid_t, void *);
+static void	run_start_failed(const char *, enum handler_fault, void *);
 
 /* What a handler that could not start means for the job. */
 static enum run_outcome
@@ -373,6 +372,8 @@ run_spawn(struct run *run, const struct config *cfg,
 	static const struct proc_cbs cbs = {
 		.output = run_output,
 		.exited = run_ended,
+		.started = run_started,
+		.start_failed = run_start_failed,
 	};
 	struct runner_env	 env;
 	struct proc_spec	 ps;
@@ -397,7 +398,6 @@ run_spawn(struct run *run, const struct config *cfg,
 		spec_drop_payload(spec);
 		return (-1);
 	}
-	run->pid = proc_pid(run->proc);
 	if (spec->payload_give)
 		proc_write_give(run->proc, (void *)spec->payload,
 		    spec->payload_len);
@@ -443,6 +443,34 @@ run_ended(int status, void *arg)
 	run->proc = NULL;
 	run->status = status;
 	run_finish(run);
+}
+
+/* The handler runs (the spawner started it off the loop). */
+static void
+run_started(pid_t pid, void *arg)
+{
+	struct run	*run = arg;
+
+	run->pid = pid;
+	log_debug("job %s (%s): started, pid %ld", run->log_id, run->handler,
+	    (long)pid);
+	failpoint_crash("after_exec");	/* spawned, outcome not yet known */
+}
+
+/*
+ * The handler passed the checks but could not be started (exec failed:
+ * its interpreter is missing, out of processes): as when proc_start says
+ * so at once, the outcome its fault means.
+ */
+static void
+run_start_failed(const char *why, enum handler_fault fault, void *arg)
+{
+	struct run	*run = arg;
+
+	run->proc = NULL;
+	evtimer_del(run->timeout_ev);
+	log_debug("job %s (%s): %s", run->log_id, run->handler, why);
+	run_fail_later(run, run_fault_outcome(fault), why);
 }
 
 /* The timeout: SIGTERM to the group, SIGKILL after kill_grace. */

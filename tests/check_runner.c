@@ -1137,6 +1137,101 @@ START_TEST(free_with_runs)
 }
 END_TEST
 
+/*
+ * Starts happen on the spawner's thread: a run stopped before its child
+ * even exists is stopped once it does (the signal waits for the pid),
+ * and reports killed like any other.
+ */
+START_TEST(kill_before_the_exec)
+{
+	struct t_env	 e;
+	struct t_res	 a = { 0 };
+	struct run	*run;
+
+	t_setup(&e);
+	t_handler(&e, "slow", "#!/bin/sh\nexec sleep 1000\n", 0755);
+	run = t_start(&e, "slow", NULL, 0, &a);
+	runner_kill(run, "stopped at once");	/* no loop turn: not started */
+	t_wait(&e, 10000);
+	ck_assert_int_eq(a.ncalls, 1);
+	ck_assert_int_eq(a.outcome, RUN_RETRY);
+	ck_assert(a.killed);
+	ck_assert_str_eq(a.error, "stopped at once");
+	ck_assert_uint_eq(runner_count(e.r), 0);
+	t_res_free(&a);
+	t_teardown(&e);
+}
+END_TEST
+
+/*
+ * runner_free while starts are queued or under way: no callback, and no
+ * child that was started survives (the spawner kills what it started
+ * for an owner that has gone).
+ */
+START_TEST(free_during_starts)
+{
+	struct t_env	e;
+	struct t_res	t[20];
+	char		path[400], *s;
+	int		killed = 0;
+
+	memset(t, 0, sizeof(t));
+	t_setup(&e);
+	t_handler(&e, "slow", "#!/bin/sh\necho $$ >> %s/pids\n"
+	    "exec sleep 1000\n", 0755);
+	for (int i = 0; i < 20; i++)
+		t_start(&e, "slow", NULL, 0, &t[i]);
+	runner_free(e.r);
+	e.r = NULL;
+	event_base_loop(e.base, EVLOOP_NONBLOCK);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(t[i].ncalls, 0);
+	/* A child may still be writing its pid: give them a moment to. */
+	snprintf(path, sizeof(path), "%s/pids", e.top);
+	for (int64_t end = h_mono_ms() + 500; h_mono_ms() < end; )
+		usleep(20000);
+	if ((s = h_read_file(path)) != NULL) {
+		for (char *line = strtok(s, "\n"); line != NULL;
+		    line = strtok(NULL, "\n")) {
+			pid_t pid = (pid_t)strtol(line, NULL, 10);
+
+			ck_assert_msg(H_WAIT_UNTIL(!t_alive(pid), 5000),
+			    "%ld survived", (long)pid);
+			killed++;
+		}
+		free(s);
+	}
+	ck_assert_int_le(killed, 20);
+	t_teardown(&e);
+}
+END_TEST
+
+/*
+ * Children that exit at once, many at a time: an exit reaped before the
+ * loop learnt the child's pid from the spawner is kept for it, so every
+ * run reports its own status and none waits for a timeout.
+ */
+START_TEST(instant_exits_are_not_lost)
+{
+	struct t_env	e;
+	struct t_res	t[100];
+
+	memset(t, 0, sizeof(t));
+	t_setup(&e);
+	t_handler(&e, "three", "#!/bin/sh\nexit 3\n", 0755);
+	for (int i = 0; i < 100; i++)
+		t_start(&e, "three", NULL, 0, &t[i]);
+	t_wait(&e, 15000);	/* the timeout is 20 s: none may reach it */
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(t[i].ncalls, 1);
+		ck_assert_int_eq(t[i].exit_code, 3);
+		ck_assert(!t[i].timed_out);
+		t_res_free(&t[i]);
+	}
+	t_teardown(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1162,6 +1257,9 @@ main(void)
 	tcase_add_test(tc, fifty_concurrent);
 	tcase_add_test(tc, start_from_callback);
 	tcase_add_test(tc, free_with_runs);
+	tcase_add_test(tc, kill_before_the_exec);
+	tcase_add_test(tc, free_during_starts);
+	tcase_add_test(tc, instant_exits_are_not_lost);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }
