@@ -128,7 +128,8 @@ struct spawn_ends {
 /*
  * posix_spawn path with argv {name}, the pipes' child ends on 0-2, in cwd
  * with envv; closes the child ends. Returns the pid, or -1 with why and
- * permanent set. Runs on the spawner's thread: no logging, no libevent.
+ * permanent set. Runs on the spawner's thread: no libevent, and no
+ * logging but the fatalx of a spawn attribute that cannot be set.
  */
 static pid_t
 spawn_exec(const char *path, const char *name, const char *cwd,
@@ -194,7 +195,6 @@ struct spawn_req {
 TAILQ_HEAD(spawn_req_list, spawn_req);
 
 struct spawner {
-	struct event_base	*base;
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 wake_thread;
@@ -295,7 +295,6 @@ spawner_new(struct event_base *base)
 	sigset_t	 all, old;
 	int		 rc;
 
-	sp->base = base;
 	TAILQ_INIT(&sp->todo);
 	TAILQ_INIT(&sp->done);
 	if (pipe2(sp->wake, O_CLOEXEC | O_NONBLOCK) == -1)
