@@ -195,6 +195,13 @@ local function entry(id, token, all, attempts_text)
 	return e
 end
 
+-- The earliest job left after the reap: when none is due (and it is not
+-- one due at +inf, which the claim buries), an idle poll ends here, with
+-- TIME, the reap's read and this ZRANGE as its only commands.
+local first, first_due = zfirst(delayed)
+if first == nil or (first_due > now and first_due ~= math.huge) then
+	limit = 0
+end
 if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
 	limit = 0
 end
@@ -278,7 +285,10 @@ end
 if trimmed_entry() then
 	table.insert(reply, trimmed_entry())
 end
-local _, next_due = zfirst(delayed)
+local next_due = first_due
+if claimed > 0 or buried > 0 then
+	next_due = select(2, zfirst(delayed))
+end
 reply[2] = next_due
 reply[3] = skipped
 return reply
