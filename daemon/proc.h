@@ -58,8 +58,9 @@ void	proc_spec_init(struct proc_spec *, const struct config *cfg,
 
 /*
  * The owner's callbacks; arg is given back to each. Any may be NULL but
- * exited and start_failed. A callback may stop, kill or write to its proc; only after
- * exited has returned is the proc freed (the owner must forget it then).
+ * exited and start_failed. A callback may stop, kill or write to its
+ * proc; only after exited (or start_failed) has returned is the proc freed
+ * (the owner must forget it then).
  */
 struct proc_cbs {
 	/* len bytes of stdout (valid during the call). */

@@ -222,8 +222,9 @@ START_TEST(after_claim_crash_runs_attempt_2_elsewhere)
 END_TEST
 
 /*
- * after_exec: A spawned attempt 1 and died before writing its payload; the
- * orphan runs on (its own session) and finishes when its stdin hits EOF.
+ * after_exec: A spawned attempt 1 and died at once (its payload may be in
+ * the pipe already: the pipes exist before the exec); the orphan runs on
+ * (its own session) and finishes when its stdin hits EOF.
  * B runs attempt 2, whose result is the one stored.
  */
 START_TEST(after_exec_crash_runs_attempt_2_elsewhere)
