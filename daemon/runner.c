@@ -469,8 +469,7 @@ run_start_failed(const char *why, enum handler_fault fault, void *arg)
 
 	run->proc = NULL;
 	evtimer_del(run->timeout_ev);
-	log_debug("job %s (%s): %s", run->log_id, run->handler, why);
-	run_fail_later(run, run_fault_outcome(fault), why);
+	run_fail_later(run, run_fault_outcome(fault), why);	/* logs why */
 }
 
 /* The timeout: SIGTERM to the group, SIGKILL after kill_grace. */

@@ -637,14 +637,21 @@ sched_claim(struct sched *s)
 
 	if (!s->running || d->draining || !rconn_ready(d->cmd))
 		return;
-	if (sched_busy(s)) {
+	if (s->nclaims >= CLAIMS_MAX) {
 		s->again = true;
 		return;
 	}
+	/*
+	 * The room once (sched_busy would compute it again): none, or too
+	 * little for a second claim, waits for a slot to free or the reply.
+	 */
 	caps = xcalloc(cfg->handlers.noverrides + 1, sizeof(*caps));
-	if ((room = sched_room(s, caps, &ncaps)) <= 0) {
+	room = sched_room(s, caps, &ncaps);
+	if (room <= 0 || (s->nclaims > 0 && room < CLAIM_FIRST)) {
 		free(caps);
-		return;		/* sched_slot_freed kicks us when a slot frees */
+		if (s->nclaims > 0)
+			s->again = true;
+		return;
 	}
 	rec = &s->claims[s->nclaims];
 	memset(rec, 0, sizeof(*rec));
