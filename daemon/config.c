@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "config_schedules.h"
+#include "config_sentinel.h"
 #include "config_schema.h"
 #include "config_yaml.h"
 #include "glob.h"
@@ -98,7 +99,7 @@ static int	 check_queue_ref(struct cs_ctx *, const struct cy_node *,
 		    const char *, size_t, const char *);
 static int	 check_queue_refs(struct cs_ctx *);
 static int	 read_password(struct cs_ctx *, const struct cy_node *,
-		    char **);
+		    const char *, const char *, char **);
 static int	 finish_redis(struct cs_ctx *);
 static int	 check_root(struct cs_ctx *, const struct cy_node *, void *);
 static int	 read_file(FILE *, char **, size_t *);
@@ -148,6 +149,7 @@ static const struct cs_key redis_keys[] = {
 	{ .name = "command_timeout", .type = &cs_t_duration,
 	  .off = C(redis.command_timeout_ms), .min = 1, .max = HOUR, .def = 10 * SEC },
 	{ .name = "allow_eviction", .type = &cs_t_bool, .off = C(redis.allow_eviction) },
+	{ .name = "sentinel", .type = &config_t_sentinel },
 	{ .name = NULL }
 };
 
@@ -681,11 +683,14 @@ check_queue_refs(struct cs_ctx *ctx)
 	return (0);
 }
 
-/* Read the first line of redis.password_file into *out (never logged). */
+/*
+ * Read the first line of the file at path (the value of key, e.g.
+ * "redis.password_file") into *out (never logged).
+ */
 static int
-read_password(struct cs_ctx *ctx, const struct cy_node *at, char **out)
+read_password(struct cs_ctx *ctx, const struct cy_node *at, const char *key,
+    const char *path, char **out)
 {
-	const char	*path = ctx->config->redis.password_file;
 	FILE		*f;
 	struct stat	 st;
 	char		 pw[PASSWORD_MAX + 2], buf[72];
@@ -693,8 +698,8 @@ read_password(struct cs_ctx *ctx, const struct cy_node *at, char **out)
 	size_t		 n = 0;
 
 	if ((f = fopen(path, "re")) == NULL)
-		return (cs_error(ctx, at, "redis.password_file: cannot read "
-		    "'%s': %s", cs_esc(path, buf, sizeof(buf)), strerror(errno)));
+		return (cs_error(ctx, at, "%s: cannot read '%s': %s", key,
+		    cs_esc(path, buf, sizeof(buf)), strerror(errno)));
 	errno = 0;
 	if (fstat(fileno(f), &st) == -1)
 		why = strerror(errno);
@@ -712,12 +717,69 @@ read_password(struct cs_ctx *ctx, const struct cy_node *at, char **out)
 		*out = xstrdup(pw);
 	explicit_bzero(pw, sizeof(pw));
 	if (why != NULL)
-		return (cs_error(ctx, at, "redis.password_file: cannot read "
-		    "'%s': %s", cs_esc(path, buf, sizeof(buf)), why));
+		return (cs_error(ctx, at, "%s: cannot read '%s': %s", key,
+		    cs_esc(path, buf, sizeof(buf)), why));
 	return (0);
 }
 
-/* Parse redis.url, then apply redis.username and redis.password_file. */
+/* Replace t's username and password (either may be NULL: kept). */
+static void
+set_credentials(struct redis_target *t, char *user, char *pass)
+{
+	if (user != NULL) {
+		free(t->username);
+		t->username = user;
+	}
+	if (pass != NULL) {
+		if (t->password != NULL)
+			explicit_bzero(t->password, strlen(t->password));
+		free(t->password);
+		t->password = pass;
+	}
+}
+
+/*
+ * With redis.sentinel the master is asked for, so redis.url names no host;
+ * without it, it must. Then give each sentinel its credentials.
+ */
+static int
+finish_sentinel(struct cs_ctx *ctx, struct redis_target *t)
+{
+	struct config		*c = ctx->config;
+	const struct cy_node	*redis = cy_map_get(ctx->root, "redis");
+	const struct cy_node	*url = cy_map_get(redis, "url");
+	const struct cy_node	*sen = cy_map_get(redis, "sentinel");
+	char			*pass = NULL;
+
+	if (c->redis.sentinel.master == NULL) {
+		if (t->host == NULL && t->unix_path == NULL)
+			return (cs_error(ctx, url, "redis.url: missing host name "
+			    "(a URL without a host is for redis.sentinel)"));
+		return (0);
+	}
+	if (url != NULL && (t->host != NULL || t->unix_path != NULL))
+		return (cs_error(ctx, url, "redis.url: names a server, but "
+		    "redis.sentinel finds the master; write it without a host "
+		    "(e.g. redis://:password@/0) or drop redis.sentinel"));
+	free(t->host);		/* the default URL's: the sentinels name it */
+	t->host = NULL;
+	if (c->redis.sentinel.password_file != NULL &&
+	    read_password(ctx, cy_map_get(sen, "password_file"),
+	    "redis.sentinel.password_file", c->redis.sentinel.password_file,
+	    &pass) == -1)
+		return (-1);
+	for (size_t i = 0; i < c->redis.sentinel.nnodes; i++)
+		set_credentials(&c->redis.sentinel.nodes[i],
+		    c->redis.sentinel.username != NULL ?
+		    xstrdup(c->redis.sentinel.username) : NULL,
+		    pass != NULL ? xstrdup(pass) : NULL);
+	if (pass != NULL)
+		explicit_bzero(pass, strlen(pass));
+	free(pass);
+	return (0);
+}
+
+/* Parse redis.url, apply redis.username and redis.password_file, then the sentinel rules. */
 static int
 finish_redis(struct cs_ctx *ctx)
 {
@@ -734,24 +796,15 @@ finish_redis(struct cs_ctx *ctx)
 	}
 	if (c->redis.password_file != NULL &&
 	    read_password(ctx, cy_map_get(redis, "password_file"),
-	    &pass) == -1) {
+	    "redis.password_file", c->redis.password_file, &pass) == -1) {
 		free(user);
 		redisurl_clear(&t);
 		return (-1);
 	}
-	if (user != NULL) {
-		free(t.username);
-		t.username = user;
-	}
-	if (pass != NULL) {
-		if (t.password != NULL)
-			explicit_bzero(t.password, strlen(t.password));
-		free(t.password);
-		t.password = pass;
-	}
+	set_credentials(&t, user, pass);
 	redisurl_clear(&c->redis.target);
 	c->redis.target = t;
-	return (0);
+	return (finish_sentinel(ctx, &c->redis.target));
 }
 
 /* After the whole file: cross-key checks, then Redis (which may resolve). */
@@ -867,6 +920,7 @@ config_free(struct config *c)
 	free(c->redis.url);
 	redisurl_clear(&c->redis.target);
 	free(c->redis.password_file);
+	config_sentinel_free(c);
 	free(c->namespace);
 	for (size_t i = 0; i < c->nqueues; i++)
 		free(c->queues[i]);

@@ -132,6 +132,13 @@ struct config {
 		int64_t			 connect_timeout_ms;	/* 2s */
 		int64_t			 command_timeout_ms;	/* 10s: a reply later than this drops the connection */
 		bool			 allow_eviction;	/* false */
+		struct {
+			char			*master;	/* the monitored name; NULL: no sentinel */
+			struct redis_target	*nodes;		/* each sentinel, with its credentials */
+			size_t			 nnodes;
+			char			*username;
+			char			*password_file;
+		} sentinel;		/* redis.sentinel: the master is asked for, not configured */
 	} redis;
 
 	char	*namespace;		/* "deferd" */
@@ -242,6 +249,8 @@ const char	*config_queue(const struct config *, const char *queue);
 /* The schedule named name, or NULL (config_schedules.c). */
 const struct schedule *config_schedule(const struct config *, const char *name);
 /* The intervals derived from lease_ms (config_load sets cfg->timing). */
+/* Whether a and b name the same sentinels, master and credentials (config_sentinel.c). */
+bool		 config_same_sentinel(const struct config *a, const struct config *b);
 void		 config_lease_timing(int64_t lease_ms, struct lease_timing *);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);

@@ -36,6 +36,7 @@
 #include "sched.h"
 #include "slots.h"
 #include "schedules.h"
+#include "sentinel.h"
 #include "sources.h"
 #include "subcheck.h"
 #include "sdnotify.h"
@@ -250,6 +251,8 @@ deferd_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 			sched_stop(d->scheds[i]);
 		deferd_notify_status(d, false);
 		break;
+	case RCONN_FAILED:
+		break;
 	case RCONN_REFUSED:
 		d->exit_code = 1;
 		sdnotify_send("STATUS=refused: Redis is unsuitable, see the log");
@@ -398,10 +401,10 @@ deferd_apply(struct deferd *d, struct config *cfg)
 
 	for (size_t i = 0; same_queues && i < cfg->nqueues; i++)
 		same_queues = strcmp(old->queues[i], cfg->queues[i]) == 0;
-	if (!same_queues) {
-		log_errorx("reload: namespace and queues cannot change while "
-		    "running; restart deferd to apply them. Keeping the current "
-		    "configuration");
+	if (!same_queues || !config_same_sentinel(old, cfg)) {
+		log_errorx("reload: namespace, queues and redis.sentinel cannot "
+		    "change while running; restart deferd to apply them. Keeping "
+		    "the current configuration");
 		config_free(cfg);
 		return (-1);
 	}
@@ -487,6 +490,52 @@ deferd_sources_ready(void *arg)
 	deferd_check_ready(arg);
 }
 
+/* The sentinels named the master (again): every follower goes there. */
+static void
+deferd_master_found(const char *host, int port, void *arg)
+{
+	(void)arg;
+	rconn_set_master(host, port);
+}
+
+/* A connection to the master failed: the sentinels may know better. */
+static void
+deferd_master_suspect(const char *why, void *arg)
+{
+	struct deferd	*d = arg;
+
+	if (d->sentinel != NULL)
+		sentinel_ask(d->sentinel, why);
+}
+
+/* No sentinel knows the master's name: a configuration error. */
+static void
+deferd_master_unknown(const char *why, void *arg)
+{
+	struct deferd	*d = arg;
+
+	log_errorx("redis.sentinel.master: %s; check the name", why);
+	d->exit_code = 1;
+	sdnotify_send("STATUS=refused: no sentinel knows redis.sentinel.master");
+	event_base_loopbreak(d->base);
+}
+
+/* With redis.sentinel: the watcher that tells the connections where the master is. */
+static void
+deferd_sentinel(struct deferd *d)
+{
+	const struct config	*cfg = d->cfg;
+	struct sentinel_cbs	 cbs = { deferd_master_found,
+				    deferd_master_unknown, d };
+
+	if (cfg->redis.sentinel.master == NULL)
+		return;
+	d->sentinel = sentinel_new(d->base, cfg->redis.sentinel.master,
+	    cfg->redis.sentinel.nodes, cfg->redis.sentinel.nnodes,
+	    cfg->redis.connect_timeout_ms, cfg->redis.command_timeout_ms, &cbs);
+	rconn_set_master_hook(deferd_master_suspect, d);
+}
+
 /* The two connections, each with its role. */
 static void
 deferd_connect(struct deferd *d)
@@ -535,6 +584,7 @@ deferd_new(struct config *cfg)
 	metrics_init();
 	rconn_set_stats(&stats);
 	d->runner = runner_new(d->base, cfg);
+	deferd_sentinel(d);
 	deferd_connect(d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
@@ -572,6 +622,8 @@ deferd_run(struct deferd *d)
 	failpoint_init();
 	hold_check_now(d->hold);
 	deferd_notify_start(d);
+	if (d->sentinel != NULL)
+		sentinel_start(d->sentinel);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
 	sources_start(d->sources);
@@ -587,6 +639,9 @@ deferd_free(struct deferd *d)
 	runner_free(d->runner);
 	rconn_free(d->cmd);
 	rconn_free(d->sub);
+	rconn_set_master_hook(NULL, NULL);
+	sentinel_free(d->sentinel);
+	d->sentinel = NULL;
 	subcheck_free(d->subcheck);	/* after: their last callbacks reach it */
 	sources_free(d->sources);
 	schedules_free(d->schedules);

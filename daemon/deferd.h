@@ -24,6 +24,7 @@ struct job;
 struct metrics_http;
 struct rconn;
 struct subcheck;
+struct sentinel;
 struct runner;
 struct sched;
 struct schedules;
@@ -39,6 +40,7 @@ struct deferd {
 	struct rconn		*cmd;		/* commands and scripts */
 	struct rconn		*sub;		/* wake channels */
 	struct subcheck		*subcheck;	/* liveness of sub */
+	struct sentinel		*sentinel;	/* finds the master, or NULL */
 	struct runner		*runner;
 	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
 	struct schedules	*schedules;	/* periodic jobs (schedules.c) */

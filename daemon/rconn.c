@@ -109,6 +109,8 @@ struct rconn {
 	size_t			 pending;
 	int64_t			 progress_ms;
 
+	bool			 follows;	/* the target names no server: rconn_set_master's */
+
 	int			 handshake_left;
 	char			 handshake_error[512];
 	bool			 handshake_refused;
@@ -127,6 +129,20 @@ struct rconn {
 	size_t			 nfences;
 	struct event		*fence_ev;	/* check the fences (zero delay) */
 };
+
+/*
+ * Sentinel mode: the master's address, which every connection that follows
+ * it (its target names no server) connects to, and whom to tell when one
+ * found no master there.
+ */
+static struct {
+	char		 *host;		/* NULL: not known yet */
+	int		  port;
+	void		(*suspect)(const char *why, void *arg);
+	void		 *arg;
+	struct rconn	**followers;
+	size_t		  nfollowers;
+} master;
 
 static void	rconn_connect(struct rconn *);
 static void	rconn_fence_cb(evutil_socket_t, short, void *);
@@ -240,6 +256,36 @@ rconn_report_state(const struct rconn *rc, bool up)
 		stats_hook.state(rc->name, up);
 }
 
+/* Put rc on the followers of the master, with its address if known. */
+static void
+rconn_follow(struct rconn *rc)
+{
+	master.followers = xreallocarray(master.followers, master.nfollowers + 1,
+	    sizeof(*master.followers));
+	master.followers[master.nfollowers++] = rc;
+	if (master.host != NULL) {
+		rc->target.host = xstrdup(master.host);
+		rc->target.port = master.port;
+	}
+}
+
+/* Take rc off the followers. */
+static void
+rconn_unfollow(struct rconn *rc)
+{
+	for (size_t i = 0; i < master.nfollowers; i++)
+		if (master.followers[i] == rc) {
+			master.followers[i] = master.followers[--master.nfollowers];
+			break;
+		}
+	if (master.nfollowers == 0) {
+		free(master.followers);
+		master.followers = NULL;
+		free(master.host);
+		master.host = NULL;
+	}
+}
+
 struct rconn *
 rconn_new(struct event_base *base, const struct redis_target *t,
     const struct rconn_opts *opts, rconn_event_cb cb, void *arg)
@@ -248,6 +294,9 @@ rconn_new(struct event_base *base, const struct redis_target *t,
 
 	rc->base = base;
 	redisurl_copy(&rc->target, t);
+	rc->follows = t->host == NULL && t->unix_path == NULL;
+	if (rc->follows)
+		rconn_follow(rc);
 	redisurl_describe(&rc->target, rc->desc, sizeof(rc->desc));
 	rc->opts = *opts;
 	rc->name = xstrdup(opts->name);
@@ -322,9 +371,10 @@ rconn_failed(struct rconn *rc, const char *why)
 		return;
 	rconn_report_state(rc, false);
 	rconn_log_failure(rc, why);
-	if (was_up)
-		rconn_notify(rc, RCONN_DOWN);
 	rconn_schedule_retry(rc);
+	rconn_notify(rc, was_up ? RCONN_DOWN : RCONN_FAILED);
+	if (rc->follows && master.suspect != NULL)
+		master.suspect(why, master.arg);
 }
 
 /* Arm the reconnect timer: capped exponential backoff with jitter. */
@@ -405,6 +455,8 @@ rconn_connect(struct rconn *rc)
 
 	if (rc->ac != NULL || rc->freeing)
 		return;
+	if (rc->follows && rc->target.host == NULL)
+		return;		/* rconn_set_master connects it */
 	if (rc->target.unix_path != NULL)
 		ac = redisAsyncConnectUnix(rc->target.unix_path);
 	else
@@ -632,7 +684,30 @@ struct hs_step {
 	bool		 flagged;	/* HS_SCRIPT: the text had script flags */
 };
 
-enum { HS_AUTH, HS_SELECT, HS_SETNAME, HS_POLICY, HS_SCRIPT };
+enum { HS_AUTH, HS_SELECT, HS_SETNAME, HS_ROLE, HS_POLICY, HS_SCRIPT };
+
+/* ROLE on a connection that follows the master: is this node the master? */
+static void
+rconn_role_ok(struct rconn *rc, const redisReply *reply)
+{
+	const redisReply	*role;
+
+	if (rc->handshake_error[0] != '\0')
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(rc->handshake_error, sizeof(rc->handshake_error),
+		    "ROLE failed: %s", reply->str);
+		return;
+	}
+	role = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 ?
+	    reply->element[0] : NULL;
+	if (role != NULL && role->type == REDIS_REPLY_STRING &&
+	    strcmp(role->str, "master") == 0)
+		return;
+	snprintf(rc->handshake_error, sizeof(rc->handshake_error),
+	    "not the master (ROLE says '%.32s'); asking the sentinels again",
+	    role != NULL && role->type == REDIS_REPLY_STRING ? role->str : "?");
+}
 
 /* Check CONFIG GET maxmemory-policy; returns false if Redis may evict. */
 static bool
@@ -744,6 +819,8 @@ rconn_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	if (step->kind == HS_POLICY)
 		rconn_policy_ok(rc, reply);
+	else if (step->kind == HS_ROLE)
+		rconn_role_ok(rc, reply);
 	else if (step->kind == HS_SCRIPT && step->flagged &&
 	    reply->type == REDIS_REPLY_ERROR)
 		rconn_script_flags_refused(rc, step->script, reply->str);
@@ -833,6 +910,9 @@ rconn_handshake_cb(evutil_socket_t fd, short what, void *arg)
 	    (long)getpid());
 	rconn_handshake_send(rc, HS_SETNAME, -1, 3,
 	    (const char *[]){ "CLIENT", "SETNAME", setname }, NULL);
+	if (rc->follows)
+		rconn_handshake_send(rc, HS_ROLE, -1, 1, (const char *[]){
+		    "ROLE" }, NULL);
 	if (rc->opts.check_eviction && !rc->policy_denied)
 		rconn_handshake_send(rc, HS_POLICY, -1, 3, (const char *[]){
 		    "CONFIG", "GET", "maxmemory-policy" }, NULL);
@@ -933,25 +1013,65 @@ rconn_reset(struct rconn *rc, const char *why)
 void
 rconn_set_target(struct rconn *rc, const struct redis_target *t)
 {
-	char	desc[320];
-	bool	same;
+	struct redis_target	nt;
+	char			desc[320];
 
-	redisurl_describe(t, desc, sizeof(desc));
-	same = strcmp(desc, rc->desc) == 0 &&
-	    ((t->password == NULL && rc->target.password == NULL) ||
-	    (t->password != NULL && rc->target.password != NULL &&
-	    strcmp(t->password, rc->target.password) == 0)) &&
-	    ((t->username == NULL && rc->target.username == NULL) ||
-	    (t->username != NULL && rc->target.username != NULL &&
-	    strcmp(t->username, rc->target.username) == 0));
-	if (same)
+	redisurl_copy(&nt, t);
+	if (rc->follows && nt.host == NULL && nt.unix_path == NULL &&
+	    rc->target.host != NULL) {
+		nt.host = xstrdup(rc->target.host);	/* the master stays */
+		nt.port = rc->target.port;
+	}
+	if (redisurl_same(&nt, &rc->target)) {
+		redisurl_clear(&nt);
 		return;
+	}
+	redisurl_describe(&nt, desc, sizeof(desc));
 	redisurl_clear(&rc->target);
-	redisurl_copy(&rc->target, t);
+	rc->target = nt;
 	snprintf(rc->desc, sizeof(rc->desc), "%s", desc);
-	log_info("redis %s: target changed to %s; reconnecting", rc->name, desc);
+	if (rc->ac != NULL)
+		log_info("redis %s: target changed to %s; reconnecting", rc->name,
+		    desc);
+	rconn_drop(rc, "target changed");	/* else the backoff goes on */
+}
+
+/* Point a follower at the master's new address and reconnect now. */
+static void
+rconn_move_to_master(struct rconn *rc)
+{
+	if (rc->target.host != NULL && strcmp(rc->target.host, master.host) == 0 &&
+	    rc->target.port == master.port)
+		return;
+	free(rc->target.host);
+	rc->target.host = xstrdup(master.host);
+	rc->target.port = master.port;
+	redisurl_describe(&rc->target, rc->desc, sizeof(rc->desc));
 	rc->attempts = 0;
-	rconn_drop(rc, "target changed");
+	if (rc->ac != NULL)
+		rconn_drop(rc, "the master moved");
+	else if (rc->started)
+		timer_after(rc->retry_timer, 0);
+}
+
+void
+rconn_set_master(const char *host, int port)
+{
+	if (master.host != NULL && strcmp(master.host, host) == 0 &&
+	    master.port == port)
+		return;
+	free(master.host);
+	master.host = xstrdup(host);
+	master.port = port;
+	for (size_t i = 0; i < master.nfollowers; i++)
+		rconn_move_to_master(master.followers[i]);
+}
+
+void
+rconn_set_master_hook(void (*suspect)(const char *why, void *arg), void *arg)
+{
+	master.suspect = suspect;
+	master.arg = arg;
 }
 
 void
@@ -960,6 +1080,8 @@ rconn_free(struct rconn *rc)
 	if (rc == NULL)
 		return;
 	rc->freeing = true;
+	if (rc->follows)
+		rconn_unfollow(rc);
 	if (rc->ac != NULL) {
 		redisAsyncContext *ac = rc->ac;
 

@@ -2,7 +2,8 @@
 /*
  * The daemon's one Redis connection layer: hiredis async on libevent, with a
  * connect timeout, a reply deadline, reconnect with capped exponential backoff
- * and jitter after any disconnect, an AUTH/SELECT/SETNAME handshake, the Lua
+ * and jitter after any disconnect, an AUTH/SELECT/SETNAME handshake (and
+ * ROLE when it follows a master that Sentinel names), the Lua
  * scripts loaded with SCRIPT LOAD and called with EVALSHA (EVAL again on
  * NOSCRIPT), and subscriptions that are renewed after every reconnect.
  * Works with hiredis 0.14 (which has no async timeouts) and 1.x.
@@ -26,6 +27,7 @@ enum rconn_event {
 	RCONN_UP,	/* handshake done: commands may be sent */
 	RCONN_DOWN,	/* the connection was lost; reconnecting */
 	RCONN_REFUSED,	/* Redis is unsuitable (eviction policy) on the first connect */
+	RCONN_FAILED,	/* an attempt to connect failed; the next one follows a backoff */
 };
 
 struct rconn_opts {
@@ -101,6 +103,18 @@ void		 rconn_fence(struct rconn *, void (*cb)(void *), void *arg);
 void		 rconn_reset(struct rconn *, const char *why);
 /* Use a new target from now on; reconnects if it differs. */
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
+/*
+ * Sentinel mode. A connection whose target names no server (no host, no
+ * socket: redis.sentinel) follows the master: it waits until the master's
+ * address is set here, connects to it, checks with ROLE in the handshake
+ * that the node is the master, and moves when the address changes.
+ * suspect(why, arg) is called (from the loop) each time such a connection
+ * failed or was lost, so that the owner asks the sentinels again. The
+ * address is forgotten when the last follower is freed.
+ */
+void		 rconn_set_master(const char *host, int port);
+void		 rconn_set_master_hook(void (*suspect)(const char *why, void *arg),
+		    void *arg);
 /* When (monotonic ms) the last reply or subscription message arrived. */
 int64_t		 rconn_progress_ms(const struct rconn *);
 /* Close and free; pending callbacks get NULL. NULL is a no-op. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Redis URLs: redis://[[user][:password]@]host[:port][/db] and
- * unix://[[user][:password]@]/path[?db=N], parsed into a struct redis_target.
+ * Redis URLs: redis://[[user][:password]@][host][:port][/db] and
+ * unix://[[user][:password]@]/path[?db=N], parsed into a struct redis_target;
+ * and the host:port of a sentinel. A redis:// URL without a host is for
+ * redis.sentinel, which finds the master.
  * Host names are resolved here, once, because hiredis resolves synchronously
  * inside the event loop. Messages never repeat the user or the password.
  * This file does not connect; rclient.c does.
@@ -263,12 +265,14 @@ redisurl_tcp(const char *s, struct redis_target *t, char *err, size_t errlen)
 	if (s[end] == '?' || s[end] == '#')
 		return (redisurl_error(err, errlen, "query or fragment not supported "
 		    "in redis:// URLs (write the database as /N)"));
-	if (redisurl_hostport(s, end, &host, t, err, errlen) == -1)
-		return (-1);
-	rc = redisurl_resolve(host, t, err, errlen);
-	free(host);
-	if (rc == -1)
-		return (-1);
+	if (end > 0) {		/* no host: redis.sentinel names the master */
+		if (redisurl_hostport(s, end, &host, t, err, errlen) == -1)
+			return (-1);
+		rc = redisurl_resolve(host, t, err, errlen);
+		free(host);
+		if (rc == -1)
+			return (-1);
+	}
 	if (s[end] == '/' && s[end + 1] != '\0')
 		return (redisurl_db(s + end + 1, strlen(s + end + 1), t, err, errlen));
 	return (0);
@@ -338,6 +342,27 @@ redisurl_parse(const char *url, struct redis_target *t, char *err, size_t errlen
 	return (rc);
 }
 
+/* Parse "host[:port]" or "[v6][:port]" (a sentinel) into *t (zeroed first). */
+int
+redisurl_parse_node(const char *node, int default_port, struct redis_target *t,
+    char *err, size_t errlen)
+{
+	char	*host = NULL;
+	int	 rc;
+
+	memset(t, 0, sizeof(*t));
+	t->port = default_port;
+	if (strpbrk(node, "/?#@") != NULL)
+		return (redisurl_error(err, errlen, "expected host:port, not a URL"));
+	if (redisurl_hostport(node, strlen(node), &host, t, err, errlen) == -1)
+		return (-1);
+	rc = redisurl_resolve(host, t, err, errlen);
+	free(host);
+	if (rc == -1)
+		redisurl_clear(t);
+	return (rc);
+}
+
 /* Free the strings of t (wiping the password first) and zero it. */
 void
 redisurl_clear(struct redis_target *t)
@@ -367,6 +392,23 @@ redisurl_copy(struct redis_target *dst, const struct redis_target *src)
 	dst->unix_path = redisurl_dup(src->unix_path);
 	dst->username = redisurl_dup(src->username);
 	dst->password = redisurl_dup(src->password);
+}
+
+/* Whether two optional strings are equal (both NULL counts). */
+static bool
+redisurl_same_str(const char *a, const char *b)
+{
+	return ((a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+bool
+redisurl_same(const struct redis_target *a, const struct redis_target *b)
+{
+	return (redisurl_same_str(a->host, b->host) && a->port == b->port &&
+	    redisurl_same_str(a->unix_path, b->unix_path) && a->db == b->db &&
+	    redisurl_same_str(a->username, b->username) &&
+	    redisurl_same_str(a->password, b->password));
 }
 
 /* "host:port/db", "[v6]:port/db" or "unix:path/db" into buf; returns buf. */

@@ -157,7 +157,40 @@ static const struct bad bad_configs[] = {
 	{ "redis:\n  url: redis://127.0.0.1:0\n",
 	  "t.yaml:2:8: redis.url: bad port '0' (expected 1 to 65535)" },
 	{ "redis:\n  url: redis://u:secret@/0\n",
-	  "t.yaml:2:8: redis.url: missing host name" },
+	  "t.yaml:2:8: redis.url: missing host name (a URL without a host is for "
+	  "redis.sentinel)" },
+	{ "redis:\n  url: redis://127.0.0.1\n  sentinel: {master: m, nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:8: redis.url: names a server, but redis.sentinel finds the "
+	  "master; write it without a host (e.g. redis://:password@/0) or drop "
+	  "redis.sentinel" },
+	{ "redis:\n  url: unix:///run/r.sock\n  sentinel: {master: m, nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:8: redis.url: names a server, but redis.sentinel finds the "
+	  "master; write it without a host (e.g. redis://:password@/0) or drop "
+	  "redis.sentinel" },
+	{ "redis:\n  sentinel: {master: m, nodes: []}\n",
+	  "t.yaml:2:32: redis.sentinel.nodes: must name at least one sentinel "
+	  "(host:port)" },
+	{ "redis:\n  sentinel: {master: m}\n",
+	  "t.yaml:2:13: redis.sentinel: nodes is required (a list of sentinels as "
+	  "host:port)" },
+	{ "redis:\n  sentinel: {nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:13: redis.sentinel: master is required (the name the "
+	  "sentinels monitor)" },
+	{ "redis:\n  sentinel: {master: \"\", nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:22: redis.sentinel.master: must not be empty" },
+	{ "redis:\n  sentinel: {master: m, nodes: 127.0.0.1}\n",
+	  "t.yaml:2:32: redis.sentinel.nodes: expected a list of sentinels as "
+	  "host:port, got '127.0.0.1'" },
+	{ "redis:\n  sentinel: {master: m, nodes: [\"127.0.0.1:0\"]}\n",
+	  "t.yaml:2:33: redis.sentinel.nodes[0]: bad port '0' (expected 1 to 65535)" },
+	{ "redis:\n  sentinel: {master: m, nodes: [127.0.0.1, \"redis://h:1\"]}\n",
+	  "t.yaml:2:44: redis.sentinel.nodes[1]: expected host:port, not a URL" },
+	{ "redis:\n  sentinel: {master: m, nodes: [127.0.0.1], port: 1}\n",
+	  "t.yaml:2:45: unknown key 'redis.sentinel.port'" },
+	{ "redis:\n  sentinel:\n    master: m\n    nodes: [127.0.0.1]\n"
+	  "    password_file: /nonexistent-deferd-test/pass\n",
+	  "t.yaml:5:20: redis.sentinel.password_file: cannot read "
+	  "'/nonexistent-deferd-test/pass': No such file or directory" },
 	{ "redis:\n  url: unix://\n",
 	  "t.yaml:2:8: redis.url: empty socket path" },
 	{ "redis:\n  password_file: /nonexistent-deferd-test/pass\n",
@@ -868,6 +901,65 @@ START_TEST(redis_overrides)
 }
 END_TEST
 
+/*
+ * redis.sentinel: the master's address is left to the sentinels (no host
+ * in the target, even from the default URL), the URL still gives the
+ * database and credentials, and each sentinel gets the sentinel ones.
+ */
+START_TEST(sentinel_parsed)
+{
+	struct config	*c, *d;
+	char		 tmp[256], path[400], err[512], text[1024];
+
+	c = load_ok("redis:\n  sentinel: {master: mm, nodes: [127.0.0.1, "
+	    "\"127.0.0.1:26380\", \"[::1]:5000\"]}\n");
+	ck_assert_str_eq(c->redis.sentinel.master, "mm");
+	ck_assert_ptr_null(c->redis.target.host);
+	ck_assert_ptr_null(c->redis.target.unix_path);
+	ck_assert_uint_eq(c->redis.sentinel.nnodes, 3);
+	ck_assert_str_eq(c->redis.sentinel.nodes[0].host, "127.0.0.1");
+	ck_assert_int_eq(c->redis.sentinel.nodes[0].port, 26379);
+	ck_assert_int_eq(c->redis.sentinel.nodes[1].port, 26380);
+	ck_assert_str_eq(c->redis.sentinel.nodes[2].host, "::1");
+	ck_assert_int_eq(c->redis.sentinel.nodes[2].port, 5000);
+	ck_assert_ptr_null(c->redis.sentinel.nodes[0].password);
+	config_free(c);
+
+	h_tmpdir(tmp, sizeof(tmp));
+	h_write_file(tmp, "sentinel.pass", "s3cret\n", 0600);
+	snprintf(text, sizeof(text),
+	    "redis:\n"
+	    "  url: redis://worker:data-pass@/3\n"
+	    "  sentinel:\n"
+	    "    master: mm\n"
+	    "    nodes: [127.0.0.1]\n"
+	    "    username: watcher\n"
+	    "    password_file: %s/sentinel.pass\n", tmp);
+	h_write_file(tmp, "c.yaml", text, 0644);
+	snprintf(path, sizeof(path), "%s/c.yaml", tmp);
+	ck_assert_msg((c = config_load(path, err, sizeof(err))) != NULL, "%s", err);
+	ck_assert_ptr_null(c->redis.target.host);
+	ck_assert_int_eq(c->redis.target.db, 3);
+	ck_assert_str_eq(c->redis.target.username, "worker");
+	ck_assert_str_eq(c->redis.target.password, "data-pass");
+	ck_assert_str_eq(c->redis.sentinel.nodes[0].username, "watcher");
+	ck_assert_str_eq(c->redis.sentinel.nodes[0].password, "s3cret");
+	ck_assert_int_eq(c->redis.sentinel.nodes[0].db, 0);
+	ck_assert_msg((d = config_load(path, err, sizeof(err))) != NULL, "%s", err);
+	ck_assert(config_same_sentinel(c, d));
+	config_free(d);
+	d = load_ok("redis:\n  sentinel: {master: mm, nodes: [127.0.0.1]}\n");
+	ck_assert(!config_same_sentinel(c, d));
+	config_free(d);
+	d = load_ok("queues: [a]\n");
+	ck_assert(!config_same_sentinel(c, d));
+	ck_assert(config_same_sentinel(d, d));
+	config_free(d);
+	config_free(c);
+	rm_tmpdir(tmp);
+}
+END_TEST
+
 /* config_default_path: -c, then $DEFERD_CONFIG, then the built-in path. */
 START_TEST(default_path)
 {
@@ -904,6 +996,9 @@ static const struct good_url good_urls[] = {
 	{ "redis://10.1.2.3:7000/15", "10.1.2.3", 7000, NULL, 15, NULL, NULL,
 	  "10.1.2.3:7000/15" },
 	{ "redis://10.1.2.3/", "10.1.2.3", 6379, NULL, 0, NULL, NULL, "10.1.2.3:6379/0" },
+	/* No host: for redis.sentinel, which names the master. */
+	{ "redis://", NULL, 6379, NULL, 0, NULL, NULL, "?:6379/0" },
+	{ "redis://:pw@/2", NULL, 6379, NULL, 2, NULL, "pw", "?:6379/2" },
 	{ "REDIS://[::1]:6390/1", "::1", 6390, NULL, 1, NULL, NULL, "[::1]:6390/1" },
 	{ "redis://[::1]", "::1", 6379, NULL, 0, NULL, NULL, "[::1]:6379/0" },
 	{ "redis://user:pa%20ss%2F%40@127.0.0.1:6379/0", "127.0.0.1", 6379, NULL, 0,
@@ -978,7 +1073,6 @@ static const struct bad bad_urls[] = {
 	  "unix:///path/to/socket[?db=N]" },
 	{ "rediss://127.0.0.1", "TLS (rediss://) is not supported; use a unix socket "
 	  "or a TLS tunnel" },
-	{ "redis://", "missing host name" },
 	{ "redis://:secret@:6379", "missing host name" },
 	{ "redis://127.0.0.1:", "bad port '' (expected 1 to 65535)" },
 	{ "redis://127.0.0.1:65536", "bad port '65536' (expected 1 to 65535)" },
@@ -1042,6 +1136,7 @@ main(void)
 	tcase_add_test(tc, file_errors);
 	tcase_add_test(tc, redis_overrides);
 	tcase_add_test(tc, default_path);
+	tcase_add_test(tc, sentinel_parsed);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(tu, url_good, 0,
 	    (int)(sizeof(good_urls) / sizeof(good_urls[0])));

@@ -178,6 +178,52 @@ h_kill_wait(pid_t pid, int64_t ms)
 	waitpid(pid, &status, 0);
 }
 
+pid_t
+h_sentinel_start(const char *dir, int port, const char *name, int master_port)
+{
+	char		 conf[400], log[400], text[1024], file[64];
+	const char	*argv[5];
+	redisContext	*c;
+	pid_t		 pid;
+
+	snprintf(file, sizeof(file), "sentinel-%d.conf", port);
+	snprintf(text, sizeof(text),
+	    "port %d\nbind 127.0.0.1\ndir %s\n"
+	    "sentinel monitor %s 127.0.0.1 %d 2\n"
+	    "sentinel down-after-milliseconds %s 1000\n"
+	    "sentinel failover-timeout %s 10000\n",
+	    port, dir, name, master_port, name, name);
+	h_write_file(dir, file, text, 0644);
+	snprintf(conf, sizeof(conf), "%s/%s", dir, file);
+	snprintf(log, sizeof(log), "%s/sentinel-%d.log", dir, port);
+	argv[0] = "redis-server";
+	argv[1] = conf;
+	argv[2] = "--sentinel";
+	argv[3] = NULL;
+	pid = h_spawn(argv, log);
+	for (int64_t end = h_mono_ms() + 10000; h_mono_ms() < end; h_nap()) {
+		if ((c = redisConnect("127.0.0.1", port)) != NULL && c->err == 0) {
+			redisReply *rep = redisCommand(c, "PING");
+			bool up = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+
+			if (rep != NULL)
+				freeReplyObject(rep);
+			redisFree(c);
+			if (up)
+				return (pid);
+		} else if (c != NULL)
+			redisFree(c);
+	}
+	ck_abort_msg("redis sentinel did not start on port %d", port);
+	return (-1);
+}
+
+void
+h_pid_stop(pid_t pid)
+{
+	h_kill_wait(pid, 5000);
+}
+
 void
 h_redis_stop(struct h_redis *r)
 {

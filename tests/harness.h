@@ -70,6 +70,15 @@ void		 h_tmpdir(char *out, size_t len);
 void		 h_redis_start(struct h_redis *r, const char *const *extra);
 /* Stop (SIGTERM, then SIGKILL after 5 s) and remove its directory. */
 void		 h_redis_stop(struct h_redis *r);
+/*
+ * Start a Redis Sentinel on 127.0.0.1:port (config and log in dir) that
+ * monitors master name at 127.0.0.1:master_port: quorum 2, down after 1 s.
+ * Returns its pid once it answers PING.
+ */
+pid_t		 h_sentinel_start(const char *dir, int port, const char *name,
+		    int master_port);
+/* Stop a process the test started (SIGTERM, SIGKILL after 5 s) and reap it. */
+void		 h_pid_stop(pid_t pid);
 /* Restart on the same socket with the same args (data survives only with --appendonly yes). */
 void		 h_redis_restart(struct h_redis *r);
 /* A new synchronous connection; fails the test if it cannot connect. */

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "rclient.h"
+#include "sentinel_lookup.h"
 #include "util.h"
 
 /* Report a usage error on stderr and return CTL_USAGE. */
@@ -115,6 +116,28 @@ ctl_parse_count(const char *what, const char *s, long long max, long long *out)
 	return (CTL_OK);
 }
 
+/*
+ * Connect to the Redis of cfg: redis.url's server, or the master that
+ * redis.sentinel's sentinels name. NULL with a message in err.
+ */
+redisContext *
+ctl_connect(const struct config *cfg, int64_t timeout_ms, char *err,
+    size_t errlen)
+{
+	redisContext	*c;
+	char		 why[1024];
+
+	if (cfg->redis.sentinel.master == NULL)
+		return (rclient_connect(&cfg->redis.target, timeout_ms, err, errlen));
+	c = sentinel_connect(cfg->redis.sentinel.master, cfg->redis.sentinel.nodes,
+	    cfg->redis.sentinel.nnodes, &cfg->redis.target, timeout_ms, why,
+	    sizeof(why));
+	if (c == NULL)
+		snprintf(err, errlen, "redis.sentinel: cannot reach master '%s': %s",
+		    cfg->redis.sentinel.master, why);
+	return (c);
+}
+
 /* Load the config and connect to Redis; reports and returns -1 on failure. */
 int
 ctl_open(struct ctl *ctl)
@@ -131,8 +154,7 @@ ctl_open(struct ctl *ctl)
 	timeout = ctl->cfg->redis.command_timeout_ms;
 	if (ctl->cfg->redis.connect_timeout_ms > timeout)
 		timeout = ctl->cfg->redis.connect_timeout_ms;
-	ctl->rc = rclient_connect(&ctl->cfg->redis.target, timeout, err,
-	    sizeof(err));
+	ctl->rc = ctl_connect(ctl->cfg, timeout, err, sizeof(err));
 	if (ctl->rc == NULL) {
 		log_errorx("%s", err);
 		return (-1);

@@ -283,7 +283,7 @@ lk_reconnect(struct lk *lk)
 	char	err[512];
 
 	redisFree(lk->ctl->rc);
-	lk->ctl->rc = rclient_connect(&lk->ctl->cfg->redis.target,
+	lk->ctl->rc = ctl_connect(lk->ctl->cfg,
 	    lk->io_timeout_ms, err, sizeof(err));
 	if (lk->ctl->rc == NULL)
 		log_warnx("reconnecting: %s", err);
