@@ -149,6 +149,10 @@ static const struct cs_key redis_keys[] = {
 	{ .name = "command_timeout", .type = &cs_t_duration,
 	  .off = C(redis.command_timeout_ms), .min = 1, .max = HOUR, .def = 10 * SEC },
 	{ .name = "allow_eviction", .type = &cs_t_bool, .off = C(redis.allow_eviction) },
+	{ .name = "wait_replicas", .type = &cs_t_int, .off = C(redis.wait_replicas),
+	  .max = 100 },
+	{ .name = "wait_timeout", .type = &cs_t_duration,
+	  .off = C(redis.wait_timeout_ms), .min = 1, .max = HOUR, .def = SEC },
 	{ .name = "sentinel", .type = &config_t_sentinel },
 	{ .name = NULL }
 };
@@ -804,6 +808,13 @@ finish_redis(struct cs_ctx *ctx)
 	set_credentials(&t, user, pass);
 	redisurl_clear(&c->redis.target);
 	c->redis.target = t;
+	if (c->redis.wait_replicas > 0 &&
+	    c->redis.wait_timeout_ms >= c->redis.command_timeout_ms)
+		return (cs_error(ctx, cy_map_get(redis, "wait_timeout") != NULL ?
+		    cy_map_get(redis, "wait_timeout") :
+		    cy_map_get(redis, "command_timeout"),
+		    "redis.wait_timeout: must be shorter than redis.command_timeout "
+		    "(a WAIT that long would drop the connection)"));
 	return (finish_sentinel(ctx, &c->redis.target));
 }
 

@@ -132,6 +132,8 @@ struct config {
 		int64_t			 connect_timeout_ms;	/* 2s */
 		int64_t			 command_timeout_ms;	/* 10s: a reply later than this drops the connection */
 		bool			 allow_eviction;	/* false */
+		int			 wait_replicas;		/* 0: enqueues and outcomes do not WAIT */
+		int64_t			 wait_timeout_ms;	/* 1s: WAIT's timeout, below command_timeout */
 		struct {
 			char			*master;	/* the monitored name; NULL: no sentinel */
 			struct redis_target	*nodes;		/* each sentinel, with its credentials */

@@ -547,6 +547,8 @@ deferd_connect(struct deferd *d)
 	o.connect_timeout_ms = cfg->redis.connect_timeout_ms;
 	o.command_timeout_ms = cfg->redis.command_timeout_ms;
 	o.allow_eviction = cfg->redis.allow_eviction;
+	o.wait_replicas = cfg->redis.wait_replicas;
+	o.wait_timeout_ms = cfg->redis.wait_timeout_ms;
 	o.name = "cmd";
 	o.load_scripts = true;
 	o.check_eviction = true;
@@ -566,7 +568,8 @@ deferd_new(struct config *cfg)
 	struct event_config	*ec = event_config_new();
 	struct slots_cbs	 cbs = { deferd_slot_freed, deferd_job_gone,
 				    deferd_held, d };
-	struct rconn_stats	 stats = { metrics_redis_state, metrics_redis_rtt };
+	struct rconn_stats	 stats = { metrics_redis_state, metrics_redis_rtt,
+				    metrics_redis_wait_short };
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 	d->cfg = cfg;

@@ -81,6 +81,8 @@ void		 metrics_redis_state(const char *role, bool up);
 /* Milliseconds the role has been down (-1 when up or unknown). */
 int64_t		 metrics_redis_down_ms(const char *role);
 void		 metrics_redis_rtt(const char *role, int64_t us);
+/* A WAIT after a durable script (redis.wait_replicas) came back short. */
+void		 metrics_redis_wait_short(const char *role);
 /* Expirations (expire.c may call these). */
 void		 metrics_expire_event(void);
 void		 metrics_expire_created(void);

@@ -32,7 +32,7 @@ static struct {
 	struct mfamily	*trimmed, *sched_enqueued, *sched_missed;
 	struct mfamily	*running, *concurrency, *duration;
 	struct mfamily	*late_claim, *late_start;
-	struct mfamily	*redis_up, *reconnects, *rtt;
+	struct mfamily	*redis_up, *reconnects, *rtt, *wait_short;
 	struct mfamily	*exp_events, *exp_created, *exp_tracked, *exp_outage;
 	struct mfamily	*queue_jobs, *build;
 	char		**handlers;		/* label values seen */
@@ -142,6 +142,10 @@ metrics_init(void)
 	m.reconnects = metrics_family(MTYPE_COUNTER,
 	    "deferd_redis_reconnects_total", "Connections ready again after a "
 	    "loss.", 1, L("role"), NULL, 0);
+	m.wait_short = metrics_family(MTYPE_COUNTER,
+	    "deferd_redis_replica_wait_short_total", "Writes that reached "
+	    "fewer replicas than redis.wait_replicas within redis.wait_timeout.",
+	    1, L("role"), NULL, 0);
 	m.rtt = metrics_family(MTYPE_HISTOGRAM,
 	    "deferd_redis_command_duration_seconds", "Round trip of commands "
 	    "and scripts, send to reply.", 1, L("role"), rtt_bounds,
@@ -334,6 +338,13 @@ metrics_redis_down_ms(const char *role)
 			return (m.roles[i].up ? -1 :
 			    util_mono_ms() - m.roles[i].down_since);
 	return (-1);
+}
+
+void
+metrics_redis_wait_short(const char *role)
+{
+	if (m.ready)
+		metrics_add(m.wait_short, L(role), 1);
 }
 
 void

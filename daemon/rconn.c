@@ -15,6 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define REFUSE_LOG_MS	60000
+#define WAIT_LOG_MS	10000	/* at most one line about short WAITs per this */
+#define WAIT_PAUSE_MS	5000	/* after a short WAIT, no WAIT for this long */
 
 enum rconn_state {
 	RC_DOWN,
@@ -98,6 +101,9 @@ struct rconn {
 	bool			 outage_logged;
 	int64_t			 down_since_ms;
 	int64_t			 last_refuse_log_ms;
+	int64_t			 last_wait_log_ms;
+	uint64_t		 wait_short;	/* short WAITs not logged yet */
+	int64_t			 wait_paused_until_ms;
 
 	struct event		*retry_timer;
 	struct event		*connect_timer;
@@ -612,6 +618,60 @@ rconn_send_script(struct rconn *rc, struct rcmd *cmd, bool use_sha)
 	return (rv);
 }
 
+/*
+ * Reply to the WAIT after a durable script: fewer replicas than asked for
+ * have it, so a failover now could undo it. Counted; logged at most once
+ * per WAIT_LOG_MS with how many there were. The replicas are behind or
+ * gone: waiting for them after every script would stall the connection,
+ * so the next WAIT_PAUSE_MS send none (a missing replica costs one
+ * wait_timeout per pause, not one per script).
+ */
+static void
+rconn_wait_reply(redisReply *reply, void *priv)
+{
+	struct rconn	*rc = priv;
+	int64_t		 now;
+
+	if (reply == NULL || (reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer >= rc->opts.wait_replicas))
+		return;
+	if (stats_hook.wait_short != NULL)
+		stats_hook.wait_short(rc->name);
+	rc->wait_short++;
+	now = util_mono_ms();
+	rc->wait_paused_until_ms = now + WAIT_PAUSE_MS;
+	if (now - rc->last_wait_log_ms < WAIT_LOG_MS)
+		return;
+	rc->last_wait_log_ms = now;
+	log_warnx("redis %s: %" PRIu64 " write(s) reached fewer than %d "
+	    "replica(s) within %" PRId64 "ms (WAIT: %s); a failover now may "
+	    "undo them; not waiting for %ds", rc->name, rc->wait_short, rc->opts.wait_replicas,
+	    rc->opts.wait_timeout_ms, reply->type == REDIS_REPLY_INTEGER ?
+	    "too few" : reply->type == REDIS_REPLY_ERROR ? reply->str : "?",
+	    WAIT_PAUSE_MS / 1000);
+	rc->wait_short = 0;
+}
+
+/*
+ * With wait_replicas, follow a durable script with WAIT on the same
+ * connection: nothing sent after it runs before the replicas have the
+ * script's writes or the timeout passed. (A script sent again after
+ * NOSCRIPT runs after its WAIT: that rare call is not waited for.)
+ */
+static void
+rconn_wait_after(struct rconn *rc, enum script_id id)
+{
+	char	n[16], ms[24];
+
+	if (rc->opts.wait_replicas <= 0 || !scripts_durable(id) ||
+	    util_mono_ms() < rc->wait_paused_until_ms)
+		return;
+	snprintf(n, sizeof(n), "%d", rc->opts.wait_replicas);
+	snprintf(ms, sizeof(ms), "%" PRId64, rc->opts.wait_timeout_ms);
+	rconn_command(rc, rconn_wait_reply, rc, 3, (const char *[]){ "WAIT",
+	    n, ms }, NULL);
+}
+
 int
 rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
     void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
@@ -638,6 +698,7 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 		return (-1);
 	}
 	rcmd_listed(cmd);
+	rconn_wait_after(rc, id);
 	return (0);
 }
 

@@ -5,7 +5,8 @@
  * and jitter after any disconnect, an AUTH/SELECT/SETNAME handshake (and
  * ROLE when it follows a master that Sentinel names), the Lua
  * scripts loaded with SCRIPT LOAD and called with EVALSHA (EVAL again on
- * NOSCRIPT), and subscriptions that are renewed after every reconnect.
+ * NOSCRIPT) and, with wait_replicas, a WAIT after each one that makes or
+ * settles jobs (scripts_durable), and subscriptions that are renewed after every reconnect.
  * Works with hiredis 0.14 (which has no async timeouts) and 1.x.
  */
 #ifndef DEFERD_RCONN_H
@@ -38,6 +39,8 @@ struct rconn_opts {
 	bool		 allow_eviction;	/* redis.allow_eviction */
 	int64_t		 connect_timeout_ms;
 	int64_t		 command_timeout_ms;
+	int		 wait_replicas;		/* > 0: WAIT after each durable script */
+	int64_t		 wait_timeout_ms;
 };
 
 /* Called for every reply; reply is NULL when the connection went away first. */
@@ -52,6 +55,8 @@ typedef void (*rconn_event_cb)(struct rconn *, enum rconn_event, void *arg);
 struct rconn_stats {
 	void	(*state)(const char *role, bool up);
 	void	(*rtt)(const char *role, int64_t us);
+	/* A WAIT after a durable script saw fewer replicas than wait_replicas. */
+	void	(*wait_short)(const char *role);
 };
 void		 rconn_set_stats(const struct rconn_stats *);
 

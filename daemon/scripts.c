@@ -46,6 +46,26 @@ static struct script scripts[SCRIPT_COUNT] = {
 	[SCRIPT_LOCK_RELEASE] = { "lock_release", script_src_lock_release, 0, true, true, NULL, 0 },
 };
 
+bool
+scripts_durable(enum script_id id)
+{
+	switch (id) {
+	case SCRIPT_ENQUEUE:
+	case SCRIPT_ENQUEUE_BATCH:
+	case SCRIPT_COMPLETE:
+	case SCRIPT_RETRY:
+	case SCRIPT_BURY:
+	case SCRIPT_OUTCOME:
+	case SCRIPT_EXPJOB:
+	case SCRIPT_ZSETMOVE:
+	case SCRIPT_LISTTAKE:
+	case SCRIPT_SCHEDULE:
+		return (true);
+	default:
+		return (false);
+	}
+}
+
 const struct script *
 scripts_get(enum script_id id)
 {

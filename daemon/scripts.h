@@ -49,6 +49,11 @@ struct script {
 	size_t		 flagged_len;
 };
 
+/*
+ * Whether id makes or settles jobs (enqueue, the sources' moves, periodic
+ * ticks, outcomes): with redis.wait_replicas a WAIT follows each call.
+ */
+bool		 scripts_durable(enum script_id id);
 /* The script for id; id must be < SCRIPT_COUNT. */
 const struct script *scripts_get(enum script_id id);
 /*

@@ -396,6 +396,8 @@ lsrc_new(struct deferd *d, const struct source *src, size_t index,
 	o.connect_timeout_ms = cfg->redis.connect_timeout_ms;
 	o.command_timeout_ms = cfg->redis.command_timeout_ms + LSRC_BLOCK_MS;
 	o.allow_eviction = true;
+	o.wait_replicas = cfg->redis.wait_replicas;
+	o.wait_timeout_ms = cfg->redis.wait_timeout_ms;
 	l->rc = rconn_new(d->base, &cfg->redis.target, &o, lsrc_conn_event, l);
 	l->step_ev = evtimer_new(d->base, lsrc_step_cb, l);
 	l->final_ev = evtimer_new(d->base, lsrc_final_cb, l);

@@ -167,6 +167,14 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:2:8: redis.url: names a server, but redis.sentinel finds the "
 	  "master; write it without a host (e.g. redis://:password@/0) or drop "
 	  "redis.sentinel" },
+	{ "redis:\n  command_timeout: 1s\n  wait_replicas: 1\n  wait_timeout: 1s\n",
+	  "t.yaml:4:17: redis.wait_timeout: must be shorter than "
+	  "redis.command_timeout (a WAIT that long would drop the connection)" },
+	{ "redis: {command_timeout: 500ms, wait_replicas: 2}\n",
+	  "t.yaml:1:26: redis.wait_timeout: must be shorter than "
+	  "redis.command_timeout (a WAIT that long would drop the connection)" },
+	{ "redis: {wait_replicas: 101}\n",
+	  "t.yaml:1:24: redis.wait_replicas: must be between 0 and 100, got 101" },
 	{ "redis:\n  sentinel: {master: m, nodes: []}\n",
 	  "t.yaml:2:32: redis.sentinel.nodes: must name at least one sentinel "
 	  "(host:port)" },

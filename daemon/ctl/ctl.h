@@ -82,6 +82,7 @@ int		 ctl_parse_count(const char *what, const char *s, long long max,
  */
 int		 ctl_check_lookup_id(const char *id);
 int		 ctl_open(struct ctl *);
+int		 ctl_wait_replicas(struct ctl *, const char *what);
 redisContext	*ctl_connect(const struct config *, int64_t timeout_ms, char *err,
 		    size_t errlen);
 void		 ctl_close(struct ctl *);

@@ -162,6 +162,39 @@ ctl_open(struct ctl *ctl)
 	return (0);
 }
 
+/*
+ * With redis.wait_replicas: WAIT until that many replicas have every
+ * write of this connection. CTL_OK, or CTL_FAIL after saying that what
+ * (e.g. "the job") may be lost in a failover.
+ */
+int
+ctl_wait_replicas(struct ctl *ctl, const char *what)
+{
+	int		 want = ctl->cfg->redis.wait_replicas;
+	redisReply	*r;
+	long long	 got;
+
+	if (want <= 0)
+		return (CTL_OK);
+	r = redisCommand(ctl->rc, "WAIT %d %lld", want,
+	    (long long)ctl->cfg->redis.wait_timeout_ms);
+	if (r == NULL) {
+		log_errorx("WAIT: %s; %s may be lost in a failover", ctl->rc->errstr,
+		    what);
+		return (CTL_FAIL);
+	}
+	got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	if (got < want)
+		log_errorx("%s reached %lld of %d replica(s) within %lldms "
+		    "(redis.wait_replicas): it is on the master but may be lost in "
+		    "a failover%s%s", what, got < 0 ? 0 : got, want,
+		    (long long)ctl->cfg->redis.wait_timeout_ms,
+		    r->type == REDIS_REPLY_ERROR ? "; WAIT: " : "",
+		    r->type == REDIS_REPLY_ERROR ? r->str : "");
+	freeReplyObject(r);
+	return (got < want ? CTL_FAIL : CTL_OK);
+}
+
 /* Close the connection and free the config; safe to call twice. */
 void
 ctl_close(struct ctl *ctl)

@@ -125,6 +125,8 @@ ctl_cmd_enqueue(struct ctl *ctl, int argc, char **argv)
 	enq_warn_missing(ctl, o.handler);
 	enq_ctx_init(&x, ctl, &o);
 	status = o.batch ? enq_batch(ctl, &x) : enq_one(ctl, &x);
+	if (status == CTL_OK)
+		status = ctl_wait_replicas(ctl, o.batch ? "the batch" : "the job");
 	enq_ctx_free(&x);
 	return (status);
 }
