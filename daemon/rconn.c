@@ -513,10 +513,7 @@ rcmd_free(struct rcmd *cmd)
 		if (rc->nfences > 0 && !rc->freeing)
 			timer_after(rc->fence_ev, 0);
 	}
-	for (int i = 0; i < cmd->argc; i++)
-		free(cmd->argv[i]);
-	free(cmd->argv);
-	free(cmd->lens);
+	util_free_args(cmd->argc, cmd->argv, cmd->lens);
 	free(cmd);
 }
 
@@ -687,12 +684,7 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 	cmd->script = (int)id;
 	cmd->nkeys = nkeys;
 	cmd->argc = argc;
-	cmd->argv = xcalloc((size_t)argc + 1, sizeof(*cmd->argv));
-	cmd->lens = xcalloc((size_t)argc + 1, sizeof(*cmd->lens));
-	for (int i = 0; i < argc; i++) {
-		cmd->lens[i] = lens != NULL ? lens[i] : strlen(argv[i]);
-		cmd->argv[i] = xmemdup(argv[i], cmd->lens[i]);
-	}
+	util_copy_args(argc, argv, lens, &cmd->argv, &cmd->lens);
 	if (rconn_send_script(rc, cmd, true) == -1) {
 		rcmd_free(cmd);
 		return (-1);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -250,4 +251,30 @@ util_iso_ms(int64_t ms, char *buf, size_t len)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, frac);
 	return (buf);
+}
+
+void
+util_copy_args(int argc, const char **argv, const size_t *lens, char ***out,
+    size_t **outlens)
+{
+	char	**a = xcalloc((size_t)argc + 1, sizeof(*a));
+	size_t	 *l = xcalloc((size_t)argc + 1, sizeof(*l));
+
+	for (int i = 0; i < argc; i++) {
+		l[i] = lens != NULL ? lens[i] : strlen(argv[i]);
+		a[i] = xmalloc(l[i] + 1);
+		memcpy(a[i], argv[i], l[i]);
+		a[i][l[i]] = '\0';
+	}
+	*out = a;
+	*outlens = l;
+}
+
+void
+util_free_args(int argc, char **argv, size_t *lens)
+{
+	for (int i = 0; argv != NULL && i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	free(lens);
 }

@@ -218,6 +218,72 @@ h_sentinel_start(const char *dir, int port, const char *name, int master_port)
 	return (-1);
 }
 
+/* Whether every node of c says cluster_state:ok. */
+static bool
+h_cluster_ok(const struct h_cluster *c)
+{
+	bool	ok = true;
+
+	for (int i = 0; i < c->n && ok; i++) {
+		redisContext	*r = h_redis_connect(&c->nodes[i]);
+		redisReply	*rep = redisCommand(r, "CLUSTER INFO");
+
+		ok = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+		    strstr(rep->str, "cluster_state:ok") != NULL;
+		if (rep != NULL)
+			freeReplyObject(rep);
+		redisFree(r);
+	}
+	return (ok);
+}
+
+void
+h_cluster_start(struct h_cluster *c, int n)
+{
+	char		 cmd[1024];
+	size_t		 used;
+	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
+	char		 out[4096];
+	int		 status;
+
+	ck_assert_int_le(n, H_CLUSTER_MAX);
+	memset(c, 0, sizeof(*c));
+	c->n = n;
+	used = (size_t)snprintf(cmd, sizeof(cmd), "redis-cli --cluster create");
+	for (int i = 0; i < n; i++) {
+		const char **a = c->args[i];
+
+		snprintf(c->port[i], sizeof(c->port[i]), "%d", h_free_port());
+		a[0] = "--port"; a[1] = c->port[i];
+		a[2] = "--bind"; a[3] = "127.0.0.1";
+		a[4] = "--cluster-enabled"; a[5] = "yes";
+		a[6] = "--cluster-node-timeout"; a[7] = "2000";
+		/* The bus port: not port + 10000, which may be taken or > 65535. */
+		snprintf(c->bus_port[i], sizeof(c->bus_port[i]), "%d",
+		    h_free_port());
+		a[8] = "--cluster-port"; a[9] = c->bus_port[i];
+		a[10] = NULL;
+		h_redis_start(&c->nodes[i], a);
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
+		    " 127.0.0.1:%s", c->port[i]);
+	}
+	snprintf(cmd + used, sizeof(cmd) - used, " --cluster-yes 2>&1");
+	status = h_run(argv, NULL, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "redis-cli --cluster create failed: %s", out);
+	ck_assert_msg(H_WAIT_UNTIL(h_cluster_ok(c), 30000),
+	    "the cluster did not reach cluster_state:ok");
+}
+
+void
+h_cluster_stop(struct h_cluster *c)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->nodes[i].dir[0] != '\0')
+			h_redis_stop(&c->nodes[i]);
+	c->n = 0;
+}
+
 void
 h_pid_stop(pid_t pid)
 {

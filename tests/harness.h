@@ -77,6 +77,22 @@ void		 h_redis_stop(struct h_redis *r);
  */
 pid_t		 h_sentinel_start(const char *dir, int port, const char *name,
 		    int master_port);
+/*
+ * A Redis Cluster of n masters (at most H_CLUSTER_MAX) on loopback ports,
+ * each with a unix socket too (nodes[i].sock), the slots spread by
+ * redis-cli --cluster create; returns once every node says
+ * cluster_state:ok.
+ */
+#define H_CLUSTER_MAX	6
+struct h_cluster {
+	int		 n;
+	struct h_redis	 nodes[H_CLUSTER_MAX];
+	char		 port[H_CLUSTER_MAX][16];
+	char		 bus_port[H_CLUSTER_MAX][16];
+	const char	*args[H_CLUSTER_MAX][12];
+};
+void		 h_cluster_start(struct h_cluster *c, int n);
+void		 h_cluster_stop(struct h_cluster *c);
 /* Stop a process the test started (SIGTERM, SIGKILL after 5 s) and reap it. */
 void		 h_pid_stop(pid_t pid);
 /* Restart on the same socket with the same args (data survives only with --appendonly yes). */

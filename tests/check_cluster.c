@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Redis Cluster routing (cluster.c) against a real three-master cluster
+ * made by redis-cli --cluster create: key slots match the specification;
+ * scripts and commands go to the master of their queue's slot, found from
+ * one seed; a slot migrated while calls go on is followed through ASK
+ * (keys already moved) and MOVED (the slot given away). The event loop is
+ * driven by the test; every wait polls with a deadline.
+ */
+#include <event2/event.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "harness.h"
+#include "keys.h"
+#include "keyslot.h"
+#include "store.h"
+
+#define NQUEUES	6
+
+static struct h_cluster	 C;
+static struct event_base *B;
+static struct cluster	*CL;
+static bool		 UP;
+
+/* What one call answered. */
+struct result {
+	bool		 done;
+	bool		 lost;		/* the reply was NULL */
+	int		 type;
+	long long	 integer;
+	char		 str[256];
+};
+
+static void
+on_reply(redisReply *r, void *priv)
+{
+	struct result	*res = priv;
+
+	res->done = true;
+	res->lost = r == NULL;
+	if (r == NULL)
+		return;
+	res->type = r->type;
+	res->integer = r->integer;
+	if (r->str != NULL)
+		snprintf(res->str, sizeof(res->str), "%s", r->str);
+}
+
+static void
+on_up(void *arg)
+{
+	(void)arg;
+	UP = true;
+}
+
+static void
+on_down(void *arg)
+{
+	(void)arg;
+	UP = false;
+}
+
+/* Run the loop until cond holds or ms pass. */
+#define PUMP_UNTIL(cond, ms)						\
+	H_WAIT_UNTIL((event_base_loop(B, EVLOOP_NONBLOCK), (cond)), (ms))
+
+static void
+setup(void)
+{
+	struct redis_target	seed;
+	struct rconn_opts	o;
+	struct cluster_cbs	cbs = { on_up, on_down, NULL };
+	char			url[64], err[256];
+
+	h_cluster_start(&C, 3);
+	B = event_base_new();
+	ck_assert_ptr_nonnull(B);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%s", C.port[0]);
+	ck_assert_msg(redisurl_parse(url, &seed, err, sizeof(err)) == 0, "%s", err);
+	memset(&o, 0, sizeof(o));
+	o.load_scripts = true;
+	o.connect_timeout_ms = 2000;
+	o.command_timeout_ms = 10000;
+	UP = false;
+	CL = cluster_new(B, &seed, 1, &o, &cbs);
+	redisurl_clear(&seed);
+	cluster_start(CL);
+	ck_assert_msg(PUMP_UNTIL(UP, 20000 * SLOW), "the cluster did not come up");
+	ck_assert_uint_eq(cluster_masters(CL), 3);
+}
+
+static void
+teardown(void)
+{
+	cluster_free(CL);
+	CL = NULL;
+	event_base_free(B);
+	B = NULL;
+	h_cluster_stop(&C);
+}
+
+/* A command through the cluster, waited for. */
+static void
+call(struct result *res, const char *key, int argc, const char **argv)
+{
+	memset(res, 0, sizeof(*res));
+	ck_assert_int_eq(cluster_command(CL, key, on_reply, res, argc, argv,
+	    NULL), 0);
+	ck_assert_msg(PUMP_UNTIL(res->done, 10000 * SLOW), "no reply for %s",
+	    key);
+	ck_assert_msg(!res->lost, "the call on %s was lost", key);
+}
+
+/* The node (index into C) that holds slot, asked of node 0. */
+static int
+owner_of(unsigned slot)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[0]);
+	redisReply	*r = h_cmd(c, "CLUSTER SLOTS");
+	int		 owner = -1;
+
+	for (size_t i = 0; i < r->elements && owner == -1; i++) {
+		redisReply *e = r->element[i];
+
+		if ((unsigned)e->element[0]->integer > slot ||
+		    (unsigned)e->element[1]->integer < slot)
+			continue;
+		for (int n = 0; n < C.n; n++)
+			if (e->element[2]->element[1]->integer == atoi(C.port[n]))
+				owner = n;
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return (owner);
+}
+
+/* Whether node n holds key (ASKING, EXISTS straight on it; a redirect is no). */
+static bool
+node_has(int n, const char *key)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[n]);
+	redisReply	*r;
+
+	freeReplyObject(h_cmd(c, "ASKING"));
+	r = h_cmd(c, "EXISTS %s", key);
+	bool		 has = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return (has);
+}
+
+/* The slot rule of the cluster specification, hash tags included. */
+START_TEST(key_slots_follow_the_specification)
+{
+	ck_assert_uint_eq(keyslot("123456789", 9), 12739);
+	ck_assert_uint_eq(keyslot("a", 1), 15495);
+	ck_assert_uint_eq(keyslot("{user1000}.following", 20),
+	    keyslot("{user1000}.followers", 20));
+	ck_assert_uint_eq(keyslot("foo{bar}{zap}", 13), keyslot("bar", 3));
+	ck_assert_uint_eq(keyslot("foo{}{bar}", 10),
+	    keyslot("foo{}{bar}", 10));	/* empty tag: the whole key */
+	ck_assert_uint_ne(keyslot("foo{}{bar}", 10), keyslot("bar", 3));
+	ck_assert_uint_eq(keyslot("foo{{bar}}zap", 13), keyslot("{bar", 4));
+	ck_assert_uint_eq(keyslot("deferd:{default}:delayed", 24),
+	    keyslot("default", 7));
+}
+END_TEST
+
+/*
+ * Six queues, found from one seed: each queue's enqueue script and keys
+ * are on the master that owns its slot, and the queues cover all three.
+ */
+START_TEST(calls_go_to_the_master_of_their_queue)
+{
+	bool	used[H_CLUSTER_MAX] = { false };
+
+	for (int q = 0; q < NQUEUES; q++) {
+		struct store_enqueue_args	 a;
+		struct store_call		 c;
+		struct result			 res;
+		char				 queue[16], id[16];
+		char				*k_job, *k_delayed;
+		int				 owner;
+
+		snprintf(queue, sizeof(queue), "q%d", q);
+		snprintf(id, sizeof(id), "job-%d", q);
+		k_job = keys_job("deferd", queue, id);
+		k_delayed = keys_queue("deferd", queue, "delayed");
+		memset(&a, 0, sizeof(a));
+		a.k_delayed = k_delayed;
+		a.k_job = k_job;
+		a.id = id;
+		a.payload = "p";
+		a.payload_len = 1;
+		a.handler = "h";
+		a.ms = 60000;
+		a.resource = "";
+		a.source = "";
+		a.wake = "deferd:wake";
+		a.events = "";
+		store_enqueue(&c, &a);
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(cluster_script(CL, c.script, on_reply, &res,
+		    c.nkeys, c.argc, c.argv, c.lens), 0);
+		store_call_free(&c);
+		ck_assert_msg(PUMP_UNTIL(res.done, 10000 * SLOW), "no reply");
+		ck_assert_msg(!res.lost && res.type != REDIS_REPLY_ERROR,
+		    "enqueue on %s: %s", queue, res.str);
+		owner = owner_of(keyslot(k_job, strlen(k_job)));
+		ck_assert_int_ge(owner, 0);
+		ck_assert_msg(node_has(owner, k_job) && node_has(owner, k_delayed),
+		    "%s is not on the master of its slot", k_job);
+		used[owner] = true;
+		free(k_job);
+		free(k_delayed);
+	}
+	ck_assert_msg(used[0] && used[1] && used[2],
+	    "six queues did not spread over three masters");
+}
+END_TEST
+
+/* The id of node n (CLUSTER MYID). */
+static void
+node_id(int n, char *buf, size_t len)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[n]);
+
+	h_cmd_str(c, buf, len, "CLUSTER MYID");
+	redisFree(c);
+}
+
+/* Run a command straight on node n, expecting no error. */
+static void
+on_node(int n, const char *fmt, const char *a, const char *b)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[n]);
+	redisReply	*r = h_cmd(c, fmt, a, b);
+
+	ck_assert_msg(r->type != REDIS_REPLY_ERROR, "node %d: %s", n, r->str);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/*
+ * A queue's slot moves from its master to another while calls go on:
+ * halfway (MIGRATING/IMPORTING, one key moved) both keys still read
+ * right (the moved one through ASK); once the slot is given away, calls
+ * follow MOVED to the new master.
+ */
+START_TEST(a_migrating_slot_is_followed)
+{
+	const char	*k1 = "deferd:{mig}:a", *k2 = "deferd:{mig}:b";
+	unsigned	 slot = keyslot(k1, strlen(k1));
+	char		 slot_s[16], from_id[64], to_id[64];
+	struct result	 res;
+	int		 from = owner_of(slot), to = (from + 1) % C.n;
+
+	ck_assert_int_ge(from, 0);
+	call(&res, k1, 3, (const char *[]){ "SET", k1, "one" });
+	call(&res, k2, 3, (const char *[]){ "SET", k2, "two" });
+	snprintf(slot_s, sizeof(slot_s), "%u", slot);
+	node_id(from, from_id, sizeof(from_id));
+	node_id(to, to_id, sizeof(to_id));
+	on_node(to, "CLUSTER SETSLOT %s IMPORTING %s", slot_s, from_id);
+	on_node(from, "CLUSTER SETSLOT %s MIGRATING %s", slot_s, to_id);
+	on_node(from, "MIGRATE 127.0.0.1 %s %s 0 5000", C.port[to], k1);
+	ck_assert(node_has(to, k1) && !node_has(from, k1));
+	call(&res, k1, 2, (const char *[]){ "GET", k1 });
+	ck_assert_str_eq(res.str, "one");	/* ASK to the importing node */
+	call(&res, k2, 2, (const char *[]){ "GET", k2 });
+	ck_assert_str_eq(res.str, "two");	/* still where it was */
+	on_node(from, "MIGRATE 127.0.0.1 %s %s 0 5000", C.port[to], k2);
+	for (int n = 0; n < C.n; n++)
+		on_node(n, "CLUSTER SETSLOT %s NODE %s", slot_s, to_id);
+	call(&res, k2, 2, (const char *[]){ "GET", k2 });
+	ck_assert_str_eq(res.str, "two");	/* MOVED to the new master */
+	call(&res, k1, 3, (const char *[]){ "SET", k1, "three" });
+	ck_assert(node_has(to, k1));
+	ck_assert_msg(PUMP_UNTIL(owner_of(slot) == to && UP, 10000 * SLOW),
+	    "the cluster did not settle");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("cluster");
+	TCase	*tc = tcase_create("slots");
+
+	tcase_add_test(tc, key_slots_follow_the_specification);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("routing");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120 * SLOW);
+	tcase_add_test(tc, calls_go_to_the_master_of_their_queue);
+	tcase_add_test(tc, a_migrating_slot_is_followed);
+	suite_add_tcase(s, tc);
+	return (h_main(s));
+}
