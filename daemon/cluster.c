@@ -40,6 +40,8 @@ struct cnode {
 struct ccmd {
 	struct cluster	*cl;
 	TAILQ_ENTRY(ccmd) entry;	/* on the parked list */
+	TAILQ_ENTRY(ccmd) live_entry;	/* on the live list until answered */
+	uint64_t	 seq;
 	rconn_reply_cb	 cb;
 	void		*priv;
 	int		 script;	/* enum script_id, or -1: a command */
@@ -63,11 +65,24 @@ struct cluster {
 	int16_t			 slots[KEYSLOT_COUNT];	/* node index, -1: none */
 	bool			 started;
 	bool			 ready;
+	bool			 ever_ready;
 	bool			 refresh_wanted;
 	bool			 refreshing;
 	struct event		*refresh_ev;
 	struct event		*retry_ev;
 	TAILQ_HEAD(, ccmd)	 parked;
+	TAILQ_HEAD(, ccmd)	 live;		/* made, not answered; oldest first */
+	uint64_t		 next_seq;
+	struct cfence		*fences;
+	size_t			 nfences;
+	struct event		*fence_ev;
+};
+
+/* cb(arg) once no call older than seq is unanswered. */
+struct cfence {
+	uint64_t	 seq;
+	void		(*cb)(void *);
+	void		*arg;
 };
 
 static void	cluster_check_ready(struct cluster *);
@@ -145,14 +160,22 @@ cluster_slots_reply(redisReply *r, void *priv)
 	struct cnode	*asked = priv;
 	struct cluster	*cl = asked->cl;
 	int16_t		*slots;
+	char		 why[300];
 
 	cl->refreshing = false;
 	if (r == NULL)
 		return;
 	if (r->type != REDIS_REPLY_ARRAY) {
-		log_warnx("cluster: CLUSTER SLOTS on %s:%d: %s", asked->host,
-		    asked->port, r->type == REDIS_REPLY_ERROR ? r->str :
-		    "not a list");
+		snprintf(why, sizeof(why), "CLUSTER SLOTS on %s:%d: %.200s",
+		    asked->host, asked->port, r->type == REDIS_REPLY_ERROR ?
+		    r->str : "not a list");
+		if (!cl->ever_ready && r->type == REDIS_REPLY_ERROR &&
+		    strstr(r->str, "cluster support disabled") != NULL &&
+		    cl->cbs.refused != NULL) {
+			cl->cbs.refused(why, cl->cbs.arg);
+			return;
+		}
+		log_warnx("cluster: %s", why);
 		return;
 	}
 	slots = xcalloc(KEYSLOT_COUNT, sizeof(*slots));
@@ -220,6 +243,7 @@ cluster_check_ready(struct cluster *cl)
 	if (ready == cl->ready)
 		return;
 	cl->ready = ready;
+	cl->ever_ready |= ready;
 	if (ready) {
 		log_info("cluster: %zu master(s) serve all %d slots",
 		    cluster_masters(cl), KEYSLOT_COUNT);
@@ -258,8 +282,48 @@ ccmd_free(struct ccmd *cmd)
 static void
 ccmd_done(struct ccmd *cmd, redisReply *reply)
 {
+	struct cluster	*cl = cmd->cl;
+
+	TAILQ_REMOVE(&cl->live, cmd, live_entry);
+	if (cl->nfences > 0)
+		timer_after(cl->fence_ev, 0);
 	cmd->cb(reply, cmd->priv);
 	ccmd_free(cmd);
+}
+
+/* Zero-delay event: run the fences no older call holds back. */
+static void
+cluster_fence_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster	*cl = arg;
+	struct ccmd	*oldest;
+	struct cfence	 f;
+	size_t		 i = 0;
+
+	(void)fd;
+	(void)what;
+	while (i < cl->nfences) {
+		oldest = TAILQ_FIRST(&cl->live);
+		f = cl->fences[i];
+		if (oldest != NULL && oldest->seq < f.seq) {
+			i++;
+			continue;
+		}
+		cl->fences[i] = cl->fences[--cl->nfences];
+		f.cb(f.arg);
+	}
+}
+
+void
+cluster_fence(struct cluster *cl, void (*cb)(void *), void *arg)
+{
+	cl->fences = xreallocarray(cl->fences, cl->nfences + 1,
+	    sizeof(*cl->fences));
+	cl->fences[cl->nfences].seq = cl->next_seq;
+	cl->fences[cl->nfences].cb = cb;
+	cl->fences[cl->nfences].arg = arg;
+	cl->nfences++;
+	timer_after(cl->fence_ev, 0);
 }
 
 /* "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and node, or -1. */
@@ -405,6 +469,14 @@ ccmd_new(struct cluster *cl, const char *key, size_t keylen, int script,
 	return (cmd);
 }
 
+/* A call that was sent: unanswered until ccmd_done. */
+static void
+ccmd_live(struct ccmd *cmd)
+{
+	cmd->seq = cmd->cl->next_seq++;
+	TAILQ_INSERT_TAIL(&cmd->cl->live, cmd, live_entry);
+}
+
 int
 cluster_script(struct cluster *cl, enum script_id id, rconn_reply_cb cb,
     void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
@@ -419,6 +491,7 @@ cluster_script(struct cluster *cl, enum script_id id, rconn_reply_cb cb,
 		ccmd_free(cmd);
 		return (-1);
 	}
+	ccmd_live(cmd);
 	return (0);
 }
 
@@ -433,7 +506,53 @@ cluster_command(struct cluster *cl, const char *key, rconn_reply_cb cb,
 		ccmd_free(cmd);
 		return (-1);
 	}
+	ccmd_live(cmd);
 	return (0);
+}
+
+/* The router's functions: the routed rconn's calls go through the cluster. */
+static bool
+cluster_router_ready(void *arg)
+{
+	return (cluster_ready(arg));
+}
+
+static int
+cluster_router_script(void *arg, enum script_id id, rconn_reply_cb cb,
+    void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	return (cluster_script(arg, id, cb, priv, nkeys, argc, argv, lens));
+}
+
+/* A command by its key, argv[1] (a lone command word goes by its own slot). */
+static int
+cluster_router_command(void *arg, rconn_reply_cb cb, void *priv, int argc,
+    const char **argv, const size_t *lens)
+{
+	const char	*key = argv[argc > 1 ? 1 : 0];
+	char		*copy = xstrndup(key, lens != NULL ? lens[argc > 1 ? 1 : 0] :
+			    strlen(key));
+	int		 rv;
+
+	rv = cluster_command(arg, copy, cb, priv, argc, argv, lens);
+	free(copy);
+	return (rv);
+}
+
+static void
+cluster_router_fence(void *arg, void (*cb)(void *), void *cbarg)
+{
+	cluster_fence(arg, cb, cbarg);
+}
+
+void
+cluster_router(struct cluster *cl, struct rconn_router *r)
+{
+	r->ready = cluster_router_ready;
+	r->script = cluster_router_script;
+	r->command = cluster_router_command;
+	r->fence = cluster_router_fence;
+	r->arg = cl;
 }
 
 struct cluster *
@@ -450,9 +569,12 @@ cluster_new(struct event_base *base, const struct redis_target *seeds,
 	for (size_t s = 0; s < KEYSLOT_COUNT; s++)
 		cl->slots[s] = -1;
 	TAILQ_INIT(&cl->parked);
+	TAILQ_INIT(&cl->live);
 	cl->refresh_ev = evtimer_new(base, cluster_refresh_cb, cl);
 	cl->retry_ev = evtimer_new(base, cluster_retry_cb, cl);
-	if (cl->refresh_ev == NULL || cl->retry_ev == NULL)
+	cl->fence_ev = evtimer_new(base, cluster_fence_cb, cl);
+	if (cl->refresh_ev == NULL || cl->retry_ev == NULL ||
+	    cl->fence_ev == NULL)
 		fatalx("cluster: cannot create timers");
 	for (size_t i = 0; i < nseeds; i++)
 		cluster_node(cl, seeds[i].host, seeds[i].port);
@@ -503,6 +625,8 @@ cluster_free(struct cluster *cl)
 	free(cl->nodes);
 	event_free(cl->refresh_ev);
 	event_free(cl->retry_ev);
+	event_free(cl->fence_ev);
+	free(cl->fences);		/* never run: their owners are going too */
 	redisurl_clear(&cl->tmpl);
 	free(cl);
 }

@@ -27,6 +27,8 @@ struct cluster_cbs {
 	void	(*up)(void *arg);
 	/* Not any more: calls may fail until up is called again. */
 	void	(*down)(void *arg);
+	/* A seed is not in cluster mode, before the cluster was ever up. */
+	void	(*refused)(const char *why, void *arg);
 	void	*arg;
 };
 
@@ -52,6 +54,16 @@ int		 cluster_script(struct cluster *, enum script_id, rconn_reply_cb cb,
 		    const size_t *lens);
 int		 cluster_command(struct cluster *, const char *key, rconn_reply_cb cb,
 		    void *priv, int argc, const char **argv, const size_t *lens);
+/*
+ * Call cb(arg) from the loop once every call made before has been
+ * answered (as rconn_fence).
+ */
+void		 cluster_fence(struct cluster *, void (*cb)(void *), void *arg);
+/*
+ * Fill r so that a routed rconn (rconn_new_routed) sends through cl:
+ * scripts by their first key, commands by argv[1].
+ */
+void		 cluster_router(struct cluster *, struct rconn_router *r);
 /* Read the slot map again (soon, once). */
 void		 cluster_refresh(struct cluster *);
 /* How many masters the map names now. */

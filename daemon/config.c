@@ -26,7 +26,7 @@
 
 #include "config.h"
 #include "config_schedules.h"
-#include "config_sentinel.h"
+#include "config_ha.h"
 #include "config_schema.h"
 #include "config_yaml.h"
 #include "glob.h"
@@ -154,6 +154,7 @@ static const struct cs_key redis_keys[] = {
 	{ .name = "wait_timeout", .type = &cs_t_duration,
 	  .off = C(redis.wait_timeout_ms), .min = 1, .max = HOUR, .def = SEC },
 	{ .name = "sentinel", .type = &config_t_sentinel },
+	{ .name = "cluster", .type = &config_t_cluster },
 	{ .name = NULL }
 };
 
@@ -758,7 +759,8 @@ finish_sentinel(struct cs_ctx *ctx, struct redis_target *t)
 	if (c->redis.sentinel.master == NULL) {
 		if (t->host == NULL && t->unix_path == NULL)
 			return (cs_error(ctx, url, "redis.url: missing host name "
-			    "(a URL without a host is for redis.sentinel)"));
+			    "(a URL without a host is for redis.sentinel or "
+			    "redis.cluster)"));
 		return (0);
 	}
 	if (url != NULL && (t->host != NULL || t->unix_path != NULL))
@@ -772,14 +774,57 @@ finish_sentinel(struct cs_ctx *ctx, struct redis_target *t)
 	    "redis.sentinel.password_file", c->redis.sentinel.password_file,
 	    &pass) == -1)
 		return (-1);
-	for (size_t i = 0; i < c->redis.sentinel.nnodes; i++)
-		set_credentials(&c->redis.sentinel.nodes[i],
+	for (size_t i = 0; i < c->redis.sentinel.nodes.n; i++)
+		set_credentials(&c->redis.sentinel.nodes.v[i],
 		    c->redis.sentinel.username != NULL ?
 		    xstrdup(c->redis.sentinel.username) : NULL,
 		    pass != NULL ? xstrdup(pass) : NULL);
 	if (pass != NULL)
 		explicit_bzero(pass, strlen(pass));
 	free(pass);
+	return (0);
+}
+
+/*
+ * With redis.cluster, redis.url names no server (the seeds do) and
+ * database 0 (a cluster has no other); the seeds get its credentials. What
+ * does not work on a cluster yet is refused: key-event rules (published
+ * only by the node holding the key) and zset and list sources (their keys
+ * are not in their queue's slot).
+ */
+static int
+finish_cluster(struct cs_ctx *ctx, struct redis_target *t)
+{
+	struct config		*c = ctx->config;
+	const struct cy_node	*redis = cy_map_get(ctx->root, "redis");
+	const struct cy_node	*url = cy_map_get(redis, "url");
+	const struct cy_node	*cl = cy_map_get(redis, "cluster");
+
+	if (c->redis.sentinel.master != NULL)
+		return (cs_error(ctx, cl, "redis.cluster: give only one of "
+		    "redis.sentinel and redis.cluster"));
+	if (url != NULL && (t->host != NULL || t->unix_path != NULL))
+		return (cs_error(ctx, url, "redis.url: names a server, but "
+		    "redis.cluster names the nodes; write it without a host "
+		    "(e.g. redis://:password@) or drop redis.cluster"));
+	if (t->db != 0)
+		return (cs_error(ctx, url, "redis.url: a Redis Cluster has "
+		    "database 0 only"));
+	if (c->expirations.nrules > 0)
+		return (cs_error(ctx, cy_map_get(ctx->root, "expirations"),
+		    "expirations.rules: not supported with redis.cluster yet "
+		    "(each node publishes only its own key events)"));
+	for (size_t i = 0; i < c->nsources; i++)
+		if (c->sources[i].kind != SOURCE_CHANNEL)
+			return (cs_error(ctx, cy_map_get(ctx->root, "sources"),
+			    "sources[%zu]: zset and list sources are not "
+			    "supported with redis.cluster yet", i));
+	free(t->host);		/* the default URL's: the seeds name the nodes */
+	t->host = NULL;
+	for (size_t i = 0; i < c->redis.cluster.nodes.n; i++)
+		set_credentials(&c->redis.cluster.nodes.v[i], t->username != NULL ?
+		    xstrdup(t->username) : NULL, t->password != NULL ?
+		    xstrdup(t->password) : NULL);
 	return (0);
 }
 
@@ -815,6 +860,8 @@ finish_redis(struct cs_ctx *ctx)
 		    cy_map_get(redis, "command_timeout"),
 		    "redis.wait_timeout: must be shorter than redis.command_timeout "
 		    "(a WAIT that long would drop the connection)"));
+	if (c->redis.cluster.nodes.n > 0)
+		return (finish_cluster(ctx, &c->redis.target));
 	return (finish_sentinel(ctx, &c->redis.target));
 }
 
@@ -931,7 +978,7 @@ config_free(struct config *c)
 	free(c->redis.url);
 	redisurl_clear(&c->redis.target);
 	free(c->redis.password_file);
-	config_sentinel_free(c);
+	config_ha_free(c);
 	free(c->namespace);
 	for (size_t i = 0; i < c->nqueues; i++)
 		free(c->queues[i]);

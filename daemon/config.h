@@ -121,6 +121,12 @@ struct env_var {
 	char	*value;
 };
 
+/* A list of Redis nodes (sentinels, cluster seeds), each with its credentials. */
+struct redis_nodes {
+	struct redis_target	*v;
+	size_t			 n;
+};
+
 struct config {
 	int	 refs;			/* config_ref / config_unref; 1 from the loader */
 	char	*path;			/* the file this came from */
@@ -136,11 +142,13 @@ struct config {
 		int64_t			 wait_timeout_ms;	/* 1s: WAIT's timeout, below command_timeout */
 		struct {
 			char			*master;	/* the monitored name; NULL: no sentinel */
-			struct redis_target	*nodes;		/* each sentinel, with its credentials */
-			size_t			 nnodes;
+			struct redis_nodes	 nodes;		/* the sentinels */
 			char			*username;
 			char			*password_file;
 		} sentinel;		/* redis.sentinel: the master is asked for, not configured */
+		struct {
+			struct redis_nodes	 nodes;		/* seeds; none: no cluster */
+		} cluster;		/* redis.cluster: queues spread over a Redis Cluster */
 	} redis;
 
 	char	*namespace;		/* "deferd" */
@@ -251,8 +259,10 @@ const char	*config_queue(const struct config *, const char *queue);
 /* The schedule named name, or NULL (config_schedules.c). */
 const struct schedule *config_schedule(const struct config *, const char *name);
 /* The intervals derived from lease_ms (config_load sets cfg->timing). */
-/* Whether a and b name the same sentinels, master and credentials (config_sentinel.c). */
+/* Whether a and b name the same sentinels, master and credentials (config_ha.c). */
 bool		 config_same_sentinel(const struct config *a, const struct config *b);
+/* Whether a and b name the same cluster seeds (config_ha.c). */
+bool		 config_same_cluster(const struct config *a, const struct config *b);
 void		 config_lease_timing(int64_t lease_ms, struct lease_timing *);
 /* Path from -c, else $DEFERD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char	*config_default_path(const char *from_cli);

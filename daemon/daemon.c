@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "deferd.h"
 #include "failpoint.h"
 #include "handler.h"
@@ -401,10 +402,11 @@ deferd_apply(struct deferd *d, struct config *cfg)
 
 	for (size_t i = 0; same_queues && i < cfg->nqueues; i++)
 		same_queues = strcmp(old->queues[i], cfg->queues[i]) == 0;
-	if (!same_queues || !config_same_sentinel(old, cfg)) {
-		log_errorx("reload: namespace, queues and redis.sentinel cannot "
-		    "change while running; restart deferd to apply them. Keeping "
-		    "the current configuration");
+	if (!same_queues || !config_same_sentinel(old, cfg) ||
+	    !config_same_cluster(old, cfg)) {
+		log_errorx("reload: namespace, queues, redis.sentinel and "
+		    "redis.cluster cannot change while running; restart deferd to "
+		    "apply them. Keeping the current configuration");
 		config_free(cfg);
 		return (-1);
 	}
@@ -413,8 +415,9 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	log_set_format(cfg->log.format);
 	runner_set_config(d->runner, cfg);
 	slots_set_concurrency(d->slots, cfg->concurrency);
-	rconn_set_target(d->cmd, &cfg->redis.target);
-	rconn_set_target(d->sub, &cfg->redis.target);
+	rconn_set_target(d->cmd, &cfg->redis.target);	/* routed: no-op */
+	if (d->cluster == NULL)
+		rconn_set_target(d->sub, &cfg->redis.target);
 	deferd_subcheck(d);
 	for (size_t i = 0; i < d->nscheds; i++) {
 		sched_reconfigure(d->scheds[i]);
@@ -531,9 +534,63 @@ deferd_sentinel(struct deferd *d)
 	if (cfg->redis.sentinel.master == NULL)
 		return;
 	d->sentinel = sentinel_new(d->base, cfg->redis.sentinel.master,
-	    cfg->redis.sentinel.nodes, cfg->redis.sentinel.nnodes,
+	    cfg->redis.sentinel.nodes.v, cfg->redis.sentinel.nodes.n,
 	    cfg->redis.connect_timeout_ms, cfg->redis.command_timeout_ms, &cbs);
 	rconn_set_master_hook(deferd_master_suspect, d);
+}
+
+/* The cluster serves every slot (again): claiming may go on. */
+static void
+deferd_cluster_up(void *arg)
+{
+	struct deferd	*d = arg;
+
+	rconn_routed_event(d->cmd, RCONN_UP);
+}
+
+/* A seed is not a cluster node: a configuration error. */
+static void
+deferd_cluster_refused(const char *why, void *arg)
+{
+	struct deferd	*d = arg;
+
+	log_errorx("redis.cluster: %s; is the node started with "
+	    "cluster-enabled yes?", why);
+	d->exit_code = 1;
+	sdnotify_send("STATUS=refused: a redis.cluster node is not in cluster mode");
+	event_base_loopbreak(d->base);
+}
+
+/* A slot has no connected master: the command connection is down. */
+static void
+deferd_cluster_down(void *arg)
+{
+	struct deferd	*d = arg;
+
+	rconn_routed_event(d->cmd, RCONN_DOWN);
+}
+
+/*
+ * With redis.cluster: the commands go through a cluster of one connection
+ * per master (cmd is routed there); the subscriber is on the first seed,
+ * as a cluster forwards PUBLISH to every node.
+ */
+static void
+deferd_connect_cluster(struct deferd *d, const struct rconn_opts *cmd_opts,
+    const struct rconn_opts *sub_opts)
+{
+	const struct config	*cfg = d->cfg;
+	struct cluster_cbs	 cbs = { deferd_cluster_up, deferd_cluster_down,
+				    deferd_cluster_refused, d };
+	struct rconn_router	 router;
+
+	d->cluster = cluster_new(d->base, cfg->redis.cluster.nodes.v,
+	    cfg->redis.cluster.nodes.n, cmd_opts, &cbs);
+	cluster_router(d->cluster, &router);
+	d->cmd = rconn_new_routed(d->base, "cmd", &router, deferd_cmd_event, d);
+	d->sub = rconn_new(d->base, &cfg->redis.cluster.nodes.v[0], sub_opts,
+	    NULL, d);
+	deferd_subcheck(d);
 }
 
 /* The two connections, each with its role. */
@@ -541,7 +598,7 @@ static void
 deferd_connect(struct deferd *d)
 {
 	const struct config	*cfg = d->cfg;
-	struct rconn_opts	 o;
+	struct rconn_opts	 o, s;
 
 	memset(&o, 0, sizeof(o));
 	o.connect_timeout_ms = cfg->redis.connect_timeout_ms;
@@ -552,12 +609,18 @@ deferd_connect(struct deferd *d)
 	o.name = "cmd";
 	o.load_scripts = true;
 	o.check_eviction = true;
+	s = o;
+	s.name = "sub";
+	s.load_scripts = false;
+	s.check_eviction = false;
+	s.subscriber = true;
+	s.wait_replicas = 0;
+	if (cfg->redis.cluster.nodes.n > 0) {
+		deferd_connect_cluster(d, &o, &s);
+		return;
+	}
 	d->cmd = rconn_new(d->base, &cfg->redis.target, &o, deferd_cmd_event, d);
-	o.name = "sub";
-	o.load_scripts = false;
-	o.check_eviction = false;
-	o.subscriber = true;
-	d->sub = rconn_new(d->base, &cfg->redis.target, &o, NULL, d);
+	d->sub = rconn_new(d->base, &cfg->redis.target, &s, NULL, d);
 	deferd_subcheck(d);
 }
 
@@ -627,6 +690,8 @@ deferd_run(struct deferd *d)
 	deferd_notify_start(d);
 	if (d->sentinel != NULL)
 		sentinel_start(d->sentinel);
+	if (d->cluster != NULL)
+		cluster_start(d->cluster);
 	rconn_start(d->cmd);
 	rconn_start(d->sub);
 	sources_start(d->sources);
@@ -641,6 +706,8 @@ deferd_free(struct deferd *d)
 		return;
 	runner_free(d->runner);
 	rconn_free(d->cmd);
+	cluster_free(d->cluster);	/* its calls in flight get NULL */
+	d->cluster = NULL;
 	rconn_free(d->sub);
 	rconn_set_master_hook(NULL, NULL);
 	sentinel_free(d->sentinel);

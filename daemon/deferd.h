@@ -25,6 +25,7 @@ struct metrics_http;
 struct rconn;
 struct subcheck;
 struct sentinel;
+struct cluster;
 struct runner;
 struct sched;
 struct schedules;
@@ -41,6 +42,7 @@ struct deferd {
 	struct rconn		*sub;		/* wake channels */
 	struct subcheck		*subcheck;	/* liveness of sub */
 	struct sentinel		*sentinel;	/* finds the master, or NULL */
+	struct cluster		*cluster;	/* redis.cluster: what cmd routes through, or NULL */
 	struct runner		*runner;
 	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
 	struct schedules	*schedules;	/* periodic jobs (schedules.c) */

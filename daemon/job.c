@@ -490,7 +490,7 @@ job_start(struct job *j)
 		wait = cfg->locks.wait_timeout_ms;
 	job_set_state(j, JOB_LOCKING);
 	j->lock = lock_new(j->d->base, j->d->cmd, cfg->namespace, j->resource,
-	    cfg->locks.lease_ms, job_lock_cb, j);
+	    cfg->redis.cluster.nodes.n > 0, cfg->locks.lease_ms, job_lock_cb, j);
 	lock_acquire(j->lock, wait);
 }
 

@@ -40,11 +40,11 @@ keys_result(const char *ns, const char *queue, const char *id)
 }
 
 char *
-keys_lock(const char *ns, const char *resource)
+keys_lock(const char *ns, const char *resource, bool tagged)
 {
 	char	*s;
 
-	xasprintf(&s, "%s:lock:%s", ns, resource);
+	xasprintf(&s, tagged ? "%s:lock:{%s}" : "%s:lock:%s", ns, resource);
 	return (s);
 }
 
@@ -58,10 +58,10 @@ keys_events(const char *ns)
 }
 
 char *
-keys_fence(const char *ns, const char *resource)
+keys_fence(const char *ns, const char *resource, bool tagged)
 {
 	char	*s;
 
-	xasprintf(&s, "%s:fence:%s", ns, resource);
+	xasprintf(&s, tagged ? "%s:fence:{%s}" : "%s:fence:%s", ns, resource);
 	return (s);
 }

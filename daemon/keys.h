@@ -3,6 +3,8 @@
 #ifndef DEFERD_KEYS_H
 #define DEFERD_KEYS_H
 
+#include <stdbool.h>
+
 /* "ns:{Q}:" — the prefix every key of queue Q starts with. */
 char	*keys_prefix(const char *ns, const char *queue);
 /* "ns:{Q}:SUFFIX", e.g. keys_queue(ns, q, "delayed"). */
@@ -11,9 +13,13 @@ char	*keys_queue(const char *ns, const char *queue, const char *suffix);
 char	*keys_job(const char *ns, const char *queue, const char *id);
 /* "ns:{Q}:result:ID" */
 char	*keys_result(const char *ns, const char *queue, const char *id);
-/* "ns:lock:RESOURCE" and "ns:fence:RESOURCE" */
-char	*keys_lock(const char *ns, const char *resource);
-char	*keys_fence(const char *ns, const char *resource);
+/*
+ * "ns:lock:RESOURCE" and "ns:fence:RESOURCE"; tagged (redis.cluster):
+ * "ns:lock:{RESOURCE}" and "ns:fence:{RESOURCE}", so that a lock and its
+ * fencing counter share a slot.
+ */
+char	*keys_lock(const char *ns, const char *resource, bool tagged);
+char	*keys_fence(const char *ns, const char *resource, bool tagged);
 /* "ns:events": the lifecycle events channel */
 char	*keys_events(const char *ns);
 

@@ -285,7 +285,7 @@ lock_send_acquire(struct lock *l)
 /* A new lock on ns:lock:RESOURCE, not yet asked for. */
 struct lock *
 lock_new(struct event_base *base, struct rconn *rc, const char *ns,
-    const char *resource, int64_t lease_ms, lock_cb cb, void *arg)
+    const char *resource, bool tagged, int64_t lease_ms, lock_cb cb, void *arg)
 {
 	struct lock	*l = xcalloc(1, sizeof(*l));
 
@@ -294,8 +294,8 @@ lock_new(struct event_base *base, struct rconn *rc, const char *ns,
 	l->cb = cb;
 	l->arg = arg;
 	l->resource = xstrdup(resource);
-	l->key = keys_lock(ns, resource);
-	l->fence_key = keys_fence(ns, resource);
+	l->key = keys_lock(ns, resource, tagged);
+	l->fence_key = keys_fence(ns, resource, tagged);
 	l->lease_ms = lease_ms > 0 ? lease_ms : 1;
 	l->refs = 1;
 	util_random_hex(l->token, LOCK_TOKEN_BYTES);

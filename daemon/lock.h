@@ -30,12 +30,14 @@ typedef void (*lock_cb)(struct lock *, enum lock_event, const char *why,
 		    void *arg);
 
 /*
- * A lock on ns:lock:RESOURCE with the given lease, not yet asked for. rc is
+ * A lock on ns:lock:RESOURCE (tagged: ns:lock:{RESOURCE}, keys_lock) with
+ * the given lease, not yet asked for. rc is
  * borrowed and must outlive the lock (or rconn_free must run first, see
  * lock_abandon). cb is called from the loop, never from a lock_* call.
  */
 struct lock	*lock_new(struct event_base *, struct rconn *rc, const char *ns,
-		    const char *resource, int64_t lease_ms, lock_cb cb, void *arg);
+		    const char *resource, bool tagged, int64_t lease_ms, lock_cb cb,
+		    void *arg);
 /*
  * Try to take the lock; if it is busy, try again with backoff (25 ms
  * doubling to 500 ms, with jitter) until wait_ms have passed on the

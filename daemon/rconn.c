@@ -116,6 +116,9 @@ struct rconn {
 	int64_t			 progress_ms;
 
 	bool			 follows;	/* the target names no server: rconn_set_master's */
+	const struct rconn_router *router;	/* routed: no socket of its own */
+	struct rconn_router	 router_copy;
+	bool			 routed_up;
 
 	int			 handshake_left;
 	char			 handshake_error[512];
@@ -151,6 +154,7 @@ static struct {
 } master;
 
 static void	rconn_connect(struct rconn *);
+static void	rconn_notify(struct rconn *, enum rconn_event);
 static void	rconn_fence_cb(evutil_socket_t, short, void *);
 static void	rconn_schedule_retry(struct rconn *);
 static void	rconn_failed(struct rconn *, const char *why);
@@ -324,9 +328,42 @@ rconn_new(struct event_base *base, const struct redis_target *t,
 	return (rc);
 }
 
+struct rconn *
+rconn_new_routed(struct event_base *base, const char *name,
+    const struct rconn_router *router, rconn_event_cb cb, void *arg)
+{
+	struct redis_target	t;
+	struct rconn_opts	o;
+	struct rconn		*rc;
+
+	memset(&t, 0, sizeof(t));
+	t.unix_path = (char *)"(routed)";	/* names a server: never followed */
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	rc = rconn_new(base, &t, &o, cb, arg);
+	rc->router_copy = *router;
+	rc->router = &rc->router_copy;
+	snprintf(rc->desc, sizeof(rc->desc), "routed");
+	return (rc);
+}
+
+void
+rconn_routed_event(struct rconn *rc, enum rconn_event ev)
+{
+	bool	up = ev == RCONN_UP;
+
+	if (rc->router == NULL || up == rc->routed_up)
+		return;
+	rc->routed_up = up;
+	rconn_report_state(rc, up);
+	rconn_notify(rc, up ? RCONN_UP : RCONN_DOWN);
+}
+
 void
 rconn_start(struct rconn *rc)
 {
+	if (rc->router != NULL)
+		return;
 	if (rc->started)
 		return;
 	rc->started = true;
@@ -336,6 +373,8 @@ rconn_start(struct rconn *rc)
 bool
 rconn_ready(const struct rconn *rc)
 {
+	if (rc != NULL && rc->router != NULL)
+		return (rc->routed_up && rc->router->ready(rc->router->arg));
 	return (rc != NULL && rc->state == RC_READY && rc->ac != NULL);
 }
 
@@ -570,6 +609,9 @@ rconn_command(struct rconn *rc, rconn_reply_cb cb, void *priv, int argc,
 
 	if (!rconn_ready(rc))
 		return (-1);
+	if (rc->router != NULL)
+		return (rc->router->command(rc->router->arg, cb, priv, argc, argv,
+		    lens));
 	cmd = xcalloc(1, sizeof(*cmd));
 	cmd->rc = rc;
 	cmd->cb = cb;
@@ -677,6 +719,9 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 
 	if (!rconn_ready(rc))
 		return (-1);
+	if (rc->router != NULL)
+		return (rc->router->script(rc->router->arg, id, cb, priv, nkeys,
+		    argc, argv, lens));
 	cmd = xcalloc(1, sizeof(*cmd));
 	cmd->rc = rc;
 	cmd->cb = cb;
@@ -720,6 +765,10 @@ rconn_fence_cb(evutil_socket_t fd, short what, void *arg)
 void
 rconn_fence(struct rconn *rc, void (*cb)(void *), void *arg)
 {
+	if (rc->router != NULL) {
+		rc->router->fence(rc->router->arg, cb, arg);
+		return;
+	}
 	rc->fences = xreallocarray(rc->fences, rc->nfences + 1,
 	    sizeof(*rc->fences));
 	rc->fences[rc->nfences].seq = rc->next_seq;
@@ -1069,6 +1118,8 @@ rconn_set_target(struct rconn *rc, const struct redis_target *t)
 	struct redis_target	nt;
 	char			desc[320];
 
+	if (rc->router != NULL)
+		return;
 	redisurl_copy(&nt, t);
 	if (rc->follows && nt.host == NULL && nt.unix_path == NULL &&
 	    rc->target.host != NULL) {

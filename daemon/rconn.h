@@ -60,6 +60,28 @@ struct rconn_stats {
 };
 void		 rconn_set_stats(const struct rconn_stats *);
 
+/*
+ * A routed connection has no socket of its own: its owner hands down how
+ * to send (e.g. to the master of a Redis Cluster slot, cluster.c) and
+ * says when it is up or down with rconn_routed_event. Every call of this
+ * API works on it; rconn_start, rconn_reset and rconn_set_target do
+ * nothing.
+ */
+struct rconn_router {
+	bool	(*ready)(void *arg);
+	int	(*script)(void *arg, enum script_id, rconn_reply_cb cb, void *priv,
+		    int nkeys, int argc, const char **argv, const size_t *lens);
+	/* Routed by argv[1] when there is one (the key of most commands). */
+	int	(*command)(void *arg, rconn_reply_cb cb, void *priv, int argc,
+		    const char **argv, const size_t *lens);
+	void	(*fence)(void *arg, void (*cb)(void *), void *cbarg);
+	void	*arg;
+};
+struct rconn	*rconn_new_routed(struct event_base *, const char *name,
+		    const struct rconn_router *, rconn_event_cb, void *arg);
+/* The owner of a routed connection: it is up (RCONN_UP) or down (RCONN_DOWN). */
+void		 rconn_routed_event(struct rconn *, enum rconn_event);
+
 /* A connection to t (copied); nothing happens until rconn_start. */
 struct rconn	*rconn_new(struct event_base *, const struct redis_target *t,
 		    const struct rconn_opts *, rconn_event_cb, void *arg);

@@ -9,6 +9,9 @@
  */
 #include <event2/event.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +77,7 @@ setup(void)
 {
 	struct redis_target	seed;
 	struct rconn_opts	o;
-	struct cluster_cbs	cbs = { on_up, on_down, NULL };
+	struct cluster_cbs	cbs = { on_up, on_down, NULL, NULL };
 	char			url[64], err[256];
 
 	h_cluster_start(&C, 3);
@@ -173,6 +176,46 @@ START_TEST(key_slots_follow_the_specification)
 END_TEST
 
 /*
+ * Enqueue job id (payload: the id) for handler "rec" into queue, due in
+ * delay_ms, through the cluster, as deferctl does.
+ */
+static void
+enqueue(const char *queue, const char *id, int64_t delay_ms)
+{
+	struct store_enqueue_args	 a;
+	struct store_call		 c;
+	struct result			 res;
+	char				*k_job = keys_job("deferd", queue, id);
+	char				*k_delayed = keys_queue("deferd", queue,
+					    "delayed");
+	char				*k_wake = keys_queue("deferd", queue, "wake");
+
+	memset(&a, 0, sizeof(a));
+	a.k_delayed = k_delayed;
+	a.k_job = k_job;
+	a.id = id;
+	a.payload = id;
+	a.payload_len = strlen(id);
+	a.handler = "rec";
+	a.ms = delay_ms;
+	a.resource = "";
+	a.source = "";
+	a.wake = k_wake;
+	a.events = "";
+	store_enqueue(&c, &a);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(cluster_script(CL, c.script, on_reply, &res, c.nkeys,
+	    c.argc, c.argv, c.lens), 0);
+	store_call_free(&c);
+	ck_assert_msg(PUMP_UNTIL(res.done, 10000 * SLOW), "no reply");
+	ck_assert_msg(!res.lost && res.type != REDIS_REPLY_ERROR,
+	    "enqueue on %s: %s", queue, res.str);
+	free(k_job);
+	free(k_delayed);
+	free(k_wake);
+}
+
+/*
  * Six queues, found from one seed: each queue's enqueue script and keys
  * are on the master that owns its slot, and the queues cover all three.
  */
@@ -181,37 +224,15 @@ START_TEST(calls_go_to_the_master_of_their_queue)
 	bool	used[H_CLUSTER_MAX] = { false };
 
 	for (int q = 0; q < NQUEUES; q++) {
-		struct store_enqueue_args	 a;
-		struct store_call		 c;
-		struct result			 res;
-		char				 queue[16], id[16];
-		char				*k_job, *k_delayed;
-		int				 owner;
+		char	 queue[16], id[16];
+		char	*k_job, *k_delayed;
+		int	 owner;
 
 		snprintf(queue, sizeof(queue), "q%d", q);
 		snprintf(id, sizeof(id), "job-%d", q);
+		enqueue(queue, id, 60000);
 		k_job = keys_job("deferd", queue, id);
 		k_delayed = keys_queue("deferd", queue, "delayed");
-		memset(&a, 0, sizeof(a));
-		a.k_delayed = k_delayed;
-		a.k_job = k_job;
-		a.id = id;
-		a.payload = "p";
-		a.payload_len = 1;
-		a.handler = "h";
-		a.ms = 60000;
-		a.resource = "";
-		a.source = "";
-		a.wake = "deferd:wake";
-		a.events = "";
-		store_enqueue(&c, &a);
-		memset(&res, 0, sizeof(res));
-		ck_assert_int_eq(cluster_script(CL, c.script, on_reply, &res,
-		    c.nkeys, c.argc, c.argv, c.lens), 0);
-		store_call_free(&c);
-		ck_assert_msg(PUMP_UNTIL(res.done, 10000 * SLOW), "no reply");
-		ck_assert_msg(!res.lost && res.type != REDIS_REPLY_ERROR,
-		    "enqueue on %s: %s", queue, res.str);
 		owner = owner_of(keyslot(k_job, strlen(k_job)));
 		ck_assert_int_ge(owner, 0);
 		ck_assert_msg(node_has(owner, k_job) && node_has(owner, k_delayed),
@@ -287,6 +308,162 @@ START_TEST(a_migrating_slot_is_followed)
 }
 END_TEST
 
+/* Move every key of slot from node from to node to, then the slot itself. */
+static void
+migrate_slot(unsigned slot, int from, int to)
+{
+	char		 slot_s[16], from_id[64], to_id[64];
+	redisContext	*c;
+	redisReply	*keys;
+	bool		 empty = false;
+
+	snprintf(slot_s, sizeof(slot_s), "%u", slot);
+	node_id(from, from_id, sizeof(from_id));
+	node_id(to, to_id, sizeof(to_id));
+	on_node(to, "CLUSTER SETSLOT %s IMPORTING %s", slot_s, from_id);
+	on_node(from, "CLUSTER SETSLOT %s MIGRATING %s", slot_s, to_id);
+	c = h_redis_connect(&C.nodes[from]);
+	while (!empty) {
+		keys = h_cmd(c, "CLUSTER GETKEYSINSLOT %u 100", slot);
+		empty = keys->elements == 0;
+		for (size_t i = 0; i < keys->elements; i++)
+			on_node(from, "MIGRATE 127.0.0.1 %s %s 0 5000", C.port[to],
+			    keys->element[i]->str);
+		freeReplyObject(keys);
+	}
+	redisFree(c);
+	on_node(to, "CLUSTER SETSLOT %s NODE %s", slot_s, to_id);
+	on_node(from, "CLUSTER SETSLOT %s NODE %s", slot_s, to_id);
+	for (int n = 0; n < C.n; n++)
+		if (n != from && n != to)
+			on_node(n, "CLUSTER SETSLOT %s NODE %s", slot_s, to_id);
+}
+
+static const char REC[] =
+    "#!/bin/sh\n"
+    "p=$(cat)\n"
+    "printf '%s\\n' \"$p\" >> \"$OUT/ran\"\n";
+
+/*
+ * deferd with redis.cluster (one seed) claims and runs the jobs of six
+ * queues spread over three masters, due now and due in a second, each
+ * once, woken through a wake channel published on another node; then
+ * the slot of one queue moves to another master while its jobs wait, and
+ * they all run once there.
+ */
+START_TEST(deferd_runs_every_queue_of_a_cluster)
+{
+	struct h_daemon	 d;
+	char		 hdir[256], out[256], work[256], cfg[2048], ran[400];
+	char		 queue[16], id[32];
+
+	h_tmpdir(hdir, sizeof(hdir));
+	h_tmpdir(out, sizeof(out));
+	h_tmpdir(work, sizeof(work));
+	chmod(out, 0777);
+	h_write_file(hdir, "rec", REC, 0755);
+	snprintf(cfg, sizeof(cfg),
+	    "redis:\n"
+	    "  cluster: {nodes: [\"127.0.0.1:%s\"]}\n"
+	    "queues: [q0, q1, q2, q3, q4, q5]\n"
+	    "poll_interval: 10s\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n",
+	    C.port[1], hdir, out);
+	h_daemon_start(&d, work, cfg);
+	ck_assert_msg(h_daemon_log_has(&d, "ready: ", 20000 * SLOW),
+	    "deferd not ready");
+	ck_assert_int_ge(h_log_count(&d, "cluster: 3 master(s) serve all"), 1);
+	for (int q = 0; q < NQUEUES; q++)
+		for (int i = 0; i < 10; i++) {
+			snprintf(queue, sizeof(queue), "q%d", q);
+			snprintf(id, sizeof(id), "q%d-%d", q, i);
+			enqueue(queue, id, i % 2 == 0 ? 0 : 1000);
+		}
+	snprintf(ran, sizeof(ran), "%s/ran", out);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= NQUEUES * 10,
+	    30000 * SLOW), "%d of %d jobs ran", h_count_lines(ran),
+	    NQUEUES * 10);
+	for (int q = 0; q < NQUEUES; q++)
+		for (int i = 0; i < 10; i++) {
+			snprintf(id, sizeof(id), "q%d-%d", q, i);
+			ck_assert_msg(h_count_lines_equal(ran, id) == 1, "%s ran %d times",
+			    id, h_count_lines_equal(ran, id));
+		}
+	/* deferctl on the cluster, with a lock whose keys share their own slot. */
+	for (int q = 1; q <= 3; q++) {
+		char		 qname[16], outbuf[256];
+		const char	*argv[] = { h_bin("deferctl"), "-c", d.config,
+				    "enqueue", "--queue", qname, "--resource",
+				    "res-x", "rec", id, NULL };
+		int		 status;
+
+		snprintf(qname, sizeof(qname), "q%d", q);
+		snprintf(id, sizeof(id), "locked-%d", q);
+		status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "deferctl enqueue on q%d: status %d", q, status);
+	}
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines_equal(ran, "locked-1") == 1 &&
+	    h_count_lines_equal(ran, "locked-2") == 1 && h_count_lines_equal(ran, "locked-3") == 1,
+	    20000 * SLOW), "the locked jobs did not run");
+	{
+		int		 owner = owner_of(keyslot("res-x", 5));
+		redisContext	*c = h_redis_connect(&C.nodes[owner]);
+
+		ck_assert_int_eq(h_cmd_int(c, "GET deferd:fence:{res-x}"), 3);
+		redisFree(c);
+	}
+	{
+		unsigned	slot = keyslot("{q0}", 4);
+		int		from = owner_of(slot), to = (from + 1) % C.n;
+
+		for (int i = 0; i < 20; i++) {
+			snprintf(id, sizeof(id), "moved-%d", i);
+			enqueue("q0", id, 1500 + i * 50);
+		}
+		migrate_slot(slot, from, to);
+		ck_assert_int_eq(owner_of(slot), to);
+		ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= NQUEUES * 10 +
+		    23, 30000 * SLOW), "jobs of the moved queue did not run");
+		for (int i = 0; i < 20; i++) {
+			snprintf(id, sizeof(id), "moved-%d", i);
+			ck_assert_msg(h_count_lines_equal(ran, id) == 1, "%s ran %d times",
+			    id, h_count_lines_equal(ran, id));
+		}
+	}
+	h_daemon_stop(&d);
+	snprintf(cfg, sizeof(cfg), "rm -rf '%s' '%s' '%s'", hdir, out, work);
+	ck_assert_int_eq(system(cfg), 0);
+}
+END_TEST
+
+/* A seed that is a plain Redis, not a cluster node: deferd says so and stops. */
+START_TEST(a_node_not_in_cluster_mode_is_refused)
+{
+	struct h_redis	 plain;
+	struct h_daemon	 d;
+	char		 work[256], cfg[1024], port[16];
+	const char	*args[] = { "--port", port, "--bind", "127.0.0.1", NULL };
+	int		 status;
+
+	snprintf(port, sizeof(port), "%d", h_free_port());
+	h_redis_start(&plain, args);
+	h_tmpdir(work, sizeof(work));
+	snprintf(cfg, sizeof(cfg),
+	    "redis: {cluster: {nodes: [\"127.0.0.1:%s\"]}}\n"
+	    "handlers: {dir: %s}\n", port, work);
+	h_daemon_start(&d, work, cfg);
+	status = h_daemon_wait_exit(&d, 20000 * SLOW);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 1, "deferd kept running (status %d)", status);
+	ck_assert_int_ge(h_log_count(&d, "cluster support disabled"), 1);
+	h_daemon_stop(&d);
+	h_redis_stop(&plain);
+	snprintf(cfg, sizeof(cfg), "rm -rf '%s'", work);
+	ck_assert_int_eq(system(cfg), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -294,12 +471,14 @@ main(void)
 	TCase	*tc = tcase_create("slots");
 
 	tcase_add_test(tc, key_slots_follow_the_specification);
+	tcase_add_test(tc, a_node_not_in_cluster_mode_is_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("routing");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120 * SLOW);
 	tcase_add_test(tc, calls_go_to_the_master_of_their_queue);
 	tcase_add_test(tc, a_migrating_slot_is_followed);
+	tcase_add_test(tc, deferd_runs_every_queue_of_a_cluster);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -158,7 +158,7 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:2:8: redis.url: bad port '0' (expected 1 to 65535)" },
 	{ "redis:\n  url: redis://u:secret@/0\n",
 	  "t.yaml:2:8: redis.url: missing host name (a URL without a host is for "
-	  "redis.sentinel)" },
+	  "redis.sentinel or redis.cluster)" },
 	{ "redis:\n  url: redis://127.0.0.1\n  sentinel: {master: m, nodes: [127.0.0.1]}\n",
 	  "t.yaml:2:8: redis.url: names a server, but redis.sentinel finds the "
 	  "master; write it without a host (e.g. redis://:password@/0) or drop "
@@ -175,11 +175,32 @@ static const struct bad bad_configs[] = {
 	  "redis.command_timeout (a WAIT that long would drop the connection)" },
 	{ "redis: {wait_replicas: 101}\n",
 	  "t.yaml:1:24: redis.wait_replicas: must be between 0 and 100, got 101" },
+	{ "redis:\n  cluster: {nodes: []}\n",
+	  "t.yaml:2:20: redis.cluster.nodes: must name at least one node "
+	  "(host:port)" },
+	{ "redis:\n  url: redis://127.0.0.1\n  cluster: {nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:8: redis.url: names a server, but redis.cluster names the "
+	  "nodes; write it without a host (e.g. redis://:password@) or drop "
+	  "redis.cluster" },
+	{ "redis:\n  url: redis:///2\n  cluster: {nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:8: redis.url: a Redis Cluster has database 0 only" },
+	{ "redis:\n  cluster: {nodes: [127.0.0.1]}\n"
+	  "  sentinel: {master: m, nodes: [127.0.0.1]}\n",
+	  "t.yaml:2:12: redis.cluster: give only one of redis.sentinel and "
+	  "redis.cluster" },
+	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
+	  "expirations: {rules: [{pattern: \"a:*\", handler: h}]}\n",
+	  "t.yaml:2:14: expirations.rules: not supported with redis.cluster yet "
+	  "(each node publishes only its own key events)" },
+	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
+	  "sources: [{list: l, handler: h}]\n",
+	  "t.yaml:2:10: sources[0]: zset and list sources are not supported with "
+	  "redis.cluster yet" },
 	{ "redis:\n  sentinel: {master: m, nodes: []}\n",
-	  "t.yaml:2:32: redis.sentinel.nodes: must name at least one sentinel "
+	  "t.yaml:2:32: redis.sentinel.nodes: must name at least one node "
 	  "(host:port)" },
 	{ "redis:\n  sentinel: {master: m}\n",
-	  "t.yaml:2:13: redis.sentinel: nodes is required (a list of sentinels as "
+	  "t.yaml:2:13: redis.sentinel: nodes is required (a list of nodes as "
 	  "host:port)" },
 	{ "redis:\n  sentinel: {nodes: [127.0.0.1]}\n",
 	  "t.yaml:2:13: redis.sentinel: master is required (the name the "
@@ -187,7 +208,7 @@ static const struct bad bad_configs[] = {
 	{ "redis:\n  sentinel: {master: \"\", nodes: [127.0.0.1]}\n",
 	  "t.yaml:2:22: redis.sentinel.master: must not be empty" },
 	{ "redis:\n  sentinel: {master: m, nodes: 127.0.0.1}\n",
-	  "t.yaml:2:32: redis.sentinel.nodes: expected a list of sentinels as "
+	  "t.yaml:2:32: redis.sentinel.nodes: expected a list of nodes as "
 	  "host:port, got '127.0.0.1'" },
 	{ "redis:\n  sentinel: {master: m, nodes: [\"127.0.0.1:0\"]}\n",
 	  "t.yaml:2:33: redis.sentinel.nodes[0]: bad port '0' (expected 1 to 65535)" },
@@ -924,13 +945,13 @@ START_TEST(sentinel_parsed)
 	ck_assert_str_eq(c->redis.sentinel.master, "mm");
 	ck_assert_ptr_null(c->redis.target.host);
 	ck_assert_ptr_null(c->redis.target.unix_path);
-	ck_assert_uint_eq(c->redis.sentinel.nnodes, 3);
-	ck_assert_str_eq(c->redis.sentinel.nodes[0].host, "127.0.0.1");
-	ck_assert_int_eq(c->redis.sentinel.nodes[0].port, 26379);
-	ck_assert_int_eq(c->redis.sentinel.nodes[1].port, 26380);
-	ck_assert_str_eq(c->redis.sentinel.nodes[2].host, "::1");
-	ck_assert_int_eq(c->redis.sentinel.nodes[2].port, 5000);
-	ck_assert_ptr_null(c->redis.sentinel.nodes[0].password);
+	ck_assert_uint_eq(c->redis.sentinel.nodes.n, 3);
+	ck_assert_str_eq(c->redis.sentinel.nodes.v[0].host, "127.0.0.1");
+	ck_assert_int_eq(c->redis.sentinel.nodes.v[0].port, 26379);
+	ck_assert_int_eq(c->redis.sentinel.nodes.v[1].port, 26380);
+	ck_assert_str_eq(c->redis.sentinel.nodes.v[2].host, "::1");
+	ck_assert_int_eq(c->redis.sentinel.nodes.v[2].port, 5000);
+	ck_assert_ptr_null(c->redis.sentinel.nodes.v[0].password);
 	config_free(c);
 
 	h_tmpdir(tmp, sizeof(tmp));
@@ -950,14 +971,24 @@ START_TEST(sentinel_parsed)
 	ck_assert_int_eq(c->redis.target.db, 3);
 	ck_assert_str_eq(c->redis.target.username, "worker");
 	ck_assert_str_eq(c->redis.target.password, "data-pass");
-	ck_assert_str_eq(c->redis.sentinel.nodes[0].username, "watcher");
-	ck_assert_str_eq(c->redis.sentinel.nodes[0].password, "s3cret");
-	ck_assert_int_eq(c->redis.sentinel.nodes[0].db, 0);
+	ck_assert_str_eq(c->redis.sentinel.nodes.v[0].username, "watcher");
+	ck_assert_str_eq(c->redis.sentinel.nodes.v[0].password, "s3cret");
+	ck_assert_int_eq(c->redis.sentinel.nodes.v[0].db, 0);
 	ck_assert_msg((d = config_load(path, err, sizeof(err))) != NULL, "%s", err);
 	ck_assert(config_same_sentinel(c, d));
 	config_free(d);
 	d = load_ok("redis:\n  sentinel: {master: mm, nodes: [127.0.0.1]}\n");
 	ck_assert(!config_same_sentinel(c, d));
+	config_free(d);
+	d = load_ok("redis: {url: \"redis://:pw@\", cluster: {nodes: [127.0.0.1, "
+	    "\"127.0.0.1:7001\"]}}\n");
+	ck_assert_ptr_null(d->redis.target.host);
+	ck_assert_uint_eq(d->redis.cluster.nodes.n, 2);
+	ck_assert_int_eq(d->redis.cluster.nodes.v[0].port, 6379);
+	ck_assert_int_eq(d->redis.cluster.nodes.v[1].port, 7001);
+	ck_assert_str_eq(d->redis.cluster.nodes.v[1].password, "pw");
+	ck_assert(config_same_cluster(d, d));
+	ck_assert(!config_same_cluster(c, d));
 	config_free(d);
 	d = load_ok("queues: [a]\n");
 	ck_assert(!config_same_sentinel(c, d));

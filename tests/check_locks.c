@@ -197,7 +197,8 @@ static redisReply *
 lock_script(enum script_id id, const char *res, const char *token,
     const char *lease)
 {
-	char		*lk = keys_lock("deferd", res), *fk = keys_fence("deferd", res);
+	char		*lk = keys_lock("deferd", res, false);
+	char		*fk = keys_fence("deferd", res, false);
 	const char	*argv[4];
 	int		 argc = 0, nkeys = 1;
 	redisReply	*r;

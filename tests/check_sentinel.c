@@ -182,16 +182,10 @@ enqueue_batch(const struct h_daemon *d, const char *prefix, int n,
 static int
 ran_count(const char *line)
 {
-	char	 path[600], *buf, *p, *l;
-	int	 n = 0;
+	char	 path[600];
 
 	snprintf(path, sizeof(path), "%s/ran", W.out);
-	if ((buf = h_read_file(path)) == NULL)
-		return (0);
-	for (p = buf; (l = strsep(&p, "\n")) != NULL;)
-		n += strcmp(l, line) == 0;
-	free(buf);
-	return (n);
+	return (h_count_lines_equal(path, line));
 }
 
 /* Whether PREFIX-0 .. PREFIX-(n-1) each ran at least once. */

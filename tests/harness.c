@@ -926,3 +926,17 @@ h_http(int port, const char *method, const char *path, char **body)
 	free(buf);
 	return (code);
 }
+
+int
+h_count_lines_equal(const char *path, const char *line)
+{
+	char	*buf, *p, *l;
+	int	 n = 0;
+
+	if ((buf = h_read_file(path)) == NULL)
+		return (0);
+	for (p = buf; (l = strsep(&p, "\n")) != NULL;)
+		n += strcmp(l, line) == 0;
+	free(buf);
+	return (n);
+}

@@ -135,6 +135,8 @@ int64_t		 h_redis_now_ms(redisContext *c);
 void		 h_write_file(const char *dir, const char *name, const char *text, int mode);
 /* Read a whole file into a new string (caller frees); NULL if missing. */
 char		*h_read_file(const char *path);
+/* How many lines of the file at path are exactly line (0 if missing). */
+int		 h_count_lines_equal(const char *path, const char *line);
 /* Number of lines in a file (0 if missing). */
 int		 h_count_lines(const char *path);
 

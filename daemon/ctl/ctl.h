@@ -83,8 +83,8 @@ int		 ctl_parse_count(const char *what, const char *s, long long max,
 int		 ctl_check_lookup_id(const char *id);
 int		 ctl_open(struct ctl *);
 int		 ctl_wait_replicas(struct ctl *, const char *what);
-redisContext	*ctl_connect(const struct config *, int64_t timeout_ms, char *err,
-		    size_t errlen);
+redisContext	*ctl_connect(const struct config *, const char *key,
+		    int64_t timeout_ms, char *err, size_t errlen);
 void		 ctl_close(struct ctl *);
 const char	*ctl_queue(const struct ctl *);
 const char	*ctl_ns(const struct ctl *);

@@ -16,8 +16,10 @@
 #include "config.h"
 #include "ctl.h"
 #include "json.h"
+#include "keys.h"
 #include "log.h"
 #include "rclient.h"
+#include "cluster_lookup.h"
 #include "sentinel_lookup.h"
 #include "util.h"
 
@@ -117,20 +119,28 @@ ctl_parse_count(const char *what, const char *s, long long max, long long *out)
 }
 
 /*
- * Connect to the Redis of cfg: redis.url's server, or the master that
- * redis.sentinel's sentinels name. NULL with a message in err.
+ * Connect to the Redis of cfg: redis.url's server, the master that
+ * redis.sentinel's sentinels name, or the redis.cluster master that holds
+ * key (NULL: any node). NULL with a message in err.
  */
 redisContext *
-ctl_connect(const struct config *cfg, int64_t timeout_ms, char *err,
-    size_t errlen)
+ctl_connect(const struct config *cfg, const char *key, int64_t timeout_ms,
+    char *err, size_t errlen)
 {
 	redisContext	*c;
 	char		 why[1024];
 
+	if (cfg->redis.cluster.nodes.n > 0) {
+		c = cluster_connect(cfg->redis.cluster.nodes.v,
+		    cfg->redis.cluster.nodes.n, key, timeout_ms, why, sizeof(why));
+		if (c == NULL)
+			snprintf(err, errlen, "redis.cluster: %s", why);
+		return (c);
+	}
 	if (cfg->redis.sentinel.master == NULL)
 		return (rclient_connect(&cfg->redis.target, timeout_ms, err, errlen));
-	c = sentinel_connect(cfg->redis.sentinel.master, cfg->redis.sentinel.nodes,
-	    cfg->redis.sentinel.nnodes, &cfg->redis.target, timeout_ms, why,
+	c = sentinel_connect(cfg->redis.sentinel.master, cfg->redis.sentinel.nodes.v,
+	    cfg->redis.sentinel.nodes.n, &cfg->redis.target, timeout_ms, why,
 	    sizeof(why));
 	if (c == NULL)
 		snprintf(err, errlen, "redis.sentinel: cannot reach master '%s': %s",
@@ -145,6 +155,7 @@ ctl_open(struct ctl *ctl)
 	char		 err[1024];
 	const char	*path = config_default_path(ctl->config_path);
 	int64_t		 timeout;
+	char		*key;
 
 	ctl->cfg = config_load(path, err, sizeof(err));
 	if (ctl->cfg == NULL) {
@@ -154,7 +165,9 @@ ctl_open(struct ctl *ctl)
 	timeout = ctl->cfg->redis.command_timeout_ms;
 	if (ctl->cfg->redis.connect_timeout_ms > timeout)
 		timeout = ctl->cfg->redis.connect_timeout_ms;
-	ctl->rc = ctl_connect(ctl->cfg, timeout, err, sizeof(err));
+	key = keys_prefix(ctl_ns(ctl), ctl_queue(ctl));	/* the queue's slot */
+	ctl->rc = ctl_connect(ctl->cfg, key, timeout, err, sizeof(err));
+	free(key);
 	if (ctl->rc == NULL) {
 		log_errorx("%s", err);
 		return (-1);

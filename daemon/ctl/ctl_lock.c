@@ -66,6 +66,7 @@ static int	lk_acquire(struct lk *);
 static int	lk_spawn(struct lk *);
 static int	lk_supervise(struct lk *);
 static void	lk_release(struct lk *);
+static void	lk_reconnect(struct lk *);
 
 /* deferctl lock [--ttl D] [--wait D] RESOURCE [--] CMD [ARGS...] */
 int
@@ -86,8 +87,12 @@ ctl_cmd_lock(struct ctl *ctl, int argc, char **argv)
 	lk.io_timeout_ms = ctl->cfg->redis.command_timeout_ms;
 	if (lk.io_timeout_ms > lk.ttl_ms / 3)
 		lk.io_timeout_ms = lk.ttl_ms / 3 > 100 ? lk.ttl_ms / 3 : 100;
-	lk.key = keys_lock(ctl_ns(ctl), lk.resource);
-	lk.fence_key = keys_fence(ctl_ns(ctl), lk.resource);
+	lk.key = keys_lock(ctl_ns(ctl), lk.resource,
+	    ctl->cfg->redis.cluster.nodes.n > 0);
+	lk.fence_key = keys_fence(ctl_ns(ctl), lk.resource,
+	    ctl->cfg->redis.cluster.nodes.n > 0);
+	if (ctl->cfg->redis.cluster.nodes.n > 0)
+		lk_reconnect(&lk);	/* to the master of the lock's slot */
 	util_random_hex(lk.token, LOCK_TOKEN_BYTES);
 	status = lk_acquire(&lk);
 	if (status == CTL_OK) {
@@ -283,7 +288,7 @@ lk_reconnect(struct lk *lk)
 	char	err[512];
 
 	redisFree(lk->ctl->rc);
-	lk->ctl->rc = ctl_connect(lk->ctl->cfg,
+	lk->ctl->rc = ctl_connect(lk->ctl->cfg, lk->key,
 	    lk->io_timeout_ms, err, sizeof(err));
 	if (lk->ctl->rc == NULL)
 		log_warnx("reconnecting: %s", err);

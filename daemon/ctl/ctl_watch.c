@@ -133,7 +133,7 @@ watch_subscribe(struct watch *w, bool quiet)
 	struct timeval	 none = { 0, 0 };
 
 	if (ctl->rc == NULL) {
-		ctl->rc = ctl_connect(ctl->cfg,
+		ctl->rc = ctl_connect(ctl->cfg, NULL,
 		    ctl->cfg->redis.connect_timeout_ms, err, sizeof(err));
 		if (ctl->rc == NULL) {
 			if (!quiet)
