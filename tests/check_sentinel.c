@@ -231,6 +231,20 @@ has_client(const struct h_redis *r, const char *role, pid_t pid)
 	return (has);
 }
 
+/*
+ * The log line of deferd learning that the replica is the master now
+ * (from +switch-master or by asking again: whichever comes first).
+ */
+static const char *
+new_master_line(void)
+{
+	static char	line[80];
+
+	snprintf(line, sizeof(line), "master '%s' is at 127.0.0.1:%s (",
+	    MASTER_NAME, REPLICA_PORT);
+	return (line);
+}
+
 /* Start deferd on the sentinels (extra redis: keys) and wait until it is ready on the master. */
 static void
 start_daemon(struct h_daemon *d, const char *redis_extra)
@@ -265,7 +279,7 @@ START_TEST(a_switch_moves_even_the_subscriber)
 	    "SENTINEL FAILOVER: %s", r != NULL && r->str ? r->str : "?");
 	freeReplyObject(r);
 	redisFree(s);
-	ck_assert_msg(h_daemon_log_has(&d, "(failover)", 60000 * SLOW),
+	ck_assert_msg(h_daemon_log_has(&d, new_master_line(), 60000 * SLOW),
 	    "deferd did not hear of the failover");
 	ck_assert_msg(H_WAIT_UNTIL(has_client(&REPLICA, "sub", d.pid) &&
 	    has_client(&REPLICA, "cmd", d.pid), 20000 * SLOW),
@@ -341,7 +355,7 @@ failover_round(bool wait, int n, int *lost, int *dups)
 	kill(W.r.pid, SIGKILL);
 	waitpid(W.r.pid, &status, 0);
 	W.r.pid = 0;
-	ck_assert_msg(h_daemon_log_has(&d, "(failover)", 60000 * SLOW),
+	ck_assert_msg(h_daemon_log_has(&d, new_master_line(), 60000 * SLOW),
 	    "deferd did not hear of the failover");
 	ck_assert_msg(H_WAIT_UNTIL(has_client(&REPLICA, "cmd", d.pid),
 	    20000 * SLOW), "deferd did not connect to the new master");
