@@ -84,6 +84,13 @@ struct sched {
 	 */
 	bool		 shared_blocked;
 	bool		 fresh;
+	/*
+	 * The last claim found nothing due now: a freed slot is no reason to
+	 * claim again (the due timer, a wake or the poll is). Without it an
+	 * empty queue claims at every freed slot, and its claims in flight
+	 * hold the room that a queue with due jobs needs.
+	 */
+	bool		 nothing_due;
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -338,6 +345,8 @@ sched_slot_freed(struct sched *s, bool pooled)
 		return;
 	if (!pooled)
 		s->shared_blocked = false;	/* its handler may take more */
+	if (s->nothing_due)
+		return;
 	if (sched_busy(s)) {
 		s->again = true;
 		return;
@@ -355,6 +364,7 @@ static void
 sched_after_claim(struct sched *s, long long now, long long next_due,
     size_t entries)
 {
+	s->nothing_due = next_due < 0 || next_due > now;
 	if (next_due < 0)
 		return;		/* nothing delayed: the poll timer is the net */
 	if (next_due > now) {
