@@ -50,6 +50,7 @@ struct ccmd {
 	char		**argv;
 	size_t		*lens;
 	unsigned	 slot;
+	int		 sent_to;	/* node index it was last sent to */
 	int		 ask;		/* node index for one ASK, or -1 */
 	int		 redirects;
 	int		 tries;
@@ -326,9 +327,14 @@ cluster_fence(struct cluster *cl, void (*cb)(void *), void *arg)
 	timer_after(cl->fence_ev, 0);
 }
 
-/* "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and node, or -1. */
+/*
+ * "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and node, or -1. An
+ * empty host (":6381", an unknown endpoint) is the host of from, the node
+ * that answered.
+ */
 static int
-cluster_redirect_node(struct cluster *cl, const char *text, unsigned *slot)
+cluster_redirect_node(struct cluster *cl, const char *text, int from,
+    unsigned *slot)
 {
 	const char	*sp = strchr(text, ' '), *colon;
 	char		 host[256], *end;
@@ -347,7 +353,7 @@ cluster_redirect_node(struct cluster *cl, const char *text, unsigned *slot)
 	memcpy(host, end + 1, (size_t)(colon - (end + 1)));
 	host[colon - (end + 1)] = '\0';
 	*slot = (unsigned)s;
-	return (cluster_node(cl, host[0] != '\0' ? host : "127.0.0.1",
+	return (cluster_node(cl, host[0] != '\0' ? host : cl->nodes[from]->host,
 	    (int)port));
 }
 
@@ -367,11 +373,11 @@ ccmd_reply(redisReply *reply, void *priv)
 		return;
 	}
 	if (strncmp(reply->str, "MOVED ", 6) == 0 &&
-	    (idx = cluster_redirect_node(cl, reply->str, &slot)) >= 0) {
+	    (idx = cluster_redirect_node(cl, reply->str, cmd->sent_to, &slot)) >= 0) {
 		cl->slots[slot] = (int16_t)idx;
 		cluster_refresh(cl);
 	} else if (strncmp(reply->str, "ASK ", 4) == 0 &&
-	    (idx = cluster_redirect_node(cl, reply->str, &slot)) >= 0)
+	    (idx = cluster_redirect_node(cl, reply->str, cmd->sent_to, &slot)) >= 0)
 		cmd->ask = idx;
 	else if (strncmp(reply->str, "TRYAGAIN", 8) != 0) {
 		ccmd_done(cmd, reply);
@@ -403,6 +409,7 @@ ccmd_try(struct ccmd *cmd)
 
 	if (idx < 0 || !rconn_ready(rc = cl->nodes[idx]->rc))
 		return (-1);
+	cmd->sent_to = idx;
 	if (cmd->ask >= 0 && rconn_command(rc, ccmd_asking_reply, NULL, 1,
 	    (const char *[]){ "ASKING" }, NULL) == -1)
 		return (-1);

@@ -72,7 +72,7 @@ via_seed(const struct redis_target *seed, const char *key, int64_t timeout_ms,
 	redisFree(c);
 	redisurl_copy(&t, seed);
 	free(t.host);
-	t.host = xstrdup(host);
+	t.host = xstrdup(host[0] != '\0' ? host : seed->host);	/* "": the seed's */
 	t.port = port;
 	c = rclient_connect(&t, timeout_ms, why, whylen);
 	redisurl_clear(&t);
