@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "fences.h"
 #include "keyslot.h"
 #include "log.h"
 #include "timer.h"
@@ -74,16 +75,8 @@ struct cluster {
 	TAILQ_HEAD(, ccmd)	 parked;
 	TAILQ_HEAD(, ccmd)	 live;		/* made, not answered; oldest first */
 	uint64_t		 next_seq;
-	struct cfence		*fences;
-	size_t			 nfences;
+	struct fences		 fences;
 	struct event		*fence_ev;
-};
-
-/* cb(arg) once no call older than seq is unanswered. */
-struct cfence {
-	uint64_t	 seq;
-	void		(*cb)(void *);
-	void		*arg;
 };
 
 static void	cluster_check_ready(struct cluster *);
@@ -286,10 +279,20 @@ ccmd_done(struct ccmd *cmd, redisReply *reply)
 	struct cluster	*cl = cmd->cl;
 
 	TAILQ_REMOVE(&cl->live, cmd, live_entry);
-	if (cl->nfences > 0)
+	if (cl->fences.n > 0)
 		timer_after(cl->fence_ev, 0);
 	cmd->cb(reply, cmd->priv);
 	ccmd_free(cmd);
+}
+
+/* The number of the oldest unanswered call, UINT64_MAX for none. */
+static uint64_t
+cluster_oldest_seq(void *arg)
+{
+	struct cluster	*cl = arg;
+	struct ccmd	*oldest = TAILQ_FIRST(&cl->live);
+
+	return (oldest != NULL ? oldest->seq : UINT64_MAX);
 }
 
 /* Zero-delay event: run the fences no older call holds back. */
@@ -297,33 +300,16 @@ static void
 cluster_fence_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cluster	*cl = arg;
-	struct ccmd	*oldest;
-	struct cfence	 f;
-	size_t		 i = 0;
 
 	(void)fd;
 	(void)what;
-	while (i < cl->nfences) {
-		oldest = TAILQ_FIRST(&cl->live);
-		f = cl->fences[i];
-		if (oldest != NULL && oldest->seq < f.seq) {
-			i++;
-			continue;
-		}
-		cl->fences[i] = cl->fences[--cl->nfences];
-		f.cb(f.arg);
-	}
+	fences_run(&cl->fences, cluster_oldest_seq, cl);
 }
 
 void
 cluster_fence(struct cluster *cl, void (*cb)(void *), void *arg)
 {
-	cl->fences = xreallocarray(cl->fences, cl->nfences + 1,
-	    sizeof(*cl->fences));
-	cl->fences[cl->nfences].seq = cl->next_seq;
-	cl->fences[cl->nfences].cb = cb;
-	cl->fences[cl->nfences].arg = arg;
-	cl->nfences++;
+	fences_add(&cl->fences, cl->next_seq, cb, arg);
 	timer_after(cl->fence_ev, 0);
 }
 
@@ -484,16 +470,18 @@ ccmd_live(struct ccmd *cmd)
 	TAILQ_INSERT_TAIL(&cmd->cl->live, cmd, live_entry);
 }
 
-int
-cluster_script(struct cluster *cl, enum script_id id, rconn_reply_cb cb,
-    void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
+/*
+ * Make a call routed by the slot of key (keylen bytes; script -1: a
+ * command) and send it: 0, or -1 when that slot's master is not connected.
+ */
+static int
+cluster_send(struct cluster *cl, const char *key, size_t keylen, int script,
+    rconn_reply_cb cb, void *priv, int nkeys, int argc, const char **argv,
+    const size_t *lens)
 {
-	struct ccmd	*cmd;
+	struct ccmd	*cmd = ccmd_new(cl, key, keylen, script, cb, priv, nkeys,
+			    argc, argv, lens);
 
-	if (nkeys < 1 || argc < 1)
-		return (-1);
-	cmd = ccmd_new(cl, argv[0], lens != NULL ? lens[0] : strlen(argv[0]),
-	    (int)id, cb, priv, nkeys, argc, argv, lens);
 	if (ccmd_try(cmd) == -1) {
 		ccmd_free(cmd);
 		return (-1);
@@ -503,18 +491,21 @@ cluster_script(struct cluster *cl, enum script_id id, rconn_reply_cb cb,
 }
 
 int
+cluster_script(struct cluster *cl, enum script_id id, rconn_reply_cb cb,
+    void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	if (nkeys < 1 || argc < 1)
+		return (-1);
+	return (cluster_send(cl, argv[0], lens != NULL ? lens[0] :
+	    strlen(argv[0]), (int)id, cb, priv, nkeys, argc, argv, lens));
+}
+
+int
 cluster_command(struct cluster *cl, const char *key, rconn_reply_cb cb,
     void *priv, int argc, const char **argv, const size_t *lens)
 {
-	struct ccmd	*cmd = ccmd_new(cl, key, strlen(key), -1, cb, priv, 0,
-			    argc, argv, lens);
-
-	if (ccmd_try(cmd) == -1) {
-		ccmd_free(cmd);
-		return (-1);
-	}
-	ccmd_live(cmd);
-	return (0);
+	return (cluster_send(cl, key, strlen(key), -1, cb, priv, 0, argc, argv,
+	    lens));
 }
 
 /* The router's functions: the routed rconn's calls go through the cluster. */
@@ -536,14 +527,10 @@ static int
 cluster_router_command(void *arg, rconn_reply_cb cb, void *priv, int argc,
     const char **argv, const size_t *lens)
 {
-	const char	*key = argv[argc > 1 ? 1 : 0];
-	char		*copy = xstrndup(key, lens != NULL ? lens[argc > 1 ? 1 : 0] :
-			    strlen(key));
-	int		 rv;
+	int	k = argc > 1 ? 1 : 0;
 
-	rv = cluster_command(arg, copy, cb, priv, argc, argv, lens);
-	free(copy);
-	return (rv);
+	return (cluster_send(arg, argv[k], lens != NULL ? lens[k] :
+	    strlen(argv[k]), -1, cb, priv, 0, argc, argv, lens));
 }
 
 static void
@@ -633,7 +620,7 @@ cluster_free(struct cluster *cl)
 	event_free(cl->refresh_ev);
 	event_free(cl->retry_ev);
 	event_free(cl->fence_ev);
-	free(cl->fences);		/* never run: their owners are going too */
+	fences_free(&cl->fences);	/* never run: their owners are going too */
 	redisurl_clear(&cl->tmpl);
 	free(cl);
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fences.h"
 #include "log.h"
 #include "rconn.h"
 #include "reply.h"
@@ -75,13 +76,6 @@ struct robserver {
 	void		*arg;
 };
 
-/* A fence: cb(arg) once no command older than seq is in flight. */
-struct rfence {
-	uint64_t	 seq;
-	void		(*cb)(void *);
-	void		*arg;
-};
-
 struct rconn {
 	struct event_base	*base;
 	struct redis_target	 target;
@@ -116,8 +110,8 @@ struct rconn {
 	int64_t			 progress_ms;
 
 	bool			 follows;	/* the target names no server: rconn_set_master's */
-	const struct rconn_router *router;	/* routed: no socket of its own */
-	struct rconn_router	 router_copy;
+	bool			 routed;	/* no socket: calls go through router */
+	struct rconn_router	 router;
 	bool			 routed_up;
 
 	int			 handshake_left;
@@ -134,8 +128,7 @@ struct rconn {
 
 	TAILQ_HEAD(, rcmd)	 live;		/* sent, callback not yet run */
 	uint64_t		 next_seq;
-	struct rfence		*fences;
-	size_t			 nfences;
+	struct fences		 fences;
 	struct event		*fence_ev;	/* check the fences (zero delay) */
 };
 
@@ -341,8 +334,8 @@ rconn_new_routed(struct event_base *base, const char *name,
 	memset(&o, 0, sizeof(o));
 	o.name = name;
 	rc = rconn_new(base, &t, &o, cb, arg);
-	rc->router_copy = *router;
-	rc->router = &rc->router_copy;
+	rc->router = *router;
+	rc->routed = true;
 	snprintf(rc->desc, sizeof(rc->desc), "routed");
 	return (rc);
 }
@@ -352,7 +345,7 @@ rconn_routed_event(struct rconn *rc, enum rconn_event ev)
 {
 	bool	up = ev == RCONN_UP;
 
-	if (rc->router == NULL || up == rc->routed_up)
+	if (!rc->routed || up == rc->routed_up)
 		return;
 	rc->routed_up = up;
 	rconn_report_state(rc, up);
@@ -362,7 +355,7 @@ rconn_routed_event(struct rconn *rc, enum rconn_event ev)
 void
 rconn_start(struct rconn *rc)
 {
-	if (rc->router != NULL)
+	if (rc->routed)
 		return;
 	if (rc->started)
 		return;
@@ -373,8 +366,8 @@ rconn_start(struct rconn *rc)
 bool
 rconn_ready(const struct rconn *rc)
 {
-	if (rc != NULL && rc->router != NULL)
-		return (rc->routed_up && rc->router->ready(rc->router->arg));
+	if (rc != NULL && rc->routed)
+		return (rc->routed_up && rc->router.ready(rc->router.arg));
 	return (rc != NULL && rc->state == RC_READY && rc->ac != NULL);
 }
 
@@ -549,7 +542,7 @@ rcmd_free(struct rcmd *cmd)
 
 	if (cmd->listed) {
 		TAILQ_REMOVE(&rc->live, cmd, entry);
-		if (rc->nfences > 0 && !rc->freeing)
+		if (rc->fences.n > 0 && !rc->freeing)
 			timer_after(rc->fence_ev, 0);
 	}
 	util_free_args(cmd->argc, cmd->argv, cmd->lens);
@@ -609,8 +602,8 @@ rconn_command(struct rconn *rc, rconn_reply_cb cb, void *priv, int argc,
 
 	if (!rconn_ready(rc))
 		return (-1);
-	if (rc->router != NULL)
-		return (rc->router->command(rc->router->arg, cb, priv, argc, argv,
+	if (rc->routed)
+		return (rc->router.command(rc->router.arg, cb, priv, argc, argv,
 		    lens));
 	cmd = xcalloc(1, sizeof(*cmd));
 	cmd->rc = rc;
@@ -719,8 +712,8 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 
 	if (!rconn_ready(rc))
 		return (-1);
-	if (rc->router != NULL)
-		return (rc->router->script(rc->router->arg, id, cb, priv, nkeys,
+	if (rc->routed)
+		return (rc->router.script(rc->router.arg, id, cb, priv, nkeys,
 		    argc, argv, lens));
 	cmd = xcalloc(1, sizeof(*cmd));
 	cmd->rc = rc;
@@ -739,42 +732,35 @@ rconn_script(struct rconn *rc, enum script_id id, rconn_reply_cb cb,
 	return (0);
 }
 
+/* The number of the oldest command in flight, UINT64_MAX for none. */
+static uint64_t
+rconn_oldest_seq(void *arg)
+{
+	struct rconn	*rc = arg;
+	struct rcmd	*oldest = TAILQ_FIRST(&rc->live);
+
+	return (oldest != NULL ? oldest->seq : UINT64_MAX);
+}
+
 /* Zero-delay event: run the fences that no older command holds back. */
 static void
 rconn_fence_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn	*rc = arg;
-	struct rcmd	*oldest = TAILQ_FIRST(&rc->live);
-	struct rfence	 f;
-	size_t		 i = 0;
 
 	(void)fd;
 	(void)what;
-	while (i < rc->nfences) {
-		f = rc->fences[i];
-		if (oldest != NULL && oldest->seq < f.seq) {
-			i++;
-			continue;
-		}
-		rc->fences[i] = rc->fences[--rc->nfences];
-		f.cb(f.arg);	/* may add fences: they are checked too */
-		oldest = TAILQ_FIRST(&rc->live);
-	}
+	fences_run(&rc->fences, rconn_oldest_seq, rc);
 }
 
 void
 rconn_fence(struct rconn *rc, void (*cb)(void *), void *arg)
 {
-	if (rc->router != NULL) {
-		rc->router->fence(rc->router->arg, cb, arg);
+	if (rc->routed) {
+		rc->router.fence(rc->router.arg, cb, arg);
 		return;
 	}
-	rc->fences = xreallocarray(rc->fences, rc->nfences + 1,
-	    sizeof(*rc->fences));
-	rc->fences[rc->nfences].seq = rc->next_seq;
-	rc->fences[rc->nfences].cb = cb;
-	rc->fences[rc->nfences].arg = arg;
-	rc->nfences++;
+	fences_add(&rc->fences, rc->next_seq, cb, arg);
 	timer_after(rc->fence_ev, 0);
 }
 
@@ -1118,7 +1104,7 @@ rconn_set_target(struct rconn *rc, const struct redis_target *t)
 	struct redis_target	nt;
 	char			desc[320];
 
-	if (rc->router != NULL)
+	if (rc->routed)
 		return;
 	redisurl_copy(&nt, t);
 	if (rc->follows && nt.host == NULL && nt.unix_path == NULL &&
@@ -1198,7 +1184,7 @@ rconn_free(struct rconn *rc)
 	event_free(rc->handshake_ev);
 	event_free(rc->drop_ev);
 	event_free(rc->fence_ev);
-	free(rc->fences);		/* never run: their owners are going too */
+	fences_free(&rc->fences);	/* never run: their owners are going too */
 	for (size_t i = 0; i < rc->nsubs; i++) {
 		free(rc->subs[i]->channel);
 		free(rc->subs[i]);
