@@ -147,6 +147,27 @@ cluster_slots_entry(struct cluster *cl, const redisReply *e, const char *asked,
 	return (0);
 }
 
+/* Which nodes are masters now (an array of nnodes flags; the caller frees). */
+static bool *
+cluster_master_flags(const struct cluster *cl)
+{
+	bool	*was = xcalloc(cl->nnodes + 1, sizeof(*was));
+
+	for (size_t i = 0; i < cl->nnodes; i++)
+		was[i] = cl->nodes[i]->master;
+	return (was);
+}
+
+/* Whether the masters differ from was (taken with nwas nodes; a node keeps its index). */
+static bool
+cluster_masters_changed(const struct cluster *cl, const bool *was, size_t nwas)
+{
+	for (size_t i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i]->master != (i < nwas && was[i]))
+			return (true);
+	return (false);
+}
+
 /* Reply to CLUSTER SLOTS: the new map, unless it is garbage. */
 static void
 cluster_slots_reply(redisReply *r, void *priv)
@@ -154,6 +175,8 @@ cluster_slots_reply(redisReply *r, void *priv)
 	struct cnode	*asked = priv;
 	struct cluster	*cl = asked->cl;
 	int16_t		*slots;
+	bool		*was;
+	size_t		 nwas;
 	char		 why[300];
 
 	cl->refreshing = false;
@@ -172,6 +195,8 @@ cluster_slots_reply(redisReply *r, void *priv)
 		log_warnx("cluster: %s", why);
 		return;
 	}
+	was = cluster_master_flags(cl);
+	nwas = cl->nnodes;
 	slots = xcalloc(KEYSLOT_COUNT, sizeof(*slots));
 	for (size_t s = 0; s < KEYSLOT_COUNT; s++)
 		slots[s] = -1;
@@ -184,6 +209,9 @@ cluster_slots_reply(redisReply *r, void *priv)
 			    "not understood", asked->host, asked->port, i);
 	memcpy(cl->slots, slots, sizeof(cl->slots));
 	free(slots);
+	if (cluster_masters_changed(cl, was, nwas) && cl->cbs.masters != NULL)
+		cl->cbs.masters(cl->cbs.arg);
+	free(was);
 	cluster_check_ready(cl);
 }
 
@@ -598,6 +626,41 @@ cluster_masters(const struct cluster *cl)
 	for (size_t i = 0; i < cl->nnodes; i++)
 		n += cl->nodes[i]->master;
 	return (n);
+}
+
+/* The node of master i, or NULL. */
+static struct cnode *
+cluster_nth_master(const struct cluster *cl, size_t i)
+{
+	for (size_t n = 0; n < cl->nnodes; n++)
+		if (cl->nodes[n]->master && i-- == 0)
+			return (cl->nodes[n]);
+	return (NULL);
+}
+
+bool
+cluster_master(const struct cluster *cl, size_t i, struct redis_target *t)
+{
+	const struct cnode	*n = cluster_nth_master(cl, i);
+
+	if (n == NULL)
+		return (false);
+	redisurl_copy(t, &cl->tmpl);
+	free(t->host);
+	t->host = xstrdup(n->host);
+	t->port = n->port;
+	return (true);
+}
+
+int
+cluster_command_master(struct cluster *cl, size_t i, rconn_reply_cb cb,
+    void *priv, int argc, const char **argv, const size_t *lens)
+{
+	struct cnode	*n = cluster_nth_master(cl, i);
+
+	if (n == NULL)
+		return (-1);
+	return (rconn_command(n->rc, cb, priv, argc, argv, lens));
 }
 
 void

@@ -29,6 +29,8 @@ struct cluster_cbs {
 	void	(*down)(void *arg);
 	/* A seed is not in cluster mode, before the cluster was ever up. */
 	void	(*refused)(const char *why, void *arg);
+	/* The map names other masters than before (cluster_master lists them). */
+	void	(*masters)(void *arg);
 	void	*arg;
 };
 
@@ -68,6 +70,20 @@ void		 cluster_router(struct cluster *, struct rconn_router *r);
 void		 cluster_refresh(struct cluster *);
 /* How many masters the map names now. */
 size_t		 cluster_masters(const struct cluster *);
+/*
+ * The address of master i (0 <= i < cluster_masters) with the seeds'
+ * credentials, into t (the caller clears it); false past the last one.
+ */
+bool		 cluster_master(const struct cluster *, size_t i,
+		    struct redis_target *t);
+/*
+ * A command on master i itself, for what each node answers for itself
+ * (CONFIG, SCAN); no redirect is followed. As rconn_command: -1 when that
+ * master is not connected or there is no such master.
+ */
+int		 cluster_command_master(struct cluster *, size_t i,
+		    rconn_reply_cb cb, void *priv, int argc, const char **argv,
+		    const size_t *lens);
 /* Close every connection and free; pending callbacks get NULL. */
 void		 cluster_free(struct cluster *);
 

@@ -788,9 +788,8 @@ finish_sentinel(struct cs_ctx *ctx, struct redis_target *t)
 /*
  * With redis.cluster, redis.url names no server (the seeds do) and
  * database 0 (a cluster has no other); the seeds get its credentials. What
- * does not work on a cluster yet is refused: key-event rules (published
- * only by the node holding the key) and zset and list sources (their keys
- * are not in their queue's slot).
+ * does not work on a cluster yet is refused: zset and list sources (their
+ * keys are not in their queue's slot).
  */
 static int
 finish_cluster(struct cs_ctx *ctx, struct redis_target *t)
@@ -810,10 +809,12 @@ finish_cluster(struct cs_ctx *ctx, struct redis_target *t)
 	if (t->db != 0)
 		return (cs_error(ctx, url, "redis.url: a Redis Cluster has "
 		    "database 0 only"));
-	if (c->expirations.nrules > 0)
-		return (cs_error(ctx, cy_map_get(ctx->root, "expirations"),
-		    "expirations.rules: not supported with redis.cluster yet "
-		    "(each node publishes only its own key events)"));
+	for (size_t i = 0; i < c->expirations.nrules; i++)
+		if (c->expirations.rules[i].db > 0)
+			return (cs_error(ctx, cy_map_get(ctx->root,
+			    "expirations"), "expirations.rules[%zu]: db %d, but "
+			    "a Redis Cluster has database 0 only", i,
+			    c->expirations.rules[i].db));
 	for (size_t i = 0; i < c->nsources; i++)
 		if (c->sources[i].kind != SOURCE_CHANNEL)
 			return (cs_error(ctx, cy_map_get(ctx->root, "sources"),

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "cluster_subs.h"
 #include "deferd.h"
 #include "failpoint.h"
 #include "handler.h"
@@ -561,6 +562,23 @@ deferd_cluster_refused(const char *why, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* The map names other masters: listen to their key events. */
+static void
+deferd_cluster_masters(void *arg)
+{
+	struct deferd		*d = arg;
+	struct redis_target	*v = NULL;
+	size_t			 n = 0;
+
+	v = xcalloc(cluster_masters(d->cluster) + 1, sizeof(*v));
+	while (cluster_master(d->cluster, n, &v[n]))
+		n++;
+	cluster_subs_set(d->keysubs, v, n);
+	for (size_t i = 0; i < n; i++)
+		redisurl_clear(&v[i]);
+	free(v);
+}
+
 /* A slot has no connected master: the command connection is down. */
 static void
 deferd_cluster_down(void *arg)
@@ -573,15 +591,19 @@ deferd_cluster_down(void *arg)
 /*
  * With redis.cluster: the commands go through a cluster of one connection
  * per master (cmd is routed there); the subscriber is on the first seed,
- * as a cluster forwards PUBLISH to every node.
+ * as a cluster forwards PUBLISH to every node; key events, which a node
+ * publishes only to its own subscribers, come from one more subscriber
+ * on every master (keysubs).
  */
 static void
 deferd_connect_cluster(struct deferd *d, const struct rconn_opts *cmd_opts,
     const struct rconn_opts *sub_opts)
 {
 	const struct config	*cfg = d->cfg;
-	struct cluster_cbs	 cbs = { deferd_cluster_up, deferd_cluster_down,
-				    deferd_cluster_refused, d };
+	struct cluster_cbs	 cbs = { .up = deferd_cluster_up,
+				    .down = deferd_cluster_down,
+				    .refused = deferd_cluster_refused,
+				    .masters = deferd_cluster_masters, .arg = d };
 	struct rconn_router	 router;
 
 	d->cluster = cluster_new(d->base, cfg->redis.cluster.nodes.v,
@@ -590,6 +612,7 @@ deferd_connect_cluster(struct deferd *d, const struct rconn_opts *cmd_opts,
 	d->cmd = rconn_new_routed(d->base, "cmd", &router, deferd_cmd_event, d);
 	d->sub = rconn_new(d->base, &cfg->redis.cluster.nodes.v[0], sub_opts,
 	    NULL, d);
+	d->keysubs = cluster_subs_new(d->base, sub_opts);
 	deferd_subcheck(d);
 }
 
@@ -709,6 +732,8 @@ deferd_free(struct deferd *d)
 	cluster_free(d->cluster);	/* its calls in flight get NULL */
 	d->cluster = NULL;
 	rconn_free(d->sub);
+	cluster_subs_free(d->keysubs);
+	d->keysubs = NULL;
 	rconn_set_master_hook(NULL, NULL);
 	sentinel_free(d->sentinel);
 	d->sentinel = NULL;

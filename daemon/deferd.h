@@ -26,6 +26,7 @@ struct rconn;
 struct subcheck;
 struct sentinel;
 struct cluster;
+struct cluster_subs;
 struct runner;
 struct sched;
 struct schedules;
@@ -43,6 +44,7 @@ struct deferd {
 	struct subcheck		*subcheck;	/* liveness of sub */
 	struct sentinel		*sentinel;	/* finds the master, or NULL */
 	struct cluster		*cluster;	/* redis.cluster: what cmd routes through, or NULL */
+	struct cluster_subs	*keysubs;	/* redis.cluster: key events of every master, or NULL */
 	struct runner		*runner;
 	struct sources		*sources;	/* expirations, zset, list, channel (sources.c) */
 	struct schedules	*schedules;	/* periodic jobs (schedules.c) */

@@ -27,6 +27,8 @@
 
 #include "deferd.h"
 #include "canary.h"
+#include "cluster.h"
+#include "cluster_subs.h"
 #include "glob.h"
 #include "keys.h"
 #include "log.h"
@@ -84,7 +86,9 @@ struct expire {
 	size_t		 npending;
 	uint64_t	 created, duplicates, lost;
 
-	/* notify-keyspace-events */
+	/* notify-keyspace-events, on every master of a cluster */
+	unsigned	 flags_round;	/* of the check under way */
+	size_t		 flags_waiting;	/* its nodes not answered yet */
 	bool		 flags_ok_once;
 	bool		 flags_denied;	/* CONFIG GET refused: not asked again */
 	struct canary	*canary;	/* proves that expired events arrive */
@@ -608,39 +612,102 @@ expire_checked(struct expire *e)
 	e->ready_cb(e->ready_arg);
 }
 
+/* One node's question about notify-keyspace-events, in flight. */
+struct exp_flags_ask {
+	struct expire	*e;
+	int		 master;	/* cluster master index, or -1: cmd */
+	unsigned	 round;
+};
+
+/* Send argv to the node of ask (a is freed here if it cannot be sent). */
+static int
+expire_flags_send(struct exp_flags_ask *a, rconn_reply_cb cb, int argc,
+    const char **argv)
+{
+	struct deferd	*d = a->e->d;
+	int		 rc;
+
+	if (a->master == -1)
+		rc = rconn_command(d->cmd, cb, a, argc, argv, NULL);
+	else
+		rc = cluster_command_master(d->cluster, (size_t)a->master, cb, a,
+		    argc, argv, NULL);
+	if (rc == -1)
+		free(a);
+	return (rc);
+}
+
+/* " on host:port" for a cluster master's ask, "" otherwise; returns buf. */
+static const char *
+expire_flags_where(const struct exp_flags_ask *a, char *buf, size_t len)
+{
+	struct redis_target	t;
+	char			desc[300];
+
+	buf[0] = '\0';
+	if (a->master != -1 && cluster_master(a->e->d->cluster,
+	    (size_t)a->master, &t)) {
+		snprintf(buf, len, " on %s", redisurl_describe(&t, desc,
+		    sizeof(desc)));
+		redisurl_clear(&t);
+	}
+	return (buf);
+}
+
+/* A node of the current check answered (checked, set, or refused). */
+static void
+expire_flags_node_done(struct exp_flags_ask *a)
+{
+	struct expire	*e = a->e;
+
+	if (a->round == e->flags_round && e->flags_waiting > 0 &&
+	    --e->flags_waiting == 0)
+		expire_checked(e);
+	free(a);
+}
+
 /* Reply of CONFIG SET notify-keyspace-events. */
 static void
 expire_flags_set_reply(redisReply *reply, void *priv)
 {
-	struct expire	*e = priv;
+	struct exp_flags_ask	*a = priv;
+	struct expire		*e = a->e;
+	char			 where[320];
 
-	if (reply == NULL || e->closing)
-		return;
-	if (reply->type == REDIS_REPLY_ERROR) {
-		log_warnx("expirations: cannot set notify-keyspace-events (%s); "
-		    "CONFIG is disabled or denied (managed Redis?): set it to "
-		    "include Exg yourself, or key expirations may not arrive",
-		    reply->str);
-		expire_checked(e);	/* degraded, and said so */
+	if (reply == NULL || e->closing) {
+		free(a);
 		return;
 	}
-	e->flags_ok_once = true;
-	log_info("expirations: notify-keyspace-events set (expirations.configure_redis)");
-	expire_checked(e);
+	expire_flags_where(a, where, sizeof(where));
+	if (reply->type == REDIS_REPLY_ERROR)
+		log_warnx("expirations: cannot set notify-keyspace-events%s (%s); "
+		    "CONFIG is disabled or denied (managed Redis?): set it to "
+		    "include Exg yourself, or key expirations may not arrive",
+		    where, reply->str);	/* degraded, and said so */
+	else {
+		e->flags_ok_once = true;
+		log_info("expirations: notify-keyspace-events set%s "
+		    "(expirations.configure_redis)", where);
+	}
+	expire_flags_node_done(a);
 }
 
 /* Missing flags without configure_redis: refuse at start, else nag. */
 static void
-expire_flags_missing(struct expire *e, const char *have, const char *missing)
+expire_flags_missing(struct exp_flags_ask *a, const char *have,
+    const char *missing)
 {
-	char	merged[128];
+	struct expire	*e = a->e;
+	char		 merged[128], where[320];
 
 	snprintf(merged, sizeof(merged), "%s%s", have, missing);
-	log_errorx("expirations: Redis notify-keyspace-events is \"%s\", which "
-	    "lacks %s: expired keys publish no events and no rule can fire. Run "
-	    "'CONFIG SET notify-keyspace-events %s' and put "
-	    "'notify-keyspace-events %s' in redis.conf (or set "
-	    "expirations.configure_redis: true)", have, missing, merged, merged);
+	log_errorx("expirations: Redis notify-keyspace-events%s is \"%s\", "
+	    "which lacks %s: expired keys publish no events and no rule can "
+	    "fire. Run 'CONFIG SET notify-keyspace-events %s' and put "
+	    "'notify-keyspace-events %s' in redis.conf%s (or set "
+	    "expirations.configure_redis: true)", expire_flags_where(a, where,
+	    sizeof(where)), have, missing, merged, merged,
+	    e->d->cluster != NULL ? " of every master" : "");
 	if (!e->flags_ok_once && e->startup) {
 		e->d->exit_code = 1;
 		event_base_loopbreak(e->d->base);
@@ -653,12 +720,15 @@ expire_flags_missing(struct expire *e, const char *have, const char *missing)
 static void
 expire_flags_reply(redisReply *reply, void *priv)
 {
-	struct expire	*e = priv;
-	const char	*have;
-	char		 missing[8], merged[128];
+	struct exp_flags_ask	*a = priv;
+	struct expire		*e = a->e;
+	const char		*have;
+	char			 missing[8], merged[128], where[320];
 
-	if (reply == NULL || e->closing)
+	if (reply == NULL || e->closing) {
+		free(a);
 		return;
+	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		log_warnx("expirations: cannot read notify-keyspace-events (%s), "
 		    "not checked again; CONFIG is disabled or denied (managed "
@@ -667,40 +737,60 @@ expire_flags_reply(redisReply *reply, void *priv)
 		    reply->str);
 		e->flags_denied = true;
 		e->flags_ok_once = true;
-		expire_checked(e);
+		expire_flags_node_done(a);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-	    reply->element[1]->type != REDIS_REPLY_STRING)
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		free(a);
 		return;
+	}
 	have = reply->element[1]->str;
 	expire_missing_flags(have, missing, sizeof(missing));
 	if (missing[0] == '\0') {
 		e->flags_ok_once = true;
-		expire_checked(e);
+		expire_flags_node_done(a);
 		return;
 	}
 	if (!e->d->cfg->expirations.configure_redis) {
-		expire_flags_missing(e, have, missing);
+		expire_flags_missing(a, have, missing);
+		free(a);
 		return;
 	}
 	snprintf(merged, sizeof(merged), "%s%s", have, missing);
-	log_info("expirations: notify-keyspace-events is \"%s\"; setting it to "
-	    "\"%s\"", have, merged);
-	rconn_command(e->d->cmd, expire_flags_set_reply, e, 4, (const char *[]){
-	    "CONFIG", "SET", "notify-keyspace-events", merged }, NULL);
+	log_info("expirations: notify-keyspace-events%s is \"%s\"; setting it "
+	    "to \"%s\"", expire_flags_where(a, where, sizeof(where)), have,
+	    merged);
+	(void)expire_flags_send(a, expire_flags_set_reply, 4, (const char *[]){
+	    "CONFIG", "SET", "notify-keyspace-events", merged });
 }
 
-/* Check notify-keyspace-events (once only if CONFIG GET was refused). */
+/*
+ * Check notify-keyspace-events (once only if CONFIG GET was refused): on
+ * the server, or on every master of a cluster, each of which publishes
+ * its own keys' events.
+ */
 static void
 expire_check_flags(struct expire *e)
 {
+	size_t	nodes = e->d->cluster != NULL ? cluster_masters(e->d->cluster) : 1;
+
 	if (e->flags_denied) {
 		expire_checked(e);
 		return;
 	}
-	rconn_command(e->d->cmd, expire_flags_reply, e, 3, (const char *[]){
-	    "CONFIG", "GET", "notify-keyspace-events" }, NULL);
+	e->flags_round++;
+	e->flags_waiting = 0;
+	for (size_t i = 0; i < nodes; i++) {
+		struct exp_flags_ask *a = xcalloc(1, sizeof(*a));
+
+		a->e = e;
+		a->master = e->d->cluster != NULL ? (int)i : -1;
+		a->round = e->flags_round;
+		if (expire_flags_send(a, expire_flags_reply, 3, (const char *[]){
+		    "CONFIG", "GET", "notify-keyspace-events" }) == 0)
+			e->flags_waiting++;
+	}
 }
 
 /* Timer: check the flags again (they were missing). */
@@ -768,7 +858,8 @@ expire_up(struct expire *e)
 	if (e == NULL || e->closing)
 		return;
 	expire_check_flags(e);
-	if (rconn_ready(e->d->sub))
+	if (e->d->keysubs != NULL ? cluster_subs_ready(e->d->keysubs) :
+	    rconn_ready(e->d->sub))
 		canary_probe(e->canary);
 	expire_flush_pending(e);
 	expire_scan_start(e);
@@ -846,7 +937,9 @@ expire_new(struct deferd *d, struct subs *s, bool startup,
 		r->prefix = keys_prefix(cfg->namespace, q);
 		r->k_delayed = keys_queue(cfg->namespace, q, "delayed");
 		r->k_wake = keys_queue(cfg->namespace, q, "wake");
-		r->tracked = r->r->db == -1 || r->r->db == e->db;
+		/* Not on a cluster: its keys are on other nodes than the watch. */
+		r->tracked = (r->r->db == -1 || r->r->db == e->db) &&
+		    d->cluster == NULL;
 		e->track = e->track || r->tracked;
 	}
 	expire_subscribe(s, e);

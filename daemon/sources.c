@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_subs.h"
 #include "deferd.h"
 #include "log.h"
 #include "rconn.h"
@@ -53,6 +54,7 @@ struct sources {
 	size_t		  nretired;
 	struct event	 *retired_ev;	/* check the retired sets */
 	struct subs	 *subs;		/* the running set's subscriptions */
+	struct subs	 *keysubs;	/* key events': subs, or every master's */
 	sources_ready_cb  ready_cb;	/* the expiration check passed */
 	void		 *ready_arg;
 	bool		  started;
@@ -91,15 +93,31 @@ sources_cmd_event(struct rconn *rc, enum rconn_event ev, void *arg)
 	srcset_cmd_event(s->cur, ev);
 }
 
-/* Observer of the subscriber connection: for the expiration source. */
+/* The key events' subscription went up or down: for the expiration source. */
 static void
-sources_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
+sources_keys_event(enum rconn_event ev, void *arg)
 {
 	struct sources	*s = arg;
 
-	(void)rc;
 	if (s->cur->exp != NULL)
 		expire_sub_event(s->cur->exp, ev);
+}
+
+/* Observer of the subscriber connection, when key events come on it. */
+static void
+sources_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
+{
+	(void)rc;
+	sources_keys_event(ev, arg);
+}
+
+/* Whether the key events' subscription is up. */
+static bool
+sources_keys_ready(const struct sources *s)
+{
+	if (s->d->keysubs != NULL)
+		return (cluster_subs_ready(s->d->keysubs));
+	return (rconn_ready(s->d->sub));
 }
 
 /* The expiration check passed: tell the owner. */
@@ -125,7 +143,7 @@ srcset_new(struct sources *s, bool startup)
 	set->owner = s;
 	set->cfg = config_ref(d->cfg);
 
-	set->exp = expire_new(d, s->subs, startup, sources_expire_ready, s);
+	set->exp = expire_new(d, s->keysubs, startup, sources_expire_ready, s);
 	for (size_t i = 0; i < cfg->nsources; i++) {
 		const struct source *src = &cfg->sources[i];
 
@@ -167,7 +185,7 @@ srcset_stop(struct sources *s, struct srcset *set)
 	size_t	i;
 
 	if (set->exp != NULL) {
-		subs_remove(s->subs, set->exp);
+		subs_remove(s->keysubs, set->exp);
 		expire_stop(set->exp);
 	}
 	for (i = 0; i < set->nzsets; i++)
@@ -345,7 +363,7 @@ sources_reload(struct sources *s, const struct config *old)
 	srcset_start(s->cur);
 	if (rconn_ready(s->d->cmd))
 		srcset_cmd_event(s->cur, RCONN_UP);
-	if (!rconn_ready(s->d->sub) && s->cur->exp != NULL)
+	if (!sources_keys_ready(s) && s->cur->exp != NULL)
 		expire_sub_event(s->cur->exp, RCONN_DOWN);	/* an outage goes on */
 	s->ready_cb(s->ready_arg);
 }
@@ -377,12 +395,17 @@ sources_new(struct deferd *d, sources_ready_cb ready_cb, void *arg)
 	s->ready_cb = ready_cb;
 	s->ready_arg = arg;
 	s->subs = subs_new(d->sub);
+	s->keysubs = d->keysubs != NULL ? cluster_subs_router(d->keysubs) :
+	    s->subs;
 	s->retired_ev = evtimer_new(d->base, sources_retired_cb, s);
 	if (s->retired_ev == NULL)
 		fatalx("sources: cannot create a timer");
 	s->cur = srcset_new(s, true);
 	rconn_observe(d->cmd, sources_cmd_event, s);
-	rconn_observe(d->sub, sources_sub_event, s);
+	if (d->keysubs != NULL)
+		cluster_subs_observe(d->keysubs, sources_keys_event, s);
+	else
+		rconn_observe(d->sub, sources_sub_event, s);
 	return (s);
 }
 

@@ -21,7 +21,8 @@ struct subs_entry {
 };
 
 struct subs {
-	struct rconn		 *conn;
+	struct rconn		**conns;	/* attached, not owned */
+	size_t			  nconns;
 	struct subs_entry	**entries;
 	size_t			  nentries;
 };
@@ -42,8 +43,30 @@ subs_new(struct rconn *conn)
 {
 	struct subs	*s = xcalloc(1, sizeof(*s));
 
-	s->conn = conn;
+	if (conn != NULL)
+		subs_attach(s, conn);
 	return (s);
+}
+
+void
+subs_attach(struct subs *s, struct rconn *conn)
+{
+	s->conns = xreallocarray(s->conns, s->nconns + 1, sizeof(*s->conns));
+	s->conns[s->nconns++] = conn;
+	for (size_t i = 0; i < s->nentries; i++)
+		rconn_subscribe(conn, s->entries[i]->channel,
+		    s->entries[i]->pattern, subs_message_cb, NULL, s->entries[i]);
+}
+
+void
+subs_detach(struct subs *s, const struct rconn *conn)
+{
+	size_t	n = 0;
+
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i] != conn)
+			s->conns[n++] = s->conns[i];
+	s->nconns = n;
 }
 
 void
@@ -63,8 +86,9 @@ subs_add(struct subs *s, const char *channel, bool pattern,
 		s->entries = xreallocarray(s->entries, s->nentries + 1,
 		    sizeof(*s->entries));
 		s->entries[s->nentries++] = e;
-		rconn_subscribe(s->conn, channel, pattern, subs_message_cb,
-		    NULL, e);
+		for (size_t i = 0; i < s->nconns; i++)
+			rconn_subscribe(s->conns[i], channel, pattern,
+			    subs_message_cb, NULL, e);
 	}
 	e->targets = xreallocarray(e->targets, e->ntargets + 1,
 	    sizeof(*e->targets));
@@ -97,5 +121,6 @@ subs_free(struct subs *s)
 		free(s->entries[i]);
 	}
 	free(s->entries);
+	free(s->conns);
 	free(s);
 }

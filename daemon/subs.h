@@ -19,9 +19,17 @@
 
 struct subs;
 
-/* A router on conn (a subscriber connection it does not own). */
+/*
+ * A router on conn (a subscriber connection it does not own), or, with
+ * NULL, on the connections attached later (one per Redis Cluster master,
+ * for the events a node publishes only to its own subscribers).
+ */
 struct subs	*subs_new(struct rconn *conn);
-/* Route channel's (or pattern's) messages to cb with priv too. */
+/* Subscribe every entry on conn too, now and for entries added later. */
+void		 subs_attach(struct subs *, struct rconn *conn);
+/* Forget conn (before its owner frees it). */
+void		 subs_detach(struct subs *, const struct rconn *conn);
+/* Route channel's (or pattern's) messages, from every connection, to cb with priv too. */
 void		 subs_add(struct subs *, const char *channel, bool pattern,
 		    rconn_message_cb cb, void *priv);
 /* Route nothing more to priv. */

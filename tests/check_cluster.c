@@ -77,7 +77,7 @@ setup(void)
 {
 	struct redis_target	seed;
 	struct rconn_opts	o;
-	struct cluster_cbs	cbs = { on_up, on_down, NULL, NULL };
+	struct cluster_cbs	cbs = { .up = on_up, .down = on_down };
 	char			url[64], err[256];
 
 	h_cluster_start(&C, 3);
@@ -344,6 +344,49 @@ static const char REC[] =
     "p=$(cat)\n"
     "printf '%s\\n' \"$p\" >> \"$OUT/ran\"\n";
 
+/* The folders of a deferd test: handlers (with rec), its output, its work. */
+struct dirs {
+	char	hdir[256], out[256], work[256], ran[400];
+};
+
+/*
+ * Start deferd on the cluster through seed node seed, with the config
+ * lines extra and the handler rec writing into dirs->out; wait for READY.
+ */
+static void
+start_daemon(struct h_daemon *d, struct dirs *dirs, int seed, const char *extra)
+{
+	char	cfg[2048];
+
+	h_tmpdir(dirs->hdir, sizeof(dirs->hdir));
+	h_tmpdir(dirs->out, sizeof(dirs->out));
+	h_tmpdir(dirs->work, sizeof(dirs->work));
+	chmod(dirs->out, 0777);
+	h_write_file(dirs->hdir, "rec", REC, 0755);
+	snprintf(dirs->ran, sizeof(dirs->ran), "%s/ran", dirs->out);
+	snprintf(cfg, sizeof(cfg),
+	    "redis:\n"
+	    "  cluster: {nodes: [\"127.0.0.1:%s\"]}\n"
+	    "%s"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n",
+	    C.port[seed], extra, dirs->hdir, dirs->out);
+	h_daemon_start(d, dirs->work, cfg);
+	ck_assert_msg(h_daemon_log_has(d, "ready: ", 20000 * SLOW),
+	    "deferd not ready");
+}
+
+/* Stop deferd and remove the folders. */
+static void
+stop_daemon(struct h_daemon *d, struct dirs *dirs)
+{
+	char	cmd[1024];
+
+	h_daemon_stop(d);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", dirs->hdir,
+	    dirs->out, dirs->work);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 /*
  * deferd with redis.cluster (one seed) claims and runs the jobs of six
  * queues spread over three masters, due now and due in a second, each
@@ -354,24 +397,13 @@ static const char REC[] =
 START_TEST(deferd_runs_every_queue_of_a_cluster)
 {
 	struct h_daemon	 d;
-	char		 hdir[256], out[256], work[256], cfg[2048], ran[400];
+	struct dirs	 dirs;
+	const char	*ran = dirs.ran;
 	char		 queue[16], id[32];
 
-	h_tmpdir(hdir, sizeof(hdir));
-	h_tmpdir(out, sizeof(out));
-	h_tmpdir(work, sizeof(work));
-	chmod(out, 0777);
-	h_write_file(hdir, "rec", REC, 0755);
-	snprintf(cfg, sizeof(cfg),
-	    "redis:\n"
-	    "  cluster: {nodes: [\"127.0.0.1:%s\"]}\n"
+	start_daemon(&d, &dirs, 1,
 	    "queues: [q0, q1, q2, q3, q4, q5]\n"
-	    "poll_interval: 10s\n"
-	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n",
-	    C.port[1], hdir, out);
-	h_daemon_start(&d, work, cfg);
-	ck_assert_msg(h_daemon_log_has(&d, "ready: ", 20000 * SLOW),
-	    "deferd not ready");
+	    "poll_interval: 10s\n");
 	ck_assert_int_ge(h_log_count(&d, "cluster: 3 master(s) serve all"), 1);
 	for (int q = 0; q < NQUEUES; q++)
 		for (int i = 0; i < 10; i++) {
@@ -379,7 +411,6 @@ START_TEST(deferd_runs_every_queue_of_a_cluster)
 			snprintf(id, sizeof(id), "q%d-%d", q, i);
 			enqueue(queue, id, i % 2 == 0 ? 0 : 1000);
 		}
-	snprintf(ran, sizeof(ran), "%s/ran", out);
 	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= NQUEUES * 10,
 	    30000 * SLOW), "%d of %d jobs ran", h_count_lines(ran),
 	    NQUEUES * 10);
@@ -431,9 +462,64 @@ START_TEST(deferd_runs_every_queue_of_a_cluster)
 			    id, h_count_lines_equal(ran, id));
 		}
 	}
-	h_daemon_stop(&d);
-	snprintf(cfg, sizeof(cfg), "rm -rf '%s' '%s' '%s'", hdir, out, work);
-	ck_assert_int_eq(system(cfg), 0);
+	stop_daemon(&d, &dirs);
+}
+END_TEST
+
+/*
+ * An expiration rule on a cluster: deferd sets notify-keyspace-events on
+ * every master (configure_redis) and listens to each, as a node publishes
+ * only its own keys' expirations; keys expiring on all three masters each
+ * make one job, which runs once.
+ */
+START_TEST(expirations_fire_on_every_master)
+{
+	struct h_daemon	 d;
+	struct dirs	 dirs;
+	const char	*ran = dirs.ran;
+	char		 key[32];
+	bool		 on[H_CLUSTER_MAX] = { false };
+	const int	 nkeys = 12;
+
+	start_daemon(&d, &dirs, 2,
+	    "queues: [q0, q1]\n"
+	    "expirations:\n"
+	    "  configure_redis: true\n"
+	    "  rules: [{pattern: \"order:*\", handler: rec, queue: q1}]\n");
+	for (int n = 0; n < C.n; n++) {
+		redisContext	*c = h_redis_connect(&C.nodes[n]);
+		redisReply	*r = h_cmd(c, "CONFIG GET notify-keyspace-events");
+
+		ck_assert_msg(strchr(r->element[1]->str, 'x') != NULL,
+		    "node %d: notify-keyspace-events \"%s\"", n,
+		    r->element[1]->str);
+		freeReplyObject(r);
+		redisFree(c);
+	}
+	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "listening to the key events "
+	    "of") >= C.n, 10000 * SLOW), "not every master is listened to");
+	for (int i = 0; i < nkeys; i++) {
+		int		 owner;
+		redisContext	*c;
+
+		snprintf(key, sizeof(key), "order:%d", i);
+		owner = owner_of(keyslot(key, strlen(key)));
+		ck_assert_int_ge(owner, 0);
+		on[owner] = true;
+		c = h_redis_connect(&C.nodes[owner]);
+		freeReplyObject(h_cmd(c, "SET %s pending PX 200", key));
+		redisFree(c);
+	}
+	for (int n = 0; n < C.n; n++)
+		ck_assert_msg(on[n], "no key on master %d: choose other keys", n);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= nkeys, 30000 * SLOW),
+	    "%d of %d expirations ran", h_count_lines(ran), nkeys);
+	for (int i = 0; i < nkeys; i++) {
+		snprintf(key, sizeof(key), "order:%d", i);
+		ck_assert_msg(h_count_lines_equal(ran, key) == 1, "%s ran %d times",
+		    key, h_count_lines_equal(ran, key));
+	}
+	stop_daemon(&d, &dirs);
 }
 END_TEST
 
@@ -479,6 +565,7 @@ main(void)
 	tcase_add_test(tc, calls_go_to_the_master_of_their_queue);
 	tcase_add_test(tc, a_migrating_slot_is_followed);
 	tcase_add_test(tc, deferd_runs_every_queue_of_a_cluster);
+	tcase_add_test(tc, expirations_fire_on_every_master);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

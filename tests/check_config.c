@@ -189,9 +189,9 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:2:12: redis.cluster: give only one of redis.sentinel and "
 	  "redis.cluster" },
 	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
-	  "expirations: {rules: [{pattern: \"a:*\", handler: h}]}\n",
-	  "t.yaml:2:14: expirations.rules: not supported with redis.cluster yet "
-	  "(each node publishes only its own key events)" },
+	  "expirations: {rules: [{pattern: \"a:*\", handler: h, db: 3}]}\n",
+	  "t.yaml:2:14: expirations.rules[0]: db 3, but a Redis Cluster has "
+	  "database 0 only" },
 	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
 	  "sources: [{list: l, handler: h}]\n",
 	  "t.yaml:2:10: sources[0]: zset and list sources are not supported with "
