@@ -88,7 +88,9 @@ struct sched {
 	 * The last claim found nothing due now: a freed slot is no reason to
 	 * claim again (the due timer, a wake or the poll is). Without it an
 	 * empty queue claims at every freed slot, and its claims in flight
-	 * hold the room that a queue with due jobs needs.
+	 * hold the room that a queue with due jobs needs. Whatever may have
+	 * made work due (the due timer, a wake, a start) clears it, since its
+	 * claim may find no room and leave the job to the next freed slot.
 	 */
 	bool		 nothing_due;
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
@@ -129,6 +131,7 @@ sched_due_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	s->due_at_mono = -1;
 	s->fresh = true;
+	s->nothing_due = false;	/* a job is due: until a claim says otherwise */
 	sched_claim(s);
 }
 
@@ -313,8 +316,10 @@ sched_kick_more(struct sched *s, bool fresh)
 {
 	if (!s->running)
 		return;
-	if (fresh)
+	if (fresh) {
 		s->fresh = true;
+		s->nothing_due = false;	/* unknown until the claim */
+	}
 	if (sched_busy(s)) {
 		s->again = true;
 		return;

@@ -489,6 +489,44 @@ START_TEST(max_concurrency_override_limits_one_handler)
 }
 END_TEST
 
+/*
+ * A job falls due in an empty queue while another queue's job holds the
+ * only slot: the due claim finds no room, and the job must run when the
+ * slot frees, not at the next poll (poll_interval is a minute here).
+ */
+START_TEST(a_job_due_while_the_slots_are_full_runs_when_one_frees)
+{
+	struct h_daemon	 d;
+	char		 outbuf[256], cfg[8192];
+	const char	*argv[] = { h_bin("deferctl"), "-c", NULL, "enqueue",
+			    "--queue", "other", "hog", "x", NULL };
+	int		 status;
+	int64_t		 enqueued;
+
+	h_write_file(W.hdir, "hog", "#!/bin/sh\ntouch \"$OUT/hog-started\"\n"
+	    "sleep 2\n", 0755);
+	h_write_file(W.hdir, "late", "#!/bin/sh\necho late >> \"$OUT/late\"\n",
+	    0755);
+	snprintf(cfg, sizeof(cfg), "%s", config_text(
+	    "poll_interval: 60s\nqueues: [default, other]\n"));
+	memcpy(strstr(cfg, "concurrency: 8"), "concurrency: 1", 14);
+	h_daemon_start(&d, W.work, cfg);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	argv[2] = d.config;
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", outbuf);
+	ck_assert(H_WAIT_UNTIL(access(out("hog-started"), F_OK) == 0, 10000));
+	enqueued = h_mono_ms();
+	enqueue("late-1", "late", "", 0, 500);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("late")) == 1, 15000),
+	    "the job did not run when the slot freed");
+	printf("a job due while the slot was taken ran %" PRId64 "ms after "
+	    "its enqueue (the slot freed after about 2000ms)\n",
+	    h_mono_ms() - enqueued);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -843,6 +881,7 @@ main(void)
 	tcase_add_test(tc, sigterm_drains_then_requeues_without_spending_an_attempt);
 	tcase_add_test(tc, sighup_with_a_bad_file_keeps_the_old_config);
 	tcase_add_test(tc, max_concurrency_override_limits_one_handler);
+	tcase_add_test(tc, a_job_due_while_the_slots_are_full_runs_when_one_frees);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
