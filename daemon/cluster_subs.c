@@ -96,17 +96,6 @@ cluster_subs_observe(struct cluster_subs *cs, cluster_subs_event_cb cb,
 	cs->observers[cs->nobservers++].arg = arg;
 }
 
-/* Whether t is among masters[0..n). */
-static bool
-cluster_subs_listed(const struct redis_target *t,
-    const struct redis_target *masters, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (redisurl_same(t, &masters[i]))
-			return (true);
-	return (false);
-}
-
 /* Close and free a node's connection, after the router forgot it. */
 static void
 csub_node_free(struct cluster_subs *cs, struct csub_node *n)
@@ -144,7 +133,7 @@ cluster_subs_set(struct cluster_subs *cs, const struct redis_target *masters,
 	size_t	kept = 0;
 
 	for (size_t i = 0; i < cs->nnodes; i++) {
-		if (cluster_subs_listed(&cs->nodes[i]->t, masters, n))
+		if (redisurl_listed(&cs->nodes[i]->t, masters, n))
 			cs->nodes[kept++] = cs->nodes[i];
 		else
 			csub_node_free(cs, cs->nodes[i]);

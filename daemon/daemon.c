@@ -562,7 +562,11 @@ deferd_cluster_refused(const char *why, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* The map names other masters: listen to their key events. */
+/*
+ * The map names other masters: listen to their key events, and move the
+ * subscriber for wakes to a master when its node is not one any more
+ * (e.g. it failed and its replica took over).
+ */
 static void
 deferd_cluster_masters(void *arg)
 {
@@ -574,6 +578,8 @@ deferd_cluster_masters(void *arg)
 	while (cluster_master(d->cluster, n, &v[n]))
 		n++;
 	cluster_subs_set(d->keysubs, v, n);
+	if (n > 0 && !redisurl_listed(rconn_target(d->sub), v, n))
+		rconn_set_target(d->sub, &v[0]);
 	for (size_t i = 0; i < n; i++)
 		redisurl_clear(&v[i]);
 	free(v);

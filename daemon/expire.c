@@ -5,11 +5,9 @@
  * database, `expire` and `del`. An expired key that matches a rule becomes
  * a job through the expjob script (deduplicated across daemons by a
  * marker). Keys of the configured database that match a rule are tracked
- * in NS:{exp}:watch by expiry time (from `expire` events and a SCAN after
- * every connect); a timer at the earliest deadline runs the touch script,
- * which makes Redis expire due keys and publish `expired` at once, instead
- * of when its sampling finds them. Rules for other databases get events
- * but no tracking: deferd's connections stay in their one database.
+ * by the watch (expire_watch.c), which makes Redis expire them on time.
+ * Rules for other databases get events but no tracking: deferd's
+ * connections stay in their one database.
  *
  * Also: notify-keyspace-events is checked (and set with configure_redis)
  * at every connect, and pub/sub outages are logged and counted, since
@@ -26,6 +24,7 @@
 #include <string.h>
 
 #include "deferd.h"
+#include "expire_watch.h"
 #include "canary.h"
 #include "cluster.h"
 #include "cluster_subs.h"
@@ -43,12 +42,8 @@
 #include "xmalloc.h"
 
 #define EXP_MARKER_TTL_MS	300000	/* dedupe marker of a created job */
-#define EXP_TOUCH_LIMIT		500	/* due keys touched per script call */
-#define EXP_TRACK_BATCH		200	/* keys per track call */
-#define EXP_SCAN_COUNT		"1000"
 #define EXP_PENDING_MAX		100000	/* expirations kept while Redis is down */
 #define EXP_FLAGS_LOG_MS	60000	/* missing flags: error once a minute */
-#define EXP_SAFETY_MS		1000	/* touch at least this often */
 
 struct exp_rule {
 	const struct expiration_rule *r;	/* in the config of the start */
@@ -76,9 +71,7 @@ struct expire {
 	struct exp_rule	*rules;
 	size_t		 nrules;
 	int		 db;		/* of our connections: the one tracked */
-	char		 dbstr[16];
-	bool		 track;		/* some rule applies to db */
-	char		*k_watch;
+	struct expire_watch *watch;	/* some rule applies to db, or NULL */
 	bool		 closing;	/* stopped (reload) or being freed */
 	bool		 startup;	/* missing flags are fatal (before READY) */
 
@@ -96,24 +89,6 @@ struct expire {
 	bool		 checked;	/* the first check is done: READY may go out */
 	struct event	*flags_timer;
 
-	/* tracking */
-	char		**track_keys;
-	size_t		 ntrack_keys;
-	size_t		*track_lens;
-	struct event	*track_ev;
-	struct event	*touch_timer;
-	struct event	*safety_timer;
-	int64_t		 touch_at_mono;	/* -1: unarmed */
-	bool		 touching;
-	bool		 touch_again;
-
-	/* SCAN of every tracked rule's pattern */
-	struct event	*scan_ev;
-	bool		 scanning;
-	bool		 scan_again;
-	size_t		 scan_rule;
-	char		 scan_cursor[32];
-
 	/* pub/sub outages */
 	int64_t		 sub_down_mono;	/* -1: up */
 	int64_t		 sub_down_real;
@@ -121,18 +96,8 @@ struct expire {
 };
 
 static void	expire_send(struct expire *, struct exp_req *);
-static void	expire_touch(struct expire *);
-static void	expire_scan_step(struct expire *);
 static void	expire_check_flags(struct expire *);
 static void	expire_checked(struct expire *);
-
-/* Reply callback for commands whose answer does not matter (ZREM). */
-static void
-expire_ignore_reply(redisReply *reply, void *priv)
-{
-	(void)reply;
-	(void)priv;
-}
 
 /* Free a request. */
 static void
@@ -268,122 +233,19 @@ expire_find_rule(const struct expire *e, int db, const char *key, size_t len)
 	return (-1);
 }
 
-/* Queue key for the next track call (flushed on the next loop turn). */
-static void
-expire_track_later(struct expire *e, const char *key, size_t len)
-{
-	e->track_keys = xreallocarray(e->track_keys, e->ntrack_keys + 1,
-	    sizeof(*e->track_keys));
-	e->track_lens = xreallocarray(e->track_lens, e->ntrack_keys + 1,
-	    sizeof(*e->track_lens));
-	e->track_keys[e->ntrack_keys] = xmemdup(key, len);
-	e->track_lens[e->ntrack_keys++] = len;
-	if (e->ntrack_keys == 1)
-		timer_after(e->track_ev, 0);
-}
-
-/* Arm the touch timer for delay_ms from now unless it fires earlier. */
-static void
-expire_arm(struct expire *e, int64_t delay_ms)
-{
-	int64_t	at = util_mono_ms() + delay_ms;
-
-	if (e->touch_at_mono != -1 && e->touch_at_mono <= at)
-		return;
-	e->touch_at_mono = at;
-	timer_after(e->touch_timer, delay_ms);
-}
-
-/* Arm for the earliest watch score first, given Redis's now. */
-static void
-expire_arm_for(struct expire *e, long long now, long long first)
-{
-	if (first < 0)
-		return;
-	/* Redis expires a key once now > its expiry time. */
-	expire_arm(e, first >= now ? first - now + 1 : 0);
-}
-
-/* Reply of track: {now, first, tracked}. */
-static void
-expire_track_reply(redisReply *reply, void *priv)
-{
-	struct expire		*e = priv;
-	struct store_tracked	 t;
-	char			 err[256];
-
-	if (reply == NULL || e->closing)
-		return;
-	if (store_track_reply(reply, &t, err, sizeof(err)) == -1) {
-		log_errorx("expirations: tracking keys in %s failed: %s",
-		    e->k_watch, err);
-		return;
-	}
-	expire_arm_for(e, t.now_ms, t.first_ms);
-}
-
-/*
- * Send one track call for keys[0..n-1] (lens may not be NULL). The
- * application's keys go in ARGV, not KEYS: Redis's ACL requires write
- * access to every declared key of EVALSHA, and deferd only reads them.
- */
-static void
-expire_track_send(struct expire *e, char **keys, size_t *lens, size_t n)
-{
-	struct store_call	c;
-
-	store_track(&c, e->k_watch, e->dbstr, keys, lens, n);
-	(void)store_send(e->d->cmd, &c, expire_track_reply, e);
-}
-
-/* Zero-delay event: send the keys queued by `expire` events. */
-static void
-expire_track_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct expire	*e = arg;
-
-	(void)fd;
-	(void)what;
-	for (size_t i = 0; i < e->ntrack_keys; i += EXP_TRACK_BATCH) {
-		size_t n = e->ntrack_keys - i;
-
-		if (n > EXP_TRACK_BATCH)
-			n = EXP_TRACK_BATCH;
-		if (rconn_ready(e->d->cmd))
-			expire_track_send(e, e->track_keys + i,
-			    e->track_lens + i, n);
-	}
-	for (size_t i = 0; i < e->ntrack_keys; i++)
-		free(e->track_keys[i]);
-	e->ntrack_keys = 0;
-}
-
 /* A key event of the configured database: expire (track) or del (untrack). */
 static void
 expire_tracking_event(struct expire *e, const char *event, const char *key,
     size_t len)
 {
 	ssize_t	 rule = expire_find_rule(e, e->db, key, len);
-	char	*member;
-	size_t	 mlen;
 
 	if (rule == -1 || !e->rules[rule].tracked)
 		return;
-	if (strcmp(event, "expire") == 0) {
-		expire_track_later(e, key, len);
-		return;
-	}
-	if (!rconn_ready(e->d->cmd))
-		return;		/* the touch removes it at its deadline */
-	mlen = strlen(e->dbstr) + 1 + len;
-	member = xmalloc(mlen);
-	memcpy(member, e->dbstr, strlen(e->dbstr));
-	member[strlen(e->dbstr)] = ':';
-	memcpy(member + strlen(e->dbstr) + 1, key, len);
-	rconn_command(e->d->cmd, expire_ignore_reply, NULL, 3, (const char *[]){ "ZREM",
-	    e->k_watch, member }, (const size_t[]){ 4, strlen(e->k_watch),
-	    mlen });
-	free(member);
+	if (strcmp(event, "expire") == 0)
+		expire_watch_track(e->watch, key, len);
+	else
+		expire_watch_forget(e->watch, key, len);
 }
 
 /* Parse "__keyevent@DB__:EVENT"; returns the event name or NULL. */
@@ -419,7 +281,7 @@ expire_event_cb(const char *channel, const char *payload, size_t len,
 	if ((event = expire_parse_channel(channel, &db)) == NULL || len == 0)
 		return;
 	if (strcmp(event, "expired") != 0) {
-		if (db == e->db && e->track)
+		if (db == e->db && e->watch != NULL)
 			expire_tracking_event(e, event, payload, len);
 		return;
 	}
@@ -454,141 +316,6 @@ expire_flush_pending(struct expire *e)
 		e->npending--;
 		expire_send(e, q);
 	}
-}
-
-/* Reply of touch: {now, first, touched, removed}. */
-static void
-expire_touch_reply(redisReply *reply, void *priv)
-{
-	struct expire		*e = priv;
-	struct store_touched	 t;
-	char			 err[256];
-	long long		 now, first;
-
-	e->touching = false;
-	if (reply == NULL || e->closing)
-		return;
-	if (store_touch_reply(reply, &t, err, sizeof(err)) == -1) {
-		log_errorx("expirations: touching due keys of %s failed: %s",
-		    e->k_watch, err);
-		return;
-	}
-	now = t.now_ms;
-	first = t.first_ms;
-	if (t.touched > 0)
-		log_debug("expirations: touched %" PRId64 " due key(s), %" PRId64
-		    " gone", t.touched, t.removed);
-	if (e->touch_again || (first >= 0 && first <= now)) {
-		e->touch_again = false;
-		expire_arm(e, 0);	/* more due than one call takes */
-	} else
-		expire_arm_for(e, now, first);
-}
-
-/* Touch the due keys of the watch zset. */
-static void
-expire_touch(struct expire *e)
-{
-	struct store_call	c;
-
-	if (!e->track || !rconn_ready(e->d->cmd))
-		return;
-	if (e->touching) {
-		e->touch_again = true;
-		return;
-	}
-	store_touch(&c, e->k_watch, e->dbstr, EXP_TOUCH_LIMIT);
-	if (store_send(e->d->cmd, &c, expire_touch_reply, e) == 0)
-		e->touching = true;
-}
-
-/* Timers: the earliest deadline, and the safety net. */
-static void
-expire_touch_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct expire	*e = arg;
-
-	(void)fd;
-	(void)what;
-	e->touch_at_mono = -1;
-	expire_touch(e);
-}
-
-/* Reply of one SCAN page: {cursor, keys}; track them, go on next turn. */
-static void
-expire_scan_reply(redisReply *reply, void *priv)
-{
-	struct expire	*e = priv;
-	redisReply	*keys;
-
-	e->scanning = false;
-	if (reply == NULL || e->closing)
-		return;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    reply->element[1]->type != REDIS_REPLY_ARRAY) {
-		log_errorx("expirations: SCAN for rule %s failed: %s",
-		    e->rules[e->scan_rule].r->pattern,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-		return;
-	}
-	keys = reply->element[1];
-	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REDIS_REPLY_STRING)
-			expire_track_later(e, keys->element[i]->str,
-			    keys->element[i]->len);
-	snprintf(e->scan_cursor, sizeof(e->scan_cursor), "%s",
-	    reply->element[0]->str);
-	if (strcmp(e->scan_cursor, "0") == 0)
-		e->scan_rule++;
-	if (e->scan_again) {
-		e->scan_again = false;
-		e->scan_rule = 0;
-		snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
-	}
-	timer_after(e->scan_ev, 0);
-}
-
-/* Send the next SCAN page, on the next tracked rule when one is done. */
-static void
-expire_scan_step(struct expire *e)
-{
-	while (e->scan_rule < e->nrules && !e->rules[e->scan_rule].tracked)
-		e->scan_rule++;
-	if (e->scan_rule >= e->nrules) {
-		log_debug("expirations: SCAN of tracked keys done");
-		return;
-	}
-	if (!rconn_ready(e->d->cmd))
-		return;		/* started again on the next RCONN_UP */
-	if (rconn_command(e->d->cmd, expire_scan_reply, e, 6, (const char *[]){
-	    "SCAN", e->scan_cursor, "MATCH", e->rules[e->scan_rule].r->pattern,
-	    "COUNT", EXP_SCAN_COUNT }, NULL) == 0)
-		e->scanning = true;
-}
-
-/* Zero-delay event: the next SCAN page. */
-static void
-expire_scan_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	expire_scan_step(arg);
-}
-
-/* Start (or restart) the SCAN of every tracked rule. */
-static void
-expire_scan_start(struct expire *e)
-{
-	if (!e->track)
-		return;
-	if (e->scanning) {
-		e->scan_again = true;
-		return;
-	}
-	e->scan_rule = 0;
-	snprintf(e->scan_cursor, sizeof(e->scan_cursor), "0");
-	timer_after(e->scan_ev, 0);
 }
 
 /* The flags notify-keyspace-events lacks for expirations (E, x, g; A = g + x). */
@@ -848,8 +575,8 @@ expire_sub_event(struct expire *e, enum rconn_event ev)
 	    (double)ms / 1000, (double)e->sub_down_real / 1000,
 	    (double)e->lost_window_ms / 1000);
 	e->sub_down_mono = -1;
-	if (rconn_ready(e->d->cmd))
-		expire_scan_start(e);
+	if (rconn_ready(e->d->cmd) && e->watch != NULL)
+		expire_watch_rescan(e->watch);
 }
 
 void
@@ -862,24 +589,16 @@ expire_up(struct expire *e)
 	    rconn_ready(e->d->sub))
 		canary_probe(e->canary);
 	expire_flush_pending(e);
-	expire_scan_start(e);
-	if (e->track) {
-		struct timeval tv = { EXP_SAFETY_MS / 1000,
-		    (EXP_SAFETY_MS % 1000) * 1000 };
-
-		event_add(e->safety_timer, &tv);
-		expire_touch(e);
-	}
+	if (e->watch != NULL)
+		expire_watch_up(e->watch);
 }
 
 void
 expire_down(struct expire *e)
 {
-	if (e == NULL)
+	if (e == NULL || e->watch == NULL)
 		return;
-	event_del(e->safety_timer);
-	evtimer_del(e->touch_timer);
-	e->touch_at_mono = -1;
+	expire_watch_down(e->watch);
 }
 
 /* Subscribe to the key events (through s) and create the timers. */
@@ -890,20 +609,14 @@ expire_subscribe(struct subs *s, struct expire *e)
 	char		 ch[64];
 
 	subs_add(s, "__keyevent@*__:expired", true, expire_event_cb, e);
-	if (e->track) {
+	if (e->watch != NULL) {
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:expire", e->db);
 		subs_add(s, ch, false, expire_event_cb, e);
 		snprintf(ch, sizeof(ch), "__keyevent@%d__:del", e->db);
 		subs_add(s, ch, false, expire_event_cb, e);
 	}
-	e->track_ev = evtimer_new(d->base, expire_track_cb, e);
-	e->touch_timer = evtimer_new(d->base, expire_touch_cb, e);
-	e->safety_timer = event_new(d->base, -1, EV_PERSIST, expire_touch_cb, e);
-	e->scan_ev = evtimer_new(d->base, expire_scan_cb, e);
 	e->flags_timer = evtimer_new(d->base, expire_flags_cb, e);
-	if (e->track_ev == NULL || e->touch_timer == NULL ||
-	    e->safety_timer == NULL || e->scan_ev == NULL ||
-	    e->flags_timer == NULL)
+	if (e->flags_timer == NULL)
 		fatalx("expirations: cannot create timers");
 }
 
@@ -913,6 +626,8 @@ expire_new(struct deferd *d, struct subs *s, bool startup,
 {
 	const struct config	*cfg = d->cfg;
 	struct expire		*e;
+	const char		**patterns;
+	size_t			 ntracked = 0;
 
 	if (cfg->expirations.nrules == 0)
 		return (NULL);
@@ -922,12 +637,10 @@ expire_new(struct deferd *d, struct subs *s, bool startup,
 	e->ready_arg = arg;
 	e->startup = startup;
 	e->db = cfg->redis.target.db;
-	snprintf(e->dbstr, sizeof(e->dbstr), "%d", e->db);
-	xasprintf(&e->k_watch, "%s:{exp}:watch", cfg->namespace);
 	TAILQ_INIT(&e->pending);
-	e->touch_at_mono = -1;
 	e->sub_down_mono = -1;
 	e->rules = xcalloc(cfg->expirations.nrules, sizeof(*e->rules));
+	patterns = xcalloc(cfg->expirations.nrules, sizeof(*patterns));
 	for (size_t i = 0; i < cfg->expirations.nrules; i++) {
 		struct exp_rule	*r = &e->rules[e->nrules++];
 		const char	*q;
@@ -937,11 +650,13 @@ expire_new(struct deferd *d, struct subs *s, bool startup,
 		r->prefix = keys_prefix(cfg->namespace, q);
 		r->k_delayed = keys_queue(cfg->namespace, q, "delayed");
 		r->k_wake = keys_queue(cfg->namespace, q, "wake");
-		/* Not on a cluster: its keys are on other nodes than the watch. */
-		r->tracked = (r->r->db == -1 || r->r->db == e->db) &&
-		    d->cluster == NULL;
-		e->track = e->track || r->tracked;
+		r->tracked = r->r->db == -1 || r->r->db == e->db;
+		if (r->tracked)
+			patterns[ntracked++] = r->r->pattern;
 	}
+	if (ntracked > 0)
+		e->watch = expire_watch_new(d, patterns, ntracked);
+	free(patterns);
 	expire_subscribe(s, e);
 	e->canary = canary_new(d->base, d->cmd, cfg->namespace, e->db,
 	    expire_canary_result, e);
@@ -959,14 +674,8 @@ expire_stop(struct expire *e)
 {
 	e->closing = true;
 	canary_stop(e->canary);
-	evtimer_del(e->track_ev);
-	evtimer_del(e->touch_timer);
-	event_del(e->safety_timer);
-	evtimer_del(e->scan_ev);
+	expire_watch_stop(e->watch);
 	evtimer_del(e->flags_timer);
-	for (size_t i = 0; i < e->ntrack_keys; i++)
-		free(e->track_keys[i]);
-	e->ntrack_keys = 0;
 }
 
 void
@@ -1012,16 +721,8 @@ expire_free(struct expire *e)
 		free(e->rules[i].k_delayed);
 		free(e->rules[i].k_wake);
 	}
-	for (size_t i = 0; i < e->ntrack_keys; i++)
-		free(e->track_keys[i]);
-	free(e->track_keys);
-	free(e->track_lens);
 	free(e->rules);
-	free(e->k_watch);
-	event_free(e->track_ev);
-	event_free(e->touch_timer);
-	event_free(e->safety_timer);
-	event_free(e->scan_ev);
+	expire_watch_free(e->watch);
 	event_free(e->flags_timer);
 	canary_free(e->canary);
 	free(e);

@@ -417,7 +417,8 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 	xasprintf(&mh->member, "%s:%ld", host, (long)getpid());
 	xasprintf(&mh->k_stats_index, "%s:stats", d->cfg->namespace);
 	xasprintf(&mh->k_stats, "%s:stats:%s", d->cfg->namespace, mh->member);
-	if (d->cfg->expirations.nrules > 0)
+	/* A cluster has a watch per slot (expire_watch.c): not counted. */
+	if (d->cfg->expirations.nrules > 0 && d->cluster == NULL)
 		xasprintf(&mh->k_watch, "%s:{exp}:watch", d->cfg->namespace);
 	mh->last_beat = util_mono_ms();
 	mh->scraped_ms = INT64_MIN / 2;	/* never */

@@ -1098,6 +1098,12 @@ rconn_reset(struct rconn *rc, const char *why)
 	rconn_drop(rc, why);
 }
 
+const struct redis_target *
+rconn_target(const struct rconn *rc)
+{
+	return (rc->routed ? NULL : &rc->target);
+}
+
 void
 rconn_set_target(struct rconn *rc, const struct redis_target *t)
 {

@@ -128,6 +128,8 @@ void		 rconn_fence(struct rconn *, void (*cb)(void *), void *arg);
 /* Drop the connection (logged with why) and reconnect, e.g. when a liveness
  * check failed. A no-op while not connected. */
 void		 rconn_reset(struct rconn *, const char *why);
+/* The target it connects to (owned by rc; NULL for a routed connection). */
+const struct redis_target *rconn_target(const struct rconn *);
 /* Use a new target from now on; reconnects if it differs. */
 void		 rconn_set_target(struct rconn *, const struct redis_target *t);
 /*

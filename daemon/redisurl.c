@@ -411,6 +411,16 @@ redisurl_same(const struct redis_target *a, const struct redis_target *b)
 	    redisurl_same_str(a->password, b->password));
 }
 
+bool
+redisurl_listed(const struct redis_target *t, const struct redis_target *v,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (redisurl_same(t, &v[i]))
+			return (true);
+	return (false);
+}
+
 /* "host:port/db", "[v6]:port/db" or "unix:path/db" into buf; returns buf. */
 const char *
 redisurl_describe(const struct redis_target *t, char *buf, size_t len)

@@ -38,6 +38,9 @@ void	redisurl_clear(struct redis_target *t);
 void	redisurl_copy(struct redis_target *dst, const struct redis_target *src);
 /* Whether a and b connect to the same place as the same user. */
 bool	redisurl_same(const struct redis_target *a, const struct redis_target *b);
+/* Whether t is the same as one of v[0..n). */
+bool	redisurl_listed(const struct redis_target *t, const struct redis_target *v,
+	    size_t n);
 /* "host:port/db" or "unix:path/db" for log lines (never the password). */
 const char *redisurl_describe(const struct redis_target *t, char *buf, size_t len);
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static struct h_cluster	 C;
 static struct event_base *B;
 static struct cluster	*CL;
 static bool		 UP;
+static int		 UPS;		/* times CL came up */
 
 /* What one call answered. */
 struct result {
@@ -59,6 +61,7 @@ on_up(void *arg)
 {
 	(void)arg;
 	UP = true;
+	UPS++;
 }
 
 static void
@@ -72,15 +75,16 @@ on_down(void *arg)
 #define PUMP_UNTIL(cond, ms)						\
 	H_WAIT_UNTIL((event_base_loop(B, EVLOOP_NONBLOCK), (cond)), (ms))
 
+/* Three masters, each with replicas replicas, and the test's client CL. */
 static void
-setup(void)
+setup_with(int replicas)
 {
 	struct redis_target	seed;
 	struct rconn_opts	o;
 	struct cluster_cbs	cbs = { .up = on_up, .down = on_down };
 	char			url[64], err[256];
 
-	h_cluster_start(&C, 3);
+	h_cluster_start_replicas(&C, 3, replicas);
 	B = event_base_new();
 	ck_assert_ptr_nonnull(B);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%s", C.port[0]);
@@ -90,11 +94,24 @@ setup(void)
 	o.connect_timeout_ms = 2000;
 	o.command_timeout_ms = 10000;
 	UP = false;
+	UPS = 0;
 	CL = cluster_new(B, &seed, 1, &o, &cbs);
 	redisurl_clear(&seed);
 	cluster_start(CL);
 	ck_assert_msg(PUMP_UNTIL(UP, 20000 * SLOW), "the cluster did not come up");
 	ck_assert_uint_eq(cluster_masters(CL), 3);
+}
+
+static void
+setup(void)
+{
+	setup_with(0);
+}
+
+static void
+setup_replicated(void)
+{
+	setup_with(1);
 }
 
 static void
@@ -119,11 +136,16 @@ call(struct result *res, const char *key, int argc, const char **argv)
 	ck_assert_msg(!res->lost, "the call on %s was lost", key);
 }
 
-/* The node (index into C) that holds slot, asked of node 0. */
+/* The master (index into C) of slot, asked of the first live node. */
 static int
 owner_of(unsigned slot)
 {
-	redisContext	*c = h_redis_connect(&C.nodes[0]);
+	int		 asked = 0;
+
+	while (C.nodes[asked].pid == 0)		/* killed by the test */
+		asked++;
+
+	redisContext	*c = h_redis_connect(&C.nodes[asked]);
 	redisReply	*r = h_cmd(c, "CLUSTER SLOTS");
 	int		 owner = -1;
 
@@ -466,11 +488,38 @@ START_TEST(deferd_runs_every_queue_of_a_cluster)
 }
 END_TEST
 
+/* Set key on the master of its slot with a TTL of px ms. */
+static void
+set_expiring(const char *key, int px)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[owner_of(keyslot(key,
+			    strlen(key)))]);
+
+	freeReplyObject(h_cmd(c, "SET %s pending PX %d", key, px));
+	redisFree(c);
+}
+
+/* How many keys of master n match pattern. */
+static int
+keys_on(int n, const char *pattern)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[n]);
+	redisReply	*r = h_cmd(c, "KEYS %s", pattern);
+	int		 count = (int)r->elements;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return (count);
+}
+
 /*
  * An expiration rule on a cluster: deferd sets notify-keyspace-events on
  * every master (configure_redis) and listens to each, as a node publishes
- * only its own keys' expirations; keys expiring on all three masters each
- * make one job, which runs once.
+ * only its own keys' expirations. Redis's own expiry is off
+ * (DEBUG SET-ACTIVE-EXPIRE 0), so a key expires only when deferd's watch
+ * touches it: keys set before deferd started (found by SCAN on every
+ * master) and after (from `expire` events) on all three masters each make
+ * one job, which runs once, and the per-slot watches end empty.
  */
 START_TEST(expirations_fire_on_every_master)
 {
@@ -479,8 +528,18 @@ START_TEST(expirations_fire_on_every_master)
 	const char	*ran = dirs.ran;
 	char		 key[32];
 	bool		 on[H_CLUSTER_MAX] = { false };
-	const int	 nkeys = 12;
+	const int	 nkeys = 12, nearly = 6;
 
+	for (int n = 0; n < C.n; n++) {
+		redisContext	*c = h_redis_connect(&C.nodes[n]);
+
+		freeReplyObject(h_cmd(c, "DEBUG SET-ACTIVE-EXPIRE 0"));
+		redisFree(c);
+	}
+	for (int i = 0; i < nearly; i++) {
+		snprintf(key, sizeof(key), "order:early-%d", i);
+		set_expiring(key, 3000);
+	}
 	start_daemon(&d, &dirs, 2,
 	    "queues: [q0, q1]\n"
 	    "expirations:\n"
@@ -499,26 +558,134 @@ START_TEST(expirations_fire_on_every_master)
 	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "listening to the key events "
 	    "of") >= C.n, 10000 * SLOW), "not every master is listened to");
 	for (int i = 0; i < nkeys; i++) {
-		int		 owner;
-		redisContext	*c;
-
 		snprintf(key, sizeof(key), "order:%d", i);
-		owner = owner_of(keyslot(key, strlen(key)));
-		ck_assert_int_ge(owner, 0);
-		on[owner] = true;
-		c = h_redis_connect(&C.nodes[owner]);
-		freeReplyObject(h_cmd(c, "SET %s pending PX 200", key));
-		redisFree(c);
+		on[owner_of(keyslot(key, strlen(key)))] = true;
+		set_expiring(key, 300);
 	}
 	for (int n = 0; n < C.n; n++)
 		ck_assert_msg(on[n], "no key on master %d: choose other keys", n);
-	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= nkeys, 30000 * SLOW),
-	    "%d of %d expirations ran", h_count_lines(ran), nkeys);
-	for (int i = 0; i < nkeys; i++) {
-		snprintf(key, sizeof(key), "order:%d", i);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= nkeys + nearly,
+	    30000 * SLOW), "%d of %d expirations ran", h_count_lines(ran),
+	    nkeys + nearly);
+	for (int i = 0; i < nkeys + nearly; i++) {
+		if (i < nkeys)
+			snprintf(key, sizeof(key), "order:%d", i);
+		else
+			snprintf(key, sizeof(key), "order:early-%d", i - nkeys);
 		ck_assert_msg(h_count_lines_equal(ran, key) == 1, "%s ran %d times",
 		    key, h_count_lines_equal(ran, key));
 	}
+	for (int n = 0; n < C.n; n++)
+		ck_assert_msg(H_WAIT_UNTIL(keys_on(n, "deferd:{exp-*}:watch") == 0,
+		    5000 * SLOW), "master %d keeps a watch", n);
+	stop_daemon(&d, &dirs);
+}
+END_TEST
+
+/* The index into C of the replica of master m, or -1. */
+static int
+replica_of(int m)
+{
+	int	found = -1;
+
+	for (int n = 0; n < C.n && found == -1; n++) {
+		redisContext	*c;
+		redisReply	*r;
+
+		if (n == m || C.nodes[n].pid == 0)
+			continue;
+		c = h_redis_connect(&C.nodes[n]);
+		r = h_cmd(c, "ROLE");
+		if (strcmp(r->element[0]->str, "slave") == 0 &&
+		    r->element[2]->integer == atoi(C.port[m]))
+			found = n;
+		freeReplyObject(r);
+		redisFree(c);
+	}
+	return (found);
+}
+
+/* Whether master m's replica has everything m wrote. */
+static bool
+replica_caught_up(int m)
+{
+	redisContext	*c = h_redis_connect(&C.nodes[m]);
+	redisReply	*r = h_cmd(c, "ROLE");
+	bool		 caught = r->elements == 3 && r->element[2]->elements == 1 &&
+			    atoll(r->element[2]->element[0]->element[2]->str) ==
+			    r->element[1]->integer;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return (caught);
+}
+
+/*
+ * A master, which is also deferd's only seed and the node of its wake
+ * subscriber, is killed (SIGKILL) while jobs of every queue wait; its
+ * replica is promoted (CLUSTER FAILOVER FORCE). deferd follows the new
+ * map without a restart: the jobs enqueued before run, and so do jobs
+ * enqueued after, due at once, woken through a subscriber that moved to
+ * a live master (poll_interval is far longer than the wait).
+ */
+START_TEST(a_failed_master_is_replaced_by_its_replica)
+{
+	struct h_daemon	 d;
+	struct dirs	 dirs;
+	const char	*ran = dirs.ran;
+	char		 queue[16], id[32];
+	int		 victim = owner_of(keyslot("q0", 2)), heir;
+	int		 lost = 0, twice = 0;
+	redisContext	*c;
+
+	start_daemon(&d, &dirs, victim,
+	    "queues: [q0, q1, q2, q3, q4, q5]\n"
+	    "poll_interval: 60s\n");
+	for (int q = 0; q < NQUEUES; q++)
+		for (int i = 0; i < 5; i++) {
+			snprintf(queue, sizeof(queue), "q%d", q);
+			snprintf(id, sizeof(id), "pre-q%d-%d", q, i);
+			enqueue(queue, id, 3000);
+		}
+	ck_assert_msg(H_WAIT_UNTIL(replica_caught_up(victim), 10000 * SLOW),
+	    "the replica of node %d did not catch up", victim);
+	heir = replica_of(victim);
+	ck_assert_int_ge(heir, 0);
+	kill(C.nodes[victim].pid, SIGKILL);
+	h_redis_stop(&C.nodes[victim]);
+	c = h_redis_connect(&C.nodes[heir]);
+	freeReplyObject(h_cmd(c, "CLUSTER FAILOVER FORCE"));
+	redisFree(c);
+	ck_assert_msg(H_WAIT_UNTIL(owner_of(keyslot("q0", 2)) == heir,
+	    20000 * SLOW), "the replica did not take over");
+	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "cluster: 3 master(s) serve "
+	    "all") >= 2, 30000 * SLOW), "deferd did not follow the new map");
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= NQUEUES * 5,
+	    30000 * SLOW), "%d of %d jobs enqueued before ran",
+	    h_count_lines(ran), NQUEUES * 5);
+	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "redis sub: connected") >= 2,
+	    20000 * SLOW), "the wake subscriber did not move");
+	ck_assert_msg(PUMP_UNTIL(UPS >= 2 && UP, 20000 * SLOW),
+	    "the test's client did not follow the new map");
+	for (int q = 0; q < NQUEUES; q++)
+		for (int i = 0; i < 5; i++) {
+			snprintf(queue, sizeof(queue), "q%d", q);
+			snprintf(id, sizeof(id), "post-q%d-%d", q, i);
+			enqueue(queue, id, 0);
+		}
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= NQUEUES * 10,
+	    20000 * SLOW), "%d of %d jobs ran after the failover",
+	    h_count_lines(ran), NQUEUES * 10);
+	for (int q = 0; q < NQUEUES; q++)
+		for (int i = 0; i < 10; i++) {
+			snprintf(id, sizeof(id), "%s-q%d-%d", i < 5 ? "pre" : "post",
+			    q, i % 5);
+			lost += h_count_lines_equal(ran, id) == 0;
+			twice += h_count_lines_equal(ran, id) > 1;
+		}
+	fprintf(stderr, "cluster failover: %d lost, %d ran twice of %d\n", lost,
+	    twice, NQUEUES * 10);
+	ck_assert_int_eq(lost, 0);
 	stop_daemon(&d, &dirs);
 }
 END_TEST
@@ -566,6 +733,11 @@ main(void)
 	tcase_add_test(tc, a_migrating_slot_is_followed);
 	tcase_add_test(tc, deferd_runs_every_queue_of_a_cluster);
 	tcase_add_test(tc, expirations_fire_on_every_master);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("failover");
+	tcase_add_checked_fixture(tc, setup_replicated, teardown);
+	tcase_set_timeout(tc, 180 * SLOW);
+	tcase_add_test(tc, a_failed_master_is_replaced_by_its_replica);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

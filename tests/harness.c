@@ -240,11 +240,37 @@ h_cluster_ok(const struct h_cluster *c)
 void
 h_cluster_start(struct h_cluster *c, int n)
 {
+	h_cluster_start_replicas(c, n, 0);
+}
+
+/* Whether every replica of c has its link to its master up. */
+static bool
+h_cluster_replicas_linked(const struct h_cluster *c)
+{
+	bool	ok = true;
+
+	for (int i = 0; i < c->n && ok; i++) {
+		redisContext	*r = h_redis_connect(&c->nodes[i]);
+		redisReply	*rep = redisCommand(r, "INFO replication");
+
+		ok = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+		    (strstr(rep->str, "role:master") != NULL ||
+		    strstr(rep->str, "master_link_status:up") != NULL);
+		if (rep != NULL)
+			freeReplyObject(rep);
+		redisFree(r);
+	}
+	return (ok);
+}
+
+void
+h_cluster_start_replicas(struct h_cluster *c, int masters, int replicas)
+{
 	char		 cmd[1024];
 	size_t		 used;
 	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
 	char		 out[4096];
-	int		 status;
+	int		 status, n = masters * (1 + replicas);
 
 	ck_assert_int_le(n, H_CLUSTER_MAX);
 	memset(c, 0, sizeof(*c));
@@ -262,17 +288,21 @@ h_cluster_start(struct h_cluster *c, int n)
 		snprintf(c->bus_port[i], sizeof(c->bus_port[i]), "%d",
 		    h_free_port());
 		a[8] = "--cluster-port"; a[9] = c->bus_port[i];
-		a[10] = NULL;
+		a[10] = "--enable-debug-command"; a[11] = "local";
+		a[12] = NULL;
 		h_redis_start(&c->nodes[i], a);
 		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
 		    " 127.0.0.1:%s", c->port[i]);
 	}
-	snprintf(cmd + used, sizeof(cmd) - used, " --cluster-yes 2>&1");
+	snprintf(cmd + used, sizeof(cmd) - used, " --cluster-replicas %d "
+	    "--cluster-yes 2>&1", replicas);
 	status = h_run(argv, NULL, out, sizeof(out));
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "redis-cli --cluster create failed: %s", out);
 	ck_assert_msg(H_WAIT_UNTIL(h_cluster_ok(c), 30000),
 	    "the cluster did not reach cluster_state:ok");
+	ck_assert_msg(H_WAIT_UNTIL(h_cluster_replicas_linked(c), 30000),
+	    "the replicas did not reach their masters");
 }
 
 void

@@ -89,9 +89,16 @@ struct h_cluster {
 	struct h_redis	 nodes[H_CLUSTER_MAX];
 	char		 port[H_CLUSTER_MAX][16];
 	char		 bus_port[H_CLUSTER_MAX][16];
-	const char	*args[H_CLUSTER_MAX][12];
+	const char	*args[H_CLUSTER_MAX][14];
 };
 void		 h_cluster_start(struct h_cluster *c, int n);
+/*
+ * The same with replicas replicas of each master (masters * (1 + replicas)
+ * nodes; which node is a master is for CLUSTER NODES to say); returns once
+ * every replica's link is up too.
+ */
+void		 h_cluster_start_replicas(struct h_cluster *c, int masters,
+		    int replicas);
 void		 h_cluster_stop(struct h_cluster *c);
 /* Stop a process the test started (SIGTERM, SIGKILL after 5 s) and reap it. */
 void		 h_pid_stop(pid_t pid);
