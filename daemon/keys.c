@@ -49,6 +49,25 @@ keys_lock(const char *ns, const char *resource, bool tagged)
 }
 
 char *
+keys_stats_index(const char *ns, bool tagged)
+{
+	char	*s;
+
+	xasprintf(&s, tagged ? "%s:{stats}:daemons" : "%s:stats", ns);
+	return (s);
+}
+
+char *
+keys_stats(const char *ns, const char *member, bool tagged)
+{
+	char	*s;
+
+	xasprintf(&s, tagged ? "%s:{stats}:daemon:%s" : "%s:stats:%s", ns,
+	    member);
+	return (s);
+}
+
+char *
 keys_events(const char *ns)
 {
 	char	*s;

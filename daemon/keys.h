@@ -20,6 +20,14 @@ char	*keys_result(const char *ns, const char *queue, const char *id);
  */
 char	*keys_lock(const char *ns, const char *resource, bool tagged);
 char	*keys_fence(const char *ns, const char *resource, bool tagged);
+/*
+ * The daemons' lateness summaries for deferctl stats: the index zset
+ * "ns:stats" and each daemon's "ns:stats:MEMBER"; tagged (redis.cluster):
+ * "ns:{stats}:daemons" and "ns:{stats}:daemon:MEMBER", in one slot so
+ * that one MGET reads them all.
+ */
+char	*keys_stats_index(const char *ns, bool tagged);
+char	*keys_stats(const char *ns, const char *member, bool tagged);
 /* "ns:events": the lifecycle events channel */
 char	*keys_events(const char *ns);
 

@@ -64,8 +64,8 @@ struct metrics_http {
 	struct event		*heartbeat;
 	int64_t			 last_beat;	/* monotonic ms */
 	int64_t			 stall_ms;	/* the last lateness of the heartbeat */
-	char			*k_stats_index;	/* ns:stats */
-	char			*k_stats;	/* ns:stats:HOST:PID */
+	char			*k_stats_index;	/* ns:stats (keys_stats_index) */
+	char			*k_stats;	/* ns:stats:HOST:PID (keys_stats) */
 	char			*member;	/* HOST:PID */
 	char			*k_watch;	/* ns:{exp}:watch, or NULL without rules */
 	int64_t			 scraped_ms;	/* monotonic ms of the last /metrics */
@@ -415,8 +415,10 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	xasprintf(&mh->member, "%s:%ld", host, (long)getpid());
-	xasprintf(&mh->k_stats_index, "%s:stats", d->cfg->namespace);
-	xasprintf(&mh->k_stats, "%s:stats:%s", d->cfg->namespace, mh->member);
+	mh->k_stats_index = keys_stats_index(d->cfg->namespace,
+	    d->cluster != NULL);
+	mh->k_stats = keys_stats(d->cfg->namespace, mh->member,
+	    d->cluster != NULL);
 	/* A cluster has a watch per slot (expire_watch.c): not counted. */
 	if (d->cfg->expirations.nrules > 0 && d->cluster == NULL)
 		xasprintf(&mh->k_watch, "%s:{exp}:watch", d->cfg->namespace);

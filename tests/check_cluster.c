@@ -410,6 +410,36 @@ stop_daemon(struct h_daemon *d, struct dirs *dirs)
 }
 
 /*
+ * deferctl stats on a cluster: each queue is counted on its own master
+ * (q0 to q5 spread over all three), and the daemons' lateness summaries,
+ * in one slot, are read with one MGET there.
+ */
+static void
+stats_cover_every_shard(const struct h_daemon *d)
+{
+	const char	*argv[] = { h_bin("deferctl"), "-c", d->config, "stats",
+			    "--json", NULL };
+	char		 out[8192], want[64], queue[16], id[32];
+	int		 status;
+
+	for (int q = 0; q < NQUEUES; q++) {
+		snprintf(queue, sizeof(queue), "q%d", q);
+		for (int i = 0; i <= q; i++) {
+			snprintf(id, sizeof(id), "later-q%d-%d", q, i);
+			enqueue(queue, id, 3600 * 1000);
+		}
+	}
+	ck_assert_msg(H_WAIT_UNTIL((status = h_run(argv, NULL, out, sizeof(out)),
+	    strstr(out, "\"{daemons}\":[{") != NULL), 20000 * SLOW),
+	    "no daemon summary in: %s", out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	for (int q = 0; q < NQUEUES; q++) {
+		snprintf(want, sizeof(want), "\"q%d\":{\"delayed\":%d,", q, q + 1);
+		ck_assert_msg(strstr(out, want) != NULL, "no %s in: %s", want, out);
+	}
+}
+
+/*
  * deferd with redis.cluster (one seed) claims and runs the jobs of six
  * queues spread over three masters, due now and due in a second, each
  * once, woken through a wake channel published on another node; then
@@ -484,6 +514,7 @@ START_TEST(deferd_runs_every_queue_of_a_cluster)
 			    id, h_count_lines_equal(ran, id));
 		}
 	}
+	stats_cover_every_shard(&d);
 	stop_daemon(&d, &dirs);
 }
 END_TEST

@@ -55,7 +55,8 @@ struct ctl {
 	bool		 json;		/* --json: machine output on stdout */
 	const char	*queue;		/* --queue, or NULL: the config's first queue */
 	struct config	*cfg;		/* set by ctl_open */
-	redisContext	*rc;		/* set by ctl_open */
+	redisContext	*rc;		/* set by ctl_open, moved by ctl_use */
+	int		 slot;		/* the slot rc was opened for (redis.cluster) */
 };
 
 /* A command's own option handler: returns CTL_OK or CTL_USAGE. */
@@ -82,12 +83,20 @@ int		 ctl_parse_count(const char *what, const char *s, long long max,
  */
 int		 ctl_check_lookup_id(const char *id);
 int		 ctl_open(struct ctl *);
+/*
+ * With redis.cluster, make rc a connection to the master of key's slot
+ * (for a command about another queue than ctl_queue's); without it there
+ * is one server and nothing changes. -1 after reporting.
+ */
+int		 ctl_use(struct ctl *, const char *key);
 int		 ctl_wait_replicas(struct ctl *, const char *what);
 redisContext	*ctl_connect(const struct config *, const char *key,
 		    int64_t timeout_ms, char *err, size_t errlen);
 void		 ctl_close(struct ctl *);
 const char	*ctl_queue(const struct ctl *);
 const char	*ctl_ns(const struct ctl *);
+/* Whether keys that are not a queue's carry a hash tag (redis.cluster). */
+bool		 ctl_tagged(const struct ctl *);
 redisReply	*ctl_cmd(struct ctl *, const char *fmt, ...);
 /* Run a typed store call and free it; NULL after reporting an error. */
 redisReply	*ctl_store(struct ctl *, struct store_call *);

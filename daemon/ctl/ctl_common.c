@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
+#include "keyslot.h"
 #include "log.h"
 #include "rclient.h"
 #include "cluster_lookup.h"
@@ -148,13 +149,23 @@ ctl_connect(const struct config *cfg, const char *key, int64_t timeout_ms,
 	return (c);
 }
 
+/* How long a connect or a command may take: the longer of the two timeouts. */
+static int64_t
+ctl_timeout(const struct config *cfg)
+{
+	int64_t	timeout = cfg->redis.command_timeout_ms;
+
+	if (cfg->redis.connect_timeout_ms > timeout)
+		timeout = cfg->redis.connect_timeout_ms;
+	return (timeout);
+}
+
 /* Load the config and connect to Redis; reports and returns -1 on failure. */
 int
 ctl_open(struct ctl *ctl)
 {
 	char		 err[1024];
 	const char	*path = config_default_path(ctl->config_path);
-	int64_t		 timeout;
 	char		*key;
 
 	ctl->cfg = config_load(path, err, sizeof(err));
@@ -162,16 +173,36 @@ ctl_open(struct ctl *ctl)
 		log_errorx("%s", err);
 		return (-1);
 	}
-	timeout = ctl->cfg->redis.command_timeout_ms;
-	if (ctl->cfg->redis.connect_timeout_ms > timeout)
-		timeout = ctl->cfg->redis.connect_timeout_ms;
 	key = keys_prefix(ctl_ns(ctl), ctl_queue(ctl));	/* the queue's slot */
-	ctl->rc = ctl_connect(ctl->cfg, key, timeout, err, sizeof(err));
+	ctl->rc = ctl_connect(ctl->cfg, key, ctl_timeout(ctl->cfg), err,
+	    sizeof(err));
+	ctl->slot = (int)keyslot(key, strlen(key));
 	free(key);
 	if (ctl->rc == NULL) {
 		log_errorx("%s", err);
 		return (-1);
 	}
+	return (0);
+}
+
+int
+ctl_use(struct ctl *ctl, const char *key)
+{
+	char		 err[1024];
+	int		 slot = (int)keyslot(key, strlen(key));
+	redisContext	*c;
+
+	if (ctl->cfg->redis.cluster.nodes.n == 0 || slot == ctl->slot)
+		return (0);
+	c = ctl_connect(ctl->cfg, key, ctl_timeout(ctl->cfg), err, sizeof(err));
+	if (c == NULL) {
+		log_errorx("%s", err);
+		return (-1);
+	}
+	if (ctl->rc != NULL)
+		redisFree(ctl->rc);
+	ctl->rc = c;
+	ctl->slot = slot;
 	return (0);
 }
 
@@ -228,6 +259,12 @@ ctl_queue(const struct ctl *ctl)
 	if (ctl->cfg != NULL && ctl->cfg->nqueues > 0)
 		return (ctl->cfg->queues[0]);
 	return ("default");
+}
+
+bool
+ctl_tagged(const struct ctl *ctl)
+{
+	return (ctl->cfg->redis.cluster.nodes.n > 0);
 }
 
 /* The key namespace of the config. */

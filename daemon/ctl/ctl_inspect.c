@@ -44,7 +44,7 @@ static int	 list_print(struct ctl *, redisReply *);
 static void	 list_line(struct ctl *, const redisReply *, const redisReply *,
 		    const redisReply *, bool);
 static int	 stats_print(struct ctl *, char **, size_t, int64_t);
-static redisReply *stats_daemons_fetch(struct ctl *, int64_t);
+static redisReply *stats_daemons_fetch(struct ctl *, const char *, int64_t);
 static void	 stats_daemons_print(struct ctl *, const redisReply *);
 
 /* Check that argv holds exactly one valid job ID; store it in *id. */
@@ -355,38 +355,55 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return (stats_print(ctl, ctl->cfg->queues, ctl->cfg->nqueues, now));
 }
 
+/*
+ * Count the delayed, due by now, active and dead jobs of queue into v, on
+ * the queue's master; -1 after reporting.
+ */
+static int
+stats_counts(struct ctl *ctl, const char *queue, int64_t now, long long v[4])
+{
+	static const char	*names[] = { "delayed", "due", "active", "dead" };
+	redisReply		*r;
+	char			*key = keys_prefix(ctl_ns(ctl), queue);
+	int			 rc = ctl_use(ctl, key);
+
+	free(key);
+	if (rc == -1)
+		return (-1);
+	for (int i = 0; i < 4; i++) {
+		key = keys_queue(ctl_ns(ctl), queue, i < 2 ? "delayed" : names[i]);
+		if (i == 1)
+			redisAppendCommand(ctl->rc, "ZCOUNT %s -inf %lld", key,
+			    (long long)now);
+		else
+			redisAppendCommand(ctl->rc, "ZCARD %s", key);
+		free(key);
+	}
+	for (int i = 0; i < 4; i++) {
+		if ((r = ctl_get_reply(ctl)) == NULL)
+			return (-1);
+		v[i] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+		freeReplyObject(r);
+	}
+	return (0);
+}
+
 /* Count delayed (and due by now), active and dead jobs of each queue; print. */
 static int
 stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
 {
-	static const char	*names[] = { "delayed", "due", "active", "dead" };
-	const char		*ns = ctl_ns(ctl);
 	long long		 v[4];
 	redisReply		*r;
-	char			*key;
+	char			*index;
 
-	for (size_t q = 0; q < nq; q++)
-		for (int i = 0; i < 4; i++) {
-			key = keys_queue(ns, queues[q], i < 2 ? "delayed" : names[i]);
-			if (i == 1)
-				redisAppendCommand(ctl->rc, "ZCOUNT %s -inf %lld",
-				    key, (long long)now);
-			else
-				redisAppendCommand(ctl->rc, "ZCARD %s", key);
-			free(key);
-		}
 	if (ctl->json)
 		putchar('{');
 	else
 		printf("%-24s %10s %10s %10s %10s\n", "QUEUE", "DELAYED", "DUE",
 		    "ACTIVE", "DEAD");
 	for (size_t q = 0; q < nq; q++) {
-		for (int i = 0; i < 4; i++) {
-			if ((r = ctl_get_reply(ctl)) == NULL)
-				return (CTL_FAIL);
-			v[i] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-			freeReplyObject(r);
-		}
+		if (stats_counts(ctl, queues[q], now, v) == -1)
+			return (CTL_FAIL);
 		if (!ctl->json) {
 			printf("%-24s %10lld %10lld %10lld %10lld\n", queues[q],
 			    v[0], v[1], v[2], v[3]);
@@ -397,7 +414,11 @@ stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
 		printf(":{\"delayed\":%lld,\"due\":%lld,\"active\":%lld,"
 		    "\"dead\":%lld}", v[0], v[1], v[2], v[3]);
 	}
-	if ((r = stats_daemons_fetch(ctl, now)) == NULL)
+	index = keys_stats_index(ctl_ns(ctl), ctl_tagged(ctl));
+	r = ctl_use(ctl, index) == 0 ? stats_daemons_fetch(ctl, index, now) :
+	    NULL;
+	free(index);
+	if (r == NULL)
 		return (CTL_FAIL);
 	stats_daemons_print(ctl, r);
 	freeReplyObject(r);
@@ -412,16 +433,14 @@ stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
  * (nil for expired ones), or an empty array; NULL after reporting.
  */
 static redisReply *
-stats_daemons_fetch(struct ctl *ctl, int64_t now)
+stats_daemons_fetch(struct ctl *ctl, const char *index, int64_t now)
 {
 	redisReply	*ids, *r;
-	char		*index, **keys;
+	char		**keys;
 	const char	**argv;
 
-	xasprintf(&index, "%s:stats", ctl_ns(ctl));
 	ids = ctl_cmd(ctl, "ZRANGEBYSCORE %s %lld +inf", index,
 	    (long long)(now - STATS_RECENT_MS));
-	free(index);
 	if (ids == NULL)
 		return (NULL);
 	if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0)
@@ -430,7 +449,8 @@ stats_daemons_fetch(struct ctl *ctl, int64_t now)
 	argv = xcalloc(ids->elements + 1, sizeof(*argv));
 	argv[0] = "MGET";
 	for (size_t i = 0; i < ids->elements; i++) {
-		xasprintf(&keys[i], "%s:stats:%s", ctl_ns(ctl), ids->element[i]->str);
+		keys[i] = keys_stats(ctl_ns(ctl), ids->element[i]->str,
+		    ctl_tagged(ctl));
 		argv[i + 1] = keys[i];
 	}
 	r = redisCommandArgv(ctl->rc, (int)ids->elements + 1, argv, NULL);

@@ -87,11 +87,9 @@ ctl_cmd_lock(struct ctl *ctl, int argc, char **argv)
 	lk.io_timeout_ms = ctl->cfg->redis.command_timeout_ms;
 	if (lk.io_timeout_ms > lk.ttl_ms / 3)
 		lk.io_timeout_ms = lk.ttl_ms / 3 > 100 ? lk.ttl_ms / 3 : 100;
-	lk.key = keys_lock(ctl_ns(ctl), lk.resource,
-	    ctl->cfg->redis.cluster.nodes.n > 0);
-	lk.fence_key = keys_fence(ctl_ns(ctl), lk.resource,
-	    ctl->cfg->redis.cluster.nodes.n > 0);
-	if (ctl->cfg->redis.cluster.nodes.n > 0)
+	lk.key = keys_lock(ctl_ns(ctl), lk.resource, ctl_tagged(ctl));
+	lk.fence_key = keys_fence(ctl_ns(ctl), lk.resource, ctl_tagged(ctl));
+	if (ctl_tagged(ctl))
 		lk_reconnect(&lk);	/* to the master of the lock's slot */
 	util_random_hex(lk.token, LOCK_TOKEN_BYTES);
 	status = lk_acquire(&lk);

@@ -116,7 +116,7 @@ sched_last(struct ctl *ctl, const struct schedule *sc)
 	xasprintf(&suffix, "schedule:%s", sc->name);
 	key = keys_queue(ctl_ns(ctl), q, suffix);
 	free(suffix);
-	r = ctl_cmd(ctl, "HGET %s last", key);
+	r = ctl_use(ctl, key) == 0 ? ctl_cmd(ctl, "HGET %s last", key) : NULL;
 	free(key);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		last = ctl_reply_ms(r);
