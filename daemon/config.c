@@ -30,6 +30,7 @@
 #include "config_schema.h"
 #include "config_yaml.h"
 #include "glob.h"
+#include "keyslot.h"
 #include "template.h"
 #include "trust.h"
 #include "units.h"
@@ -786,10 +787,33 @@ finish_sentinel(struct cs_ctx *ctx, struct redis_target *t)
 }
 
 /*
+ * Source i on a cluster: a zset source's script moves members from its key
+ * into its queue, so the key must be in the queue's slot (give it the
+ * hash tag {Q}); a list source is refused (its blocking connection does
+ * not follow the slot map yet).
+ */
+static int
+finish_cluster_source(struct cs_ctx *ctx, size_t i)
+{
+	const struct source	*src = &ctx->config->sources[i];
+	const char		*q = config_queue(ctx->config, src->queue);
+	const struct cy_node	*at = cy_map_get(ctx->root, "sources");
+
+	if (src->kind == SOURCE_LIST)
+		return (cs_error(ctx, at, "sources[%zu]: list sources are not "
+		    "supported with redis.cluster yet", i));
+	if (src->kind == SOURCE_ZSET && keyslot(src->name, strlen(src->name)) !=
+	    keyslot(q, strlen(q)))
+		return (cs_error(ctx, at, "sources[%zu]: with redis.cluster the "
+		    "zset must be in the slot of its queue: give it the queue's "
+		    "hash tag, e.g. \"{%s}:%s\"", i, q, src->name));
+	return (0);
+}
+
+/*
  * With redis.cluster, redis.url names no server (the seeds do) and
- * database 0 (a cluster has no other); the seeds get its credentials. What
- * does not work on a cluster yet is refused: zset and list sources (their
- * keys are not in their queue's slot).
+ * database 0 (a cluster has no other); the seeds get its credentials.
+ * What does not work on a cluster is refused (finish_cluster_source).
  */
 static int
 finish_cluster(struct cs_ctx *ctx, struct redis_target *t)
@@ -816,10 +840,8 @@ finish_cluster(struct cs_ctx *ctx, struct redis_target *t)
 			    "a Redis Cluster has database 0 only", i,
 			    c->expirations.rules[i].db));
 	for (size_t i = 0; i < c->nsources; i++)
-		if (c->sources[i].kind != SOURCE_CHANNEL)
-			return (cs_error(ctx, cy_map_get(ctx->root, "sources"),
-			    "sources[%zu]: zset and list sources are not "
-			    "supported with redis.cluster yet", i));
+		if (finish_cluster_source(ctx, i) == -1)
+			return (-1);
 	free(t->host);		/* the default URL's: the seeds name the nodes */
 	t->host = NULL;
 	for (size_t i = 0; i < c->redis.cluster.nodes.n; i++)

@@ -544,13 +544,15 @@ keys_on(int n, const char *pattern)
 }
 
 /*
- * An expiration rule on a cluster: deferd sets notify-keyspace-events on
- * every master (configure_redis) and listens to each, as a node publishes
- * only its own keys' expirations. Redis's own expiry is off
- * (DEBUG SET-ACTIVE-EXPIRE 0), so a key expires only when deferd's watch
- * touches it: keys set before deferd started (found by SCAN on every
- * master) and after (from `expire` events) on all three masters each make
- * one job, which runs once, and the per-slot watches end empty.
+ * Sources on a cluster. A zset source whose key carries its queue's tag
+ * moves its due member into the queue. An expiration rule: deferd sets
+ * notify-keyspace-events on every master (configure_redis) and listens
+ * to each, as a node publishes only its own keys' expirations. Redis's
+ * own expiry is off (DEBUG SET-ACTIVE-EXPIRE 0), so a key expires only
+ * when deferd's watch touches it: keys set before deferd started (found
+ * by SCAN on every master) and after (from `expire` events) on all three
+ * masters each make one job, which runs once, and the per-slot watches
+ * end empty.
  */
 START_TEST(expirations_fire_on_every_master)
 {
@@ -575,7 +577,15 @@ START_TEST(expirations_fire_on_every_master)
 	    "queues: [q0, q1]\n"
 	    "expirations:\n"
 	    "  configure_redis: true\n"
-	    "  rules: [{pattern: \"order:*\", handler: rec, queue: q1}]\n");
+	    "  rules: [{pattern: \"order:*\", handler: rec, queue: q1}]\n"
+	    "sources: [{zset: \"{q0}:delay\", handler: rec, queue: q0}]\n");
+	{
+		redisContext	*c = h_redis_connect(&C.nodes[owner_of(keyslot("q0",
+				    2))]);
+
+		freeReplyObject(h_cmd(c, "ZADD {q0}:delay 0 from-a-zset"));
+		redisFree(c);
+	}
 	for (int n = 0; n < C.n; n++) {
 		redisContext	*c = h_redis_connect(&C.nodes[n]);
 		redisReply	*r = h_cmd(c, "CONFIG GET notify-keyspace-events");
@@ -595,9 +605,10 @@ START_TEST(expirations_fire_on_every_master)
 	}
 	for (int n = 0; n < C.n; n++)
 		ck_assert_msg(on[n], "no key on master %d: choose other keys", n);
-	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= nkeys + nearly,
-	    30000 * SLOW), "%d of %d expirations ran", h_count_lines(ran),
-	    nkeys + nearly);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(ran) >= nkeys + nearly + 1,
+	    30000 * SLOW), "%d of %d expirations and zset members ran",
+	    h_count_lines(ran), nkeys + nearly + 1);
+	ck_assert_int_eq(h_count_lines_equal(ran, "from-a-zset"), 1);
 	for (int i = 0; i < nkeys + nearly; i++) {
 		if (i < nkeys)
 			snprintf(key, sizeof(key), "order:%d", i);

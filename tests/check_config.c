@@ -194,8 +194,14 @@ static const struct bad bad_configs[] = {
 	  "database 0 only" },
 	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
 	  "sources: [{list: l, handler: h}]\n",
-	  "t.yaml:2:10: sources[0]: zset and list sources are not supported with "
+	  "t.yaml:2:10: sources[0]: list sources are not supported with "
 	  "redis.cluster yet" },
+	{ "redis: {cluster: {nodes: [127.0.0.1]}}\n"
+	  "queues: [q1]\n"
+	  "sources: [{zset: delay, handler: h}]\n",
+	  "t.yaml:3:10: sources[0]: with redis.cluster the zset must be in the "
+	  "slot of its queue: give it the queue's hash tag, e.g. "
+	  "\"{q1}:delay\"" },
 	{ "redis:\n  sentinel: {master: m, nodes: []}\n",
 	  "t.yaml:2:32: redis.sentinel.nodes: must name at least one node "
 	  "(host:port)" },
@@ -989,6 +995,11 @@ START_TEST(sentinel_parsed)
 	ck_assert_str_eq(d->redis.cluster.nodes.v[1].password, "pw");
 	ck_assert(config_same_cluster(d, d));
 	ck_assert(!config_same_cluster(c, d));
+	config_free(d);
+	/* A zset source whose key is in its queue's slot works on a cluster. */
+	d = load_ok("redis: {cluster: {nodes: [127.0.0.1]}}\nqueues: [q1]\n"
+	    "sources: [{zset: \"{q1}:delay\", handler: h}]\n");
+	ck_assert_uint_eq(d->nsources, 1);
 	config_free(d);
 	d = load_ok("queues: [a]\n");
 	ck_assert(!config_same_sentinel(c, d));
