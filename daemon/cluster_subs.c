@@ -121,8 +121,7 @@ csub_node_new(struct cluster_subs *cs, const struct redis_target *t)
 	n->rc = rconn_new(cs->base, &n->t, &o, cluster_subs_node_event, n);
 	subs_attach(cs->router, n->rc);
 	rconn_start(n->rc);
-	log_info("cluster: listening to the key events of %s:%d", t->host,
-	    t->port);
+	log_info("cluster: a key-event subscriber on %s:%d", t->host, t->port);
 	return (n);
 }
 

@@ -571,7 +571,7 @@ static void
 deferd_cluster_masters(void *arg)
 {
 	struct deferd		*d = arg;
-	struct redis_target	*v = NULL;
+	struct redis_target	*v;
 	size_t			 n = 0;
 
 	v = xcalloc(cluster_masters(d->cluster) + 1, sizeof(*v));
@@ -596,10 +596,11 @@ deferd_cluster_down(void *arg)
 
 /*
  * With redis.cluster: the commands go through a cluster of one connection
- * per master (cmd is routed there); the subscriber is on the first seed,
- * as a cluster forwards PUBLISH to every node; key events, which a node
- * publishes only to its own subscribers, come from one more subscriber
- * on every master (keysubs).
+ * per master (cmd is routed there); the subscriber starts on the first
+ * seed, as a cluster forwards PUBLISH to every node, and moves to a master
+ * when that node is not one any more; key events, which a node publishes
+ * only to its own subscribers, come from one more subscriber on every
+ * master (keysubs).
  */
 static void
 deferd_connect_cluster(struct deferd *d, const struct rconn_opts *cmd_opts,

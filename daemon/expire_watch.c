@@ -23,6 +23,7 @@
 #define EW_TRACK_BATCH		200	/* keys per track call */
 #define EW_SCAN_COUNT		"1000"
 #define EW_SAFETY_MS		1000	/* touch at least this often */
+#define EW_SAFETY_SLOTS		16	/* a cluster's watches touched per second */
 
 struct expire_watch {
 	struct deferd	 *d;
@@ -41,6 +42,7 @@ struct expire_watch {
 	struct event	 *touch_timer;	/* at the earliest due */
 	int64_t		  touch_at;	/* -1: unarmed */
 	struct event	 *safety_timer;
+	size_t		  safety_next;	/* the watch the net looks at next */
 
 	/* keys from `expire` events and SCAN pages, tracked next loop turn */
 	char		**keys;
@@ -375,19 +377,32 @@ ew_touch_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Every second: touch the watch (every watch that had keys, on a
- * cluster), for keys another daemon tracked and whose events we missed.
+ * Every second: touch the watch, for keys another daemon tracked and
+ * whose events we missed. On a cluster, the next EW_SAFETY_SLOTS watches
+ * that had keys, in turn, so that the net costs a few calls a second
+ * however many slots hold watched keys.
  */
 static void
 ew_safety_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct expire_watch	*w = arg;
+	size_t			 done = 0;
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; i < w->nwatch; i++)
-		if (w->nwatch == 1 || w->has[i])
+	if (w->nwatch == 1) {
+		ew_touch(w, 0);
+		return;
+	}
+	for (size_t n = 0; n < w->nwatch && done < EW_SAFETY_SLOTS; n++) {
+		size_t i = (w->safety_next + n) % w->nwatch;
+
+		if (w->has[i]) {
 			ew_touch(w, i);
+			done++;
+			w->safety_next = i + 1;
+		}
+	}
 }
 
 /* Send one SCAN page (on the master being scanned, on a cluster). */

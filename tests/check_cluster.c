@@ -596,8 +596,8 @@ START_TEST(expirations_fire_on_every_master)
 		freeReplyObject(r);
 		redisFree(c);
 	}
-	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "listening to the key events "
-	    "of") >= C.n, 10000 * SLOW), "not every master is listened to");
+	ck_assert_msg(H_WAIT_UNTIL(h_log_count(&d, "a key-event subscriber "
+	    "on") >= C.n, 10000 * SLOW), "not every master is listened to");
 	for (int i = 0; i < nkeys; i++) {
 		snprintf(key, sizeof(key), "order:%d", i);
 		on[owner_of(keyslot(key, strlen(key)))] = true;
