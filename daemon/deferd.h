@@ -51,6 +51,7 @@ struct deferd {
 	struct sched		**scheds;	/* one per queue, cfg->queues order */
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
+	uint64_t		 channel_runs;	/* channel messages run: their IDs */
 	struct slots		*slots;		/* what occupies concurrency (slots.c) */
 	struct job_list		 outbox;	/* outcomes for the next batch (job.c) */
 	struct event		*outbox_ev;	/* sends them; NULL until the first */

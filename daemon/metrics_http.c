@@ -67,7 +67,6 @@ struct metrics_http {
 	char			*k_stats_index;	/* ns:stats (keys_stats_index) */
 	char			*k_stats;	/* ns:stats:HOST:PID (keys_stats) */
 	char			*member;	/* HOST:PID */
-	char			*k_watch;	/* ns:{exp}:watch, or NULL without rules */
 	int64_t			 scraped_ms;	/* monotonic ms of the last /metrics */
 };
 
@@ -310,8 +309,12 @@ http_refresh_cb(evutil_socket_t fd, short what, void *arg)
 			http_refresh_one(mh, key, cfg->queues[i], states[k]);
 			free(key);
 		}
-	if (mh->k_watch != NULL)
-		http_refresh_one(mh, mh->k_watch, NULL, NULL);
+	/* Of the rules now (a reload may add them); a cluster's is per slot. */
+	if (cfg->expirations.nrules > 0 && mh->d->cluster == NULL) {
+		xasprintf(&key, "%s:{exp}:watch", cfg->namespace);
+		http_refresh_one(mh, key, NULL, NULL);
+		free(key);
+	}
 }
 
 /* Replies to the stats writes are not needed. */
@@ -419,9 +422,6 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 	    d->cluster != NULL);
 	mh->k_stats = keys_stats(d->cfg->namespace, mh->member,
 	    d->cluster != NULL);
-	/* A cluster has a watch per slot (expire_watch.c): not counted. */
-	if (d->cfg->expirations.nrules > 0 && d->cluster == NULL)
-		xasprintf(&mh->k_watch, "%s:{exp}:watch", d->cfg->namespace);
 	mh->last_beat = util_mono_ms();
 	mh->scraped_ms = INT64_MIN / 2;	/* never */
 	mh->heartbeat = http_every(mh, HEARTBEAT_MS, http_heartbeat_cb);
@@ -476,6 +476,5 @@ metrics_http_free(struct metrics_http *mh)
 	free(mh->k_stats_index);
 	free(mh->k_stats);
 	free(mh->member);
-	free(mh->k_watch);
 	free(mh);
 }

@@ -46,7 +46,6 @@ struct csrc {
 	bool		 pattern;
 	char		*handler;
 	char		*queue;
-	uint64_t	 runs;
 	uint64_t	 dropped;
 	uint64_t	 dropped_unlogged;
 	int64_t		 last_drop_log_ms;
@@ -77,12 +76,13 @@ csrc_done(const struct run_result *r, void *arg)
 	struct csrc	*c = run->c;
 	struct deferd	*d = c->d;
 
+	/* As a job's outcome (job.c), with the channel it came on. */
 	if (r->outcome == RUN_DONE)
-		log_debug("channel source %s: %s (%s) done in %" PRId64 "ms",
-		    c->name, run->id, c->handler, r->duration_ms);
+		log_debug("job %s (%s): done in %" PRId64 "ms (channel %s)",
+		    run->id, c->handler, r->duration_ms, c->name);
 	else
-		log_warnx("channel source %s: %s (%s) failed: %s (not retried)",
-		    c->name, run->id, c->handler, r->error);
+		log_warnx("job %s (%s): failed: %s (channel %s; not retried)",
+		    run->id, c->handler, r->error, c->name);
 	LIST_REMOVE(run, entry);
 	free(run->env.value);
 	free(run);
@@ -123,8 +123,9 @@ csrc_message_cb(const char *channel, const char *payload, size_t len,
 	}
 	run = xcalloc(1, sizeof(*run));
 	run->c = c;
-	snprintf(run->id, sizeof(run->id), "channel-%" PRIu64 "-%ld", ++c->runs,
-	    (long)getpid());
+	/* Unique in the daemon: one counter for every channel source. */
+	snprintf(run->id, sizeof(run->id), "channel-%" PRIu64 "-%ld",
+	    ++d->channel_runs, (long)getpid());
 	run->env.name = "DEFERD_CHANNEL";
 	run->env.value = xstrdup(channel);
 	memset(&spec, 0, sizeof(spec));

@@ -827,6 +827,11 @@ START_TEST(check_config_reports_position)
 	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
 	ck_assert_msg(strstr(outbuf, "configuration OK") != NULL, "%s", outbuf);
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* An empty file is valid: every setting has its default. */
+	h_write_file(W.work, "good.yaml", "", 0644);
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_msg(strstr(outbuf, "configuration OK") != NULL, "%s", outbuf);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 

@@ -459,6 +459,13 @@ START_TEST(cancel_states)
 	freeReplyObject(h_cmd(rc, "SET " Q "result:c4 done EX 60"));
 	ck_assert_int_eq(RUN("cancel", "c4"), 1);
 	ck_assert_str_eq(out, "finished\n");
+	/* A new job with a finished job's ID: the old result goes. */
+	ck_assert_int_eq(RUN("enqueue", "--id", "c4", "--in", "1h", "h"), 0);
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "result:c4"), 0);
+	ck_assert_int_eq(RUN("cancel", "c4"), 0);
+	ck_assert_str_eq(out, "cancelled\n");
+	ck_assert_int_eq(RUN("cancel", "c4"), 1);
+	ck_assert_str_eq(out, "unknown\n");
 
 	ck_assert_int_eq(RUN("cancel", "c5"), 1);
 	ck_assert_str_eq(out, "unknown\n");

@@ -809,6 +809,32 @@ START_TEST(stats_shows_lateness_summary)
 }
 END_TEST
 
+/*
+ * Expiration rules added by a reload: the tracked-keys gauge gets a value
+ * (it used to show only HELP and TYPE until a restart).
+ */
+START_TEST(tracked_keys_after_a_reload_that_adds_rules)
+{
+	struct h_daemon	 d;
+	FILE		*f;
+
+	write_handlers();
+	start_daemon(&d, NULL);
+	freeReplyObject(h_cmd(W.c, "SET order:timeout:1 1 EX 3600"));
+	freeReplyObject(h_cmd(W.c, "SET order:timeout:2 1 EX 3600"));
+	f = fopen(d.config, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(config_text("expirations:\n  configure_redis: true\n  rules:\n"
+	    "    - {pattern: \"order:timeout:*\", handler: ok}\n"), f);
+	ck_assert_int_eq(fclose(f), 0);
+	h_daemon_signal(&d, SIGHUP, false);
+	ck_assert_msg(H_WAIT_UNTIL(metric("deferd_expiration_tracked_keys") == 2,
+	    20000), "deferd_expiration_tracked_keys is %g",
+	    metric("deferd_expiration_tracked_keys"));
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(expirations_counted_and_published)
 {
 	struct h_daemon	 d;
@@ -1000,6 +1026,7 @@ metrics_suite(void)
 	tcase_add_test(e2e, stats_shows_lateness_summary);
 	tcase_add_test(e2e, a_past_due_time_is_not_late);
 	tcase_add_test(e2e, expirations_counted_and_published);
+	tcase_add_test(e2e, tracked_keys_after_a_reload_that_adds_rules);
 	tcase_add_test(e2e, scripts_emit_events);
 	suite_add_tcase(s, e2e);
 	return (s);

@@ -566,6 +566,37 @@ START_TEST(channel_message_runs_once_per_daemon)
 END_TEST
 
 /*
+ * Two channel sources: their runs have IDs unique in the daemon (the
+ * counter used to be per source, so both made channel-1-PID).
+ */
+START_TEST(channel_run_ids_are_unique_across_sources)
+{
+	struct h_daemon	 d;
+	char		 path[600], *ids, *nl;
+
+	h_write_file(W.hdir, "idrec", "#!/bin/sh\n"
+	    "echo \"$DEFERD_JOB_ID\" >> \"$OUT/ids\"\n", 0755);
+	start_daemon(&d, 4, "sources:\n  - {channel: ch-a, handler: idrec}\n"
+	    "  - {channel: ch-b, handler: idrec}\n");
+	ck_assert(wait_subscribers("ch-a", 1) && wait_subscribers("ch-b", 1));
+	snprintf(path, sizeof(path), "%s/ids", W.out);
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH ch-a one"), 1);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(path) == 1, 10000));
+	ck_assert_int_eq(h_cmd_int(W.c, "PUBLISH ch-b two"), 1);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(path) == 2, 10000));
+	ids = h_read_file(path);
+	nl = strchr(ids, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	ck_assert_msg(strncmp(ids, "channel-", 8) == 0, "id %s", ids);
+	ck_assert_msg(h_count_lines_equal(path, ids) == 1,
+	    "run ID %s given twice", ids);
+	free(ids);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
  * A claim in flight reserves the free slots for the jobs it may bring back;
  * a channel message arriving then must still run (it used to be dropped as
  * "all concurrency slots busy" on an idle daemon). A 10 ms poll keeps a
@@ -586,7 +617,7 @@ START_TEST(channel_messages_run_while_a_claim_is_in_flight)
 		ck_assert_msg(H_WAIT_UNTIL(nstamps() == i + 1, 10000 * SLOW),
 		    "message %d did not run", i);
 		/* Its slot is free once the daemon has reaped the run. */
-		ck_assert(H_WAIT_UNTIL(h_log_count(&d, "(stamp) done in") == i + 1,
+		ck_assert(H_WAIT_UNTIL(h_log_count(&d, "(stamp): done in") == i + 1,
 		    10000 * SLOW));
 	}
 	ck_assert_int_eq(h_log_count(&d, "dropped"), 0);
@@ -813,6 +844,7 @@ main(void)
 	tcase_add_test(tc, plain_zset_members_once_at_their_time);
 	tcase_add_test(tc, list_items_survive_kill_9_and_client_kill);
 	tcase_add_test(tc, channel_message_runs_once_per_daemon);
+	tcase_add_test(tc, channel_run_ids_are_unique_across_sources);
 	tcase_add_test(tc, channel_messages_run_while_a_claim_is_in_flight);
 	tcase_add_test(tc, channel_runs_count_against_max_concurrency);
 	tcase_add_test(tc, precise_expiry_among_100000_volatile_keys);

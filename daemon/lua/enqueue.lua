@@ -20,7 +20,8 @@
 -- Reply: {1, due_ms} when created (hash fields handler, payload,
 -- enqueued_ms, due_ms, source unless "delayed", and resource /
 -- max_attempts when given, plus the extra pairs; no attempts field, which
--- counts as 0; ZADD delayed due_ms ID);
+-- counts as 0; ZADD delayed due_ms ID; the result of an earlier job with
+-- this ID, P..'result:'..ID, deleted: it is not this job's);
 -- {0, due_ms of the existing job or -1} when the job key exists (nothing
 -- changed: idempotent enqueue).
 -- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6], a missing
@@ -69,6 +70,7 @@ for i = 11, #ARGV, 2 do
 end
 redis.call('HSET', jk, unpack(f))
 redis.call('ZADD', delayed, istr(due), id)
+redis.call('DEL', string.sub(jk, 1, #jk - #id - 4) .. 'result:' .. id)
 publish_wake_if_first(delayed, id, due, wake)
 emit(events, 'enqueued', now, 'queue', queue_of(delayed), 'id', id,
     'handler', handler, 'due_ms', due, 'delay_ms', math.max(due - now, 0),

@@ -52,6 +52,7 @@ if resource ~= '' then
 end
 redis.call('HSET', jk, unpack(f))
 redis.call('ZADD', delayed, istr(now), id)
+redis.call('DEL', P .. 'result:' .. id)	-- an earlier expiration's
 publish_wake_if_first(delayed, id, now, wake)
 emit(events, 'expired', now, 'queue', queue_of(P), 'id', id,
     'handler', handler, 'key', key, 'db', db, 'match', match)
