@@ -95,7 +95,6 @@ static int	 check_retry(struct cs_ctx *, const struct cy_node *, void *);
 static int	 check_handlers(struct cs_ctx *, const struct cy_node *, void *);
 static int	 check_rule(struct cs_ctx *, const struct cy_node *, void *);
 static int	 check_source(struct cs_ctx *, const struct cy_node *, void *);
-static bool	 has_queue(const struct config *, const char *);
 static int	 check_queue_ref(struct cs_ctx *, const struct cy_node *,
 		    const char *, size_t, const char *);
 static int	 check_queue_refs(struct cs_ctx *);
@@ -343,7 +342,7 @@ queue_item(struct cs_ctx *ctx, const struct cy_node *n)
 
 	if (n->type != CY_SCALAR || !util_valid_queue_name(n->value))
 		return (cs_type_error(ctx, n, CS_WHAT_QUEUE));
-	if (has_queue(c, n->value))
+	if (config_has_queue(c, n->value))
 		return (cs_key_error(ctx, n, "duplicate queue '%s'",
 		    cs_esc(n->value, buf, sizeof(buf))));
 	c->queues[c->nqueues++] = xstrdup(n->value);
@@ -641,8 +640,8 @@ check_source(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 }
 
 /* Whether name is one of the configured queues. */
-static bool
-has_queue(const struct config *c, const char *name)
+bool
+config_has_queue(const struct config *c, const char *name)
 {
 	for (size_t i = 0; i < c->nqueues; i++)
 		if (strcmp(c->queues[i], name) == 0)
@@ -657,7 +656,7 @@ check_queue_ref(struct cs_ctx *ctx, const struct cy_node *list,
 {
 	char	buf[72];
 
-	if (q == NULL || has_queue(ctx->config, q))
+	if (q == NULL || config_has_queue(ctx->config, q))
 		return (0);
 	return (cs_error(ctx, cy_map_get(cy_seq_at(list, i), "queue"),
 	    "%s[%zu].queue: unknown queue '%s'; add it to queues", what, i,

@@ -256,6 +256,8 @@ const char	*config_handler_cwd(const struct config *);
 bool		 config_handler_persistent(const struct config *, const char *handler);
 /* queue (of a rule, source or schedule), or NULL: the first of queues. */
 const char	*config_queue(const struct config *, const char *queue);
+/* Whether name is one of the configured queues. */
+bool		 config_has_queue(const struct config *, const char *name);
 /* The schedule named name, or NULL (config_schedules.c). */
 const struct schedule *config_schedule(const struct config *, const char *name);
 /* The intervals derived from lease_ms (config_load sets cfg->timing). */

@@ -180,6 +180,11 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(RUN("lock", "--", "echo", "hi"), 2);
 	ck_assert_ptr_nonnull(strstr(err, "RESOURCE comes before '--'"));
 	ck_assert_int_eq(RUN("enqueue", "--queue", "a{b}", "h"), 2);
+	/* A queue the config does not list: refused, unless --force. */
+	ck_assert_int_eq(RUN("enqueue", "--queue", "nope", "h"), 2);
+	ck_assert_msg(strstr(err, "queue 'nope' is not in the queues of") != NULL,
+	    "%s", err);
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS deferd:{nope}:delayed"), 0);
 	ck_assert_int_eq(RUN("enqueue", "--batch", "--id", "x", "h"), 2);
 	ck_assert_int_eq(RUN("enqueue", "--bogus", "h"), 2);
 	ck_assert_ptr_nonnull(strstr(err, "unknown option"));
@@ -336,6 +341,9 @@ START_TEST(enqueue_generated_id_and_fields)
 	    "HGET deferd:{other}:job:%s payload", id), "");
 	ck_assert_int_eq(h_cmd_int(rc, "HEXISTS deferd:{other}:job:%s "
 	    "enqueued_ms", id), 1);
+	/* --force: into a queue the config does not list. */
+	ck_assert_int_eq(RUN("enqueue", "--queue", "nope", "--force", "h"), 0);
+	ck_assert_int_eq(h_cmd_int(rc, "ZCARD deferd:{nope}:delayed"), 1);
 }
 END_TEST
 

@@ -39,6 +39,7 @@ enum ctl_opt {
 	CTL_OPT_CHECK,
 	CTL_OPT_TZ,
 	CTL_OPT_COUNT,
+	CTL_OPT_FORCE,
 };
 
 /* The entries every command's long option table starts with. */

@@ -45,6 +45,7 @@ struct enq_opts {
 	const char	*mode;		/* "in" or "at" */
 	int64_t		 ms;		/* delay, or epoch ms */
 	bool		 have_in, have_at, batch;
+	bool		 force;		/* a queue the config does not list */
 	const char	*id, *resource, *handler, *payload;
 	long long	 max_attempts;	/* 0: not given */
 	int64_t		 timeout_ms;	/* -1: not given */
@@ -122,6 +123,12 @@ ctl_cmd_enqueue(struct ctl *ctl, int argc, char **argv)
 		return (status);
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
+	if (!o.force && !config_has_queue(ctl->cfg, ctl_queue(ctl))) {
+		log_errorx("queue '%s' is not in the queues of %s: no daemon with "
+		    "this configuration claims its jobs; add it there, or give "
+		    "--force to enqueue anyway", ctl_queue(ctl), ctl->cfg->path);
+		return (CTL_USAGE);
+	}
 	enq_warn_missing(ctl, o.handler);
 	enq_ctx_init(&x, ctl, &o);
 	status = o.batch ? enq_batch(ctl, &x) : enq_one(ctl, &x);
@@ -144,6 +151,7 @@ enq_parse(struct enq_opts *o, struct ctl *ctl, int argc, char **argv)
 		{ "max-attempts", required_argument, NULL, CTL_OPT_MAX_ATTEMPTS },
 		{ "timeout", required_argument, NULL, CTL_OPT_TIMEOUT },
 		{ "batch", no_argument, NULL, CTL_OPT_BATCH },
+		{ "force", no_argument, NULL, CTL_OPT_FORCE },
 		{ NULL, 0, NULL, 0 }
 	};
 	int				r;
@@ -220,6 +228,9 @@ enq_option(void *arg_o, int ch, const char *arg)
 		return (CTL_OK);
 	case CTL_OPT_BATCH:
 		o->batch = true;
+		return (CTL_OK);
+	case CTL_OPT_FORCE:
+		o->force = true;
 		return (CTL_OK);
 	}
 	return (ctl_usage("unexpected option"));
