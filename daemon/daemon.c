@@ -25,6 +25,7 @@
 #include "cluster.h"
 #include "cluster_subs.h"
 #include "deferd.h"
+#include "faillog.h"
 #include "failpoint.h"
 #include "handler.h"
 #include "hold.h"
@@ -695,6 +696,7 @@ deferd_new(struct config *cfg)
 	}
 	d->hold = hold_new(d->base, deferd_hold_check, deferd_hold_release, d);
 	d->missing = missing_new();
+	d->faillog = faillog_new();
 	d->extend_timer = event_new(d->base, -1, EV_PERSIST, deferd_extend_cb, d);
 	d->drain_timer = evtimer_new(d->base, deferd_drain_timeout_cb, d);
 	d->hard_stop_timer = evtimer_new(d->base, deferd_hard_stop_cb, d);
@@ -762,6 +764,7 @@ deferd_free(struct deferd *d)
 	hold_free(d->hold);
 	slots_free_all(d->slots);
 	missing_free(d->missing);
+	faillog_free(d->faillog);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);
 	if (d->status_timer != NULL)

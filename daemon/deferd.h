@@ -27,6 +27,7 @@ struct subcheck;
 struct sentinel;
 struct cluster;
 struct cluster_subs;
+struct faillog;
 struct runner;
 struct sched;
 struct schedules;
@@ -52,6 +53,7 @@ struct deferd {
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
 	uint64_t		 channel_runs;	/* channel messages run: their IDs */
+	struct faillog		*faillog;	/* job failure lines per handler */
 	struct slots		*slots;		/* what occupies concurrency (slots.c) */
 	struct job_list		 outbox;	/* outcomes for the next batch (job.c) */
 	struct event		*outbox_ev;	/* sends them; NULL until the first */

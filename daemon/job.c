@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "deferd.h"
+#include "faillog.h"
 #include "failpoint.h"
 #include "hold.h"
 #include "job.h"
@@ -340,7 +341,9 @@ job_decide(struct job *j, const struct run_result *r)
 		else
 			xasprintf(&j->error, "%s (attempt %d of %d)", r->error,
 			    j->attempt, j->max_attempts);
-		log_errorx("job %s (%s): dead: %s", j->id, j->handler, j->error);
+		log_limited(faillog_limit(j->d->faillog, j->handler,
+		    FAILLOG_DEAD), FAILLOG_INTERVAL_MS, LOG_LEVEL_ERROR,
+		    "job %s (%s): dead: %s", j->id, j->handler, j->error);
 		return;
 	}
 	j->report = OUTCOME_RETRY;
@@ -348,8 +351,10 @@ job_decide(struct job *j, const struct run_result *r)
 	    cfg->retry.backoff_max_ms, j->attempt);
 	xasprintf(&err, "%s", r->error);
 	j->error = err;
-	log_warnx("job %s (%s): attempt %d/%d failed: %s; retry in %" PRId64 "ms",
-	    j->id, j->handler, j->attempt, j->max_attempts, j->error, j->delay_ms);
+	log_limited(faillog_limit(j->d->faillog, j->handler, FAILLOG_RETRY),
+	    FAILLOG_INTERVAL_MS, LOG_LEVEL_WARNING, "job %s (%s): attempt %d/%d "
+	    "failed: %s; retry in %" PRId64 "ms", j->id, j->handler, j->attempt,
+	    j->max_attempts, j->error, j->delay_ms);
 }
 
 /* Runner callback: the handler finished; record the outcome. */

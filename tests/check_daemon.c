@@ -527,6 +527,37 @@ START_TEST(a_job_due_while_the_slots_are_full_runs_when_one_frees)
 }
 END_TEST
 
+/*
+ * A handler that fails every job writes one failure line per spell, not
+ * one per job and attempt; each handler has its own limit, and every
+ * failure is still in the dead set.
+ */
+START_TEST(failures_are_logged_once_per_handler_per_interval)
+{
+	struct h_daemon	 d;
+	char		 id[32];
+
+	h_write_file(W.hdir, "boom", "#!/bin/sh\nexit 1\n", 0755);
+	h_write_file(W.hdir, "boom2", "#!/bin/sh\nexit 65\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "b%d", i);
+		enqueue(id, i % 2 == 0 ? "boom" : "boom2", "", 0, 0);
+	}
+	ck_assert_msg(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 40, 30000 * SLOW),
+	    "%lld of 40 jobs dead", h_zcard(W.c, "dead"));
+	/* 20 jobs x 2 failed attempts and 20 + 20 deaths, in a few seconds. */
+	ck_assert_int_ge(h_log_count(&d, "(boom): attempt"), 1);
+	ck_assert_int_le(h_log_count(&d, "(boom): attempt"), 4);
+	ck_assert_int_ge(h_log_count(&d, "(boom): dead:"), 1);
+	ck_assert_int_le(h_log_count(&d, "(boom): dead:"), 4);
+	ck_assert_int_ge(h_log_count(&d, "(boom2): dead:"), 1);
+	ck_assert_int_le(h_log_count(&d, "(boom2): dead:"), 4);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -887,6 +918,7 @@ main(void)
 	tcase_add_test(tc, sighup_with_a_bad_file_keeps_the_old_config);
 	tcase_add_test(tc, max_concurrency_override_limits_one_handler);
 	tcase_add_test(tc, a_job_due_while_the_slots_are_full_runs_when_one_frees);
+	tcase_add_test(tc, failures_are_logged_once_per_handler_per_interval);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
