@@ -93,6 +93,7 @@ struct sched {
 	 * claim may find no room and leave the job to the next freed slot.
 	 */
 	bool		 nothing_due;
+	bool		 paused;	/* a claim found it paused, none claimed since */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -410,6 +411,23 @@ sched_log_buried(struct sched *s, const struct store_entry *e)
 	log_errorx("queue %s: job %s buried: %s", s->queue, id, why);
 }
 
+/*
+ * Say when a claim found the queue paused (deferctl pause) with jobs due,
+ * and when one took jobs from it again: once each, not at every claim.
+ */
+static void
+sched_note_paused(struct sched *s, bool paused, size_t entries)
+{
+	if (paused && !s->paused)
+		log_info("queue %s: paused (deferctl pause); its jobs wait until "
+		    "deferctl resume", s->queue);
+	else if (!paused && s->paused && entries > 0)
+		log_info("queue %s: resumed; claiming again", s->queue);
+	else
+		return;
+	s->paused = paused;
+}
+
 /* Reply of the claim script (store_claim_reply). */
 static void
 sched_claim_reply(redisReply *reply, void *priv)
@@ -419,6 +437,7 @@ sched_claim_reply(redisReply *reply, void *priv)
 	struct store_claimed	 c;
 	struct store_entry	 e;
 	size_t			 entries = 0;
+	bool			 paused = false;
 	char			 err[256];
 
 	memmove(&s->claims[0], &s->claims[1],
@@ -444,9 +463,12 @@ sched_claim_reply(redisReply *reply, void *priv)
 			sched_log_buried(s, &e);
 		else if (e.kind == STORE_ENTRY_TRIMMED)
 			sched_trimmed(s, e.trimmed_max, e.trimmed_ttl);
+		else if (e.kind == STORE_ENTRY_PAUSED)
+			paused = true;
 		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_BURIED)
 			entries++;
 	}
+	sched_note_paused(s, paused, entries);
 	log_debug("queue %s: claim of up to %d (%d exec) took %zu job(s) and "
 	    "skipped %lld in %lldms", s->queue, rec.total, rec.shared,
 	    entries, (long long)c.skipped,

@@ -194,6 +194,7 @@ struct store_entry {
 		STORE_ENTRY_RUN,	/* raw: {"run", id, token, field, value, ...} */
 		STORE_ENTRY_BURIED,	/* id and reason */
 		STORE_ENTRY_TRIMMED,	/* the dead set lost old entries */
+		STORE_ENTRY_PAUSED,	/* claim: jobs are due, the queue is paused */
 		STORE_ENTRY_UNKNOWN,
 	}			 kind;
 	const redisReply	*raw;

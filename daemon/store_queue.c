@@ -83,6 +83,8 @@ store_entry_parse(const redisReply *e, struct store_entry *out)
 	    store_int(e->element[1], &out->trimmed_max) &&
 	    store_int(e->element[2], &out->trimmed_ttl))
 		out->kind = STORE_ENTRY_TRIMMED;
+	else if (strcmp(kind, "paused") == 0)
+		out->kind = STORE_ENTRY_PAUSED;
 }
 
 void

@@ -558,6 +558,50 @@ START_TEST(failures_are_logged_once_per_handler_per_interval)
 }
 END_TEST
 
+/* Run deferctl ARGS... against daemon d's config; its exit status. */
+static int
+ctl_run(const struct h_daemon *d, const char *cmd, const char *arg)
+{
+	const char	*argv[] = { h_bin("deferctl"), "-c", d->config, cmd, arg,
+			    NULL };
+	char		 out[512];
+	int		 status = h_run(argv, NULL, out, sizeof(out));
+
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/*
+ * deferctl pause: the daemon stops claiming from the queue, and the job
+ * it is running goes on to its end; deferctl resume: the waiting jobs run
+ * at once, woken, not at the next poll (a minute here).
+ */
+START_TEST(pause_and_resume_a_queue)
+{
+	struct h_daemon	 d;
+
+	h_write_file(W.hdir, "slow", "#!/bin/sh\necho start >> \"$OUT/slow\"\n"
+	    "sleep 1\necho end >> \"$OUT/slow\"\n", 0755);
+	h_write_file(W.hdir, "rec", "#!/bin/sh\ncat >> \"$OUT/rec\"\n"
+	    "echo >> \"$OUT/rec\"\n", 0755);
+	h_daemon_start(&d, W.work, config_text("poll_interval: 60s\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	enqueue("slow-1", "slow", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("slow")) == 1, 10000));
+	ck_assert_int_eq(ctl_run(&d, "pause", "default"), 0);
+	enqueue("p1", "rec", "p1", 2, 0);
+	enqueue("p2", "rec", "p2", 2, 0);
+	ck_assert(h_daemon_log_has(&d, "queue default: paused", 10000));
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("slow")) == 2, 10000));
+	ck_assert_int_eq(h_count_lines(out("rec")), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 2);
+	ck_assert_int_eq(ctl_run(&d, "resume", "default"), 0);
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("rec")) == 2, 10000),
+	    "the paused jobs did not run after resume");
+	ck_assert(h_daemon_log_has(&d, "queue default: resumed", 1000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -919,6 +963,7 @@ main(void)
 	tcase_add_test(tc, max_concurrency_override_limits_one_handler);
 	tcase_add_test(tc, a_job_due_while_the_slots_are_full_runs_when_one_frees);
 	tcase_add_test(tc, failures_are_logged_once_per_handler_per_interval);
+	tcase_add_test(tc, pause_and_resume_a_queue);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);

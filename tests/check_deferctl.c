@@ -580,11 +580,29 @@ START_TEST(stats_counts)
 	ck_assert_int_eq(RUN("--json", "stats"), 0);
 	ck_assert(h_json_ok(out));
 	ck_assert_str_eq(out, "{\"default\":{\"delayed\":3,\"due\":2,\"active\":1,"
-	    "\"dead\":0},\"other\":{\"delayed\":0,\"due\":0,\"active\":0,"
-	    "\"dead\":2}}\n");
+	    "\"dead\":0,\"paused\":false},\"other\":{\"delayed\":0,\"due\":0,"
+	    "\"active\":0,\"dead\":2,\"paused\":false}}\n");
 	ck_assert_int_eq(RUN("stats", "--json", "--queue", "other"), 0);
 	ck_assert_str_eq(out, "{\"other\":{\"delayed\":0,\"due\":0,\"active\":0,"
-	    "\"dead\":2}}\n");
+	    "\"dead\":2,\"paused\":false}}\n");
+	/* pause and resume: the key, what stats shows, what each says. */
+	ck_assert_int_eq(RUN("pause", "other"), 0);
+	ck_assert_str_eq(out, "other paused\n");
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS deferd:{other}:paused"), 1);
+	ck_assert_int_eq(RUN("pause", "other"), 0);
+	ck_assert_str_eq(out, "other paused already\n");
+	ck_assert_int_eq(RUN("stats"), 0);
+	ck_assert_msg(strstr(out, "  paused\n") != NULL, "%s", out);
+	ck_assert_int_eq(RUN("stats", "--json", "--queue", "other"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"paused\":true"));
+	ck_assert_int_eq(RUN("--json", "resume", "other"), 0);
+	ck_assert_str_eq(out, "{\"queue\":\"other\",\"paused\":false,"
+	    "\"changed\":true}\n");
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS deferd:{other}:paused"), 0);
+	ck_assert_int_eq(RUN("resume", "other"), 0);
+	ck_assert_str_eq(out, "other resumed (was not paused)\n");
+	ck_assert_int_eq(RUN("pause", "nope"), 2);
+	ck_assert_int_eq(RUN("pause"), 2);
 }
 END_TEST
 

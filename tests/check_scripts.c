@@ -647,6 +647,30 @@ START_TEST(claim_respects_due_time)
 }
 END_TEST
 
+/* A paused queue (P..paused): a due job stays, the reply says paused, next -1. */
+START_TEST(claim_takes_nothing_from_a_paused_queue)
+{
+	redisReply		*rep;
+	const redisReply	*e;
+
+	enqueue("a", "h", "in", "0");
+	freeReplyObject(h_cmd(C, "SET " P "paused 1"));
+	rep = claim("10", "n1");
+	ck_assert_int_eq(rep->element[1]->integer, -1);
+	ck_assert_uint_eq(n_entries(rep), 1);
+	e = entry(rep, 0);
+	ck_assert_int_eq(e->type, REDIS_REPLY_ARRAY);
+	ck_assert_str_eq(e->element[0]->str, "paused");
+	freeReplyObject(rep);
+	ck_assert_int_ge(zscore(K_DELAYED, "a"), 0);
+	freeReplyObject(h_cmd(C, "DEL " P "paused"));
+	rep = claim("10", "n2");
+	ck_assert_uint_eq(n_entries(rep), 1);
+	assert_run(entry(rep, 0), "a");
+	freeReplyObject(rep);
+}
+END_TEST
+
 START_TEST(claim_limit_and_tokens)
 {
 	redisReply	*rep;
@@ -1568,6 +1592,7 @@ main(void)
 	tcase_add_test(tc, enqueue_batch_events);
 	tcase_add_test(tc, enqueue_batch_bad_args);
 	tcase_add_test(tc, claim_respects_due_time);
+	tcase_add_test(tc, claim_takes_nothing_from_a_paused_queue);
 	tcase_add_test(tc, claim_limit_and_tokens);
 	tcase_add_test(tc, claim_attempts_increment);
 	tcase_add_test(tc, claim_skips_saturated);

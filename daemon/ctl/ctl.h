@@ -128,6 +128,10 @@ int		 ctl_cmd_watch(struct ctl *, int, char **);
 /* The events channel ARGV of the scripts: "ns:events", or "" with events: false. */
 const char	*ctl_events(struct ctl *);
 
+/* ctl_pause.c: deferctl pause Q, resume Q */
+int		 ctl_cmd_pause(struct ctl *, int, char **);
+int		 ctl_cmd_resume(struct ctl *, int, char **);
+
 /* ctl_lock.c */
 int		 ctl_cmd_lock(struct ctl *, int, char **);
 /* deferctl schedules --check EXPR [--tz ZONE] [--count N] (ctl_schedules.c) */

@@ -356,13 +356,15 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
- * Count the delayed, due by now, active and dead jobs of queue into v, on
- * the queue's master; -1 after reporting.
+ * Count the delayed, due by now, active and dead jobs of queue into v,
+ * and whether it is paused (v[4]), on the queue's master; -1 after
+ * reporting.
  */
 static int
-stats_counts(struct ctl *ctl, const char *queue, int64_t now, long long v[4])
+stats_counts(struct ctl *ctl, const char *queue, int64_t now, long long v[5])
 {
-	static const char	*names[] = { "delayed", "due", "active", "dead" };
+	static const char	*names[] = { "delayed", "due", "active", "dead",
+				    "paused" };
 	redisReply		*r;
 	char			*key = keys_prefix(ctl_ns(ctl), queue);
 	int			 rc = ctl_use(ctl, key);
@@ -370,16 +372,18 @@ stats_counts(struct ctl *ctl, const char *queue, int64_t now, long long v[4])
 	free(key);
 	if (rc == -1)
 		return (-1);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		key = keys_queue(ctl_ns(ctl), queue, i < 2 ? "delayed" : names[i]);
 		if (i == 1)
 			redisAppendCommand(ctl->rc, "ZCOUNT %s -inf %lld", key,
 			    (long long)now);
+		else if (i == 4)
+			redisAppendCommand(ctl->rc, "EXISTS %s", key);
 		else
 			redisAppendCommand(ctl->rc, "ZCARD %s", key);
 		free(key);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if ((r = ctl_get_reply(ctl)) == NULL)
 			return (-1);
 		v[i] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
@@ -392,7 +396,7 @@ stats_counts(struct ctl *ctl, const char *queue, int64_t now, long long v[4])
 static int
 stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
 {
-	long long		 v[4];
+	long long		 v[5];
 	redisReply		*r;
 	char			*index;
 
@@ -405,14 +409,15 @@ stats_print(struct ctl *ctl, char **queues, size_t nq, int64_t now)
 		if (stats_counts(ctl, queues[q], now, v) == -1)
 			return (CTL_FAIL);
 		if (!ctl->json) {
-			printf("%-24s %10lld %10lld %10lld %10lld\n", queues[q],
-			    v[0], v[1], v[2], v[3]);
+			printf("%-24s %10lld %10lld %10lld %10lld%s\n", queues[q],
+			    v[0], v[1], v[2], v[3], v[4] ? "  paused" : "");
 			continue;
 		}
 		printf("%s", q == 0 ? "" : ",");
 		ctl_json_str(queues[q]);
 		printf(":{\"delayed\":%lld,\"due\":%lld,\"active\":%lld,"
-		    "\"dead\":%lld}", v[0], v[1], v[2], v[3]);
+		    "\"dead\":%lld,\"paused\":%s}", v[0], v[1], v[2], v[3],
+		    v[4] ? "true" : "false");
 	}
 	index = keys_stats_index(ctl_ns(ctl), ctl_tagged(ctl));
 	r = ctl_use(ctl, index) == 0 ? stats_daemons_fetch(ctl, index, now) :

@@ -25,6 +25,8 @@ static const struct {
 	{ "show", ctl_cmd_show },
 	{ "list", ctl_cmd_list },
 	{ "stats", ctl_cmd_stats },
+	{ "pause", ctl_cmd_pause },
+	{ "resume", ctl_cmd_resume },
 	{ "retry", ctl_cmd_retry },
 	{ "purge", ctl_cmd_purge },
 	{ "lock", ctl_cmd_lock },
@@ -44,6 +46,7 @@ static const char	ctl_usage_text[] =
 "  show [--queue Q] ID\n"
 "  list [--queue Q] [--limit N] delayed | active | dead\n"
 "  stats [--queue Q]   (also the daemons' lateness summaries)\n"
+"  pause Q | resume Q   (stop / start claiming from queue Q on every daemon)\n"
 "  watch [--queue Q] [--handler H]   (follow the lifecycle events; --json: raw)\n"
 "  retry [--queue Q] ID... | --all\n"
 "  purge [--queue Q] ID... | --all\n"

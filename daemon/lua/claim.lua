@@ -57,7 +57,9 @@
 --       (ID cut to 60 bytes, %q-quoted)
 --   "due time is +inf: it would never run" (at most 10 per call)
 -- The last entry is {"trimmed", by_max_jobs, by_ttl} when burying made
--- the dead set drop old entries (they are gone).
+-- the dead set drop old entries (they are gone), and after it {"paused"}
+-- when jobs are due but P..'paused' exists (deferctl pause): nothing is
+-- claimed and next_due_ms is -1.
 
 local delayed, active, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
@@ -205,6 +207,13 @@ end
 if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
 	limit = 0
 end
+-- A paused queue (deferctl pause) is reaped but not claimed from; with
+-- next_due -1 the daemon waits for the wake of deferctl resume. Read only
+-- when jobs are due: an idle claim stays at its one read.
+local paused = false
+if limit > 0 and redis.call('EXISTS', P .. 'paused') == 1 then
+	limit, paused = 0, true
+end
 if limit > 0 then
 	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
 	    'LIMIT', 0, scan_cap)
@@ -291,4 +300,8 @@ if claimed > 0 or buried > 0 then
 end
 reply[2] = next_due
 reply[3] = skipped
+if paused then
+	reply[2] = -1
+	table.insert(reply, {'paused'})
+end
 return reply
