@@ -31,6 +31,7 @@
 #include "hold.h"
 #include "missing.h"
 #include "job.h"
+#include "kill_channel.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -624,6 +625,15 @@ deferd_connect_cluster(struct deferd *d, const struct rconn_opts *cmd_opts,
 	deferd_subcheck(d);
 }
 
+/* deferctl cancel --kill asks for a job: stop it if this daemon holds it. */
+static void
+deferd_kill(const char *queue, const char *id, void *arg)
+{
+	struct deferd	*d = arg;
+
+	(void)job_kill(d, queue, id);
+}
+
 /* The two connections, each with its role. */
 static void
 deferd_connect(struct deferd *d)
@@ -683,6 +693,7 @@ deferd_new(struct config *cfg)
 	d->runner = runner_new(d->base, cfg);
 	deferd_sentinel(d);
 	deferd_connect(d);
+	d->kill = kill_channel_new(d->sub, cfg->namespace, deferd_kill, d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
 		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i],
@@ -747,6 +758,7 @@ deferd_free(struct deferd *d)
 	sentinel_free(d->sentinel);
 	d->sentinel = NULL;
 	subcheck_free(d->subcheck);	/* after: their last callbacks reach it */
+	kill_channel_free(d->kill);
 	sources_free(d->sources);
 	schedules_free(d->schedules);
 	metrics_http_free(d->http);

@@ -28,6 +28,7 @@ struct sentinel;
 struct cluster;
 struct cluster_subs;
 struct faillog;
+struct kill_channel;
 struct runner;
 struct sched;
 struct schedules;
@@ -43,6 +44,7 @@ struct deferd {
 	struct rconn		*cmd;		/* commands and scripts */
 	struct rconn		*sub;		/* wake channels */
 	struct subcheck		*subcheck;	/* liveness of sub */
+	struct kill_channel	*kill;		/* deferctl cancel --kill requests, on sub */
 	struct sentinel		*sentinel;	/* finds the master, or NULL */
 	struct cluster		*cluster;	/* redis.cluster: what cmd routes through, or NULL */
 	struct cluster_subs	*keysubs;	/* redis.cluster: key events of every master, or NULL */

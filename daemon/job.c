@@ -53,6 +53,7 @@ enum job_outcome {
 	OUTCOME_DONE,	/* "complete": the result is kept, the job deleted */
 	OUTCOME_RETRY,	/* "retry": back to delayed after the backoff */
 	OUTCOME_DEAD,	/* "bury": into the dead set */
+	OUTCOME_CANCELLED, /* "cancel": deferctl cancel --kill; removed */
 };
 
 enum job_state {
@@ -85,6 +86,7 @@ struct job {
 	bool			 lock_lost;	/* the handler is being stopped for it */
 	int64_t			 lease_ok_ms;	/* monotonic: the lease lasts lease_ms from here */
 	bool			 lease_lost;	/* Redis said so, or it was not extended in time */
+	bool			 kill_asked;	/* deferctl cancel --kill: never run, or stopped */
 	uint64_t		 extend_seq;	/* the last extend batch it was in */
 	size_t			 extend_idx;	/* its place in that batch's reply */
 	bool			 extend_unconfirmed; /* that batch failed or is unanswered */
@@ -122,6 +124,7 @@ static void	job_outbox_cb(evutil_socket_t, short, void *);
 static void	job_outcome_reply(redisReply *, void *);
 static void	job_report_timer_cb(evutil_socket_t, short, void *);
 static void	job_count_outcome(const struct job *);
+static void	job_cancelled(struct job *);
 static bool	job_has_room(const struct deferd *, const char *);
 
 /* Free a job's memory (it must be unlinked). */
@@ -357,6 +360,17 @@ job_decide(struct job *j, const struct run_result *r)
 	    j->max_attempts, j->error, j->delay_ms);
 }
 
+/* deferctl cancel --kill asked for j: record "cancelled", whatever the run did. */
+static void
+job_cancelled(struct job *j)
+{
+	log_info("job %s (%s): cancelled (deferctl cancel --kill)", j->id,
+	    j->handler);
+	j->report = OUTCOME_CANCELLED;
+	free(j->error);
+	j->error = xstrdup("cancelled by deferctl cancel --kill");
+}
+
 /* Runner callback: the handler finished; record the outcome. */
 static void
 job_run_done(const struct run_result *r, void *arg)
@@ -366,7 +380,11 @@ job_run_done(const struct run_result *r, void *arg)
 	j->run = NULL;
 	lock_release(j->lock);
 	j->lock = NULL;
-	job_decide(j, r);
+	if (j->kill_asked) {
+		j->duration_ms = r->duration_ms;
+		job_cancelled(j);
+	} else
+		job_decide(j, r);
 	if (j->report == OUTCOME_DONE)
 		failpoint_crash("before_complete");	/* ran, not recorded */
 	job_set_state(j, JOB_REPORTING);
@@ -397,6 +415,8 @@ job_report_unrun(struct job *j, enum job_outcome report, bool refund,
 	j->report = report;
 	j->refund = refund;
 	j->delay_ms = delay_ms;
+	if (j->kill_asked)
+		job_cancelled(j);	/* not sent back to run: it is cancelled */
 	job_send_report(j);
 }
 
@@ -505,6 +525,10 @@ job_run_handler(struct job *j)
 {
 	struct run_spec	spec;
 
+	if (j->kill_asked) {
+		job_report_unrun(j, OUTCOME_CANCELLED, false, 0, NULL);
+		return;
+	}
 	if (j->lease_lost) {
 		log_warnx("job %s (%s): lease lost before its handler started; "
 		    "not started", j->id, j->handler);
@@ -631,6 +655,8 @@ job_count_outcome(const struct job *j)
 		metrics_job_done(q, j->handler, j->duration_ms);
 	else if (j->report == OUTCOME_DEAD)
 		metrics_job_dead(q, j->handler, j->duration_ms);
+	else if (j->report == OUTCOME_CANCELLED)
+		return;
 	else if (!(j->conflict && j->refund) && !j->unstarted)
 		metrics_job_retried(q, j->handler, j->duration_ms);
 }
@@ -670,7 +696,8 @@ job_outcome_of(const struct job *j, struct store_outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->kind = j->report == OUTCOME_DONE ? STORE_COMPLETE :
-	    j->report == OUTCOME_RETRY ? STORE_RETRY : STORE_BURY;
+	    j->report == OUTCOME_RETRY ? STORE_RETRY :
+	    j->report == OUTCOME_DEAD ? STORE_BURY : STORE_CANCEL;
 	o->id = j->id;
 	o->token = j->token;
 	if (j->report == OUTCOME_DONE) {
@@ -939,4 +966,26 @@ job_free_all(struct deferd *d)
 	if (d->outbox_ev != NULL)
 		event_free(d->outbox_ev);
 	d->outbox_ev = NULL;
+}
+
+bool
+job_kill(struct deferd *d, const char *queue, const char *id)
+{
+	struct job	*j;
+
+	TAILQ_FOREACH(j, &d->jobs, entry)
+		if (strcmp(j->id, id) == 0 &&
+		    strcmp(sched_queue(j->s), queue) == 0)
+			break;
+	if (j == NULL || j->state == JOB_REPORTING || j->kill_asked)
+		return (false);
+	j->kill_asked = true;
+	log_info("job %s (%s): deferctl cancel --kill: stopping it", j->id,
+	    j->handler);
+	if (j->state == JOB_RUNNING && j->run != NULL)
+		runner_kill(j->run, "cancelled by deferctl cancel --kill");
+	else if (j->state == JOB_WAITING)
+		job_report_unrun(j, OUTCOME_CANCELLED, false, 0, NULL);
+	/* JOB_LOCKING: job_run_handler or the conflict path sees kill_asked. */
+	return (true);
 }

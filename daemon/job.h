@@ -32,6 +32,14 @@ void	job_resend_reports(struct deferd *d);
 void	job_extend_leases(struct deferd *d);
 /* Drain: give waiting jobs back at once (attempt refunded). */
 void	job_requeue_waiting(struct deferd *d);
+/*
+ * deferctl cancel --kill: job id of queue, if this daemon holds it and has
+ * not decided its outcome, is cancelled: its handler is stopped (its
+ * process group: SIGTERM, SIGKILL after kill_grace; a persistent handler's
+ * process, whose other jobs are retried), a job not started never starts,
+ * and the outcome recorded removes it. Whether this daemon held it.
+ */
+bool	job_kill(struct deferd *d, const char *queue, const char *id);
 /* Free a job that is no longer linked (exit). */
 void	job_free_all(struct deferd *d);
 

@@ -260,6 +260,7 @@ enum store_outcome_kind {
 	STORE_COMPLETE,
 	STORE_RETRY,
 	STORE_BURY,
+	STORE_CANCEL,		/* deferctl cancel --kill: removed */
 };
 struct store_outcome {
 	enum store_outcome_kind	 kind;

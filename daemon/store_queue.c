@@ -165,6 +165,7 @@ store_outcome_add(struct store_call *c, const struct store_outcome *o)
 		[STORE_COMPLETE] = "complete",
 		[STORE_RETRY] = "retry",
 		[STORE_BURY] = "bury",
+		[STORE_CANCEL] = "cancel",
 	};
 
 	store_arg(c, kinds[o->kind]);

@@ -602,6 +602,51 @@ START_TEST(pause_and_resume_a_queue)
 }
 END_TEST
 
+/*
+ * deferctl cancel --kill on a running job: the daemon that holds it stops
+ * its handler's process group and records it cancelled; deferctl answers
+ * "killed". Without --kill the answer is "running" and nothing changes.
+ */
+START_TEST(cancel_kill_stops_a_running_job)
+{
+	struct h_daemon	 d;
+	char		 outbuf[256], *pidtext;
+	const char	*argv[] = { h_bin("deferctl"), "-c", NULL, "cancel",
+			    "--kill", "long-1", NULL };
+	const char	*plain[] = { h_bin("deferctl"), "-c", NULL, "cancel",
+			    "long-1", NULL };
+	int		 status;
+	pid_t		 pid;
+
+	h_write_file(W.hdir, "long", "#!/bin/sh\necho $$ > \"$OUT/pid\"\n"
+	    "exec sleep 60\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	argv[2] = plain[2] = d.config;
+	enqueue("long-1", "long", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_count_lines(out("pid")) == 1, 10000));
+	pidtext = h_read_file(out("pid"));
+	pid = (pid_t)atol(pidtext);
+	free(pidtext);
+	status = h_run(plain, NULL, outbuf, sizeof(outbuf));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	ck_assert_str_eq(outbuf, "running\n");
+	ck_assert_int_eq(kill(pid, 0), 0);
+	status = h_run(argv, NULL, outbuf, sizeof(outbuf));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %d: %s", status, outbuf);
+	ck_assert_str_eq(outbuf, "killed\n");
+	ck_assert_msg(H_WAIT_UNTIL(kill(pid, 0) == -1, 10000),
+	    "the handler (pid %ld) still runs", (long)pid);
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:long-1"), 0);
+	ck_assert(h_daemon_log_has(&d, "job long-1 (long): cancelled", 1000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -964,6 +1009,7 @@ main(void)
 	tcase_add_test(tc, a_job_due_while_the_slots_are_full_runs_when_one_frees);
 	tcase_add_test(tc, failures_are_logged_once_per_handler_per_interval);
 	tcase_add_test(tc, pause_and_resume_a_queue);
+	tcase_add_test(tc, cancel_kill_stops_a_running_job);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);

@@ -40,6 +40,7 @@ enum ctl_opt {
 	CTL_OPT_TZ,
 	CTL_OPT_COUNT,
 	CTL_OPT_FORCE,
+	CTL_OPT_KILL,
 };
 
 /* The entries every command's long option table starts with. */
@@ -94,6 +95,7 @@ int		 ctl_wait_replicas(struct ctl *, const char *what);
 redisContext	*ctl_connect(const struct config *, const char *key,
 		    int64_t timeout_ms, char *err, size_t errlen);
 void		 ctl_close(struct ctl *);
+void		 ctl_sleep_ms(int64_t ms);
 const char	*ctl_queue(const struct ctl *);
 const char	*ctl_ns(const struct ctl *);
 /* Whether keys that are not a queue's carry a hash tag (redis.cluster). */
@@ -127,6 +129,13 @@ int		 ctl_cmd_purge(struct ctl *, int, char **);
 int		 ctl_cmd_watch(struct ctl *, int, char **);
 /* The events channel ARGV of the scripts: "ns:events", or "" with events: false. */
 const char	*ctl_events(struct ctl *);
+
+/*
+ * ctl_kill.c: ask the daemon running job id of queue to stop it (deferctl
+ * cancel --kill) and wait until it has left the active set: 1 when it
+ * has, 0 when it is still there after the wait, -1 after reporting.
+ */
+int		 ctl_kill_job(struct ctl *, const char *queue, const char *id);
 
 /* ctl_pause.c: deferctl pause Q, resume Q */
 int		 ctl_cmd_pause(struct ctl *, int, char **);

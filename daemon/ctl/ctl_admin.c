@@ -50,22 +50,91 @@ static int	admin_retry_all(struct ctl *, long long *);
 static int	admin_purge_all(struct ctl *, long long *);
 static void	admin_print(struct ctl *, const char *, long long);
 
-/* deferctl cancel [--queue Q] ID: prints the state word; 0 only if cancelled. */
+/*
+ * The cancel script on id: its answer into state (one of the fixed words,
+ * not the reply's memory); -1 after reporting.
+ */
+static int
+admin_cancel_once(struct ctl *ctl, const char *id, const char **state)
+{
+	static const char *const words[] = { "cancelled", "running", "dead",
+				    "finished", "unknown" };
+	struct admin_keys	 k;
+	struct store_call	 c;
+	redisReply		*r;
+	const char		*got;
+	char			 err[256];
+
+	admin_keys(ctl, id, &k);
+	store_cancel(&c, &k.k, id);
+	r = ctl_store(ctl, &c);
+	admin_keys_free(&k);
+	if (r == NULL)
+		return (-1);
+	if (store_cancel_reply(r, &got, err, sizeof(err)) == -1) {
+		log_errorx("script cancel: %s", err);
+		freeReplyObject(r);
+		return (-1);
+	}
+	*state = "unknown";
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(got, words[i]) == 0)
+			*state = words[i];
+	freeReplyObject(r);
+	return (0);
+}
+
+/* cancel's own option: --kill. */
+static int
+admin_kill_option(void *arg, int ch, const char *optarg_)
+{
+	(void)optarg_;
+	if (ch != CTL_OPT_KILL)
+		return (ctl_usage("unexpected option"));
+	*(bool *)arg = true;
+	return (CTL_OK);
+}
+
+/*
+ * A running job, with --kill: have its daemon stop it. "killed" when it
+ * is gone, else what cancel finds now (a job whose run ended just before
+ * is cancelled if requeued, or finished, or dead), or "running".
+ */
+static int
+admin_cancel_kill(struct ctl *ctl, const char *q, const char *id,
+    const char **state)
+{
+	int	left = ctl_kill_job(ctl, q, id);
+
+	if (left == -1)
+		return (-1);
+	if (left == 0)
+		return (0);		/* still "running" */
+	if (admin_cancel_once(ctl, id, state) == -1)
+		return (-1);
+	if (strcmp(*state, "unknown") == 0)
+		*state = "killed";
+	return (0);
+}
+
+/*
+ * deferctl cancel [--queue Q] [--kill] ID: prints the state word; 0 only
+ * if cancelled (or killed).
+ */
 int
 ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option	longopts[] = {
-		CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+		CTL_COMMON_LONGOPTS,
+		{ "kill", no_argument, NULL, CTL_OPT_KILL },
+		{ NULL, 0, NULL, 0 }
 	};
-	struct admin_keys		 k;
-	struct store_call		 c;
 	const char			*q, *id, *state;
-	redisReply			*r;
-	char				 err[256];
+	bool				 kill = false;
 	int				 status;
 
-	if ((status = ctl_getopt(ctl, argc, argv, longopts, NULL, NULL)) !=
-	    CTL_OK)
+	if ((status = ctl_getopt(ctl, argc, argv, longopts, admin_kill_option,
+	    &kill)) != CTL_OK)
 		return (status);
 	if (argc - optind != 1)
 		return (ctl_usage("cancel: expected one job ID"));
@@ -75,17 +144,11 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
 	q = ctl_queue(ctl);
-	admin_keys(ctl, id, &k);
-	store_cancel(&c, &k.k, id);
-	r = ctl_store(ctl, &c);
-	admin_keys_free(&k);
-	if (r == NULL)
+	if (admin_cancel_once(ctl, id, &state) == -1)
 		return (CTL_FAIL);
-	if (store_cancel_reply(r, &state, err, sizeof(err)) == -1) {
-		log_errorx("script cancel: %s", err);
-		freeReplyObject(r);
+	if (kill && strcmp(state, "running") == 0 &&
+	    admin_cancel_kill(ctl, q, id, &state) == -1)
 		return (CTL_FAIL);
-	}
 	if (ctl->json) {
 		printf("{\"id\":");
 		ctl_json_str(id);
@@ -96,10 +159,12 @@ ctl_cmd_cancel(struct ctl *ctl, int argc, char **argv)
 		printf("}\n");
 	} else
 		printf("%s\n", state);
-	status = strcmp(state, "cancelled") == 0 ? CTL_OK : CTL_FAIL;
+	status = strcmp(state, "cancelled") == 0 || strcmp(state, "killed") ==
+	    0 ? CTL_OK : CTL_FAIL;
 	if (status != CTL_OK)
-		log_warnx("job %s not cancelled: %s", id, state);
-	freeReplyObject(r);
+		log_warnx("job %s not cancelled: %s%s", id, state,
+		    strcmp(state, "running") == 0 && !kill ?
+		    " (--kill stops it)" : "");
 	return (status);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -237,6 +238,16 @@ ctl_wait_replicas(struct ctl *ctl, const char *what)
 		    r->type == REDIS_REPLY_ERROR ? r->str : "");
 	freeReplyObject(r);
 	return (got < want ? CTL_FAIL : CTL_OK);
+}
+
+/* Sleep ms (deferctl is a command-line tool: it may block). */
+void
+ctl_sleep_ms(int64_t ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 }
 
 /* Close the connection and free the config; safe to call twice. */

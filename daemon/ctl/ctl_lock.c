@@ -164,18 +164,6 @@ lk_parse(struct lk *lk, int argc, char **argv)
 	return (CTL_OK);
 }
 
-/* Sleep ms (the CLI may block). */
-static void
-lk_sleep(int64_t ms)
-{
-	struct timespec	ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /*
  * One acquire call: 1 held (fence set), 0 busy (*pttl its remaining
  * lease), -1 after reporting an error.
@@ -226,7 +214,7 @@ lk_acquire(struct lk *lk)
 		if (left <= 0)
 			break;
 		delay = backoff / 2 + util_random_below(backoff / 2 + 1);
-		lk_sleep(delay < left ? delay : left);
+		ctl_sleep_ms(delay < left ? delay : left);
 		if (backoff < LOCK_BACKOFF_MAX_MS)
 			backoff *= 2;
 	}

@@ -160,16 +160,6 @@ watch_subscribe(struct watch *w, bool quiet)
 	return (0);
 }
 
-/* Sleep ms (only between reconnect attempts). */
-static void
-watch_sleep(int64_t ms)
-{
-	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1)
-		;
-}
-
 /* The connection failed: say so once, reconnect with backoff until it works. */
 static void
 watch_reconnect(struct watch *w)
@@ -181,7 +171,7 @@ watch_reconnect(struct watch *w)
 	redisFree(w->ctl->rc);
 	w->ctl->rc = NULL;
 	for (;;) {
-		watch_sleep(backoff / 2 + util_random_below(backoff / 2 + 1));
+		ctl_sleep_ms(backoff / 2 + util_random_below(backoff / 2 + 1));
 		if (watch_subscribe(w, true) == 0)
 			break;
 		backoff = backoff * 2 > WATCH_BACKOFF_MAX_MS ?

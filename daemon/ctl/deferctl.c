@@ -42,7 +42,7 @@ static const char	ctl_usage_text[] =
 "          [--max-attempts N] [--timeout D] HANDLER [PAYLOAD | -]\n"
 "  enqueue --batch [--in D | --at T] [--queue Q [--force]] [--resource R]\n"
 "          [--max-attempts N] [--timeout D] HANDLER    (payloads on stdin, one a line)\n"
-"  cancel [--queue Q] ID\n"
+"  cancel [--queue Q] [--kill] ID   (--kill: stop it if it is running)\n"
 "  show [--queue Q] ID\n"
 "  list [--queue Q] [--limit N] delayed | active | dead\n"
 "  stats [--queue Q]   (also the daemons' lateness summaries)\n"

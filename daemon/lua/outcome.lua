@@ -14,7 +14,9 @@
 -- ARGV[6] events channel ("" = none): "done", "retry" (or "lock_conflict")
 --         and "dead" events as the single-job scripts publish them
 -- ARGV[7..] seven per job:
---         kind: "complete", "retry" or "bury"
+--         kind: "complete", "retry", "bury" or "cancel" (deferctl cancel
+--         --kill stopped it: the job and its hash are removed, with the
+--         event "cancelled" {queue, id, handler, killed true})
 --         job ID
 --         lease token of the claim
 --         text: the result (complete) or the error (retry, bury)
@@ -42,6 +44,21 @@ if (#ARGV - 6) % PER ~= 0 then
 end
 local now = now_ms()
 local out, buried = {}, 0
+
+-- A claimed job cancelled while it ran (deferctl cancel --kill): 1 when
+-- its lease token matched and it is gone, else as the others.
+local function cancel_claimed(jk, id, token)
+	local lease, handler = lease_fields(jk)
+	if lease ~= token then
+		return lease and 0 or 2
+	end
+	redis.call('ZREM', active, id)
+	redis.call('DEL', jk)
+	emit(events, 'cancelled', now, 'queue', queue_of(active), 'id', id,
+	    'handler', handler, 'killed', true)
+	return 1
+end
+
 local gone = {ids = {}, keys = {}}	-- completed: ZREM and DEL once for all
 for i = 7, #ARGV, PER do
 	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -68,6 +85,8 @@ for i = 7, #ARGV, PER do
 		if r == 1 then
 			buried = buried + 1
 		end
+	elseif kind == 'cancel' then
+		r = cancel_claimed(jk, id, token)
 	else
 		error('deferd: unknown outcome kind ' .. string.format('%q', kind))
 	end
