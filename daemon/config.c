@@ -197,6 +197,7 @@ static const struct cs_key override_keys[] = {
 	  .min = 1, .max = HANDLER_PROCESSES_MAX, .def = 1 },
 	{ .name = "inflight", .type = &cs_t_int, .off = O(inflight),
 	  .min = 1, .max = HANDLER_INFLIGHT_MAX, .def = 1 },
+	{ .name = "rate", .type = &cs_t_rate, .off = O(rate) },
 	{ .name = NULL }
 };
 

@@ -57,6 +57,10 @@ struct handler_override {
 	enum handler_mode	 mode;		  /* exec */
 	int			 processes;	  /* persistent: copies running (1) */
 	int			 inflight;	  /* persistent: jobs per process (1) */
+	struct handler_rate {
+		int64_t		 n;		  /* jobs per period; 0: no limit */
+		int64_t		 period_ms;
+	}			 rate;		  /* claims across all daemons, per queue */
 };
 
 /* expirations.rules[]: one glob on expired keys. */

@@ -61,6 +61,8 @@ static int	 parse_duration(struct cs_ctx *, const struct cs_key *,
 		    const struct cy_node *, void *);
 static int	 parse_size(struct cs_ctx *, const struct cs_key *,
 		    const struct cy_node *, void *);
+static int	 parse_rate(struct cs_ctx *, const struct cs_key *,
+		    const struct cy_node *, void *);
 static int	 word_value(const struct cs_word *, const char *);
 static const char *word_list(const struct cs_word *, char *, size_t);
 static int	 parse_bool(struct cs_ctx *, const struct cs_key *,
@@ -95,6 +97,7 @@ const struct cs_type cs_t_int = { parse_int, init_int };
 const struct cs_type cs_t_int64 = { parse_i64, init_i64 };
 const struct cs_type cs_t_duration = { parse_duration, init_i64 };
 const struct cs_type cs_t_size = { parse_size, init_u64 };
+const struct cs_type cs_t_rate = { parse_rate, cs_init_none };
 const struct cs_type cs_t_bool = { parse_bool, init_bool };
 const struct cs_type cs_t_enum = { parse_enum, init_int };
 const struct cs_type cs_t_level = { parse_level, init_int };
@@ -582,6 +585,25 @@ parse_duration(struct cs_ctx *ctx, const struct cs_key *k,
 	if (ms < k->min || ms > k->max)
 		return (range_error(ctx, k, n, BOUND_DURATION));
 	*(int64_t *)dst = ms;
+	return (0);
+}
+
+/* A rate (units_parse_rate): N jobs per second, minute, hour or day. */
+static int
+parse_rate(struct cs_ctx *ctx, const struct cs_key *k, const struct cy_node *n,
+    void *dst)
+{
+	struct handler_rate	*r = dst;
+	const char		*s;
+	char			 buf[72];
+
+	(void)k;
+	if ((s = cs_scalar(ctx, n, CS_WHAT_RATE)) == NULL)
+		return (-1);
+	if (units_parse_rate(s, &r->n, &r->period_ms) == -1)
+		return (errno == ERANGE ? cs_key_error(ctx, n, "'%s' is too high: "
+		    "at most 1000000000 per period", cs_esc(s, buf, sizeof(buf))) :
+		    cs_type_error(ctx, n, CS_WHAT_RATE));
 	return (0);
 }
 

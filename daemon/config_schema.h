@@ -18,6 +18,7 @@ struct config;
 
 #define CS_WHAT_DURATION	"a duration like 500ms, 30s, 5m, 1h or 30d"
 #define CS_WHAT_SIZE		"a size like 512KiB or 1MiB"
+#define CS_WHAT_RATE		"a rate like 100/s, 30/m or 500/h"
 #define CS_WHAT_INT		"an integer"
 #define CS_WHAT_BOOL		"true or false"
 #define CS_WHAT_STRING		"a string"
@@ -84,6 +85,7 @@ extern const struct cs_type cs_t_int;		/* int within min..max */
 extern const struct cs_type cs_t_int64;		/* int64_t within min..max */
 extern const struct cs_type cs_t_duration;	/* int64_t ms within min..max */
 extern const struct cs_type cs_t_size;		/* uint64_t bytes up to max */
+extern const struct cs_type cs_t_rate;		/* struct handler_rate */
 extern const struct cs_type cs_t_bool;
 extern const struct cs_type cs_t_enum;		/* int, words in aux */
 extern const struct cs_type cs_t_level;		/* enum log_level */

@@ -570,6 +570,7 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 	for (size_t i = 0; i < cfg->handlers.noverrides; i++) {
 		const struct handler_override *o = &cfg->handlers.overrides[i];
 		bool	pool = o->mode == HANDLER_PERSISTENT;
+		bool	rated = o->rate.n > 0;	/* the script keeps its bucket */
 		int	room;
 
 		if (pool) {
@@ -579,14 +580,18 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 		} else if (o->max_concurrency > 0) {
 			room = o->max_concurrency -
 			    slots_handler_running(s->d->slots, o->name);
-			if (room >= shared)
+			if (room >= shared && !rated)
 				continue;	/* no tighter than the slots */
-		} else
+		} else if (rated)
+			room = shared;
+		else
 			continue;
 		if (caps != NULL) {
 			caps[n].handler = o->name;
 			caps[n].cap = room > 0 ? room : 0;
 			caps[n].pool = pool;
+			caps[n].rate_n = o->rate.n;
+			caps[n].rate_period_ms = o->rate.period_ms;
 		}
 		n++;
 	}

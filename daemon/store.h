@@ -154,6 +154,8 @@ struct store_claim_cap {
 	const char	*handler;
 	int64_t		 cap;		/* its jobs at most; 0: skip them */
 	bool		 pool;		/* persistent: outside shared_limit */
+	int64_t		 rate_n;	/* > 0: at most rate_n jobs per */
+	int64_t		 rate_period_ms; /* period, in the queue's bucket */
 };
 struct store_claim_args {
 	const char		*k_delayed;

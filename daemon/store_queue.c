@@ -4,6 +4,8 @@
  * unclaim, outcome and extend, in the argument order of the daemon/lua/
  * scripts of those names, and their replies.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store.h"
@@ -27,9 +29,19 @@ store_claim(struct store_call *c, const struct store_claim_args *a)
 	store_arg(c, a->events);
 	store_arg_int(c, a->shared_limit);
 	for (size_t i = 0; i < a->ncaps; i++) {
-		store_arg(c, a->caps[i].handler);
-		store_arg_int(c, a->caps[i].cap);
-		store_arg(c, a->caps[i].pool ? "pool" : "shared");
+		const struct store_claim_cap	*cap = &a->caps[i];
+		char				 class[64];
+
+		store_arg(c, cap->handler);
+		store_arg_int(c, cap->cap);
+		if (cap->rate_n > 0)
+			snprintf(class, sizeof(class), "%s@%" PRId64 "/%" PRId64,
+			    cap->pool ? "pool" : "shared", cap->rate_n,
+			    cap->rate_period_ms);
+		else
+			snprintf(class, sizeof(class), "%s", cap->pool ? "pool" :
+			    "shared");
+		store_arg(c, class);
 	}
 }
 

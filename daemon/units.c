@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Durations and sizes as the config file and deferctl write them. */
+/* Durations, sizes and rates as the config file and deferctl write them. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -79,6 +79,40 @@ int
 units_parse_size(const char *s, uint64_t *bytes)
 {
 	return (units_parse(s, size_units, bytes));
+}
+
+int
+units_parse_rate(const char *s, int64_t *n, int64_t *period_ms)
+{
+	static const struct unit	 count_unit[] = { { "", 1 }, { NULL, 0 } };
+	static const struct unit	 periods[] = {
+		{ "/s", 1000 }, { "/m", 60000 }, { "/h", 3600000 },
+		{ "/d", 86400000 }, { NULL, 0 }
+	};
+	const char			*slash = strchr(s, '/');
+	uint64_t			 count;
+	char				 num[24];
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(num)) {
+		errno = slash == NULL ? EINVAL : ERANGE;
+		return (-1);
+	}
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	if (units_parse(num, count_unit, &count) == -1)
+		return (-1);
+	if (count == 0 || count > 1000000000) {
+		errno = count == 0 ? EINVAL : ERANGE;
+		return (-1);
+	}
+	for (const struct unit *u = periods; u->suffix != NULL; u++)
+		if (strcmp(slash, u->suffix) == 0) {
+			*n = (int64_t)count;
+			*period_ms = (int64_t)u->factor;
+			return (0);
+		}
+	errno = EINVAL;
+	return (-1);
 }
 
 void

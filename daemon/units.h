@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The one parser and formatter for durations ("500ms 30s 5m 1h 30d") and sizes ("512KiB 1MiB"). */
+/* The one parser and formatter for durations ("500ms 30s 5m 1h 30d"), sizes ("512KiB 1MiB") and rates ("100/s"). */
 #ifndef DEFERD_UNITS_H
 #define DEFERD_UNITS_H
 
@@ -18,6 +18,12 @@ int	units_parse_duration(const char *, int64_t *ms);
  * Returns 0, or -1 with errno EINVAL or ERANGE.
  */
 int	units_parse_size(const char *, uint64_t *bytes);
+/*
+ * Parse a rate: a positive integer, "/", and s, m, h or d ("100/s",
+ * "30/m"; N at most 1e9). Stores N and the period in ms. Returns 0, or
+ * -1 with errno EINVAL or ERANGE.
+ */
+int	units_parse_rate(const char *, int64_t *n, int64_t *period_ms);
 /* Write ms as the shortest exact duration ("90s", "1500ms") into buf. */
 void	units_format_duration(int64_t ms, char *buf, size_t len);
 

@@ -104,6 +104,12 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:1:24: handlers.kill_grace: must be at most 1h, got 2h" },
 	{ "handlers: {overrides: {x: {timeout: 31d}}}\n",
 	  "t.yaml:1:37: handlers.overrides.x.timeout: must be between 1ms and 30d, got 31d" },
+	{ "handlers: {overrides: {x: {rate: fast}}}\n",
+	  "t.yaml:1:34: handlers.overrides.x.rate: expected a rate like 100/s, 30/m or "
+	  "500/h, got 'fast'" },
+	{ "handlers: {overrides: {x: {rate: 0/s}}}\n",
+	  "t.yaml:1:34: handlers.overrides.x.rate: expected a rate like 100/s, 30/m or "
+	  "500/h, got '0/s'" },
 	{ "shutdown_timeout: 2d\n",
 	  "t.yaml:1:19: shutdown_timeout: must be at most 1d, got 2d" },
 	{ "poll_interval: 5ms\n",

@@ -647,6 +647,61 @@ START_TEST(cancel_kill_stops_a_running_job)
 }
 END_TEST
 
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long	x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * handlers.overrides.NAME.rate: 20 jobs due at once, 5 a second: all run,
+ * none before its token (the bucket holds 5 at first, then gains one each
+ * 200 ms), and another handler's jobs beside them are not held back.
+ */
+START_TEST(a_rate_limit_spreads_jobs_without_losing_any)
+{
+	struct h_daemon	 d;
+	char		 id[16], *text, *line, *save;
+	long long	 t[32];
+	int		 n = 0;
+
+	h_write_file(W.hdir, "ratedh", "#!/bin/sh\n"
+	    "echo $(($(date +%s%N) / 1000000)) >> \"$OUT/starts\"\n", 0755);
+	h_write_file(W.hdir, "freeh", "#!/bin/sh\necho x >> \"$OUT/free\"\n",
+	    0755);
+	h_daemon_start(&d, W.work, config_text(
+	    "  overrides: {ratedh: {rate: 5/s}}\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "rl%d", i);
+		enqueue(id, "ratedh", "", 0, 0);
+		snprintf(id, sizeof(id), "fr%d", i);
+		enqueue(id, "freeh", "", 0, 0);
+	}
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("free")) == 20, 10000),
+	    "the other handler's jobs were held back");
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("starts")) == 20,
+	    30000 * SLOW), "%d of 20 rated jobs ran", h_count_lines(out("starts")));
+	text = h_read_file(out("starts"));
+	for (line = strtok_r(text, "\n", &save); line != NULL && n < 32;
+	    line = strtok_r(NULL, "\n", &save))
+		t[n++] = atoll(line);
+	free(text);
+	ck_assert_int_eq(n, 20);
+	qsort(t, (size_t)n, sizeof(t[0]), cmp_ll);
+	/* 5 tokens at first, then one each 200 ms: job i >= 5 waits for its own. */
+	for (int i = 5; i < n; i++)
+		ck_assert_msg(t[i] - t[0] >= (i - 4) * 200 - 150, "job %d of 20 "
+		    "started %lld ms after the first: before its token", i,
+		    t[i] - t[0]);
+	printf("rate 5/s: 20 jobs over %lld ms (at least 3000 by the rate)\n",
+	    t[n - 1] - t[0]);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -1010,6 +1065,7 @@ main(void)
 	tcase_add_test(tc, failures_are_logged_once_per_handler_per_interval);
 	tcase_add_test(tc, pause_and_resume_a_queue);
 	tcase_add_test(tc, cancel_kill_stops_a_running_job);
+	tcase_add_test(tc, a_rate_limit_spreads_jobs_without_losing_any);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);

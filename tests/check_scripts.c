@@ -647,6 +647,47 @@ START_TEST(claim_respects_due_time)
 }
 END_TEST
 
+/* A claim with handler h limited to 2 jobs per second (its token bucket). */
+static redisReply *
+claim_rated(const char *nonce)
+{
+	return (script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
+	    "60000", nonce, "0", "100", "0", "0", "0", "5", "", "10", "h", "10",
+	    "shared@2/1000", NULL));
+}
+
+/*
+ * A rate limit: of five due jobs the first claim takes two (the bucket
+ * starts full) and answers when the next token comes; a claim at once
+ * after takes none; the bucket holds what is left.
+ */
+START_TEST(claim_holds_a_handler_to_its_rate)
+{
+	redisReply	*rep;
+	long long	 now, next;
+	char		 id[8];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		enqueue(id, "h", "in", "0");
+	}
+	rep = claim_rated("n1");
+	ck_assert_uint_eq(n_entries(rep), 2);
+	now = rep->element[0]->integer;
+	next = rep->element[1]->integer;
+	ck_assert_msg(next > now && next <= now + 500, "next %lld, now %lld",
+	    next, now);
+	freeReplyObject(rep);
+	rep = claim_rated("n2");
+	ck_assert_uint_eq(n_entries(rep), 0);
+	ck_assert_int_gt(rep->element[1]->integer, rep->element[0]->integer);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 3);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "rate:h"), 1);
+	ck_assert_int_gt(h_cmd_int(C, "PTTL " P "rate:h"), 1000);
+}
+END_TEST
+
 /* A paused queue (P..paused): a due job stays, the reply says paused, next -1. */
 START_TEST(claim_takes_nothing_from_a_paused_queue)
 {
@@ -1593,6 +1634,7 @@ main(void)
 	tcase_add_test(tc, enqueue_batch_bad_args);
 	tcase_add_test(tc, claim_respects_due_time);
 	tcase_add_test(tc, claim_takes_nothing_from_a_paused_queue);
+	tcase_add_test(tc, claim_holds_a_handler_to_its_rate);
 	tcase_add_test(tc, claim_limit_and_tokens);
 	tcase_add_test(tc, claim_attempts_increment);
 	tcase_add_test(tc, claim_skips_saturated);

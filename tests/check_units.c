@@ -50,6 +50,28 @@ START_TEST(sizes)
 }
 END_TEST
 
+START_TEST(rates)
+{
+	int64_t	n, period;
+
+	ck_assert_int_eq(units_parse_rate("100/s", &n, &period), 0);
+	ck_assert_int_eq(n, 100);
+	ck_assert_int_eq(period, 1000);
+	ck_assert_int_eq(units_parse_rate("30/m", &n, &period), 0);
+	ck_assert_int_eq(period, 60000);
+	ck_assert_int_eq(units_parse_rate("500/h", &n, &period), 0);
+	ck_assert_int_eq(period, 3600000);
+	ck_assert_int_eq(units_parse_rate("2/d", &n, &period), 0);
+	ck_assert_int_eq(period, 86400000);
+	ck_assert_int_eq(units_parse_rate("0/s", &n, &period), -1);
+	ck_assert_int_eq(units_parse_rate("5/w", &n, &period), -1);
+	ck_assert_int_eq(units_parse_rate("5s", &n, &period), -1);
+	ck_assert_int_eq(units_parse_rate("/s", &n, &period), -1);
+	ck_assert_int_eq(units_parse_rate("1k/s", &n, &period), -1);
+	ck_assert_int_eq(units_parse_rate("1000000001/s", &n, &period), -1);
+}
+END_TEST
+
 START_TEST(format_duration)
 {
 	char	buf[32];
@@ -237,6 +259,7 @@ main(void)
 
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, rates);
 	tcase_add_test(tc, format_duration);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, escape);

@@ -28,8 +28,11 @@
 -- ARGV[13..] triples handler, cap, class: at most cap jobs of handler
 --         (0: skip them all, as for a handler at its max_concurrency);
 --         class "pool" (a persistent handler: its jobs do not count
---         against the shared limit) or "shared". Skipped jobs stay in
---         delayed untouched.
+--         against the shared limit) or "shared", either followed by
+--         "@N/PERIOD_MS" for a rate limit: a token bucket in
+--         P..'rate:'..handler (fields tokens, ts; N tokens at most, N per
+--         PERIOD_MS; one per job claimed; kept two periods after its last
+--         use, then full again). Skipped jobs stay in delayed untouched.
 --
 -- Reaped jobs are due now and so may be claimed by this very call. Then
 -- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
@@ -83,20 +86,57 @@ end
 local caps = {}
 local pools_open = 0	-- pool handlers that may still take a job
 for i = 13, #ARGV, 3 do
-	local c = {left = arg_uint(i + 1), pool = ARGV[i + 2] == 'pool'}
+	local class, n, period = string.match(ARGV[i + 2], '^(%a+)@(%d+)/(%d+)$')
+	class = class or ARGV[i + 2]
+	local c = {left = arg_uint(i + 1), pool = class == 'pool'}
+	if n and tonumber(n) > 0 and tonumber(period) > 0 then
+		c.rate, c.period = tonumber(n), tonumber(period)
+	end
 	caps[ARGV[i]] = c
 	if c.pool and c.left > 0 then
 		pools_open = pools_open + 1
 	end
 end
 
--- Whether a job of handler h may be claimed now.
+local now = now_ms()
+local rated = {}		-- handlers whose bucket this call read
+local rate_skipped = 0		-- due jobs skipped for a rate limit
+local rate_wait = nil		-- ms until the soonest skipped one gets a token
+
+-- The tokens in handler h's bucket now (read once per call, then counted
+-- down as jobs are claimed; written back at the end).
+local function bucket(h, c)
+	if c.tokens == nil then
+		local v = redis.call('HMGET', P .. 'rate:' .. h, 'tokens', 'ts')
+		local t, ts = tonumber(v[1]), tonumber(v[2])
+		if t == nil or ts == nil or ts > now then
+			t, ts = c.rate, now
+		end
+		c.tokens = math.min(c.rate, t + (now - ts) * c.rate / c.period)
+		rated[#rated + 1] = h
+	end
+	return c.tokens
+end
+
+-- Whether a job of handler h may be claimed now; a rate limit's refusal
+-- is noted, with when its next token comes.
 local function may_take(h)
 	local c = caps[h]
 	if c and c.left <= 0 then
 		return false
 	end
-	return (c and c.pool) or shared_left > 0
+	if not ((c and c.pool) or shared_left > 0) then
+		return false
+	end
+	if c and c.rate and bucket(h, c) < 1 then
+		local wait = math.ceil((1 - c.tokens) * c.period / c.rate)
+		rate_skipped = rate_skipped + 1
+		if rate_wait == nil or wait < rate_wait then
+			rate_wait = wait
+		end
+		return false
+	end
+	return true
 end
 
 -- Count a claimed job of handler h (may_take said yes).
@@ -104,6 +144,9 @@ local function take_slot(h)
 	local c = caps[h]
 	if not (c and c.pool) then
 		shared_left = shared_left - 1
+	end
+	if c and c.rate then
+		c.tokens = c.tokens - 1
 	end
 	if c then
 		c.left = c.left - 1
@@ -121,7 +164,6 @@ if scan_cap < limit then
 	scan_cap = limit
 end
 
-local now = now_ms()
 local reply = {now, -1, 0, 0, 0}
 reply[4], reply[5] = reap_expired(P, active, delayed, dead, reap_limit, now,
     dead_max, dead_ttl, default_max, P .. 'wake', events, Q)
@@ -297,6 +339,20 @@ end
 local next_due = first_due
 if claimed > 0 or buried > 0 then
 	next_due = select(2, zfirst(delayed))
+end
+-- Write back the buckets read (they vanish two periods after their last
+-- use: full again, as a bucket that long unused would be).
+for _, h in ipairs(rated) do
+	local c = caps[h]
+	redis.call('HSET', P .. 'rate:' .. h, 'tokens',
+	    string.format('%.6f', math.max(c.tokens, 0)), 'ts', istr(now))
+	redis.call('PEXPIRE', P .. 'rate:' .. h, istr(2 * c.period + 1000))
+end
+-- Due jobs left only for a rate limit: come back when a token does, not
+-- at every freed slot.
+if rate_skipped > 0 and rate_skipped == skipped and claimed < limit and
+    next_due >= 0 and next_due <= now then
+	next_due = now + rate_wait
 end
 reply[2] = next_due
 reply[3] = skipped
