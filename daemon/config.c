@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,10 @@ static const struct cs_word conflict_words[] = {
 };
 static const struct cs_word missing_words[] = {
 	{ "wait", MISSING_WAIT }, { "bury", MISSING_BURY }, { NULL, 0 }
+};
+static const struct cs_word order_words[] = {
+	{ "weighted", QUEUES_WEIGHTED }, { "strict", QUEUES_STRICT },
+	{ NULL, 0 }
 };
 static const struct cs_word mode_words[] = {
 	{ "exec", HANDLER_EXEC }, { "persistent", HANDLER_PERSISTENT },
@@ -298,6 +303,8 @@ static const struct cs_key root_keys[] = {
 	{ .name = "namespace", .type = &cs_t_namespace, .off = C(namespace),
 	  .def_str = "deferd" },
 	{ .name = "queues", .type = &T_QUEUES },
+	{ .name = "queues_order", .type = &cs_t_enum, .off = C(queues_order),
+	  .def = QUEUES_WEIGHTED, .aux = order_words },
 	{ .name = "concurrency", .type = &cs_t_int, .off = C(concurrency),
 	  .min = 1, .max = 10000, .def = 8 },
 	{ .name = "poll_interval", .type = &cs_t_duration, .off = C(poll_interval_ms),
@@ -331,22 +338,54 @@ init_queues(const struct cs_key *k, void *dst)
 	(void)k;
 	c->queues = xcalloc(1, sizeof(*c->queues));
 	c->queues[0] = xstrdup("default");
+	c->queue_weights = xcalloc(1, sizeof(*c->queue_weights));
+	c->queue_weights[0] = 1;
 	c->nqueues = 1;
 }
 
-/* Append one item of queues: valid and not a repeat. */
+/* A queues item written as a mapping: {name, weight}. */
+struct queue_entry {
+	char	*name;
+	int	 weight;
+};
+#define QE(f)	offsetof(struct queue_entry, f)
+static const struct cs_key queue_entry_keys[] = {
+	{ .name = "name", .type = &cs_t_qname, .off = QE(name) },
+	{ .name = "weight", .type = &cs_t_int, .off = QE(weight), .min = 1,
+	  .max = 1000, .def = 1 },
+	{ .name = NULL }
+};
+static const struct cs_section queue_entry_section = { queue_entry_keys, NULL };
+
+/* Append one item of queues (a name, or {name, weight}): valid, not a repeat. */
 static int
 queue_item(struct cs_ctx *ctx, const struct cy_node *n)
 {
-	struct config	*c = ctx->config;
-	char		 buf[72];
+	struct config		*c = ctx->config;
+	struct queue_entry	 e = { NULL, 1 };
+	char			 buf[72];
 
-	if (n->type != CY_SCALAR || !util_valid_queue_name(n->value))
-		return (cs_type_error(ctx, n, CS_WHAT_QUEUE));
-	if (config_has_queue(c, n->value))
-		return (cs_key_error(ctx, n, "duplicate queue '%s'",
-		    cs_esc(n->value, buf, sizeof(buf))));
-	c->queues[c->nqueues++] = xstrdup(n->value);
+	if (n->type == CY_MAP) {
+		cs_apply_defaults(queue_entry_keys, &e);
+		if (cs_walk_map(ctx, &queue_entry_section, n, &e) == -1) {
+			free(e.name);
+			return (-1);
+		}
+		if (e.name == NULL)
+			return (cs_key_error(ctx, n, "a queue written as a mapping "
+			    "needs its name"));
+	} else if (n->type == CY_SCALAR && util_valid_queue_name(n->value))
+		e.name = xstrdup(n->value);
+	else
+		return (cs_type_error(ctx, n, CS_WHAT_QUEUE " or {name, weight}"));
+	if (config_has_queue(c, e.name)) {
+		cs_key_error(ctx, n, "duplicate queue '%s'", cs_esc(e.name, buf,
+		    sizeof(buf)));
+		free(e.name);
+		return (-1);
+	}
+	c->queue_weights[c->nqueues] = e.weight;
+	c->queues[c->nqueues++] = e.name;
 	return (0);
 }
 
@@ -360,13 +399,15 @@ parse_queues(struct cs_ctx *ctx, const struct cs_key *k,
 	(void)k;
 	(void)dst;
 	if (!cy_is_null(n) && n->type != CY_SEQ)
-		return (cs_type_error(ctx, n, "a list of queue names"));
+		return (cs_type_error(ctx, n, "a list of queues"));
 	if (cy_is_null(n) || n->nitems == 0)
 		return (cs_key_error(ctx, n, "must name at least one queue"));
 	for (size_t i = 0; i < c->nqueues; i++)
 		free(c->queues[i]);
 	free(c->queues);
+	free(c->queue_weights);
 	c->queues = xcalloc(n->nitems, sizeof(*c->queues));
+	c->queue_weights = xcalloc(n->nitems, sizeof(*c->queue_weights));
 	c->nqueues = 0;
 	for (size_t i = 0; i < n->nitems; i++) {
 		size_t	len = cs_path_push_index(ctx, i);
@@ -1006,6 +1047,7 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nqueues; i++)
 		free(c->queues[i]);
 	free(c->queues);
+	free(c->queue_weights);
 	free(c->handlers.dir);
 	free(c->handlers.workdir);
 	for (size_t i = 0; i < c->handlers.nenvironment; i++) {

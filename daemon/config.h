@@ -157,7 +157,12 @@ struct config {
 
 	char	*namespace;		/* "deferd" */
 	char	**queues;		/* ["default"] */
+	int	 *queue_weights;	/* parallel to queues: 1 to 1000 (1) */
 	size_t	 nqueues;
+	enum queues_order {
+		QUEUES_WEIGHTED,	/* busy queues share slots by weight */
+		QUEUES_STRICT,		/* a queue claims when earlier ones have nothing due */
+	}	 queues_order;
 	int	 concurrency;		/* 8 */
 	int64_t	 poll_interval_ms;	/* 1s */
 	int64_t	 lease_ms;		/* 30s */

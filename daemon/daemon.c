@@ -696,8 +696,7 @@ deferd_new(struct config *cfg)
 	d->kill = kill_channel_new(d->sub, cfg->namespace, deferd_kill, d);
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
-		d->scheds[d->nscheds++] = sched_new(d, cfg->queues[i],
-		    deferd_claimed, d);
+		d->scheds[d->nscheds++] = sched_new(d, i, deferd_claimed, d);
 	d->sources = sources_new(d, deferd_sources_ready, d);
 	d->schedules = schedules_new(d);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

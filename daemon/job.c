@@ -161,6 +161,8 @@ job_gone(struct job *j)
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
 	if (job_state_busy(j->state))
 		slots_handler_stop(d->slots, j->handler);
+	if (!reporting && !pooled)
+		sched_hold(j->s, -1);
 	job_free(j);
 	slots_job_remove(d->slots, pooled, reporting);
 }
@@ -230,6 +232,8 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
 	j->pooled = config_handler_persistent(d->cfg, j->handler);
 	slots_job_add(d->slots, j->pooled);
+	if (!j->pooled)
+		sched_hold(s, 1);
 	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
@@ -687,6 +691,8 @@ job_send_report(struct job *j)
 	if (!j->slot_given) {
 		j->slot_given = true;
 		slots_job_reporting(d->slots, j->pooled);
+		if (!j->pooled)
+			sched_hold(j->s, -1);
 	}
 }
 

@@ -94,6 +94,8 @@ struct sched {
 	 */
 	bool		 nothing_due;
 	bool		 paused;	/* a claim found it paused, none claimed since */
+	size_t		 index;		/* in d->scheds and cfg->queues */
+	int		 held;		/* shared slots its jobs hold (sched_hold) */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -220,13 +222,15 @@ sched_wake_confirmed(void *priv)
 }
 
 struct sched *
-sched_new(struct deferd *d, const char *queue, sched_claimed_cb claimed,
+sched_new(struct deferd *d, size_t index, sched_claimed_cb claimed,
     void *arg)
 {
 	struct sched	*s = xcalloc(1, sizeof(*s));
 	const char	*ns = d->cfg->namespace;
+	const char	*queue = d->cfg->queues[index];
 
 	s->d = d;
+	s->index = index;
 	s->claimed = claimed;
 	s->claimed_arg = arg;
 	s->queue = xstrdup(queue);
@@ -546,11 +550,63 @@ sched_unclaim(struct sched *s)
 		s->unclaim_sent = s->nlost;
 }
 
-/* The free concurrency slots a claim offers (see shared_blocked). */
+void
+sched_hold(struct sched *s, int delta)
+{
+	s->held += delta;
+}
+
+/* Whether q wants slots: it runs and its last claim left jobs due. */
+static bool
+sched_wants(const struct sched *q)
+{
+	return (q->running && !q->nothing_due);
+}
+
+/*
+ * How many of free shared slots queue s may claim now. A queue alone in
+ * wanting them takes them all. Among several, with queues_order strict,
+ * only the first in the config's order; weighted, each up to its share
+ * of the concurrency (its weight over the wanting queues' total, rounded
+ * up), counting the slots its jobs hold and its claims in flight.
+ */
+static int
+sched_share(const struct sched *s, int free)
+{
+	const struct deferd	*d = s->d;
+	const struct config	*cfg = d->cfg;
+	int64_t			 total = cfg->queue_weights[s->index], quota;
+	bool			 others = false;
+
+	if (d->nscheds == 1)
+		return (free);
+	for (size_t i = 0; i < d->nscheds; i++) {
+		const struct sched *q = d->scheds[i];
+
+		if (q == s || !sched_wants(q))
+			continue;
+		if (cfg->queues_order == QUEUES_STRICT && q->index < s->index)
+			return (0);
+		others = true;
+		total += cfg->queue_weights[q->index];
+	}
+	if (!others || cfg->queues_order == QUEUES_STRICT)
+		return (free);
+	quota = ((int64_t)cfg->concurrency * cfg->queue_weights[s->index] +
+	    total - 1) / total;
+	quota -= s->held;
+	for (int i = 0; i < s->nclaims; i++)
+		quota -= s->claims[i].shared;
+	return (quota <= 0 ? 0 : quota < free ? (int)quota : free);
+}
+
+/* The free concurrency slots a claim offers (see shared_blocked, sched_share). */
 static int
 sched_shared_free(const struct sched *s)
 {
-	return (s->shared_blocked && !s->fresh ? 0 : slots_free(s->d->slots));
+	if (s->shared_blocked && !s->fresh)
+		return (0);
+	return (sched_share(s, slots_free(s->d->slots)));
 }
 
 /*

@@ -30,10 +30,11 @@ typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
 		    void *arg);
 
 /*
- * A scheduler for queue (copied) of daemon d; idle until sched_start.
- * Each job it claims goes to claimed(arg).
+ * A scheduler for queue index of d's config (copied; d->scheds[index]
+ * once made); idle until sched_start. Each job it claims goes to
+ * claimed(arg).
  */
-struct sched	*sched_new(struct deferd *d, const char *queue,
+struct sched	*sched_new(struct deferd *d, size_t index,
 		    sched_claimed_cb claimed, void *arg);
 /* Redis is ready: claim now, start the poll and reap timers. */
 void		 sched_start(struct sched *);
@@ -49,6 +50,11 @@ void		 sched_slot_freed(struct sched *, bool pooled);
 /* The poll interval or lease changed (reload). */
 void		 sched_reconfigure(struct sched *);
 const char	*sched_queue(const struct sched *);
+/*
+ * A job of this queue took (+1) or gave back (-1) one of the shared
+ * concurrency slots: the count that weighted queues share by.
+ */
+void		 sched_hold(struct sched *, int delta);
 /*
  * A script dropped dead jobs of this queue: by_max_jobs over dead.max_jobs,
  * by_ttl over dead.ttl. Counted and logged (dead_trim.c).

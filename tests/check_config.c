@@ -67,7 +67,7 @@ static const struct bad bad_configs[] = {
 	{ "log: {format: xml}\n",
 	  "t.yaml:1:15: log.format: expected text or json, got 'xml'" },
 	{ "queues: default\n",
-	  "t.yaml:1:9: queues: expected a list of queue names, got 'default'" },
+	  "t.yaml:1:9: queues: expected a list of queues, got 'default'" },
 	{ "retry: 5\n",
 	  "t.yaml:1:8: retry: expected a mapping, got '5'" },
 	{ "handlers:\n  environment: [A]\n",
@@ -308,7 +308,15 @@ static const struct bad bad_configs[] = {
 	  "t.yaml:1:9: queues: must name at least one queue" },
 	{ "queues: [default, \"a b\"]\n",
 	  "t.yaml:1:19: queues[1]: expected a queue name of 1-100 characters from "
-	  "[A-Za-z0-9_.:@-], got 'a b'" },
+	  "[A-Za-z0-9_.:@-] or {name, weight}, got 'a b'" },
+	{ "queues: [default, {name: b, weight: 0}]\n",
+	  "t.yaml:1:37: queues[1].weight: must be between 1 and 1000, got 0" },
+	{ "queues: [default, {weight: 2}]\n",
+	  "t.yaml:1:19: queues[1]: a queue written as a mapping needs its name" },
+	{ "queues: [a, {name: a, weight: 2}]\n",
+	  "t.yaml:1:13: queues[1]: duplicate queue 'a'" },
+	{ "queues_order: random\n",
+	  "t.yaml:1:15: queues_order: expected weighted or strict, got 'random'" },
 	{ "queues:\n  - mail\n  - mail\n",
 	  "t.yaml:3:5: queues[1]: duplicate queue 'mail'" },
 	{ "metrics: {listen: localhost}\n",
@@ -1001,6 +1009,14 @@ START_TEST(sentinel_parsed)
 	ck_assert_str_eq(d->redis.cluster.nodes.v[1].password, "pw");
 	ck_assert(config_same_cluster(d, d));
 	ck_assert(!config_same_cluster(c, d));
+	config_free(d);
+	/* Queues with weights, and the strict order. */
+	d = load_ok("queues: [a, {name: b, weight: 3}]\nqueues_order: strict\n");
+	ck_assert_uint_eq(d->nqueues, 2);
+	ck_assert_str_eq(d->queues[1], "b");
+	ck_assert_int_eq(d->queue_weights[0], 1);
+	ck_assert_int_eq(d->queue_weights[1], 3);
+	ck_assert_int_eq(d->queues_order, QUEUES_STRICT);
 	config_free(d);
 	/* A zset source whose key is in its queue's slot works on a cluster. */
 	d = load_ok("redis: {cluster: {nodes: [127.0.0.1]}}\nqueues: [q1]\n"

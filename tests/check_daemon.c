@@ -702,6 +702,78 @@ START_TEST(a_rate_limit_spreads_jobs_without_losing_any)
 }
 END_TEST
 
+/*
+ * Enqueue n jobs of handler wq into queue q, due in 1 s (deferctl --batch),
+ * for daemon d.
+ */
+static void
+enqueue_batch(const struct h_daemon *d, const char *q, int n)
+{
+	const char	*argv[] = { h_bin("deferctl"), "-c", d->config, "enqueue",
+			    "--batch", "--queue", q, "--in", "1s", "wq", NULL };
+	char		 in[1024] = "", out_[64];
+	size_t		 len = 0;
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(in + len, sizeof(in) - len, "%d\n", i);
+	ck_assert_int_eq(WEXITSTATUS(h_run(argv, in, out_, sizeof(out_))), 0);
+}
+
+/* How many of the first n lines of OUT/queues name queue q. */
+static int
+first_starts_of(int n, const char *q)
+{
+	char	*text = h_read_file(out("queues")), *line, *save;
+	int	 seen = 0, of_q = 0;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL && seen < n;
+	    line = strtok_r(NULL, "\n", &save), seen++)
+		of_q += strcmp(line, q) == 0;
+	free(text);
+	return (of_q);
+}
+
+/*
+ * Weighted queues: a (weight 3) and b (weight 1), both with 24 jobs due at
+ * once, share 4 slots 3 to 1, so about 18 of the first 24 starts are a's;
+ * then with queues_order: strict, b waits while a has jobs due.
+ */
+START_TEST(queues_share_slots_by_weight_or_strict_order)
+{
+	static const char *const orders[] = { "weighted", "strict" };
+	char	 cfg[8192], extra[256];
+	int	 a;
+
+	h_write_file(W.hdir, "wq", "#!/bin/sh\n"
+	    "echo \"$DEFERD_QUEUE\" >> \"$OUT/queues\"\nsleep 0.2\n", 0755);
+	for (int o = 0; o < 2; o++) {
+		struct h_daemon	 d;
+
+		unlink(out("queues"));
+		snprintf(extra, sizeof(extra), "queues: [{name: a, weight: 3}, "
+		    "{name: b, weight: 1}]\nqueues_order: %s\n", orders[o]);
+		snprintf(cfg, sizeof(cfg), "%s", config_text(extra));
+		memcpy(strstr(cfg, "concurrency: 8"), "concurrency: 4", 14);
+		h_daemon_start(&d, W.work, cfg);
+		ck_assert(h_daemon_log_has(&d, "ready", 15000));
+		enqueue_batch(&d, "a", 24);
+		enqueue_batch(&d, "b", 24);
+		ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("queues")) == 48,
+		    60000 * SLOW), "%d of 48 jobs ran", h_count_lines(out("queues")));
+		a = first_starts_of(24, "a");
+		printf("queues %s: %d of the first 24 starts were a's (weight 3 "
+		    "of 4)\n", orders[o], a);
+		if (o == 0)
+			ck_assert_msg(a >= 16 && a <= 20, "weighted: a had %d of the "
+			    "first 24 starts, not about 18", a);
+		else
+			ck_assert_msg(first_starts_of(20, "a") == 20, "strict: b ran "
+			    "while a had jobs due (%d of 20)", first_starts_of(20, "a"));
+		h_daemon_stop(&d);
+	}
+}
+END_TEST
+
 START_TEST(client_kill_and_idle_timeout_lose_nothing)
 {
 	struct h_daemon	d;
@@ -1066,6 +1138,7 @@ main(void)
 	tcase_add_test(tc, pause_and_resume_a_queue);
 	tcase_add_test(tc, cancel_kill_stops_a_running_job);
 	tcase_add_test(tc, a_rate_limit_spreads_jobs_without_losing_any);
+	tcase_add_test(tc, queues_share_slots_by_weight_or_strict_order);
 	tcase_add_test(tc, client_kill_and_idle_timeout_lose_nothing);
 	tcase_add_test(tc, script_flush_is_survived);
 	tcase_add_test(tc, eviction_policy_is_refused_unless_allowed);
