@@ -666,6 +666,7 @@ START_TEST(claim_holds_a_handler_to_its_rate)
 	redisReply	*rep;
 	long long	 now, next;
 	char		 id[8];
+	bool		 claimed_other = false;
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
@@ -683,8 +684,27 @@ START_TEST(claim_holds_a_handler_to_its_rate)
 	ck_assert_int_gt(rep->element[1]->integer, rep->element[0]->integer);
 	freeReplyObject(rep);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 3);
+	/* The three over the rate wait for tokens 1, 2 and 3 from then. */
+	ck_assert_int_eq(h_cmd_int(C, "ZCOUNT " K_DELAYED " %lld %lld", now + 1,
+	    now + 1500), 3);
+	ck_assert_int_eq(h_cmd_int(C, "ZCOUNT " K_DELAYED " %lld %lld", now + 1400,
+	    now + 1500), 1);
 	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "rate:h"), 1);
 	ck_assert_int_gt(h_cmd_int(C, "PTTL " P "rate:h"), 1000);
+	/* A backlog over the rate does not hide another handler's due job. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "b%d", i);
+		enqueue(id, "h", "in", "0");
+	}
+	enqueue("other", "o", "in", "0");
+	for (int i = 0; i < 5 && !claimed_other; i++) {
+		rep = claim_rated("n3");
+		for (size_t k = 0; k < n_entries(rep); k++)
+			claimed_other |= strcmp(entry(rep, k)->element[1]->str,
+			    "other") == 0;
+		freeReplyObject(rep);
+	}
+	ck_assert_msg(claimed_other, "the other handler's job stayed hidden");
 }
 END_TEST
 

@@ -32,7 +32,10 @@
 --         "@N/PERIOD_MS" for a rate limit: a token bucket in
 --         P..'rate:'..handler (fields tokens, ts; N tokens at most, N per
 --         PERIOD_MS; one per job claimed; kept two periods after its last
---         use, then full again). Skipped jobs stay in delayed untouched.
+--         use, then full again). Skipped jobs stay in delayed untouched;
+--         a job over its handler's rate stays in delayed with the time
+--         its token comes as its score (the k-th over the rate in a call,
+--         the k-th token from now), out of the way of the jobs behind it.
 --
 -- Reaped jobs are due now and so may be claimed by this very call. Then
 -- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
@@ -100,8 +103,7 @@ end
 
 local now = now_ms()
 local rated = {}		-- handlers whose bucket this call read
-local rate_skipped = 0		-- due jobs skipped for a rate limit
-local rate_wait = nil		-- ms until the soonest skipped one gets a token
+local later = {}		-- score, id pairs: jobs moved to their token's time
 
 -- The tokens in handler h's bucket now (read once per call, then counted
 -- down as jobs are claimed; written back at the end).
@@ -118,8 +120,9 @@ local function bucket(h, c)
 	return c.tokens
 end
 
--- Whether a job of handler h may be claimed now; a rate limit's refusal
--- is noted, with when its next token comes.
+-- Whether a job of handler h may be claimed now. For one over its
+-- handler's rate, also the time its token comes (the k-th over the rate
+-- in this call waits for the k-th token from now).
 local function may_take(h)
 	local c = caps[h]
 	if c and c.left <= 0 then
@@ -129,12 +132,9 @@ local function may_take(h)
 		return false
 	end
 	if c and c.rate and bucket(h, c) < 1 then
-		local wait = math.ceil((1 - c.tokens) * c.period / c.rate)
-		rate_skipped = rate_skipped + 1
-		if rate_wait == nil or wait < rate_wait then
-			rate_wait = wait
-		end
-		return false
+		c.over = (c.over or 0) + 1
+		return false, now + math.ceil((c.over - c.tokens) * c.period /
+		    c.rate)
 	end
 	return true
 end
@@ -280,7 +280,11 @@ if limit > 0 then
 		local why, all, h, pl, att, due, enq
 		local ok_id = valid_id(id)
 		local skip_h = run > 0 and ok_id and hget_safe(jk, 'handler')
-		if skip_h and not may_take(skip_h) then
+		local ok, token_at
+		if skip_h then
+			ok, token_at = may_take(skip_h)
+		end
+		if skip_h and not ok then
 			-- Skipping already: one HGET tells, not a whole HGETALL.
 			why = 'skip'
 		elseif ok_id then
@@ -291,7 +295,15 @@ if limit > 0 then
 			    string.format('%q', string.sub(id, 1, 60))
 		end
 		run = run + 1
-		if why == 'skip' or (not why and not may_take(h)) then
+		if not why and not skip_h then
+			ok, token_at = may_take(h)
+		end
+		if token_at then
+			-- Over its handler's rate: out of the way of the jobs
+			-- behind it until its token comes; none starts early.
+			later[#later + 1] = istr(token_at)
+			later[#later + 1] = id
+		elseif why == 'skip' or (not why and not ok) then
 			skipped = skipped + 1
 		elseif why then
 			bury(id, why)
@@ -329,6 +341,7 @@ if limit > 0 then
 	end
 	call_chunked('ZREM', delayed, taken, 1)
 	call_chunked('ZADD', active, leased, 2)
+	call_chunked('ZADD', delayed, later, 2)
 end
 if buried > 0 then
 	trim_dead(P, dead, now, dead_max, dead_ttl, events)
@@ -337,7 +350,7 @@ if trimmed_entry() then
 	table.insert(reply, trimmed_entry())
 end
 local next_due = first_due
-if claimed > 0 or buried > 0 then
+if claimed > 0 or buried > 0 or #later > 0 then
 	next_due = select(2, zfirst(delayed))
 end
 -- Write back the buckets read (they vanish two periods after their last
@@ -347,12 +360,6 @@ for _, h in ipairs(rated) do
 	redis.call('HSET', P .. 'rate:' .. h, 'tokens',
 	    string.format('%.6f', math.max(c.tokens, 0)), 'ts', istr(now))
 	redis.call('PEXPIRE', P .. 'rate:' .. h, istr(2 * c.period + 1000))
-end
--- Due jobs left only for a rate limit: come back when a token does, not
--- at every freed slot.
-if rate_skipped > 0 and rate_skipped == skipped and claimed < limit and
-    next_due >= 0 and next_due <= now then
-	next_due = now + rate_wait
 end
 reply[2] = next_due
 reply[3] = skipped
