@@ -41,7 +41,7 @@ store_claim(struct store_call *c, const struct store_claim_args *a)
 		else
 			snprintf(class, sizeof(class), "%s", cap->pool ? "pool" :
 			    "shared");
-		store_arg(c, class);
+		store_arg_copy(c, class);	/* class is on the stack */
 	}
 }
 

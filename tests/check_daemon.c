@@ -680,7 +680,7 @@ START_TEST(a_rate_limit_spreads_jobs_without_losing_any)
 		snprintf(id, sizeof(id), "fr%d", i);
 		enqueue(id, "freeh", "", 0, 0);
 	}
-	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("free")) == 20, 10000),
+	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("free")) == 20, 10000 * SLOW),
 	    "the other handler's jobs were held back");
 	ck_assert_msg(H_WAIT_UNTIL(h_count_lines(out("starts")) == 20,
 	    30000 * SLOW), "%d of 20 rated jobs ran", h_count_lines(out("starts")));
