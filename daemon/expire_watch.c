@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "expire_watch.h"
+#include "keys.h"
 #include "keyslot.h"
 #include "log.h"
 #include "rconn.h"
@@ -100,7 +101,7 @@ ew_key(const struct expire_watch *w, size_t i)
 	char	*key;
 
 	if (w->nwatch == 1)
-		xasprintf(&key, "%s:{exp}:watch", w->ns);
+		key = keys_exp_watch(w->ns);
 	else
 		xasprintf(&key, "%s:{exp-%u}:watch", w->ns,
 		    ew_slot_tag((unsigned)i));

@@ -68,6 +68,24 @@ keys_stats(const char *ns, const char *member, bool tagged)
 }
 
 char *
+keys_exp_watch(const char *ns)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:{exp}:watch", ns);
+	return (s);
+}
+
+char *
+keys_kill(const char *ns)
+{
+	char	*s;
+
+	xasprintf(&s, "%s:kill", ns);
+	return (s);
+}
+
+char *
 keys_events(const char *ns)
 {
 	char	*s;

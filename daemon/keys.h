@@ -28,6 +28,10 @@ char	*keys_fence(const char *ns, const char *resource, bool tagged);
  */
 char	*keys_stats_index(const char *ns, bool tagged);
 char	*keys_stats(const char *ns, const char *member, bool tagged);
+/* "ns:{exp}:watch": the precise-expiry watch of one server */
+char	*keys_exp_watch(const char *ns);
+/* "ns:kill": the channel of deferctl cancel --kill */
+char	*keys_kill(const char *ns);
 /* "ns:events": the lifecycle events channel */
 char	*keys_events(const char *ns);
 

@@ -44,7 +44,7 @@ kill_channel_new(struct rconn *sub, const char *ns, kill_channel_cb cb,
 {
 	struct kill_channel	*k = xcalloc(1, sizeof(*k));
 
-	xasprintf(&k->channel, "%s:kill", ns);
+	k->channel = keys_kill(ns);
 	k->cb = cb;
 	k->arg = arg;
 	rconn_subscribe(sub, k->channel, false, kill_channel_message, NULL, k);

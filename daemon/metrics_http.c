@@ -311,7 +311,7 @@ http_refresh_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	/* Of the rules now (a reload may add them); a cluster's is per slot. */
 	if (cfg->expirations.nrules > 0 && mh->d->cluster == NULL) {
-		xasprintf(&key, "%s:{exp}:watch", cfg->namespace);
+		key = keys_exp_watch(cfg->namespace);
 		http_refresh_one(mh, key, NULL, NULL);
 		free(key);
 	}

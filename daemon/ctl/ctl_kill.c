@@ -43,7 +43,7 @@ ctl_kill_job(struct ctl *ctl, const char *queue, const char *id)
 	int64_t		 deadline;
 	int		 in = 1;
 
-	xasprintf(&channel, "%s:kill", ctl_ns(ctl));
+	channel = keys_kill(ctl_ns(ctl));
 	xasprintf(&msg, "%s %s", queue, id);
 	r = ctl_cmd(ctl, "PUBLISH %s %s", channel, msg);
 	free(channel);
