@@ -2,14 +2,16 @@
 """Redis CPU per job of the claim and outcome scripts, alone.
 
 usage: bench/script_cost.py [--jobs N] [--batch B] [--lua DIR] [--runs R]
-                            [--callgrind]
+                            [--history N] [--callgrind]
 
 Starts a private redis-server (unix socket, no persistence), loads N no-op
 jobs due now with enqueue_batch.lua, claims them B at a time with claim.lua
 and completes them B at a time with outcome.lua, as a daemon with B free
 slots would. Prints the Redis CPU (INFO cpu, user + sys) per job of each
 phase: the scripts' own cost, without deferd, the network or the bench's
-polling. --lua compares another tree's scripts (e.g. an older checkout).
+polling. --lua compares another tree's scripts (of a checkout whose
+outcome.lua takes the same arguments). --history sets results.history
+(default 1000, as the daemon's; 0: no finished-job records).
 
 --callgrind runs redis-server under valgrind's callgrind and prints the
 instructions Redis executed per job in each phase instead (Ir: the same to
@@ -72,7 +74,13 @@ class IrMeter:
         return self.total
 
 
-def one_run(r, meter, luadir, n, batch):
+# A history record as the daemon writes it for a no-op job.
+RECORD = ('{"status":"done","handler":"noop","attempts":1,'
+          '"enqueued_ms":1796649213410,"started_ms":1796649213411,'
+          '"duration_ms":0,"exit":0,"daemon":"bench-host:12345"}')
+
+
+def one_run(r, meter, luadir, n, batch, history):
     """Load n jobs, claim and complete them; return the meter's (claim,
     outcome) readings per job."""
     r.flushall()
@@ -97,9 +105,9 @@ def one_run(r, meter, luadir, n, batch):
         claimed.append(runs)
     c1 = meter.read()
     for runs in claimed:
-        args = [p, 3600000, 0, 0, p + 'wake', '']
+        args = [p, 3600000, 0, 0, p + 'wake', '', history, 3600000]
         for job_id, token in runs:
-            args += ['complete', job_id, token, '', '', '', '1']
+            args += ['complete', job_id, token, '', '', '', '1', RECORD]
         r.evalsha(outcome, 3, active, delayed, dead, *args)
     c2 = meter.read()
     done = sum(len(runs) for runs in claimed)
@@ -114,6 +122,7 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--lua', default=os.path.join(HERE, '..', 'daemon', 'lua'))
+    ap.add_argument('--history', type=int, default=1000)
     ap.add_argument('--callgrind', action='store_true')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='deferd-script-cost.')
@@ -138,11 +147,11 @@ def main():
         else:
             meter, unit, scale, fmt = CpuMeter(r), 'us', 1e6, '%.2f'
         for _ in range(a.runs):
-            c, o = one_run(r, meter, a.lua, a.jobs, a.batch)
+            c, o = one_run(r, meter, a.lua, a.jobs, a.batch, a.history)
             c, o = c * scale, o * scale
-            print(('jobs %d, batch %d: claim {0} %s/job, outcome {0} %s/job, '
+            print(('jobs %d, batch %d, history %d: claim {0} %s/job, outcome {0} %s/job, '
                    'total {0} %s/job').format(fmt) %
-                  (a.jobs, a.batch, c, unit, o, unit, c + o, unit))
+                  (a.jobs, a.batch, a.history, c, unit, o, unit, c + o, unit))
     finally:
         srv.terminate()
         srv.wait()

@@ -176,6 +176,8 @@ static const struct cs_key retry_keys[] = {
 static const struct cs_key results_keys[] = {
 	{ .name = "ttl", .type = &cs_t_duration, .off = C(results.ttl_ms),
 	  .max = TTL_MAX, .def = HOUR },
+	{ .name = "history", .type = &cs_t_int64, .off = C(results.history),
+	  .max = 1000000, .def = 1000 },
 	{ .name = NULL }
 };
 

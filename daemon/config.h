@@ -177,6 +177,7 @@ struct config {
 
 	struct {
 		int64_t	ttl_ms;		/* 1h; 0 keeps no result */
+		int64_t	history;	/* 1000 records per list; 0: none */
 	} results;
 
 	struct {

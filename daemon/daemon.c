@@ -677,6 +677,7 @@ deferd_new(struct config *cfg)
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 	d->cfg = cfg;
+	d->host_pid = util_host_pid();
 	TAILQ_INIT(&d->jobs);
 	d->slots = slots_new(cfg->concurrency, &cbs);
 	if (ec == NULL)
@@ -763,6 +764,7 @@ deferd_free(struct deferd *d)
 	metrics_http_free(d->http);
 	free(d->events_chan);
 	job_free_all(d);
+	free(d->host_pid);
 	for (size_t i = 0; i < d->nscheds; i++)
 		sched_free(d->scheds[i]);
 	free(d->scheds);

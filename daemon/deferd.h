@@ -77,6 +77,7 @@ struct deferd {
 	char			 status[512];		/* the last STATUS= sent */
 	char			*reload_error;		/* why the last reload failed, or NULL */
 	char			*events_chan;		/* "ns:events", or "" with events: false */
+	char			*host_pid;		/* "HOST:PID": who ran a job (history) */
 	struct metrics_http	*http;			/* metrics.listen; NULL when off */
 	int			 exit_code;
 };

@@ -29,6 +29,7 @@
 #include "failpoint.h"
 #include "hold.h"
 #include "job.h"
+#include "history.h"
 #include "job_fields.h"
 #include "keys.h"
 #include "lock.h"
@@ -81,6 +82,8 @@ struct job {
 	int			 max_attempts;
 	int64_t			 timeout_ms;
 	int64_t			 due_ms;	/* max(due, enqueued): lateness counts from it */
+	int64_t			 enqueued_ms;	/* 0: unknown */
+	int64_t			 started_ms;	/* Redis time the handler started; 0: not run */
 	struct run		*run;
 	struct lock		*lock;		/* JOB_LOCKING and JOB_RUNNING with a resource */
 	bool			 lock_lost;	/* the handler is being stopped for it */
@@ -101,6 +104,10 @@ struct job {
 	bool			 conflict;	/* retry/bury for a locked resource */
 	bool			 unstarted;	/* sent back unrun: not a retry (metrics) */
 	int64_t			 duration_ms;	/* of the run; -1: did not run */
+	int			 exit_code;	/* of the run; -1: none */
+	int			 term_signal;	/* of the run; 0: none */
+	bool			 timed_out;
+	char			*record;	/* history record, built once when sent */
 	bool			 report_in_flight;
 	bool			 reply_lost;	/* an outcome went out, its reply did not come */
 	bool			 queued;	/* in d->outbox, for the next batch */
@@ -143,6 +150,7 @@ job_free(struct job *j)
 	free(j->payload);
 	free(j->error);
 	free(j->result);
+	free(j->record);
 	free(j);
 }
 
@@ -207,6 +215,7 @@ job_take_fields(struct job *j, const redisReply *e)
 	 */
 	j->due_ms = f.due_ms > 0 && f.enqueued_ms > f.due_ms ? f.enqueued_ms :
 	    f.due_ms;
+	j->enqueued_ms = f.enqueued_ms;
 }
 
 void
@@ -226,6 +235,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	j->id = xstrndup(e->element[1]->str, e->element[1]->len);
 	j->token = xstrndup(e->element[2]->str, e->element[2]->len);
 	j->duration_ms = -1;
+	j->exit_code = -1;
 	job_take_fields(j, e);
 	metrics_job_claimed(sched_queue(s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(s) - j->due_ms);
@@ -384,6 +394,9 @@ job_run_done(const struct run_result *r, void *arg)
 	j->run = NULL;
 	lock_release(j->lock);
 	j->lock = NULL;
+	j->exit_code = r->exit_code;
+	j->term_signal = r->term_signal;
+	j->timed_out = r->timed_out;
 	if (j->kill_asked) {
 		j->duration_ms = r->duration_ms;
 		job_cancelled(j);
@@ -559,6 +572,7 @@ job_run_handler(struct job *j)
 	if (j->lock != NULL)
 		spec.fencing_token = lock_fence(j->lock);
 	job_set_state(j, JOB_RUNNING);
+	j->started_ms = sched_redis_now_ms(j->s);
 	metrics_job_started(sched_queue(j->s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(j->s) - j->due_ms);
 	if (j->due_ms > 0)
@@ -696,6 +710,39 @@ job_send_report(struct job *j)
 	}
 }
 
+/*
+ * The history record of j's final outcome (results.history), built the
+ * first time it is sent; NULL for a retry or with history off.
+ */
+static const char *
+job_history_record(struct job *j)
+{
+	static const char *const status[] = {
+		[OUTCOME_DONE] = "done",
+		[OUTCOME_DEAD] = "dead",
+		[OUTCOME_CANCELLED] = "cancelled",
+	};
+	struct history_run	 r;
+
+	if (j->record != NULL || j->report == OUTCOME_RETRY ||
+	    j->d->cfg->results.history == 0)
+		return (j->record);
+	memset(&r, 0, sizeof(r));
+	r.status = status[j->report];
+	r.handler = j->handler;
+	r.attempt = j->attempt;
+	r.enqueued_ms = j->enqueued_ms;
+	r.started_ms = j->started_ms;
+	r.duration_ms = j->duration_ms;
+	r.exit_code = j->exit_code;
+	r.term_signal = j->term_signal;
+	r.timed_out = j->timed_out;
+	r.error = j->report != OUTCOME_DONE ? j->error : NULL;
+	r.daemon = j->d->host_pid;
+	j->record = history_record(&r);
+	return (j->record);
+}
+
 /* j's outcome for outcome.lua; its strings stay j's. */
 static void
 job_outcome_of(const struct job *j, struct store_outcome *o)
@@ -717,6 +764,7 @@ job_outcome_of(const struct job *j, struct store_outcome *o)
 	o->refund = j->refund;
 	o->conflict = j->conflict;
 	o->duration_ms = j->duration_ms;
+	o->record = j->record;
 }
 
 /* Send one outcome.lua call for up to OUTCOME_BATCH_MAX queued jobs of s. */
@@ -745,12 +793,15 @@ job_send_batch(struct deferd *d, struct sched *s)
 	a.dead_ttl_ms = cfg->dead.ttl_ms;
 	a.wake = sched_keys(s)->wake;
 	a.events = d->events_chan;
+	a.history_max = cfg->results.history;
+	a.history_ttl_ms = cfg->results.ttl_ms;
 	store_outcome_begin(&c, &a);
 	TAILQ_FOREACH_SAFE(j, &d->outbox, out_entry, next) {
 		if (j->s != s || b->n == n)
 			continue;
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
 		j->queued = false;
+		job_history_record(j);
 		job_outcome_of(j, &o);
 		store_outcome_add(&c, &o);
 		b->jobs[b->n++] = j;

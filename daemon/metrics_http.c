@@ -402,7 +402,6 @@ struct metrics_http *
 metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 {
 	struct metrics_http	*mh = xcalloc(1, sizeof(*mh));
-	char			 host[256];
 
 	mh->d = d;
 	metrics_init();
@@ -414,10 +413,7 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 		mh->listen = xstrdup(addr);
 		log_info("metrics: serving /metrics and /healthz on %s", addr);
 	}
-	if (gethostname(host, sizeof(host)) == -1)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	xasprintf(&mh->member, "%s:%ld", host, (long)getpid());
+	mh->member = util_host_pid();
 	mh->k_stats_index = keys_stats_index(d->cfg->namespace,
 	    d->cluster != NULL);
 	mh->k_stats = keys_stats(d->cfg->namespace, mh->member,

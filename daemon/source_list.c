@@ -371,7 +371,7 @@ lsrc_new(struct deferd *d, const struct source *src, size_t index,
 	struct lsrc		*l = xcalloc(1, sizeof(*l));
 	const char		*q = config_queue(d->cfg, src->queue);
 	struct rconn_opts	 o;
-	char			 host[256], name[32];
+	char			 name[32];
 
 	l->d = d;
 	l->heir = heir;
@@ -381,10 +381,7 @@ lsrc_new(struct deferd *d, const struct source *src, size_t index,
 	l->prefix = keys_prefix(cfg->namespace, q);
 	l->k_delayed = keys_queue(cfg->namespace, q, "delayed");
 	l->k_wake = keys_queue(cfg->namespace, q, "wake");
-	if (gethostname(host, sizeof(host)) == -1)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	xasprintf(&l->owner, "%s:%ld", host, (long)getpid());
+	l->owner = util_host_pid();
 	xasprintf(&l->proc_prefix, "%s:proc:%s:", cfg->namespace, l->key);
 	xasprintf(&l->k_proc, "%s%s", l->proc_prefix, l->owner);
 	xasprintf(&l->k_registry, "%s:procs:%s", cfg->namespace, l->key);

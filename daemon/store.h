@@ -257,6 +257,8 @@ struct store_outcome_args {
 	int64_t		 dead_ttl_ms;
 	const char	*wake;
 	const char	*events;
+	int64_t		 history_max;	/* records per list; 0: none */
+	int64_t		 history_ttl_ms; /* 0: no age limit */
 };
 enum store_outcome_kind {
 	STORE_COMPLETE,
@@ -274,6 +276,7 @@ struct store_outcome {
 	bool			 refund;	/* retry: the attempt is given back */
 	bool			 conflict;	/* the resource was locked */
 	int64_t			 duration_ms;	/* of the run; < 0: none */
+	const char		*record;	/* history JSON object; NULL: none */
 };
 void	store_outcome_begin(struct store_call *,
 	    const struct store_outcome_args *);

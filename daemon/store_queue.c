@@ -167,9 +167,14 @@ store_outcome_begin(struct store_call *c, const struct store_outcome_args *a)
 	store_arg_int(c, a->dead_ttl_ms);
 	store_arg(c, a->wake);
 	store_arg(c, a->events);
+	store_arg_int(c, a->history_max);
+	store_arg_int(c, a->history_ttl_ms);
 }
 
-/* Seven arguments per job: kind, id, token, text, delay, flags, duration. */
+/*
+ * Eight arguments per job: kind, id, token, text, delay, flags, duration,
+ * history record.
+ */
 void
 store_outcome_add(struct store_call *c, const struct store_outcome *o)
 {
@@ -194,6 +199,7 @@ store_outcome_add(struct store_call *c, const struct store_outcome *o)
 		store_arg_int(c, o->duration_ms);
 	else
 		store_arg(c, "");
+	store_arg(c, o->record != NULL ? o->record : "");
 }
 
 /* {answer per job..., [{"trimmed", by_max_jobs, by_ttl}]} */

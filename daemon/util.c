@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -38,6 +39,19 @@ util_real_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* The host name falls back to "localhost" when it cannot be read. */
+char *
+util_host_pid(void)
+{
+	char	 host[256], *s;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	xasprintf(&s, "%s:%ld", host, (long)getpid());
+	return (s);
 }
 
 /* getrandom() blocks only before the kernel pool is seeded, at early boot. */

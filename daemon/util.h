@@ -56,7 +56,6 @@ char	*util_base64(const void *src, size_t len);
 /* Generate a fresh job ID "<epoch-ms-hex>-<16 hex random>" into out (>= 40 bytes). */
 void	util_new_job_id(char *out, size_t outlen);
 
-/* ms since the epoch as ISO 8601 UTC with milliseconds ("...T19:00:00.000Z"). */
 /*
  * Copy argc arguments (lens NULL: C strings) into new arrays *out and
  * *outlens, each copy NUL-terminated; util_free_args frees them.
@@ -64,6 +63,9 @@ void	util_new_job_id(char *out, size_t outlen);
 void	util_copy_args(int argc, const char **argv, const size_t *lens,
 	    char ***out, size_t **outlens);
 void	util_free_args(int argc, char **argv, size_t *lens);
+/* ms since the epoch as ISO 8601 UTC with milliseconds ("...T19:00:00.000Z"). */
 char	*util_iso_ms(int64_t ms, char *buf, size_t len);
+/* "HOST:PID", this process's name in Redis (lists, summaries, history); caller frees. */
+char	*util_host_pid(void);
 
 #endif

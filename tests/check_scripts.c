@@ -771,11 +771,12 @@ END_TEST
 /*
  * The batched outcome script records complete, retry and bury in one call,
  * checks each lease token on its own (a stale one changes only that job)
- * and answers one integer per job, in order.
+ * and answers one integer per job, in order; the history records of the
+ * jobs that finished go into their lists.
  */
 START_TEST(outcome_batch_checks_each_lease)
 {
-	char		 ta[64], tb[64], tc[64], td[64], buf[256];
+	char		 ta[64], tb[64], tc[64], td[64], buf[256], rec[128];
 	redisReply	*rep;
 
 	enqueue("a", "h", "in", "0");
@@ -787,11 +788,11 @@ START_TEST(outcome_batch_checks_each_lease)
 	claim_one("c", "n3", tc, sizeof(tc));
 	claim_one("d", "n4", td, sizeof(td));
 	rep = script(SCRIPT_OUTCOME, 3, K_ACTIVE, K_DELAYED, K_DEAD, P,
-	    "60000", "0", "0", K_WAKE, "",
-	    "complete", "a", ta, "result of a", "", "", "5",
-	    "retry", "b", tb, "try later", "5000", "r", "",
-	    "bury", "c", tc, "no hope", "", "", "7",
-	    "complete", "d", "stale-token", "x", "", "", "", NULL);
+	    "60000", "0", "0", K_WAKE, "", "10", "60000",
+	    "complete", "a", ta, "result of a", "", "", "5", "{\"status\":\"done\"}",
+	    "retry", "b", tb, "try later", "5000", "r", "", "",
+	    "bury", "c", tc, "no hope", "", "", "7", "{\"status\":\"dead\"}",
+	    "complete", "d", "stale-token", "x", "", "", "", "{}", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_eq(rep->elements, 4);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
@@ -816,6 +817,16 @@ START_TEST(outcome_batch_checks_each_lease)
 	ck_assert_str_eq(jget("d", "lease", buf, sizeof(buf)), td);
 	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "result:d"), 0);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 1);
+	/* History: a in done, c in failed, completed with the finish time. */
+	ck_assert_int_ge(zscore(P "done", "a"), redis_now() - 60000);
+	ck_assert_int_ge(zscore(P "failed", "c"), redis_now() - 60000);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " P "done"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " P "failed"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "history"), 2);
+	snprintf(rec, sizeof(rec), "{\"status\":\"done\",\"finished_ms\":%lld}",
+	    (long long)zscore(P "done", "a"));
+	ck_assert_str_eq(h_cmd_str(C, buf, sizeof(buf), "HGET " P "history a"),
+	    rec);
 }
 END_TEST
 
@@ -833,9 +844,9 @@ START_TEST(outcome_reports_trimmed_dead_jobs)
 	claim_one("a", "n1", ta, sizeof(ta));
 	claim_one("b", "n2", tb, sizeof(tb));
 	rep = script(SCRIPT_OUTCOME, 3, K_ACTIVE, K_DELAYED, K_DEAD, P,
-	    "60000", "1", "0", K_WAKE, "",
-	    "bury", "a", ta, "no hope", "", "", "",
-	    "bury", "b", tb, "no hope", "", "", "", NULL);
+	    "60000", "1", "0", K_WAKE, "", "0", "0",
+	    "bury", "a", ta, "no hope", "", "", "", "{}",
+	    "bury", "b", tb, "no hope", "", "", "", "{}", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_eq(rep->elements, 3);
 	ck_assert_int_eq(rep->element[0]->integer, 1);

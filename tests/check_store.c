@@ -289,6 +289,7 @@ START_TEST(queue_calls_and_replies)
 	oa.result_ttl_ms = 60000;
 	oa.wake = "";
 	oa.events = "";
+	oa.history_max = 10;
 	store_outcome_begin(&c, &oa);
 	memset(&o, 0, sizeof(o));
 	o.kind = STORE_COMPLETE;
@@ -297,8 +298,10 @@ START_TEST(queue_calls_and_replies)
 	o.text = "a\0b";
 	o.text_len = 3;
 	o.duration_ms = 12;
+	o.record = "{\"status\":\"done\"}";
 	store_outcome_add(&c, &o);
 	o.kind = STORE_RETRY;
+	o.record = NULL;
 	o.id = id[1];
 	o.token = tok[1];
 	o.text = "try later";
@@ -322,6 +325,8 @@ START_TEST(queue_calls_and_replies)
 	freeReplyObject(res);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:active"), 0);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD n:{q}:delayed"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS n:{q}:history %s", id[0]), 1);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN n:{q}:history"), 1);
 
 	memset(&ra, 0, sizeof(ra));
 	ra.k_active = "n:{q}:active";

@@ -137,6 +137,14 @@ const char	*ctl_events(struct ctl *);
  */
 int		 ctl_kill_job(struct ctl *, const char *queue, const char *id);
 
+/*
+ * ctl_history.c: deferctl list done|failed (the newest limit records),
+ * and a finished job's record (an HGET reply holding a string) in show.
+ */
+int		 ctl_history_list(struct ctl *, const char *which,
+		    long long limit);
+void		 ctl_history_show_text(const redisReply *rec);
+void		 ctl_history_show_json(const redisReply *rec);
 /* ctl_pause.c: deferctl pause Q, resume Q */
 int		 ctl_cmd_pause(struct ctl *, int, char **);
 int		 ctl_cmd_resume(struct ctl *, int, char **);

@@ -83,7 +83,8 @@ ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 			state = show_states[i].zset;
 			when = ctl_reply_ms(r->element[1 + i]);
 		}
-	if (which < 0 && r->element[4]->type == REDIS_REPLY_STRING)
+	if (which < 0 && (r->element[4]->type == REDIS_REPLY_STRING ||
+	    r->element[5]->type == REDIS_REPLY_STRING))
 		state = "finished";
 	if (ctl->json)
 		show_json(ctl, id, state, which, when, r);
@@ -97,14 +98,16 @@ ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
- * Read the job hash, its scores in delayed, active and dead, and its result
- * in one MULTI. Returns the EXEC reply (5 elements), or NULL after reporting.
+ * Read the job hash, its scores in delayed, active and dead, its result
+ * and its history record in one MULTI. Returns the EXEC reply (6
+ * elements), or NULL after reporting.
  */
 static redisReply *
 show_fetch(struct ctl *ctl, const char *id)
 {
 	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
 	char		*job = keys_job(ns, q, id), *res = keys_result(ns, q, id);
+	char		*hist = keys_queue(ns, q, "history");
 	char		*z[3];
 	redisReply	*r;
 	bool		 ok = true;
@@ -116,15 +119,16 @@ show_fetch(struct ctl *ctl, const char *id)
 	for (int i = 0; i < 3; i++)
 		redisAppendCommand(ctl->rc, "ZSCORE %s %s", z[i], id);
 	redisAppendCommand(ctl->rc, "GET %s", res);
+	redisAppendCommand(ctl->rc, "HGET %s %s", hist, id);
 	redisAppendCommand(ctl->rc, "EXEC");
-	for (int i = 0; i < 6 && ok; i++) {
+	for (int i = 0; i < 7 && ok; i++) {
 		if ((r = ctl_get_reply(ctl)) == NULL)
-			ok = false;	/* MULTI and five QUEUED */
+			ok = false;	/* MULTI and six QUEUED */
 		else
 			freeReplyObject(r);
 	}
 	r = ok ? ctl_get_reply(ctl) : NULL;
-	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 5)) {
+	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 6)) {
 		log_errorx("redis: EXEC: unexpected reply");
 		freeReplyObject(r);
 		r = NULL;
@@ -133,10 +137,11 @@ show_fetch(struct ctl *ctl, const char *id)
 		free(z[i]);
 	free(job);
 	free(res);
+	free(hist);
 	return (r);
 }
 
-/* Print one job for people: state, time, fields, result. */
+/* Print one job for people: state, time, fields, result, last run's record. */
 static void
 show_text(struct ctl *ctl, const char *id, const char *state, int which,
     int64_t when, redisReply *r)
@@ -155,6 +160,10 @@ show_text(struct ctl *ctl, const char *id, const char *state, int which,
 	if (res->type == REDIS_REPLY_STRING)
 		printf("%-12s \"%s\"\n", "result",
 		    util_escape(res->str, res->len, buf, sizeof(buf)));
+	if (r->element[5]->type == REDIS_REPLY_STRING) {
+		printf("last run:\n");
+		ctl_history_show_text(r->element[5]);
+	}
 }
 
 /* Print one hash field escaped; the payload is cut, times get an ISO form. */
@@ -216,6 +225,11 @@ show_json(struct ctl *ctl, const char *id, const char *state, int which,
 		ctl_json_bytes(res->str, res->len);
 	else
 		printf("null");
+	printf(",\"last_run\":");
+	if (r->element[5]->type == REDIS_REPLY_STRING)
+		ctl_history_show_json(r->element[5]);
+	else
+		printf("null");
 	printf("}\n");
 }
 
@@ -228,7 +242,7 @@ list_option(void *arg, int ch, const char *optarg_)
 	return (ctl_parse_count("--limit", optarg_, 1000000, arg));
 }
 
-/* deferctl list [--queue Q] [--limit N] delayed|active|dead */
+/* deferctl list [--queue Q] [--limit N] delayed|active|dead|done|failed */
 int
 ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 {
@@ -247,14 +261,18 @@ ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 	    &limit)) != CTL_OK)
 		return (status);
 	if (argc - optind != 1)
-		return (ctl_usage("list: expected one of delayed, active, dead"));
+		return (ctl_usage("list: expected one of delayed, active, dead, "
+		    "done, failed"));
 	which = argv[optind];
 	if (strcmp(which, "delayed") != 0 && strcmp(which, "active") != 0 &&
-	    strcmp(which, "dead") != 0)
-		return (ctl_usage("list: '%s' is not delayed, active or dead",
-		    which));
+	    strcmp(which, "dead") != 0 && strcmp(which, "done") != 0 &&
+	    strcmp(which, "failed") != 0)
+		return (ctl_usage("list: '%s' is not delayed, active, dead, "
+		    "done or failed", which));
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);
+	if (strcmp(which, "done") == 0 || strcmp(which, "failed") == 0)
+		return (ctl_history_list(ctl, which, limit));
 	key = keys_queue(ctl_ns(ctl), ctl_queue(ctl), which);
 	r = ctl_cmd(ctl, "ZRANGE %s 0 %lld WITHSCORES", key, limit - 1);
 	free(key);

@@ -44,7 +44,7 @@ static const char	ctl_usage_text[] =
 "          [--max-attempts N] [--timeout D] HANDLER    (payloads on stdin, one a line)\n"
 "  cancel [--queue Q] [--kill] ID   (--kill: stop it if it is running)\n"
 "  show [--queue Q] ID\n"
-"  list [--queue Q] [--limit N] delayed | active | dead\n"
+"  list [--queue Q] [--limit N] delayed | active | dead | done | failed\n"
 "  stats [--queue Q]   (also the daemons' lateness summaries)\n"
 "  pause Q | resume Q   (stop / start claiming from queue Q on every daemon)\n"
 "  watch [--queue Q] [--handler H]   (follow the lifecycle events; --json: raw)\n"

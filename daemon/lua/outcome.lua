@@ -13,7 +13,14 @@
 -- ARGV[5] wake channel ("" = no publish)
 -- ARGV[6] events channel ("" = none): "done", "retry" (or "lock_conflict")
 --         and "dead" events as the single-job scripts publish them
--- ARGV[7..] seven per job:
+-- ARGV[7] history: finished-job records kept per list (0 = none): a job
+--         done goes into P..'done', one buried or cancelled into
+--         P..'failed' (zsets of IDs by finish time, ms), its record into
+--         the hash P..'history' (ID -> JSON); an ID is in one list at
+--         most, with the record of its latest run
+-- ARGV[8] history ttl_ms: records older than this are dropped (0 = kept
+--         until the count trims them); both limits apply as jobs finish
+-- ARGV[9..] eight per job:
 --         kind: "complete", "retry", "bury" or "cancel" (deferctl cancel
 --         --kill stopped it: the job and its hash are removed, with the
 --         event "cancelled" {queue, id, handler, killed true})
@@ -24,6 +31,8 @@
 --         flags: "r" refund the attempt (retry), "c" the resource was
 --                locked (event "lock_conflict"), "" none
 --         duration_ms of the handler run ("" = none)
+--         record: the history record, a JSON object the script completes
+--         with "finished_ms" (Redis time); "" = none (retries have none)
 --
 -- Reply: an array with one integer per job, in order: 1 when its lease
 -- token matched and the outcome was recorded; else nothing changed for
@@ -37,13 +46,74 @@ local active, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
 local ttl, dead_max, dead_ttl = arg_uint(2), arg_uint(3), arg_uint(4)
 local wake, events = ARGV[5], ARGV[6]
-local PER = 7
+local hist_max, hist_ttl = arg_uint(7), arg_uint(8)
+local FIRST, PER = 9, 8
+local HISTORY_TRIM_BUDGET = 1000	-- records dropped per list per call
 
-if (#ARGV - 6) % PER ~= 0 then
-	error('deferd: outcome takes 7 arguments per job')
+if (#ARGV - FIRST + 1) % PER ~= 0 then
+	error('deferd: outcome takes 8 arguments per job')
 end
 local now = now_ms()
 local out, buried = {}, 0
+
+-- History records of this call, written once for all: per list the
+-- ZADD arguments (score, ID, ...), and the HSET ones (ID, record, ...).
+local hist = {done = {}, failed = {}, recs = {}}
+
+-- Keep record rec (the daemon's JSON object) of job id in list.
+local function history_add(list, id, rec)
+	if hist_max == 0 or rec == '' then
+		return
+	end
+	if string.sub(rec, -1) ~= '}' then
+		error('deferd: history record of ' .. id .. ' is not a JSON object')
+	end
+	local z = hist[list]
+	z[#z + 1] = istr(now)
+	z[#z + 1] = id
+	hist.recs[#hist.recs + 1] = id
+	hist.recs[#hist.recs + 1] = string.sub(rec, 1, -2) ..
+	    ',"finished_ms":' .. istr(now) .. '}'
+end
+
+-- Drop list's oldest records beyond hist_max or older than hist_ttl.
+local function history_trim(list, hk)
+	local drop = redis.call('ZCARD', list) - hist_max
+	if hist_ttl > 0 then
+		drop = math.max(drop, redis.call('ZCOUNT', list, '-inf',
+		    '(' .. istr(now - hist_ttl)))
+	end
+	if drop <= 0 then
+		return
+	end
+	local ids = redis.call('ZRANGE', list, 0,
+	    math.min(drop, HISTORY_TRIM_BUDGET) - 1)
+	call_chunked('ZREM', list, ids, 1)
+	call_chunked('HDEL', hk, ids, 1)
+end
+
+-- Write this call's records: into their list, out of the other one (an
+-- ID's record is its latest run's), then trim both limits.
+local function history_write()
+	if #hist.recs == 0 then
+		return
+	end
+	local hk = P .. 'history'
+	call_chunked('HSET', hk, hist.recs, 2)
+	for _, l in ipairs({{'done', 'failed'}, {'failed', 'done'}}) do
+		local list, other = l[1], l[2]
+		local z = hist[list]
+		if #z > 0 then
+			local ids = {}
+			for i = 2, #z, 2 do
+				ids[#ids + 1] = z[i]
+			end
+			call_chunked('ZADD', P .. list, z, 2)
+			call_chunked('ZREM', P .. other, ids, 1)
+			history_trim(P .. list, hk)
+		end
+	end
+end
 
 -- A claimed job cancelled while it ran (deferctl cancel --kill): 1 when
 -- its lease token matched and it is gone, else as the others.
@@ -60,9 +130,9 @@ local function cancel_claimed(jk, id, token)
 end
 
 local gone = {ids = {}, keys = {}}	-- completed: ZREM and DEL once for all
-for i = 7, #ARGV, PER do
+for i = FIRST, #ARGV, PER do
 	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-	local flags = ARGV[i + 5]
+	local flags, record = ARGV[i + 5], ARGV[i + 7]
 	-- Only events carry the duration: no pattern match per job without.
 	local duration = events ~= '' and uint(ARGV[i + 6]) or nil
 	local jk = P .. 'job:' .. id
@@ -70,6 +140,9 @@ for i = 7, #ARGV, PER do
 	if kind == 'complete' then
 		r = complete_job(active, jk, ttl > 0 and P .. 'result:' .. id, id,
 		    token, text, ttl, events, duration, now, gone)
+		if r == 1 then
+			history_add('done', id, record)
+		end
 	elseif kind == 'retry' then
 		local delay = uint(ARGV[i + 4])
 		if delay == nil then
@@ -84,9 +157,13 @@ for i = 7, #ARGV, PER do
 		    duration, now)
 		if r == 1 then
 			buried = buried + 1
+			history_add('failed', id, record)
 		end
 	elseif kind == 'cancel' then
 		r = cancel_claimed(jk, id, token)
+		if r == 1 then
+			history_add('failed', id, record)
+		end
 	else
 		error('deferd: unknown outcome kind ' .. string.format('%q', kind))
 	end
@@ -96,6 +173,7 @@ call_chunked('ZREM', active, gone.ids, 1)
 for i = 1, #gone.keys, 1000 do
 	redis.call('DEL', unpack(gone.keys, i, math.min(i + 999, #gone.keys)))
 end
+history_write()
 if buried > 0 then
 	trim_dead(P, dead, now, dead_max, dead_ttl, events)
 end

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The record a finished job leaves for results.ttl (results.history): what
+ * happened, after the job hash is gone. The daemon writes it as a JSON
+ * object that outcome.lua completes with "finished_ms" (Redis time) and
+ * keeps in NS:{Q}:history beside the lists NS:{Q}:done and NS:{Q}:failed
+ * (docs/keys.md); deferctl show and list read it.
+ */
+#ifndef DEFERD_HISTORY_H
+#define DEFERD_HISTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One finished run, as the daemon saw it. */
+struct history_run {
+	const char	*status;	/* "done", "dead" or "cancelled" */
+	const char	*handler;
+	int		 attempt;	/* the run's attempt number */
+	int64_t		 enqueued_ms;	/* 0: unknown */
+	int64_t		 started_ms;	/* Redis time at the start; 0: not run */
+	int64_t		 duration_ms;	/* < 0: not run */
+	int		 exit_code;	/* -1: none (signalled, not run) */
+	int		 term_signal;	/* 0: none */
+	bool		 timed_out;
+	const char	*error;		/* why it failed; NULL: none */
+	const char	*daemon;	/* "HOST:PID" of the daemon that ran it */
+};
+
+/* The record of r as a JSON object (unknown fields left out); caller frees. */
+char	*history_record(const struct history_run *r);
+
+#endif
