@@ -347,6 +347,29 @@ START_TEST(enqueue_generated_id_and_fields)
 }
 END_TEST
 
+/*
+ * A handler not in this host's handlers.dir (a typo, or not deployed
+ * here): the job is enqueued all the same, with a warning that says so.
+ */
+START_TEST(enqueue_warns_of_a_handler_missing_here)
+{
+	char	text[800], hdir[400];
+
+	snprintf(hdir, sizeof(hdir), "%s/handlers", dir);
+	ck_assert_int_eq(mkdir(hdir, 0755), 0);
+	h_write_file(hdir, "real", "#!/bin/sh\nexit 0\n", 0755);
+	snprintf(text, sizeof(text), "redis: {url: \"%s\"}\n"
+	    "queues: [default, other]\nhandlers: {dir: %s}\n", redis.url, hdir);
+	h_write_file(dir, "deferd.yaml", text, 0644);
+	ck_assert_int_eq(RUN("enqueue", "--id", "t1", "reall"), 0);
+	ck_assert_msg(strstr(err, "enqueued anyway") != NULL, "%s", err);
+	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 1);
+	ck_assert_int_eq(RUN("enqueue", "--id", "t2", "real"), 0);
+	ck_assert_msg(strstr(err, "enqueued anyway") == NULL, "%s", err);
+	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 2);
+}
+END_TEST
+
 START_TEST(enqueue_due_times)
 {
 	long long	t0, t1, due;
@@ -707,6 +730,7 @@ main(void)
 	tcase_add_test(tc, config_errors);
 	tcase_add_test(tc, enqueue_idempotent);
 	tcase_add_test(tc, enqueue_generated_id_and_fields);
+	tcase_add_test(tc, enqueue_warns_of_a_handler_missing_here);
 	tcase_add_test(tc, enqueue_due_times);
 	tcase_add_test(tc, enqueue_binary_stdin);
 	tcase_add_test(tc, enqueue_batch);
