@@ -879,22 +879,46 @@ h_pid_gone(pid_t pid)
 	return (gone);
 }
 
-/* A free TCP port on 127.0.0.1 (bound then released). */
+/*
+ * A free TCP port on 127.0.0.1. Ports come from a range of their own, below
+ * the kernel's ephemeral ports (where bind to port 0 and every outgoing
+ * connection take theirs), so that no connection and no other test binary
+ * takes one between this check and the server's bind: tools/run-tests.sh
+ * gives each binary it runs at once its own range in DEFERD_TEST_PORTS
+ * ("FIRST-LAST"); without it, a range is picked from the process ID. Each
+ * call hands out the next port of the range that binds now.
+ */
 int
 h_free_port(void)
 {
-	struct sockaddr_in	sa;
-	socklen_t		len = sizeof(sa);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	static int		 next, last;
+	struct sockaddr_in	 sa;
+	const char		*env = getenv("DEFERD_TEST_PORTS");
+	int			 fd, one = 1, ok;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return (port);
+	if (next == 0) {
+		if (env == NULL || sscanf(env, "%d-%d", &next, &last) != 2 ||
+		    next < 1024 || last > 65535 || next > last) {
+			next = H_PORTS_LOW + (int)(getpid() % 64) * H_PORTS_SPAN;
+			last = next + H_PORTS_SPAN - 1;
+		}
+	}
+	for (; next <= last; next++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa.sin_port = htons((uint16_t)next);
+		ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return (next++);
+	}
+	ck_abort_msg("no free TCP port left in the test range (DEFERD_TEST_PORTS=%s)",
+	    env != NULL ? env : "unset");
+	return (-1);
 }
 
 /* A connected socket to 127.0.0.1:port, or -1. */

@@ -181,7 +181,13 @@ int		 h_run(const char *const *argv, const char *stdin_text, char *out, size_t o
 /* Whether s is exactly one JSON value (a small checker, not a full parser). */
 bool		 h_json_ok(const char *s);
 
-/* A free TCP port on 127.0.0.1 (bound, then released). */
+/*
+ * A free TCP port on 127.0.0.1, from this binary's own range (see
+ * harness.c): DEFERD_TEST_PORTS, or one of 64 ranges of H_PORTS_SPAN from
+ * H_PORTS_LOW, below the ephemeral ports.
+ */
+#define H_PORTS_LOW	10000
+#define H_PORTS_SPAN	300
 int		 h_free_port(void);
 /* A connected socket to 127.0.0.1:port (5 s receive timeout), or -1. */
 int		 h_tcp_connect(int port);
