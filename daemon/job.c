@@ -169,6 +169,8 @@ job_gone(struct job *j)
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
 	if (job_state_busy(j->state))
 		slots_handler_stop(d->slots, j->handler);
+	else if (j->state == JOB_WAITING)
+		slots_handler_unwait(d->slots, j->handler);
 	if (!reporting && !pooled)
 		sched_hold(j->s, -1);
 	job_free(j);
@@ -246,6 +248,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 		sched_hold(s, 1);
 	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
+	slots_handler_wait(d->slots, j->handler);
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
 	    j->handler, sched_queue(s), j->attempt, j->max_attempts);
 	failpoint_crash("after_claim");	/* leased to us, nothing spawned */
@@ -264,10 +267,15 @@ job_state_busy(enum job_state state)
 	return (state == JOB_LOCKING || state == JOB_RUNNING);
 }
 
-/* Move j to state, counting its handler in d->slots while it locks or runs. */
+/*
+ * Move j to state, counting its handler in d->slots while it waits, locks
+ * or runs.
+ */
 static void
 job_set_state(struct job *j, enum job_state state)
 {
+	if (j->state == JOB_WAITING && state != JOB_WAITING)
+		slots_handler_unwait(j->d->slots, j->handler);
 	if (job_state_busy(state) && !job_state_busy(j->state))
 		slots_handler_start(j->d->slots, j->handler);
 	else if (!job_state_busy(state) && job_state_busy(j->state))

@@ -34,6 +34,14 @@
 #define CLAIM_MAX	1024	/* jobs one claim takes at most (Redis time, reply size) */
 #define CLAIM_FIRST	32	/* nor more than this, or twice the jobs held */
 #define CLAIMS_MAX	2	/* claims in flight at once (a second needs CLAIM_FIRST of room) */
+/*
+ * A persistent handler's jobs claimed at most: this many times its pool
+ * (processes x inflight, or its max_concurrency). The jobs beyond the
+ * pool wait here, leased, so that a process that answers gets its next
+ * job at once instead of after a claim's round trip (with inflight 1 the
+ * round trip was most of each job's time).
+ */
+#define POOL_AHEAD	2
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
@@ -630,7 +638,7 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 		int	room;
 
 		if (pool) {
-			room = slots_pool_free(s->d->slots, o->name,
+			room = slots_pool_free(s->d->slots, o->name, POOL_AHEAD *
 			    config_override_max_concurrency(cfg, o));
 			total += room;
 		} else if (o->max_concurrency > 0) {

@@ -10,6 +10,7 @@
 struct slots_handler {
 	char	*name;
 	int	 running;
+	int	 waiting;	/* claimed, not started (JOB_WAITING) */
 	int	 reserved;	/* pool room held by claims in flight */
 };
 
@@ -20,7 +21,7 @@ struct slots {
 	int			 pooled;	/* claimed jobs of persistent handlers */
 	int			 claims;	/* reserved by claims in flight */
 	int			 runs;		/* channel runs going */
-	struct slots_handler	*handlers;	/* only those with running > 0 */
+	struct slots_handler	*handlers;	/* only those with a count > 0 */
 	size_t			 nhandlers;
 	struct slots_cbs	 cbs;
 };
@@ -139,16 +140,17 @@ slots_get(struct slots *s, const char *handler)
 		h = &s->handlers[s->nhandlers++];
 		h->name = xstrdup(handler);
 		h->running = 0;
+		h->waiting = 0;
 		h->reserved = 0;
 	}
 	return (h);
 }
 
-/* Entries go when both counts reach 0, so names from Redis cannot pile up. */
+/* Entries go when every count reaches 0, so names from Redis cannot pile up. */
 static void
 slots_put(struct slots *s, struct slots_handler *h)
 {
-	if (h->running > 0 || h->reserved > 0)
+	if (h->running > 0 || h->waiting > 0 || h->reserved > 0)
 		return;
 	free(h->name);
 	*h = s->handlers[--s->nhandlers];
@@ -171,6 +173,23 @@ slots_handler_stop(struct slots *s, const char *handler)
 	slots_put(s, h);
 }
 
+void
+slots_handler_wait(struct slots *s, const char *handler)
+{
+	slots_get(s, handler)->waiting++;
+}
+
+void
+slots_handler_unwait(struct slots *s, const char *handler)
+{
+	struct slots_handler	*h = slots_find(s, handler);
+
+	if (h == NULL || h->waiting == 0)
+		return;
+	h->waiting--;
+	slots_put(s, h);
+}
+
 int
 slots_pool_free(const struct slots *s, const char *handler, int cap)
 {
@@ -180,7 +199,7 @@ slots_pool_free(const struct slots *s, const char *handler, int cap)
 	if (s->cbs.held(s->cbs.arg))
 		return (0);
 	if (h != NULL)
-		n -= h->running + h->reserved;
+		n -= h->running + h->waiting + h->reserved;
 	return (n > 0 ? n : 0);
 }
 

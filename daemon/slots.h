@@ -46,8 +46,10 @@ bool		 slots_run_fits(const struct slots *);
 void		 slots_claim_begin(struct slots *, int n);
 void		 slots_claim_end(struct slots *, int n);
 /*
- * Room in handler's persistent pool of cap jobs: cap - its jobs locking or
- * running - what claims in flight reserved for it; never < 0, 0 while held.
+ * Room for cap jobs of handler's persistent pool: cap - its jobs waiting,
+ * locking or running - what claims in flight reserved for it; never < 0,
+ * 0 while held. (The caller counts the jobs it lets wait for the pool in
+ * cap: see sched.c.)
  */
 int		 slots_pool_free(const struct slots *, const char *handler,
 		    int cap);
@@ -69,6 +71,9 @@ void		 slots_run_end(struct slots *, const char *handler);
 /* A job of handler began to lock or run / stopped doing so. */
 void		 slots_handler_start(struct slots *, const char *handler);
 void		 slots_handler_stop(struct slots *, const char *handler);
+/* A claimed job of handler began / stopped waiting to start. */
+void		 slots_handler_wait(struct slots *, const char *handler);
+void		 slots_handler_unwait(struct slots *, const char *handler);
 /* Jobs of handler locking or running plus its channel runs. */
 int		 slots_handler_running(const struct slots *, const char *handler);
 /* Claimed jobs held now (running, waiting or reporting), pooled or not. */

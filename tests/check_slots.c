@@ -112,7 +112,7 @@ START_TEST(pool_room_is_apart)
 }
 END_TEST
 
-/* A handler's entry goes only when nothing runs and nothing is reserved. */
+/* A handler's entry goes only when nothing runs, waits or is reserved. */
 START_TEST(entries_outlive_reservations)
 {
 	struct slots	*s = new_slots(2);
@@ -126,6 +126,19 @@ START_TEST(entries_outlive_reservations)
 	ck_assert_int_eq(slots_handler_running(s, "po"), 0);
 	slots_handler_stop(s, "po");	/* unknown now: a no-op */
 	slots_pool_claim_end(s, "po", 1);
+	ck_assert_int_eq(slots_pool_free(s, "po", 5), 5);
+	/* Jobs waiting to start hold pool room until they start or leave. */
+	slots_handler_wait(s, "po");
+	slots_handler_wait(s, "po");
+	ck_assert_int_eq(slots_pool_free(s, "po", 5), 3);
+	slots_handler_unwait(s, "po");
+	slots_handler_start(s, "po");
+	ck_assert_int_eq(slots_pool_free(s, "po", 5), 3);
+	ck_assert_int_eq(slots_handler_running(s, "po"), 1);
+	slots_handler_stop(s, "po");
+	slots_handler_unwait(s, "po");
+	ck_assert_int_eq(slots_pool_free(s, "po", 5), 5);
+	slots_handler_unwait(s, "po");	/* unknown now: a no-op */
 	ck_assert_int_eq(slots_pool_free(s, "po", 5), 5);
 	slots_free_all(s);
 }
