@@ -886,7 +886,9 @@ h_pid_gone(pid_t pid)
  * takes one between this check and the server's bind: tools/run-tests.sh
  * gives each binary it runs at once its own range in DEFERD_TEST_PORTS
  * ("FIRST-LAST"); without it, a range is picked from the process ID. Each
- * call hands out the next port of the range that binds now.
+ * call hands out the next port of the range that binds now, without
+ * SO_REUSEADDR, so that a port an earlier test left in TIME_WAIT is
+ * passed over (a test may bind the port as plainly).
  */
 int
 h_free_port(void)
@@ -894,7 +896,7 @@ h_free_port(void)
 	static int		 next, last;
 	struct sockaddr_in	 sa;
 	const char		*env = getenv("DEFERD_TEST_PORTS");
-	int			 fd, one = 1, ok;
+	int			 fd, ok;
 
 	if (next == 0) {
 		if (env == NULL || sscanf(env, "%d-%d", &next, &last) != 2 ||
@@ -906,7 +908,6 @@ h_free_port(void)
 	for (; next <= last; next++) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		ck_assert_int_ge(fd, 0);
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		memset(&sa, 0, sizeof(sa));
 		sa.sin_family = AF_INET;
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
