@@ -42,7 +42,9 @@ LUA_SRCS	:= $(filter-out $(LUA_LIB),$(sort $(wildcard daemon/lua/*.lua)))
 MAIN_SRCS	:= daemon/deferd.c
 CTL_SRCS	:= $(sort $(wildcard daemon/ctl/*.c))
 LIB_SRCS	:= $(filter-out $(MAIN_SRCS),$(sort $(wildcard daemon/*.c)))
-LIB_OBJS	:= $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/scripts_gen.o
+ASSETS		:= $(sort $(wildcard daemon/dashboard/*))
+LIB_OBJS	:= $(LIB_SRCS:daemon/%.c=$(BUILD)/%.o) $(BUILD)/scripts_gen.o \
+		   $(BUILD)/dashboard_assets.o
 CTL_OBJS	:= $(CTL_SRCS:daemon/%.c=$(BUILD)/%.o)
 TEST_SRCS	:= $(sort $(wildcard tests/check_*.c))
 TEST_BINS	:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -84,6 +86,13 @@ $(BUILD)/%.o: daemon/%.c | $(BUILD)/.deps-ok
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/scripts_gen.o: $(BUILD)/scripts_gen.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/dashboard_assets.c: tools/embed-assets.sh $(ASSETS) | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	tools/embed-assets.sh $@ $(ASSETS)
+
+$(BUILD)/dashboard_assets.o: $(BUILD)/dashboard_assets.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdeferd.a: $(LIB_OBJS)

@@ -103,6 +103,8 @@ static int	 read_password(struct cs_ctx *, const struct cy_node *,
 		    const char *, const char *, char **);
 static int	 finish_redis(struct cs_ctx *);
 static int	 check_root(struct cs_ctx *, const struct cy_node *, void *);
+static int	 check_dashboard(struct cs_ctx *, const struct cy_node *,
+		    const struct config *);
 static int	 read_file(FILE *, char **, size_t *);
 
 static const struct cs_type T_QUEUES = { parse_queues, init_queues };
@@ -287,6 +289,18 @@ static const struct cs_key metrics_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct cs_key dashboard_keys[] = {
+	{ .name = "listen", .type = &cs_t_listen, .off = C(dashboard.listen) },
+	{ .name = "token_file", .type = &cs_t_path, .off = C(dashboard.token_file) },
+	{ .name = "read_only", .type = &cs_t_bool, .off = C(dashboard.read_only) },
+	{ .name = "max_connections", .type = &cs_t_int,
+	  .off = C(dashboard.max_connections), .min = 1, .max = 100000, .def = 64 },
+	{ .name = "request_timeout", .type = &cs_t_duration,
+	  .off = C(dashboard.request_timeout_ms), .min = 100, .max = HOUR,
+	  .def = 10 * SEC },
+	{ .name = NULL }
+};
+
 static const struct cs_section redis_section = { redis_keys, NULL };
 static const struct cs_section retry_section = { retry_keys, check_retry };
 static const struct cs_section results_section = { results_keys, NULL };
@@ -299,6 +313,7 @@ static const struct cs_section expirations_section = { expirations_keys, NULL };
 static const struct cs_section source_section = { source_keys, check_source };
 static const struct cs_section log_section = { log_keys, NULL };
 static const struct cs_section metrics_section = { metrics_keys, NULL };
+static const struct cs_section dashboard_section = { dashboard_keys, NULL };
 
 static const struct cs_key root_keys[] = {
 	{ .name = "redis", .type = &cs_t_section, .aux = &redis_section },
@@ -325,6 +340,7 @@ static const struct cs_key root_keys[] = {
 	{ .name = "schedules", .type = &config_t_schedules },
 	{ .name = "log", .type = &cs_t_section, .aux = &log_section },
 	{ .name = "metrics", .type = &cs_t_section, .aux = &metrics_section },
+	{ .name = "dashboard", .type = &cs_t_section, .aux = &dashboard_section },
 	{ .name = "events", .type = &cs_t_bool, .off = C(events), .def = 1 },
 	{ .name = NULL }
 };
@@ -633,6 +649,23 @@ check_retry(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 }
 
 /*
+ * The dashboard has a port of its own: sharing metrics.listen's is not
+ * built yet. n is the root.
+ */
+static int
+check_dashboard(struct cs_ctx *ctx, const struct cy_node *n,
+    const struct config *c)
+{
+	if (c->dashboard.listen == NULL || c->metrics.listen == NULL ||
+	    strcmp(c->dashboard.listen, c->metrics.listen) != 0)
+		return (0);
+	return (cs_error(ctx, cy_map_get(cy_map_get(n, "dashboard"), "listen"),
+	    "dashboard.listen (%s) "
+	    "must differ from metrics.listen: one port for both is not "
+	    "supported yet", c->dashboard.listen));
+}
+
+/*
  * A rule needs a pattern and a handler; its resource template must parse
  * and use no capture the pattern lacks (else every job would run unlocked).
  */
@@ -935,9 +968,7 @@ finish_redis(struct cs_ctx *ctx)
 static int
 check_root(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 {
-	(void)n;
-	(void)base;
-	if (check_queue_refs(ctx) == -1)
+	if (check_queue_refs(ctx) == -1 || check_dashboard(ctx, n, base) == -1)
 		return (-1);
 	return (finish_redis(ctx));
 }
@@ -1075,6 +1106,8 @@ config_free(struct config *c)
 	free(c->sources);
 	config_schedules_free(c);
 	free(c->metrics.listen);
+	free(c->dashboard.listen);
+	free(c->dashboard.token_file);
 	free(c);
 }
 

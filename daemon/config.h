@@ -230,6 +230,14 @@ struct config {
 		int64_t	 request_timeout_ms;	/* 10s: a whole request and reply */
 	} metrics;
 
+	struct {
+		char	*listen;	/* "host:port", or NULL: off */
+		char	*token_file;	/* absolute, or NULL: no token asked */
+		bool	 read_only;	/* false */
+		int	 max_connections;	/* 64 */
+		int64_t	 request_timeout_ms;	/* 10s */
+	} dashboard;
+
 	bool	events;			/* true */
 };
 

@@ -24,6 +24,7 @@
 
 #include "cluster.h"
 #include "cluster_subs.h"
+#include "dashboard.h"
 #include "deferd.h"
 #include "faillog.h"
 #include "failpoint.h"
@@ -429,6 +430,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	deferd_arm_extend(d);
 	deferd_set_events(d);
 	metrics_http_reconfigure(d->http);
+	dashboard_reconfigure(d->dashboard);
 	sources_reload(d->sources, old);
 	schedules_reload(d->schedules, old);
 	config_unref(old);	/* a source set built from it keeps its own */
@@ -725,6 +727,8 @@ deferd_run(struct deferd *d)
 	if ((d->http = metrics_http_new(d, d->cfg->metrics.listen, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if ((d->dashboard = dashboard_new(d, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	deferd_arm_extend(d);
 	log_info("starting: config %s, event method %s", d->cfg->path,
 	    event_base_get_method(d->base));
@@ -762,6 +766,7 @@ deferd_free(struct deferd *d)
 	sources_free(d->sources);
 	schedules_free(d->schedules);
 	metrics_http_free(d->http);
+	dashboard_free(d->dashboard);
 	free(d->events_chan);
 	job_free_all(d);
 	free(d->host_pid);

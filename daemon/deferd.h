@@ -22,6 +22,7 @@ struct event;
 struct event_base;
 struct job;
 struct metrics_http;
+struct dashboard;
 struct rconn;
 struct subcheck;
 struct sentinel;
@@ -79,6 +80,7 @@ struct deferd {
 	char			*events_chan;		/* "ns:events", or "" with events: false */
 	char			*host_pid;		/* "HOST:PID": who ran a job (history) */
 	struct metrics_http	*http;			/* metrics.listen; NULL when off */
+	struct dashboard	*dashboard;		/* dashboard.listen (dashboard.c) */
 	int			 exit_code;
 };
 

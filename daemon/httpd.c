@@ -2,8 +2,11 @@
 /* A small HTTP/1.x server with bounded connections; see httpd.h. */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,9 @@ struct hconn {
 	struct bufferevent	*bev;
 	struct event		*deadline;
 	bool			 replying;	/* reply queued: close once written */
+	bool			 waiting;	/* routed; the reply comes with httpd_finish */
+	bool			 head;		/* that request was a HEAD */
+	uint64_t		 id;		/* that request's */
 };
 
 struct httpd {
@@ -41,6 +47,7 @@ struct httpd {
 	void			*arg;
 	TAILQ_HEAD(, hconn)	 conns;
 	size_t			 nconns;
+	uint64_t		 next_id;	/* of the next request routed */
 	struct log_limit	 accept_limit;
 	struct log_limit	 evict_limit;
 };
@@ -56,10 +63,12 @@ hconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	hconn_free(arg);
 }
 
-/* Send the reply: status line, headers, body unless HEAD; then close. */
+/*
+ * Send the reply: status line, headers, body unless the request was a
+ * HEAD (the body is moved out of r, or copied with copy); then close.
+ */
 static void
-hconn_send(struct hconn *c, const struct httpd_req *req,
-    const struct httpd_reply *r)
+hconn_send(struct hconn *c, bool head, const struct httpd_reply *r, bool copy)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	size_t		 len = evbuffer_get_length(r->body);
@@ -69,8 +78,12 @@ hconn_send(struct hconn *c, const struct httpd_req *req,
 	    r->reason, r->content_type, len);
 	if (r->allow != NULL)
 		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	if (r->headers != NULL)
+		evbuffer_add(out, r->headers, strlen(r->headers));
 	evbuffer_add(out, "\r\n", 2);
-	if (req == NULL || !req->head)
+	if (!head && copy)
+		evbuffer_add(out, evbuffer_pullup(r->body, -1), len);
+	else if (!head)
 		evbuffer_add_buffer(out, r->body);
 	c->replying = true;
 	bufferevent_disable(c->bev, EV_READ);
@@ -82,28 +95,30 @@ static void
 hconn_error(struct hconn *c, int status, const char *reason)
 {
 	struct httpd_reply	r = { status, reason, "text/plain; charset=utf-8",
-				    NULL, evbuffer_new() };
+				    NULL, evbuffer_new(), NULL, false };
 
 	if (r.body == NULL) {
 		hconn_free(c);
 		return;
 	}
 	evbuffer_add_printf(r.body, "%s\n", reason);
-	hconn_send(c, NULL, &r);
+	hconn_send(c, false, &r, false);
 	evbuffer_free(r.body);
 }
 
 /*
- * Parse "METHOD SP TARGET SP HTTP/1.x" in place and route it. Returns -1
- * for a malformed line.
+ * Parse "METHOD SP TARGET SP HTTP/1.x" in place and route it, with the
+ * header lines that followed it and the body. Returns -1 for a malformed
+ * line.
  */
 static int
-hconn_route(struct hconn *c, char *line)
+hconn_route(struct hconn *c, char *line, const char *headers,
+    const char *body, size_t body_len)
 {
 	struct httpd		*h = c->h;
 	struct httpd_req	 req;
 	struct httpd_reply	 r = { 200, "OK", "text/plain; charset=utf-8",
-				    NULL, NULL };
+				    NULL, NULL, NULL, false };
 	char			*target, *version, *q;
 
 	if ((target = strchr(line, ' ')) == NULL)
@@ -115,34 +130,119 @@ hconn_route(struct hconn *c, char *line)
 	if (strncmp(version, "HTTP/1.", 7) != 0 || *line == '\0' ||
 	    *target != '/')
 		return (-1);
-	if ((q = strchr(target, '?')) != NULL)
+	req.query = "";
+	if ((q = strchr(target, '?')) != NULL) {
 		*q = '\0';
+		req.query = q + 1;
+	}
 	req.method = line;
 	req.path = target;
 	req.head = strcmp(line, "HEAD") == 0;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = body_len;
+	req.id = ++h->next_id;
 	if ((r.body = evbuffer_new()) == NULL)
 		return (-1);
 	h->route(&req, &r, h->arg);
-	hconn_send(c, &req, &r);
+	if (r.deferred) {
+		c->waiting = true;
+		c->head = req.head;
+		c->id = req.id;
+		bufferevent_disable(c->bev, EV_READ);
+	} else
+		hconn_send(c, req.head, &r, false);
 	evbuffer_free(r.body);
 	return (0);
 }
 
-/* Input: wait for the whole head (a blank line), then answer. */
+bool
+httpd_header(const struct httpd_req *req, const char *name, char *buf,
+    size_t len)
+{
+	size_t		 nl = strlen(name), vl;
+	const char	*p = req->headers, *v, *end;
+
+	while (p != NULL && *p != '\0') {
+		end = p + strcspn(p, "\r\n");
+		if ((size_t)(end - p) > nl && p[nl] == ':' &&
+		    strncasecmp(p, name, nl) == 0) {
+			for (v = p + nl + 1; v < end && (*v == ' ' || *v == '\t');
+			    v++)
+				;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if ((vl = (size_t)(end - v)) >= len)
+				return (false);
+			memcpy(buf, v, vl);
+			buf[vl] = '\0';
+			return (true);
+		}
+		p = end + strspn(end, "\r\n");
+	}
+	return (false);
+}
+
+bool
+httpd_finish(struct httpd *h, uint64_t id, const struct httpd_reply *r)
+{
+	struct hconn	*c;
+
+	TAILQ_FOREACH(c, &h->conns, entry)
+		if (c->waiting && c->id == id) {
+			c->waiting = false;
+			hconn_send(c, c->head, r, true);
+			return (true);
+		}
+	return (false);
+}
+
+/*
+ * The body length a POST head announces: 0 for other methods or none;
+ * -1 when it is malformed or past max_body (then status says which).
+ */
+static long long
+hconn_body_length(const struct hconn *c, const char *head, int *status)
+{
+	struct httpd_req	 req;
+	char			 v[32], *end;
+	long long		 n;
+
+	if (strncmp(head, "POST ", 5) != 0)
+		return (0);
+	memset(&req, 0, sizeof(req));
+	req.headers = head;
+	if (!httpd_header(&req, "Content-Length", v, sizeof(v)))
+		return (0);
+	n = strtoll(v, &end, 10);
+	*status = 400;
+	if (end == v || *end != '\0' || n < 0)
+		return (-1);
+	*status = 413;
+	if ((size_t)n > c->h->opts.max_body)
+		return (-1);
+	return (n);
+}
+
+/* Input: wait for the whole head (a blank line) and a POST's body, then answer. */
 static void
 hconn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct hconn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct evbuffer_ptr end;
-	char		*line;
-	size_t		 n;
+	char		*head, *line, *body = NULL;
+	size_t		 n, term = 4;
+	long long	 blen;
+	int		 status = 400;
 
-	if (c->replying)
+	if (c->replying || c->waiting)
 		return;
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
+	if (end.pos == -1) {
 		end = evbuffer_search(in, "\n\n", 2, NULL);
+		term = 2;
+	}
 	if (end.pos == -1) {
 		if (evbuffer_get_length(in) > c->h->opts.max_head)
 			hconn_error(c, 431, "Request Header Fields Too Large");
@@ -152,10 +252,32 @@ hconn_read_cb(struct bufferevent *bev, void *arg)
 		hconn_error(c, 431, "Request Header Fields Too Large");
 		return;
 	}
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-	if (line == NULL || n > HTTPD_LINE_MAX || hconn_route(c, line) == -1)
+	head = xmalloc((size_t)end.pos + 1);
+	evbuffer_copyout(in, head, (size_t)end.pos);
+	head[end.pos] = '\0';
+	if ((blen = hconn_body_length(c, head, &status)) == -1) {
+		free(head);
+		hconn_error(c, status, status == 413 ? "Payload Too Large" :
+		    "Bad Request");
+		return;
+	}
+	if (evbuffer_get_length(in) < (size_t)end.pos + term + (size_t)blen) {
+		free(head);	/* the body is not all here yet */
+		return;
+	}
+	evbuffer_drain(in, (size_t)end.pos + term);
+	body = xmalloc((size_t)blen + 1);
+	evbuffer_remove(in, body, (size_t)blen);
+	body[blen] = '\0';
+	n = strcspn(head, "\r\n");	/* the request line; headers follow */
+	line = head;
+	if (head[n] != '\0')
+		head[n++] = '\0';
+	if (strlen(line) > HTTPD_LINE_MAX ||
+	    hconn_route(c, line, head + n, body, (size_t)blen) == -1)
 		hconn_error(c, 400, "Bad Request");
-	free(line);
+	free(head);
+	free(body);
 }
 
 /* Output: once the reply is written, close. */
@@ -309,4 +431,50 @@ httpd_free(struct httpd *h)
 		event_free(h->resume);
 	free(h->name);
 	free(h);
+}
+
+/*
+ * A listening socket for "host:port" / "[v6]:port", non-blocking and
+ * close-on-exec. Returns the fd, or -1 with err set.
+ */
+int
+httpd_listen_socket(const char *what, const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res = NULL;
+	const char	*colon = strrchr(addr, ':');
+	char		 host[256];
+	int		 fd = -1, one = 1, rc;
+	size_t		 hl;
+
+	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
+		snprintf(err, errlen, "%s %s: expected host:port", what, addr);
+		return (-1);
+	}
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s %s: %s", what, addr,
+		    gai_strerror(rc));
+		return (-1);
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    res->ai_protocol);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 128) == -1) {
+		snprintf(err, errlen, "%s %s: %s", what, addr,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return (fd);
 }

@@ -62,18 +62,23 @@ json_out_quoted(struct json_out *o, const void *src, size_t len)
 	o->buf[o->len] = '\0';
 }
 
-/* The comma (if needed) and "key": of a member of the current object. */
+/*
+ * The comma (if needed) and "key": of a member of the current object, or
+ * the comma alone before an element of the current array (key NULL).
+ */
 static void
 json_out_key(struct json_out *o, const char *key)
 {
 	uint32_t	bit;
 
-	if (o->depth == 0 || key == NULL)
+	if (o->depth == 0)
 		return;
 	bit = 1u << (o->depth - 1);
 	if (o->nonempty & bit)
 		json_out_raw(o, ",", 1);
 	o->nonempty |= bit;
+	if (key == NULL)
+		return;
 	json_out_quoted(o, key, strlen(key));
 	json_out_raw(o, ":", 1);
 }
@@ -85,24 +90,48 @@ json_out_init(struct json_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* Begin an object, as the value of key when inside one. */
-void
-json_obj_begin(struct json_out *o, const char *key)
+/* Open an object or array (open is "{" or "["), as key's value or an element. */
+static void
+json_open(struct json_out *o, const char *key, const char *open)
 {
 	json_out_key(o, key);
-	json_out_raw(o, "{", 1);
+	json_out_raw(o, open, 1);
 	if (o->depth < 16)
 		o->depth++;
 	o->nonempty &= ~(1u << (o->depth - 1));
 }
 
-/* Close the current object. */
+/* Close the current object or array (close is "}" or "]"). */
+static void
+json_close(struct json_out *o, const char *close)
+{
+	json_out_raw(o, close, 1);
+	if (o->depth > 0)
+		o->depth--;
+}
+
+void
+json_obj_begin(struct json_out *o, const char *key)
+{
+	json_open(o, key, "{");
+}
+
 void
 json_obj_end(struct json_out *o)
 {
-	json_out_raw(o, "}", 1);
-	if (o->depth > 0)
-		o->depth--;
+	json_close(o, "}");
+}
+
+void
+json_arr_begin(struct json_out *o, const char *key)
+{
+	json_open(o, key, "[");
+}
+
+void
+json_arr_end(struct json_out *o)
+{
+	json_close(o, "]");
 }
 
 /* Add key: string of len bytes. */

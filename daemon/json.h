@@ -47,9 +47,15 @@ struct json_out {
 };
 
 void	 json_out_init(struct json_out *);
-/* Begin an object: at the top level, or as the value of key (inside one). */
+/*
+ * Begin an object: at the top level, as the value of key (inside one), or
+ * as an element of an array (key NULL); arrays nest the same way. The
+ * json_add_* calls take key NULL inside an array.
+ */
 void	 json_obj_begin(struct json_out *, const char *key);
 void	 json_obj_end(struct json_out *);
+void	 json_arr_begin(struct json_out *, const char *key);
+void	 json_arr_end(struct json_out *);
 /* key: a string of len bytes (escaped, invalid UTF-8 replaced). */
 void	 json_add_str(struct json_out *, const char *key, const void *v, size_t len);
 /* key: a NUL-terminated string. */

@@ -178,51 +178,6 @@ http_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	mh->last_beat = now;
 }
 
-/*
- * A listening socket for "host:port" / "[v6]:port", non-blocking and
- * close-on-exec. Returns the fd, or -1 with err set.
- */
-static int
-http_listen_socket(const char *addr, char *err, size_t errlen)
-{
-	struct addrinfo	 hints, *res = NULL;
-	const char	*colon = strrchr(addr, ':');
-	char		 host[256];
-	int		 fd = -1, one = 1, rc;
-	size_t		 hl;
-
-	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
-		snprintf(err, errlen, "metrics.listen %s: expected host:port", addr);
-		return (-1);
-	}
-	memcpy(host, addr, hl);
-	host[hl] = '\0';
-	if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res)) != 0) {
-		snprintf(err, errlen, "metrics.listen %s: %s", addr,
-		    gai_strerror(rc));
-		return (-1);
-	}
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    res->ai_protocol);
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, 128) == -1) {
-		snprintf(err, errlen, "metrics.listen %s: %s", addr, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return (fd);
-}
-
 /* The limits of the HTTP server, from the config. */
 static void
 http_opts(const struct metrics_http *mh, struct httpd_opts *o)
@@ -230,6 +185,7 @@ http_opts(const struct metrics_http *mh, struct httpd_opts *o)
 	o->max_connections = mh->d->cfg->metrics.max_connections;
 	o->request_timeout_ms = mh->d->cfg->metrics.request_timeout_ms;
 	o->max_head = HTTP_MAX_HEAD;
+	o->max_body = 0;	/* GET and HEAD only */
 	o->name = "metrics";
 }
 
@@ -242,7 +198,7 @@ http_server_new(struct metrics_http *mh, const char *addr, char *err,
 	struct httpd_opts	 o;
 	int			 fd;
 
-	if ((fd = http_listen_socket(addr, err, errlen)) == -1)
+	if ((fd = httpd_listen_socket("metrics.listen", addr, err, errlen)) == -1)
 		return (NULL);
 	http_opts(mh, &o);
 	if ((http = httpd_new(mh->d->base, fd, &o, http_route, mh)) == NULL)

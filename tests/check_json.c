@@ -175,6 +175,36 @@ START_TEST(object_writer)
 }
 END_TEST
 
+/* Arrays: of objects, of values (key NULL), empty, nested. */
+START_TEST(array_writer)
+{
+	struct json_out	 o;
+	char		*s;
+
+	json_out_init(&o);
+	json_obj_begin(&o, NULL);
+	json_arr_begin(&o, "list");
+	json_obj_begin(&o, NULL);
+	json_add_int(&o, "a", 1);
+	json_obj_end(&o);
+	json_obj_begin(&o, NULL);
+	json_obj_end(&o);
+	json_add_cstr(&o, NULL, "s");
+	json_add_int(&o, NULL, 7);
+	json_arr_begin(&o, NULL);
+	json_arr_end(&o);
+	json_arr_end(&o);
+	json_arr_begin(&o, "none");
+	json_arr_end(&o);
+	json_add_bool(&o, "after", false);
+	json_obj_end(&o);
+	s = json_out_take(&o);
+	ck_assert_str_eq(s, "{\"list\":[{\"a\":1},{},\"s\",7,[]],\"none\":[],"
+	    "\"after\":false}");
+	free(s);
+}
+END_TEST
+
 START_TEST(object_reader)
 {
 	static const char	 obj[] = " { \"event\" : \"done\", \"n\":12,"
@@ -262,6 +292,7 @@ main(void)
 	tcase_add_test(tc, quote_and_write);
 	tcase_add_test(tc, random_bytes_always_valid);
 	tcase_add_test(tc, object_writer);
+	tcase_add_test(tc, array_writer);
 	tcase_add_test(tc, object_reader);
 	tcase_add_test(tc, writer_reader_round_trip);
 	suite_add_tcase(s, tc);

@@ -947,19 +947,20 @@ h_tcp_connect(int port)
  * body in a new string (*body, may be NULL).
  */
 int
-h_http(int port, const char *method, const char *path, char **body)
+h_http_raw(int port, const char *request, char **head, char **body)
 {
-	char	 req[256], *buf = NULL, *b;
+	char	*buf = NULL, *b;
 	size_t	 len = 0, cap = 0;
 	ssize_t	 n;
 	int	 fd, code = -1;
 
+	if (head != NULL)
+		*head = NULL;
 	if (body != NULL)
 		*body = NULL;
 	if ((fd = h_tcp_connect(port)) == -1)
 		return (-1);
-	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\n\r\n", method, path);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+	if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
 		close(fd);
 		return (-1);
 	}
@@ -976,10 +977,24 @@ h_http(int port, const char *method, const char *path, char **body)
 	buf[len] = '\0';
 	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
 		code = -1;
-	if (body != NULL && (b = strstr(buf, "\r\n\r\n")) != NULL)
-		*body = strdup(b + 4);
+	if ((b = strstr(buf, "\r\n\r\n")) != NULL) {
+		if (body != NULL)
+			*body = strdup(b + 4);
+		b[2] = '\0';
+	}
+	if (head != NULL)
+		*head = strdup(buf);
 	free(buf);
 	return (code);
+}
+
+int
+h_http(int port, const char *method, const char *path, char **body)
+{
+	char	 req[512];
+
+	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\n\r\n", method, path);
+	return (h_http_raw(port, req, NULL, body));
 }
 
 int

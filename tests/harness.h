@@ -196,6 +196,13 @@ int		 h_tcp_connect(int port);
  * answer) and the body in a new string in *body (may be NULL).
  */
 int		 h_http(int port, const char *method, const char *path, char **body);
+/*
+ * Send request (the whole text: line, headers, blank line, body) to
+ * 127.0.0.1:port: the status code (-1 without an answer), the head (status
+ * line and headers, each ending in CRLF) and the body in new strings in
+ * *head and *body (either may be NULL).
+ */
+int		 h_http_raw(int port, const char *request, char **head, char **body);
 
 /* Current CLOCK_MONOTONIC / CLOCK_REALTIME in ms. */
 int64_t		 h_mono_ms(void);

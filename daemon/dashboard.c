@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The web dashboard; see dashboard.h. Routes:
+ *   GET  /, /index.html, /dashboard.css, /dashboard.js   the embedded files
+ *   GET  /api/overview                                    dashboard_api.c
+ *   GET  /login, POST /login                              with a token only
+ * HEAD works wherever GET does; another method is 405, another path 404.
+ * With dashboard.token_file every path but /login asks for the token
+ * (dashboard_auth.c): an API call without it gets 401, a page gets the
+ * login form. Every reply forbids framing and sniffing and sets a content
+ * security policy that allows only the dashboard's own files.
+ */
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dashboard.h"
+#include "dashboard_api.h"
+#include "dashboard_assets.h"
+#include "dashboard_auth.h"
+#include "deferd.h"
+#include "httpd.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define DASHBOARD_MAX_HEAD	8192
+#define DASHBOARD_MAX_BODY	4096	/* a login form */
+#define COOKIE_MAX_AGE_S	(7 * 24 * 3600)
+
+/* Headers of every reply: no framing, no sniffing, only our own files. */
+#define SAFE_HEADERS							\
+	"X-Content-Type-Options: nosniff\r\n"				\
+	"X-Frame-Options: DENY\r\n"					\
+	"Referrer-Policy: no-referrer\r\n"				\
+	"Cache-Control: no-store\r\n"					\
+	"Content-Security-Policy: default-src 'self'; "			\
+	"frame-ancestors 'none'; form-action 'self'\r\n"
+
+/* An API call waiting for Redis, for the request it answers. */
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	struct dashboard	*db;
+	struct api_call		*call;
+	uint64_t		 id;
+};
+
+struct dashboard {
+	struct deferd		*d;
+	struct httpd		*http;		/* NULL when off */
+	char			*listen;
+	char			 token[DASHBOARD_TOKEN_MAX + 1];	/* "": none asked */
+	TAILQ_HEAD(, pending)	 pending;
+};
+
+static const char login_page[] =
+	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	"<title>deferd: sign in</title>"
+	"<link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body>"
+	"<header><h1>deferd</h1></header><main><section>"
+	"<h2>Sign in</h2><p class=\"muted small\">The token is in the file "
+	"that <code>dashboard.token_file</code> names.</p>"
+	"<form method=\"post\" action=\"/login\">"
+	"<label>Token <input type=\"password\" name=\"token\" "
+	"autocomplete=\"current-password\" required autofocus></label> "
+	"<button type=\"submit\">Sign in</button></form>"
+	"</section></main></body></html>\n";
+
+/* Whether addr ("host:port") is on a loopback address. */
+static bool
+dashboard_loopback(const char *addr)
+{
+	return (strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 ||
+	    strncmp(addr, "localhost:", 10) == 0);
+}
+
+/* A short text reply with status. */
+static void
+reply_text(struct httpd_reply *r, int status, const char *reason,
+    const char *text)
+{
+	r->status = status;
+	r->reason = reason;
+	evbuffer_add(r->body, text, strlen(text));
+}
+
+/* The embedded file at path ("/" is /index.html), or NULL. */
+static const struct dashboard_asset *
+asset_find(const char *path)
+{
+	if (strcmp(path, "/") == 0)
+		path = "/index.html";
+	for (const struct dashboard_asset *a = dashboard_assets; a->path != NULL;
+	    a++)
+		if (strcmp(a->path, path) == 0)
+			return (a);
+	return (NULL);
+}
+
+/* The login form (status 200, or 401 where a page asked for the token). */
+static void
+reply_login(struct httpd_reply *r, int status)
+{
+	r->status = status;
+	r->reason = status == 200 ? "OK" : "Unauthorized";
+	r->content_type = "text/html; charset=utf-8";
+	evbuffer_add(r->body, login_page, sizeof(login_page) - 1);
+}
+
+/*
+ * POST /login: a right token sets the cookie (HttpOnly, SameSite=Strict)
+ * and sends the browser to the overview; a wrong one gets the form again.
+ */
+static void
+route_login(struct dashboard *db, const struct httpd_req *req,
+    struct httpd_reply *r, char *hdrs, size_t hdrslen)
+{
+	char	tok[DASHBOARD_TOKEN_MAX + 1];
+
+	if (!dashboard_same_origin(req)) {
+		reply_text(r, 403, "Forbidden", "cross-origin form refused\n");
+		return;
+	}
+	if (!dashboard_form_value(req->body, req->body_len, "token", tok,
+	    sizeof(tok)) || !dashboard_token_equal(tok, db->token)) {
+		log_warnx("dashboard: a sign-in with a wrong token");
+		reply_login(r, 401);
+		return;
+	}
+	snprintf(hdrs, hdrslen, SAFE_HEADERS "Location: /\r\nSet-Cookie: "
+	    DASHBOARD_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; "
+	    "Max-Age=%d\r\n", db->token, COOKIE_MAX_AGE_S);
+	r->headers = hdrs;
+	reply_text(r, 303, "See Other", "signed in\n");
+}
+
+/* An API call's answer: send it, if its client is still there. */
+static void
+api_done(struct api_call *call, struct evbuffer *json, void *arg)
+{
+	struct pending		*p = arg;
+	struct httpd_reply	 r;
+
+	(void)call;
+	memset(&r, 0, sizeof(r));
+	r.headers = SAFE_HEADERS;
+	if ((r.body = evbuffer_new()) != NULL) {
+		if (json != NULL) {
+			r.status = 200;
+			r.reason = "OK";
+			r.content_type = "application/json";
+			evbuffer_add_buffer(r.body, json);
+		} else {
+			r.status = 503;
+			r.reason = "Service Unavailable";
+			r.content_type = "application/json";
+			evbuffer_add_printf(r.body,
+			    "{\"error\":\"redis not connected\"}\n");
+		}
+		if (p->db->http != NULL)
+			httpd_finish(p->db->http, p->id, &r);
+		evbuffer_free(r.body);
+	}
+	TAILQ_REMOVE(&p->db->pending, p, entry);
+	free(p);
+}
+
+/* GET /api/overview: answered when Redis has answered. */
+static void
+route_overview(struct dashboard *db, const struct httpd_req *req,
+    struct httpd_reply *r)
+{
+	struct pending	*p = xcalloc(1, sizeof(*p));
+	struct api_call	*call;
+
+	p->db = db;
+	p->id = req->id;
+	TAILQ_INSERT_TAIL(&db->pending, p, entry);
+	if ((call = api_overview(db->d, api_done, p)) == NULL) {
+		/* Nothing could be sent: api_done ran (and freed p). */
+		reply_text(r, 503, "Service Unavailable", "redis not connected\n");
+		return;
+	}
+	p->call = call;
+	r->deferred = true;
+}
+
+/* Every request. */
+static void
+dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
+{
+	struct dashboard		*db = arg;
+	const struct dashboard_asset	*a;
+	static char			 hdrs[1024];	/* sent before the next request */
+	bool				 get = strcmp(req->method, "GET") == 0 ||
+					    req->head;
+
+	r->headers = SAFE_HEADERS;
+	if (strcmp(req->path, "/login") == 0 && db->token[0] != '\0') {
+		if (strcmp(req->method, "POST") == 0)
+			route_login(db, req, r, hdrs, sizeof(hdrs));
+		else if (get)
+			reply_login(r, 200);
+		else {
+			r->allow = "GET, HEAD, POST";
+			reply_text(r, 405, "Method Not Allowed",
+			    "method not allowed\n");
+		}
+		return;
+	}
+	if (!get) {
+		r->allow = "GET, HEAD";
+		reply_text(r, 405, "Method Not Allowed", "method not allowed\n");
+		return;
+	}
+	a = asset_find(req->path);
+	/* The style is public: the login form uses it. */
+	if (db->token[0] != '\0' && !dashboard_authorized(req, db->token) &&
+	    strcmp(req->path, "/dashboard.css") != 0) {
+		if (a != NULL && strcmp(a->content_type,
+		    "text/html; charset=utf-8") == 0)
+			reply_login(r, 401);
+		else
+			reply_text(r, 401, "Unauthorized", "token required\n");
+		return;
+	}
+	if (strcmp(req->path, "/api/overview") == 0)
+		route_overview(db, req, r);
+	else if (a == NULL)
+		reply_text(r, 404, "Not Found", "not found\n");
+	else {
+		r->content_type = a->content_type;
+		evbuffer_add_reference(r->body, a->data, a->len, NULL, NULL);
+	}
+}
+
+/* The server's limits, from the config. */
+static void
+dashboard_opts(const struct dashboard *db, struct httpd_opts *o)
+{
+	o->max_connections = db->d->cfg->dashboard.max_connections;
+	o->request_timeout_ms = db->d->cfg->dashboard.request_timeout_ms;
+	o->max_head = DASHBOARD_MAX_HEAD;
+	o->max_body = DASHBOARD_MAX_BODY;
+	o->name = "dashboard";
+}
+
+/* A server on addr, or NULL with err set. */
+static struct httpd *
+dashboard_server(struct dashboard *db, const char *addr, char *err,
+    size_t errlen)
+{
+	struct httpd_opts	 o;
+	struct httpd		*http;
+	int			 fd;
+
+	if ((fd = httpd_listen_socket("dashboard.listen", addr, err,
+	    errlen)) == -1)
+		return (NULL);
+	dashboard_opts(db, &o);
+	if ((http = httpd_new(db->d->base, fd, &o, dashboard_route, db)) == NULL)
+		snprintf(err, errlen, "dashboard.listen %s: cannot start the "
+		    "HTTP server", addr);
+	return (http);
+}
+
+/* The token of the config into out ("" when none is asked); -1 with err. */
+static int
+dashboard_token(const struct dashboard *db, char *out, char *err,
+    size_t errlen)
+{
+	const char	*path = db->d->cfg->dashboard.token_file;
+
+	out[0] = '\0';
+	if (path == NULL)
+		return (0);
+	return (dashboard_token_read(path, out, err, errlen));
+}
+
+/* Drop the calls waiting for Redis: their replies would go nowhere. */
+static void
+dashboard_drop_pending(struct dashboard *db)
+{
+	struct pending	*p;
+
+	while ((p = TAILQ_FIRST(&db->pending)) != NULL) {
+		TAILQ_REMOVE(&db->pending, p, entry);
+		api_cancel(p->call);
+		free(p);
+	}
+}
+
+struct dashboard *
+dashboard_new(struct deferd *d, char *err, size_t errlen)
+{
+	struct dashboard	*db = xcalloc(1, sizeof(*db));
+	const char		*addr = d->cfg->dashboard.listen;
+
+	db->d = d;
+	TAILQ_INIT(&db->pending);
+	if (addr == NULL)
+		return (db);
+	if (dashboard_token(db, db->token, err, errlen) == -1 ||
+	    (db->http = dashboard_server(db, addr, err, errlen)) == NULL) {
+		free(db);
+		return (NULL);
+	}
+	db->listen = xstrdup(addr);
+	log_info("dashboard: serving on http://%s/%s", addr, db->token[0] !=
+	    '\0' ? " (token required)" : "");
+	if (db->token[0] == '\0' && !dashboard_loopback(addr))
+		log_warnx("dashboard: %s is not a loopback address and no "
+		    "dashboard.token_file is set: anyone who can reach it sees "
+		    "the queues", addr);
+	return (db);
+}
+
+void
+dashboard_reconfigure(struct dashboard *db)
+{
+	const char		*want = db->d->cfg->dashboard.listen;
+	char			 token[DASHBOARD_TOKEN_MAX + 1], err[512];
+	struct httpd		*http = NULL;
+	struct httpd_opts	 o;
+
+	if (want != NULL && dashboard_token(db, token, err, sizeof(err)) == -1) {
+		log_errorx("reload: %s; the dashboard keeps its old settings",
+		    err);
+		return;
+	}
+	if (db->http != NULL) {
+		dashboard_opts(db, &o);
+		httpd_set_opts(db->http, &o);
+	}
+	if (!((want == NULL && db->listen == NULL) || (want != NULL &&
+	    db->listen != NULL && strcmp(want, db->listen) == 0))) {
+		if (want != NULL && (http = dashboard_server(db, want, err,
+		    sizeof(err))) == NULL) {
+			log_errorx("reload: %s; the dashboard still serves on %s",
+			    err, db->listen != NULL ? db->listen :
+			    "nothing (off)");
+			return;
+		}
+		dashboard_drop_pending(db);
+		if (db->http != NULL)
+			httpd_free(db->http);
+		db->http = http;
+		free(db->listen);
+		db->listen = want != NULL ? xstrdup(want) : NULL;
+		log_info("dashboard: %s%s", want != NULL ? "now serving on " :
+		    "dashboard.listen removed; stopped", want != NULL ? want : "");
+	}
+	if (want != NULL)
+		memcpy(db->token, token, sizeof(db->token));
+}
+
+void
+dashboard_free(struct dashboard *db)
+{
+	if (db == NULL)
+		return;
+	dashboard_drop_pending(db);
+	if (db->http != NULL)
+		httpd_free(db->http);
+	free(db->listen);
+	free(db);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end tests of the web dashboard: a real deferd serving
+ * dashboard.listen, a private redis-server holding jobs in every state,
+ * and plain HTTP requests: the JSON API's counts, the embedded pages and
+ * their headers, the token (bearer, login form, cookie, cross-origin
+ * form), and garbage in Redis.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define Q	"deferd:{default}:"
+#define O	"deferd:{other}:"
+#define TOKEN	"s3cret-token-for-the-test"
+
+static struct h_world	 W;
+static int		 port;
+
+static void
+setup(void)
+{
+	h_world_setup(&W, NULL);
+	port = h_free_port();
+}
+
+static void
+teardown(void)
+{
+	h_world_teardown(&W);
+}
+
+/* A config for the test Redis with the dashboard on port; extra appended. */
+static const char *
+config_text(const char *extra)
+{
+	static char	buf[4096];
+
+	snprintf(buf, sizeof(buf),
+	    "redis: {url: \"%s\"}\n"
+	    "queues: [default, other]\n"
+	    "handlers: {dir: %s}\n"
+	    "dashboard:\n"
+	    "  listen: 127.0.0.1:%d\n"
+	    "%s",
+	    W.r.url, W.hdir, port, extra ? extra : "");
+	return (buf);
+}
+
+/* GET path with extra header lines (may be ""); status, head and body. */
+static int
+get(const char *path, const char *headers, char **head, char **body)
+{
+	char	req[1024];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	    "%s\r\n", path, port, headers);
+	return (h_http_raw(port, req, head, body));
+}
+
+/* POST path with a form body and extra header lines. */
+static int
+post(const char *path, const char *headers, const char *form, char **head,
+    char **body)
+{
+	char	req[2048];
+
+	snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	    "Content-Type: application/x-www-form-urlencoded\r\n"
+	    "Content-Length: %zu\r\n%s\r\n%s", path, port, strlen(form),
+	    headers, form);
+	return (h_http_raw(port, req, head, body));
+}
+
+/* Whether head has the header line (exact, without CRLF). */
+static bool
+has_header(const char *head, const char *line)
+{
+	char	want[512];
+
+	snprintf(want, sizeof(want), "\r\n%s\r\n", line);
+	return (head != NULL && strstr(head, want) != NULL);
+}
+
+/* A job hash of handler h in zset of prefix p at score. */
+static void
+put_job(const char *p, const char *id, const char *zset, long long score)
+{
+	freeReplyObject(h_cmd(W.c, "HSET %sjob:%s handler ok", p, id));
+	freeReplyObject(h_cmd(W.c, "ZADD %s%s %lld %s", p, zset, score, id));
+}
+
+/*
+ * /api/overview counts each queue's jobs by state, due ones apart from
+ * the later ones, and says which queue is paused; the daemon that ran
+ * jobs shows with its summary.
+ */
+START_TEST(overview_counts_jobs_in_every_state)
+{
+	struct h_daemon	 d;
+	char		*body = NULL;
+	long long	 now;
+	int		 status;
+
+	h_write_file(W.hdir, "ok", "#!/bin/sh\nexit 0\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "dashboard: serving on", 15000));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	h_enqueue(W.c, "d1", "ok", "", 0, 0);
+	h_enqueue(W.c, "d2", "ok", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD " Q "done") == 2, 10000));
+	now = (long long)h_redis_now_ms(W.c);
+	freeReplyObject(h_cmd(W.c, "SET " O "paused %lld", now));
+	put_job(O, "due1", "delayed", now - 1000);
+	put_job(O, "due2", "delayed", now - 2000);
+	for (int i = 0; i < 3; i++) {
+		char	id[8];
+
+		snprintf(id, sizeof(id), "later%d", i);
+		put_job(O, id, "delayed", now + 3600000);
+	}
+	put_job(Q, "running1", "active", now + 3600000);
+	put_job(Q, "dead1", "dead", now);
+	put_job(Q, "dead2", "dead", now);
+	/* The summary is written every 10 s after jobs ran. */
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:stats") == 1,
+	    15000 * SLOW));
+	status = get("/api/overview", "", NULL, &body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_msg(h_json_ok(body), "%s", body);
+	ck_assert_msg(strstr(body, "{\"name\":\"default\",\"delayed\":0,"
+	    "\"due\":0,\"active\":1,\"dead\":2,\"done\":2,\"failed\":0,"
+	    "\"paused\":false}") != NULL, "%s", body);
+	ck_assert_msg(strstr(body, "{\"name\":\"other\",\"delayed\":5,"
+	    "\"due\":2,\"active\":0,\"dead\":0,\"done\":0,\"failed\":0,"
+	    "\"paused\":true}") != NULL, "%s", body);
+	ck_assert_msg(strstr(body, "\"namespace\":\"deferd\"") != NULL, "%s",
+	    body);
+	ck_assert_msg(strstr(body, "\"daemons\":[{\"daemon\":\"") != NULL,
+	    "%s", body);
+	ck_assert_msg(strstr(body, "\"redis\":{\"version\":\"") != NULL, "%s",
+	    body);
+	free(body);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
+ * The pages are the embedded files, with headers that forbid framing and
+ * sniffing and allow only the dashboard's own scripts; other paths are
+ * 404, other methods 405, HEAD has no body.
+ */
+START_TEST(pages_and_their_headers)
+{
+	struct h_daemon	 d;
+	char		*head = NULL, *body = NULL;
+
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "dashboard: serving on", 15000));
+	ck_assert_int_eq(get("/", "", &head, &body), 200);
+	ck_assert(has_header(head, "Content-Type: text/html; charset=utf-8"));
+	ck_assert(has_header(head, "X-Frame-Options: DENY"));
+	ck_assert(has_header(head, "X-Content-Type-Options: nosniff"));
+	ck_assert(strstr(head, "\r\nContent-Security-Policy: default-src "
+	    "'self'") != NULL);
+	ck_assert(strstr(body, "<title>deferd</title>") != NULL);
+	ck_assert(strstr(body, "<script src=\"/dashboard.js\">") != NULL);
+	free(head);
+	free(body);
+	ck_assert_int_eq(get("/dashboard.js", "", &head, &body), 200);
+	ck_assert(has_header(head, "Content-Type: text/javascript; "
+	    "charset=utf-8"));
+	ck_assert(strstr(body, "/api/overview") != NULL);
+	free(head);
+	free(body);
+	ck_assert_int_eq(get("/dashboard.css", "", NULL, NULL), 200);
+	ck_assert_int_eq(get("/nope", "", NULL, NULL), 404);
+	ck_assert_int_eq(get("/api/nope", "", NULL, NULL), 404);
+	ck_assert_int_eq(post("/api/overview", "", "", &head, NULL), 405);
+	ck_assert(has_header(head, "Allow: GET, HEAD"));
+	free(head);
+	ck_assert_int_eq(h_http_raw(port, "HEAD / HTTP/1.0\r\n\r\n", NULL,
+	    &body), 200);
+	ck_assert_str_eq(body, "");
+	free(body);
+	/* A body past the limit is refused before it is read. */
+	ck_assert_int_eq(h_http_raw(port, "POST /login HTTP/1.0\r\n"
+	    "Content-Length: 100000\r\n\r\n", NULL, NULL), 413);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
+ * With dashboard.token_file every page but the sign-in asks for the
+ * token: a bearer header or the cookie the form sets; a wrong token, a
+ * cross-origin form and a token file others can read are refused.
+ */
+START_TEST(a_token_is_asked_for)
+{
+	struct h_daemon	 d;
+	char		 extra[512], path[300];
+	char		*head = NULL, *body = NULL;
+	int		 status;
+
+	h_write_file(W.work, "token", TOKEN "\n", 0640);
+	snprintf(path, sizeof(path), "%s/token", W.work);
+	snprintf(extra, sizeof(extra), "  token_file: %s\n", path);
+	h_daemon_start(&d, W.work, config_text(extra));
+	ck_assert(h_daemon_log_has(&d, "(token required)", 15000));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+
+	ck_assert_int_eq(get("/api/overview", "", NULL, NULL), 401);
+	ck_assert_int_eq(get("/api/overview", "Authorization: Bearer wrong-"
+	    "token-of-some-length\r\n", NULL, NULL), 401);
+	ck_assert_int_eq(get("/api/overview", "Authorization: Bearer " TOKEN
+	    "\r\n", NULL, NULL), 200);
+	ck_assert_int_eq(get("/", "", NULL, &body), 401);
+	ck_assert(strstr(body, "action=\"/login\"") != NULL);
+	free(body);
+	ck_assert_int_eq(get("/dashboard.css", "", NULL, NULL), 200);
+	ck_assert_int_eq(get("/dashboard.js", "", NULL, NULL), 401);
+
+	ck_assert_int_eq(post("/login", "", "token=not-the-token-at-all", NULL,
+	    NULL), 401);
+	ck_assert_int_eq(post("/login", "Origin: http://evil.example\r\n",
+	    "token=" TOKEN, NULL, NULL), 403);
+	status = post("/login", "Origin: http://127.0.0.1:0\r\n", "token="
+	    TOKEN, &head, NULL);
+	ck_assert_int_eq(status, 403);
+	free(head);
+	snprintf(extra, sizeof(extra), "Origin: http://127.0.0.1:%d\r\n", port);
+	ck_assert_int_eq(post("/login", extra, "token=" TOKEN, &head, NULL), 303);
+	ck_assert(has_header(head, "Location: /"));
+	ck_assert_msg(strstr(head, "\r\nSet-Cookie: deferd_token=" TOKEN
+	    "; Path=/; HttpOnly; SameSite=Strict") != NULL, "%s", head);
+	free(head);
+	ck_assert_int_eq(get("/api/overview", "Cookie: a=b; deferd_token="
+	    TOKEN "\r\n", NULL, NULL), 200);
+	ck_assert_int_eq(get("/", "Cookie: deferd_token=" TOKEN "x\r\n", NULL,
+	    NULL), 401);
+	h_daemon_stop(&d);
+
+	/* A token file others may read: refused at start, with the reason. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	snprintf(extra, sizeof(extra), "  token_file: %s\n", path);
+	h_daemon_start(&d, W.work, config_text(extra));
+	ck_assert(h_daemon_log_has(&d, "readable by others", 15000));
+	status = h_daemon_wait_exit(&d, 10000);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "status %d", status);
+}
+END_TEST
+
+/*
+ * What Redis holds is untrusted: a daemon summary that is not JSON is
+ * left out, one with markup and bad UTF-8 comes out as valid JSON text.
+ */
+START_TEST(garbage_in_redis_stays_text)
+{
+	struct h_daemon	 d;
+	char		*body = NULL;
+	long long	 now;
+
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "dashboard: serving on", 15000));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	now = (long long)h_redis_now_ms(W.c);
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:stats %lld bad", now));
+	freeReplyObject(h_cmd(W.c, "SET deferd:stats:bad %s", "not json {"));
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:stats %lld evil", now));
+	freeReplyObject(h_cmd(W.c, "SET deferd:stats:evil %s",
+	    "{\"daemon\":\"<script>alert(1)</script>\xff\",\"running\":\"x\","
+	    "\"claimed\":3}"));
+	ck_assert_int_eq(get("/api/overview", "", NULL, &body), 200);
+	ck_assert_msg(h_json_ok(body), "%s", body);
+	ck_assert_msg(strstr(body, "\"daemons\":[{\"daemon\":\"<script>alert(1)"
+	    "</script>\xef\xbf\xbd\",\"claimed\":3}]") != NULL, "%s", body);
+	free(body);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/* Write text as daemon d's config and reload it (SIGHUP). */
+static void
+reload_with(struct h_daemon *d, const char *text)
+{
+	FILE	*f = fopen(d->config, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	h_daemon_signal(d, SIGHUP, false);
+}
+
+/*
+ * A reload that moves dashboard.listen serves on the new address and
+ * closes the old one; one that removes it stops the dashboard; one whose
+ * token file is unusable keeps the old settings and says why.
+ */
+START_TEST(reload_moves_and_stops_the_dashboard)
+{
+	struct h_daemon	 d;
+	char		 extra[400], path[300];
+	int		 first = port;
+
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(get("/", "", NULL, NULL), 200);
+	port = h_free_port();
+	reload_with(&d, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "dashboard: now serving on", 15000));
+	ck_assert_int_eq(get("/", "", NULL, NULL), 200);
+	ck_assert_int_eq(h_http(first, "GET", "/", NULL), -1);
+
+	snprintf(path, sizeof(path), "%s/open-token", W.work);
+	h_write_file(W.work, "open-token", TOKEN "\n", 0644);
+	snprintf(extra, sizeof(extra), "  token_file: %s\n", path);
+	reload_with(&d, config_text(extra));
+	ck_assert(h_daemon_log_has(&d, "the dashboard keeps its old settings",
+	    15000));
+	ck_assert_int_eq(get("/api/overview", "", NULL, NULL), 200);
+
+	snprintf(extra, sizeof(extra), "redis: {url: \"%s\"}\n"
+	    "queues: [default, other]\nhandlers: {dir: %s}\n", W.r.url, W.hdir);
+	reload_with(&d, extra);
+	ck_assert(h_daemon_log_has(&d, "dashboard.listen removed; stopped",
+	    15000));
+	ck_assert_int_eq(get("/", "", NULL, NULL), -1);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("dashboard");
+	TCase	*tc = tcase_create("dashboard");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, overview_counts_jobs_in_every_state);
+	tcase_add_test(tc, pages_and_their_headers);
+	tcase_add_test(tc, a_token_is_asked_for);
+	tcase_add_test(tc, garbage_in_redis_stays_text);
+	tcase_add_test(tc, reload_moves_and_stops_the_dashboard);
+	suite_add_tcase(s, tc);
+	return (h_main(s));
+}
