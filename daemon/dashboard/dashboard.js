@@ -21,7 +21,10 @@ function num(v, level) {
 // How long ago ms (epoch) was, for people.
 function ago(ms, now) {
   const s = Math.max(0, Math.round((now - ms) / 1000));
-  return s < 90 ? s + " s ago" : Math.round(s / 60) + " min ago";
+  if (s < 90) return s + " s ago";
+  if (s < 5400) return Math.round(s / 60) + " min ago";
+  if (s < 172800) return Math.round(s / 3600) + " h ago";
+  return Math.round(s / 86400) + " days ago";
 }
 
 function renderQueues(body, queues) {
