@@ -2,7 +2,7 @@
 /*
  * The web dashboard; see dashboard.h. Routes:
  *   GET  /, /index.html, /dashboard.css, /dashboard.js   the embedded files
- *   GET  /api/overview                                    dashboard_api.c
+ *   GET  /api/overview, /api/jobs, /api/job               dashboard_api.h
  *   GET  /login, POST /login                              with a token only
  * HEAD works wherever GET does; another method is 405, another path 404.
  * With dashboard.token_file every path but /login asks for the token
@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "dashboard_auth.h"
 #include "deferd.h"
 #include "httpd.h"
+#include "json.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -169,20 +171,148 @@ api_done(struct api_call *call, struct evbuffer *json, void *arg)
 	free(p);
 }
 
-/* GET /api/overview: answered when Redis has answered. */
+/* A JSON error reply: {"error": why}. */
 static void
-route_overview(struct dashboard *db, const struct httpd_req *req,
+reply_error(struct httpd_reply *r, int status, const char *reason,
+    const char *why)
+{
+	struct json_out	o;
+
+	json_out_init(&o);
+	json_obj_begin(&o, NULL);
+	json_add_cstr(&o, "error", why);
+	json_obj_end(&o);
+	r->status = status;
+	r->reason = reason;
+	r->content_type = "application/json";
+	evbuffer_add(r->body, json_out_str(&o), o.len);
+	evbuffer_add(r->body, "\n", 1);
+	json_out_free(&o);
+}
+
+/* The parsed query of an /api/ request. */
+struct api_query {
+	char			 queue[256];
+	char			 id[1025];
+	struct api_jobs_query	 jobs;
+};
+
+/* Query parameter name of req into out; false when absent or too long. */
+static bool
+query_value(const struct httpd_req *req, const char *name, char *out,
+    size_t outlen)
+{
+	return (dashboard_form_value(req->query, strlen(req->query), name, out,
+	    outlen));
+}
+
+/* ?queue=Q: one of the config's queues; else the error reply and false. */
+static bool
+query_queue(struct dashboard *db, const struct httpd_req *req,
+    struct httpd_reply *r, struct api_query *q)
+{
+	const struct config	*cfg = db->d->cfg;
+
+	if (!query_value(req, "queue", q->queue, sizeof(q->queue))) {
+		reply_error(r, 400, "Bad Request", "queue is missing");
+		return (false);
+	}
+	for (size_t i = 0; i < cfg->nqueues; i++)
+		if (strcmp(cfg->queues[i], q->queue) == 0)
+			return (true);
+	reply_error(r, 404, "Not Found", "no such queue in the config");
+	return (false);
+}
+
+/* The query of /api/jobs: state, limit, cursor; else the error reply and false. */
+static bool
+query_jobs(const struct httpd_req *req, struct httpd_reply *r,
+    struct api_query *q)
+{
+	static const char *const states[] = { "delayed", "active", "dead",
+			    "done", "failed" };
+	char		 v[64], *end;
+	long long	 n;
+	size_t		 i;
+
+	q->jobs.queue = q->queue;
+	q->jobs.limit = 50;
+	if (!query_value(req, "state", v, sizeof(v)))
+		snprintf(v, sizeof(v), "delayed");
+	for (i = 0; i < 5 && strcmp(states[i], v) != 0; i++)
+		;
+	if (i == 5) {
+		reply_error(r, 400, "Bad Request", "state is not one of "
+		    "delayed, active, dead, done, failed");
+		return (false);
+	}
+	q->jobs.list = (enum api_list)i;
+	if (query_value(req, "limit", v, sizeof(v))) {
+		n = strtoll(v, &end, 10);
+		if (end == v || *end != '\0' || n < 1 || n > 500) {
+			reply_error(r, 400, "Bad Request", "limit is 1 to 500");
+			return (false);
+		}
+		q->jobs.limit = (size_t)n;
+	}
+	if (query_value(req, "cursor", v, sizeof(v)) && v[0] != '\0') {
+		if (sscanf(v, "%" SCNd64 ":%" SCNd64, &q->jobs.cursor_ms,
+		    &q->jobs.cursor_skip) != 2 || q->jobs.cursor_skip < 0) {
+			reply_error(r, 400, "Bad Request", "cursor is MS:SKIP, "
+			    "as the last page's next");
+			return (false);
+		}
+		q->jobs.has_cursor = true;
+	}
+	return (true);
+}
+
+/*
+ * An /api/ endpoint: parse its query, start its call; the reply goes out
+ * when Redis has answered (api_done).
+ */
+static void
+route_api(struct dashboard *db, const struct httpd_req *req,
     struct httpd_reply *r)
 {
-	struct pending	*p = xcalloc(1, sizeof(*p));
-	struct api_call	*call;
+	struct api_query	 q;
+	struct pending		*p;
+	struct api_call		*call;
+	enum { OVERVIEW, JOBS, JOB } what;
 
+	memset(&q, 0, sizeof(q));
+	if (strcmp(req->path, "/api/overview") == 0)
+		what = OVERVIEW;
+	else if (strcmp(req->path, "/api/jobs") == 0)
+		what = JOBS;
+	else if (strcmp(req->path, "/api/job") == 0)
+		what = JOB;
+	else {
+		reply_error(r, 404, "Not Found", "no such endpoint");
+		return;
+	}
+	if (what != OVERVIEW && !query_queue(db, req, r, &q))
+		return;
+	if (what == JOBS && !query_jobs(req, r, &q))
+		return;
+	if (what == JOB && (!query_value(req, "id", q.id, sizeof(q.id)) ||
+	    q.id[0] == '\0')) {
+		reply_error(r, 400, "Bad Request", "id is missing (1 to 1024 bytes)");
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->db = db;
 	p->id = req->id;
 	TAILQ_INSERT_TAIL(&db->pending, p, entry);
-	if ((call = api_overview(db->d, api_done, p)) == NULL) {
+	if (what == OVERVIEW)
+		call = api_overview(db->d, api_done, p);
+	else if (what == JOBS)
+		call = api_jobs(db->d, &q.jobs, api_done, p);
+	else
+		call = api_job(db->d, q.queue, q.id, api_done, p);
+	if (call == NULL) {
 		/* Nothing could be sent: api_done ran (and freed p). */
-		reply_text(r, 503, "Service Unavailable", "redis not connected\n");
+		reply_error(r, 503, "Service Unavailable", "redis not connected");
 		return;
 	}
 	p->call = call;
@@ -228,8 +358,8 @@ dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 			reply_text(r, 401, "Unauthorized", "token required\n");
 		return;
 	}
-	if (strcmp(req->path, "/api/overview") == 0)
-		route_overview(db, req, r);
+	if (strncmp(req->path, "/api/", 5) == 0)
+		route_api(db, req, r);
 	else if (a == NULL)
 		reply_text(r, 404, "Not Found", "not found\n");
 	else {

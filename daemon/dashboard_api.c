@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dashboard_api.h"
+#include "dashboard_call.h"
 #include "deferd.h"
 #include "json.h"
 #include "keys.h"
@@ -32,13 +33,10 @@ enum api_count { C_DELAYED, C_DUE, C_ACTIVE, C_DEAD, C_DONE, C_FAILED,
 static const char *const count_names[C_N] = { "delayed", "due", "active",
     "dead", "done", "failed", "paused" };
 
-struct api_call {
-	struct deferd	*d;
-	api_done_cb	 done;		/* NULL once cancelled */
-	void		*arg;
-	int		 pending;	/* replies still to come */
-	bool		 failed;	/* a command could not be sent */
+/* What the overview gathers. */
+struct overview {
 	int64_t		 now_ms;	/* Redis time, estimated */
+	char		*ns;
 	size_t		 nqueues;
 	char		**queues;	/* names, copied: a reload may come meanwhile */
 	long long	(*counts)[C_N];	/* -1: no answer */
@@ -49,35 +47,21 @@ struct api_call {
 	char		 connected_clients[INFO_VALUE_MAX];
 };
 
-/* One command's answer: where it goes (queue and what, for counts). */
-struct api_slot {
-	struct api_call	*call;
-	size_t		 queue;
-	enum api_count	 what;
-};
-
-static void	api_finish(struct api_call *);
-
-/* Free a call and what it holds. */
+/* Free what the overview gathered. */
 static void
-api_free(struct api_call *c)
+overview_free(void *data)
 {
-	for (size_t i = 0; i < c->nqueues; i++)
-		free(c->queues[i]);
-	free(c->queues);
-	free(c->counts);
-	for (size_t i = 0; i < c->nsummaries; i++)
-		free(c->summaries[i]);
-	free(c->summaries);
-	free(c);
-}
+	struct overview	*v = data;
 
-/* One answer less to wait for: finish when it was the last. */
-static void
-api_answered(struct api_call *c)
-{
-	if (--c->pending == 0)
-		api_finish(c);
+	for (size_t i = 0; i < v->nqueues; i++)
+		free(v->queues[i]);
+	free(v->queues);
+	free(v->counts);
+	for (size_t i = 0; i < v->nsummaries; i++)
+		free(v->summaries[i]);
+	free(v->summaries);
+	free(v->ns);
+	free(v);
 }
 
 /* A count's reply. */
@@ -85,51 +69,27 @@ static void
 api_count_reply(redisReply *r, void *priv)
 {
 	struct api_slot	*s = priv;
+	struct overview	*v = api_call_data(s->call);
 
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-		s->call->counts[s->queue][s->what] = r->integer;
+		v->counts[s->index][s->what] = r->integer;
 	api_answered(s->call);
 	free(s);
 }
 
-/* A slot for an answer of call c (what and queue only for counts). */
-static struct api_slot *
-api_slot(struct api_call *c, size_t queue, enum api_count what)
-{
-	struct api_slot	*s = xcalloc(1, sizeof(*s));
-
-	s->call = c;
-	s->queue = queue;
-	s->what = what;
-	return (s);
-}
-
-/* Send one command for call c; its reply goes to cb with slot s (owned). */
-static void
-api_send(struct api_call *c, rconn_reply_cb cb, struct api_slot *s, int argc,
-    const char **argv)
-{
-	c->pending++;
-	if (rconn_command(c->d->cmd, cb, s, argc, argv, NULL) == -1) {
-		c->pending--;
-		c->failed = true;
-		free(s);
-	}
-}
-
 /* The seven counts of queue i. */
 static void
-api_queue_counts(struct api_call *c, size_t i)
+api_queue_counts(struct api_call *c, struct overview *v, size_t i)
 {
-	const char	*ns = c->d->cfg->namespace, *q = c->queues[i];
+	const char	*ns = v->ns, *q = v->queues[i];
 	static const char *const key_of[C_N] = { "delayed", "delayed", "active",
 			    "dead", "done", "failed", "paused" };
 	char		*key, now[32];
 	struct api_slot	*s;
 
-	snprintf(now, sizeof(now), "%" PRId64, c->now_ms);
+	snprintf(now, sizeof(now), "%" PRId64, v->now_ms);
 	for (int k = 0; k < C_N; k++) {
-		s = api_slot(c, i, (enum api_count)k);
+		s = api_slot(c, i, k);
 		key = keys_queue(ns, q, key_of[k]);
 		if (k == C_DUE)
 			api_send(c, api_count_reply, s, 4, (const char *[]){
@@ -150,13 +110,14 @@ api_summaries_reply(redisReply *r, void *priv)
 {
 	struct api_slot	*s = priv;
 	struct api_call	*c = s->call;
+	struct overview	*v = api_call_data(c);
 
 	free(s);
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-		c->summaries = xcalloc(r->elements + 1, sizeof(*c->summaries));
+		v->summaries = xcalloc(r->elements + 1, sizeof(*v->summaries));
 		for (size_t i = 0; i < r->elements; i++)
 			if (r->element[i]->type == REDIS_REPLY_STRING)
-				c->summaries[c->nsummaries++] = xstrndup(
+				v->summaries[v->nsummaries++] = xstrndup(
 				    r->element[i]->str, r->element[i]->len);
 	}
 	api_answered(c);
@@ -168,10 +129,11 @@ api_index_reply(redisReply *r, void *priv)
 {
 	struct api_slot	*s = priv;
 	struct api_call	*c = s->call;
+	struct overview	*v = api_call_data(c);
 	const char	**argv;
 	char		**keys;
 	size_t		 n;
-	bool		 tagged = c->d->cluster != NULL;
+	bool		 tagged = api_call_deferd(c)->cluster != NULL;
 
 	free(s);
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
@@ -180,12 +142,12 @@ api_index_reply(redisReply *r, void *priv)
 		keys = xcalloc(n, sizeof(*keys));
 		argv[0] = "MGET";
 		for (size_t i = 0; i < n; i++) {
-			keys[i] = keys_stats(c->d->cfg->namespace,
+			keys[i] = keys_stats(v->ns,
 			    r->element[i]->type == REDIS_REPLY_STRING ?
 			    r->element[i]->str : "", tagged);
 			argv[i + 1] = keys[i];
 		}
-		api_send(c, api_summaries_reply, api_slot(c, 0, C_N), (int)n + 1,
+		api_send(c, api_summaries_reply, api_slot(c, 0, 0), (int)n + 1,
 		    argv);
 		for (size_t i = 0; i < n; i++)
 			free(keys[i]);
@@ -232,15 +194,16 @@ api_info_reply(redisReply *r, void *priv)
 {
 	struct api_slot	*s = priv;
 	struct api_call	*c = s->call;
+	struct overview	*v = api_call_data(c);
 
 	free(s);
 	if (r != NULL && api_is_text(r)) {
-		api_info_value(r->str, "redis_version", c->redis_version,
-		    sizeof(c->redis_version));
+		api_info_value(r->str, "redis_version", v->redis_version,
+		    sizeof(v->redis_version));
 		api_info_value(r->str, "used_memory_human",
-		    c->used_memory_human, sizeof(c->used_memory_human));
+		    v->used_memory_human, sizeof(v->used_memory_human));
 		api_info_value(r->str, "connected_clients",
-		    c->connected_clients, sizeof(c->connected_clients));
+		    v->connected_clients, sizeof(v->connected_clients));
 	}
 	api_answered(c);
 }
@@ -294,100 +257,72 @@ api_daemon(struct json_out *o, const char *s)
 
 /* The overview's JSON. */
 static void
-api_overview_json(const struct api_call *c, struct json_out *o)
+overview_write(const struct api_call *c, const void *data, struct json_out *o)
 {
-	json_out_init(o);
+	const struct overview	*v = data;
+
+	(void)c;
 	json_obj_begin(o, NULL);
-	json_add_cstr(o, "namespace", c->d->cfg->namespace);
-	json_add_int(o, "time_ms", c->now_ms);
+	json_add_cstr(o, "namespace", v->ns);
+	json_add_int(o, "time_ms", v->now_ms);
 	json_arr_begin(o, "queues");
-	for (size_t i = 0; i < c->nqueues; i++) {
+	for (size_t i = 0; i < v->nqueues; i++) {
 		json_obj_begin(o, NULL);
-		json_add_cstr(o, "name", c->queues[i]);
+		json_add_cstr(o, "name", v->queues[i]);
 		for (int k = 0; k < C_PAUSED; k++)
-			if (c->counts[i][k] >= 0)
-				json_add_int(o, count_names[k], c->counts[i][k]);
-		json_add_bool(o, "paused", c->counts[i][C_PAUSED] > 0);
+			if (v->counts[i][k] >= 0)
+				json_add_int(o, count_names[k], v->counts[i][k]);
+		json_add_bool(o, "paused", v->counts[i][C_PAUSED] > 0);
 		json_obj_end(o);
 	}
 	json_arr_end(o);
 	json_arr_begin(o, "daemons");
-	for (size_t i = 0; i < c->nsummaries; i++)
-		api_daemon(o, c->summaries[i]);
+	for (size_t i = 0; i < v->nsummaries; i++)
+		api_daemon(o, v->summaries[i]);
 	json_arr_end(o);
 	json_obj_begin(o, "redis");
-	if (c->redis_version[0] != '\0')
-		json_add_cstr(o, "version", c->redis_version);
-	if (c->used_memory_human[0] != '\0')
-		json_add_cstr(o, "used_memory_human", c->used_memory_human);
-	if (c->connected_clients[0] != '\0')
+	if (v->redis_version[0] != '\0')
+		json_add_cstr(o, "version", v->redis_version);
+	if (v->used_memory_human[0] != '\0')
+		json_add_cstr(o, "used_memory_human", v->used_memory_human);
+	if (v->connected_clients[0] != '\0')
 		json_add_int(o, "connected_clients",
-		    strtoll(c->connected_clients, NULL, 10));
+		    strtoll(v->connected_clients, NULL, 10));
 	json_obj_end(o);
 	json_obj_end(o);
 }
 
-/* Every answer is in: hand the JSON to the owner (unless it left), then free. */
-static void
-api_finish(struct api_call *c)
-{
-	struct json_out	 o;
-	struct evbuffer	*body;
-
-	if (c->done != NULL) {
-		if (c->failed || (body = evbuffer_new()) == NULL)
-			c->done(c, NULL, c->arg);
-		else {
-			api_overview_json(c, &o);
-			evbuffer_add(body, json_out_str(&o), o.len);
-			json_out_free(&o);
-			c->done(c, body, c->arg);
-			evbuffer_free(body);
-		}
-	}
-	api_free(c);
-}
+static const struct api_kind overview_kind = { overview_write, overview_free };
 
 struct api_call *
 api_overview(struct deferd *d, api_done_cb done, void *arg)
 {
 	const struct config	*cfg = d->cfg;
-	struct api_call		*c = xcalloc(1, sizeof(*c));
+	struct overview		*v = xcalloc(1, sizeof(*v));
+	struct api_call		*c;
 	char			*index, since[32];
 
-	c->d = d;
-	c->done = done;
-	c->arg = arg;
-	c->now_ms = d->nscheds > 0 ? sched_redis_now_ms(d->scheds[0]) :
+	v->now_ms = d->nscheds > 0 ? sched_redis_now_ms(d->scheds[0]) :
 	    util_real_ms();
-	c->nqueues = cfg->nqueues;
-	c->queues = xcalloc(c->nqueues + 1, sizeof(*c->queues));
-	c->counts = xcalloc(c->nqueues + 1, sizeof(*c->counts));
-	c->pending = 1;		/* this function's own, released at the end */
-	for (size_t i = 0; i < c->nqueues; i++) {
-		c->queues[i] = xstrdup(cfg->queues[i]);
+	v->ns = xstrdup(cfg->namespace);
+	v->nqueues = cfg->nqueues;
+	v->queues = xcalloc(v->nqueues + 1, sizeof(*v->queues));
+	v->counts = xcalloc(v->nqueues + 1, sizeof(*v->counts));
+	c = api_call_new(d, &overview_kind, v, done, arg);
+	for (size_t i = 0; i < v->nqueues; i++) {
+		v->queues[i] = xstrdup(cfg->queues[i]);
 		for (int k = 0; k < C_N; k++)
-			c->counts[i][k] = -1;
-		api_queue_counts(c, i);
+			v->counts[i][k] = -1;
+		api_queue_counts(c, v, i);
 	}
 	index = keys_stats_index(cfg->namespace, d->cluster != NULL);
-	snprintf(since, sizeof(since), "%" PRId64, c->now_ms -
+	snprintf(since, sizeof(since), "%" PRId64, v->now_ms -
 	    DAEMONS_RECENT_MS);
-	api_send(c, api_index_reply, api_slot(c, 0, C_N), 4, (const char *[]){
+	api_send(c, api_index_reply, api_slot(c, 0, 0), 4, (const char *[]){
 	    "ZRANGEBYSCORE", index, since, "+inf" });
 	free(index);
 	if (d->cluster == NULL)		/* a keyless command has no master to go to */
-		api_send(c, api_info_reply, api_slot(c, 0, C_N), 1,
+		api_send(c, api_info_reply, api_slot(c, 0, 0), 1,
 		    (const char *[]){ "INFO" });
-	if (--c->pending == 0) {	/* nothing could be sent */
-		api_finish(c);
-		return (NULL);
-	}
-	return (c);
-}
-
-void
-api_cancel(struct api_call *c)
-{
-	c->done = NULL;
+	return (api_call_start(c));
 }

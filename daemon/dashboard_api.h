@@ -1,36 +1,59 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dashboard's JSON API, read from Redis (dashboard_api.c). Each call
- * sends its commands on the daemon's command connection and hands the
- * JSON to its done callback once every answer is in; the owner
- * (dashboard.c) may cancel a call whose client went away.
+ * The dashboard's JSON API endpoints, read from Redis (dashboard_api.c
+ * for the overview, dashboard_jobs.c for jobs), each an api_call
+ * (dashboard_call.h): done is called exactly once with the JSON, unless
+ * the call is cancelled first. Each returns the call, or NULL when done
+ * was called already (Redis not connected: nothing could be sent).
  */
 #ifndef DEFERD_DASHBOARD_API_H
 #define DEFERD_DASHBOARD_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-struct deferd;
-struct evbuffer;
-struct api_call;
+#include "dashboard_call.h"
 
-/*
- * The answer of call: json is the body (the callback may move it out), or
- * NULL when Redis could not be asked (not connected).
- */
-typedef void	(*api_done_cb)(struct api_call *, struct evbuffer *json,
-		    void *arg);
+struct deferd;
 
 /*
  * GET /api/overview: per queue the counts of delayed, due now, active,
  * dead, done and failed jobs and whether it is paused; the daemons that
  * wrote a lateness summary in the last minute; Redis's version and
- * memory. done is called exactly once, unless the call is cancelled
- * first. Returns the call, or NULL when done was called already (Redis
- * not connected: nothing could be sent).
+ * memory.
  */
 struct api_call	*api_overview(struct deferd *d, api_done_cb done, void *arg);
-/* The owner no longer wants call's answer; the call frees itself when done. */
-void		 api_cancel(struct api_call *);
+
+/* The lists of a queue that /api/jobs pages through. */
+enum api_list { API_DELAYED, API_ACTIVE, API_DEAD, API_DONE, API_FAILED };
+
+struct api_jobs_query {
+	const char	*queue;		/* one of the config's */
+	enum api_list	 list;
+	size_t		 limit;		/* jobs per page */
+	bool		 has_cursor;	/* else the first page */
+	int64_t		 cursor_ms;	/* the page starts at this score, */
+	int64_t		 cursor_skip;	/* after this many rows of it */
+};
+
+/*
+ * GET /api/jobs: one page of a list (delayed and active soonest first,
+ * dead, done and failed newest first), each job with its handler,
+ * attempts and last error (done, failed: its history record), and the
+ * cursor of the next page ("MS:SKIP", null at the end): the score to
+ * start from and how many rows of that score were shown, so that jobs
+ * sharing a score are neither skipped nor repeated.
+ */
+struct api_call	*api_jobs(struct deferd *d, const struct api_jobs_query *q,
+		    api_done_cb done, void *arg);
+/*
+ * GET /api/job: one job of queue: its state (delayed, active, dead,
+ * finished or unknown) and time, every field of its hash (a payload or
+ * result over 64 KiB cut, and said so), its result and the record of
+ * its last finished run.
+ */
+struct api_call	*api_job(struct deferd *d, const char *queue, const char *id,
+		    api_done_cb done, void *arg);
 
 #endif

@@ -3,7 +3,8 @@
  * The dashboard in a real browser: Debian's chromium, headless, loads the
  * overview from a running deferd (jobs in several states, a paused queue)
  * and the test asserts on the DOM the page's script built (--dump-dom),
- * then saves a screenshot of it (DEFERD_BUILD/screenshots/) to look at.
+ * then saves screenshots of the overview, a list and a job page
+ * (DEFERD_BUILD/screenshots/) to look at.
  * .ci/run installs chromium; where it is not installed the test says so
  * and checks nothing.
  */
@@ -76,6 +77,10 @@ START_TEST(overview_renders_the_counts)
 	static char	 dom[1 << 20];
 	long long	 now;
 	struct stat	 st;
+	static const struct {
+		const char	*name, *fragment;
+	} pages[] = { { "overview", "" }, { "dead", "#/jobs/default/dead" },
+	    { "job", "#/job/default/bad-1" } };
 
 	if (access(CHROMIUM, X_OK) == -1) {
 		printf("browser test skipped: %s is not installed (.ci/run "
@@ -113,29 +118,53 @@ START_TEST(overview_renders_the_counts)
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
-	ck_assert_msg(strstr(dom, "<tr><td>default</td><td class=\"n\">0</td>"
-	    "<td class=\"n\">0</td><td class=\"n\">0</td>"
-	    "<td class=\"n bad\">1</td><td class=\"n\">6</td>"
-	    "<td class=\"n bad\">1</td><td class=\"ok\">running</td></tr>") !=
-	    NULL, "%s", dom);
-	ck_assert_msg(strstr(dom, "<tr><td>mail</td><td class=\"n\">4</td>"
-	    "<td class=\"n warn\">3</td><td class=\"n\">0</td>"
-	    "<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+	ck_assert_msg(strstr(dom, "<tr><td>default</td><td class=\"n\">"
+	    "<a href=\"#/jobs/default/delayed\">0</a></td>"
+	    "<td class=\"n\">0</td><td class=\"n\">"
+	    "<a href=\"#/jobs/default/active\">0</a></td>"
+	    "<td class=\"n bad\"><a href=\"#/jobs/default/dead\">1</a></td>"
+	    "<td class=\"n\"><a href=\"#/jobs/default/done\">6</a></td>"
+	    "<td class=\"n bad\"><a href=\"#/jobs/default/failed\">1</a></td>"
+	    "<td class=\"ok\">running</td></tr>") != NULL, "%s", dom);
+	ck_assert_msg(strstr(dom, "<tr><td>mail</td><td class=\"n\">"
+	    "<a href=\"#/jobs/mail/delayed\">4</a></td>"
+	    "<td class=\"n warn\">3</td>") != NULL && strstr(dom,
 	    "<td class=\"warn\">paused</td></tr>") != NULL, "%s", dom);
 	ck_assert_msg(strstr(dom, "namespace deferd") != NULL, "%s", dom);
 	ck_assert_msg(strstr(dom, "<td>&lt;img src=x onerror=alert(1)&gt;</td>")
 	    != NULL, "%s", dom);
 	ck_assert_msg(strstr(dom, "<dt>version</dt><dd>") != NULL, "%s", dom);
 
+	/* The dead list links the job; the job page shows why it died. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/jobs/default/dead",
+	    port);
+	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
+	ck_assert_msg(strstr(dom, "<a href=\"#/job/default/bad-1\">bad-1</a>")
+	    != NULL && strstr(dom, "<td class=\"err\">exit status 65</td>") !=
+	    NULL, "%s", dom);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/job/default/bad-1",
+	    port);
+	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
+	ck_assert_msg(strstr(dom, "<h2 id=\"job-title\">job bad-1</h2>") !=
+	    NULL && strstr(dom, "<dt>state</dt><dd>dead</dd>") != NULL &&
+	    strstr(dom, "<dt>last_error</dt><dd>exit status 65</dd>") != NULL,
+	    "%s", dom);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+
 	snprintf(dir, sizeof(dir), "%s/screenshots", getenv("DEFERD_BUILD") !=
 	    NULL ? getenv("DEFERD_BUILD") : "build");
 	(void)mkdir(dir, 0755);
-	snprintf(shot, sizeof(shot), "--screenshot=%s/overview.png", dir);
-	ck_assert_int_eq(chromium(url, shot, dom, sizeof(dom)), 0);
-	ck_assert_int_eq(stat(shot + strlen("--screenshot="), &st), 0);
-	ck_assert_int_gt(st.st_size, 10000);
-	printf("browser: overview rendered; screenshot %s (%lld bytes)\n",
-	    shot + strlen("--screenshot="), (long long)st.st_size);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", port,
+		    pages[i].fragment);
+		snprintf(shot, sizeof(shot), "--screenshot=%s/%s.png", dir,
+		    pages[i].name);
+		ck_assert_int_eq(chromium(url, shot, dom, sizeof(dom)), 0);
+		ck_assert_int_eq(stat(shot + strlen("--screenshot="), &st), 0);
+		ck_assert_int_gt(st.st_size, 10000);
+		printf("browser: screenshot %s (%lld bytes)\n",
+		    shot + strlen("--screenshot="), (long long)st.st_size);
+	}
 	h_daemon_stop(&d);
 }
 END_TEST

@@ -287,6 +287,139 @@ START_TEST(garbage_in_redis_stays_text)
 }
 END_TEST
 
+/* The value of "next" in a page (its cursor) into out; false for null. */
+static bool
+page_next(const char *body, char *out, size_t len)
+{
+	const char	*p = strstr(body, "\"next\":");
+
+	ck_assert_ptr_nonnull(p);
+	p += 7;
+	if (strncmp(p, "null", 4) == 0)
+		return (false);
+	ck_assert_int_eq(*p, '"');
+	snprintf(out, len, "%.*s", (int)strcspn(p + 1, "\""), p + 1);
+	return (true);
+}
+
+/*
+ * /api/jobs pages through 1,000 dead jobs, ten to a score, newest first:
+ * every job exactly once, in order, whatever the page size; the done
+ * list carries the history records; bad queries get 400 or 404.
+ */
+START_TEST(jobs_pages_through_1000_dead_jobs)
+{
+	struct h_daemon	 d;
+	static char	 seen[1000];
+	char		 path[256], cursor[64], *body = NULL, *p;
+	long long	 last = -1, base = 1796000000000LL, ms;
+	int		 pages = 0, n = 0, id;
+
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho fine\n", 0755);
+	for (int i = 0; i < 1000; i++) {
+		freeReplyObject(h_cmd(W.c, "HSET " Q "job:dead-%d handler h "
+		    "attempts 3 last_error boom", i));
+		freeReplyObject(h_cmd(W.c, "ZADD " Q "dead %lld dead-%d",
+		    base + i / 10, i));
+	}
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	cursor[0] = '\0';
+	do {
+		snprintf(path, sizeof(path), "/api/jobs?queue=default&state=dead"
+		    "&limit=37%s%s", cursor[0] ? "&cursor=" : "", cursor);
+		ck_assert_int_eq(get(path, "", NULL, &body), 200);
+		ck_assert_msg(h_json_ok(body), "%s", body);
+		for (p = body; (p = strstr(p, "{\"id\":\"dead-")) != NULL; p++) {
+			ck_assert_int_eq(sscanf(p, "{\"id\":\"dead-%d\",\"time_ms\""
+			    ":%lld", &id, &ms), 2);
+			ck_assert_msg(id >= 0 && id < 1000 && !seen[id],
+			    "dead-%d twice or out of range", id);
+			seen[id] = 1;
+			ck_assert_int_eq(ms, base + id / 10);
+			ck_assert_msg(last < 0 || ms <= last, "not newest first");
+			last = ms;
+			n++;
+		}
+		ck_assert(strstr(body, "\"handler\":\"h\",\"attempts\":3,"
+		    "\"last_error\":\"boom\"") != NULL);
+		pages++;
+	} while (page_next(body, cursor, sizeof(cursor)) && (free(body), 1));
+	free(body);
+	ck_assert_int_eq(n, 1000);
+	ck_assert_int_eq(pages, (1000 + 36) / 37);
+
+	h_enqueue(W.c, "fine-1", "ok", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD " Q "done") == 1, 10000));
+	ck_assert_int_eq(get("/api/jobs?queue=default&state=done", "", NULL,
+	    &body), 200);
+	ck_assert_msg(strstr(body, "{\"id\":\"fine-1\",\"time_ms\":") != NULL &&
+	    strstr(body, "\"status\":\"done\",\"handler\":\"ok\","
+	    "\"attempts\":1,") != NULL, "%s", body);
+	ck_assert(strstr(body, "\"next\":null") != NULL);
+	free(body);
+
+	ck_assert_int_eq(get("/api/jobs?queue=nope", "", NULL, NULL), 404);
+	ck_assert_int_eq(get("/api/jobs?state=dead", "", NULL, NULL), 400);
+	ck_assert_int_eq(get("/api/jobs?queue=default&state=waiting", "", NULL,
+	    NULL), 400);
+	ck_assert_int_eq(get("/api/jobs?queue=default&limit=501", "", NULL,
+	    NULL), 400);
+	ck_assert_int_eq(get("/api/jobs?queue=default&cursor=x", "", NULL,
+	    NULL), 400);
+	ck_assert_int_eq(get("/api/job?queue=default", "", NULL, NULL), 400);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
+ * /api/job gives every field as JSON text: markup stays text (the page
+ * writes it with textContent), bytes that are not UTF-8 and NULs are
+ * escaped, nothing is cut short; a finished job shows its result and
+ * record, an unknown one says so.
+ */
+START_TEST(job_shows_every_field_as_text)
+{
+	struct h_daemon	 d;
+	char		*body = NULL;
+	redisReply	*r;
+	const char	*argv[] = { "HSET", Q "job:x1", "handler", "h", "payload",
+			    "<script>alert(1)</script>\xff\0tail" };
+	size_t		 lens[] = { 4, strlen(Q "job:x1"), 7, 1, 7, 31 };
+
+	h_write_file(W.hdir, "ok", "#!/bin/sh\necho done-output\n", 0755);
+	r = redisCommandArgv(W.c, 6, argv, lens);
+	ck_assert_ptr_nonnull(r);
+	freeReplyObject(r);
+	freeReplyObject(h_cmd(W.c, "ZADD " Q "dead 1796000000000 x1"));
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(get("/api/job?queue=default&id=x1", "", NULL, &body),
+	    200);
+	ck_assert_msg(h_json_ok(body), "%s", body);
+	ck_assert_msg(strstr(body, "\"state\":\"dead\",\"died_ms\":"
+	    "1796000000000,\"fields\":{\"handler\":\"h\",\"payload\":"
+	    "\"<script>alert(1)</script>\xef\xbf\xbd\\u0000tail\"}") != NULL,
+	    "%s", body);
+	free(body);
+
+	h_enqueue(W.c, "x2", "ok", "", 0, 0);
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD " Q "done") == 1, 10000));
+	ck_assert_int_eq(get("/api/job?queue=default&id=x2", "", NULL, &body),
+	    200);
+	ck_assert_msg(strstr(body, "\"state\":\"finished\",\"fields\":{},"
+	    "\"result\":\"done-output\\u000a\",\"last_run\":{\"status\":"
+	    "\"done\"") != NULL, "%s", body);
+	free(body);
+	ck_assert_int_eq(get("/api/job?queue=default&id=none%3Aat%20all", "",
+	    NULL, &body), 200);
+	ck_assert_msg(strstr(body, "\"id\":\"none:at all\",\"state\":"
+	    "\"unknown\"") != NULL, "%s", body);
+	free(body);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* Write text as daemon d's config and reload it (SIGHUP). */
 static void
 reload_with(struct h_daemon *d, const char *text)
@@ -350,6 +483,8 @@ main(void)
 	tcase_add_test(tc, a_token_is_asked_for);
 	tcase_add_test(tc, garbage_in_redis_stays_text);
 	tcase_add_test(tc, reload_moves_and_stops_the_dashboard);
+	tcase_add_test(tc, jobs_pages_through_1000_dead_jobs);
+	tcase_add_test(tc, job_shows_every_field_as_text);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -1,8 +1,17 @@
-// The overview page: /api/overview every 5 s, rendered with textContent
-// only, so whatever a job, a queue or a daemon summary holds shows as text.
+// The dashboard's pages, routed by the URL's fragment:
+//   #/                      overview (/api/overview every 5 s)
+//   #/jobs/QUEUE/STATE      one list, a page at a time (/api/jobs)
+//   #/job/QUEUE/ID          one job (/api/job)
+// Everything from the API is written with textContent only, so whatever a
+// job, a queue or a daemon summary holds shows as text.
 "use strict";
 
 const REFRESH_MS = 5000;
+const PAGE = 50;
+const LISTS = ["delayed", "active", "dead", "done", "failed"];
+
+let timer = null;
+let cursors = [];	// the list view's cursors: one per page shown so far
 
 // A table cell holding text (class cls when given).
 function cell(text, cls) {
@@ -12,10 +21,22 @@ function cell(text, cls) {
   return td;
 }
 
-// A number cell; warn or bad when the value asks for attention.
-function num(v, level) {
-  return cell(v === undefined || v === null ? "–" : v.toLocaleString(),
-    "n" + (level && v > 0 ? " " + level : ""));
+// A link to href holding text.
+function link(text, href) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+// A number cell; warn or bad when the value asks for attention; a link
+// to href when given.
+function num(v, level, href) {
+  const td = cell("", "n" + (level && v > 0 ? " " + level : ""));
+  const text = v === undefined || v === null ? "–" : v.toLocaleString();
+  if (href && v !== undefined && v !== null) td.replaceChildren(link(text, href));
+  else td.textContent = text;
+  return td;
 }
 
 // How long ago ms (epoch) was, for people.
@@ -27,12 +48,58 @@ function ago(ms, now) {
   return Math.round(s / 86400) + " days ago";
 }
 
+// ms since the epoch as local date and time.
+function when(ms) {
+  return ms ? new Date(ms).toLocaleString() : "–";
+}
+
+function jobsHref(q, state) {
+  return "#/jobs/" + encodeURIComponent(q) + "/" + state;
+}
+
+function jobHref(q, id) {
+  return "#/job/" + encodeURIComponent(q) + "/" + encodeURIComponent(id);
+}
+
+// GET an API path as JSON; an error says what went wrong.
+async function api(path) {
+  const res = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  if (!res.ok) {
+    let why = "HTTP " + res.status;
+    try { why += ": " + (await res.json()).error; } catch (e) { /* text */ }
+    throw new Error(why);
+  }
+  return res.json();
+}
+
+function setStatus(text, bad) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.className = bad ? "status bad" : "status";
+}
+
+// A definition list of [name, value] rows; a value may be a node.
+function fillList(dl, rows) {
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = k;
+    if (v instanceof Node) dd.append(v);
+    else dd.textContent = v === undefined || v === null ? "–" : String(v);
+    dl.append(dt, dd);
+  }
+}
+
 function renderQueues(body, queues) {
   body.replaceChildren();
   for (const q of queues) {
     const tr = document.createElement("tr");
-    tr.append(cell(q.name), num(q.delayed), num(q.due, "warn"),
-      num(q.active), num(q.dead, "bad"), num(q.done), num(q.failed, "bad"));
+    tr.append(cell(q.name), num(q.delayed, null, jobsHref(q.name, "delayed")),
+      num(q.due, "warn"), num(q.active, null, jobsHref(q.name, "active")),
+      num(q.dead, "bad", jobsHref(q.name, "dead")),
+      num(q.done, null, jobsHref(q.name, "done")),
+      num(q.failed, "bad", jobsHref(q.name, "failed")));
     tr.append(cell(q.paused ? "paused" : "running", q.paused ? "warn" : "ok"));
     body.append(tr);
   }
@@ -59,38 +126,110 @@ function renderDaemons(body, daemons, now) {
   }
 }
 
-function renderRedis(dl, r) {
-  dl.replaceChildren();
-  const rows = [["version", r.version], ["memory used", r.used_memory_human],
-    ["clients", r.connected_clients]];
-  for (const [k, v] of rows) {
-    const dt = document.createElement("dt");
-    const dd = document.createElement("dd");
-    dt.textContent = k;
-    dd.textContent = v === undefined || v === null ? "–" : String(v);
-    dl.append(dt, dd);
-  }
+async function showOverview() {
+  const o = await api("/api/overview");
+  document.getElementById("ns").textContent = "namespace " + o.namespace;
+  renderQueues(document.querySelector("#queues tbody"), o.queues);
+  renderDaemons(document.querySelector("#daemons tbody"), o.daemons, o.time_ms);
+  const r = o.redis || {};
+  fillList(document.getElementById("redis"), [["version", r.version],
+    ["memory used", r.used_memory_human], ["clients", r.connected_clients]]);
+  return "updated " + new Date(o.time_ms).toLocaleTimeString();
 }
 
-async function refresh() {
-  const status = document.getElementById("status");
+async function showList(queue, state) {
+  const cursor = cursors[cursors.length - 1] || "";
+  const q = "/api/jobs?queue=" + encodeURIComponent(queue) + "&state=" + state +
+    "&limit=" + PAGE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+  const page = await api(q);
+  document.getElementById("list-title").textContent =
+    queue + ": " + state + (cursors.length > 1 ? " (page " + cursors.length + ")" : "");
+  document.getElementById("list-time").textContent =
+    { delayed: "due", active: "lease until", dead: "died" }[state] || "finished";
+  const body = document.querySelector("#jobs tbody");
+  body.replaceChildren();
+  for (const j of page.jobs) {
+    const tr = document.createElement("tr");
+    const id = cell("");
+    id.append(link(j.id, jobHref(queue, j.id)));
+    tr.append(id, cell(when(j.time_ms)), cell(j.handler),
+      num(j.attempts), cell(j.status || state),
+      cell(j.last_error || j.error || "", "err"));
+    body.append(tr);
+  }
+  if (page.jobs.length === 0) {
+    const tr = document.createElement("tr");
+    const td = cell("none", "muted");
+    td.colSpan = 6;
+    tr.append(td);
+    body.append(tr);
+  }
+  const next = document.getElementById("next");
+  next.disabled = !page.next;
+  next.onclick = () => { cursors.push(page.next); route(); };
+  const first = document.getElementById("first");
+  first.disabled = cursors.length <= 1;
+  first.onclick = () => { cursors = [""]; route(); };
+  return page.jobs.length + " job(s) on this page";
+}
+
+// A payload or result: pretty-printed when it is JSON, as it is otherwise.
+function pre(text) {
+  const p = document.createElement("pre");
   try {
-    const res = await fetch("/api/overview", { credentials: "same-origin",
-      cache: "no-store" });
-    if (!res.ok) throw new Error("HTTP " + res.status);
-    const o = await res.json();
-    document.getElementById("ns").textContent = "namespace " + o.namespace;
-    renderQueues(document.querySelector("#queues tbody"), o.queues);
-    renderDaemons(document.querySelector("#daemons tbody"), o.daemons,
-      o.time_ms);
-    renderRedis(document.getElementById("redis"), o.redis || {});
-    status.textContent = "updated " + new Date(o.time_ms).toLocaleTimeString();
-    status.className = "status";
+    const v = JSON.parse(text);
+    p.textContent = typeof v === "object" && v !== null ?
+      JSON.stringify(v, null, 2) : text;
   } catch (e) {
-    status.textContent = "cannot read /api/overview: " + e.message;
-    status.className = "status bad";
+    p.textContent = text;
   }
+  return p;
 }
 
-refresh();
-setInterval(refresh, REFRESH_MS);
+async function showJob(queue, id) {
+  const j = await api("/api/job?queue=" + encodeURIComponent(queue) +
+    "&id=" + encodeURIComponent(id));
+  document.getElementById("job-title").textContent = "job " + j.id;
+  document.getElementById("job-back").href = LISTS.includes(j.state) ?
+    jobsHref(queue, j.state) : "#/";
+  const t = j.due_ms || j.deadline_ms || j.died_ms;
+  fillList(document.getElementById("job-state"), [["queue", j.queue],
+    ["state", j.state], ["time", t ? when(t) : "–"]]);
+  const f = j.fields || {};
+  fillList(document.getElementById("job-fields"), Object.keys(f).map((k) =>
+    [k, k === "payload" ? pre(f[k] + (j.payload_cut ? "\n… (cut at 64 KiB)" : "")) :
+      /_ms$/.test(k) && /^\d+$/.test(f[k]) ? f[k] + " (" + when(Number(f[k])) + ")" :
+        f[k]]));
+  document.getElementById("job-result-box").hidden = j.result === null;
+  if (j.result !== null)
+    document.getElementById("job-result").replaceChildren(pre(j.result).firstChild || "");
+  const run = j.last_run;
+  document.getElementById("job-run-box").hidden = !run;
+  if (run)
+    fillList(document.getElementById("job-run"), Object.keys(run).map((k) =>
+      [k, /_ms$/.test(k) && k !== "duration_ms" ? when(run[k]) : run[k]]));
+  return "job " + j.state;
+}
+
+// Show the page the fragment names; the overview and lists refresh.
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const view = parts[0] === "jobs" && parts.length === 3 && LISTS.includes(parts[2]) ?
+    "list" : parts[0] === "job" && parts.length === 3 ? "job" : "overview";
+  for (const v of ["overview", "list", "job"])
+    document.getElementById(v).hidden = v !== view;
+  clearTimeout(timer);
+  try {
+    const done = view === "list" ? await showList(parts[1], parts[2]) :
+      view === "job" ? await showJob(parts[1], parts[2]) : await showOverview();
+    setStatus(done, false);
+  } catch (e) {
+    setStatus("cannot read the API: " + e.message, true);
+  }
+  if (view === "overview" || (view === "list" && cursors.length <= 1))
+    timer = setTimeout(route, REFRESH_MS);
+}
+
+window.addEventListener("hashchange", () => { cursors = [""]; route(); });
+cursors = [""];
+route();
