@@ -3,6 +3,8 @@
  * The web dashboard; see dashboard.h. Routes:
  *   GET  /, /index.html, /dashboard.css, /dashboard.js   the embedded files
  *   GET  /api/overview, /api/jobs, /api/job               dashboard_api.h
+ *   GET  /api/session                                     the anti-CSRF token
+ *   POST /api/retry, delete, cancel, retry_all, delete_all  dashboard_actions.c
  *   GET  /login, POST /login                              with a token only
  * HEAD works wherever GET does; another method is 405, another path 404.
  * With dashboard.token_file every path but /login asks for the token
@@ -27,6 +29,7 @@
 #include "httpd.h"
 #include "json.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define DASHBOARD_MAX_HEAD	8192
@@ -55,6 +58,7 @@ struct dashboard {
 	struct httpd		*http;		/* NULL when off */
 	char			*listen;
 	char			 token[DASHBOARD_TOKEN_MAX + 1];	/* "": none asked */
+	char			 csrf[33];	/* what every action must carry */
 	TAILQ_HEAD(, pending)	 pending;
 };
 
@@ -267,6 +271,45 @@ query_jobs(const struct httpd_req *req, struct httpd_reply *r,
 	return (true);
 }
 
+/* ?id=ID, 1 to 1024 bytes; else the error reply and false. */
+static bool
+query_id(const struct httpd_req *req, struct httpd_reply *r,
+    struct api_query *q)
+{
+	if (query_value(req, "id", q->id, sizeof(q->id)) && q->id[0] != '\0')
+		return (true);
+	reply_error(r, 400, "Bad Request", "id is missing (1 to 1024 bytes)");
+	return (false);
+}
+
+/* A request waiting for its API call, the arg of the call's api_done. */
+static struct pending *
+pending_new(struct dashboard *db, const struct httpd_req *req)
+{
+	struct pending	*p = xcalloc(1, sizeof(*p));
+
+	p->db = db;
+	p->id = req->id;
+	TAILQ_INSERT_TAIL(&db->pending, p, entry);
+	return (p);
+}
+
+/*
+ * The call of p was started: its reply goes out when Redis has answered
+ * (api_done). A NULL call sent nothing, and api_done has run (and freed
+ * p): answer 503 now.
+ */
+static void
+pending_started(struct pending *p, struct api_call *call, struct httpd_reply *r)
+{
+	if (call == NULL) {
+		reply_error(r, 503, "Service Unavailable", "redis not connected");
+		return;
+	}
+	p->call = call;
+	r->deferred = true;
+}
+
 /*
  * An /api/ endpoint: parse its query, start its call; the reply goes out
  * when Redis has answered (api_done).
@@ -295,28 +338,96 @@ route_api(struct dashboard *db, const struct httpd_req *req,
 		return;
 	if (what == JOBS && !query_jobs(req, r, &q))
 		return;
-	if (what == JOB && (!query_value(req, "id", q.id, sizeof(q.id)) ||
-	    q.id[0] == '\0')) {
-		reply_error(r, 400, "Bad Request", "id is missing (1 to 1024 bytes)");
+	if (what == JOB && !query_id(req, r, &q))
 		return;
-	}
-	p = xcalloc(1, sizeof(*p));
-	p->db = db;
-	p->id = req->id;
-	TAILQ_INSERT_TAIL(&db->pending, p, entry);
+	p = pending_new(db, req);
 	if (what == OVERVIEW)
 		call = api_overview(db->d, api_done, p);
 	else if (what == JOBS)
 		call = api_jobs(db->d, &q.jobs, api_done, p);
 	else
 		call = api_job(db->d, q.queue, q.id, api_done, p);
-	if (call == NULL) {
-		/* Nothing could be sent: api_done ran (and freed p). */
-		reply_error(r, 503, "Service Unavailable", "redis not connected");
+	pending_started(p, call, r);
+}
+
+/* Whether path is an action's, and which (into *act unless NULL). */
+static bool
+action_of(const char *path, enum api_action *act)
+{
+	static const struct {
+		const char	*path;
+		enum api_action	 act;
+	} actions[] = {
+		{ "/api/retry", API_RETRY }, { "/api/delete", API_DELETE },
+		{ "/api/cancel", API_CANCEL }, { "/api/retry_all", API_RETRY_ALL },
+		{ "/api/delete_all", API_DELETE_ALL },
+	};
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(path, actions[i].path) == 0) {
+			if (act != NULL)
+				*act = actions[i].act;
+			return (true);
+		}
+	return (false);
+}
+
+/*
+ * GET /api/session: what the page needs to act: the anti-CSRF token its
+ * actions carry (X-CSRF-Token), and whether actions are off.
+ */
+static void
+route_session(struct dashboard *db, struct httpd_reply *r)
+{
+	struct json_out	o;
+
+	json_out_init(&o);
+	json_obj_begin(&o, NULL);
+	json_add_cstr(&o, "csrf", db->csrf);
+	json_add_bool(&o, "read_only", db->d->cfg->dashboard.read_only);
+	json_obj_end(&o);
+	r->content_type = "application/json";
+	evbuffer_add(r->body, json_out_str(&o), o.len);
+	json_out_free(&o);
+}
+
+/*
+ * A POST to an action: only from the dashboard's own page (its Origin, if
+ * sent, and the X-CSRF-Token only that page can read), never read-only;
+ * then the same script deferctl runs.
+ */
+static void
+route_action(struct dashboard *db, const struct httpd_req *req,
+    struct httpd_reply *r)
+{
+	struct api_query	 q;
+	struct pending		*p;
+	struct api_call		*call;
+	enum api_action		 act = API_RETRY;
+	char			 csrf[64];
+
+	memset(&q, 0, sizeof(q));
+	(void)action_of(req->path, &act);	/* the router checked it is one */
+	if (!dashboard_same_origin(req) || !httpd_header(req, "X-CSRF-Token",
+	    csrf, sizeof(csrf)) || !dashboard_token_equal(csrf, db->csrf)) {
+		reply_error(r, 403, "Forbidden", "an action needs the page's "
+		    "X-CSRF-Token and its own origin");
 		return;
 	}
-	p->call = call;
-	r->deferred = true;
+	if (db->d->cfg->dashboard.read_only) {
+		reply_error(r, 403, "Forbidden", "the dashboard is read-only "
+		    "(dashboard.read_only)");
+		return;
+	}
+	if (!query_queue(db, req, r, &q))
+		return;
+	if (act != API_RETRY_ALL && act != API_DELETE_ALL &&
+	    !query_id(req, r, &q))
+		return;
+	p = pending_new(db, req);
+	call = api_action(db->d, act, q.queue, act == API_RETRY_ALL ||
+	    act == API_DELETE_ALL ? NULL : q.id, api_done, p);
+	pending_started(p, call, r);
 }
 
 /* Every request. */
@@ -342,8 +453,9 @@ dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 		}
 		return;
 	}
-	if (!get) {
-		r->allow = "GET, HEAD";
+	if (!get && !(strcmp(req->method, "POST") == 0 && action_of(req->path,
+	    NULL))) {
+		r->allow = action_of(req->path, NULL) ? "POST" : "GET, HEAD";
 		reply_text(r, 405, "Method Not Allowed", "method not allowed\n");
 		return;
 	}
@@ -358,7 +470,14 @@ dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 			reply_text(r, 401, "Unauthorized", "token required\n");
 		return;
 	}
-	if (strncmp(req->path, "/api/", 5) == 0)
+	if (!get)
+		route_action(db, req, r);
+	else if (action_of(req->path, NULL)) {
+		r->allow = "POST";
+		reply_text(r, 405, "Method Not Allowed", "method not allowed\n");
+	} else if (strcmp(req->path, "/api/session") == 0)
+		route_session(db, r);
+	else if (strncmp(req->path, "/api/", 5) == 0)
 		route_api(db, req, r);
 	else if (a == NULL)
 		reply_text(r, 404, "Not Found", "not found\n");
@@ -432,6 +551,7 @@ dashboard_new(struct deferd *d, char *err, size_t errlen)
 
 	db->d = d;
 	TAILQ_INIT(&db->pending);
+	util_random_hex(db->csrf, 16);
 	if (addr == NULL)
 		return (db);
 	if (dashboard_token(db, db->token, err, errlen) == -1 ||

@@ -56,4 +56,23 @@ struct api_call	*api_jobs(struct deferd *d, const struct api_jobs_query *q,
 struct api_call	*api_job(struct deferd *d, const char *queue, const char *id,
 		    api_done_cb done, void *arg);
 
+/* What the dashboard's buttons do: deferctl's scripts. */
+enum api_action {
+	API_RETRY,		/* revive: a dead job back to delayed, due now */
+	API_DELETE,		/* purge: a dead job deleted */
+	API_CANCEL,		/* cancel: a job that has not started removed */
+	API_RETRY_ALL,		/* revive the oldest 1000 dead jobs */
+	API_DELETE_ALL,		/* purge up to 1000 dead jobs */
+};
+
+/*
+ * POST /api/retry, /api/delete, /api/cancel (queue and id), /api/retry_all,
+ * /api/delete_all (queue): {"action", "id", "result"} with the script's
+ * word (retried, not dead; deleted; cancelled, running, dead, finished,
+ * unknown), or {"action", "count", "more"} for the _all ones.
+ */
+struct api_call	*api_action(struct deferd *d, enum api_action act,
+		    const char *queue, const char *id, api_done_cb done,
+		    void *arg);
+
 #endif

@@ -8,6 +8,7 @@
 #include "deferd.h"
 #include "json.h"
 #include "rconn.h"
+#include "store.h"
 #include "xmalloc.h"
 
 struct api_call {
@@ -64,6 +65,18 @@ api_send(struct api_call *c, void (*cb)(redisReply *, void *),
 {
 	c->pending++;
 	if (rconn_command(c->d->cmd, cb, s, argc, argv, NULL) == -1) {
+		c->pending--;
+		c->failed = true;
+		free(s);
+	}
+}
+
+void
+api_send_script(struct api_call *c, void (*cb)(redisReply *, void *),
+    struct api_slot *s, struct store_call *sc)
+{
+	c->pending++;
+	if (store_send(c->d->cmd, sc, cb, s) == -1) {
 		c->pending--;
 		c->failed = true;
 		free(s);

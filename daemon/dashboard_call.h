@@ -17,6 +17,7 @@
 
 struct deferd;
 struct evbuffer;
+struct store_call;
 struct json_out;
 struct api_call;
 
@@ -56,6 +57,9 @@ struct api_slot	*api_slot(struct api_call *, size_t index, int what);
  */
 void		 api_send(struct api_call *, void (*cb)(redisReply *, void *),
 		    struct api_slot *s, int argc, const char **argv);
+/* The same for a script call (store.h), which is sent and freed. */
+void		 api_send_script(struct api_call *, void (*cb)(redisReply *, void *),
+		    struct api_slot *s, struct store_call *);
 /* One reply was handled: the last one finishes the call. */
 void		 api_answered(struct api_call *);
 /*

@@ -436,6 +436,16 @@ struct store_job_keys {
 	const char	*wake;
 	const char	*events;
 };
+/* store_job_keys with the key names it owns: store_keyset_init, _free. */
+struct store_keyset {
+	struct store_job_keys	 k;
+	char			*delayed, *active, *dead, *prefix, *wake;
+	char			*job, *result;	/* of one ID, when given */
+};
+/* The keys of queue q in namespace ns, and of job id unless NULL. */
+void	store_keyset_init(struct store_keyset *, const char *ns, const char *q,
+	    const char *id, const char *events);
+void	store_keyset_free(struct store_keyset *);
 void	store_cancel(struct store_call *, const struct store_job_keys *,
 	    const char *id);
 /* What the job was: "cancelled", "running", "dead", "finished", "unknown". */

@@ -5,8 +5,10 @@
  * see store.h.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "store.h"
 #include "store_call.h"
 
@@ -127,4 +129,33 @@ store_count_reply(const redisReply *r, int64_t *n, char *err, size_t errlen)
 		return (store_bad_reply(r, err, errlen));
 	*n = r->integer;
 	return (0);
+}
+
+void
+store_keyset_init(struct store_keyset *a, const char *ns, const char *q,
+    const char *id, const char *events)
+{
+	memset(a, 0, sizeof(*a));
+	a->k.k_delayed = a->delayed = keys_queue(ns, q, "delayed");
+	a->k.k_active = a->active = keys_queue(ns, q, "active");
+	a->k.k_dead = a->dead = keys_queue(ns, q, "dead");
+	a->k.prefix = a->prefix = keys_prefix(ns, q);
+	a->k.wake = a->wake = keys_queue(ns, q, "wake");
+	a->k.events = events;
+	if (id != NULL) {
+		a->k.k_job = a->job = keys_job(ns, q, id);
+		a->k.k_result = a->result = keys_result(ns, q, id);
+	}
+}
+
+void
+store_keyset_free(struct store_keyset *a)
+{
+	free(a->delayed);
+	free(a->active);
+	free(a->dead);
+	free(a->prefix);
+	free(a->wake);
+	free(a->job);
+	free(a->result);
 }

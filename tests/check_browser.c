@@ -141,14 +141,15 @@ START_TEST(overview_renders_the_counts)
 	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
 	ck_assert_msg(strstr(dom, "<a href=\"#/job/default/bad-1\">bad-1</a>")
 	    != NULL && strstr(dom, "<td class=\"err\">exit status 65</td>") !=
-	    NULL, "%s", dom);
+	    NULL && strstr(dom, ">retry all</button>") != NULL, "%s", dom);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/job/default/bad-1",
 	    port);
 	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
 	ck_assert_msg(strstr(dom, "<h2 id=\"job-title\">job bad-1</h2>") !=
 	    NULL && strstr(dom, "<dt>state</dt><dd>dead</dd>") != NULL &&
-	    strstr(dom, "<dt>last_error</dt><dd>exit status 65</dd>") != NULL,
-	    "%s", dom);
+	    strstr(dom, "<dt>last_error</dt><dd>exit status 65</dd>") != NULL &&
+	    strstr(dom, "<button type=\"button\">retry now</button>"
+	    "<button type=\"button\">delete</button>") != NULL, "%s", dom);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 
 	snprintf(dir, sizeof(dir), "%s/screenshots", getenv("DEFERD_BUILD") !=

@@ -420,6 +420,125 @@ START_TEST(job_shows_every_field_as_text)
 }
 END_TEST
 
+/* The anti-CSRF token of GET /api/session into out. */
+static void
+session_csrf(char *out, size_t len)
+{
+	char		*body = NULL;
+	const char	*p;
+
+	ck_assert_int_eq(get("/api/session", "", NULL, &body), 200);
+	ck_assert_ptr_nonnull(p = strstr(body, "\"csrf\":\""));
+	snprintf(out, len, "%.*s", (int)strcspn(p + 8, "\""), p + 8);
+	ck_assert_uint_eq(strlen(out), 32);
+	free(body);
+}
+
+/* POST action with the CSRF header (when csrf is not NULL); status and body. */
+static int
+act(const char *path, const char *csrf, const char *extra, char **body)
+{
+	char	hdr[256];
+
+	snprintf(hdr, sizeof(hdr), "%s%s%s%s", csrf != NULL ? "X-CSRF-Token: " :
+	    "", csrf != NULL ? csrf : "", csrf != NULL ? "\r\n" : "",
+	    extra != NULL ? extra : "");
+	return (post(path, hdr, "", NULL, body));
+}
+
+/*
+ * The actions run deferctl's scripts, only from the page (the CSRF token
+ * it reads from /api/session, its own origin), never when read-only:
+ * retry and delete a dead job, cancel a delayed one, retry and delete
+ * all dead ones.
+ */
+START_TEST(actions_need_the_page_token)
+{
+	struct h_daemon	 d;
+	char		 csrf[64], *body = NULL;
+	long long	 now;
+
+	now = (long long)h_redis_now_ms(W.c);
+	freeReplyObject(h_cmd(W.c, "SET " O "paused %lld", now));
+	put_job(O, "d1", "dead", now);
+	put_job(O, "d2", "dead", now);
+	put_job(O, "later", "delayed", now + 3600000);
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	session_csrf(csrf, sizeof(csrf));
+
+	ck_assert_int_eq(act("/api/retry?queue=other&id=d1", NULL, NULL, NULL),
+	    403);
+	ck_assert_int_eq(act("/api/retry?queue=other&id=d1", "0123456789abcdef"
+	    "0123456789abcdef", NULL, NULL), 403);
+	ck_assert_int_eq(act("/api/retry?queue=other&id=d1", csrf,
+	    "Origin: http://evil.example\r\n", NULL), 403);
+	ck_assert_int_eq(get("/api/retry?queue=other&id=d1", "", NULL, NULL),
+	    405);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE " O "dead d1"), now);
+
+	ck_assert_int_eq(act("/api/retry?queue=other&id=d1", csrf, NULL, &body),
+	    200);
+	ck_assert_msg(strstr(body, "\"id\":\"d1\",\"result\":\"retried\"") !=
+	    NULL, "%s", body);
+	free(body);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE " O "dead d1"), -1);
+	ck_assert_int_ge(h_cmd_int(W.c, "ZSCORE " O "delayed d1"), now);
+	ck_assert_int_eq(act("/api/retry?queue=other&id=d1", csrf, NULL, &body),
+	    200);
+	ck_assert(strstr(body, "\"result\":\"not dead\"") != NULL);
+	free(body);
+	ck_assert_int_eq(act("/api/delete?queue=other&id=d2", csrf, NULL, &body),
+	    200);
+	ck_assert(strstr(body, "\"result\":\"deleted\"") != NULL);
+	free(body);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS " O "job:d2"), 0);
+	ck_assert_int_eq(act("/api/cancel?queue=other&id=later", csrf, NULL,
+	    &body), 200);
+	ck_assert(strstr(body, "\"result\":\"cancelled\"") != NULL);
+	free(body);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS " O "job:later"), 0);
+
+	for (int i = 0; i < 5; i++) {
+		char	id[8];
+
+		snprintf(id, sizeof(id), "z%d", i);
+		put_job(O, id, "dead", now);
+	}
+	ck_assert_int_eq(act("/api/retry_all?queue=other", csrf, NULL, &body),
+	    200);
+	ck_assert_msg(strstr(body, "\"count\":5,\"more\":false") != NULL, "%s",
+	    body);
+	free(body);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD " O "dead"), 0);
+	put_job(O, "e1", "dead", now);
+	put_job(O, "e2", "dead", now);
+	ck_assert_int_eq(act("/api/delete_all?queue=other", csrf, NULL, &body),
+	    200);
+	ck_assert_msg(strstr(body, "\"count\":2,\"more\":false") != NULL, "%s",
+	    body);
+	free(body);
+	ck_assert_int_eq(act("/api/retry?queue=nope&id=x", csrf, NULL, NULL),
+	    404);
+	ck_assert_int_eq(act("/api/retry?queue=other", csrf, NULL, NULL), 400);
+	h_daemon_stop(&d);
+
+	h_daemon_start(&d, W.work, config_text("  read_only: true\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	session_csrf(csrf, sizeof(csrf));
+	ck_assert_int_eq(get("/api/session", "", NULL, &body), 200);
+	ck_assert(strstr(body, "\"read_only\":true") != NULL);
+	free(body);
+	put_job(O, "ro", "dead", now);
+	ck_assert_int_eq(act("/api/retry?queue=other&id=ro", csrf, NULL, &body),
+	    403);
+	ck_assert(strstr(body, "read-only") != NULL);
+	free(body);
+	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE " O "dead ro"), now);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* Write text as daemon d's config and reload it (SIGHUP). */
 static void
 reload_with(struct h_daemon *d, const char *text)
@@ -485,6 +604,7 @@ main(void)
 	tcase_add_test(tc, reload_moves_and_stops_the_dashboard);
 	tcase_add_test(tc, jobs_pages_through_1000_dead_jobs);
 	tcase_add_test(tc, job_shows_every_field_as_text);
+	tcase_add_test(tc, actions_need_the_page_token);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -696,6 +696,13 @@ START_TEST(purge_dead)
 	ck_assert_ptr_nonnull(strstr(out, "bad/id"));
 	ck_assert_int_eq(RUN("purge", "bad/id"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:bad/id"), 0);
+	/* delete: the dashboard's word, the same command. */
+	mkjob("p2", "dead", 1, "x");
+	ck_assert_int_eq(RUN("delete", "p2"), 0);
+	ck_assert_str_eq(out, "1\n");
+	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:p2"), 0);
+	ck_assert_int_eq(RUN("delete"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "delete: expected job IDs or --all"));
 	for (int i = 0; i < N; i++)
 		redisAppendCommand(rc, "HSET " Q "job:m%d handler h", i);
 	for (int i = 0; i < N; i++)

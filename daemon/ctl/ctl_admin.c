@@ -33,17 +33,11 @@ struct admin_args {
 };
 
 /* The queue's keys and channels for the job scripts (store_job_keys). */
-struct admin_keys {
-	struct store_job_keys	 k;
-	char			*delayed, *active, *dead, *prefix, *wake;
-	char			*job, *result;	/* of one ID, when asked for */
-};
 
 static int	admin_all_option(void *, int, const char *);
 static int	admin_parse(struct ctl *, const char *, int, char **,
 		    struct admin_args *);
-static void	admin_keys(struct ctl *, const char *, struct admin_keys *);
-static void	admin_keys_free(struct admin_keys *);
+static void	admin_keys(struct ctl *, const char *, struct store_keyset *);
 static int	admin_run(struct ctl *, enum admin_op, const char **, size_t,
 		    long long *);
 static int	admin_retry_all(struct ctl *, long long *);
@@ -59,7 +53,7 @@ admin_cancel_once(struct ctl *ctl, const char *id, const char **state)
 {
 	static const char *const words[] = { "cancelled", "running", "dead",
 				    "finished", "unknown" };
-	struct admin_keys	 k;
+	struct store_keyset	 k;
 	struct store_call	 c;
 	redisReply		*r;
 	const char		*got;
@@ -68,7 +62,7 @@ admin_cancel_once(struct ctl *ctl, const char *id, const char **state)
 	admin_keys(ctl, id, &k);
 	store_cancel(&c, &k.k, id);
 	r = ctl_store(ctl, &c);
-	admin_keys_free(&k);
+	store_keyset_free(&k);
 	if (r == NULL)
 		return (-1);
 	if (store_cancel_reply(r, &got, err, sizeof(err)) == -1) {
@@ -207,41 +201,16 @@ admin_parse(struct ctl *ctl, const char *cmd, int argc, char **argv,
 	return (CTL_OK);
 }
 
-/* The keys of ctl's queue, and of job id when id is not NULL. */
+/* The script keys of ctl's queue, and of job id unless NULL. */
 static void
-admin_keys(struct ctl *ctl, const char *id, struct admin_keys *a)
+admin_keys(struct ctl *ctl, const char *id, struct store_keyset *a)
 {
-	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
-
-	memset(a, 0, sizeof(*a));
-	a->k.k_delayed = a->delayed = keys_queue(ns, q, "delayed");
-	a->k.k_active = a->active = keys_queue(ns, q, "active");
-	a->k.k_dead = a->dead = keys_queue(ns, q, "dead");
-	a->k.prefix = a->prefix = keys_prefix(ns, q);
-	a->k.wake = a->wake = keys_queue(ns, q, "wake");
-	a->k.events = ctl_events(ctl);
-	if (id != NULL) {
-		a->k.k_job = a->job = keys_job(ns, q, id);
-		a->k.k_result = a->result = keys_result(ns, q, id);
-	}
-}
-
-/* Free what admin_keys allocated. */
-static void
-admin_keys_free(struct admin_keys *a)
-{
-	free(a->delayed);
-	free(a->active);
-	free(a->dead);
-	free(a->prefix);
-	free(a->wake);
-	free(a->job);
-	free(a->result);
+	store_keyset_init(a, ctl_ns(ctl), ctl_queue(ctl), id, ctl_events(ctl));
 }
 
 /* Build call c of op for id; k must have its job key. */
 static void
-admin_prepare(enum admin_op op, const char *id, struct admin_keys *k,
+admin_prepare(enum admin_op op, const char *id, struct store_keyset *k,
     struct store_call *c)
 {
 	if (op == ADMIN_PURGE)
@@ -275,7 +244,7 @@ static int
 admin_run(struct ctl *ctl, enum admin_op op, const char **ids, size_t n,
     long long *done)
 {
-	struct admin_keys	*keys = xcalloc(n, sizeof(*keys));
+	struct store_keyset	*keys = xcalloc(n, sizeof(*keys));
 	struct store_call	*calls = xcalloc(n, sizeof(*calls));
 	const char		*name;
 	redisReply		*r;
@@ -315,7 +284,7 @@ admin_run(struct ctl *ctl, enum admin_op op, const char **ids, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		store_call_free(&calls[i]);
-		admin_keys_free(&keys[i]);
+		store_keyset_free(&keys[i]);
 	}
 	free(calls);
 	free(keys);
@@ -362,7 +331,7 @@ admin_retry_all(struct ctl *ctl, long long *done)
 static int
 admin_purge_all(struct ctl *ctl, long long *done)
 {
-	struct admin_keys	 k;
+	struct store_keyset	 k;
 	struct store_call	 c;
 	redisReply		*r;
 	int64_t			 n = 0;
@@ -385,7 +354,7 @@ admin_purge_all(struct ctl *ctl, long long *done)
 		if (status != CTL_OK || n <= 0)
 			break;
 	}
-	admin_keys_free(&k);
+	store_keyset_free(&k);
 	return (status);
 }
 
@@ -429,7 +398,7 @@ ctl_cmd_purge(struct ctl *ctl, int argc, char **argv)
 	long long		n = 0;
 	int			status;
 
-	if ((status = admin_parse(ctl, "purge", argc, argv, &a)) != CTL_OK)
+	if ((status = admin_parse(ctl, argv[0], argc, argv, &a)) != CTL_OK)
 		return (status);
 	if (ctl_open(ctl) == -1)
 		return (CTL_FAIL);

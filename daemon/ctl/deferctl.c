@@ -29,6 +29,7 @@ static const struct {
 	{ "resume", ctl_cmd_resume },
 	{ "retry", ctl_cmd_retry },
 	{ "purge", ctl_cmd_purge },
+	{ "delete", ctl_cmd_purge },	/* the dashboard's word for it */
 	{ "lock", ctl_cmd_lock },
 	{ "watch", ctl_cmd_watch },
 	{ "schedules", ctl_cmd_schedules },
@@ -49,7 +50,7 @@ static const char	ctl_usage_text[] =
 "  pause Q | resume Q   (stop / start claiming from queue Q on every daemon)\n"
 "  watch [--queue Q] [--handler H]   (follow the lifecycle events; --json: raw)\n"
 "  retry [--queue Q] ID... | --all\n"
-"  purge [--queue Q] ID... | --all\n"
+"  purge [--queue Q] ID... | --all   (also: delete)\n"
 "  lock [--ttl D] [--wait D] RESOURCE -- CMD [ARGS...]\n"
 "          (run CMD holding the lock; exit status: CMD's, or 75 if the\n"
 "          lock could not be had or was lost)\n"

@@ -12,6 +12,7 @@ const LISTS = ["delayed", "active", "dead", "done", "failed"];
 
 let timer = null;
 let cursors = [];	// the list view's cursors: one per page shown so far
+let session = null;	// {csrf, read_only} from /api/session
 
 // A table cell holding text (class cls when given).
 function cell(text, cls) {
@@ -70,6 +71,37 @@ async function api(path) {
     throw new Error(why);
   }
   return res.json();
+}
+
+// POST an action (deferctl's scripts) with the page's anti-CSRF token;
+// confirm first when ask is given; then show the page again.
+async function act(path, ask) {
+  if (ask && !window.confirm(ask)) return;
+  try {
+    const res = await fetch(path, { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": session.csrf } });
+    const o = await res.json();
+    if (!res.ok) throw new Error(o.error || "HTTP " + res.status);
+    setStatus(o.action + ": " + (o.result !== undefined ? o.result :
+      o.count + " job(s)" + (o.more ? ", more left" : "")), false);
+  } catch (e) {
+    setStatus(path.split("?")[0] + " failed: " + e.message, true);
+    return;
+  }
+  route();
+}
+
+// Buttons for the actions in box: [label, path, confirmation or null].
+function actions(box, list) {
+  box.replaceChildren();
+  if (!session || session.read_only) return;
+  for (const [label, path, ask] of list) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.onclick = () => act(path, ask);
+    box.append(b);
+  }
 }
 
 function setStatus(text, bad) {
@@ -170,6 +202,13 @@ async function showList(queue, state) {
   const first = document.getElementById("first");
   first.disabled = cursors.length <= 1;
   first.onclick = () => { cursors = [""]; route(); };
+  const qs = "?queue=" + encodeURIComponent(queue);
+  actions(document.getElementById("list-actions"), state !== "dead" ||
+    page.jobs.length === 0 ? [] : [
+    ["retry all", "/api/retry_all" + qs, "Retry the oldest 1,000 dead jobs of " +
+      queue + " now?"],
+    ["delete all", "/api/delete_all" + qs, "Delete up to 1,000 dead jobs of " +
+      queue + "? They are gone for good."]]);
   return page.jobs.length + " job(s) on this page";
 }
 
@@ -192,6 +231,12 @@ async function showJob(queue, id) {
   document.getElementById("job-title").textContent = "job " + j.id;
   document.getElementById("job-back").href = LISTS.includes(j.state) ?
     jobsHref(queue, j.state) : "#/";
+  const qs = "?queue=" + encodeURIComponent(queue) + "&id=" + encodeURIComponent(id);
+  actions(document.getElementById("job-actions"),
+    j.state === "dead" ? [["retry now", "/api/retry" + qs, null],
+      ["delete", "/api/delete" + qs, "Delete job " + id + "? It is gone for good."]] :
+    j.state === "delayed" ? [["cancel", "/api/cancel" + qs, "Cancel job " + id + "?"]] :
+    []);
   const t = j.due_ms || j.deadline_ms || j.died_ms;
   fillList(document.getElementById("job-state"), [["queue", j.queue],
     ["state", j.state], ["time", t ? when(t) : "–"]]);
@@ -213,6 +258,9 @@ async function showJob(queue, id) {
 
 // Show the page the fragment names; the overview and lists refresh.
 async function route() {
+  if (session === null) {
+    try { session = await api("/api/session"); } catch (e) { /* retried */ }
+  }
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const view = parts[0] === "jobs" && parts.length === 3 && LISTS.includes(parts[2]) ?
     "list" : parts[0] === "job" && parts.length === 3 ? "job" : "overview";
