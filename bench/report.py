@@ -19,10 +19,11 @@ TITLES = {
     "G": "G. Locks: the burst with every job on one of 100 resources",
     "P": "P. Persistent: jobs due at one instant, no-op persistent handler",
     "S": "S. Schedules: one every-1s schedule for 60 s, by 1 and by 3 daemons",
+    "W": "W. The dashboard under load: the spread, alone and with 200 clients polling",
     "peers": "Peers: deferd, BullMQ and the seed loop on one Redis",
 }
 
-ORDER = ["R", "A", "P", "B", "C", "D", "E", "F", "G", "S", "peers"]
+ORDER = ["R", "A", "P", "B", "C", "D", "E", "F", "G", "S", "W", "peers"]
 
 NOTES = {
     "R": "ZADD and the enqueue script with 8 clients and pipeline 16; the "
@@ -98,6 +99,12 @@ NOTES = {
          "`ticks`: distinct ticks run; `duplicate_ticks`: ticks run more "
          "than once (must be 0); `missing_ticks`: ticks between the first "
          "and the last that did not run (must be 0).",
+    "W": "The spread of B (probe handler, exec mode) by a fresh deferd "
+         "with `dashboard.listen` set: `quiet` with nobody asking, "
+         "`polled` while bench/dashboard_load.py runs 200 clients that "
+         "each GET /api/overview over a new connection once a second; the "
+         "`dashboard_*` rows are those requests (p50/p99 of their round "
+         "trips). The target: p99 lateness polled at most 2 ms above quiet.",
     "peers": "One run, one private redis-server (unix socket, no "
              "persistence, `maxmemory-policy noeviction`), the systems one "
              "after another with the Redis flushed between them. "
@@ -247,6 +254,12 @@ def targets(rows):
         e, lost = get(rows, "P", "deferd", "early"), get(rows, "P", "deferd", "lost")
         ok = None if e is None or lost is None else (e == 0 and lost == 0)
         add("P: no early start, no lost job", ok, "%s early, %s lost" % (fmt(e), fmt(lost)))
+    q, p = get(rows, "W", "quiet", "late_p99"), get(rows, "W", "polled", "late_p99")
+    if q is not None and p is not None:
+        add("W: 200 clients polling the dashboard raise spread p99 by ≤ 2 ms", p <= q + 2,
+            "%s vs %s ms (%s dashboard requests/s, %s errors)" % (
+                fmt(p), fmt(q), fmt(get(rows, "W", "polled", "dashboard_requests_per_s")),
+                fmt(get(rows, "W", "polled", "dashboard_errors"))))
     d, b = get(rows, "peers", "best", "deferd_jobs_per_s"), get(rows, "peers", "best", "bullmq_jobs_per_s")
     if d is not None and b:
         add("peers: deferd at its best ≥ 4x BullMQ at its best", d >= 4 * b,
