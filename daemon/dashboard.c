@@ -4,6 +4,7 @@
  *   GET  /, /index.html, /dashboard.css, /dashboard.js   the embedded files
  *   GET  /api/overview, /api/jobs, /api/job               dashboard_api.h
  *   GET  /api/session                                     the anti-CSRF token
+ *   GET  /api/events                                      live events (SSE)
  *   POST /api/retry, delete, cancel, retry_all, delete_all  dashboard_actions.c
  *   GET  /login, POST /login                              with a token only
  * HEAD works wherever GET does; another method is 405, another path 404.
@@ -25,6 +26,7 @@
 #include "dashboard_api.h"
 #include "dashboard_assets.h"
 #include "dashboard_auth.h"
+#include "dashboard_live.h"
 #include "deferd.h"
 #include "httpd.h"
 #include "json.h"
@@ -60,6 +62,7 @@ struct dashboard {
 	char			 token[DASHBOARD_TOKEN_MAX + 1];	/* "": none asked */
 	char			 csrf[33];	/* what every action must carry */
 	TAILQ_HEAD(, pending)	 pending;
+	struct live		*live;		/* /api/events viewers */
 };
 
 static const char login_page[] =
@@ -430,6 +433,36 @@ route_action(struct dashboard *db, const struct httpd_req *req,
 	pending_started(p, call, r);
 }
 
+/*
+ * GET /api/events: the lifecycle events as Server-Sent Events, from now
+ * until the client leaves (dashboard_live.c).
+ */
+static void
+route_events(struct dashboard *db, const struct httpd_req *req,
+    struct httpd_reply *r)
+{
+	if (db->d->events_chan[0] == '\0') {
+		reply_error(r, 503, "Service Unavailable", "lifecycle events are "
+		    "off (events: false)");
+		return;
+	}
+	r->stream = true;
+	r->content_type = "text/event-stream";
+	evbuffer_add_printf(r->body, ": deferd lifecycle events from %s\n\n",
+	    db->d->events_chan);
+	if (!req->head)
+		live_add(db->live, db->http, req->id);
+}
+
+/* A stream closed: its viewer leaves the live view. */
+static void
+dashboard_stream_closed(uint64_t id, void *arg)
+{
+	struct dashboard	*db = arg;
+
+	live_remove(db->live, id);
+}
+
 /* Every request. */
 static void
 dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
@@ -477,6 +510,8 @@ dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 		reply_text(r, 405, "Method Not Allowed", "method not allowed\n");
 	} else if (strcmp(req->path, "/api/session") == 0)
 		route_session(db, r);
+	else if (strcmp(req->path, "/api/events") == 0)
+		route_events(db, req, r);
 	else if (strncmp(req->path, "/api/", 5) == 0)
 		route_api(db, req, r);
 	else if (a == NULL)
@@ -496,6 +531,7 @@ dashboard_opts(const struct dashboard *db, struct httpd_opts *o)
 	o->max_head = DASHBOARD_MAX_HEAD;
 	o->max_body = DASHBOARD_MAX_BODY;
 	o->name = "dashboard";
+	o->stream_closed = dashboard_stream_closed;
 }
 
 /* A server on addr, or NULL with err set. */
@@ -551,11 +587,13 @@ dashboard_new(struct deferd *d, char *err, size_t errlen)
 
 	db->d = d;
 	TAILQ_INIT(&db->pending);
+	db->live = live_new(d);
 	util_random_hex(db->csrf, 16);
 	if (addr == NULL)
 		return (db);
 	if (dashboard_token(db, db->token, err, errlen) == -1 ||
 	    (db->http = dashboard_server(db, addr, err, errlen)) == NULL) {
+		live_free(db->live);
 		free(db);
 		return (NULL);
 	}
@@ -615,7 +653,8 @@ dashboard_free(struct dashboard *db)
 		return;
 	dashboard_drop_pending(db);
 	if (db->http != NULL)
-		httpd_free(db->http);
+		httpd_free(db->http);	/* its streams leave the live view */
+	live_free(db->live);
 	free(db->listen);
 	free(db);
 }

@@ -32,6 +32,7 @@ struct hconn {
 	struct event		*deadline;
 	bool			 replying;	/* reply queued: close once written */
 	bool			 waiting;	/* routed; the reply comes with httpd_finish */
+	bool			 streaming;	/* open for httpd_stream */
 	bool			 head;		/* that request was a HEAD */
 	uint64_t		 id;		/* that request's */
 };
@@ -72,9 +73,14 @@ hconn_send(struct hconn *c, bool head, const struct httpd_reply *r, bool copy)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	size_t		 len = evbuffer_get_length(r->body);
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n", r->status,
-	    r->reason, r->content_type, len);
+	if (r->stream)
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		    "Connection: close\r\n", r->status, r->reason,
+		    r->content_type);
+	else
+		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n", r->status,
+		    r->reason, r->content_type, len);
 	if (r->allow != NULL)
 		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
 	if (r->headers != NULL)
@@ -84,6 +90,13 @@ hconn_send(struct hconn *c, bool head, const struct httpd_reply *r, bool copy)
 		evbuffer_add(out, evbuffer_pullup(r->body, -1), len);
 	else if (!head)
 		evbuffer_add_buffer(out, r->body);
+	if (r->stream && !head) {
+		/* Open until it closes: no deadline; reads only to see EOF. */
+		c->streaming = true;
+		event_del(c->deadline);
+		bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
 	c->replying = true;
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
@@ -94,7 +107,7 @@ static void
 hconn_error(struct hconn *c, int status, const char *reason)
 {
 	struct httpd_reply	r = { status, reason, "text/plain; charset=utf-8",
-				    NULL, evbuffer_new(), NULL, false };
+				    NULL, evbuffer_new(), NULL, false, false };
 
 	if (r.body == NULL) {
 		hconn_free(c);
@@ -117,7 +130,7 @@ hconn_route(struct hconn *c, char *line, const char *headers,
 	struct httpd		*h = c->h;
 	struct httpd_req	 req;
 	struct httpd_reply	 r = { 200, "OK", "text/plain; charset=utf-8",
-				    NULL, NULL, NULL, false };
+				    NULL, NULL, NULL, false, false };
 	char			*target, *version, *q;
 
 	if ((target = strchr(line, ' ')) == NULL)
@@ -144,10 +157,10 @@ hconn_route(struct hconn *c, char *line, const char *headers,
 	if ((r.body = evbuffer_new()) == NULL)
 		return (-1);
 	h->route(&req, &r, h->arg);
+	c->id = req.id;
 	if (r.deferred) {
 		c->waiting = true;
 		c->head = req.head;
-		c->id = req.id;
 		bufferevent_disable(c->bev, EV_READ);
 	} else
 		hconn_send(c, req.head, &r, false);
@@ -180,6 +193,30 @@ httpd_header(const struct httpd_req *req, const char *name, char *buf,
 		p = end + strspn(end, "\r\n");
 	}
 	return (false);
+}
+
+bool
+httpd_stream(struct httpd *h, uint64_t id, const void *data, size_t len,
+    size_t max_pending)
+{
+	struct hconn	*c;
+	struct evbuffer	*out;
+
+	TAILQ_FOREACH(c, &h->conns, entry)
+		if (c->streaming && c->id == id)
+			break;
+	if (c == NULL)
+		return (false);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len > max_pending) {
+		log_limited(&h->evict_limit, HTTPD_LOG_MS, LOG_LEVEL_WARNING,
+		    "%s: a stream's client is too slow (%zu bytes waiting); "
+		    "closing it", h->name, evbuffer_get_length(out));
+		hconn_free(c);
+		return (false);
+	}
+	evbuffer_add(out, data, len);
+	return (true);
 }
 
 bool
@@ -235,7 +272,9 @@ hconn_read_cb(struct bufferevent *bev, void *arg)
 	long long	 blen;
 	int		 status = 400;
 
-	if (c->replying || c->waiting)
+	if (c->streaming)		/* a stream's client has nothing to say */
+		evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->replying || c->waiting || c->streaming)
 		return;
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos == -1) {
@@ -301,6 +340,8 @@ hconn_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 hconn_free(struct hconn *c)
 {
+	if (c->streaming && c->h->opts.stream_closed != NULL)
+		c->h->opts.stream_closed(c->id, c->h->arg);
 	TAILQ_REMOVE(&c->h->conns, c, entry);
 	c->h->nconns--;
 	event_free(c->deadline);

@@ -51,12 +51,18 @@ struct httpd_reply {
 	struct evbuffer	*body;
 	const char	*headers;	/* more header lines ("Name: v\r\n"...), or NULL */
 	bool		 deferred;	/* the answer comes with httpd_finish */
+	bool		 stream;	/* the head and body go now, the connection
+					   stays for httpd_stream (no length, no
+					   request_timeout) until it closes */
 };
 
 typedef void	(*httpd_route_cb)(const struct httpd_req *,
 		    struct httpd_reply *, void *arg);
 
 struct httpd_opts {
+	/* A stream (httpd_reply.stream) closed: by the client, by
+	   max_connections, or by httpd_stream; may be NULL. */
+	void		(*stream_closed)(uint64_t id, void *arg);
 	int		 max_connections;
 	int64_t		 request_timeout_ms;
 	size_t		 max_head;	/* bytes of request line and headers */
@@ -92,6 +98,13 @@ bool		 httpd_finish(struct httpd *, uint64_t id,
  */
 int		 httpd_listen_socket(const char *what, const char *addr,
 		    char *err, size_t errlen);
+/*
+ * Append data to stream id. Past max_pending bytes not yet taken by the
+ * client, the client is too slow: the connection is closed (and
+ * stream_closed called). Returns false when the stream is gone.
+ */
+bool		 httpd_stream(struct httpd *, uint64_t id, const void *data,
+		    size_t len, size_t max_pending);
 /* New limits for connections accepted from now on (reload). */
 void		 httpd_set_opts(struct httpd *, const struct httpd_opts *);
 /* Close every connection and the socket; NULL is a no-op. */

@@ -186,6 +186,7 @@ http_opts(const struct metrics_http *mh, struct httpd_opts *o)
 	o->request_timeout_ms = mh->d->cfg->metrics.request_timeout_ms;
 	o->max_head = HTTP_MAX_HEAD;
 	o->max_body = 0;	/* GET and HEAD only */
+	o->stream_closed = NULL;
 	o->name = "metrics";
 }
 

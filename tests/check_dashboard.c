@@ -6,6 +6,7 @@
  * their headers, the token (bearer, login form, cookie, cross-origin
  * form), and garbage in Redis.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -539,6 +541,109 @@ START_TEST(actions_need_the_page_token)
 }
 END_TEST
 
+/* A connection that asked for /api/events (its small receive buffer, when small). */
+static int
+events_open(bool small)
+{
+	char	 req[256];
+	int	 fd = h_tcp_connect(port), sz = 4096;
+
+	ck_assert_int_ge(fd, 0);
+	if (small)
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz,
+		    sizeof(sz)), 0);
+	snprintf(req, sizeof(req), "GET /api/events HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\n\r\n", port);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	return (fd);
+}
+
+/* Read from fd into buf (NUL-terminated) until want is in it or ms pass. */
+static bool
+events_read_until(int fd, char *buf, size_t len, size_t *have,
+    const char *want, int64_t ms)
+{
+	int64_t	 deadline = h_mono_ms() + ms;
+	ssize_t	 n;
+
+	while (strstr(buf, want) == NULL && h_mono_ms() < deadline &&
+	    *have + 1 < len) {
+		n = recv(fd, buf + *have, len - 1 - *have, MSG_DONTWAIT);
+		if (n > 0) {
+			*have += (size_t)n;
+			buf[*have] = '\0';
+		} else if (n == 0)
+			break;
+		else
+			h_nap();
+	}
+	return (strstr(buf, want) != NULL);
+}
+
+/*
+ * /api/events streams the lifecycle events as Server-Sent Events while a
+ * viewer watches; a viewer that does not read is dropped and the daemon
+ * goes on; the subscription ends a while after the last viewer left;
+ * with events: false the stream is refused.
+ */
+START_TEST(live_events_stream_and_a_slow_viewer_is_dropped)
+{
+	struct h_daemon	 d;
+	static char	 buf[1 << 16];
+	char		 big[1100];
+	size_t		 have = 0;
+	int		 fd, slow;
+
+	h_write_file(W.hdir, "ok", "#!/bin/sh\nexit 0\n", 0755);
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	buf[0] = '\0';
+	fd = events_open(false);
+	ck_assert(events_read_until(fd, buf, sizeof(buf), &have,
+	    "Content-Type: text/event-stream\r\n", 10000));
+	ck_assert(h_daemon_log_has(&d, "a live viewer; subscribed", 10000));
+	h_enqueue(W.c, "live-1", "ok", "", 0, 0);
+	ck_assert_msg(events_read_until(fd, buf, sizeof(buf), &have,
+	    "data: {\"event\":\"done\",\"queue\":\"default\",\"id\":"
+	    "\"live-1\"", 10000 * SLOW), "%s", buf);
+	ck_assert(strstr(buf, "data: {\"event\":\"claimed\"") != NULL);
+
+	/* One that never reads: dropped once 256 KiB wait for it. */
+	slow = events_open(true);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/* The kernel's socket buffers take a few MB first. */
+	for (int i = 0; i < 40000; i++) {
+		redisAppendCommand(W.c, "PUBLISH deferd:events %s", big);
+		if (i % 500 == 499) {
+			for (int k = 0; k < 500; k++) {
+				void	*r;
+
+				ck_assert_int_eq(redisGetReply(W.c, &r), REDIS_OK);
+				freeReplyObject(r);
+			}
+			if (h_daemon_log_has(&d, "too slow", 0))
+				break;
+		}
+	}
+	ck_assert(h_daemon_log_has(&d, "a stream's client is too slow",
+	    10000 * SLOW));
+	/* The daemon goes on (once it has worked through the flood). */
+	ck_assert(H_WAIT_UNTIL(get("/api/overview", "", NULL, NULL) == 200,
+	    30000));
+	close(slow);
+	close(fd);
+	ck_assert(h_daemon_log_has(&d, "no one watches the live view; "
+	    "unsubscribed", 20000 * SLOW));
+	h_daemon_stop(&d);
+
+	h_daemon_start(&d, W.work, config_text("events: false\n"));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(get("/api/events", "", NULL, NULL), 503);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* Write text as daemon d's config and reload it (SIGHUP). */
 static void
 reload_with(struct h_daemon *d, const char *text)
@@ -605,6 +710,7 @@ main(void)
 	tcase_add_test(tc, jobs_pages_through_1000_dead_jobs);
 	tcase_add_test(tc, job_shows_every_field_as_text);
 	tcase_add_test(tc, actions_need_the_page_token);
+	tcase_add_test(tc, live_events_stream_and_a_slow_viewer_is_dropped);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

@@ -2,6 +2,7 @@
 //   #/                      overview (/api/overview every 5 s)
 //   #/jobs/QUEUE/STATE      one list, a page at a time (/api/jobs)
 //   #/job/QUEUE/ID          one job (/api/job)
+//   #/live                  lifecycle events as they come (/api/events)
 // Everything from the API is written with textContent only, so whatever a
 // job, a queue or a daemon summary holds shows as text.
 "use strict";
@@ -13,6 +14,8 @@ const LISTS = ["delayed", "active", "dead", "done", "failed"];
 let timer = null;
 let cursors = [];	// the list view's cursors: one per page shown so far
 let session = null;	// {csrf, read_only} from /api/session
+let events = null;	// the live view's EventSource, while it shows
+const LIVE_ROWS = 200;
 
 // A table cell holding text (class cls when given).
 function cell(text, cls) {
@@ -256,6 +259,36 @@ async function showJob(queue, id) {
   return "job " + j.state;
 }
 
+// One live event as a row: what happened to which job, and why.
+function eventRow(e) {
+  const tr = document.createElement("tr");
+  const job = cell("");
+  if (e.queue && e.id) job.append(link(e.id, jobHref(e.queue, e.id)));
+  else job.textContent = e.id || "–";
+  const detail = e.error || (e.duration_ms !== undefined ? e.duration_ms + " ms" :
+    e.late_ms !== undefined ? "late " + e.late_ms + " ms" :
+    e.delay_ms !== undefined ? "in " + e.delay_ms + " ms" : "");
+  tr.append(cell(e.ts_ms ? new Date(e.ts_ms).toLocaleTimeString() : "–"),
+    cell(e.event, e.event === "dead" ? "bad" : e.event === "retry" ? "warn" : ""),
+    cell(e.queue), job, cell(e.handler), cell(detail, e.error ? "err" : ""));
+  return tr;
+}
+
+function showLive() {
+  if (events) return "live";
+  const body = document.querySelector("#events tbody");
+  events = new EventSource("/api/events");
+  events.onmessage = (m) => {
+    let e;
+    try { e = JSON.parse(m.data); } catch (x) { return; }
+    body.prepend(eventRow(e));
+    while (body.rows.length > LIVE_ROWS) body.deleteRow(-1);
+  };
+  events.onerror = () => setStatus("live: reconnecting…", true);
+  events.onopen = () => setStatus("live", false);
+  return "live";
+}
+
 // Show the page the fragment names; the overview and lists refresh.
 async function route() {
   if (session === null) {
@@ -263,13 +296,19 @@ async function route() {
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const view = parts[0] === "jobs" && parts.length === 3 && LISTS.includes(parts[2]) ?
-    "list" : parts[0] === "job" && parts.length === 3 ? "job" : "overview";
-  for (const v of ["overview", "list", "job"])
+    "list" : parts[0] === "job" && parts.length === 3 ? "job" :
+    parts[0] === "live" ? "live" : "overview";
+  for (const v of ["overview", "list", "job", "live"])
     document.getElementById(v).hidden = v !== view;
   clearTimeout(timer);
+  if (view !== "live" && events) {
+    events.close();
+    events = null;
+  }
   try {
     const done = view === "list" ? await showList(parts[1], parts[2]) :
-      view === "job" ? await showJob(parts[1], parts[2]) : await showOverview();
+      view === "job" ? await showJob(parts[1], parts[2]) :
+      view === "live" ? showLive() : await showOverview();
     setStatus(done, false);
   } catch (e) {
     setStatus("cannot read the API: " + e.message, true);
