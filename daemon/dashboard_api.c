@@ -18,6 +18,7 @@
 #include "deferd.h"
 #include "json.h"
 #include "keys.h"
+#include "minutes.h"
 #include "rconn.h"
 #include "sched.h"
 #include "util.h"
@@ -255,6 +256,76 @@ api_daemon(struct json_out *o, const char *s)
 	json_obj_end(o);
 }
 
+/* Up to max integers of a JSON array's raw text "[1,2,...]" into out; how many. */
+static size_t
+int_array(const char *raw, int64_t *out, size_t max)
+{
+	const char	*p = raw;
+	char		*end;
+	size_t		 n = 0;
+
+	if (*p++ != '[')
+		return (0);
+	while (n < max && *p != '\0' && *p != ']') {
+		out[n++] = strtoll(p, &end, 10);
+		if (end == p)
+			return (n - 1);
+		p = end + strspn(end, ", ");
+	}
+	return (n);
+}
+
+/*
+ * The last hour of every summary ("minutes", minutes.h) added up, minute
+ * by minute, ending with minute end: done and failed summed, the start
+ * lateness p99 the worst of the daemons' (-1: none).
+ */
+static void
+api_series(const struct overview *v, int64_t end, struct json_out *o)
+{
+	static const char *const keys[] = { "done", "failed", "start_p99_ms" };
+	int64_t	 sum[3][MINUTES_N], vals[MINUTES_N], their_end, at;
+	char	 raw[8192], arr[4096], num[32];
+	size_t	 n;
+
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < MINUTES_N; i++)
+			sum[k][i] = k == 2 ? -1 : 0;
+	for (size_t d = 0; d < v->nsummaries; d++) {
+		const char *s = v->summaries[d];
+
+		if (!json_get(s, strlen(s), "minutes", raw, sizeof(raw)) ||
+		    !json_get(raw, strlen(raw), "end", num, sizeof(num)))
+			continue;
+		their_end = strtoll(num, NULL, 10);
+		for (int k = 0; k < 3; k++) {
+			if (!json_get(raw, strlen(raw), keys[k], arr, sizeof(arr)))
+				continue;
+			n = int_array(arr, vals, MINUTES_N);
+			for (size_t i = 0; i < n; i++) {
+				/* Their minute (their_end - n + 1 + i) in our window. */
+				at = their_end - (int64_t)n + 1 + (int64_t)i - end +
+				    MINUTES_N - 1;
+				if (at < 0 || at >= MINUTES_N)
+					continue;
+				if (k < 2)
+					sum[k][at] += vals[i];
+				else if (vals[i] > sum[k][at])
+					sum[k][at] = vals[i];
+			}
+		}
+	}
+	json_obj_begin(o, "series");
+	json_add_int(o, "end_minute", end);
+	for (int k = 0; k < 3; k++) {
+		json_arr_begin(o, keys[k]);
+		for (int i = 0; i < MINUTES_N; i++)
+			json_add_int(o, NULL, sum[k][i]);
+		json_arr_end(o);
+	}
+	json_obj_end(o);
+}
+
 /* The overview's JSON. */
 static void
 overview_write(const struct api_call *c, const void *data, struct json_out *o)
@@ -280,6 +351,7 @@ overview_write(const struct api_call *c, const void *data, struct json_out *o)
 	for (size_t i = 0; i < v->nsummaries; i++)
 		api_daemon(o, v->summaries[i]);
 	json_arr_end(o);
+	api_series(v, util_real_ms() / 60000, o);
 	json_obj_begin(o, "redis");
 	if (v->redis_version[0] != '\0')
 		json_add_cstr(o, "version", v->redis_version);

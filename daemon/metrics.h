@@ -100,6 +100,9 @@ struct lateness_summary {
 	int64_t	start_p50, start_p99, start_max;
 };
 void		 metrics_lateness_take(struct lateness_summary *);
+/* The last hour, minute by minute (minutes.h), as the member "minutes" of o. */
+struct json_out;
+void		 metrics_minutes_json(struct json_out *o);
 
 /* metrics_http.c */
 /*

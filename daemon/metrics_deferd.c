@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "metrics.h"
+#include "minutes.h"
 #include "util.h"
 #include "version.h"
 #include "xmalloc.h"
@@ -44,6 +45,7 @@ static struct {
 	}		*roles;
 	size_t		 nroles;
 	struct ring	 claim_ring, start_ring;
+	struct minutes	 minutes;	/* the last hour's counts, for the summary */
 } m;
 
 /* Lateness buckets in seconds: 1ms .. 10s. */
@@ -132,6 +134,7 @@ metrics_init(void)
 	if (m.ready)
 		return;
 	m.ready = true;
+	minutes_init(&m.minutes);
 	m.build = metrics_family(MTYPE_GAUGE, "deferd_build_info",
 	    "Always 1; the version is a label.", 1, L("version"), NULL, 0);
 	metrics_set(m.build, L(DEFERD_VERSION), 1);
@@ -244,6 +247,7 @@ metrics_job_done(const char *queue, const char *handler, int64_t ms)
 		return;
 	metrics_count(m.done, queue, handler);
 	metrics_duration(handler, ms);
+	minutes_count(&m.minutes, util_real_ms(), MINUTES_DONE);
 }
 
 void
@@ -262,6 +266,7 @@ metrics_job_dead(const char *queue, const char *handler, int64_t ms)
 		return;
 	metrics_count(m.dead, queue, handler);
 	metrics_duration(handler, ms);
+	minutes_count(&m.minutes, util_real_ms(), MINUTES_FAILED);
 }
 
 void
@@ -430,4 +435,12 @@ metrics_lateness_take(struct lateness_summary *s)
 	    &s->claim_p99, &s->claim_max);
 	s->n_start = metrics_ring_take(&m.start_ring, &s->start_p50,
 	    &s->start_p99, &s->start_max);
+	if (s->n_start > 0)
+		minutes_p99(&m.minutes, util_real_ms(), s->start_p99);
+}
+
+void
+metrics_minutes_json(struct json_out *o)
+{
+	minutes_json(&m.minutes, util_real_ms(), o);
 }

@@ -330,6 +330,7 @@ http_stats_cb(evutil_socket_t fd, short what, void *arg)
 	    s.claim_max);
 	http_stats_triple(&o, "start_lateness_ms", s.start_p50, s.start_p99,
 	    s.start_max);
+	metrics_minutes_json(&o);
 	json_obj_end(&o);
 	snprintf(ttl, sizeof(ttl), "%d", STATS_TTL_MS);
 	snprintf(now, sizeof(now), "%" PRId64, t);

@@ -99,10 +99,31 @@ put_job(const char *p, const char *id, const char *zset, long long score)
 	freeReplyObject(h_cmd(W.c, "ZADD %s%s %lld %s", p, zset, score, id));
 }
 
+/* The sum of the values of array key in the overview's "series". */
+static long long
+series_sum(const char *body, const char *key)
+{
+	const char	*p = strstr(body, "\"series\":{");
+	char		 want[64], *end;
+	long long	 sum = 0;
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(p);
+	snprintf(want, sizeof(want), "\"%s\":[", key);
+	ck_assert_ptr_nonnull(p = strstr(p, want));
+	for (p += strlen(want); *p != ']'; p = *end == ',' ? end + 1 : end) {
+		sum += strtoll(p, &end, 10);
+		ck_assert_ptr_ne(end, p);
+		n++;
+	}
+	ck_assert_int_eq(n, 60);
+	return (sum);
+}
+
 /*
  * /api/overview counts each queue's jobs by state, due ones apart from
  * the later ones, and says which queue is paused; the daemon that ran
- * jobs shows with its summary.
+ * jobs shows with its summary, and the last hour adds up its minutes.
  */
 START_TEST(overview_counts_jobs_in_every_state)
 {
@@ -149,6 +170,9 @@ START_TEST(overview_counts_jobs_in_every_state)
 	    "%s", body);
 	ck_assert_msg(strstr(body, "\"redis\":{\"version\":\"") != NULL, "%s",
 	    body);
+	/* The last hour: the two jobs done, in this minute or the last. */
+	ck_assert_msg(series_sum(body, "done") == 2, "%s", body);
+	ck_assert_int_eq(series_sum(body, "failed"), 0);
 	free(body);
 	h_daemon_stop(&d);
 }

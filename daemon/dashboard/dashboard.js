@@ -161,11 +161,69 @@ function renderDaemons(body, daemons, now) {
   }
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+// An SVG element of name with attributes.
+function svg(name, attrs) {
+  const e = document.createElementNS(SVG, name);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  return e;
+}
+
+// The chart's frame: the largest value and "60 min ago … now" as text.
+function frame(el, top, unit) {
+  el.replaceChildren();
+  const t = svg("text", { x: 4, y: 12 });
+  t.textContent = top.toLocaleString() + unit;
+  const l = svg("text", { x: 4, y: 116 });
+  l.textContent = "60 min ago";
+  const r = svg("text", { x: 596, y: 116, "text-anchor": "end" });
+  r.textContent = "now";
+  el.append(t, l, r);
+}
+
+// Bars of jobs per minute: done, with failed on top.
+function drawJobs(el, done, failed) {
+  const top = Math.max(1, ...done.map((d, i) => d + failed[i]));
+  frame(el, top, " jobs/min");
+  const w = 600 / done.length, h = 96;
+  done.forEach((d, i) => {
+    const hd = d / top * h, hf = failed[i] / top * h;
+    if (hd > 0) el.append(svg("rect", { class: "done", x: i * w + 1,
+      y: 104 - hd, width: w - 2, height: hd }));
+    if (hf > 0) el.append(svg("rect", { class: "failed", x: i * w + 1,
+      y: 104 - hd - hf, width: w - 2, height: hf }));
+  });
+}
+
+// A line of the p99 per minute, broken where a minute had no jobs.
+function drawLate(el, p99) {
+  const top = Math.max(1, ...p99);
+  frame(el, top, " ms p99");
+  const w = 600 / p99.length;
+  let pts = [];
+  const flush = () => {
+    if (pts.length === 1) pts.push(pts[0]);	/* a lone minute: a dot */
+    if (pts.length > 0)
+      el.append(svg("polyline", { class: "p99", points: pts.join(" ") }));
+    pts = [];
+  };
+  p99.forEach((v, i) => {
+    if (v < 0) { flush(); return; }
+    pts.push((i * w + w / 2).toFixed(1) + "," + (104 - v / top * 96).toFixed(1));
+  });
+  flush();
+}
+
 async function showOverview() {
   const o = await api("/api/overview");
   document.getElementById("ns").textContent = "namespace " + o.namespace;
   renderQueues(document.querySelector("#queues tbody"), o.queues);
   renderDaemons(document.querySelector("#daemons tbody"), o.daemons, o.time_ms);
+  if (o.series) {
+    drawJobs(document.getElementById("chart-jobs"), o.series.done, o.series.failed);
+    drawLate(document.getElementById("chart-late"), o.series.start_p99_ms);
+  }
   const r = o.redis || {};
   fillList(document.getElementById("redis"), [["version", r.version],
     ["memory used", r.used_memory_human], ["clients", r.connected_clients]]);
