@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define ACTION_WINDOW	1000	/* dead jobs one retry_all or delete_all takes */
@@ -172,7 +173,7 @@ api_action(struct deferd *d, enum api_action act, const char *queue,
 {
 	struct action	*a = xcalloc(1, sizeof(*a));
 	struct api_call	*c;
-	char		*dead, last[16];
+	char		*dead, last[16], logged[256];
 
 	a->act = act;
 	a->ns = xstrdup(d->cfg->namespace);
@@ -193,7 +194,9 @@ api_action(struct deferd *d, enum api_action act, const char *queue,
 	} else
 		send_script(c, a, act, a->id);
 	free(dead);
+	/* The ID comes from the request: escaped, as every logged input. */
 	log_info("dashboard: %s%s%s in queue %s", action_names[act],
-	    id != NULL ? " " : "", id != NULL ? id : "", queue);
+	    id != NULL ? " " : "", id != NULL ? util_escape(id, strlen(id),
+	    logged, sizeof(logged)) : "", queue);
 	return (api_call_start(c));
 }

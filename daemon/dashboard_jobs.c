@@ -184,6 +184,8 @@ page_details(struct api_call *c, struct jobs_page *p)
 	const char	**argv;
 	char		*key;
 
+	if (p->nrows == 0)
+		return;
 	if (p->list == API_DONE || p->list == API_FAILED) {
 		argv = xcalloc(p->nrows + 2, sizeof(*argv));
 		key = keys_queue(ns, p->queue, "history");

@@ -776,25 +776,29 @@ END_TEST
  */
 START_TEST(outcome_batch_checks_each_lease)
 {
-	char		 ta[64], tb[64], tc[64], td[64], buf[256], rec[128];
+	char		 ta[64], tb[64], tc[64], td[64], te[64], buf[256], rec[128];
 	redisReply	*rep;
 
 	enqueue("a", "h", "in", "0");
 	enqueue("b", "h", "in", "0");
 	enqueue("c", "h", "in", "0");
 	enqueue("d", "h", "in", "0");
+	enqueue("e", "h", "in", "0");
 	claim_one("a", "n1", ta, sizeof(ta));
 	claim_one("b", "n2", tb, sizeof(tb));
 	claim_one("c", "n3", tc, sizeof(tc));
 	claim_one("d", "n4", td, sizeof(td));
+	claim_one("e", "n5", te, sizeof(te));
 	rep = script(SCRIPT_OUTCOME, 3, K_ACTIVE, K_DELAYED, K_DEAD, P,
 	    "60000", "0", "0", K_WAKE, "", "10", "60000",
 	    "complete", "a", ta, "result of a", "", "", "5", "{\"status\":\"done\"}",
 	    "retry", "b", tb, "try later", "5000", "r", "", "",
 	    "bury", "c", tc, "no hope", "", "", "7", "{\"status\":\"dead\"}",
-	    "complete", "d", "stale-token", "x", "", "", "", "{}", NULL);
+	    "complete", "d", "stale-token", "x", "", "", "", "{}",
+	    "complete", "e", te, "", "", "", "", "not a record", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
-	ck_assert_uint_eq(rep->elements, 4);
+	ck_assert_uint_eq(rep->elements, 5);
+	ck_assert_int_eq(rep->element[4]->integer, 1);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	ck_assert_int_eq(rep->element[1]->integer, 1);
 	ck_assert_int_eq(rep->element[2]->integer, 1);
@@ -823,6 +827,9 @@ START_TEST(outcome_batch_checks_each_lease)
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " P "done"), 1);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " P "failed"), 1);
 	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "history"), 2);
+	/* e: done, its malformed record left out, nothing else refused. */
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:e"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "history e"), 0);
 	snprintf(rec, sizeof(rec), "{\"status\":\"done\",\"finished_ms\":%lld}",
 	    (long long)zscore(P "done", "a"));
 	ck_assert_str_eq(h_cmd_str(C, buf, sizeof(buf), "HGET " P "history a"),

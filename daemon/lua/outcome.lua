@@ -60,13 +60,13 @@ local out, buried = {}, 0
 -- ZADD arguments (score, ID, ...), and the HSET ones (ID, record, ...).
 local hist = {done = {}, failed = {}, recs = {}}
 
--- Keep record rec (the daemon's JSON object) of job id in list.
+-- Keep record rec (the daemon's JSON object) of job id in list. One that
+-- is not an object is left out: raising an error here would leave the
+-- job's outcome written and the batch's reply lost.
 local function history_add(list, id, rec)
-	if hist_max == 0 or rec == '' then
+	if hist_max == 0 or rec == '' or string.sub(rec, 1, 1) ~= '{' or
+	    string.sub(rec, -1) ~= '}' then
 		return
-	end
-	if string.sub(rec, -1) ~= '}' then
-		error('deferd: history record of ' .. id .. ' is not a JSON object')
 	end
 	local z = hist[list]
 	z[#z + 1] = istr(now)
