@@ -103,8 +103,6 @@ static int	 read_password(struct cs_ctx *, const struct cy_node *,
 		    const char *, const char *, char **);
 static int	 finish_redis(struct cs_ctx *);
 static int	 check_root(struct cs_ctx *, const struct cy_node *, void *);
-static int	 check_dashboard(struct cs_ctx *, const struct cy_node *,
-		    const struct config *);
 static int	 read_file(FILE *, char **, size_t *);
 
 static const struct cs_type T_QUEUES = { parse_queues, init_queues };
@@ -649,23 +647,6 @@ check_retry(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 }
 
 /*
- * The dashboard has a port of its own: sharing metrics.listen's is not
- * built yet. n is the root.
- */
-static int
-check_dashboard(struct cs_ctx *ctx, const struct cy_node *n,
-    const struct config *c)
-{
-	if (c->dashboard.listen == NULL || c->metrics.listen == NULL ||
-	    strcmp(c->dashboard.listen, c->metrics.listen) != 0)
-		return (0);
-	return (cs_error(ctx, cy_map_get(cy_map_get(n, "dashboard"), "listen"),
-	    "dashboard.listen (%s) "
-	    "must differ from metrics.listen: one port for both is not "
-	    "supported yet", c->dashboard.listen));
-}
-
-/*
  * A rule needs a pattern and a handler; its resource template must parse
  * and use no capture the pattern lacks (else every job would run unlocked).
  */
@@ -968,7 +949,9 @@ finish_redis(struct cs_ctx *ctx)
 static int
 check_root(struct cs_ctx *ctx, const struct cy_node *n, void *base)
 {
-	if (check_queue_refs(ctx) == -1 || check_dashboard(ctx, n, base) == -1)
+	(void)n;
+	(void)base;
+	if (check_queue_refs(ctx) == -1)
 		return (-1);
 	return (finish_redis(ctx));
 }
@@ -1278,4 +1261,11 @@ config_unbounded_key(void)
 		if ((name = unbounded_in(tables[i])) != NULL)
 			return (name);
 	return (NULL);
+}
+
+bool
+config_dashboard_serves_metrics(const struct config *c)
+{
+	return (c->dashboard.listen != NULL && c->metrics.listen != NULL &&
+	    strcmp(c->dashboard.listen, c->metrics.listen) == 0);
 }

@@ -241,6 +241,9 @@ struct config {
 	bool	events;			/* true */
 };
 
+/* Whether dashboard.listen is metrics.listen: the dashboard serves both. */
+bool	config_dashboard_serves_metrics(const struct config *);
+
 /*
  * Load and validate path. Returns a new config, or NULL with one message in
  * err: "FILE:LINE:COLUMN: what is wrong" (1-based), or "FILE: ..." when there

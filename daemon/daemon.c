@@ -429,8 +429,14 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	}
 	deferd_arm_extend(d);
 	deferd_set_events(d);
-	metrics_http_reconfigure(d->http);
-	dashboard_reconfigure(d->dashboard);
+	/* Whoever gives up a shared address goes first: the other binds it. */
+	if (config_dashboard_serves_metrics(old)) {
+		dashboard_reconfigure(d->dashboard);
+		metrics_http_reconfigure(d->http);
+	} else {
+		metrics_http_reconfigure(d->http);
+		dashboard_reconfigure(d->dashboard);
+	}
 	sources_reload(d->sources, old);
 	schedules_reload(d->schedules, old);
 	config_unref(old);	/* a source set built from it keeps its own */
@@ -724,10 +730,12 @@ deferd_run(struct deferd *d)
 {
 	char	err[512];
 
-	if ((d->http = metrics_http_new(d, d->cfg->metrics.listen, err,
-	    sizeof(err))) == NULL)
+	/* With one address for both, the dashboard's server serves /metrics. */
+	if ((d->http = metrics_http_new(d, config_dashboard_serves_metrics(d->cfg) ?
+	    NULL : d->cfg->metrics.listen, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((d->dashboard = dashboard_new(d, err, sizeof(err))) == NULL)
+	if ((d->dashboard = dashboard_new(d, metrics_http_route, d->http, err,
+	    sizeof(err))) == NULL)
 		fatalx("%s", err);
 	deferd_arm_extend(d);
 	log_info("starting: config %s, event method %s", d->cfg->path,

@@ -63,6 +63,8 @@ struct dashboard {
 	char			 csrf[33];	/* what every action must carry */
 	TAILQ_HEAD(, pending)	 pending;
 	struct live		*live;		/* /api/events viewers */
+	httpd_route_cb		 metrics_route;	/* /metrics, /healthz when shared */
+	void			*metrics_arg;
 };
 
 static const char login_page[] =
@@ -473,6 +475,12 @@ dashboard_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
 	bool				 get = strcmp(req->method, "GET") == 0 ||
 					    req->head;
 
+	if (config_dashboard_serves_metrics(db->d->cfg) &&
+	    (strcmp(req->path, "/metrics") == 0 ||
+	    strcmp(req->path, "/healthz") == 0)) {
+		db->metrics_route(req, r, db->metrics_arg);	/* no token */
+		return;
+	}
 	r->headers = SAFE_HEADERS;
 	if (strcmp(req->path, "/login") == 0 && db->token[0] != '\0') {
 		if (strcmp(req->method, "POST") == 0)
@@ -580,12 +588,15 @@ dashboard_drop_pending(struct dashboard *db)
 }
 
 struct dashboard *
-dashboard_new(struct deferd *d, char *err, size_t errlen)
+dashboard_new(struct deferd *d, httpd_route_cb metrics_route, void *metrics_arg,
+    char *err, size_t errlen)
 {
 	struct dashboard	*db = xcalloc(1, sizeof(*db));
 	const char		*addr = d->cfg->dashboard.listen;
 
 	db->d = d;
+	db->metrics_route = metrics_route;
+	db->metrics_arg = metrics_arg;
 	TAILQ_INIT(&db->pending);
 	db->live = live_new(d);
 	util_random_hex(db->csrf, 16);
@@ -598,8 +609,9 @@ dashboard_new(struct deferd *d, char *err, size_t errlen)
 		return (NULL);
 	}
 	db->listen = xstrdup(addr);
-	log_info("dashboard: serving on http://%s/%s", addr, db->token[0] !=
-	    '\0' ? " (token required)" : "");
+	log_info("dashboard: serving on http://%s/%s%s", addr, db->token[0] !=
+	    '\0' ? " (token required)" : "", config_dashboard_serves_metrics(
+	    d->cfg) ? ", with /metrics and /healthz" : "");
 	if (db->token[0] == '\0' && !dashboard_loopback(addr))
 		log_warnx("dashboard: %s is not a loopback address and no "
 		    "dashboard.token_file is set: anyone who can reach it sees "

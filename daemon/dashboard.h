@@ -10,15 +10,20 @@
 
 #include <stddef.h>
 
+#include "httpd.h"
+
 struct deferd;
 struct dashboard;
 
 /*
  * The dashboard of d (its config's dashboard section), serving at once
- * when dashboard.listen is set. NULL with err set when the address cannot
- * be bound or the token file cannot be used.
+ * when dashboard.listen is set. When that is metrics.listen too, its
+ * server also answers /metrics and /healthz, with metrics_route (no token
+ * asked). NULL with err set when the address cannot be bound or the
+ * token file cannot be used.
  */
-struct dashboard *dashboard_new(struct deferd *d, char *err, size_t errlen);
+struct dashboard *dashboard_new(struct deferd *d, httpd_route_cb metrics_route,
+		    void *metrics_arg, char *err, size_t errlen);
 /*
  * The config was reloaded: new limits and token, and a new socket when
  * dashboard.listen changed. On error the old server keeps serving and the

@@ -112,8 +112,21 @@ void		 metrics_minutes_json(struct json_out *o);
  */
 struct metrics_http *metrics_http_new(struct deferd *d, const char *addr,
 		    char *err, size_t errlen);
-/* Reload: rebind when metrics.listen changed (keeps the old server on failure). */
+/*
+ * Reload: rebind when metrics.listen changed (keeps the old server on
+ * failure). While the dashboard serves metrics.listen (dashboard.listen
+ * is the same address) this server is off, and stays off.
+ */
 void		 metrics_http_reconfigure(struct metrics_http *);
+/*
+ * The route of /metrics and /healthz (GET and HEAD; else 404 or 405),
+ * for a server that is not this one's: the dashboard's, when it shares
+ * metrics.listen. arg is the metrics_http.
+ */
+struct httpd_req;
+struct httpd_reply;
+void		 metrics_http_route(const struct httpd_req *, struct httpd_reply *,
+		    void *arg);
 /* Stop serving; NULL is a no-op. */
 void		 metrics_http_free(struct metrics_http *);
 

@@ -130,8 +130,9 @@ http_healthz(struct metrics_http *mh, struct httpd_reply *r)
 }
 
 /* Every request: GET and HEAD of /metrics and /healthz, else 404 or 405. */
-static void
-http_route(const struct httpd_req *req, struct httpd_reply *r, void *arg)
+void
+metrics_http_route(const struct httpd_req *req, struct httpd_reply *r,
+    void *arg)
 {
 	struct metrics_http	*mh = arg;
 
@@ -202,7 +203,8 @@ http_server_new(struct metrics_http *mh, const char *addr, char *err,
 	if ((fd = httpd_listen_socket("metrics.listen", addr, err, errlen)) == -1)
 		return (NULL);
 	http_opts(mh, &o);
-	if ((http = httpd_new(mh->d->base, fd, &o, http_route, mh)) == NULL)
+	if ((http = httpd_new(mh->d->base, fd, &o, metrics_http_route, mh)) ==
+	    NULL)
 		snprintf(err, errlen, "metrics.listen %s: cannot start the HTTP "
 		    "server", addr);
 	return (http);
@@ -256,7 +258,7 @@ http_refresh_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (mh->http == NULL ||
+	if ((mh->http == NULL && !config_dashboard_serves_metrics(cfg)) ||
 	    util_mono_ms() - mh->scraped_ms > SCRAPED_RECENTLY_MS ||
 	    !rconn_ready(mh->d->cmd))
 		return;
@@ -387,7 +389,8 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 void
 metrics_http_reconfigure(struct metrics_http *mh)
 {
-	const char		*want = mh->d->cfg->metrics.listen;
+	const char		*want = config_dashboard_serves_metrics(mh->d->cfg) ?
+				    NULL : mh->d->cfg->metrics.listen;
 	struct httpd		*http = NULL;
 	struct httpd_opts	 o;
 	char			 err[512];
@@ -412,6 +415,9 @@ metrics_http_reconfigure(struct metrics_http *mh)
 	mh->listen = want != NULL ? xstrdup(want) : NULL;
 	if (want != NULL)
 		log_info("metrics: now serving on %s", want);
+	else if (config_dashboard_serves_metrics(mh->d->cfg))
+		log_info("metrics: now served by the dashboard's server on %s",
+		    mh->d->cfg->metrics.listen);
 	else
 		log_info("metrics: metrics.listen removed; HTTP server stopped");
 }

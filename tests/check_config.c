@@ -358,10 +358,6 @@ static const struct bad bad_configs[] = {
 	{ "metrics: {listen: \"127.0.0.1:70000\"}\n",
 	  "t.yaml:1:19: metrics.listen: expected host:port with a port from 1 to 65535, "
 	  "got '127.0.0.1:70000'" },
-	{ "metrics: {listen: \"127.0.0.1:9464\"}\n"
-	  "dashboard: {listen: \"127.0.0.1:9464\", read_only: true}\n",
-	  "t.yaml:2:21: dashboard.listen (127.0.0.1:9464) must differ from "
-	  "metrics.listen: one port for both is not supported yet" },
 	{ "dashboard: {listen: \"127.0.0.1:9465\", read_only: maybe}\n",
 	  "t.yaml:1:50: dashboard.read_only: expected true or false, got 'maybe'" },
 	{ "dashboard: {listen: 9465}\n",

@@ -26,6 +26,8 @@
 static struct h_world	 W;
 static int		 port;
 
+static void	reload_with(struct h_daemon *, const char *);
+
 static void
 setup(void)
 {
@@ -668,6 +670,49 @@ START_TEST(live_events_stream_and_a_slow_viewer_is_dropped)
 }
 END_TEST
 
+/*
+ * dashboard.listen may be metrics.listen: one server answers /metrics and
+ * /healthz (no token asked: scrapers and probes) and the dashboard
+ * (token asked); a reload that parts them gives each its own port.
+ */
+START_TEST(one_port_for_metrics_and_the_dashboard)
+{
+	struct h_daemon	 d;
+	char		 extra[600], path[300], *body = NULL;
+	int		 second;
+
+	h_write_file(W.work, "token", TOKEN "\n", 0640);
+	snprintf(path, sizeof(path), "%s/token", W.work);
+	snprintf(extra, sizeof(extra), "  token_file: %s\n"
+	    "metrics: {listen: \"127.0.0.1:%d\"}\n", path, port);
+	h_daemon_start(&d, W.work, config_text(extra));
+	ck_assert(h_daemon_log_has(&d, "with /metrics and /healthz", 15000));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(get("/metrics", "", NULL, &body), 200);
+	ck_assert(strstr(body, "deferd_build_info") != NULL);
+	free(body);
+	ck_assert(H_WAIT_UNTIL(get("/healthz", "", NULL, NULL) == 200, 10000));
+	ck_assert_int_eq(get("/api/overview", "", NULL, NULL), 401);
+	ck_assert_int_eq(get("/api/overview", "Authorization: Bearer " TOKEN
+	    "\r\n", NULL, NULL), 200);
+
+	/* Parted by a reload: metrics stays, the dashboard moves. */
+	second = h_free_port();
+	snprintf(extra, sizeof(extra), "redis: {url: \"%s\"}\n"
+	    "queues: [default, other]\nhandlers: {dir: %s}\n"
+	    "metrics: {listen: \"127.0.0.1:%d\"}\n"
+	    "dashboard: {listen: \"127.0.0.1:%d\"}\n", W.r.url, W.hdir, port,
+	    second);
+	reload_with(&d, extra);
+	ck_assert(h_daemon_log_has(&d, "dashboard: now serving on", 15000));
+	ck_assert(h_daemon_log_has(&d, "metrics: now serving on", 15000));
+	ck_assert_int_eq(get("/metrics", "", NULL, NULL), 200);
+	ck_assert_int_eq(get("/api/overview", "", NULL, NULL), 404);
+	ck_assert_int_eq(h_http(second, "GET", "/api/overview", NULL), 200);
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* Write text as daemon d's config and reload it (SIGHUP). */
 static void
 reload_with(struct h_daemon *d, const char *text)
@@ -735,6 +780,7 @@ main(void)
 	tcase_add_test(tc, job_shows_every_field_as_text);
 	tcase_add_test(tc, actions_need_the_page_token);
 	tcase_add_test(tc, live_events_stream_and_a_slow_viewer_is_dropped);
+	tcase_add_test(tc, one_port_for_metrics_and_the_dashboard);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }
