@@ -203,6 +203,8 @@ reply_error(struct httpd_reply *r, int status, const char *reason,
 struct api_query {
 	char			 queue[256];
 	char			 id[1025];
+	char			 handler[256];	/* /api/jobs filters */
+	char			 prefix[1025];
 	struct api_jobs_query	 jobs;
 };
 
@@ -264,6 +266,12 @@ query_jobs(const struct httpd_req *req, struct httpd_reply *r,
 		}
 		q->jobs.limit = (size_t)n;
 	}
+	if (query_value(req, "handler", q->handler, sizeof(q->handler)) &&
+	    q->handler[0] != '\0')
+		q->jobs.handler = q->handler;
+	if (query_value(req, "prefix", q->prefix, sizeof(q->prefix)) &&
+	    q->prefix[0] != '\0')
+		q->jobs.prefix = q->prefix;
 	if (query_value(req, "cursor", v, sizeof(v)) && v[0] != '\0') {
 		if (sscanf(v, "%" SCNd64 ":%" SCNd64, &q->jobs.cursor_ms,
 		    &q->jobs.cursor_skip) != 2 || q->jobs.cursor_skip < 0) {

@@ -32,6 +32,8 @@ struct api_jobs_query {
 	const char	*queue;		/* one of the config's */
 	enum api_list	 list;
 	size_t		 limit;		/* jobs per page */
+	const char	*handler;	/* only this handler's jobs; NULL: any */
+	const char	*prefix;	/* only IDs that start so; NULL: any */
 	bool		 has_cursor;	/* else the first page */
 	int64_t		 cursor_ms;	/* the page starts at this score, */
 	int64_t		 cursor_skip;	/* after this many rows of it */
@@ -42,8 +44,10 @@ struct api_jobs_query {
  * dead, done and failed newest first), each job with its handler,
  * attempts and last error (done, failed: its history record), and the
  * cursor of the next page ("MS:SKIP", null at the end): the score to
- * start from and how many rows of that score were shown, so that jobs
- * sharing a score are neither skipped nor repeated.
+ * start from and how many rows of that score were looked at, so that
+ * jobs sharing a score are neither skipped nor repeated. With filters a
+ * page looks at up to 1,000 jobs for its matches, and the next page goes
+ * on from the last one looked at.
  */
 struct api_call	*api_jobs(struct deferd *d, const struct api_jobs_query *q,
 		    api_done_cb done, void *arg);

@@ -18,6 +18,7 @@
 
 #define VALUE_MAX	65536	/* bytes of a payload or result shown */
 #define RECORD_VALUE_MAX 4096	/* bytes of one history record member */
+#define FILTER_SCAN	1000	/* candidates a filtered page reads */
 
 /* The lists, in the order of enum api_list; those after DEAD are the records. */
 static const char *const list_names[] = { "delayed", "active", "dead", "done",
@@ -31,19 +32,23 @@ struct job_row {
 	char		*record;	/* done, failed: the history record */
 };
 
-/* A page of a list. */
+/*
+ * A page of a list: the candidates read (limit of them, or up to
+ * FILTER_SCAN when filtering), of which the first limit that match are
+ * shown; the next page starts after the last candidate looked at.
+ */
 struct jobs_page {
 	char		*queue;
 	enum api_list	 list;
 	size_t		 limit;
-	struct job_row	*rows;
+	char		*handler;	/* filter: this handler only; NULL: any */
+	char		*prefix;	/* filter: IDs that start so; NULL: any */
+	struct job_row	*rows;		/* the candidates */
 	size_t		 nrows;
-	bool		 more;		/* a row beyond the page exists */
+	bool		 beyond;	/* a candidate beyond them exists */
 	bool		 has_cursor;	/* this page's: rows from cursor_ms on, */
 	int64_t		 cursor_ms;	/* the first cursor_skip of that score */
 	int64_t		 cursor_skip;	/* shown already */
-	int64_t		 next_ms;	/* the next page's cursor */
-	int64_t		 next_skip;
 };
 
 /* Whether the list runs newest first. */
@@ -102,7 +107,45 @@ page_free(void *data)
 	}
 	free(p->rows);
 	free(p->queue);
+	free(p->handler);
+	free(p->prefix);
 	free(p);
+}
+
+/* Whether candidate r passes the page's filters. */
+static bool
+row_matches(const struct jobs_page *p, const struct job_row *r)
+{
+	char	h[256];
+
+	if (p->prefix != NULL && strncmp(r->id, p->prefix,
+	    strlen(p->prefix)) != 0)
+		return (false);
+	if (p->handler == NULL)
+		return (true);
+	if (r->handler != NULL)
+		return (strcmp(r->handler, p->handler) == 0);
+	return (r->record != NULL && json_get(r->record, strlen(r->record),
+	    "handler", h, sizeof(h)) && strcmp(h, p->handler) == 0);
+}
+
+/* One shown job. */
+static void
+write_row(struct json_out *o, const struct job_row *r)
+{
+	json_obj_begin(o, NULL);
+	json_add_str(o, "id", r->id, strlen(r->id));
+	json_add_int(o, "time_ms", r->ms);
+	if (r->record != NULL)
+		write_record_members(o, r->record);
+	if (r->handler != NULL)
+		json_add_str(o, "handler", r->handler, strlen(r->handler));
+	if (r->attempts != NULL)
+		json_add_int(o, "attempts", strtoll(r->attempts, NULL, 10));
+	if (r->last_error != NULL)
+		json_add_str(o, "last_error", r->last_error,
+		    strlen(r->last_error));
+	json_obj_end(o);
 }
 
 static void
@@ -110,33 +153,33 @@ page_write(const struct api_call *c, const void *data, struct json_out *o)
 {
 	const struct jobs_page	*p = data;
 	char			 next[64];
+	size_t			 shown = 0, last = 0;
+	int64_t			 skip;
+	bool			 more;
 
 	(void)c;
 	json_obj_begin(o, NULL);
 	json_add_cstr(o, "queue", p->queue);
 	json_add_cstr(o, "state", list_names[p->list]);
 	json_arr_begin(o, "jobs");
-	for (size_t i = 0; i < p->nrows; i++) {
-		const struct job_row *r = &p->rows[i];
-
-		json_obj_begin(o, NULL);
-		json_add_str(o, "id", r->id, strlen(r->id));
-		json_add_int(o, "time_ms", r->ms);
-		if (r->record != NULL)
-			write_record_members(o, r->record);
-		if (r->handler != NULL)
-			json_add_str(o, "handler", r->handler, strlen(r->handler));
-		if (r->attempts != NULL)
-			json_add_int(o, "attempts", strtoll(r->attempts, NULL, 10));
-		if (r->last_error != NULL)
-			json_add_str(o, "last_error", r->last_error,
-			    strlen(r->last_error));
-		json_obj_end(o);
+	for (size_t i = 0; i < p->nrows && shown < p->limit; i++) {
+		last = i;
+		if (row_matches(p, &p->rows[i])) {
+			write_row(o, &p->rows[i]);
+			shown++;
+		}
 	}
 	json_arr_end(o);
-	if (p->more) {
-		snprintf(next, sizeof(next), "%" PRId64 ":%" PRId64, p->next_ms,
-		    p->next_skip);
+	/* The next page starts after the last candidate looked at. */
+	more = p->nrows > 0 && (last + 1 < p->nrows || p->beyond);
+	if (more) {
+		skip = p->has_cursor && p->rows[last].ms == p->cursor_ms ?
+		    p->cursor_skip : 0;
+		for (size_t i = 0; i <= last; i++)
+			if (p->rows[i].ms == p->rows[last].ms)
+				skip++;
+		snprintf(next, sizeof(next), "%" PRId64 ":%" PRId64,
+		    p->rows[last].ms, skip);
 		json_add_cstr(o, "next", next);
 	} else
 		json_add_cstr(o, "next", NULL);
@@ -200,6 +243,9 @@ page_details(struct api_call *c, struct jobs_page *p)
 		return;
 	}
 	for (size_t i = 0; i < p->nrows; i++) {
+		if (p->prefix != NULL && strncmp(p->rows[i].id, p->prefix,
+		    strlen(p->prefix)) != 0)
+			continue;	/* filtered out already */
 		key = keys_job(ns, p->queue, p->rows[i].id);
 		api_send(c, row_fields_reply, api_slot(c, i, 0), 5,
 		    (const char *[]){ "HMGET", key, "handler", "attempts",
@@ -208,7 +254,19 @@ page_details(struct api_call *c, struct jobs_page *p)
 	}
 }
 
-/* The page's IDs and scores: keep limit of them, note the cursor, ask for details. */
+/*
+ * The candidates a page reads: its limit, or when it filters up to
+ * FILTER_SCAN (at least the limit), since many may not match.
+ */
+static size_t
+page_scan(const struct jobs_page *p)
+{
+	if (p->handler == NULL && p->prefix == NULL)
+		return (p->limit);
+	return (p->limit > FILTER_SCAN ? p->limit : FILTER_SCAN);
+}
+
+/* The page's candidates and their scores: keep them, ask for their details. */
 static void
 page_ids_reply(redisReply *r, void *priv)
 {
@@ -220,9 +278,9 @@ page_ids_reply(redisReply *r, void *priv)
 	free(s);
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
 		n = r->elements / 2;
-		p->more = n > p->limit;
-		if (n > p->limit)
-			n = p->limit;
+		p->beyond = n > page_scan(p);
+		if (n > page_scan(p))
+			n = page_scan(p);
 		p->rows = xcalloc(n + 1, sizeof(*p->rows));
 		for (size_t i = 0; i < n; i++) {
 			const redisReply *id = r->element[2 * i];
@@ -234,15 +292,6 @@ page_ids_reply(redisReply *r, void *priv)
 			p->rows[p->nrows].ms = sc->type == REDIS_REPLY_STRING ?
 			    (int64_t)strtod(sc->str, NULL) : 0;
 			p->nrows++;
-		}
-		if (p->nrows > 0) {
-			/* Rows beyond this score's first next_skip are next. */
-			p->next_ms = p->rows[p->nrows - 1].ms;
-			p->next_skip = p->has_cursor && p->next_ms == p->cursor_ms ?
-			    p->cursor_skip : 0;
-			for (size_t i = 0; i < p->nrows; i++)
-				if (p->rows[i].ms == p->next_ms)
-					p->next_skip++;
 		}
 		page_details(c, p);
 	}
@@ -261,6 +310,8 @@ api_jobs(struct deferd *d, const struct api_jobs_query *q, api_done_cb done,
 	p->queue = xstrdup(q->queue);
 	p->list = q->list;
 	p->limit = q->limit;
+	p->handler = q->handler != NULL ? xstrdup(q->handler) : NULL;
+	p->prefix = q->prefix != NULL ? xstrdup(q->prefix) : NULL;
 	p->has_cursor = q->has_cursor;
 	p->cursor_ms = q->cursor_ms;
 	p->cursor_skip = q->has_cursor ? q->cursor_skip : 0;
@@ -271,7 +322,7 @@ api_jobs(struct deferd *d, const struct api_jobs_query *q, api_done_cb done,
 	else
 		snprintf(from, sizeof(from), "%s", desc ? "+inf" : "-inf");
 	snprintf(skip, sizeof(skip), "%" PRId64, p->cursor_skip);
-	snprintf(count, sizeof(count), "%zu", q->limit + 1);
+	snprintf(count, sizeof(count), "%zu", page_scan(p) + 1);
 	api_send(c, page_ids_reply, api_slot(c, 0, 0), 8, (const char *[]){
 	    desc ? "ZREVRANGEBYSCORE" : "ZRANGEBYSCORE", key, from,
 	    desc ? "-inf" : "+inf", "WITHSCORES", "LIMIT", skip, count });

@@ -142,6 +142,18 @@ START_TEST(overview_renders_the_counts)
 	ck_assert_msg(strstr(dom, "<a href=\"#/job/default/bad-1\">bad-1</a>")
 	    != NULL && strstr(dom, "<td class=\"err\">exit status 65</td>") !=
 	    NULL && strstr(dom, ">retry all</button>") != NULL, "%s", dom);
+	/* Filtered: by its handler it is there, by another it is not. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/jobs/default/dead"
+	    "?handler=bad", port);
+	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
+	ck_assert_msg(strstr(dom, ">bad-1</a>") != NULL && strstr(dom,
+	    "name=\"handler\" placeholder=\"handler\" aria-label=\"handler\""
+	    ">") != NULL, "%s", dom);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/jobs/default/dead"
+	    "?prefix=zzz", port);
+	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);
+	ck_assert_msg(strstr(dom, ">bad-1</a>") == NULL && strstr(dom,
+	    "<td class=\"muted\" colspan=\"6\">none</td>") != NULL, "%s", dom);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/job/default/bad-1",
 	    port);
 	ck_assert_int_eq(chromium(url, "--dump-dom", dom, sizeof(dom)), 0);

@@ -763,8 +763,15 @@ START_TEST(queues_share_slots_by_weight_or_strict_order)
 		a = first_starts_of(24, "a");
 		printf("queues %s: %d of the first 24 starts were a's (weight 3 "
 		    "of 4)\n", orders[o], a);
+		/*
+		 * Weighted: about 18 (3 of every 4 slots). A share is worked
+		 * out from the queues that want slots at each claim, so on a
+		 * loaded machine a moment when a has no claim to make lets b
+		 * take a slot more: 15 was seen with two test binaries under
+		 * ASan at once. Equal shares would give 12, strict order 24.
+		 */
 		if (o == 0)
-			ck_assert_msg(a >= 16 && a <= 20, "weighted: a had %d of the "
+			ck_assert_msg(a >= 14 && a <= 21, "weighted: a had %d of the "
 			    "first 24 starts, not about 18", a);
 		else
 			ck_assert_msg(first_starts_of(20, "a") == 20, "strict: b ran "

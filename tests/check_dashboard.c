@@ -401,6 +401,71 @@ START_TEST(jobs_pages_through_1000_dead_jobs)
 END_TEST
 
 /*
+ * Page through /api/jobs with query (after "queue=default&state=dead")
+ * and limit; each "k-NNN" job seen marks seen[NNN] (once); returns how
+ * many were shown, checking each matches handler h and prefix pre.
+ */
+static int
+page_all(const char *query, int limit, char *seen, const char *h,
+    const char *pre)
+{
+	char		 path[512], cursor[64], want[64], *body = NULL, *p;
+	int		 n = 0, id;
+
+	cursor[0] = '\0';
+	do {
+		free(body);
+		snprintf(path, sizeof(path), "/api/jobs?queue=default&state=dead"
+		    "&limit=%d%s%s%s", limit, query, cursor[0] ? "&cursor=" : "",
+		    cursor);
+		ck_assert_int_eq(get(path, "", NULL, &body), 200);
+		ck_assert_msg(h_json_ok(body), "%s", body);
+		for (p = body; (p = strstr(p, "{\"id\":\"k-")) != NULL; p++) {
+			ck_assert_int_eq(sscanf(p, "{\"id\":\"k-%d\"", &id), 1);
+			ck_assert_msg(!seen[id], "k-%03d twice", id);
+			seen[id] = 1;
+			snprintf(want, sizeof(want), "k-%03d", id);
+			ck_assert(strncmp(want, pre, strlen(pre)) == 0);
+			ck_assert_msg((id % 3 == 0 ? 'a' : 'b') == h[0] || h[0] ==
+			    '\0', "k-%03d is not %s's", id, h);
+			n++;
+		}
+	} while (page_next(body, cursor, sizeof(cursor)));
+	free(body);
+	return (n);
+}
+
+/*
+ * The lists filter by handler and by ID prefix, page after page, each
+ * matching job once, however few a page's candidates match.
+ */
+START_TEST(lists_filter_by_handler_and_prefix)
+{
+	struct h_daemon	 d;
+	static char	 seen[300];
+	long long	 base = 1796000000000LL;
+
+	for (int i = 0; i < 300; i++) {
+		freeReplyObject(h_cmd(W.c, "HSET " Q "job:k-%03d handler %s", i,
+		    i % 3 == 0 ? "a" : "b"));
+		freeReplyObject(h_cmd(W.c, "ZADD " Q "dead %lld k-%03d",
+		    base + i / 4, i));
+	}
+	h_daemon_start(&d, W.work, config_text(NULL));
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(page_all("&handler=a", 7, seen, "a", ""), 100);
+	memset(seen, 0, sizeof(seen));
+	ck_assert_int_eq(page_all("&prefix=k-1", 9, seen, "", "k-1"), 100);
+	memset(seen, 0, sizeof(seen));
+	ck_assert_int_eq(page_all("&prefix=k-1&handler=a", 5, seen, "a",
+	    "k-1"), 33);
+	memset(seen, 0, sizeof(seen));
+	ck_assert_int_eq(page_all("&handler=nobody", 10, seen, "", ""), 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
  * /api/job gives every field as JSON text: markup stays text (the page
  * writes it with textContent), bytes that are not UTF-8 and NULs are
  * escaped, nothing is cut short; a finished job shows its result and
@@ -781,6 +846,7 @@ main(void)
 	tcase_add_test(tc, actions_need_the_page_token);
 	tcase_add_test(tc, live_events_stream_and_a_slow_viewer_is_dropped);
 	tcase_add_test(tc, one_port_for_metrics_and_the_dashboard);
+	tcase_add_test(tc, lists_filter_by_handler_and_prefix);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

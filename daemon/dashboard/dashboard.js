@@ -1,6 +1,7 @@
 // The dashboard's pages, routed by the URL's fragment:
 //   #/                      overview (/api/overview every 5 s)
-//   #/jobs/QUEUE/STATE      one list, a page at a time (/api/jobs)
+//   #/jobs/QUEUE/STATE      one list, a page at a time (/api/jobs);
+//                           ?handler=H&prefix=P filters it
 //   #/job/QUEUE/ID          one job (/api/job)
 //   #/live                  lifecycle events as they come (/api/events)
 // Everything from the API is written with textContent only, so whatever a
@@ -230,10 +231,23 @@ async function showOverview() {
   return "updated " + new Date(o.time_ms).toLocaleTimeString();
 }
 
-async function showList(queue, state) {
+async function showList(queue, state, filters) {
   const cursor = cursors[cursors.length - 1] || "";
+  const handler = filters.get("handler") || "", prefix = filters.get("prefix") || "";
   const q = "/api/jobs?queue=" + encodeURIComponent(queue) + "&state=" + state +
-    "&limit=" + PAGE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    "&limit=" + PAGE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "") +
+    (handler ? "&handler=" + encodeURIComponent(handler) : "") +
+    (prefix ? "&prefix=" + encodeURIComponent(prefix) : "");
+  const form = document.getElementById("filter");
+  form.handler.value = handler;
+  form.prefix.value = prefix;
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const f = new URLSearchParams();
+    if (form.handler.value) f.set("handler", form.handler.value);
+    if (form.prefix.value) f.set("prefix", form.prefix.value);
+    location.hash = jobsHref(queue, state) + (f.toString() ? "?" + f : "");
+  };
   const page = await api(q);
   document.getElementById("list-title").textContent =
     queue + ": " + state + (cursors.length > 1 ? " (page " + cursors.length + ")" : "");
@@ -352,7 +366,9 @@ async function route() {
   if (session === null) {
     try { session = await api("/api/session"); } catch (e) { /* retried */ }
   }
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").map(decodeURIComponent);
+  const filters = new URLSearchParams(query || "");
   const view = parts[0] === "jobs" && parts.length === 3 && LISTS.includes(parts[2]) ?
     "list" : parts[0] === "job" && parts.length === 3 ? "job" :
     parts[0] === "live" ? "live" : "overview";
@@ -364,7 +380,7 @@ async function route() {
     events = null;
   }
   try {
-    const done = view === "list" ? await showList(parts[1], parts[2]) :
+    const done = view === "list" ? await showList(parts[1], parts[2], filters) :
       view === "job" ? await showJob(parts[1], parts[2]) :
       view === "live" ? showLive() : await showOverview();
     setStatus(done, false);
