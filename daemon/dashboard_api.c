@@ -236,8 +236,8 @@ api_daemon(struct json_out *o, const char *s)
 {
 	static const char *const strs[] = { "daemon", "version",
 			    "missing_handlers" };
-	static const char *const nums[] = { "ts_ms", "window_ms", "running",
-			    "concurrency", "claimed", "started" };
+	static const char *const nums[] = { "ts_ms", "started_ms", "window_ms",
+			    "running", "concurrency", "claimed", "started" };
 	char		 v[1024], *end;
 	long long	 n;
 

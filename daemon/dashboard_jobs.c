@@ -331,7 +331,8 @@ api_jobs(struct deferd *d, const struct api_jobs_query *q, api_done_cb done,
 }
 
 /* One job: its hash, where it is, its result and its last run's record. */
-enum job_part { P_HASH, P_DELAYED, P_ACTIVE, P_DEAD, P_RESULT, P_RECORD, P_N };
+enum job_part { P_HASH, P_DELAYED, P_ACTIVE, P_DEAD, P_RESULT, P_RECORD,
+    P_FENCE, P_N };
 
 /* A string from Redis that may hold any byte. */
 struct bytes {
@@ -349,6 +350,7 @@ struct job_view {
 	size_t		 result_len;
 	bool		 result_cut;
 	char		*record;
+	int64_t		 fence;		/* its resource's fencing counter; -1: none */
 };
 
 static void
@@ -407,6 +409,8 @@ job_write(const struct api_call *c, const void *data, struct json_out *o)
 		write_record_members(o, v->record);
 		json_obj_end(o);
 	}
+	if (v->fence >= 0)
+		json_add_int(o, "resource_fence", v->fence);
 	json_obj_end(o);
 }
 
@@ -469,9 +473,34 @@ job_part_store(struct job_view *v, enum job_part what, const redisReply *r)
 	case P_RECORD:
 		v->record = reply_str(r, 65536);
 		break;
+	case P_FENCE:
+		if (r->type == REDIS_REPLY_STRING)
+			v->fence = strtoll(r->str, NULL, 10);
+		break;
 	case P_N:
 		break;
 	}
+}
+
+static void	job_part_reply(redisReply *, void *);
+
+/* The job locks a resource: ask for its fencing counter too. */
+static void
+job_ask_fence(struct api_call *c, const struct job_view *v)
+{
+	const struct deferd	*d = api_call_deferd(c);
+	char			*k;
+
+	for (size_t i = 0; i + 1 < v->nfields; i += 2)
+		if (strcmp(v->fields[i].s, "resource") == 0 &&
+		    v->fields[i + 1].len > 0) {
+			k = keys_fence(d->cfg->namespace, v->fields[i + 1].s,
+			    d->cluster != NULL);
+			api_send(c, job_part_reply, api_slot(c, 0, P_FENCE), 2,
+			    (const char *[]){ "GET", k });
+			free(k);
+			return;
+		}
 }
 
 /* One part of the job's answer. */
@@ -480,8 +509,11 @@ job_part_reply(redisReply *r, void *priv)
 {
 	struct api_slot	*s = priv;
 
-	if (r != NULL)
+	if (r != NULL) {
 		job_part_store(api_call_data(s->call), (enum job_part)s->what, r);
+		if (s->what == P_HASH)
+			job_ask_fence(s->call, api_call_data(s->call));
+	}
 	api_answered(s->call);
 	free(s);
 }
@@ -498,6 +530,7 @@ api_job(struct deferd *d, const char *queue, const char *id, api_done_cb done,
 	v->queue = xstrdup(queue);
 	v->id = xstrdup(id);
 	v->score[0] = v->score[1] = v->score[2] = -1;
+	v->fence = -1;
 	c = api_call_new(d, &job_kind, v, done, arg);
 	k = keys_job(ns, queue, id);
 	api_send(c, job_part_reply, api_slot(c, 0, P_HASH), 2,

@@ -68,6 +68,7 @@ struct metrics_http {
 	char			*k_stats;	/* ns:stats:HOST:PID (keys_stats) */
 	char			*member;	/* HOST:PID */
 	int64_t			 scraped_ms;	/* monotonic ms of the last /metrics */
+	int64_t			 started_ms;	/* epoch ms: the daemon's start, for its uptime */
 };
 
 /* One ZCARD of the refresh: which gauge it feeds. */
@@ -322,6 +323,7 @@ http_stats_cb(evutil_socket_t fd, short what, void *arg)
 	json_add_cstr(&o, "daemon", mh->member);
 	json_add_cstr(&o, "version", DEFERD_VERSION);
 	json_add_int(&o, "ts_ms", t);
+	json_add_int(&o, "started_ms", mh->started_ms);
 	json_add_int(&o, "window_ms", STATS_MS);
 	json_add_int(&o, "running", (int64_t)runner_count(mh->d->runner));
 	json_add_int(&o, "concurrency", mh->d->cfg->concurrency);
@@ -379,6 +381,7 @@ metrics_http_new(struct deferd *d, const char *addr, char *err, size_t errlen)
 	mh->k_stats = keys_stats(d->cfg->namespace, mh->member,
 	    d->cluster != NULL);
 	mh->last_beat = util_mono_ms();
+	mh->started_ms = util_real_ms();
 	mh->scraped_ms = INT64_MIN / 2;	/* never */
 	mh->heartbeat = http_every(mh, HEARTBEAT_MS, http_heartbeat_cb);
 	mh->refresh_timer = http_every(mh, REFRESH_MS, http_refresh_cb);

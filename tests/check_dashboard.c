@@ -168,8 +168,8 @@ START_TEST(overview_counts_jobs_in_every_state)
 	    "\"paused\":true}") != NULL, "%s", body);
 	ck_assert_msg(strstr(body, "\"namespace\":\"deferd\"") != NULL, "%s",
 	    body);
-	ck_assert_msg(strstr(body, "\"daemons\":[{\"daemon\":\"") != NULL,
-	    "%s", body);
+	ck_assert_msg(strstr(body, "\"daemons\":[{\"daemon\":\"") != NULL &&
+	    strstr(body, ",\"started_ms\":") != NULL, "%s", body);
 	ck_assert_msg(strstr(body, "\"redis\":{\"version\":\"") != NULL, "%s",
 	    body);
 	/* The last hour: the two jobs done, in this minute or the last. */
@@ -503,6 +503,14 @@ START_TEST(job_shows_every_field_as_text)
 	ck_assert_msg(strstr(body, "\"state\":\"finished\",\"fields\":{},"
 	    "\"result\":\"done-output\\u000a\",\"last_run\":{\"status\":"
 	    "\"done\"") != NULL, "%s", body);
+	free(body);
+	/* A job that locks a resource: its fencing counter beside it. */
+	freeReplyObject(h_cmd(W.c, "HSET " Q "job:x3 handler h resource db"));
+	freeReplyObject(h_cmd(W.c, "ZADD " Q "dead 1796000000000 x3"));
+	freeReplyObject(h_cmd(W.c, "SET deferd:fence:db 7"));
+	ck_assert_int_eq(get("/api/job?queue=default&id=x3", "", NULL, &body),
+	    200);
+	ck_assert_msg(strstr(body, "\"resource_fence\":7}") != NULL, "%s", body);
 	free(body);
 	ck_assert_int_eq(get("/api/job?queue=default&id=none%3Aat%20all", "",
 	    NULL, &body), 200);

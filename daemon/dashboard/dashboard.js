@@ -53,6 +53,15 @@ function ago(ms, now) {
   return Math.round(s / 86400) + " days ago";
 }
 
+// How long from ms to now (epoch ms), for people.
+function span(ms, now) {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 120) return s + " s";
+  if (s < 7200) return Math.round(s / 60) + " min";
+  if (s < 172800) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " days";
+}
+
 // ms since the epoch as local date and time.
 function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "–";
@@ -146,7 +155,7 @@ function renderDaemons(body, daemons, now) {
   if (daemons.length === 0) {
     const tr = document.createElement("tr");
     const td = cell("no daemon ran jobs in the last minute", "muted");
-    td.colSpan = 8;
+    td.colSpan = 9;
     tr.append(td);
     body.append(tr);
     return;
@@ -155,6 +164,7 @@ function renderDaemons(body, daemons, now) {
     const tr = document.createElement("tr");
     const st = d.start_lateness_ms || {};
     tr.append(cell(d.daemon), cell(d.version),
+      cell(d.started_ms ? span(d.started_ms, now) : "–"),
       cell((d.running ?? "–") + " / " + (d.concurrency ?? "–"), "n"),
       num(d.claimed), num(st.p50), num(st.p99), num(st.max),
       cell(d.ts_ms ? ago(d.ts_ms, now) : "–", "muted"));
@@ -314,7 +324,9 @@ async function showJob(queue, id) {
     []);
   const t = j.due_ms || j.deadline_ms || j.died_ms;
   fillList(document.getElementById("job-state"), [["queue", j.queue],
-    ["state", j.state], ["time", t ? when(t) : "–"]]);
+    ["state", j.state], ["time", t ? when(t) : "–"]].concat(
+    j.resource_fence !== undefined ?
+      [["resource fence", j.resource_fence + " (the lock's latest fencing token)"]] : []));
   const f = j.fields || {};
   fillList(document.getElementById("job-fields"), Object.keys(f).map((k) =>
     [k, k === "payload" ? pre(f[k] + (j.payload_cut ? "\n… (cut at 64 KiB)" : "")) :
