@@ -9,6 +9,7 @@
 #   make bench-peers deferd beside BullMQ and a ZRANGEBYSCORE+ZREM loop (npm; not in CI)
 #   make fuzz       libFuzzer on each parser, FUZZ_SECONDS (60) each (needs clang);
 #                   make check replays their corpora (fuzz/corpus/NAME)
+#   make deb        the Debian package in build/deb/ (debian/; installs the build tools when it can)
 #   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc (PREFIX=/usr for a package)
 #   make uninstall  the same variables; keeps the configuration and handlers
 #   make clean
@@ -67,7 +68,7 @@ FUZZ_FLAGS	?=
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_BINS	+= $(FUZZ_REPLAYS)
 
-.PHONY: all deps run check test check-asan modgraph install uninstall clean bench bench-peers demo
+.PHONY: deb all deps run check test check-asan modgraph install uninstall clean bench bench-peers demo
 .PHONY: fuzz fuzz-run clean-fuzz
 .SECONDARY:
 
@@ -177,6 +178,10 @@ bench-peers: all
 # The unit's ExecStart= and -c path are rewritten to the installed ones. An
 # existing deferd.yaml is never overwritten. Without DESTDIR and as root, the
 # deferd user is created at once (systemd-sysusers) and given the config's group.
+# The Debian package, in build/deb/ (tools/deb.sh; debian/).
+deb:
+	@tools/deb.sh
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/deferd $(DESTDIR)$(SBINDIR)/deferd
