@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,33 @@ chromium(const char *url, const char *mode, char *out, size_t outlen)
 }
 
 /*
+ * A shell, in a process group of its own, that publishes a "done" event
+ * on deferd:events every 50 ms (400 at most) for the live page to show.
+ * Returns its pid (its group: kill with -pid).
+ */
+static pid_t
+publish_events(void)
+{
+	char	 script[1024];
+	pid_t	 pid;
+
+	snprintf(script, sizeof(script), "i=0; while [ $i -lt 400 ]; do "
+	    "redis-cli -s '%s' PUBLISH deferd:events "
+	    "\"{\\\"event\\\":\\\"done\\\",\\\"queue\\\":\\\"default\\\","
+	    "\\\"id\\\":\\\"pub-$i\\\",\\\"handler\\\":\\\"ok\\\","
+	    "\\\"duration_ms\\\":5}\" >/dev/null; i=$((i + 1)); sleep 0.05; done",
+	    W.r.sock);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	return (pid);
+}
+
+/*
  * The overview as a browser renders it: each queue's row with its
  * counts, the paused queue marked, the daemon that ran the jobs, Redis's
  * version; a job ID with markup in a queue name cannot happen, but the
@@ -77,6 +105,8 @@ START_TEST(overview_renders_the_counts)
 	static char	 dom[1 << 20];
 	long long	 now;
 	struct stat	 st;
+	pid_t		 publisher;
+	int		 live_rc;
 	static const struct {
 		const char	*name, *fragment;
 	} pages[] = { { "overview", "" }, { "dead", "#/jobs/default/dead" },
@@ -162,6 +192,17 @@ START_TEST(overview_renders_the_counts)
 	    strstr(dom, "<dt>last_error</dt><dd>exit status 65</dd>") != NULL &&
 	    strstr(dom, "<button type=\"button\">retry now</button>"
 	    "<button type=\"button\">delete</button>") != NULL, "%s", dom);
+	/* The live page shows events as they come (3, then it stops). */
+	publisher = publish_events();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#/live?until=3", port);
+	live_rc = chromium(url, "--dump-dom", dom, sizeof(dom));
+	kill(-publisher, SIGTERM);
+	waitpid(publisher, NULL, 0);
+	ck_assert_int_eq(live_rc, 0);
+	ck_assert_msg(strstr(dom, "role=\"status\">live: stopped after 3 "
+	    "event(s)</span>") != NULL && strstr(dom, "<a href=\"#/job/default/"
+	    "pub-") != NULL && strstr(dom, "<td>done</td><td>default</td>") !=
+	    NULL, "%s", dom);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 
 	snprintf(dir, sizeof(dir), "%s/screenshots", getenv("DEFERD_BUILD") !=

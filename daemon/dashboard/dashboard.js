@@ -358,15 +358,23 @@ function eventRow(e) {
   return tr;
 }
 
-function showLive() {
+// The live view; with #/live?until=N it stops after N events (for a
+// headless browser, which waits for the page to go quiet).
+function showLive(filters) {
   if (events) return "live";
   const body = document.querySelector("#events tbody");
+  const until = Number(filters.get("until")) || 0;
+  let seen = 0;
   events = new EventSource("/api/events");
   events.onmessage = (m) => {
     let e;
     try { e = JSON.parse(m.data); } catch (x) { return; }
     body.prepend(eventRow(e));
     while (body.rows.length > LIVE_ROWS) body.deleteRow(-1);
+    if (until > 0 && ++seen >= until) {
+      events.close();
+      setStatus("live: stopped after " + seen + " event(s)", false);
+    }
   };
   events.onerror = () => setStatus("live: reconnecting…", true);
   events.onopen = () => setStatus("live", false);
@@ -394,7 +402,7 @@ async function route() {
   try {
     const done = view === "list" ? await showList(parts[1], parts[2], filters) :
       view === "job" ? await showJob(parts[1], parts[2]) :
-      view === "live" ? showLive() : await showOverview();
+      view === "live" ? showLive(filters) : await showOverview();
     setStatus(done, false);
   } catch (e) {
     setStatus("cannot read the API: " + e.message, true);
