@@ -240,24 +240,18 @@ static bool
 query_jobs(const struct httpd_req *req, struct httpd_reply *r,
     struct api_query *q)
 {
-	static const char *const states[] = { "delayed", "active", "dead",
-			    "done", "failed" };
 	char		 v[64], *end;
 	long long	 n;
-	size_t		 i;
 
 	q->jobs.queue = q->queue;
 	q->jobs.limit = 50;
 	if (!query_value(req, "state", v, sizeof(v)))
 		snprintf(v, sizeof(v), "delayed");
-	for (i = 0; i < 5 && strcmp(states[i], v) != 0; i++)
-		;
-	if (i == 5) {
+	if (!api_list_parse(v, &q->jobs.list)) {
 		reply_error(r, 400, "Bad Request", "state is not one of "
 		    "delayed, active, dead, done, failed");
 		return (false);
 	}
-	q->jobs.list = (enum api_list)i;
 	if (query_value(req, "limit", v, sizeof(v))) {
 		n = strtoll(v, &end, 10);
 		if (end == v || *end != '\0' || n < 1 || n > 500) {

@@ -77,19 +77,6 @@ count_word(bool revive, int64_t n)
 	return (n > 0 ? "deleted" : "not dead");
 }
 
-/* The fixed word for the cancel script's answer (which is the reply's memory). */
-static const char *
-cancel_word(const char *state)
-{
-	static const char *const words[] = { "cancelled", "running", "dead",
-			    "finished", "unknown" };
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcmp(state, words[i]) == 0)
-			return (words[i]);
-	return ("unknown");
-}
-
 /* The answer of one job's script (cancel, revive or purge). */
 static void
 one_reply(redisReply *r, void *priv)
@@ -103,7 +90,7 @@ one_reply(redisReply *r, void *priv)
 		snprintf(a->err, sizeof(a->err), "redis connection lost");
 	else if (a->act == API_CANCEL) {
 		if (store_cancel_reply(r, &state, a->err, sizeof(a->err)) == 0)
-			a->result = cancel_word(state);
+			a->result = state;
 	} else if (store_count_reply(r, &n, a->err, sizeof(a->err)) == 0) {
 		if (a->act == API_RETRY || a->act == API_DELETE)
 			a->result = count_word(a->act == API_RETRY, n);

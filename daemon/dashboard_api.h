@@ -27,6 +27,8 @@ struct api_call	*api_overview(struct deferd *d, api_done_cb done, void *arg);
 
 /* The lists of a queue that /api/jobs pages through. */
 enum api_list { API_DELAYED, API_ACTIVE, API_DEAD, API_DONE, API_FAILED };
+/* The list named name ("delayed", ... "failed") into *list; false if none. */
+bool		 api_list_parse(const char *name, enum api_list *list);
 
 struct api_jobs_query {
 	const char	*queue;		/* one of the config's */

@@ -12,12 +12,12 @@
 
 #include "dashboard_api.h"
 #include "deferd.h"
+#include "history.h"
 #include "json.h"
 #include "keys.h"
 #include "xmalloc.h"
 
 #define VALUE_MAX	65536	/* bytes of a payload or result shown */
-#define RECORD_VALUE_MAX 4096	/* bytes of one history record member */
 #define FILTER_SCAN	1000	/* candidates a filtered page reads */
 
 /* The lists, in the order of enum api_list; those after DEAD are the records. */
@@ -51,6 +51,17 @@ struct jobs_page {
 	int64_t		 cursor_skip;	/* shown already */
 };
 
+bool
+api_list_parse(const char *name, enum api_list *list)
+{
+	for (size_t i = 0; i < sizeof(list_names) / sizeof(list_names[0]); i++)
+		if (strcmp(list_names[i], name) == 0) {
+			*list = (enum api_list)i;
+			return (true);
+		}
+	return (false);
+}
+
 /* Whether the list runs newest first. */
 static bool
 list_desc(enum api_list l)
@@ -65,32 +76,6 @@ reply_str(const redisReply *r, size_t max)
 	if (r == NULL || r->type != REDIS_REPLY_STRING)
 		return (NULL);
 	return (xstrndup(r->str, r->len < max ? r->len : max));
-}
-
-/*
- * Add the members of record rec (a JSON object from Redis) to o, each
- * string as a string and each number or boolean only when it is one.
- */
-static void
-write_record_members(struct json_out *o, const char *rec)
-{
-	struct json_iter	 it;
-	char			 k[64], v[RECORD_VALUE_MAX], *end;
-	size_t			 vlen;
-	bool			 str;
-	long long		 n;
-
-	json_iter_init(&it, rec, strlen(rec));
-	while (json_iter_next_len(&it, k, sizeof(k), v, sizeof(v), &vlen,
-	    &str) == 1) {
-		if (!str && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
-			json_add_bool(o, k, v[0] == 't');
-		else if (!str && (n = strtoll(v, &end, 10), end != v &&
-		    *end == '\0'))
-			json_add_int(o, k, n);
-		else
-			json_add_str(o, k, v, vlen);
-	}
 }
 
 static void
@@ -137,7 +122,7 @@ write_row(struct json_out *o, const struct job_row *r)
 	json_add_str(o, "id", r->id, strlen(r->id));
 	json_add_int(o, "time_ms", r->ms);
 	if (r->record != NULL)
-		write_record_members(o, r->record);
+		history_record_members(o, r->record);
 	if (r->handler != NULL)
 		json_add_str(o, "handler", r->handler, strlen(r->handler));
 	if (r->attempts != NULL)
@@ -406,7 +391,7 @@ job_write(const struct api_call *c, const void *data, struct json_out *o)
 		json_add_cstr(o, "result", NULL);
 	if (v->record != NULL) {
 		json_obj_begin(o, "last_run");
-		write_record_members(o, v->record);
+		history_record_members(o, v->record);
 		json_obj_end(o);
 	}
 	if (v->fence >= 0)

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The finished-job record; see history.h. */
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "history.h"
 #include "json.h"
+
+#define HISTORY_MEMBER_MAX	4096	/* bytes of one member read back */
 
 /*
  * Fields a reader needs to answer "what happened": the outcome, when and
@@ -35,4 +40,26 @@ history_record(const struct history_run *r)
 	json_add_cstr(&o, "daemon", r->daemon);
 	json_obj_end(&o);
 	return (json_out_take(&o));
+}
+
+void
+history_record_members(struct json_out *o, const char *rec)
+{
+	struct json_iter	 it;
+	char			 k[64], v[HISTORY_MEMBER_MAX], *end;
+	size_t			 vlen;
+	bool			 str;
+	long long		 n;
+
+	json_iter_init(&it, rec, strlen(rec));
+	while (json_iter_next_len(&it, k, sizeof(k), v, sizeof(v), &vlen,
+	    &str) == 1) {
+		if (!str && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
+			json_add_bool(o, k, v[0] == 't');
+		else if (!str && (n = strtoll(v, &end, 10), end != v &&
+		    *end == '\0'))
+			json_add_int(o, k, n);
+		else
+			json_add_str(o, k, v, vlen);
+	}
 }

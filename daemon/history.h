@@ -30,4 +30,13 @@ struct history_run {
 /* The record of r as a JSON object (unknown fields left out); caller frees. */
 char	*history_record(const struct history_run *r);
 
+struct json_out;
+/*
+ * Add the members of record rec (NUL-terminated, read back from Redis, so
+ * untrusted) to the object being written in o: strings as strings,
+ * numbers and booleans only when they are ones, members over 4 KiB cut.
+ * The one way deferctl and the dashboard show a record as JSON.
+ */
+void	history_record_members(struct json_out *o, const char *rec);
+
 #endif

@@ -448,7 +448,11 @@ void	store_keyset_init(struct store_keyset *, const char *ns, const char *q,
 void	store_keyset_free(struct store_keyset *);
 void	store_cancel(struct store_call *, const struct store_job_keys *,
 	    const char *id);
-/* What the job was: "cancelled", "running", "dead", "finished", "unknown". */
+/*
+ * What the job was: "cancelled", "running", "dead", "finished" or
+ * "unknown" (also for an answer that is none of them); a static word,
+ * not the reply's memory.
+ */
 int	store_cancel_reply(const redisReply *, const char **state,
 	    char *err, size_t errlen);
 /* revive (lua/revive.lua): a dead job back to delayed, due now. */

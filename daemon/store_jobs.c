@@ -96,9 +96,15 @@ int
 store_cancel_reply(const redisReply *r, const char **state, char *err,
     size_t errlen)
 {
+	static const char *const words[] = { "cancelled", "running", "dead",
+			    "finished", "unknown" };
+
 	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
 		return (store_bad_reply(r, err, errlen));
-	*state = r->str;
+	*state = "unknown";
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(r->str, words[i]) == 0)
+			*state = words[i];
 	return (0);
 }
 

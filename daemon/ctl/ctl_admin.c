@@ -51,12 +51,9 @@ static void	admin_print(struct ctl *, const char *, long long);
 static int
 admin_cancel_once(struct ctl *ctl, const char *id, const char **state)
 {
-	static const char *const words[] = { "cancelled", "running", "dead",
-				    "finished", "unknown" };
 	struct store_keyset	 k;
 	struct store_call	 c;
 	redisReply		*r;
-	const char		*got;
 	char			 err[256];
 
 	admin_keys(ctl, id, &k);
@@ -65,15 +62,11 @@ admin_cancel_once(struct ctl *ctl, const char *id, const char **state)
 	store_keyset_free(&k);
 	if (r == NULL)
 		return (-1);
-	if (store_cancel_reply(r, &got, err, sizeof(err)) == -1) {
+	if (store_cancel_reply(r, state, err, sizeof(err)) == -1) {
 		log_errorx("script cancel: %s", err);
 		freeReplyObject(r);
 		return (-1);
 	}
-	*state = "unknown";
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcmp(got, words[i]) == 0)
-			*state = words[i];
 	freeReplyObject(r);
 	return (0);
 }

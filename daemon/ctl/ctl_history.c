@@ -2,8 +2,8 @@
 /*
  * deferctl's view of finished jobs (results.history): `list done|failed`
  * and the "finished" part of `show`. The records are JSON objects the
- * daemon wrote (history.h); they are read as untrusted text: a member that
- * is not a plain string, number or boolean is shown as a string.
+ * daemon wrote (history.h); they are read as untrusted text
+ * (history_record_members for JSON).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -34,33 +35,6 @@ history_plain_value(const char *v)
 		if (!isdigit((unsigned char)*v))
 			return (false);
 	return (true);
-}
-
-/*
- * Write the members of record rec to stdout as JSON members, each after a
- * comma but the first when first is set.
- */
-static void
-history_json_members(const redisReply *rec, bool first)
-{
-	struct json_iter	 it;
-	char			 k[64], v[HISTORY_VALUE_MAX];
-	size_t			 vlen;
-	bool			 str;
-
-	json_iter_init(&it, rec->str, rec->len);
-	while (json_iter_next_len(&it, k, sizeof(k), v, sizeof(v), &vlen,
-	    &str) == 1) {
-		if (!first)
-			putchar(',');
-		first = false;
-		ctl_json_str(k);
-		putchar(':');
-		if (!str && history_plain_value(v))
-			fputs(v, stdout);
-		else
-			ctl_json_bytes(v, vlen);
-	}
 }
 
 /*
@@ -94,9 +68,14 @@ ctl_history_show_text(const redisReply *rec)
 void
 ctl_history_show_json(const redisReply *rec)
 {
-	putchar('{');
-	history_json_members(rec, true);
-	putchar('}');
+	struct json_out	o;
+
+	json_out_init(&o);
+	json_obj_begin(&o, NULL);
+	history_record_members(&o, rec->str);
+	json_obj_end(&o);
+	fputs(json_out_str(&o), stdout);
+	json_out_free(&o);
 }
 
 /* One listed record for people: ID, finish time, handler, attempts, status, duration, error. */
@@ -128,6 +107,7 @@ history_print(struct ctl *ctl, const redisReply *z, const redisReply *h)
 {
 	size_t			 n = z->elements / 2;
 	const redisReply	*rec;
+	struct json_out		 o;
 	char			 iso[40];
 	int64_t			 ms;
 
@@ -143,13 +123,17 @@ history_print(struct ctl *ctl, const redisReply *z, const redisReply *h)
 			history_line(z->element[2 * i], ms, rec);
 			continue;
 		}
-		printf("%s{\"id\":", i == 0 ? "" : ",");
-		ctl_json_bytes(z->element[2 * i]->str, z->element[2 * i]->len);
-		printf(",\"time_ms\":%" PRId64 ",\"time\":\"%s\"", ms,
-		    util_iso_ms(ms, iso, sizeof(iso)));
+		json_out_init(&o);
+		json_obj_begin(&o, NULL);
+		json_add_str(&o, "id", z->element[2 * i]->str,
+		    z->element[2 * i]->len);
+		json_add_int(&o, "time_ms", ms);
+		json_add_cstr(&o, "time", util_iso_ms(ms, iso, sizeof(iso)));
 		if (rec != NULL)
-			history_json_members(rec, false);
-		putchar('}');
+			history_record_members(&o, rec->str);
+		json_obj_end(&o);
+		printf("%s%s", i == 0 ? "" : ",", json_out_str(&o));
+		json_out_free(&o);
 	}
 	if (ctl->json)
 		printf("]\n");
