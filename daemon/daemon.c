@@ -39,6 +39,7 @@
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
+#include "pace.h"
 #include "slots.h"
 #include "schedules.h"
 #include "sentinel.h"
@@ -687,7 +688,9 @@ deferd_new(struct config *cfg)
 	d->cfg = cfg;
 	d->host_pid = util_host_pid();
 	TAILQ_INIT(&d->jobs);
+	TAILQ_INIT(&d->waiting);
 	d->slots = slots_new(cfg->concurrency, &cbs);
+	d->pace = pace_new();
 	if (ec == NULL)
 		fatalx("cannot create the event loop");
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
@@ -789,6 +792,7 @@ deferd_free(struct deferd *d)
 	event_free(d->hard_stop_timer);
 	hold_free(d->hold);
 	slots_free_all(d->slots);
+	pace_free(d->pace);
 	missing_free(d->missing);
 	faillog_free(d->faillog);
 	if (d->watchdog_timer != NULL)

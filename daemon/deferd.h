@@ -34,6 +34,7 @@ struct runner;
 struct sched;
 struct schedules;
 struct slots;
+struct pace;
 struct sources;
 
 
@@ -55,9 +56,11 @@ struct deferd {
 	struct sched		**scheds;	/* one per queue, cfg->queues order */
 	size_t			 nscheds;
 	struct job_list		 jobs;		/* claimed by this daemon */
+	struct job_list		 waiting;	/* of them, JOB_WAITING, in claim order */
 	uint64_t		 channel_runs;	/* channel messages run: their IDs */
 	struct faillog		*faillog;	/* job failure lines per handler */
 	struct slots		*slots;		/* what occupies concurrency (slots.c) */
+	struct pace		*pace;		/* persistent pools' pace (pace.c) */
 	struct job_list		 outbox;	/* outcomes for the next batch (job.c) */
 	struct event		*outbox_ev;	/* sends them; NULL until the first */
 	bool			 ready;		/* READY=1 sent: Redis reached, sources checked */

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "missing.h"
+#include "pace.h"
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
@@ -48,6 +49,15 @@
 #define REPORT_RETRY_MS	1000	/* after an error reply to an outcome */
 #define UNSTARTED_DELAY_MS 1000	/* a job this host could not start waits */
 #define OUTCOME_BATCH_MAX 500	/* jobs per outcome.lua call */
+/*
+ * outcome.lua calls in flight per queue. The outcomes that come while one
+ * is in flight wait for its answer and go in one call then: under load a
+ * call carries the jobs finished during a round trip, not one turn's
+ * worth, and each call's fixed cost in Redis (reap-free, but TIME, the
+ * history trim) is shared by more jobs. An idle queue's outcome still
+ * goes at once.
+ */
+#define OUTCOME_CALLS_MAX 1
 
 /* The outcome of a run, as outcome.lua records it. */
 enum job_outcome {
@@ -66,6 +76,7 @@ enum job_state {
 
 struct job {
 	TAILQ_ENTRY(job)	 entry;
+	TAILQ_ENTRY(job)	 wait_entry;	/* in d->waiting while JOB_WAITING */
 	struct deferd		*d;
 	struct sched		*s;
 	enum job_state		 state;
@@ -119,6 +130,7 @@ struct job {
 
 /* An outcome batch in flight: the jobs of one outcome.lua call, in order. */
 struct outcome_batch {
+	struct sched	*s;
 	size_t		 n;
 	struct job	*jobs[];
 };
@@ -169,8 +181,10 @@ job_gone(struct job *j)
 		TAILQ_REMOVE(&d->outbox, j, out_entry);
 	if (job_state_busy(j->state))
 		slots_handler_stop(d->slots, j->handler);
-	else if (j->state == JOB_WAITING)
+	else if (j->state == JOB_WAITING) {
 		slots_handler_unwait(d->slots, j->handler);
+		TAILQ_REMOVE(&d->waiting, j, wait_entry);
+	}
 	if (!reporting && !pooled)
 		sched_hold(j->s, -1);
 	job_free(j);
@@ -249,6 +263,7 @@ job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
 	j->lease_ok_ms = util_mono_ms();
 	j->state = JOB_WAITING;
 	slots_handler_wait(d->slots, j->handler);
+	TAILQ_INSERT_TAIL(&d->waiting, j, wait_entry);
 	log_debug("job %s (%s): claimed from queue %s, attempt %d/%d", j->id,
 	    j->handler, sched_queue(s), j->attempt, j->max_attempts);
 	failpoint_crash("after_claim");	/* leased to us, nothing spawned */
@@ -274,13 +289,27 @@ job_state_busy(enum job_state state)
 static void
 job_set_state(struct job *j, enum job_state state)
 {
-	if (j->state == JOB_WAITING && state != JOB_WAITING)
+	if (j->state == JOB_WAITING && state != JOB_WAITING) {
 		slots_handler_unwait(j->d->slots, j->handler);
+		TAILQ_REMOVE(&j->d->waiting, j, wait_entry);
+	}
+	if (j->pooled && j->state == JOB_RUNNING && state != JOB_RUNNING)
+		pace_count(j->d->pace, j->handler, util_mono_ms());
 	if (job_state_busy(state) && !job_state_busy(j->state))
 		slots_handler_start(j->d->slots, j->handler);
 	else if (!job_state_busy(state) && job_state_busy(j->state))
 		slots_handler_stop(j->d->slots, j->handler);
 	j->state = state;
+}
+
+/* Whether handler is one of the n names in names. */
+static bool
+job_handler_in(const char *handler, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], handler) == 0)
+			return (true);
+	return (false);
 }
 
 /* Whether handler is below its max_concurrency (if it has one). */
@@ -292,16 +321,34 @@ job_has_room(const struct deferd *d, const char *handler)
 	return (max <= 0 || slots_handler_running(d->slots, handler) < max);
 }
 
+/*
+ * Start the waiting jobs whose handler has room, oldest first. A pass
+ * stops once every handler with jobs waiting was found full: a freed
+ * slot costs the jobs it starts, not a look at each job held (a fast
+ * pool holds a thousand waiting).
+ */
 void
 job_start_waiting(struct deferd *d)
 {
+	const char	*full[16];	/* handlers found full in this pass */
+	size_t		 nfull = 0;
+	int		 handlers = slots_handlers_waiting(d->slots);
 	struct job	*j, *next;
 
 	if (d->draining)
 		return;
-	TAILQ_FOREACH_SAFE(j, &d->jobs, entry, next) {
-		if (j->state == JOB_WAITING && job_has_room(d, j->handler))
+	TAILQ_FOREACH_SAFE(j, &d->waiting, wait_entry, next) {
+		if (job_handler_in(j->handler, full, nfull))
+			continue;
+		if (job_has_room(d, j->handler)) {
 			job_start(j);
+			continue;
+		}
+		if (nfull == sizeof(full) / sizeof(full[0]))
+			continue;	/* no early stop: still right */
+		full[nfull++] = j->handler;
+		if ((int)nfull >= handlers)
+			break;
 	}
 }
 
@@ -640,10 +687,13 @@ static void
 job_outcome_reply(redisReply *reply, void *priv)
 {
 	struct outcome_batch	*b = priv;
-	struct deferd		*d;
+	struct deferd		*d = b->jobs[0]->d;
 	struct store_outcomes	 o;
 	char			 why[256];
 
+	sched_outcome_calls(b->s, -1);
+	if (!TAILQ_EMPTY(&d->outbox))
+		event_active(d->outbox_ev, 0, 0);
 	for (size_t i = 0; i < b->n; i++)
 		b->jobs[i]->report_in_flight = false;
 	if (reply != NULL && !b->jobs[0]->reply_lost &&
@@ -651,7 +701,6 @@ job_outcome_reply(redisReply *reply, void *priv)
 		/* As if the connection dropped after Redis ran it. */
 		for (size_t i = 0; i < b->n; i++)
 			b->jobs[i]->reply_lost = true;
-		d = b->jobs[0]->d;
 		free(b);
 		job_resend_reports(d);
 		return;
@@ -664,7 +713,7 @@ job_outcome_reply(redisReply *reply, void *priv)
 	}
 	snprintf(why, sizeof(why), "unexpected reply");
 	if (store_outcome_reply(reply, b->n, &o, why, sizeof(why)) == 0)
-		sched_trimmed(b->jobs[0]->s, o.trimmed_max, o.trimmed_ttl);
+		sched_trimmed(b->s, o.trimmed_max, o.trimmed_ttl);
 	for (size_t i = 0; i < b->n; i++)
 		job_report_answer(b->jobs[i], store_lease_answer(o.answers, o.n,
 		    i), why);
@@ -689,10 +738,10 @@ job_count_outcome(const struct job *j)
 
 /*
  * Queue j's outcome for the next batch (job_outbox_cb, later in this turn
- * of the loop); if Redis is down it is sent after the reconnect. The first
- * time, the job gives its concurrency slot to a new claim: Redis answers
- * the outcome before that claim, so at most about concurrency outcomes are
- * ever outstanding.
+ * of the loop, or when its queue's outcome call in flight is answered); if
+ * Redis is down it is sent after the reconnect. The first time, the job
+ * gives its concurrency slot to a new claim: the outcomes waiting are
+ * those finished within one round trip, so they stay few.
  */
 static void
 job_send_report(struct job *j)
@@ -791,6 +840,7 @@ job_send_batch(struct deferd *d, struct sched *s)
 		if (j->s == s && ++n == OUTCOME_BATCH_MAX)
 			break;
 	b = xcalloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
+	b->s = s;
 	memset(&a, 0, sizeof(a));
 	a.k_active = sched_keys(s)->active;
 	a.k_delayed = sched_keys(s)->delayed;
@@ -814,14 +864,30 @@ job_send_batch(struct deferd *d, struct sched *s)
 		store_outcome_add(&c, &o);
 		b->jobs[b->n++] = j;
 	}
-	if (store_send(d->cmd, &c, job_outcome_reply, b) == 0)
+	if (store_send(d->cmd, &c, job_outcome_reply, b) == 0) {
+		sched_outcome_calls(s, 1);
 		for (size_t i = 0; i < b->n; i++)
 			b->jobs[i]->report_in_flight = true;
-	else
+	} else
 		free(b);	/* Redis went down: resent after the reconnect */
 }
 
-/* Zero-delay event: send every queued outcome, one call per queue. */
+/* The first queued outcome whose queue may send a call now; NULL if none. */
+static struct job *
+job_outbox_sendable(struct deferd *d)
+{
+	struct job	*j;
+
+	TAILQ_FOREACH(j, &d->outbox, out_entry)
+		if (sched_outcome_calls(j->s, 0) < OUTCOME_CALLS_MAX)
+			return (j);
+	return (NULL);
+}
+
+/*
+ * Zero-delay event: send the queued outcomes, one call per queue, but for
+ * the queues with a call in flight (their answer sends them).
+ */
 static void
 job_outbox_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -830,7 +896,7 @@ job_outbox_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while ((j = TAILQ_FIRST(&d->outbox)) != NULL) {
+	while ((j = job_outbox_sendable(d)) != NULL) {
 		if (!rconn_ready(d->cmd)) {
 			while ((j = TAILQ_FIRST(&d->outbox)) != NULL) {
 				TAILQ_REMOVE(&d->outbox, j, out_entry);

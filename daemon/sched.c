@@ -20,6 +20,7 @@
 #include "deferd.h"
 #include "keys.h"
 #include "log.h"
+#include "pace.h"
 #include "rconn.h"
 #include "runner.h"
 #include "sched.h"
@@ -35,13 +36,18 @@
 #define CLAIM_FIRST	32	/* nor more than this, or twice the jobs held */
 #define CLAIMS_MAX	2	/* claims in flight at once (a second needs CLAIM_FIRST of room) */
 /*
- * A persistent handler's jobs claimed at most: this many times its pool
- * (processes x inflight, or its max_concurrency). The jobs beyond the
- * pool wait here, leased, so that a process that answers gets its next
- * job at once instead of after a claim's round trip (with inflight 1 the
- * round trip was most of each job's time).
+ * A persistent handler's jobs claimed beyond its pool (processes x
+ * inflight, or its max_concurrency): what the pool got through in
+ * POOL_AHEAD_MS lately (pace.c), at least the pool's size, at most
+ * POOL_AHEAD_MAX. They wait here, leased, so that a process that answers
+ * gets its next job at once instead of after a claim's round trip, and a
+ * fast pool is fed by claims of many jobs (with inflight 1 the round trip
+ * was most of each job's time). Measured in time, the wait stays short
+ * for slow pools and fast ones alike: other daemons are not kept from
+ * jobs this one cannot start soon.
  */
-#define POOL_AHEAD	2
+#define POOL_AHEAD_MS	10
+#define POOL_AHEAD_MAX	1024
 #define COALESCE_SLOTS	4	/* claim at once when this many slots are free */
 #define COALESCE_MS	2	/* else wait this long for more */
 #define LOST_MAX	8	/* lost claims remembered; older ones wait for the reaper */
@@ -104,6 +110,7 @@ struct sched {
 	bool		 paused;	/* a claim found it paused, none claimed since */
 	size_t		 index;		/* in d->scheds and cfg->queues */
 	int		 held;		/* shared slots its jobs hold (sched_hold) */
+	int		 outcome_calls;	/* outcome.lua calls in flight (job.c) */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -564,6 +571,13 @@ sched_hold(struct sched *s, int delta)
 	s->held += delta;
 }
 
+int
+sched_outcome_calls(struct sched *s, int delta)
+{
+	s->outcome_calls += delta;
+	return (s->outcome_calls);
+}
+
 /* Whether q wants slots: it runs and its last claim left jobs due. */
 static bool
 sched_wants(const struct sched *q)
@@ -617,6 +631,21 @@ sched_shared_free(const struct sched *s)
 	return (sched_share(s, slots_free(s->d->slots)));
 }
 
+/* How many jobs of persistent handler o this daemon may hold: see POOL_AHEAD_MS. */
+static int
+sched_pool_claimable(const struct sched *s, const struct handler_override *o)
+{
+	int	size = config_override_max_concurrency(s->d->cfg, o);
+	int64_t	ahead = (int64_t)pace_per_s(s->d->pace, o->name,
+		    util_mono_ms()) * POOL_AHEAD_MS / 1000;
+
+	if (ahead < size)
+		ahead = size;
+	if (ahead > POOL_AHEAD_MAX)
+		ahead = POOL_AHEAD_MAX;
+	return (size + (int)ahead);
+}
+
 /*
  * What a claim may take now: the free concurrency slots plus each
  * persistent handler's room in its pool. With caps (room for
@@ -638,8 +667,8 @@ sched_room(struct sched *s, struct store_claim_cap *caps, size_t *ncaps)
 		int	room;
 
 		if (pool) {
-			room = slots_pool_free(s->d->slots, o->name, POOL_AHEAD *
-			    config_override_max_concurrency(cfg, o));
+			room = slots_pool_free(s->d->slots, o->name,
+			    sched_pool_claimable(s, o));
 			total += room;
 		} else if (o->max_concurrency > 0) {
 			room = o->max_concurrency -

@@ -56,6 +56,11 @@ const char	*sched_queue(const struct sched *);
  */
 void		 sched_hold(struct sched *, int delta);
 /*
+ * The owner's count of s's outcome calls in flight, moved by delta (0 to
+ * read it): job.c sends a queue's next outcomes when the last one is answered.
+ */
+int		 sched_outcome_calls(struct sched *, int delta);
+/*
  * A script dropped dead jobs of this queue: by_max_jobs over dead.max_jobs,
  * by_ttl over dead.ttl. Counted and logged (dead_trim.c).
  */

@@ -229,6 +229,17 @@ slots_handler_running(const struct slots *s, const char *handler)
 }
 
 int
+slots_handlers_waiting(const struct slots *s)
+{
+	int	n = 0;
+
+	for (size_t i = 0; i < s->nhandlers; i++)
+		if (s->handlers[i].waiting > 0)
+			n++;
+	return (n);
+}
+
+int
 slots_jobs(const struct slots *s)
 {
 	return (s->jobs + s->pooled);

@@ -76,6 +76,8 @@ void		 slots_handler_wait(struct slots *, const char *handler);
 void		 slots_handler_unwait(struct slots *, const char *handler);
 /* Jobs of handler locking or running plus its channel runs. */
 int		 slots_handler_running(const struct slots *, const char *handler);
+/* Handlers with claimed jobs waiting to start (slots_handler_wait). */
+int		 slots_handlers_waiting(const struct slots *);
 /* Claimed jobs held now (running, waiting or reporting), pooled or not. */
 int		 slots_jobs(const struct slots *);
 /* Every job was dropped at exit (job_free_all). */

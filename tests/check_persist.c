@@ -993,6 +993,112 @@ START_TEST(batched_outcomes_refuse_only_the_lost_lease)
 }
 END_TEST
 
+static const char SPACED[] = PY_PRELUDE
+    "held = []\n"
+    "for job in jobs():\n"
+    "    held.append(job)\n"
+    "    rec('held', job['id'])\n"
+    "    if len(held) == 5:\n"
+    "        wait_for('go')\n"
+    "        for j in held:\n"
+    "            done(j)\n"
+    "            time.sleep(0.02)\n"
+    "        held = []\n";
+
+/*
+ * Outcomes that come while the queue's outcome call is in flight wait for
+ * its answer and go together. Redis holds the first call (CLIENT PAUSE
+ * WRITE) while the handler answers four more jobs, one write 20 ms apart:
+ * they go in one call after it, not in four.
+ */
+START_TEST(outcomes_wait_for_the_call_in_flight_and_go_together)
+{
+	static const char *const ids[] = { "gap-a", "gap-b", "gap-c", "gap-d", "gap-e" };
+	static const char *const later[] = { "r-gap-b", "r-gap-c", "r-gap-d", "r-gap-e" };
+	redisContext	*m;
+	redisReply	*r;
+	bool		 together;
+
+	h_write_file(W.hdir, "spaced", SPACED, 0755);
+	start(0, config_text("  overrides: {spaced: {mode: persistent, inflight: 5}}\n"));
+	for (int i = 0; i < 5; i++)
+		enqueue(ids[i], "spaced", "");
+	EXPECT(H_WAIT_UNTIL(h_count_lines(out("held")) == 5, WAIT_MS),
+	    "the process was not given five jobs");
+	m = h_redis_connect(&W.r);
+	r = h_cmd(m, "MONITOR");
+	freeReplyObject(r);
+	r = h_cmd(W.c, "CLIENT PAUSE %d WRITE", 2000);
+	freeReplyObject(r);
+	touch("go");
+	together = monitor_saw(m, later, 4, 10000 * SLOW);
+	redisFree(m);
+	EXPECT(together, "the four outcomes held behind the first went in "
+	    "more than one call");
+	for (int i = 0; i < 5; i++)
+		EXPECT(H_WAIT_UNTIL(has_result(ids[i]), WAIT_MS), "%s not done",
+		    ids[i]);
+}
+END_TEST
+
+/* Scripts run by Redis so far (INFO commandstats: EVALSHA and EVAL calls). */
+static long long
+script_calls(void)
+{
+	static const char *const keys[] = { "cmdstat_evalsha:calls=",
+					    "cmdstat_eval:calls=" };
+	redisReply	*rep = h_cmd(W.c, "INFO commandstats");
+	long long	 n = 0;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *at = strstr(rep->str, keys[i]);
+
+		if (at != NULL)
+			n += strtoll(at + strlen(keys[i]), NULL, 10);
+	}
+	freeReplyObject(rep);
+	return (n);
+}
+
+static const char QUICK[] = PY_DEFS
+    "for job in jobs():\n"
+    "    done(job)\n";
+
+/*
+ * One process that takes one job at a time is still fed by claims of many
+ * jobs: deferd claims ahead what the pool gets through in a few ms, so a
+ * burst of 2,000 costs Redis few claims beside the outcomes (with two
+ * jobs a claim, as before, it was a claim per job or so).
+ */
+START_TEST(a_fast_pool_is_claimed_ahead_in_few_calls)
+{
+	enum { N = 2000 };
+	char		 id[32];
+	long long	 calls;
+
+	h_write_file(W.hdir, "quick", QUICK, 0755);
+	start(0, config_text("  overrides: {quick: {mode: persistent}}\n"));
+	freeReplyObject(h_cmd(W.c, "SET deferd:{default}:paused 1"));
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "q%d", i);
+		enqueue(id, "quick", "");
+	}
+	freeReplyObject(h_cmd(W.c, "CONFIG RESETSTAT"));
+	h_cmd_int(W.c, "DEL deferd:{default}:paused");
+	EXPECT(H_WAIT_UNTIL(h_count_lines(out("runs")) >= N &&
+	    h_zcard(W.c, "delayed") + h_zcard(W.c, "active") == 0, 60000 * SLOW),
+	    "the burst did not drain: %d runs", h_count_lines(out("runs")));
+	calls = script_calls();
+	ck_assert_int_eq(h_count_lines(out("runs")), N);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EVAL %s 0", "return "
+	    "#redis.call('KEYS', 'deferd:{default}:result:q*')"), N);
+	EXPECT(calls < N * 5 / 4, "%lld scripts for %d jobs: claims did not "
+	    "carry many jobs", calls, N);
+}
+END_TEST
+
 static const char BADJSON[] = PY_PRELUDE
     "for job in jobs():\n"
     "    if job['attempt'] > 1 or job['id'] == 'after':\n"
@@ -1658,6 +1764,8 @@ main(void)
 	tcase_add_test(tc, pool_jobs_take_no_concurrency_slot);
 	tcase_add_test(tc, replies_are_decoded_and_reassembled);
 	tcase_add_test(tc, batched_outcomes_refuse_only_the_lost_lease);
+	tcase_add_test(tc, outcomes_wait_for_the_call_in_flight_and_go_together);
+	tcase_add_test(tc, a_fast_pool_is_claimed_ahead_in_few_calls);
 	tcase_add_test(tc, config_checks_mode_processes_inflight);
 	tcase_add_test(tc, example_persistent_echo_handler);
 	suite_add_tcase(s, tc);

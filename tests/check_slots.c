@@ -128,9 +128,14 @@ START_TEST(entries_outlive_reservations)
 	slots_pool_claim_end(s, "po", 1);
 	ck_assert_int_eq(slots_pool_free(s, "po", 5), 5);
 	/* Jobs waiting to start hold pool room until they start or leave. */
+	ck_assert_int_eq(slots_handlers_waiting(s), 0);
 	slots_handler_wait(s, "po");
 	slots_handler_wait(s, "po");
+	slots_handler_wait(s, "other");
 	ck_assert_int_eq(slots_pool_free(s, "po", 5), 3);
+	ck_assert_int_eq(slots_handlers_waiting(s), 2);
+	slots_handler_unwait(s, "other");
+	ck_assert_int_eq(slots_handlers_waiting(s), 1);
 	slots_handler_unwait(s, "po");
 	slots_handler_start(s, "po");
 	ck_assert_int_eq(slots_pool_free(s, "po", 5), 3);
