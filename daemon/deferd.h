@@ -32,9 +32,9 @@ struct faillog;
 struct kill_channel;
 struct runner;
 struct sched;
+struct pace;
 struct schedules;
 struct slots;
-struct pace;
 struct sources;
 
 

@@ -53,7 +53,7 @@
  * outcome.lua calls in flight per queue. The outcomes that come while one
  * is in flight wait for its answer and go in one call then: under load a
  * call carries the jobs finished during a round trip, not one turn's
- * worth, and each call's fixed cost in Redis (reap-free, but TIME, the
+ * worth, and each call's fixed cost in Redis (the call itself, TIME, the
  * history trim) is shared by more jobs. An idle queue's outcome still
  * goes at once.
  */
