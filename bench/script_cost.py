@@ -80,9 +80,9 @@ RECORD = ('{"status":"done","handler":"noop","attempts":1,'
           '"duration_ms":0,"exit":0,"daemon":"bench-host:12345"}')
 
 
-def one_run(r, meter, luadir, n, batch, history):
-    """Load n jobs, claim and complete them; return the meter's (claim,
-    outcome) readings per job."""
+def one_run(r, meter, luadir, n, batch, history, ttl=3600000):
+    """Load n jobs, claim and complete them (results kept ttl ms, 0: not
+    at all); return the meter's (claim, outcome) readings per job."""
     r.flushall()
     enq = r.script_load(script(luadir, 'enqueue_batch'))
     claim = r.script_load(script(luadir, 'claim'))
@@ -105,7 +105,7 @@ def one_run(r, meter, luadir, n, batch, history):
         claimed.append(runs)
     c1 = meter.read()
     for runs in claimed:
-        args = [p, 3600000, 0, 0, p + 'wake', '', history, 3600000]
+        args = [p, ttl, 0, 0, p + 'wake', '', history, 3600000]
         for job_id, token in runs:
             args += ['complete', job_id, token, '', '', '', '1', RECORD]
         r.evalsha(outcome, 3, active, delayed, dead, *args)

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Instructions per job: the claim and outcome scripts against a packed-job
+prototype (bench/proto/), both under callgrind.
+
+usage: bench/packed_cost.py [JOBS [BATCH]]   (default 3000 64)
+
+The prototype is a measurement, not deferd's code: a job is one field of a
+per-queue hash (NS:{Q}:packed, ID -> "handler\npayload") instead of a
+hash of its own, and the lease token rides in the active member
+("ID|token") instead of the job's hash. It does only what the happy path
+needs (no bad-data checks, caps, reaping or events), so it bounds what
+such a key schema could save; bench/FINDINGS.md (slice 13) has the figures.
+Like script_cost.py --callgrind: a private redis-server under valgrind's
+callgrind, instructions read with callgrind_control; three settings of
+results.ttl and results.history. Needs valgrind and python3-redis.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import script_cost as sc  # noqa: E402
+
+PROTO = os.path.join(HERE, 'proto')
+
+def load_proto(name):
+    with open(os.path.join(PROTO, name + '.lua')) as f:
+        return f.read()
+
+def packed_run(r, meter, n, batch, ttl, hist):
+    """Load n packed jobs, claim and complete them with the prototype;
+    return the meter's (claim, outcome) readings per job."""
+    r.flushall()
+    claim = r.script_load(load_proto('packed_claim'))
+    outcome = r.script_load(load_proto('packed_outcome'))
+    p = 'bench:{q}:'
+    delayed, active = p + 'delayed', p + 'active'
+    for i in range(0, n, 256):
+        pipe = r.pipeline(transaction=False)
+        m = {}
+        z = {}
+        for k in range(i, min(i + 256, n)):
+            m['job-%07d' % k] = 'noop\n{"n":12345678}'
+            z['job-%07d' % k] = 1000
+        pipe.hset(p + 'packed', mapping=m)
+        pipe.zadd(delayed, z)
+        pipe.execute()
+    c0 = meter.read()
+    claimed = []
+    while True:
+        rep = r.evalsha(claim, 2, delayed, active, p, batch, 30000, os.urandom(8).hex())
+        runs = [(e[0], e[1]) for e in rep[1:]]
+        if not runs:
+            break
+        claimed.append(runs)
+    c1 = meter.read()
+    for runs in claimed:
+        args = [p, ttl, hist]
+        for job_id, token in runs:
+            args += [job_id, token, '', sc.RECORD]
+        out = r.evalsha(outcome, 1, active, *args)
+        assert all(x == 1 for x in out), out
+    c2 = meter.read()
+    assert r.zcard(active) == 0 and r.hlen(p + 'packed') == 0
+    return (c1 - c0) / n, (c2 - c1) / n
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
+    tmp = tempfile.mkdtemp(prefix='packed-cost.')
+    sock = os.path.join(tmp, 'redis.sock')
+    os.mkdir(os.path.join(tmp, 'cg'))
+    cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + os.path.join(tmp, 'cg', 'out.%p'),
+           'redis-server', '--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no']
+    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        r = redis.Redis(unix_socket_path=sock)
+        meter = sc.IrMeter(srv.pid, os.path.join(tmp, 'cg'))
+        lua = os.path.join(HERE, '..', 'daemon', 'lua')
+        for ttl, hist in ((3600000, 1000), (3600000, 0), (0, 0)):
+            c, o = sc.one_run(r, meter, lua, n, batch, hist, ttl)
+            pc, po = packed_run(r, meter, n, batch, ttl, hist)
+            print('ttl %d hist %d: today claim %.0f outcome %.0f total %.0f | packed claim %.0f outcome %.0f total %.0f Ir/job'
+                  % (ttl, hist, c, o, c + o, pc, po, pc + po), flush=True)
+    finally:
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
