@@ -747,7 +747,8 @@ START_TEST(claim_limit_and_tokens)
 	ck_assert_str_eq(assert_run(entry(rep, 0), "j1"), "abc-1");
 	ck_assert_str_eq(assert_run(entry(rep, 1), "j2"), "abc-2");
 	ck_assert_str_eq(assert_run(entry(rep, 2), "j3"), "abc-3");
-	ck_assert_int_eq(rep->element[1]->integer, 4);
+	/* Due jobs were left (j4, j5): the next due time is now, unread. */
+	ck_assert_int_eq(rep->element[1]->integer, rep->element[0]->integer);
 	ck_assert_int_eq(zscore(K_ACTIVE, "j3"), rep->element[0]->integer + 1000);
 	freeReplyObject(rep);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_ACTIVE), 3);
@@ -887,6 +888,48 @@ START_TEST(claim_attempts_increment)
 }
 END_TEST
 
+/*
+ * A claim that fills its limit reads no more than it needs: one EXISTS for
+ * both markers, the due candidates, no scan of +inf and no second read of
+ * the first member (due jobs are left: the next due time is now). The
+ * claim that drains the due jobs buries the one at +inf.
+ */
+START_TEST(a_full_claim_reads_no_more_than_it_needs)
+{
+	redisReply	*rep;
+	char		 id[8], ms[8], b[128];
+
+	for (int i = 1; i <= 5; i++) {
+		snprintf(id, sizeof(id), "f%d", i);
+		snprintf(ms, sizeof(ms), "%d", i);
+		enqueue(id, "h", "at", ms);
+	}
+	h_cmd_int(C, "HSET " P "job:never handler h");
+	h_cmd_int(C, "ZADD " K_DELAYED " +inf never");
+	h_cmd_int(C, "CONFIG RESETSTAT");
+	rep = claim("3", "n1");
+	ck_assert_uint_eq(n_entries(rep), 3);
+	ck_assert_int_eq(rep->element[1]->integer, rep->element[0]->integer);
+	freeReplyObject(rep);
+	ck_assert_int_eq(cmd_calls("exists"), 1);
+	ck_assert_int_eq(cmd_calls("zrangebyscore"), 1);
+	ck_assert_int_eq(cmd_calls("zrange"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "ZRANK " K_DELAYED " never"), 2); /* kept */
+
+	rep = claim("10", "n2");
+	ck_assert_uint_eq(n_entries(rep), 3);
+	assert_run(entry(rep, 0), "f4");
+	assert_run(entry(rep, 1), "f5");
+	ck_assert_str_eq(entry(rep, 2)->element[0]->str, "buried");
+	ck_assert_str_eq(entry(rep, 2)->element[1]->str, "never");
+	ck_assert_int_eq(rep->element[1]->integer, -1);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 0);
+	ck_assert_str_eq(h_cmd_str(C, b, sizeof(b), "HGET " P "job:never last_error"),
+	    "due time is +inf: it would never run");
+}
+END_TEST
+
 START_TEST(claim_skips_saturated)
 {
 	redisReply	*rep;
@@ -898,7 +941,7 @@ START_TEST(claim_skips_saturated)
 	ck_assert_int_eq(rep->element[2]->integer, 2);
 	ck_assert_uint_eq(n_entries(rep), 1);
 	assert_run(entry(rep, 0), "b");
-	ck_assert_int_eq(rep->element[1]->integer, 1);
+	ck_assert_int_eq(rep->element[1]->integer, rep->element[0]->integer);
 	freeReplyObject(rep);
 	ck_assert_int_eq(zscore(K_DELAYED, "a"), 1);
 	ck_assert_int_eq(zscore(K_DELAYED, "c"), 3);
@@ -1674,6 +1717,7 @@ main(void)
 	tcase_add_test(tc, claim_takes_nothing_from_a_paused_queue);
 	tcase_add_test(tc, claim_holds_a_handler_to_its_rate);
 	tcase_add_test(tc, claim_limit_and_tokens);
+	tcase_add_test(tc, a_full_claim_reads_no_more_than_it_needs);
 	tcase_add_test(tc, claim_attempts_increment);
 	tcase_add_test(tc, claim_skips_saturated);
 	tcase_add_test(tc, claim_caps_pool_and_shared_handlers);

@@ -48,7 +48,8 @@
 --
 -- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
 -- reaped_buried, entry, entry, ...}
--- next_due_ms is the (floored) score of the first member left in delayed.
+-- next_due_ms is the (floored) score of the first member left in delayed,
+-- or now_ms when due candidates were left there (past the limit, skipped).
 -- An entry is {"run", id, token, field1, value1, ..., "attempts", N} (the
 -- hash as it was before the claim, HGETALL order, then the new attempt
 -- number, which overrides an earlier "attempts"; the lease is the token)
@@ -61,7 +62,8 @@
 --   "payload of N bytes exceeds handlers.max_payload (M bytes)"
 --   "job ID breaks the ID rules (1-200 bytes of [A-Za-z0-9_.:@-]): "ID""
 --       (ID cut to 60 bytes, %q-quoted)
---   "due time is +inf: it would never run" (at most 10 per call)
+--   "due time is +inf: it would never run" (at most 10 per call, by
+--       the claims that take fewer jobs than their limit)
 -- The last entry is {"trimmed", by_max_jobs, by_ttl} when burying made
 -- the dead set drop old entries (they are gone), and after it {"paused"}
 -- when jobs are due but P..'paused' exists (deferctl pause): nothing is
@@ -168,6 +170,7 @@ local reply = {now, -1, 0, 0, 0}
 reply[4], reply[5] = reap_expired(P, active, delayed, dead, reap_limit, now,
     dead_max, dead_ttl, default_max, P .. 'wake', events, Q)
 local claimed, skipped, buried = 0, 0, 0
+local still_due = false	-- due candidates were left in delayed
 -- Payload bytes one claim returns beyond its first job: the daemon holds
 -- a reply twice while reading it (buffer and parsed reply), so a burst of
 -- big payloads is claimed a few at a time rather than all in one reply.
@@ -246,15 +249,18 @@ local first, first_due = zfirst(delayed)
 if first == nil or (first_due > now and first_due ~= math.huge) then
 	limit = 0
 end
-if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
-	limit = 0
-end
 -- A paused queue (deferctl pause) is reaped but not claimed from; with
--- next_due -1 the daemon waits for the wake of deferctl resume. Read only
--- when jobs are due: an idle claim stays at its one read.
+-- next_due -1 the daemon waits for the wake of deferctl resume. Both
+-- markers are read only when jobs are due (an idle claim stays at its one
+-- read), in one EXISTS: they are seldom there.
 local paused = false
-if limit > 0 and redis.call('EXISTS', P .. 'paused') == 1 then
-	limit, paused = 0, true
+if limit > 0 and redis.call('EXISTS', P .. 'unclaimed:' .. nonce,
+    P .. 'paused') > 0 then
+	if redis.call('EXISTS', P .. 'unclaimed:' .. nonce) == 1 then
+		limit = 0
+	else
+		limit, paused = 0, true
+	end
 end
 if limit > 0 then
 	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
@@ -335,10 +341,18 @@ if limit > 0 then
 		end
 	end
 	-- A due time of +inf is never reached: bury instead of keeping it.
-	for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '+inf', '+inf',
-	    'LIMIT', 0, 10)) do
-		bury(id, 'due time is +inf: it would never run')
+	-- Looked for by the claims that take fewer than their limit (the due
+	-- jobs ran out): a burst's full claims skip the read, and a job at
+	-- +inf is behind every other, so it waits for the burst's end.
+	if claimed < limit then
+		for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '+inf',
+		    '+inf', 'LIMIT', 0, 10)) do
+			bury(id, 'due time is +inf: it would never run')
+		end
 	end
+	-- A due candidate that stays in delayed (past the limit, or skipped)
+	-- means jobs are still due: the reply says now, without a read.
+	still_due = #cands > #taken + #later / 2
 	call_chunked('ZREM', delayed, taken, 1)
 	call_chunked('ZADD', active, leased, 2)
 	call_chunked('ZADD', delayed, later, 2)
@@ -350,7 +364,9 @@ if trimmed_entry() then
 	table.insert(reply, trimmed_entry())
 end
 local next_due = first_due
-if claimed > 0 or buried > 0 or #later > 0 then
+if still_due then
+	next_due = now
+elseif claimed > 0 or buried > 0 or #later > 0 then
 	next_due = select(2, zfirst(delayed))
 end
 -- Write back the buckets read (they vanish two periods after their last
