@@ -168,6 +168,23 @@ job_free(struct job *j)
 
 static bool	job_state_busy(enum job_state);
 
+/* Put j's outcome in the outbox / take it out, counted per queue. */
+static void
+job_outbox_add(struct job *j)
+{
+	j->queued = true;
+	TAILQ_INSERT_TAIL(&j->d->outbox, j, out_entry);
+	sched_outcomes_waiting(j->s, 1);
+}
+
+static void
+job_outbox_remove(struct job *j)
+{
+	TAILQ_REMOVE(&j->d->outbox, j, out_entry);
+	j->queued = false;
+	sched_outcomes_waiting(j->s, -1);
+}
+
 /* Unlink and free j, then let the daemon use the free slot. */
 static void
 job_gone(struct job *j)
@@ -178,7 +195,7 @@ job_gone(struct job *j)
 
 	TAILQ_REMOVE(&d->jobs, j, entry);
 	if (j->queued)
-		TAILQ_REMOVE(&d->outbox, j, out_entry);
+		job_outbox_remove(j);
 	if (job_state_busy(j->state))
 		slots_handler_stop(d->slots, j->handler);
 	else if (j->state == JOB_WAITING) {
@@ -756,9 +773,10 @@ job_send_report(struct job *j)
 		if (d->outbox_ev == NULL)
 			fatalx("cannot create the outcome batch event");
 	}
-	j->queued = true;
-	TAILQ_INSERT_TAIL(&d->outbox, j, out_entry);
-	event_active(d->outbox_ev, 0, 0);
+	job_outbox_add(j);
+	/* A queue with its call in flight sends when that call is answered. */
+	if (sched_outcome_calls(j->s, 0) < OUTCOME_CALLS_MAX)
+		event_active(d->outbox_ev, 0, 0);
 	if (!j->slot_given) {
 		j->slot_given = true;
 		slots_job_reporting(d->slots, j->pooled);
@@ -834,11 +852,10 @@ job_send_batch(struct deferd *d, struct sched *s)
 	struct store_call		 c;
 	struct outcome_batch		*b;
 	struct job			*j, *next;
-	size_t				 n = 0;
+	size_t				 n = (size_t)sched_outcomes_waiting(s, 0);
 
-	TAILQ_FOREACH(j, &d->outbox, out_entry)
-		if (j->s == s && ++n == OUTCOME_BATCH_MAX)
-			break;
+	if (n > OUTCOME_BATCH_MAX)
+		n = OUTCOME_BATCH_MAX;
 	b = xcalloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
 	b->s = s;
 	memset(&a, 0, sizeof(a));
@@ -855,10 +872,11 @@ job_send_batch(struct deferd *d, struct sched *s)
 	a.history_ttl_ms = cfg->results.ttl_ms;
 	store_outcome_begin(&c, &a);
 	TAILQ_FOREACH_SAFE(j, &d->outbox, out_entry, next) {
-		if (j->s != s || b->n == n)
+		if (b->n == n)
+			break;
+		if (j->s != s)
 			continue;
-		TAILQ_REMOVE(&d->outbox, j, out_entry);
-		j->queued = false;
+		job_outbox_remove(j);
 		job_history_record(j);
 		job_outcome_of(j, &o);
 		store_outcome_add(&c, &o);
@@ -872,21 +890,10 @@ job_send_batch(struct deferd *d, struct sched *s)
 		free(b);	/* Redis went down: resent after the reconnect */
 }
 
-/* The first queued outcome whose queue may send a call now; NULL if none. */
-static struct job *
-job_outbox_sendable(struct deferd *d)
-{
-	struct job	*j;
-
-	TAILQ_FOREACH(j, &d->outbox, out_entry)
-		if (sched_outcome_calls(j->s, 0) < OUTCOME_CALLS_MAX)
-			return (j);
-	return (NULL);
-}
-
 /*
  * Zero-delay event: send the queued outcomes, one call per queue, but for
- * the queues with a call in flight (their answer sends them).
+ * the queues with a call in flight (their answer sends them). Queues are
+ * few; the outbox may hold thousands, so it is not searched.
  */
 static void
 job_outbox_cb(evutil_socket_t fd, short what, void *arg)
@@ -896,15 +903,17 @@ job_outbox_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while ((j = job_outbox_sendable(d)) != NULL) {
-		if (!rconn_ready(d->cmd)) {
-			while ((j = TAILQ_FIRST(&d->outbox)) != NULL) {
-				TAILQ_REMOVE(&d->outbox, j, out_entry);
-				j->queued = false;
-			}
-			return;
-		}
-		job_send_batch(d, j->s);
+	if (!rconn_ready(d->cmd)) {	/* resent after the reconnect */
+		while ((j = TAILQ_FIRST(&d->outbox)) != NULL)
+			job_outbox_remove(j);
+		return;
+	}
+	for (size_t i = 0; i < d->nscheds; i++) {
+		struct sched	*s = d->scheds[i];
+
+		if (sched_outcomes_waiting(s, 0) > 0 &&
+		    sched_outcome_calls(s, 0) < OUTCOME_CALLS_MAX)
+			job_send_batch(d, s);
 	}
 }
 

@@ -111,6 +111,7 @@ struct sched {
 	size_t		 index;		/* in d->scheds and cfg->queues */
 	int		 held;		/* shared slots its jobs hold (sched_hold) */
 	int		 outcome_calls;	/* outcome.lua calls in flight (job.c) */
+	int		 outcomes_waiting; /* outcomes queued for the next call (job.c) */
 	int64_t		 due_at_mono;	/* when due_timer fires; -1 unarmed */
 	int64_t		 claimed_at_mono; /* when the last claim (which reaps) was sent */
 	int64_t		 skew_ms;	/* Redis time minus local monotonic clock */
@@ -576,6 +577,13 @@ sched_outcome_calls(struct sched *s, int delta)
 {
 	s->outcome_calls += delta;
 	return (s->outcome_calls);
+}
+
+int
+sched_outcomes_waiting(struct sched *s, int delta)
+{
+	s->outcomes_waiting += delta;
+	return (s->outcomes_waiting);
 }
 
 /* Whether q wants slots: it runs and its last claim left jobs due. */

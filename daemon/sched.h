@@ -60,6 +60,8 @@ void		 sched_hold(struct sched *, int delta);
  * read it): job.c sends a queue's next outcomes when the last one is answered.
  */
 int		 sched_outcome_calls(struct sched *, int delta);
+/* The owner's count of s's outcomes queued for its next call, likewise. */
+int		 sched_outcomes_waiting(struct sched *, int delta);
 /*
  * A script dropped dead jobs of this queue: by_max_jobs over dead.max_jobs,
  * by_ttl over dead.ttl. Counted and logged (dead_trim.c).
