@@ -37,7 +37,7 @@ struct proc {
 	struct proc_cbs		 cb;
 	void			*arg;
 	char			*who;
-	bool			 who_pid;	/* who gets " (pid N)" once started */
+	bool			 who_pid;	/* " (pid N)" once started; stderr read from then */
 	struct spawn_req	*req;		/* starting: the spawner's request */
 	int			 pending_sig;	/* sent once started (SIGKILL wins) */
 	pid_t			 pid;		/* and process group; -1 while starting */
@@ -246,8 +246,8 @@ proc_arm(struct proc *p, struct event_base *base)
 	p->wbuf = evbuffer_new();
 	if (p->in_ev == NULL || p->out_ev == NULL || p->err_ev == NULL ||
 	    p->kill_ev == NULL || p->drain_ev == NULL || p->flush_ev == NULL ||
-	    p->wbuf == NULL ||
-	    event_add(p->out_ev, NULL) == -1 || event_add(p->err_ev, NULL) == -1)
+	    p->wbuf == NULL || event_add(p->out_ev, NULL) == -1 ||
+	    (!p->who_pid && event_add(p->err_ev, NULL) == -1))
 		fatalx("procs: cannot add a handler's events");
 }
 
@@ -299,9 +299,12 @@ proc_spawned(pid_t pid, const char *why, bool permanent, void *arg)
 	}
 	p->pid = pid;
 	if (p->who_pid) {
+		/* Its stderr is read from now on: every line names the pid. */
 		xasprintf(&who, "%s (pid %ld)", p->who, (long)pid);
 		free(p->who);
 		p->who = who;
+		if (event_add(p->err_ev, NULL) == -1)
+			fatalx("%s: cannot add the stderr event", p->who);
 	}
 	if (p->cb.started != NULL)
 		p->cb.started(pid, p->arg);
