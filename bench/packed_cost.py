@@ -15,19 +15,14 @@ callgrind, instructions read with callgrind_control; three settings of
 results.ttl and results.history. Needs valgrind and python3-redis.
 """
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-
-import redis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import script_cost as sc  # noqa: E402
 
 PROTO = os.path.join(HERE, 'proto')
+
 
 def load_proto(name):
     with open(os.path.join(PROTO, name + '.lua')) as f:
@@ -73,29 +68,14 @@ def packed_run(r, meter, n, batch, ttl, hist):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
-    tmp = tempfile.mkdtemp(prefix='packed-cost.')
-    sock = os.path.join(tmp, 'redis.sock')
-    os.mkdir(os.path.join(tmp, 'cg'))
-    cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + os.path.join(tmp, 'cg', 'out.%p'),
-           'redis-server', '--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no']
-    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(1500):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.02)
-        r = redis.Redis(unix_socket_path=sock)
-        meter = sc.IrMeter(srv.pid, os.path.join(tmp, 'cg'))
-        lua = os.path.join(HERE, '..', 'daemon', 'lua')
+    lua = os.path.join(HERE, '..', 'daemon', 'lua')
+    with sc.private_redis(True) as (srv, r, cg):
+        meter = sc.IrMeter(srv.pid, cg)
         for ttl, hist in ((3600000, 1000), (3600000, 0), (0, 0)):
             c, o = sc.one_run(r, meter, lua, n, batch, hist, ttl)
             pc, po = packed_run(r, meter, n, batch, ttl, hist)
             print('ttl %d hist %d: today claim %.0f outcome %.0f total %.0f | packed claim %.0f outcome %.0f total %.0f Ir/job'
                   % (ttl, hist, c, o, c + o, pc, po, pc + po), flush=True)
-    finally:
-        srv.terminate()
-        srv.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ instructions Redis executed per job in each phase instead (Ir: the same to
 use fewer jobs, it is ~50 times slower). Needs valgrind's callgrind_control.
 """
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -116,6 +117,34 @@ def one_run(r, meter, luadir, n, batch, history, ttl=3600000):
     return (c1 - c0) / n, (c2 - c1) / n
 
 
+@contextlib.contextmanager
+def private_redis(callgrind):
+    """A private redis-server on a unix socket in a temp dir (no
+    persistence), under callgrind if asked: yields (process, client,
+    callgrind output dir); stopped and removed after."""
+    tmp = tempfile.mkdtemp(prefix='deferd-script-cost.')
+    sock = os.path.join(tmp, 'redis.sock')
+    cg = os.path.join(tmp, 'cg')
+    cmd = ['redis-server', '--port', '0', '--unixsocket', sock,
+           '--save', '', '--appendonly', 'no']
+    if callgrind:
+        os.mkdir(cg)
+        cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' +
+               os.path.join(cg, 'out.%p')] + cmd
+    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        yield srv, redis.Redis(unix_socket_path=sock), cg
+    finally:
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--jobs', type=int, default=50000)
@@ -125,25 +154,9 @@ def main():
     ap.add_argument('--history', type=int, default=1000)
     ap.add_argument('--callgrind', action='store_true')
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix='deferd-script-cost.')
-    sock = os.path.join(tmp, 'redis.sock')
-    cmd = ['redis-server', '--port', '0', '--unixsocket', sock,
-           '--save', '', '--appendonly', 'no']
-    if a.callgrind:
-        os.mkdir(os.path.join(tmp, 'cg'))
-        cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' +
-               os.path.join(tmp, 'cg', 'out.%p')] + cmd
-    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(1500):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.02)
-        r = redis.Redis(unix_socket_path=sock)
+    with private_redis(a.callgrind) as (srv, r, cg):
         if a.callgrind:
-            meter, unit, scale, fmt = IrMeter(srv.pid, os.path.join(
-                tmp, 'cg')), 'Ir', 1, '%.0f'
+            meter, unit, scale, fmt = IrMeter(srv.pid, cg), 'Ir', 1, '%.0f'
         else:
             meter, unit, scale, fmt = CpuMeter(r), 'us', 1e6, '%.2f'
         for _ in range(a.runs):
@@ -152,10 +165,6 @@ def main():
             print(('jobs %d, batch %d, history %d: claim {0} %s/job, outcome {0} %s/job, '
                    'total {0} %s/job').format(fmt) %
                   (a.jobs, a.batch, a.history, c, unit, o, unit, c + o, unit))
-    finally:
-        srv.terminate()
-        srv.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == '__main__':
