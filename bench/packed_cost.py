@@ -7,8 +7,10 @@ usage: bench/packed_cost.py [JOBS [BATCH]]   (default 3000 64)
 The prototype is a measurement, not deferd's code: a job is one field of a
 per-queue hash (NS:{Q}:packed, ID -> "handler\npayload") instead of a
 hash of its own, and the lease token rides in the active member
-("ID|token") instead of the job's hash. It does only what the happy path
-needs (no bad-data checks, caps, reaping or events), so it bounds what
+("ID|token") instead of the job's hash. A second one ("body") keeps the
+active member the ID and carries attempts and lease in the job's value
+("J1 ATTEMPTS LEASE HANDLER\n\nPAYLOAD"), which the claim rewrites with one
+HSET for all its jobs. They do only what the happy path needs (no bad-data checks, caps, reaping or events), so it bounds what
 such a key schema could save; bench/FINDINGS.md (slice 13) has the figures.
 Like script_cost.py --callgrind: a private redis-server under valgrind's
 callgrind, instructions read with callgrind_control; three settings of
@@ -28,12 +30,20 @@ def load_proto(name):
     with open(os.path.join(PROTO, name + '.lua')) as f:
         return f.read()
 
-def packed_run(r, meter, n, batch, ttl, hist):
-    """Load n packed jobs, claim and complete them with the prototype;
+# The prototypes: name -> (script prefix, a job's body in the hash).
+PROTOS = {
+    'packed': ('packed', 'noop\n{"n":12345678}'),
+    'body': ('body', 'J1 0 - noop\n\n{"n":12345678}'),
+}
+
+
+def packed_run(r, meter, n, batch, ttl, hist, proto='packed'):
+    """Load n packed jobs, claim and complete them with prototype proto;
     return the meter's (claim, outcome) readings per job."""
     r.flushall()
-    claim = r.script_load(load_proto('packed_claim'))
-    outcome = r.script_load(load_proto('packed_outcome'))
+    prefix, body = PROTOS[proto]
+    claim = r.script_load(load_proto(prefix + '_claim'))
+    outcome = r.script_load(load_proto(prefix + '_outcome'))
     p = 'bench:{q}:'
     delayed, active = p + 'delayed', p + 'active'
     for i in range(0, n, 256):
@@ -41,7 +51,7 @@ def packed_run(r, meter, n, batch, ttl, hist):
         m = {}
         z = {}
         for k in range(i, min(i + 256, n)):
-            m['job-%07d' % k] = 'noop\n{"n":12345678}'
+            m['job-%07d' % k] = body
             z['job-%07d' % k] = 1000
         pipe.hset(p + 'packed', mapping=m)
         pipe.zadd(delayed, z)
@@ -73,9 +83,13 @@ def main():
         meter = sc.IrMeter(srv.pid, cg)
         for ttl, hist in ((3600000, 1000), (3600000, 0), (0, 0)):
             c, o = sc.one_run(r, meter, lua, n, batch, hist, ttl)
-            pc, po = packed_run(r, meter, n, batch, ttl, hist)
-            print('ttl %d hist %d: today claim %.0f outcome %.0f total %.0f | packed claim %.0f outcome %.0f total %.0f Ir/job'
-                  % (ttl, hist, c, o, c + o, pc, po, pc + po), flush=True)
+            line = 'ttl %d hist %d: today claim %.0f outcome %.0f total %.0f' % (
+                ttl, hist, c, o, c + o)
+            for proto in PROTOS:
+                pc, po = packed_run(r, meter, n, batch, ttl, hist, proto)
+                line += ' | %s claim %.0f outcome %.0f total %.0f' % (
+                    proto, pc, po, pc + po)
+            print(line + ' Ir/job', flush=True)
 
 
 if __name__ == '__main__':
