@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_body.h"
 #include "job_fields.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -59,81 +60,102 @@ job_fields_env_free(struct env_var *env, size_t n)
 	free(env);
 }
 
-/* An integer field value in 0..max, or def when absent or malformed. */
+/*
+ * An integer field value (len bytes at s) in 0..max, or def when absent
+ * or malformed.
+ */
 static long long
-field_int(const redisReply *v, long long max, long long def)
+field_int(const char *s, size_t len, long long max, long long def)
 {
-	char		*end;
+	char		 buf[24], *end;
 	long long	 n;
 
-	if (v->len == 0)
+	if (len == 0 || len >= sizeof(buf))
 		return (def);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
 	errno = 0;
-	n = strtoll(v->str, &end, 10);
+	n = strtoll(buf, &end, 10);
 	return (*end == '\0' && errno == 0 && n >= 0 && n <= max ? n : def);
 }
 
-/* Replace *dst (freed) with a copy of v, or NULL when v is empty and drop_empty. */
+/* Replace *dst (freed) with a copy of s, or NULL when empty and drop_empty. */
 static void
-field_str(char **dst, const redisReply *v, bool drop_empty)
+field_str(char **dst, const char *s, size_t len, bool drop_empty)
 {
 	free(*dst);
-	*dst = drop_empty && v->len == 0 ? NULL : xstrndup(v->str, v->len);
+	*dst = drop_empty && len == 0 ? NULL : xstrndup(s, len);
 }
 
 /*
- * The handler name of v. A name with a NUL byte is kept escaped ("ok\0x"
+ * The handler name s. A name with a NUL byte is kept escaped ("ok\0x"
  * becomes "ok\\x00x"), so that the handler check refuses it as it is
  * rather than running what a C string would make of it ("ok").
  */
 static void
-field_handler(char **dst, const redisReply *v)
+field_handler(char **dst, const char *s, size_t len)
 {
 	size_t	cap;
 
-	if (memchr(v->str, '\0', v->len) == NULL) {
-		field_str(dst, v, false);
+	if (memchr(s, '\0', len) == NULL) {
+		field_str(dst, s, len, false);
 		return;
 	}
 	free(*dst);
-	cap = 4 * v->len + 1;
+	cap = 4 * len + 1;
 	*dst = xmalloc(cap);
-	util_escape(v->str, v->len, *dst, cap);
+	util_escape(s, len, *dst, cap);
+}
+
+/* Take job field name (value: len bytes at v) into the job_fields arg. */
+static void
+job_fields_set(const char *name, const char *v, size_t len, void *arg)
+{
+	struct job_fields	*f = arg;
+
+	if (strcmp(name, "handler") == 0)
+		field_handler(&f->handler, v, len);
+	else if (strcmp(name, "payload") == 0) {
+		free(f->payload);
+		f->payload = xmemdup(v, len);
+		f->payload_len = len;
+	} else if (strcmp(name, "resource") == 0)
+		field_str(&f->resource, v, len, true);
+	else if (strcmp(name, "source") == 0)
+		field_str(&f->source, v, len, true);
+	else if (strcmp(name, "attempts") == 0)
+		f->attempt = (int)field_int(v, len, INT_MAX, 1);
+	else if (strcmp(name, "max_attempts") == 0)
+		f->max_attempts = (int)field_int(v, len, INT_MAX, 0);
+	else if (strcmp(name, "timeout_ms") == 0)
+		f->timeout_ms = field_int(v, len, INT64_MAX / 2, -1);
+	else if (strcmp(name, "due_ms") == 0)
+		f->due_ms = field_int(v, len, INT64_MAX / 2, 0);
+	else if (strcmp(name, "enqueued_ms") == 0)
+		f->enqueued_ms = field_int(v, len, INT64_MAX / 2, 0);
+	else
+		job_fields_env(&f->env, &f->nenv, name, v, len);
 }
 
 void
 job_fields_parse(struct job_fields *f, const redisReply *e)
 {
+	const redisReply	*b = e->elements == 4 ? e->element[3] : NULL;
+
 	memset(f, 0, sizeof(*f));
 	f->timeout_ms = -1;
-	for (size_t i = 3; i + 1 < e->elements; i += 2) {
-		const redisReply *k = e->element[i], *v = e->element[i + 1];
+	if (b != NULL && b->type == REDIS_REPLY_STRING &&
+	    job_body_is(b->str, b->len))
+		(void)job_body_each(b->str, b->len, job_fields_set, f);
+	else
+		for (size_t i = 3; i + 1 < e->elements; i += 2) {
+			const redisReply *k = e->element[i];
+			const redisReply *v = e->element[i + 1];
 
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-			continue;
-		if (strcmp(k->str, "handler") == 0)
-			field_handler(&f->handler, v);
-		else if (strcmp(k->str, "payload") == 0) {
-			free(f->payload);
-			f->payload = xmemdup(v->str, v->len);
-			f->payload_len = v->len;
-		} else if (strcmp(k->str, "resource") == 0)
-			field_str(&f->resource, v, true);
-		else if (strcmp(k->str, "source") == 0)
-			field_str(&f->source, v, true);
-		else if (strcmp(k->str, "attempts") == 0)
-			f->attempt = (int)field_int(v, INT_MAX, 1);
-		else if (strcmp(k->str, "max_attempts") == 0)
-			f->max_attempts = (int)field_int(v, INT_MAX, 0);
-		else if (strcmp(k->str, "timeout_ms") == 0)
-			f->timeout_ms = field_int(v, INT64_MAX / 2, -1);
-		else if (strcmp(k->str, "due_ms") == 0)
-			f->due_ms = field_int(v, INT64_MAX / 2, 0);
-		else if (strcmp(k->str, "enqueued_ms") == 0)
-			f->enqueued_ms = field_int(v, INT64_MAX / 2, 0);
-		else
-			job_fields_env(&f->env, &f->nenv, k->str, v->str, v->len);
-	}
+			if (k->type == REDIS_REPLY_STRING &&
+			    v->type == REDIS_REPLY_STRING)
+				job_fields_set(k->str, v->str, v->len, f);
+		}
 	if (f->handler == NULL)
 		f->handler = xstrdup("");
 	if (f->attempt <= 0)

@@ -30,9 +30,10 @@ struct job_fields {
 };
 
 /*
- * Decode the field/value pairs of a claim entry ([ok, id, token, field,
- * value, ...]) from element 3 on into f, which the caller owns and frees
- * with job_fields_free (or takes the strings from).
+ * Decode a claim entry into f, which the caller owns and frees with
+ * job_fields_free (or takes the strings from): a hash job's field/value
+ * pairs ([run, id, token, field, value, ...]) or a packed job's body
+ * ([run, id, token, body]; job_body.h).
  */
 void	job_fields_parse(struct job_fields *f, const redisReply *entry);
 /* Free an env array of job_fields_parse (names and values); NULL is a no-op. */

@@ -5,7 +5,8 @@
  * from the first byte, as a socket delivers them; each complete reply is
  * walked the way our callbacks read them: reply_int on every node, and
  * every array decoded as a claim entry of the claim script ([ok, id,
- * token, field, value, ...]) by job_fields_parse, the decoder job.c uses.
+ * token, field, value, ...] or a packed job's [ok, id, token, body]) by
+ * job_fields_parse, the decoder job.c uses.
  * A crash inside hiredis itself is hiredis's bug, not ours.
  *
  * hiredis allocates the element array a multi-bulk header announces before

@@ -38,13 +38,16 @@
 --         the k-th token from now), out of the way of the jobs behind it.
 --
 -- Reaped jobs are due now and so may be claimed by this very call. Then
--- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap. Each one,
--- until limit jobs are claimed, no cap or shared slot is left, or (once a
--- job was claimed) 16 were skipped in a row, is read with one HGETALL and
--- either buried (bad data), skipped (its handler's cap or the shared limit
--- is reached) or claimed: HSET attempts+1 and lease token; then one ZREM
--- delayed and one ZADD active now+lease_ms cover all of them (few commands
--- per job: this script runs for every job deferd runs).
+-- candidates are ZRANGEBYSCORE delayed -inf now LIMIT 0 scan_cap, and one
+-- HMGET of P..'jobs' reads those that are packed (docs/keys.md, "Packed
+-- jobs"). Each one, until limit jobs are claimed, no cap or shared slot
+-- is left, or (once a job was claimed) 16 were skipped in a row, is read
+-- (a hash job with one HGETALL) and either buried (bad data), skipped
+-- (its handler's cap or the shared limit is reached) or claimed: attempts+1
+-- and the lease token (a hash job with its own HSET, packed ones with one
+-- HSET of P..'jobs' for all); then one ZREM delayed and one ZADD active
+-- now+lease_ms cover all of them (few commands per job: this script runs
+-- for every job deferd runs).
 --
 -- Reply: {now_ms, next_due_ms or -1, skipped_count, reaped_requeued,
 -- reaped_buried, entry, entry, ...}
@@ -52,9 +55,12 @@
 -- or now_ms when due candidates were left there (past the limit, skipped).
 -- An entry is {"run", id, token, field1, value1, ..., "attempts", N} (the
 -- hash as it was before the claim, HGETALL order, then the new attempt
--- number, which overrides an earlier "attempts"; the lease is the token)
--- or {"buried", id, reason}. Reasons:
+-- number, which overrides an earlier "attempts"; the lease is the token),
+-- {"run", id, token, body} for a packed job (its body as claimed: the new
+-- attempt number and token in its head line), or {"buried", id, reason}.
+-- Reasons:
 --   "job hash missing"
+--   "job body is malformed" (the body is left as it is)
 --   "job key has wrong type" (the key is left alone; only the ID moves)
 --   "job has no handler"
 --   "field F is not a number: 'V'" (F attempts, max_attempts, timeout_ms;
@@ -177,10 +183,11 @@ local still_due = false	-- due candidates were left in delayed
 local PAYLOAD_BUDGET = 1048576
 local payload_bytes = 0
 local NUMERIC = {attempts = true, max_attempts = true, timeout_ms = true}
+local NUMERIC_PACKED = {'max_attempts', 'timeout_ms'}	-- in their order
 
 -- The job with hash key jk: why it cannot run (nil when it can), its flat
--- HGETALL list, and the fields this script reads (handler, payload,
--- attempts, due_ms, enqueued_ms; nil when absent). One HGETALL answers
+-- HGETALL list, and the fields this script reads (handler, the payload's
+-- length, attempts, due_ms, enqueued_ms; nil when absent). One HGETALL answers
 -- every check (a key of another type makes it fail, hence pcall); one pass
 -- over it picks the fields and checks the numeric ones, into locals: a
 -- table per job would cost more than the pass.
@@ -221,7 +228,46 @@ local function load(jk)
 		    ' bytes exceeds handlers.max_payload (' ..
 		    istr(max_payload) .. ' bytes)'
 	end
-	return nil, all, h, pl, att, due, enq
+	return nil, all, h, #(pl or ''), att, due, enq
+end
+
+-- The packed job of body b (docs/keys.md, "Packed jobs"), as load() for a
+-- hash, but with the body from its handler on (what the claim's rewrite
+-- keeps) in place of the HGETALL list. The head line has the attempts
+-- and the handler; the named fields are searched only for the numbers
+-- (and, with events, the times).
+local function load_packed(b)
+	local att, hpos, h, pos = string.match(b, '^J1 (%d+) %S+ ()([^\n]*)\n()')
+	local sep = att and string.find(b, '\n\n', pos - 1, true)
+	if not sep or #att > 15 then
+		return 'job body is malformed'
+	end
+	local due, enq
+	if sep >= pos then
+		local fields = string.sub(b, pos - 1, sep)
+		for _, name in ipairs(NUMERIC_PACKED) do
+			local v = string.match(fields, '\n' .. name .. '=([^\n]*)')
+			if v and uint(v) == nil then
+				return 'field ' .. name .. ' is not a number: \'' ..
+				    string.sub(pk_unesc(v), 1, 40) .. '\''
+			end
+		end
+		if events ~= '' then
+			due = string.match(fields, '\ndue_ms=([^\n]*)')
+			enq = string.match(fields, '\nenqueued_ms=([^\n]*)')
+		end
+	end
+	h = pk_unesc(h)
+	if h == '' then
+		return 'job has no handler'
+	end
+	local pl_len = #b - sep - 1
+	if max_payload > 0 and pl_len > max_payload then
+		return 'payload of ' .. istr(pl_len) ..
+		    ' bytes exceeds handlers.max_payload (' ..
+		    istr(max_payload) .. ' bytes)'
+	end
+	return nil, string.sub(b, hpos), h, pl_len, att, due, enq
 end
 
 -- The claim entry {"run", id, token, field, value, ..., "attempts", N}:
@@ -265,7 +311,9 @@ end
 if limit > 0 then
 	local cands = redis.call('ZRANGEBYSCORE', delayed, '-inf', istr(now),
 	    'LIMIT', 0, scan_cap)
-	local taken, leased = {}, {}
+	-- The packed candidates' values (none or false: a hash job).
+	local bodies = pk_any(P) and pk_bodies(P, cands) or {}
+	local taken, leased, rewrites = {}, {}, {}
 	local deadline = istr(now + lease_ms)
 	-- Move id from delayed to dead for why, and say so.
 	local function bury(id, why)
@@ -276,16 +324,18 @@ if limit > 0 then
 		emit(events, 'dead', now, 'queue', Q, 'id', id, 'error', why)
 	end
 	local run = 0	-- candidates skipped in a row
-	for _, id in ipairs(cands) do
+	for i, id in ipairs(cands) do
 		if claimed >= limit or payload_bytes >= PAYLOAD_BUDGET or
 		    (shared_left <= 0 and pools_open == 0) or
 		    (claimed > 0 and run >= SKIP_RUN) then
 			break
 		end
 		local jk = P .. 'job:' .. id
-		local why, all, h, pl, att, due, enq
+		local body = bodies[i] or false
+		local why, all, h, pl_len, att, due, enq
 		local ok_id = valid_id(id)
-		local skip_h = run > 0 and ok_id and hget_safe(jk, 'handler')
+		local skip_h = run > 0 and ok_id and not body and
+		    hget_safe(jk, 'handler')
 		local ok, token_at
 		if skip_h then
 			ok, token_at = may_take(skip_h)
@@ -293,8 +343,10 @@ if limit > 0 then
 		if skip_h and not ok then
 			-- Skipping already: one HGET tells, not a whole HGETALL.
 			why = 'skip'
+		elseif ok_id and body then
+			why, all, h, pl_len, att, due, enq = load_packed(body)
 		elseif ok_id then
-			why, all, h, pl, att, due, enq = load(jk)
+			why, all, h, pl_len, att, due, enq = load(jk)
 		else
 			why = 'job ID breaks the ID rules (1-200 bytes of ' ..
 			    '[A-Za-z0-9_.:@-]): ' ..
@@ -318,16 +370,25 @@ if limit > 0 then
 			take_slot(h)
 			run = 0
 			claimed = claimed + 1
-			payload_bytes = payload_bytes + #(pl or '')
+			payload_bytes = payload_bytes + pl_len
 			local token = nonce .. '-' .. claimed
 			local attempts = (att and tonumber(att) or 0) + 1
 			local attempts_text = istr(attempts)
-			redis.call('HSET', jk, 'attempts', attempts_text,
-			    'lease', token)
+			if body then	-- all: the body from its handler on
+				local nb = 'J1 ' .. attempts_text .. ' ' .. token ..
+				    ' ' .. all
+				rewrites[#rewrites + 1] = id
+				rewrites[#rewrites + 1] = nb
+				reply[#reply + 1] = {'run', id, token, nb}
+			else
+				redis.call('HSET', jk, 'attempts', attempts_text,
+				    'lease', token)
+				reply[#reply + 1] = entry(id, token, all,
+				    attempts_text)
+			end
 			taken[#taken + 1] = id
 			leased[#leased + 1] = deadline
 			leased[#leased + 1] = id
-			reply[#reply + 1] = entry(id, token, all, attempts_text)
 			if events ~= '' then
 				-- Late from when it could first run (see job.c).
 				due, enq = uint(due), uint(enq)
@@ -353,6 +414,7 @@ if limit > 0 then
 	-- A due candidate that stays in delayed (past the limit, or skipped)
 	-- means jobs are still due: the reply says now, without a read.
 	still_due = #cands > #taken + #later / 2
+	call_chunked('HSET', P .. 'jobs', rewrites, 2)
 	call_chunked('ZREM', delayed, taken, 1)
 	call_chunked('ZADD', active, leased, 2)
 	call_chunked('ZADD', delayed, later, 2)

@@ -20,8 +20,9 @@ local out = {}
 for i = 3, #ARGV, 2 do
 	local id, token = ARGV[i], ARGV[i + 1]
 	local r = 0
-	if hget_safe(P .. 'job:' .. id, 'lease') == token and
-	    redis.call('ZSCORE', active, id) then
+	local body = redis.call('HGET', P .. 'jobs', id)
+	local lease = lease_fields(P .. 'job:' .. id, body)
+	if lease == token and redis.call('ZSCORE', active, id) then
 		redis.call('ZADD', active, 'XX', istr(now + lease_ms), id)
 		r = 1
 	end

@@ -109,19 +109,160 @@ local function publish_wake_if_first(delayed, id, due, chan)
 	end
 end
 
--- Remove id from dead and delete its hash (if it is one).
-local function drop_dead(P, dead, id)
-	redis.call('ZREM', dead, id)
-	del_if_hash(P .. 'job:' .. id)
+-- Packed jobs (docs/keys.md, "Packed jobs"): job ID of queue prefix P as
+-- field ID of the hash P..'jobs', its value a body
+--   "J1 ATTEMPTS LEASE HANDLER\n" ("-" for no lease)
+--   "NAME=VALUE\n" ...           (the hash form's other fields)
+--   "\n"
+--   PAYLOAD                      (the rest, raw bytes)
+-- HANDLER and each VALUE with "%" written "%25" and a newline "%0A", so
+-- that the first empty line ends the fields. A job is either packed or a
+-- hash of its own (P..'job:'..ID, what producers write); the scripts read
+-- both. A packed job's record, decoded, is a table
+--   {attempts = n, lease = token or false, handler = s, payload = s,
+--    fields = {name, value, ...}}   (fields in their order)
+local PK_HEAD = '^J1 (%d+) (%S+) ([^\n]*)\n()'
+
+-- s with "%" and newlines escaped for a body.
+local function pk_esc(s)
+	if not string.find(s, '[%%\n]') then
+		return s
+	end
+	return (string.gsub(s, '[%%\n]', {['%'] = '%25', ['\n'] = '%0A'}))
 end
 
--- Put job id into dead with reason (no trim: callers trim once). The hash
+-- The bytes s escapes (any "%XX" is the byte XX).
+local function pk_unesc(s)
+	if not string.find(s, '%', 1, true) then
+		return s
+	end
+	return (string.gsub(s, '%%(%x%x)', function(h)
+		return string.char(tonumber(h, 16))
+	end))
+end
+
+-- The record of body b, or nil when b is not a body.
+local function pk_decode(b)
+	local att, lease, h, pos = string.match(b, PK_HEAD)
+	local sep = att and string.find(b, '\n\n', pos - 1, true)
+	if not sep or #att > 15 then
+		return nil
+	end
+	local rec = {attempts = tonumber(att),
+	    lease = lease ~= '-' and lease, handler = pk_unesc(h), fields = {}}
+	if sep >= pos then
+		for line in string.gmatch(string.sub(b, pos, sep), '([^\n]*)\n') do
+			local name, v = string.match(line, '^([^=]+)=(.*)$')
+			if name == nil then
+				return nil
+			end
+			rec.fields[#rec.fields + 1] = name
+			rec.fields[#rec.fields + 1] = pk_unesc(v)
+		end
+	end
+	rec.payload = string.sub(b, sep + 2)
+	return rec
+end
+
+-- The body of record rec.
+local function pk_encode(rec)
+	local parts = {'J1 ', istr(rec.attempts), ' ', rec.lease or '-', ' ',
+	    pk_esc(rec.handler or ''), '\n'}
+	for i = 1, #rec.fields, 2 do
+		parts[#parts + 1] = rec.fields[i] .. '=' ..
+		    pk_esc(rec.fields[i + 1]) .. '\n'
+	end
+	parts[#parts + 1] = '\n'
+	parts[#parts + 1] = rec.payload or ''
+	return table.concat(parts)
+end
+
+-- The value of field name in rec (nil when absent).
+local function rec_get(rec, name)
+	for i = 1, #rec.fields, 2 do
+		if rec.fields[i] == name then
+			return rec.fields[i + 1]
+		end
+	end
+	return nil
+end
+
+-- Set field name of rec to v (nil: remove it).
+local function rec_set(rec, name, v)
+	local f = rec.fields
+	for i = 1, #f, 2 do
+		if f[i] == name then
+			if v == nil then
+				table.remove(f, i)
+				table.remove(f, i)
+			else
+				f[i + 1] = v
+			end
+			return
+		end
+	end
+	if v ~= nil then
+		f[#f + 1] = name
+		f[#f + 1] = v
+	end
+end
+
+-- Whether queue prefix P has packed jobs (P..'jobs' exists): when not,
+-- the scripts skip reading bodies (one EXISTS instead of a reply per ID).
+local function pk_any(P)
+	return redis.call('EXISTS', P .. 'jobs') == 1
+end
+
+-- The packed values of jobs ids (false for each that is not packed), read
+-- in HMGETs of at most 1000.
+local function pk_bodies(P, ids)
+	local bodies = {}
+	for i = 1, #ids, 1000 do
+		local part = redis.call('HMGET', P .. 'jobs',
+		    unpack(ids, i, math.min(i + 999, #ids)))
+		for k = 1, #part do
+			bodies[i + k - 1] = part[k]
+		end
+	end
+	return bodies
+end
+
+-- Write packed record rec of job id of queue prefix P.
+local function pk_write(P, id, rec)
+	redis.call('HSET', P .. 'jobs', id, pk_encode(rec))
+end
+
+-- Delete job id of queue prefix P in either form (a key of another type
+-- is never deleted).
+local function job_delete(P, id)
+	if redis.call('HDEL', P .. 'jobs', id) == 0 then
+		del_if_hash(P .. 'job:' .. id)
+	end
+end
+
+-- Remove id from dead and delete its job (either form).
+local function drop_dead(P, dead, id)
+	redis.call('ZREM', dead, id)
+	job_delete(P, id)
+end
+
+-- Put job id into dead with reason (no trim: callers trim once). The job
 -- gets last_error and died_ms and loses its lease; a job key of another
--- type is left alone and only the id goes to dead.
+-- type, or a packed body that is malformed, is left alone and only the
+-- id goes to dead.
 local function bury_job(P, dead, id, reason, now)
 	local jk = P .. 'job:' .. id
-	local ty = key_type(jk)
-	if ty == 'hash' or ty == 'none' then
+	local body = redis.call('HGET', P .. 'jobs', id)
+	local ty = not body and key_type(jk)
+	if body then
+		local rec = pk_decode(body)
+		if rec then
+			rec.lease = false
+			rec_set(rec, 'last_error', reason)
+			rec_set(rec, 'died_ms', istr(now))
+			pk_write(P, id, rec)
+		end
+	elseif ty == 'hash' or ty == 'none' then
 		redis.call('HDEL', jk, 'lease')
 		redis.call('HSET', jk, 'last_error', reason, 'died_ms', istr(now))
 	end
@@ -273,6 +414,34 @@ local function attempt_of(jk)
 	return uint(hget_safe(jk, 'attempts')) or 0
 end
 
+-- The reap of packed job id (body: its value), as reap_expired does it
+-- for a hash: requeued or buried; returns 1, 0 or 0, 1.
+local function reap_packed(P, delayed, dead, id, body, now, default_max,
+    events, Q)
+	local rec = pk_decode(body)
+	if rec == nil then
+		bury_job(P, dead, id, 'job body is malformed', now)
+		return 0, 1
+	end
+	local max = uint(rec_get(rec, 'max_attempts')) or default_max
+	if rec.attempts >= max then
+		local why = 'lease expired on the final attempt (worker lost)'
+		bury_job(P, dead, id, why, now)
+		emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
+		    rec.handler, 'attempt', rec.attempts, 'error', why)
+		return 0, 1
+	end
+	rec.lease = false
+	rec_set(rec, 'last_error', 'lease expired (worker lost)')
+	rec_set(rec, 'due_ms', istr(now))
+	pk_write(P, id, rec)
+	redis.call('ZADD', delayed, istr(now), id)
+	emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler', rec.handler,
+	    'attempt', rec.attempts, 'delay_ms', 0, 'error',
+	    'lease expired (worker lost)')
+	return 1, 0
+end
+
 -- Return jobs of queue prefix P whose lease expired (worker lost): up to
 -- limit IDs of active with a score <= now. Each is requeued due now, or
 -- buried when it was on its final attempt (max_attempts field, else
@@ -288,9 +457,14 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 	    'LIMIT', 0, limit)
 	for _, id in ipairs(ids) do
 		local jk = P .. 'job:' .. id
-		local ty = key_type(jk)
+		local body = redis.call('HGET', P .. 'jobs', id)
+		local ty = body and 'packed' or key_type(jk)
 		redis.call('ZREM', active, id)
-		if ty == 'hash' then
+		if body then
+			local r, b = reap_packed(P, delayed, dead, id, body, now,
+			    default_max, events, Q)
+			requeued, buried = requeued + r, buried + b
+		elseif ty == 'hash' then
 			redis.call('HDEL', jk, 'lease')
 			local attempts = uint(hget_safe(jk, 'attempts')) or 0
 			local max = uint(hget_safe(jk, 'max_attempts')) or default_max
@@ -330,13 +504,21 @@ end
 -- when it recorded the outcome. now is Redis time; events and duration_ms
 -- only feed the lifecycle events.
 
--- The lease, handler and attempts of job hash jk (false, nil, 0 when the
--- key is missing or not a hash).
+-- The lease, handler and attempts of a job: of packed body (its value in
+-- P..'jobs'), else of job hash jk (false, nil, 0 when the key is missing
+-- or not a hash, or the body is malformed).
 -- (An outcome whose token does not match answers 0 when another claim
 -- holds the job, 2 when no claim does: the job is finished, or back in
 -- delayed or dead, perhaps by this very outcome sent before, whose reply
 -- was lost. The daemon tells those two apart by its lease, see job.c.)
-local function lease_fields(jk)
+local function lease_fields(jk, body)
+	if body then
+		local att, lease, h = string.match(body, '^J1 (%d+) (%S+) ([^\n]*)\n')
+		if not att then
+			return false, nil, 0
+		end
+		return lease ~= '-' and lease, pk_unesc(h), tonumber(att)
+	end
 	local h = redis.pcall('HMGET', jk, 'lease', 'handler', 'attempts')
 	if type(h) ~= 'table' or h.err then
 		return false, nil, 0
@@ -344,15 +526,32 @@ local function lease_fields(jk)
 	return h[1] or false, h[2] or nil, uint(h[3]) or 0
 end
 
--- Success: ZREM active, DEL the hash, SET result (PX ttl; 0 = not kept).
--- With gone (a table {ids = {}, keys = {}}) the ZREM and DEL are left to
--- the caller, who does them for a whole batch in two calls.
+-- The prefix P of job hash key jk = P..'job:'..id.
+local function prefix_of(jk, id)
+	return string.sub(jk, 1, #jk - #id - 4)
+end
+
+-- The packed value of job id whose hash key is jk (false: none).
+local function body_of(jk, id)
+	return redis.call('HGET', prefix_of(jk, id) .. 'jobs', id)
+end
+
+-- Success: ZREM active, delete the job, SET result (PX ttl; 0 = not kept).
+-- body is the job's packed value (false: a hash; nil: not read yet).
+-- With gone (a table {ids = {}, keys = {}, packed = {}}) the ZREM and
+-- the deletes are left to the caller, who does them for a whole batch.
 local function complete_job(active, jk, rk, id, token, result, ttl, events,
-    duration, now, gone)
+    duration, now, gone, body)
+	if body == nil then
+		body = body_of(jk, id)
+	end
 	local lease, handler, attempts
 	if events ~= '' then
-		lease, handler, attempts = lease_fields(jk)
-	else	-- the common case: one field, no event to build
+		lease, handler, attempts = lease_fields(jk, body)
+	elseif body then	-- the common case: no event to build
+		lease = string.match(body, '^J1 %d+ (%S+) ')
+		lease = lease ~= '-' and lease
+	else
 		lease = hget_safe(jk, 'lease')
 	end
 	if lease ~= token then
@@ -364,10 +563,18 @@ local function complete_job(active, jk, rk, id, token, result, ttl, events,
 	end
 	if gone then
 		gone.ids[#gone.ids + 1] = id
-		gone.keys[#gone.keys + 1] = jk
+		if body then
+			gone.packed[#gone.packed + 1] = id
+		else
+			gone.keys[#gone.keys + 1] = jk
+		end
 	else
 		redis.call('ZREM', active, id)
-		redis.call('DEL', jk)
+		if body then
+			redis.call('HDEL', prefix_of(jk, id) .. 'jobs', id)
+		else
+			redis.call('DEL', jk)
+		end
 	end
 	if ttl > 0 then
 		redis.call('SET', rk, result, 'PX', istr(ttl))
@@ -375,11 +582,15 @@ local function complete_job(active, jk, rk, id, token, result, ttl, events,
 	return 1
 end
 
--- Back to delayed at now + delay: HDEL lease, last_error (unless ""),
--- due_ms, the attempt given back when refund; wake when now first.
+-- Back to delayed at now + delay: no lease, last_error (unless ""),
+-- due_ms, the attempt given back when refund; wake when now first. body
+-- as for complete_job.
 local function retry_job(active, delayed, jk, id, token, err, delay, refund,
-    wake, events, evname, duration, now)
-	local lease, handler, attempts = lease_fields(jk)
+    wake, events, evname, duration, now, body)
+	if body == nil then
+		body = body_of(jk, id)
+	end
+	local lease, handler, attempts = lease_fields(jk, body)
 	if lease ~= token then
 		return lease and 0 or 2
 	end
@@ -389,6 +600,26 @@ local function retry_job(active, delayed, jk, id, token, err, delay, refund,
 	    queue_of(delayed), 'id', id, 'handler', handler, 'attempt', attempts,
 	    'delay_ms', delay, 'error', err, 'refunded', refund,
 	    'duration_ms', duration)
+	if body then
+		local rec = pk_decode(body)
+		if rec == nil then	-- its head is ours, the rest garbage
+			local P = prefix_of(jk, id)
+			bury_job(P, P .. 'dead', id, 'job body is malformed', now)
+			return 1
+		end
+		rec.lease = false
+		rec_set(rec, 'due_ms', istr(due))
+		if refund and attempts > 0 then
+			rec.attempts = attempts - 1
+		end
+		if err ~= nil and err ~= '' then
+			rec_set(rec, 'last_error', err)
+		end
+		pk_write(prefix_of(jk, id), id, rec)
+		redis.call('ZADD', delayed, istr(due), id)
+		publish_wake_if_first(delayed, id, due, wake)
+		return 1
+	end
 	local f = {'due_ms', istr(due)}
 	if refund and attempts > 0 then
 		f[#f + 1] = 'attempts'
@@ -407,8 +638,11 @@ end
 
 -- Into dead with err (the caller trims dead once).
 local function bury_claimed(P, active, dead, jk, id, token, err, events,
-    duration, now)
-	local lease, handler, attempts = lease_fields(jk)
+    duration, now, body)
+	if body == nil then
+		body = body_of(jk, id)
+	end
+	local lease, handler, attempts = lease_fields(jk, body)
 	if lease ~= token then
 		return lease and 0 or 2
 	end

@@ -117,20 +117,35 @@ end
 
 -- A claimed job cancelled while it ran (deferctl cancel --kill): 1 when
 -- its lease token matched and it is gone, else as the others.
-local function cancel_claimed(jk, id, token)
-	local lease, handler = lease_fields(jk)
+local function cancel_claimed(jk, id, token, body)
+	local lease, handler = lease_fields(jk, body)
 	if lease ~= token then
 		return lease and 0 or 2
 	end
 	redis.call('ZREM', active, id)
-	redis.call('DEL', jk)
+	if body then
+		redis.call('HDEL', P .. 'jobs', id)
+	else
+		redis.call('DEL', jk)
+	end
 	emit(events, 'cancelled', now, 'queue', queue_of(active), 'id', id,
 	    'handler', handler, 'killed', true)
 	return 1
 end
 
-local gone = {ids = {}, keys = {}}	-- completed: ZREM and DEL once for all
+-- Completed jobs: one ZREM, one HDEL (packed) and one DEL (hashes).
+local gone = {ids = {}, keys = {}, packed = {}}
+-- The packed jobs' values (none or false: a hash job).
+local bodies = {}
+if pk_any(P) then
+	local ids = {}
+	for i = FIRST + 1, #ARGV, PER do
+		ids[#ids + 1] = ARGV[i]
+	end
+	bodies = pk_bodies(P, ids)
+end
 for i = FIRST, #ARGV, PER do
+	local body = bodies[(i - FIRST) / PER + 1] or false
 	local kind, id, token, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 	local flags, record = ARGV[i + 5], ARGV[i + 7]
 	-- Only events carry the duration: no pattern match per job without.
@@ -139,7 +154,7 @@ for i = FIRST, #ARGV, PER do
 	local r
 	if kind == 'complete' then
 		r = complete_job(active, jk, ttl > 0 and P .. 'result:' .. id, id,
-		    token, text, ttl, events, duration, now, gone)
+		    token, text, ttl, events, duration, now, gone, body)
 		if r == 1 then
 			history_add('done', id, record)
 		end
@@ -151,16 +166,16 @@ for i = FIRST, #ARGV, PER do
 		r = retry_job(active, delayed, jk, id, token, text, delay,
 		    string.find(flags, 'r', 1, true) ~= nil, wake, events,
 		    string.find(flags, 'c', 1, true) and 'lock_conflict' or '',
-		    duration, now)
+		    duration, now, body)
 	elseif kind == 'bury' then
 		r = bury_claimed(P, active, dead, jk, id, token, text, events,
-		    duration, now)
+		    duration, now, body)
 		if r == 1 then
 			buried = buried + 1
 			history_add('failed', id, record)
 		end
 	elseif kind == 'cancel' then
-		r = cancel_claimed(jk, id, token)
+		r = cancel_claimed(jk, id, token, body)
 		if r == 1 then
 			history_add('failed', id, record)
 		end
@@ -170,6 +185,7 @@ for i = FIRST, #ARGV, PER do
 	out[#out + 1] = r
 end
 call_chunked('ZREM', active, gone.ids, 1)
+call_chunked('HDEL', P .. 'jobs', gone.packed, 1)
 for i = 1, #gone.keys, 1000 do
 	redis.call('DEL', unpack(gone.keys, i, math.min(i + 999, #gone.keys)))
 end

@@ -51,25 +51,44 @@ end
 
 local now = now_ms()
 local given, first_due = 0, nil
+
+-- Job id (its attempt n given back, not leased any more) into delayed at
+-- due, with its event.
+local function give_back(id, due, handler, n)
+	redis.call('ZADD', delayed, istr(due), id)
+	given = given + 1
+	if first_due == nil or due < first_due then
+		first_due = due
+	end
+	emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler', handler,
+	    'attempt', n, 'delay_ms', 0, 'error', WHY, 'refunded', true)
+end
+
 local ids = redis.call('ZRANGEBYSCORE', active, istr(min_score), '+inf')
 for _, id in ipairs(ids) do
 	local jk = P .. 'job:' .. id
-	if key_type(jk) == 'hash' and lost_claim(hget_safe(jk, 'lease')) then
+	local body = redis.call('HGET', P .. 'jobs', id)
+	local rec = body and pk_decode(body)
+	if rec and lost_claim(rec.lease) then
+		redis.call('ZREM', active, id)
+		local n = rec.attempts
+		rec.lease = false
+		if n > 0 then
+			rec.attempts = n - 1
+		end
+		local due = uint(rec_get(rec, 'due_ms')) or now
+		pk_write(P, id, rec)
+		give_back(id, due, rec.handler, n)
+	elseif not body and key_type(jk) == 'hash' and
+	    lost_claim(hget_safe(jk, 'lease')) then
 		redis.call('ZREM', active, id)
 		redis.call('HDEL', jk, 'lease')
 		local n = attempt_of(jk)
 		if n > 0 then
 			redis.call('HINCRBY', jk, 'attempts', -1)
 		end
-		local due = uint(hget_safe(jk, 'due_ms')) or now
-		redis.call('ZADD', delayed, istr(due), id)
-		given = given + 1
-		if first_due == nil or due < first_due then
-			first_due = due
-		end
-		emit(events, 'retry', now, 'queue', Q, 'id', id, 'handler',
-		    hget_safe(jk, 'handler') or nil, 'attempt', n, 'delay_ms', 0,
-		    'error', WHY, 'refunded', true)
+		give_back(id, uint(hget_safe(jk, 'due_ms')) or now,
+		    hget_safe(jk, 'handler') or nil, n)
 	end
 end
 if given > 0 and wake ~= nil and wake ~= '' then
