@@ -13,6 +13,7 @@
 #include "dashboard_api.h"
 #include "deferd.h"
 #include "history.h"
+#include "job_body.h"
 #include "json.h"
 #include "keys.h"
 #include "xmalloc.h"
@@ -76,6 +77,14 @@ reply_str(const redisReply *r, size_t max)
 	if (r == NULL || r->type != REDIS_REPLY_STRING)
 		return (NULL);
 	return (xstrndup(r->str, r->len < max ? r->len : max));
+}
+
+/* Replace *dst (freed) with a copy of string reply v cut to max, or NULL. */
+static void
+row_set(char **dst, const redisReply *v, size_t max)
+{
+	free(*dst);
+	*dst = reply_str(v, max);
 }
 
 static void
@@ -181,10 +190,39 @@ row_fields_reply(redisReply *r, void *priv)
 	struct jobs_page	*p = api_call_data(s->call);
 	struct job_row		*row = &p->rows[s->index];
 
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-		row->handler = reply_str(r->element[0], 256);
-		row->attempts = reply_str(r->element[1], 32);
-		row->last_error = reply_str(r->element[2], 1024);
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_STRING) {
+		row_set(&row->handler, r->element[0], 256);
+		row_set(&row->attempts, r->element[1], 32);
+		row_set(&row->last_error, r->element[2], 1024);
+	}
+	api_answered(s->call);
+	free(s);
+}
+
+/*
+ * HMGET of the listed IDs' packed forms: a packed job's handler, attempts
+ * and last error (its hash, read too, does not exist).
+ */
+static void
+row_bodies_reply(redisReply *r, void *priv)
+{
+	struct api_slot		*s = priv;
+	struct jobs_page	*p = api_call_data(s->call);
+
+	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    i < p->nrows && i < r->elements; i++) {
+		const redisReply	*b = r->element[i];
+		redisReply		*f;
+
+		if (b->type != REDIS_REPLY_STRING)
+			continue;
+		f = job_body_reply(b->str, b->len);
+		row_set(&p->rows[i].handler, job_reply_field(f, "handler"), 256);
+		row_set(&p->rows[i].attempts, job_reply_field(f, "attempts"), 32);
+		row_set(&p->rows[i].last_error, job_reply_field(f,
+		    "last_error"), 1024);
+		freeReplyObject(f);
 	}
 	api_answered(s->call);
 	free(s);
@@ -211,22 +249,23 @@ page_details(struct api_call *c, struct jobs_page *p)
 	const char	*ns = api_call_deferd(c)->cfg->namespace;
 	const char	**argv;
 	char		*key;
+	bool		 records = p->list == API_DONE || p->list == API_FAILED;
 
 	if (p->nrows == 0)
 		return;
-	if (p->list == API_DONE || p->list == API_FAILED) {
-		argv = xcalloc(p->nrows + 2, sizeof(*argv));
-		key = keys_queue(ns, p->queue, "history");
-		argv[0] = "HMGET";
-		argv[1] = key;
-		for (size_t i = 0; i < p->nrows; i++)
-			argv[i + 2] = p->rows[i].id;
-		api_send(c, row_records_reply, api_slot(c, 0, 0),
-		    (int)p->nrows + 2, argv);
-		free(argv);
-		free(key);
+	/* One HMGET of every row: history records, or packed jobs. */
+	argv = xcalloc(p->nrows + 2, sizeof(*argv));
+	key = keys_queue(ns, p->queue, records ? "history" : "jobs");
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (size_t i = 0; i < p->nrows; i++)
+		argv[i + 2] = p->rows[i].id;
+	api_send(c, records ? row_records_reply : row_bodies_reply,
+	    api_slot(c, 0, 0), (int)p->nrows + 2, argv);
+	free(argv);
+	free(key);
+	if (records)
 		return;
-	}
 	for (size_t i = 0; i < p->nrows; i++) {
 		if (p->prefix != NULL && strncmp(p->rows[i].id, p->prefix,
 		    strlen(p->prefix)) != 0)
@@ -317,7 +356,7 @@ api_jobs(struct deferd *d, const struct api_jobs_query *q, api_done_cb done,
 
 /* One job: its hash, where it is, its result and its last run's record. */
 enum job_part { P_HASH, P_DELAYED, P_ACTIVE, P_DEAD, P_RESULT, P_RECORD,
-    P_FENCE, P_N };
+    P_FENCE, P_BODY, P_N };
 
 /* A string from Redis that may hold any byte. */
 struct bytes {
@@ -422,6 +461,27 @@ field_copy(const redisReply *e, bool *cut)
 	return (b);
 }
 
+static void	job_part_store(struct job_view *, enum job_part,
+		    const redisReply *);
+
+/* A packed job's value r (a string): its fields, in place of the hash's. */
+static void
+job_part_body(struct job_view *v, const redisReply *r)
+{
+	redisReply	*f;
+
+	if (r->type != REDIS_REPLY_STRING)
+		return;
+	for (size_t i = 0; i < v->nfields; i++)
+		free(v->fields[i].s);
+	free(v->fields);
+	v->fields = NULL;
+	v->nfields = 0;
+	f = job_body_reply(r->str, r->len);
+	job_part_store(v, P_HASH, f);
+	freeReplyObject(f);
+}
+
 /* Keep part what of the job's answer r. */
 static void
 job_part_store(struct job_view *v, enum job_part what, const redisReply *r)
@@ -462,6 +522,9 @@ job_part_store(struct job_view *v, enum job_part what, const redisReply *r)
 		if (r->type == REDIS_REPLY_STRING)
 			v->fence = strtoll(r->str, NULL, 10);
 		break;
+	case P_BODY:
+		job_part_body(v, r);
+		break;
 	case P_N:
 		break;
 	}
@@ -496,7 +559,8 @@ job_part_reply(redisReply *r, void *priv)
 
 	if (r != NULL) {
 		job_part_store(api_call_data(s->call), (enum job_part)s->what, r);
-		if (s->what == P_HASH)
+		if (s->what == P_HASH || (s->what == P_BODY &&
+		    r->type == REDIS_REPLY_STRING))
 			job_ask_fence(s->call, api_call_data(s->call));
 	}
 	api_answered(s->call);
@@ -533,6 +597,10 @@ api_job(struct deferd *d, const char *queue, const char *id, api_done_cb done,
 	free(k);
 	k = keys_queue(ns, queue, "history");
 	api_send(c, job_part_reply, api_slot(c, 0, P_RECORD), 3,
+	    (const char *[]){ "HGET", k, id });
+	free(k);
+	k = keys_queue(ns, queue, "jobs");
+	api_send(c, job_part_reply, api_slot(c, 0, P_BODY), 3,
 	    (const char *[]){ "HGET", k, id });
 	free(k);
 	return (api_call_start(c));

@@ -150,3 +150,64 @@ job_body_each(const char *b, size_t len, job_body_field_fn fn, void *arg)
 	fn("attempts", num, att_len, arg);
 	return (0);
 }
+
+/* A STRING reply holding a copy of the len bytes at s. */
+static redisReply *
+string_reply(const char *s, size_t len)
+{
+	redisReply	*r = xcalloc(1, sizeof(*r));
+
+	r->type = REDIS_REPLY_STRING;
+	r->str = xmalloc(len + 1);
+	memcpy(r->str, s, len);
+	r->str[len] = '\0';
+	r->len = len;
+	return (r);
+}
+
+/* Append a string reply of s (len bytes) to array reply a. */
+static void
+array_push(redisReply *a, const char *s, size_t len)
+{
+	a->element = xreallocarray(a->element, a->elements + 1,
+	    sizeof(*a->element));
+	a->element[a->elements++] = string_reply(s, len);
+}
+
+/* job_body_each callback: the field as a name, value pair of the array. */
+static void
+reply_field(const char *name, const char *value, size_t len, void *arg)
+{
+	array_push(arg, name, strlen(name));
+	array_push(arg, value, len);
+}
+
+redisReply *
+job_body_reply(const char *b, size_t len)
+{
+	redisReply	*a = xcalloc(1, sizeof(*a));
+
+	a->type = REDIS_REPLY_ARRAY;
+	if (job_body_each(b, len, reply_field, a) == 0)
+		return (a);
+	for (size_t i = 0; i < a->elements; i++)
+		freeReplyObject(a->element[i]);
+	a->elements = 0;
+	array_push(a, "malformed_body", strlen("malformed_body"));
+	array_push(a, b, len);
+	return (a);
+}
+
+const redisReply *
+job_reply_field(const redisReply *hash, const char *name)
+{
+	const redisReply	*v = NULL;
+
+	if (hash == NULL || hash->type != REDIS_REPLY_ARRAY)
+		return (NULL);
+	for (size_t i = 0; i + 1 < hash->elements; i += 2)
+		if (hash->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(hash->element[i]->str, name) == 0)
+			v = hash->element[i + 1];
+	return (v);
+}

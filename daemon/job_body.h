@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <hiredis/hiredis.h>
+
 /* One field of a body, as a job hash would hold it (value decoded). */
 typedef void	(*job_body_field_fn)(const char *name, const char *value,
 		    size_t len, void *arg);
@@ -28,5 +30,16 @@ bool	job_body_is(const char *b, size_t len);
  */
 int	job_body_each(const char *b, size_t len, job_body_field_fn fn,
 	    void *arg);
+
+/*
+ * Body b (len bytes) as the HGETALL reply of the same job kept as a hash
+ * (an array of name, value strings in job_body_each's order), for readers
+ * that show a job whatever its form. A body that is not well-formed comes
+ * back as one field, "malformed_body", holding it whole. The caller frees
+ * the reply with freeReplyObject (it is built with malloc, as hiredis's).
+ */
+redisReply	*job_body_reply(const char *b, size_t len);
+/* The value of field name in such an array reply (its last), or NULL. */
+const redisReply *job_reply_field(const redisReply *hash, const char *name);
 
 #endif

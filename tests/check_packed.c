@@ -412,6 +412,25 @@ START_TEST(packed_leases_extend_reap_and_unclaim)
 }
 END_TEST
 
+START_TEST(an_id_taken_by_a_packed_job_is_not_enqueued_again)
+{
+	redisReply	*rep;
+
+	put_packed("a", "J1 0 - noop\ndue_ms=5\n\n", "5");
+	rep = script(SCRIPT_ENQUEUE, 2, P "job:a", K_DELAYED, "a", "h", "pl",
+	    "in", "0", "", "", "", K_WAKE, "", NULL);
+	ck_assert_int_eq(rep->element[0]->integer, 0);
+	ck_assert_int_eq(rep->element[1]->integer, 5);	/* its due_ms */
+	freeReplyObject(rep);
+	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0", "",
+	    "", "", "", "", "0", "a", "x", "b", "y", NULL);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:a"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:b"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "ZSCORE " K_DELAYED " a"), 5);
+}
+END_TEST
+
 /* The world of the end-to-end tests: Redis, directories, one daemon. */
 static struct h_world	W;
 
@@ -479,6 +498,89 @@ START_TEST(a_daemon_runs_packed_jobs_to_their_end)
 }
 END_TEST
 
+/* deferctl with config cfg and the arguments (NULL-terminated); stdout in out. */
+static int
+ctl(const char *cfg, char *out, size_t len, ...)
+{
+	const char	*argv[16];
+	int		 n = 0;
+	va_list		 ap;
+
+	argv[n++] = h_bin("deferctl");
+	argv[n++] = "-c";
+	argv[n++] = cfg;
+	va_start(ap, len);
+	while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return (h_run(argv, NULL, out, len));
+}
+
+/*
+ * The readers take packed jobs as they take hashes: deferctl show and
+ * list, the dashboard's job and list endpoints, enqueue of an ID that
+ * exists, cancel, retry (revive) and purge.
+ */
+START_TEST(readers_take_packed_jobs)
+{
+	struct h_daemon	 d;
+	char		 config[1024], cfg[400], out[4096], *body = NULL;
+	int		 port = h_free_port();
+
+	snprintf(config, sizeof(config),
+	    "redis: {url: \"%s\"}\nhandlers: {dir: %s}\n"
+	    "dashboard: {listen: \"127.0.0.1:%d\"}\n", W.r.url, W.hdir, port);
+	snprintf(cfg, sizeof(cfg), "%s/deferd.yaml", W.work);
+	h_write_file(W.work, "deferd.yaml", config, 0644);
+	freeReplyObject(h_cmd(W.c, "HSET deferd:{default}:jobs w %s",
+	    "J1 0 - mail\nresource=r:1\ndue_ms=4102444800000\n\nhi there"));
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:{default}:delayed "
+	    "4102444800000 w"));
+	freeReplyObject(h_cmd(W.c, "HSET deferd:{default}:jobs x %s",
+	    "J1 3 - fail\nlast_error=boom%0Aline 2\ndied_ms=1000\n\n"));
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:{default}:dead 1000 x"));
+
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "show", "w", NULL), 0);
+	ck_assert_holds(out, "state        delayed\n");
+	ck_assert_holds(out, "handler      mail\n");
+	ck_assert_holds(out, "resource     r:1\n");
+	ck_assert_holds(out, "payload      \"hi there\" (8 bytes)\n");
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "list", "dead", NULL), 0);
+	ck_assert_holds(out, " fail 3 boom\\nline 2\n");
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "enqueue", "--id", "w",
+	    "mail", "again", NULL), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:w"), 0);
+
+	h_daemon_start(&d, W.work, config);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	ck_assert_int_eq(h_http(port, "GET", "/api/job?queue=default&id=w",
+	    &body), 200);
+	ck_assert_holds(body, "\"handler\":\"mail\"");
+	ck_assert_holds(body, "\"payload\":\"hi there\"");
+	free(body);
+	ck_assert_int_eq(h_http(port, "GET",
+	    "/api/jobs?queue=default&state=dead", &body), 200);
+	ck_assert_holds(body, "\"handler\":\"fail\",\"attempts\":3,"
+	    "\"last_error\":\"boom\\u000aline 2\"");
+	free(body);
+	h_daemon_stop(&d);
+
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "cancel", "w", NULL), 0);
+	ck_assert_holds(out, "cancelled");
+	ck_assert_int_eq(h_cmd_int(W.c, "HEXISTS deferd:{default}:jobs w"), 0);
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "retry", "x", NULL), 0);
+	ck_assert_int_ge(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed x"), 1);
+	h_cmd_str(W.c, out, sizeof(out), "HGET deferd:{default}:jobs x");
+	ck_assert_prefix(out, "J1 0 - fail\nlast_error=boom%0Aline 2\ndue_ms=");
+	freeReplyObject(h_cmd(W.c, "ZREM deferd:{default}:delayed x"));
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:{default}:dead 1 x"));
+	ck_assert_int_eq(ctl(cfg, out, sizeof(out), "purge", "x", NULL), 0);
+	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:jobs"), 0);
+	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -496,11 +598,13 @@ main(void)
 	tcase_add_test(tc, a_packed_job_retries_and_dies_with_its_fields);
 	tcase_add_test(tc, packed_garbage_is_buried_with_the_reason);
 	tcase_add_test(tc, packed_leases_extend_reap_and_unclaim);
+	tcase_add_test(tc, an_id_taken_by_a_packed_job_is_not_enqueued_again);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("daemon");
 	tcase_add_checked_fixture(tc, world_setup, world_teardown);
 	tcase_set_timeout(tc, 60 * SLOW);
 	tcase_add_test(tc, a_daemon_runs_packed_jobs_to_their_end);
+	tcase_add_test(tc, readers_take_packed_jobs);
 	suite_add_tcase(s, tc);
 	return (h_main(s));
 }

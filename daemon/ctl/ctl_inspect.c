@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "job_body.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -42,7 +43,7 @@ static void	 show_json(struct ctl *, const char *, const char *, int,
 static int	 list_option(void *, int, const char *);
 static int	 list_print(struct ctl *, redisReply *);
 static void	 list_line(struct ctl *, const redisReply *, const redisReply *,
-		    const redisReply *, bool);
+		    const redisReply *, const redisReply *, bool);
 static int	 stats_print(struct ctl *, char **, size_t, int64_t);
 static redisReply *stats_daemons_fetch(struct ctl *, const char *, int64_t);
 static void	 stats_daemons_print(struct ctl *, const redisReply *);
@@ -98,9 +99,10 @@ ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
- * Read the job hash, its scores in delayed, active and dead, its result
- * and its history record in one MULTI. Returns the EXEC reply (6
- * elements), or NULL after reporting.
+ * Read the job hash, its scores in delayed, active and dead, its result,
+ * its history record and its packed form in one MULTI. Returns the EXEC
+ * reply (7 elements; a packed job's fields in place of the hash's), or
+ * NULL after reporting.
  */
 static redisReply *
 show_fetch(struct ctl *ctl, const char *id)
@@ -108,6 +110,7 @@ show_fetch(struct ctl *ctl, const char *id)
 	const char	*ns = ctl_ns(ctl), *q = ctl_queue(ctl);
 	char		*job = keys_job(ns, q, id), *res = keys_result(ns, q, id);
 	char		*hist = keys_queue(ns, q, "history");
+	char		*jobs = keys_queue(ns, q, "jobs");
 	char		*z[3];
 	redisReply	*r;
 	bool		 ok = true;
@@ -120,24 +123,31 @@ show_fetch(struct ctl *ctl, const char *id)
 		redisAppendCommand(ctl->rc, "ZSCORE %s %s", z[i], id);
 	redisAppendCommand(ctl->rc, "GET %s", res);
 	redisAppendCommand(ctl->rc, "HGET %s %s", hist, id);
+	redisAppendCommand(ctl->rc, "HGET %s %s", jobs, id);
 	redisAppendCommand(ctl->rc, "EXEC");
-	for (int i = 0; i < 7 && ok; i++) {
+	for (int i = 0; i < 8 && ok; i++) {
 		if ((r = ctl_get_reply(ctl)) == NULL)
-			ok = false;	/* MULTI and six QUEUED */
+			ok = false;	/* MULTI and seven QUEUED */
 		else
 			freeReplyObject(r);
 	}
 	r = ok ? ctl_get_reply(ctl) : NULL;
-	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 6)) {
+	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != 7)) {
 		log_errorx("redis: EXEC: unexpected reply");
 		freeReplyObject(r);
 		r = NULL;
+	}
+	if (r != NULL && r->element[6]->type == REDIS_REPLY_STRING) {
+		freeReplyObject(r->element[0]);
+		r->element[0] = job_body_reply(r->element[6]->str,
+		    r->element[6]->len);
 	}
 	for (int i = 0; i < 3; i++)
 		free(z[i]);
 	free(job);
 	free(res);
 	free(hist);
+	free(jobs);
 	return (r);
 }
 
@@ -283,44 +293,73 @@ ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 	return (status);
 }
 
-/* Fetch handler, attempts and last_error of every listed job and print them. */
+/*
+ * Fetch handler, attempts and last_error of every listed job (of its hash,
+ * or of its packed form when it has one) and print them.
+ */
 static int
 list_print(struct ctl *ctl, redisReply *z)
 {
 	size_t		 n = z->type == REDIS_REPLY_ARRAY ? z->elements / 2 : 0;
-	redisReply	*h;
+	redisReply	*h, **bodies;
 	char		*key;
+	size_t		 got = 0;
+	int		 status = CTL_OK;
 
+	key = keys_queue(ctl_ns(ctl), ctl_queue(ctl), "jobs");
+	for (size_t i = 0; i < n; i++)
+		redisAppendCommand(ctl->rc, "HGET %s %s", key,
+		    z->element[2 * i]->str);
+	free(key);
 	for (size_t i = 0; i < n; i++) {
 		key = keys_job(ctl_ns(ctl), ctl_queue(ctl), z->element[2 * i]->str);
 		redisAppendCommand(ctl->rc, "HMGET %s handler attempts last_error",
 		    key);
 		free(key);
 	}
-	if (ctl->json)
+	bodies = xcalloc(n + 1, sizeof(*bodies));
+	while (got < n && (bodies[got] = ctl_get_reply(ctl)) != NULL)
+		got++;
+	if (got < n)
+		status = CTL_FAIL;
+	if (ctl->json && status == CTL_OK)
 		putchar('[');
-	for (size_t i = 0; i < n; i++) {
-		if ((h = ctl_get_reply(ctl)) == NULL)
-			return (CTL_FAIL);
+	for (size_t i = 0; i < n && status == CTL_OK; i++) {
+		if ((h = ctl_get_reply(ctl)) == NULL) {
+			status = CTL_FAIL;
+			break;
+		}
 		list_line(ctl, z->element[2 * i], z->element[2 * i + 1], h,
-		    i == 0);
+		    bodies[i], i == 0);
 		freeReplyObject(h);
 	}
-	if (ctl->json)
+	if (ctl->json && status == CTL_OK)
 		printf("]\n");
-	return (CTL_OK);
+	for (size_t i = 0; i < got; i++)
+		freeReplyObject(bodies[i]);
+	free(bodies);
+	return (status);
 }
 
-/* Print one listed job: ID, time, handler, attempts, last error. */
+/*
+ * Print one listed job: ID, time, handler, attempts, last error (of h, the
+ * hash's HMGET, or of body, its packed form, when that is a string).
+ */
 static void
 list_line(struct ctl *ctl, const redisReply *id, const redisReply *score,
-    const redisReply *h, bool first)
+    const redisReply *h, const redisReply *body, bool first)
 {
 	const redisReply	*hd = NULL, *at = NULL, *le = NULL;
+	redisReply		*packed = NULL;
 	char			 iso[40], buf[1024];
 	int64_t			 ms = ctl_reply_ms(score);
 
-	if (h->type == REDIS_REPLY_ARRAY && h->elements == 3) {
+	if (body->type == REDIS_REPLY_STRING) {
+		packed = job_body_reply(body->str, body->len);
+		hd = job_reply_field(packed, "handler");
+		at = job_reply_field(packed, "attempts");
+		le = job_reply_field(packed, "last_error");
+	} else if (h->type == REDIS_REPLY_ARRAY && h->elements == 3) {
 		hd = h->element[0]->type == REDIS_REPLY_STRING ? h->element[0] : NULL;
 		at = h->element[1]->type == REDIS_REPLY_STRING ? h->element[1] : NULL;
 		le = h->element[2]->type == REDIS_REPLY_STRING ? h->element[2] : NULL;
@@ -330,6 +369,7 @@ list_line(struct ctl *ctl, const redisReply *id, const redisReply *score,
 		printf("%s %s %s %s%s%s\n", id->str, iso, hd ? hd->str : "-",
 		    at ? at->str : "0", le && le->len ? " " : "",
 		    le ? util_escape(le->str, le->len, buf, sizeof(buf)) : "");
+		freeReplyObject(packed);
 		return;
 	}
 	printf("%s{\"id\":", first ? "" : ",");
@@ -346,6 +386,7 @@ list_line(struct ctl *ctl, const redisReply *id, const redisReply *score,
 	else
 		printf("null");
 	putchar('}');
+	freeReplyObject(packed);
 }
 
 /* deferctl stats [--queue Q] */

@@ -11,7 +11,8 @@
 --         handler} when it was in delayed
 --
 -- Reply (a bulk string):
---   "cancelled"  it was in delayed: removed, and its hash deleted
+--   "cancelled"  it was in delayed: removed, and its job deleted (packed
+--                or its hash)
 --   "running"    it is in active (nothing changed; it is not killed)
 --   "dead"       it is in dead (nothing changed)
 --   "finished"   the result key exists
@@ -24,9 +25,9 @@ local id, events = ARGV[1], ARGV[2]
 if redis.call('ZREM', delayed, id) == 1 then
 	if events ~= nil and events ~= '' then
 		emit(events, 'cancelled', now_ms(), 'queue', queue_of(delayed),
-		    'id', id, 'handler', hget_safe(jk, 'handler') or nil)
+		    'id', id, 'handler', handler_of(jk, body_of(jk, id)))
 	end
-	del_if_hash(jk)
+	job_delete(prefix_of(jk, id), id)
 	return 'cancelled'
 elseif redis.call('ZSCORE', active, id) then
 	return 'running'

@@ -44,9 +44,9 @@ if #ARGV < 10 or (#ARGV - 10) % 2 ~= 0 then
 	error('deferd: extra fields must come in field, value pairs')
 end
 
-if redis.call('EXISTS', jk) == 1 then
-	local due = uint(hget_safe(jk, 'due_ms'))
-	return {0, due or -1}
+local exists, old_due = job_due(jk, id)
+if exists then
+	return {0, old_due}
 end
 
 local now = now_ms()

@@ -87,7 +87,7 @@ local sdue = istr(due)
 local created = 0
 for i = first_job, #ARGV, 2 do
 	local id, jk = ARGV[i], P .. 'job:' .. ARGV[i]
-	if redis.call('EXISTS', jk) == 0 then
+	if not job_exists(P, id) then
 		f[4] = ARGV[i + 1]
 		redis.call('HSET', jk, unpack(f))
 		redis.call('ZADD', delayed, sdue, id)

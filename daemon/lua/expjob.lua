@@ -40,7 +40,7 @@ if not redis.call('SET', P .. 'expdone:' .. id, '1', 'NX', 'PX', istr(ttl)) then
 	return {0, id}
 end
 local jk = P .. 'job:' .. id
-if redis.call('EXISTS', jk) == 1 then
+if job_exists(P, id) then
 	return {0, id}
 end
 local now = now_ms()

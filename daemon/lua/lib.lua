@@ -232,6 +232,13 @@ local function pk_write(P, id, rec)
 	redis.call('HSET', P .. 'jobs', id, pk_encode(rec))
 end
 
+-- Whether job id of queue prefix P exists, in either form (a job key of
+-- any type counts).
+local function job_exists(P, id)
+	return redis.call('HEXISTS', P .. 'jobs', id) == 1 or
+	    redis.call('EXISTS', P .. 'job:' .. id) == 1
+end
+
 -- Delete job id of queue prefix P in either form (a key of another type
 -- is never deleted).
 local function job_delete(P, id)
@@ -534,6 +541,26 @@ end
 -- The packed value of job id whose hash key is jk (false: none).
 local function body_of(jk, id)
 	return redis.call('HGET', prefix_of(jk, id) .. 'jobs', id)
+end
+
+-- The handler of a job (packed body, else hash jk; nil when unknown).
+local function handler_of(jk, body)
+	local _, h = lease_fields(jk, body)
+	return h
+end
+
+-- Whether job id with hash key jk exists in either form (a key of any
+-- type counts), and its due_ms (-1 when unknown).
+local function job_due(jk, id)
+	local body = body_of(jk, id)
+	if body then
+		local rec = pk_decode(body)
+		return true, rec and uint(rec_get(rec, 'due_ms')) or -1
+	end
+	if redis.call('EXISTS', jk) == 0 then
+		return false
+	end
+	return true, uint(hget_safe(jk, 'due_ms')) or -1
 end
 
 -- Success: ZREM active, delete the job, SET result (PX ttl; 0 = not kept).

@@ -54,7 +54,7 @@ local function cancel_pending()
 	for t in string.gmatch(hget_safe(sk, 'pending') or '', '%d+') do
 		local id = 'cron:' .. name .. ':' .. t
 		if redis.call('ZREM', delayed, id) == 1 then
-			del_if_hash(P .. 'job:' .. id)
+			job_delete(P, id)
 			n = n + 1
 		end
 	end
@@ -106,7 +106,7 @@ for i = 10, #ARGV, 3 do
 	if tick > last then
 		local id = 'cron:' .. name .. ':' .. ARGV[i]
 		local jk = P .. 'job:' .. id
-		if redis.call('EXISTS', jk) == 0 then
+		if not job_exists(P, id) then
 			local f = {'handler', handler, 'payload', payload,
 			    'enqueued_ms', istr(now),
 			    'due_ms', istr(due), 'source', 'schedule',

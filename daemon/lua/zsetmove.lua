@@ -40,7 +40,7 @@ for _, member in ipairs(due) do
 	redis.call('ZREM', zset, member)
 	local id = 'zset:' .. redis.sha1hex(zset .. '\n' .. member)
 	local n = 0
-	while redis.call('EXISTS', P .. 'job:' .. id) == 1 do
+	while job_exists(P, id) do
 		n = n + 1
 		id = 'zset:' .. redis.sha1hex(zset .. '\n' .. member) .. '-' ..
 		    istr(now) .. '-' .. istr(n)
