@@ -253,7 +253,7 @@ START_TEST(calls_go_to_the_master_of_their_queue)
 		snprintf(queue, sizeof(queue), "q%d", q);
 		snprintf(id, sizeof(id), "job-%d", q);
 		enqueue(queue, id, 60000);
-		k_job = keys_job("deferd", queue, id);
+		k_job = keys_queue("deferd", queue, "jobs");	/* packed */
 		k_delayed = keys_queue("deferd", queue, "delayed");
 		owner = owner_of(keyslot(k_job, strlen(k_job)));
 		ck_assert_int_ge(owner, 0);

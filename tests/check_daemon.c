@@ -120,7 +120,7 @@ START_TEST(runs_once_when_due_with_payload_and_env)
 	h_cmd_str(W.c, buf, sizeof(buf), "GET deferd:{default}:result:job-1");
 	ck_assert_str_eq(buf, "result of job-1\n");
 	ck_assert_int_gt(h_cmd_int(W.c, "PTTL deferd:{default}:result:job-1"), 0);
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:job-1"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:job-1"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	h_daemon_stop(&d);
@@ -149,8 +149,8 @@ START_TEST(retries_with_growing_delay_then_dead)
 	/* backoff 100ms: delays are in [50,100] then [100,200] ms. */
 	ck_assert_int_ge(t[1] - t[0], 50);
 	ck_assert_int_ge(t[2] - t[1], 100);
-	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:r1 attempts"), 3);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:r1 last_error");
+	ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:r1 attempts"), 3);
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:r1 last_error");
 	ck_assert_msg(strstr(buf, "exit status 75") != NULL, "last_error: %s", buf);
 	ck_assert(h_daemon_log_has(&d, "job r1 (tempfail): stderr: failing", 5000) ||
 	    h_daemon_log_has(&d, "failing", 1000));
@@ -168,8 +168,8 @@ START_TEST(exit_65_is_dead_at_once)
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("d1", "baddata", "x", 1, 0);
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 15000));
-	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:d1 attempts"), 1);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:d1 last_error");
+	ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:d1 attempts"), 1);
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:d1 last_error");
 	ck_assert_msg(strstr(buf, "65") != NULL, "last_error: %s", buf);
 	h_daemon_stop(&d);
 }
@@ -188,8 +188,8 @@ START_TEST(timeout_kills_the_whole_tree_and_retries)
 	ck_assert(h_daemon_log_has(&d, "ready", 15000));
 	enqueue("t1", "hang", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 20000));
-	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:t1 attempts"), 2);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:t1 last_error");
+	ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:t1 attempts"), 2);
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:t1 last_error");
 	ck_assert_msg(strstr(buf, "timed out") != NULL, "last_error: %s", buf);
 	pids = h_read_file(out("pids"));
 	ck_assert_ptr_nonnull(pids);
@@ -226,11 +226,11 @@ START_TEST(unsafe_or_missing_handlers_are_dead_and_daemon_goes_on)
 		enqueue(cases[i].id, cases[i].handler, "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 4, 15000));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s last_error",
+		h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:%s last_error",
 		    cases[i].id);
 		ck_assert_msg(strstr(buf, cases[i].why) != NULL,
 		    "%s: last_error '%s' lacks '%s'", cases[i].id, buf, cases[i].why);
-		ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:%s attempts",
+		ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:%s attempts",
 		    cases[i].id), 1);
 	}
 	enqueue("fine", "ok", "", 0, 0);
@@ -274,19 +274,19 @@ START_TEST(bad_data_in_redis_is_buried_with_a_reason)
 	enqueue("good", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 7, 15000));
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nohandler last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:nohandler last_error");
 	ck_assert_msg(strstr(buf, "handler") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nonnum last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:nonnum last_error");
 	ck_assert_msg(strstr(buf, "max_attempts") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:huge last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:huge last_error");
 	ck_assert_msg(strstr(buf, "max_payload") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:orphan last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:orphan last_error");
 	ck_assert_msg(strstr(buf, "missing") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:nulname last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:nulname last_error");
 	ck_assert_msg(strstr(buf, "invalid handler name") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:bad/id last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:bad/id last_error");
 	ck_assert_msg(strstr(buf, "ID rules") != NULL, "%s", buf);
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:never last_error");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:never last_error");
 	ck_assert_msg(strstr(buf, "+inf") != NULL, "%s", buf);
 	ck_assert_int_eq(h_count_lines(out("ok")), 1);	/* only "good" ran */
 	ck_assert(h_daemon_log_has(&d, "buried", 5000));
@@ -433,7 +433,7 @@ START_TEST(sigterm_drains_then_requeues_without_spending_an_attempt)
 	ck_assert_int_eq(h_count_lines(out("q")), 2);
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:q1"), 1);
 	ck_assert_int_eq(h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed s1") > 0, 1);
-	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:s1 attempts"), 0);
+	ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:s1 attempts"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 }
 END_TEST
@@ -641,7 +641,7 @@ START_TEST(cancel_kill_stops_a_running_job)
 	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:long-1"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:long-1"), 0);
 	ck_assert(h_daemon_log_has(&d, "job long-1 (long): cancelled", 1000));
 	h_daemon_stop(&d);
 }
@@ -1045,8 +1045,8 @@ START_TEST(every_key_at_its_maximum_runs_jobs)
 	ck_assert_int_gt(h_cmd_int(W.c, "TTL deferd:{default}:result:m-ok"),
 	    3649LL * 86400);
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "dead") == 1, 15000));
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
-	    "HGET deferd:{default}:job:m-fails attempts") == 1 &&
+	ck_assert(H_WAIT_UNTIL(h_job_int(W.c,
+	    "deferd:{default}:job:m-fails attempts") == 1 &&
 	    h_zcard(W.c, "active") == 0, 15000));
 	due = h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed m-fails");
 	ck_assert_msg(due >= now + 15LL * 86400 * 1000, "retried at +%lldms",

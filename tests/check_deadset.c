@@ -91,7 +91,7 @@ START_TEST(trims_are_logged_and_counted)
 	    "deferd_dead_trimmed_total is %lld", trimmed_metric());
 	ck_assert(h_daemon_log_has(&d, "dead set over dead.max_jobs (5)", 15000));
 	/* The oldest went: the last five to die are the ones kept. */
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:d-00"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:d-00"), 0);
 	h_daemon_stop(&d);
 }
 END_TEST

@@ -298,9 +298,9 @@ START_TEST(enqueue_idempotent)
 	ck_assert_int_eq(RUN("enqueue", "--id", "order-timeout:42", "cancel-order",
 	    "{\"order\":42}"), 0);
 	ck_assert_str_eq(out, "order-timeout:42\n");
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf), "HGET " Q
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf), Q
 	    "job:order-timeout:42 handler"), "cancel-order");
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf), "HGET " Q
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf), Q
 	    "job:order-timeout:42 payload"), "{\"order\":42}");
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 1);
 	/* Again, with another payload: a no-op that says so, exit 0. */
@@ -308,7 +308,7 @@ START_TEST(enqueue_idempotent)
 	ck_assert_str_eq(out, "order-timeout:42\n");
 	ck_assert_ptr_nonnull(strstr(err, "job order-timeout:42 already exists; "
 	    "not enqueued again"));
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf), "HGET " Q
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf), Q
 	    "job:order-timeout:42 handler"), "cancel-order");
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 1);
 	/* --json says created false; global options may follow the command. */
@@ -331,16 +331,16 @@ START_TEST(enqueue_generated_id_and_fields)
 	due = h_cmd_int(rc, "ZSCORE deferd:{other}:delayed %s", id);
 	ck_assert_int_ge(due, now);
 	ck_assert_int_le(due, redis_ms());
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf),
-	    "HGET deferd:{other}:job:%s resource", id), "order:7");
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf),
-	    "HGET deferd:{other}:job:%s max_attempts", id), "3");
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf),
-	    "HGET deferd:{other}:job:%s timeout_ms", id), "5000");
-	ck_assert_str_eq(h_cmd_str(rc, buf, sizeof(buf),
-	    "HGET deferd:{other}:job:%s payload", id), "");
-	ck_assert_int_eq(h_cmd_int(rc, "HEXISTS deferd:{other}:job:%s "
-	    "enqueued_ms", id), 1);
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf),
+	    "deferd:{other}:job:%s resource", id), "order:7");
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf),
+	    "deferd:{other}:job:%s max_attempts", id), "3");
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf),
+	    "deferd:{other}:job:%s timeout_ms", id), "5000");
+	ck_assert_str_eq(h_job_str(rc, buf, sizeof(buf),
+	    "deferd:{other}:job:%s payload", id), "");
+	ck_assert_int_gt(h_job_int(rc, "deferd:{other}:job:%s enqueued_ms",
+	    id), 0);
 	/* --force: into a queue the config does not list. */
 	ck_assert_int_eq(RUN("enqueue", "--queue", "nope", "--force", "h"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD deferd:{nope}:delayed"), 1);
@@ -380,7 +380,7 @@ START_TEST(enqueue_due_times)
 	due = h_cmd_int(rc, "ZSCORE " Q "delayed in10m");
 	ck_assert_int_ge(due, t0 + 600000);
 	ck_assert_int_le(due, t1 + 600000);
-	ck_assert_int_eq(h_cmd_int(rc, "HGET " Q "job:in10m due_ms"), due);
+	ck_assert_int_eq(h_job_int(rc, Q "job:in10m due_ms"), due);
 	ck_assert_int_eq(RUN("enqueue", "--id", "at1", "--at",
 	    "2030-01-02T03:04:05.678Z", "h"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "ZSCORE " Q "delayed at1"), 1893553445678LL);
@@ -409,10 +409,11 @@ START_TEST(enqueue_binary_stdin)
 
 	ck_assert_int_eq(run_in(payload, len, "enqueue", "--id", "bin", "h", "-",
 	    (const char *)NULL), 0);
-	r = h_cmd(rc, "HGET " Q "job:bin payload");
+	r = h_cmd(rc, "HGET " Q "jobs bin");	/* packed: the payload ends it */
 	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
-	ck_assert_uint_eq(r->len, len);
-	ck_assert(memcmp(r->str, payload, len) == 0);
+	ck_assert_uint_gt(r->len, len + 2);
+	ck_assert(memcmp(r->str + r->len - len - 2, "\n\n", 2) == 0);
+	ck_assert(memcmp(r->str + r->len - len, payload, len) == 0);
 	freeReplyObject(r);
 	/* show --json escapes it into valid JSON; text mode escapes it too. */
 	ck_assert_int_eq(RUN("show", "--json", "bin"), 0);
@@ -452,7 +453,7 @@ START_TEST(enqueue_batch)
 		for (size_t i = 0; i < r->elements; i++) {
 			int k;
 
-			h_cmd_str(rc, buf, sizeof(buf), "HGET " Q "job:%s payload",
+			h_job_str(rc, buf, sizeof(buf), Q "job:%s payload",
 			    r->element[i]->str);
 			ck_assert_int_eq(sscanf(buf, "line-%d", &k), 1);
 			ck_assert(k >= 0 && k < N && !seen[k]);
@@ -475,13 +476,13 @@ START_TEST(cancel_states)
 	ck_assert_int_eq(RUN("enqueue", "--id", "c1", "--in", "1h", "h"), 0);
 	ck_assert_int_eq(RUN("cancel", "c1"), 0);
 	ck_assert_str_eq(out, "cancelled\n");
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:c1"), 0);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:c1"), 0);
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "delayed"), 0);
 
 	mkjob("c2", "active", 1, "");
 	ck_assert_int_eq(RUN("cancel", "c2"), 1);
 	ck_assert_str_eq(out, "running\n");
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:c2"), 1);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:c2"), 1);
 
 	mkjob("c3", "dead", 1, "boom");
 	ck_assert_int_eq(RUN("cancel", "c3"), 1);
@@ -684,23 +685,23 @@ START_TEST(purge_dead)
 	mkjob("keep", "delayed", 1, "");
 	ck_assert_int_eq(RUN("purge", "p1"), 0);
 	ck_assert_str_eq(out, "1\n");
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:p1"), 0);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:p1"), 0);
 	ck_assert_int_eq(RUN("purge", "p1"), 1);
 	ck_assert_str_eq(out, "0\n");
 	ck_assert_ptr_nonnull(strstr(err, "not dead"));
 	ck_assert_int_eq(RUN("purge", "keep"), 1);
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:keep"), 1);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:keep"), 1);
 	/* A dead job whose ID breaks the ID rules can be shown and purged. */
 	mkjob("bad/id", "dead", 1, "x");
 	ck_assert_int_eq(RUN("show", "bad/id"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "bad/id"));
 	ck_assert_int_eq(RUN("purge", "bad/id"), 0);
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:bad/id"), 0);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:bad/id"), 0);
 	/* delete: the dashboard's word, the same command. */
 	mkjob("p2", "dead", 1, "x");
 	ck_assert_int_eq(RUN("delete", "p2"), 0);
 	ck_assert_str_eq(out, "1\n");
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:p2"), 0);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:p2"), 0);
 	ck_assert_int_eq(RUN("delete"), 2);
 	ck_assert_ptr_nonnull(strstr(err, "delete: expected job IDs or --all"));
 	for (int i = 0; i < N; i++)
@@ -717,8 +718,8 @@ START_TEST(purge_dead)
 	ck_assert(h_json_ok(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"purged\":2500"));
 	ck_assert_int_eq(h_cmd_int(rc, "ZCARD " Q "dead"), 0);
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:m0"), 0);
-	ck_assert_int_eq(h_cmd_int(rc, "EXISTS " Q "job:keep"), 1);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:m0"), 0);
+	ck_assert_int_eq(h_job_exists(rc, Q "job:keep"), 1);
 }
 END_TEST
 

@@ -190,7 +190,7 @@ failpoint_run(const char *env, const char *point, const char *also)
 		    "log", also);
 	/* A died holding the lease of attempt 1. */
 	ck_assert_int_eq(h_zcard(W.c, "active"), 1);
-	ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:fp1 attempts"), 1);
+	ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:fp1 attempts"), 1);
 
 	h_daemon_start(&b, h_world_subdir(&W, "b"), config_text("1s", 4, NULL));
 	ck_assert_msg(H_WAIT_UNTIL(strcmp(result_of("fp1", buf, sizeof(buf)),
@@ -200,7 +200,7 @@ failpoint_run(const char *env, const char *point, const char *also)
 	ck_assert(H_WAIT_UNTIL(h_zcard(W.c, "active") == 0, 5000 * SLOW));
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:fp1"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:fp1"), 0);
 	ck_assert(h_daemon_log_has(&b, "job fp1 (fp): done in", 5000 * SLOW));
 	ck_assert_int_eq(h_log_count(&b, "failpoint"), 0);
 	ck_assert_int_eq(kill(b.pid, 0), 0);
@@ -313,7 +313,7 @@ START_TEST(stopped_daemon_cannot_overwrite_the_newer_attempt)
 
 	/* Attempt 2's outcome stands; A recorded nothing. */
 	ck_assert_str_eq(result_of("x", buf, sizeof(buf)), "attempt 2 of x\n");
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:x"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:x"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
@@ -467,7 +467,7 @@ START_TEST(p10_sigterm_returns_jobs_and_locks_then_exits_0)
 	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
 	ck_assert_int_eq(h_zcard(W.c, "delayed"), 5);
 	for (int i = 1; i <= 4; i++)
-		ck_assert_int_eq(h_cmd_int(W.c, "HGET deferd:{default}:job:held%d "
+		ck_assert_int_eq(h_job_int(W.c, "deferd:{default}:job:held%d "
 		    "attempts", i), 0);
 	ck_assert_int_eq(h_count_lines(out("starts")), 4);	/* not "late" */
 	ck_assert_int_eq(h_count_lines(out("log")), 0);		/* all stopped */

@@ -223,7 +223,7 @@ START_TEST(a_lease_taken_over_stops_the_handler_at_once)
 	h_enqueue(W.c, "lost-1", "slow", "x", 1, 0);
 	pid = handler_pid();
 	changed = h_mono_ms();
-	freeReplyObject(h_cmd(W.c, "HSET deferd:{default}:job:lost-1 lease other"));
+	h_job_set(W.c, "deferd:{default}:job:lost-1 lease=other");
 	ck_assert(H_WAIT_UNTIL(h_pid_gone(pid), 15000));
 	/* The next extension (every lease/3) finds out; well within a lease. */
 	ck_assert_msg(h_mono_ms() - changed <= LEASE_MS + 200 * SLOW,
@@ -265,8 +265,8 @@ START_TEST(a_resent_outcome_already_recorded_is_not_a_lost_lease)
 	    30000 * SLOW));
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:result:r-ok-0 "
 	    "deferd:{default}:result:r-ok-1 deferd:{default}:result:r-ok-2"), 3);
-	ck_assert_int_eq(h_cmd_int(W.c,
-	    "HGET deferd:{default}:job:r-fails attempts"), 1);
+	ck_assert_int_eq(h_job_int(W.c,
+	    "deferd:{default}:job:r-fails attempts"), 1);
 	ck_assert_int_gt(h_cmd_int(W.c,
 	    "ZSCORE deferd:{default}:delayed r-fails"), 0);
 	ck_assert_int_gt(h_cmd_int(W.c, "ZSCORE deferd:{default}:dead r-dead"), 0);
@@ -315,7 +315,7 @@ static bool
 never_claimed(const char *id)
 {
 	return (h_cmd_int(W.c, "ZSCORE deferd:{default}:delayed %s", id) > 0 &&
-	    h_cmd_int(W.c, "HGET deferd:{default}:job:%s attempts", id) <= 0);
+	    h_job_int(W.c, "deferd:{default}:job:%s attempts", id) <= 0);
 }
 
 /*
@@ -359,8 +359,8 @@ START_TEST(swapped_parent_directory_runs_nothing_outside)
 	ck_assert_int_eq(rename(old, dir), 0);
 	h_enqueue(W.c, "t-ok", "ok", "", 0, 0);
 	ck_assert(H_WAIT_UNTIL(h_count_lines(out("ok")) == 1, 15000));
-	ck_assert(H_WAIT_UNTIL(strstr(h_cmd_str(W.c, buf, sizeof(buf),
-	    "HGET deferd:{default}:job:t-true last_error"), "not found") != NULL,
+	ck_assert(H_WAIT_UNTIL(strstr(h_job_str(W.c, buf, sizeof(buf),
+	    "deferd:{default}:job:t-true last_error"), "not found") != NULL,
 	    15000));
 	ck_assert_int_eq(h_zcard(W.c, "dead"), 0);
 	ck_assert_int_eq(h_http(PORT, "GET", "/healthz", NULL), 200);

@@ -144,7 +144,7 @@ START_TEST(finished_jobs_leave_a_record)
 	    h_cmd_int(W.c, "ZCARD " Q "failed"));
 
 	/* Done: gone from Redis but for the result and the record. */
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS " Q "job:ok-1"), 0);
+	ck_assert_int_eq(h_job_exists(W.c, Q "job:ok-1"), 0);
 	ck_assert(show_has(&d, "ok-1", "state", "finished"));
 	ck_assert(show_has(&d, "ok-1", "status", "done"));
 	ck_assert(show_has(&d, "ok-1", "handler", "ok"));
@@ -219,7 +219,7 @@ START_TEST(history_is_trimmed_by_count_and_age)
 	for (int i = 1; i <= 5; i++) {
 		snprintf(id, sizeof(id), "n%d", i);
 		h_enqueue(W.c, id, "ok", "", 0, 0);
-		ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS " Q "job:%s",
+		ck_assert(H_WAIT_UNTIL(h_job_exists(W.c, Q "job:%s",
 		    id) == 0, 10000));
 	}
 	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD " Q "done"), 3);
@@ -231,7 +231,7 @@ START_TEST(history_is_trimmed_by_count_and_age)
 	/* Past the age limit (Redis time), the next finish drops the rest. */
 	ck_assert(H_WAIT_UNTIL(h_redis_now_ms(W.c) > last + 2000, 10000));
 	h_enqueue(W.c, "n6", "ok", "", 0, 0);
-	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "EXISTS " Q "job:n6") == 0,
+	ck_assert(H_WAIT_UNTIL(h_job_exists(W.c, Q "job:n6") == 0,
 	    10000));
 	ck_assert_int_eq(h_cmd_int(W.c, "ZCARD " Q "done"), 1);
 	ck_assert_int_eq(h_cmd_int(W.c, "HLEN " Q "history"), 1);

@@ -106,7 +106,7 @@ out(const char *name)
 static long long
 job_int(const char *id, const char *field)
 {
-	return (h_cmd_int(W.c, "HGET deferd:{default}:job:%s %s", id, field));
+	return (h_job_int(W.c, "deferd:{default}:job:%s %s", id, field));
 }
 
 /* Whether a job field contains text. */
@@ -115,7 +115,7 @@ job_field_has(const char *id, const char *field, const char *text)
 {
 	char	buf[1024];
 
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:%s %s", id,
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:%s %s", id,
 	    field);
 	return (strstr(buf, text) != NULL);
 }

@@ -42,8 +42,9 @@ any_lost_or_charged(void)
 	static const char charged[] =
 	    "for i = 0, tonumber(ARGV[1]) - 1 do "
 	    "local id = 'w-' .. i "
-	    "local a = redis.call('HGET', 'deferd:{default}:job:' .. id, "
-	    "'attempts') "
+	    "local b = redis.call('HGET', 'deferd:{default}:jobs', id) "
+	    "local a = b and string.match(b, '^J1 (%d+) ') or "
+	    "redis.call('HGET', 'deferd:{default}:job:' .. id, 'attempts') "
 	    "if a and tonumber(a) > 0 and not redis.call('ZSCORE', "
 	    "'deferd:{default}:active', id) then return 1 end "
 	    "end return 0";
@@ -76,7 +77,7 @@ jobs_left(void)
 	int	n = 0;
 
 	for (int i = 0; i < JOBS; i++)
-		n += (int)h_cmd_int(W.c, "EXISTS deferd:{default}:job:w-%d", i);
+		n += (int)h_job_exists(W.c, "deferd:{default}:job:w-%d", i);
 	return (n);
 }
 

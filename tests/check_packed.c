@@ -367,6 +367,21 @@ START_TEST(packed_garbage_is_buried_with_the_reason)
 }
 END_TEST
 
+/* A payload that looks like a field is the payload's, not a field. */
+START_TEST(a_payload_that_looks_like_a_field_is_not_read_as_one)
+{
+	redisReply	*rep;
+
+	put_packed("a", "J1 0 - h\ndue_ms=1\n\nx\nmax_attempts=zz\n", "1");
+	rep = claim("1", "60000", "n1");
+	ck_assert_uint_eq(rep->elements, CLAIM_HDR + 1);
+	ck_assert_str_eq(entry(rep, 0)->element[0]->str, "run");
+	ck_assert_str_eq(entry(rep, 0)->element[3]->str,
+	    "J1 1 n1-1 h\ndue_ms=1\n\nx\nmax_attempts=zz\n");
+	freeReplyObject(rep);
+}
+END_TEST
+
 START_TEST(packed_leases_extend_reap_and_unclaim)
 {
 	redisReply	*rep;
@@ -425,8 +440,8 @@ START_TEST(an_id_taken_by_a_packed_job_is_not_enqueued_again)
 	rep = script(SCRIPT_ENQUEUE_BATCH, 1, K_DELAYED, P, "h", "in", "0", "",
 	    "", "", "", "", "0", "a", "x", "b", "y", NULL);
 	freeReplyObject(rep);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:a"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:b"), 1);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:a " P "job:b"), 0);
+	ck_assert_int_eq(h_cmd_int(C, "HLEN " K_JOBS), 2);	/* a and b */
 	ck_assert_int_eq(h_cmd_int(C, "ZSCORE " K_DELAYED " a"), 5);
 }
 END_TEST
@@ -597,6 +612,7 @@ main(void)
 	tcase_add_test(tc, a_packed_job_is_claimed_and_completed_beside_a_hash_job);
 	tcase_add_test(tc, a_packed_job_retries_and_dies_with_its_fields);
 	tcase_add_test(tc, packed_garbage_is_buried_with_the_reason);
+	tcase_add_test(tc, a_payload_that_looks_like_a_field_is_not_read_as_one);
 	tcase_add_test(tc, packed_leases_extend_reap_and_unclaim);
 	tcase_add_test(tc, an_id_taken_by_a_packed_job_is_not_enqueued_again);
 	suite_add_tcase(s, tc);

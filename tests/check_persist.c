@@ -235,7 +235,7 @@ result_of(const char *id, char *buf, size_t len)
 static bool
 job_exists(const char *id)
 {
-	return (h_cmd_int(W.c, "EXISTS deferd:{default}:job:%s", id) == 1);
+	return (h_job_exists(W.c, "deferd:{default}:job:%s", id) == 1);
 }
 
 static bool
@@ -247,13 +247,13 @@ is_dead(const char *id)
 static const char *
 last_error(const char *id, char *buf, size_t len)
 {
-	return (h_cmd_str(W.c, buf, len, "HGET deferd:{default}:job:%s last_error", id));
+	return (h_job_str(W.c, buf, len, "deferd:{default}:job:%s last_error", id));
 }
 
 static long long
 attempts_of(const char *id)
 {
-	return (h_cmd_int(W.c, "HGET deferd:{default}:job:%s attempts", id));
+	return (h_job_int(W.c, "deferd:{default}:job:%s attempts", id));
 }
 
 /* Whether OUT/name contains text. */
@@ -967,7 +967,7 @@ START_TEST(batched_outcomes_refuse_only_the_lost_lease)
 	m = h_redis_connect(&W.r);
 	r = h_cmd(m, "MONITOR");
 	freeReplyObject(r);
-	h_cmd_int(W.c, "HSET deferd:{default}:job:batch-b lease bogus");
+	h_job_set(W.c, "deferd:{default}:job:batch-b lease=bogus");
 	touch("go");
 	EXPECT(H_WAIT_UNTIL(has_result("batch-a") && has_result("batch-c") &&
 	    has_result("batch-d"), WAIT_MS), "the three good jobs were not done");
@@ -984,7 +984,7 @@ START_TEST(batched_outcomes_refuse_only_the_lost_lease)
 		}
 	ck_assert_msg(job_exists("batch-b"), "the refused job's hash is gone");
 	ck_assert(!has_result("batch-b"));
-	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:job:batch-b lease");
+	h_job_str(W.c, buf, sizeof(buf), "deferd:{default}:job:batch-b lease");
 	ck_assert_str_eq(buf, "bogus");
 	batched = monitor_saw(m, good, 3, 5000 * SLOW);
 	redisFree(m);

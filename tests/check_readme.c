@@ -167,6 +167,7 @@ START_TEST(readme_examples_cancel_the_order)
 			continue;
 		order_reset();
 		freeReplyObject(h_cmd(W.c, "DEL deferd:{default}:job:order-42"));
+		freeReplyObject(h_cmd(W.c, "HDEL deferd:{default}:jobs order-42"));
 		if (ex[i].shell) {
 			for (line = strtok_r(t, "\n", &save); line != NULL;
 			    line = strtok_r(NULL, "\n", &save)) {

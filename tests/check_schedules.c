@@ -328,14 +328,14 @@ START_TEST(reload_changes_and_removes)
 	reload(&d, config_text("  - {name: ten, every: 10s, handler: tock}\n"));
 	ck_assert(h_daemon_log_has(&d, "schedule ten: definition changed", 15000));
 	ck_assert(H_WAIT_UNTIL(pending_tick("ten", id, sizeof(id)) &&
-	    h_cmd_str(W.c, handler, sizeof(handler), "HGET deferd:{default}:job:%s "
+	    h_job_str(W.c, handler, sizeof(handler), "deferd:{default}:job:%s "
 	    "handler", id) != NULL && strcmp(handler, "tock") == 0, 15000));
 
 	reload(&d, config_text("  []\n"));
 	ck_assert(h_daemon_log_has(&d, "schedule ten: removed;", 15000));
 	ck_assert(!pending_tick("ten", id, sizeof(id)));
 	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:schedule:ten"), 0);
-	ck_assert_int_eq(h_cmd_int(W.c, "EXISTS deferd:{default}:job:%s", id), 0);
+	ck_assert_int_eq(h_job_exists(W.c, "deferd:{default}:job:%s", id), 0);
 	h_daemon_stop(&d);
 }
 END_TEST

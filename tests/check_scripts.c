@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "job_body.h"
 #include "rclient.h"
 #include "redisurl.h"
 #include "scripts.h"
@@ -214,12 +215,29 @@ entry(const redisReply *rep, size_t i)
 	return (rep->element[CLAIM_HDR + i]);
 }
 
-/* Field name of a "run" entry (its last occurrence counts), or NULL. */
+/* Whether "run" entry e is a packed job's [run, id, token, body]. */
+static bool
+packed_entry(const redisReply *e)
+{
+	return (e->elements == 4 && job_body_is(e->element[3]->str,
+	    e->element[3]->len));
+}
+
+/*
+ * Field name of a "run" entry (its last occurrence counts), or NULL. A
+ * packed entry's fields are decoded into a reply kept until the next call.
+ */
 static const redisReply *
 field(const redisReply *e, const char *name)
 {
+	static redisReply	*decoded;
 	const redisReply	*v = NULL;
 
+	if (packed_entry(e)) {
+		freeReplyObject(decoded);
+		decoded = job_body_reply(e->element[3]->str, e->element[3]->len);
+		return (job_reply_field(decoded, name));
+	}
 	for (size_t i = 3; i + 1 < e->elements; i += 2)
 		if (strcmp(e->element[i]->str, name) == 0)
 			v = e->element[i + 1];
@@ -233,7 +251,7 @@ assert_run(const redisReply *e, const char *id)
 	ck_assert_uint_ge(e->elements, 3);
 	ck_assert_str_eq(e->element[0]->str, "run");
 	ck_assert_str_eq(e->element[1]->str, id);
-	ck_assert_int_eq((e->elements - 3) % 2, 0);
+	ck_assert(packed_entry(e) || (e->elements - 3) % 2 == 0);
 	return (e->element[2]->str);
 }
 
@@ -304,18 +322,92 @@ zscore(const char *key, const char *member)
 	return (h_cmd_int(C, "ZSCORE %s %s", key, member));
 }
 
-/* HGET of a job field into buf ("" when absent). */
+/*
+ * The fields of job id, packed or a hash, as an HGETALL reply (empty when
+ * there is no job); the caller frees it.
+ */
+static redisReply *
+jfields(const char *id)
+{
+	redisReply	*b = h_cmd(C, "HGET " P "jobs %s", id), *f;
+
+	if (b->type == REDIS_REPLY_STRING)
+		f = job_body_reply(b->str, b->len);
+	else
+		f = h_cmd(C, "HGETALL " P "job:%s", id);
+	freeReplyObject(b);
+	return (f);
+}
+
+/* A field of job id (packed or a hash) into buf ("" when absent). */
 static const char *
 jget(const char *id, const char *f, char *buf, size_t len)
 {
-	return (h_cmd_str(C, buf, len, "HGET " P "job:%s %s", id, f));
+	redisReply		*all = jfields(id);
+	const redisReply	*v = job_reply_field(all, f);
+
+	snprintf(buf, len, "%.*s", v != NULL ? (int)v->len : 0,
+	    v != NULL ? v->str : "");
+	freeReplyObject(all);
+	return (buf);
 }
 
-/* Whether the job hash exists. */
+/* Whether job id has field f. */
+static bool
+jhas(const char *id, const char *f)
+{
+	redisReply	*all = jfields(id);
+	bool		 has = job_reply_field(all, f) != NULL;
+
+	freeReplyObject(all);
+	return (has);
+}
+
+/* The attempts job id made (0 when it has no such field). */
+static long long
+jattempts(const char *id)
+{
+	char	b[32];
+
+	return (strtoll(jget(id, "attempts", b, sizeof(b)), NULL, 10));
+}
+
+/* How many fields job id has, besides its attempts. */
+static long long
+jlen(const char *id)
+{
+	redisReply	*all = jfields(id);
+	long long	 n = (long long)all->elements / 2;
+
+	if (job_reply_field(all, "attempts") != NULL)
+		n--;
+	freeReplyObject(all);
+	return (n);
+}
+
+/* Add field name=value to packed job id (a name it does not have yet). */
+static void
+jset_packed(const char *id, const char *name, const char *value)
+{
+	redisReply	*b = h_cmd(C, "HGET " P "jobs %s", id);
+	char		 body[1024];
+	const char	*nl;
+
+	ck_assert_int_eq(b->type, REDIS_REPLY_STRING);
+	nl = strchr(b->str, '\n');
+	ck_assert_ptr_nonnull(nl);
+	snprintf(body, sizeof(body), "%.*s%s=%s\n%s", (int)(nl + 1 - b->str),
+	    b->str, name, value, nl + 1);
+	freeReplyObject(b);
+	freeReplyObject(h_cmd(C, "HSET " P "jobs %s %s", id, body));
+}
+
+/* Whether job id exists, packed or as a hash. */
 static bool
 jexists(const char *id)
 {
-	return (h_cmd_int(C, "EXISTS " P "job:%s", id) == 1);
+	return (h_cmd_int(C, "HEXISTS " P "jobs %s", id) == 1 ||
+	    h_cmd_int(C, "EXISTS " P "job:%s", id) == 1);
 }
 
 START_TEST(enqueue_creates)
@@ -336,8 +428,8 @@ START_TEST(enqueue_creates)
 	ck_assert_str_eq(jget("j1", "handler", b, sizeof(b)), "send-mail");
 	ck_assert_str_eq(jget("j1", "payload", b, sizeof(b)), "hello");
 	/* No attempts yet and the default source: neither field is written. */
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j1 attempts"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j1 source"), 0);
+	ck_assert_int_eq(jattempts("j1"), 0);
+	ck_assert_int_eq(jhas("j1", "source"), 0);
 	ck_assert_str_eq(jget("j1", "resource", b, sizeof(b)), "mail:42");
 	ck_assert_str_eq(jget("j1", "max_attempts", b, sizeof(b)), "3");
 	ck_assert_str_eq(jget("j1", "timeout_ms", b, sizeof(b)), "5000");
@@ -346,15 +438,15 @@ START_TEST(enqueue_creates)
 	ck_assert_int_eq(strtoll(jget("j1", "enqueued_ms", b, sizeof(b)), NULL,
 	    10), due - 60000);
 	ck_assert_int_eq(zscore(K_DELAYED, "j1"), due);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:j1"), 7);
+	ck_assert_int_eq(jlen("j1"), 7);
 
 	/* Optional fields left out; an explicit source is kept. */
 	rep = script(SCRIPT_ENQUEUE, 2, P "job:j2", K_DELAYED, "j2", "h", "",
 	    "in", "0", "", "", "zset", K_WAKE, "", NULL);
 	ck_assert_int_eq(rep->element[0]->integer, 1);
 	freeReplyObject(rep);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j2 resource"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:j2 max_attempts"), 0);
+	ck_assert_int_eq(jhas("j2", "resource"), 0);
+	ck_assert_int_eq(jhas("j2", "max_attempts"), 0);
 	ck_assert_str_eq(jget("j2", "payload", b, sizeof(b)), "");
 	ck_assert_str_eq(jget("j2", "source", b, sizeof(b)), "zset");
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 2);
@@ -455,8 +547,8 @@ START_TEST(enqueue_batch_creates)
 	ck_assert_str_eq(jget("b1", "handler", b, sizeof(b)), "send-mail");
 	ck_assert_str_eq(jget("b1", "payload", b, sizeof(b)), "one");
 	ck_assert_str_eq(jget("b2", "payload", b, sizeof(b)), "");
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b2 attempts"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b2 source"), 0);
+	ck_assert_int_eq(jattempts("b2"), 0);
+	ck_assert_int_eq(jhas("b2", "source"), 0);
 	ck_assert_str_eq(jget("b2", "resource", b, sizeof(b)), "mail:42");
 	ck_assert_str_eq(jget("b2", "max_attempts", b, sizeof(b)), "3");
 	ck_assert_str_eq(jget("b2", "timeout_ms", b, sizeof(b)), "5000");
@@ -464,7 +556,7 @@ START_TEST(enqueue_batch_creates)
 	    due);
 	ck_assert_int_eq(strtoll(jget("b2", "enqueued_ms", b, sizeof(b)), NULL,
 	    10), due - 60000);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b1"), 7);
+	ck_assert_int_eq(jlen("b1"), 7);
 	ck_assert_int_eq(zscore(K_DELAYED, "b1"), due);
 	ck_assert_int_eq(zscore(K_DELAYED, "b2"), due);
 
@@ -473,7 +565,7 @@ START_TEST(enqueue_batch_creates)
 	    "", "", "zset", K_WAKE, "", "0", "b3", "x", NULL);
 	assert_pair(rep, 1, 12345);
 	freeReplyObject(rep);
-	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "job:b3"), 5);
+	ck_assert_int_eq(jlen("b3"), 5);
 	ck_assert_str_eq(jget("b3", "source", b, sizeof(b)), "zset");
 	ck_assert_int_eq(zscore(K_DELAYED, "b3"), 12345);
 
@@ -621,7 +713,9 @@ START_TEST(claim_respects_due_time)
 	tok = assert_run(e, "a");
 	ck_assert_str_eq(tok, "n1-1");
 	ck_assert_str_eq(field(e, "attempts")->str, "1");
-	ck_assert_ptr_null(field(e, "lease"));	/* the token is the lease */
+	/* The token is the lease: a packed job's head line has it. */
+	ck_assert(field(e, "lease") == NULL ||
+	    strcmp(field(e, "lease")->str, tok) == 0);
 	ck_assert_str_eq(field(e, "handler")->str, "h");
 	ck_assert_str_eq(field(e, "payload")->str, "payload");
 	ck_assert_int_eq(zscore(K_ACTIVE, "a"), now + 60000);
@@ -643,7 +737,7 @@ START_TEST(claim_respects_due_time)
 	ck_assert_int_eq(cmd_calls("exists"), 0);
 	ck_assert_int_eq(cmd_calls("zrange"), 1);
 	ck_assert_int_eq(zscore(K_DELAYED, "b"), due_b);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b attempts"), 0);
+	ck_assert_int_eq(jattempts("b"), 0);
 }
 END_TEST
 
@@ -808,12 +902,12 @@ START_TEST(outcome_batch_checks_each_lease)
 	/* a: done, result kept, hash gone. */
 	ck_assert_str_eq(h_cmd_str(C, buf, sizeof(buf), "GET " P "result:a"),
 	    "result of a");
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:a"), 0);
+	ck_assert(!jexists("a"));
 	/* b: back in delayed about 5 s out, attempt refunded, error kept. */
 	ck_assert_int_ge(zscore(K_DELAYED, "b"), redis_now() + 4000);
 	ck_assert_str_eq(jget("b", "attempts", buf, sizeof(buf)), "0");
 	ck_assert_str_eq(jget("b", "last_error", buf, sizeof(buf)), "try later");
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b lease"), 0);
+	ck_assert_int_eq(jhas("b", "lease"), 0);
 	/* c: dead with its reason. */
 	ck_assert_int_ge(zscore(K_DEAD, "c"), 1);
 	ck_assert_str_eq(jget("c", "last_error", buf, sizeof(buf)), "no hope");
@@ -829,7 +923,7 @@ START_TEST(outcome_batch_checks_each_lease)
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " P "failed"), 1);
 	ck_assert_int_eq(h_cmd_int(C, "HLEN " P "history"), 2);
 	/* e: done, its malformed record left out, nothing else refused. */
-	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:e"), 0);
+	ck_assert(!jexists("e"));
 	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "history e"), 0);
 	snprintf(rec, sizeof(rec), "{\"status\":\"done\",\"finished_ms\":%lld}",
 	    (long long)zscore(P "done", "a"));
@@ -890,8 +984,8 @@ END_TEST
 
 /*
  * A claim that fills its limit reads no more than it needs: one EXISTS for
- * both markers, one for packed jobs (there are none: no HMGET), the due
- * candidates, no scan of +inf and no second read of
+ * both markers, one for packed jobs, the due candidates and one HMGET of
+ * those packed, no scan of +inf and no second read of
  * the first member (due jobs are left: the next due time is now). The
  * claim that drains the due jobs buries the one at +inf.
  */
@@ -913,7 +1007,7 @@ START_TEST(a_full_claim_reads_no_more_than_it_needs)
 	ck_assert_int_eq(rep->element[1]->integer, rep->element[0]->integer);
 	freeReplyObject(rep);
 	ck_assert_int_eq(cmd_calls("exists"), 2);
-	ck_assert_int_eq(cmd_calls("hmget"), 0);
+	ck_assert_int_eq(cmd_calls("hmget"), 1);	/* the packed jobs */
 	ck_assert_int_eq(cmd_calls("zrangebyscore"), 1);
 	ck_assert_int_eq(cmd_calls("zrange"), 1);
 	ck_assert_int_eq(h_cmd_int(C, "ZRANK " K_DELAYED " never"), 2); /* kept */
@@ -947,8 +1041,8 @@ START_TEST(claim_skips_saturated)
 	freeReplyObject(rep);
 	ck_assert_int_eq(zscore(K_DELAYED, "a"), 1);
 	ck_assert_int_eq(zscore(K_DELAYED, "c"), 3);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a attempts"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
+	ck_assert_int_eq(jattempts("a"), 0);
+	ck_assert_int_eq(jhas("a", "lease"), 0);
 }
 END_TEST
 
@@ -1145,7 +1239,7 @@ START_TEST(retry_and_refund)
 	ck_assert_int_eq(strtoll(jget("a", "due_ms", b, sizeof(b)), NULL, 10),
 	    due);
 	ck_assert_int_eq(zscore(K_ACTIVE, "a"), -1);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
+	ck_assert_int_eq(jhas("a", "lease"), 0);
 	ck_assert_str_eq(jget("a", "last_error", b, sizeof(b)), "boom");
 	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "1");
 	snprintf(want, sizeof(want), "%lld", due);
@@ -1155,7 +1249,7 @@ START_TEST(retry_and_refund)
 	snprintf(want, sizeof(want), "%lld", enqueue("b", "h", "in", "0"));
 	expect_msg(s, want);	/* b is due before a */
 	claim_one("b", "m", tok, sizeof(tok));
-	freeReplyObject(h_cmd(C, "HSET " P "job:b last_error earlier"));
+	jset_packed("b", "last_error", "earlier");
 	ck_assert_int_eq(script_int(SCRIPT_RETRY, 3, K_ACTIVE, K_DELAYED,
 	    P "job:b", "b", tok, "", "60000", "1", K_WAKE, NULL), 1);
 	ck_assert_str_eq(jget("b", "attempts", b, sizeof(b)), "0");
@@ -1186,7 +1280,7 @@ START_TEST(bury_needs_token)
 	ck_assert_str_eq(jget("a", "last_error", b, sizeof(b)), "exit 65");
 	ck_assert_int_eq(strtoll(jget("a", "died_ms", b, sizeof(b)), NULL, 10),
 	    zscore(K_DEAD, "a"));
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
+	ck_assert_int_eq(jhas("a", "lease"), 0);
 	ck_assert_str_eq(jget("a", "handler", b, sizeof(b)), "h");
 }
 END_TEST
@@ -1385,13 +1479,13 @@ START_TEST(reap_expired_leases)
 	    "lease expired (worker lost)");
 	ck_assert_int_eq(strtoll(jget("a", "due_ms", b, sizeof(b)), NULL, 10),
 	    zscore(K_DELAYED, "a"));
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:a lease"), 0);
+	ck_assert_int_eq(jhas("a", "lease"), 0);
 	ck_assert_str_eq(jget("a", "attempts", b, sizeof(b)), "1");
 	ck_assert_int_ne(zscore(K_DEAD, "b"), -1);
 	ck_assert_int_ne(zscore(K_DEAD, "c"), -1);	/* default max 1 */
 	ck_assert_str_eq(jget("b", "last_error", b, sizeof(b)),
 	    "lease expired on the final attempt (worker lost)");
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:b lease"), 0);
+	ck_assert_int_eq(jhas("b", "lease"), 0);
 	ck_assert(!jexists("ghost"));
 	ck_assert_int_eq(zscore(K_DEAD, "ghost"), -1);
 	snprintf(b, sizeof(b), "%lld", zscore(K_DELAYED, "a"));
@@ -1475,8 +1569,8 @@ START_TEST(revive_dead)
 	    P "job:x", "x", K_WAKE, NULL), 1);
 	ck_assert_int_eq(zscore(K_DEAD, "x"), -1);
 	ck_assert_int_ge(zscore(K_DELAYED, "x"), now);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:x attempts"), 0);
-	ck_assert_int_eq(h_cmd_int(C, "HEXISTS " P "job:x died_ms"), 0);
+	ck_assert_int_eq(jattempts("x"), 0);
+	ck_assert_int_eq(jhas("x", "died_ms"), 0);
 	snprintf(b, sizeof(b), "%lld", zscore(K_DELAYED, "x"));
 	expect_msg(s, b);
 	expect_no_more(s);

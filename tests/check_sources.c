@@ -219,15 +219,15 @@ START_TEST(expired_key_runs_handler_once)
 	free(s);
 	free(buf);
 	/* The job hash carries the fields the handler variables come from. */
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 source");
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:exp:0:dead:1 source");
 	ck_assert_str_eq(val, "expired");
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_key");
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:exp:0:dead:1 expired_key");
 	ck_assert_str_eq(val, "dead:1");
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 expired_db");
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:exp:0:dead:1 expired_db");
 	ck_assert_str_eq(val, "0");
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 match");
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:exp:0:dead:1 match");
 	ck_assert_str_eq(val, "dead:*");
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:exp:0:dead:1 payload");
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:exp:0:dead:1 payload");
 	ck_assert_str_eq(val, "dead:1");
 	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c, "ZCARD deferd:{exp}:watch") == 0, 5000));
 	ck_assert_int_eq(h_log_count(&d, "expired (db 0"), 2);
@@ -258,7 +258,7 @@ START_TEST(odd_keys_get_a_digest_id)
 	}
 	ck_assert_msg(strncmp(val, "exp:0:@sha1-", 12) == 0 && strlen(val) == 52,
 	    "id %s", val);
-	h_cmd_str(W.c, val, sizeof(val), "HGET deferd:{default}:job:%s payload", val);
+	h_job_str(W.c, val, sizeof(val), "deferd:{default}:job:%s payload", val);
 	ck_assert_str_eq(val, key);
 	h_daemon_stop(&d);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "job_body.h"
 #include "keys.h"
 #include "rclient.h"
 #include "scripts.h"
@@ -392,6 +393,131 @@ h_cmd_int(redisContext *c, const char *fmt, ...)
 	v = h_reply_int(rep);
 	freeReplyObject(rep);
 	return (v);
+}
+
+/*
+ * Split "PREFIX job:ID FIELD" (vsnprintf of fmt, ap into key) into the
+ * queue prefix (up to "job:"), the ID and the field, in place.
+ */
+static void
+h_job_split(char *key, size_t len, const char *fmt, va_list ap,
+    char **id, char **field)
+{
+	char	*job, *sp;
+
+	vsnprintf(key, len, fmt, ap);
+	job = strstr(key, ":job:");
+	sp = strrchr(key, ' ');
+	ck_assert_msg(job != NULL, "'%s' names no job key", key);
+	*job = '\0';
+	*id = job + 5;
+	*field = NULL;
+	if (sp != NULL) {
+		*sp = '\0';
+		*field = sp + 1;
+	}
+}
+
+/*
+ * The job of "PREFIX:job:ID" (PREFIX and ID from key, id), packed or a
+ * hash, as an HGETALL reply (empty when there is no job).
+ */
+static redisReply *
+h_job_fields(redisContext *c, const char *prefix, const char *id)
+{
+	redisReply	*b = h_cmd(c, "HGET %s:jobs %s", prefix, id), *f;
+
+	if (b->type == REDIS_REPLY_STRING)
+		f = job_body_reply(b->str, b->len);
+	else
+		f = h_cmd(c, "HGETALL %s:job:%s", prefix, id);
+	freeReplyObject(b);
+	return (f);
+}
+
+/* A job field's value as h_job_str/h_job_int read it; NULL when absent. */
+static const redisReply *
+h_job_value(redisContext *c, redisReply **all, const char *fmt, va_list ap)
+{
+	char	 key[512], *id, *field;
+
+	h_job_split(key, sizeof(key), fmt, ap, &id, &field);
+	ck_assert_ptr_nonnull(field);
+	*all = h_job_fields(c, key, id);
+	return (job_reply_field(*all, field));
+}
+
+long long
+h_job_int(redisContext *c, const char *fmt, ...)
+{
+	va_list			 ap;
+	redisReply		*all;
+	const redisReply	*v;
+	long long		 n;
+
+	va_start(ap, fmt);
+	v = h_job_value(c, &all, fmt, ap);
+	va_end(ap);
+	n = v != NULL ? strtoll(v->str, NULL, 10) : -1;
+	freeReplyObject(all);
+	return (n);
+}
+
+const char *
+h_job_str(redisContext *c, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list			 ap;
+	redisReply		*all;
+	const redisReply	*v;
+
+	va_start(ap, fmt);
+	v = h_job_value(c, &all, fmt, ap);
+	va_end(ap);
+	snprintf(buf, len, "%.*s", v != NULL ? (int)v->len : 0,
+	    v != NULL ? v->str : "");
+	freeReplyObject(all);
+	return (buf);
+}
+
+int
+h_job_exists(redisContext *c, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		 key[512], *id, *field;
+
+	va_start(ap, fmt);
+	h_job_split(key, sizeof(key), fmt, ap, &id, &field);
+	va_end(ap);
+	return (h_cmd_int(c, "HEXISTS %s:jobs %s", key, id) == 1 ||
+	    h_cmd_int(c, "EXISTS %s:job:%s", key, id) == 1);
+}
+
+void
+h_job_set(redisContext *c, const char *fmt, ...)
+{
+	static const char lua[] =
+	    "local b = redis.call('HGET', KEYS[1], ARGV[1]) "
+	    "if not b then return redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end "
+	    "local att, lease, rest = string.match(b, '^J1 (%d+) (%S+) (.*)$') "
+	    "if ARGV[2] == 'lease' then lease = ARGV[3] "
+	    "elseif ARGV[2] == 'attempts' then att = ARGV[3] "
+	    "else rest = string.gsub(rest, '\\n' .. ARGV[2] .. '=[^\\n]*', '', 1) "
+	    "rest = string.gsub(rest, '\\n', '\\n' .. ARGV[2] .. '=' .. ARGV[3] .. '\\n', 1) end "
+	    "return redis.call('HSET', KEYS[1], ARGV[1], 'J1 ' .. att .. ' ' .. lease .. ' ' .. rest)";
+	va_list		 ap;
+	char		 key[512], *id, *field, *value, jobs[600], hash[600];
+
+	va_start(ap, fmt);
+	h_job_split(key, sizeof(key), fmt, ap, &id, &field);
+	va_end(ap);
+	ck_assert_ptr_nonnull(field);
+	value = strchr(field, '=');
+	ck_assert_msg(value != NULL, "h_job_set: FIELD=VALUE");
+	*value++ = '\0';
+	snprintf(jobs, sizeof(jobs), "%s:jobs", key);
+	snprintf(hash, sizeof(hash), "%s:job:%s", key, id);
+	freeReplyObject(h_cmd(c, "EVAL %s 2 %s %s %s %s %s", lua, jobs, hash,
+	    id, field, value));
 }
 
 const char *

@@ -112,6 +112,23 @@ redisReply	*h_cmd(redisContext *c, const char *fmt, ...);
 long long	 h_cmd_int(redisContext *c, const char *fmt, ...);
 /* String result, copied into buf ("" for NIL). */
 const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, ...);
+/*
+ * A job's field, whatever form the job has (packed in NS:{Q}:jobs, or the
+ * hash NS:{Q}:job:ID): fmt formats "NS:{Q}:job:ID FIELD", as an HGET's
+ * arguments would be. h_job_int: the value as a number, -1 when absent;
+ * h_job_str: into buf, "" when absent.
+ */
+long long	 h_job_int(redisContext *c, const char *fmt, ...);
+const char	*h_job_str(redisContext *c, char *buf, size_t len, const char *fmt, ...);
+/* Whether the job fmt formats ("NS:{Q}:job:ID") exists in either form. */
+int		 h_job_exists(redisContext *c, const char *fmt, ...);
+/*
+ * Set a field of a job in its form: fmt formats "NS:{Q}:job:ID FIELD=VALUE"
+ * (a packed job's lease and attempts are in its head line; a value with
+ * no "%" or newline).
+ */
+void		 h_job_set(redisContext *c, const char *fmt, ...);
+
 
 /*
  * Enqueue a job into queue "default" of namespace "deferd" through the

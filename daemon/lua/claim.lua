@@ -183,7 +183,12 @@ local still_due = false	-- due candidates were left in delayed
 local PAYLOAD_BUDGET = 1048576
 local payload_bytes = 0
 local NUMERIC = {attempts = true, max_attempts = true, timeout_ms = true}
-local NUMERIC_PACKED = {'max_attempts', 'timeout_ms'}	-- in their order
+-- A packed job's numeric fields: name, what a plain find looks for (most
+-- jobs have neither: no pattern is run), the pattern that reads it.
+local NUMERIC_PACKED = {
+	{'max_attempts', '\nmax_attempts=', '\nmax_attempts=([^\n]*)'},
+	{'timeout_ms', '\ntimeout_ms=', '\ntimeout_ms=([^\n]*)'},
+}
 
 -- The job with hash key jk: why it cannot run (nil when it can), its flat
 -- HGETALL list, and the fields this script reads (handler, the payload's
@@ -243,19 +248,20 @@ local function load_packed(b)
 		return 'job body is malformed'
 	end
 	local due, enq
-	if sep >= pos then
+	-- The fields are b's bytes pos - 1 .. sep: a find past sep is in the
+	-- payload.
+	for _, n in ipairs(NUMERIC_PACKED) do
+		local at = string.find(b, n[2], pos - 1, true)
+		local v = at and at < sep and string.match(b, n[3], at)
+		if v and uint(v) == nil then
+			return 'field ' .. n[1] .. ' is not a number: \'' ..
+			    string.sub(pk_unesc(v), 1, 40) .. '\''
+		end
+	end
+	if events ~= '' and sep >= pos then
 		local fields = string.sub(b, pos - 1, sep)
-		for _, name in ipairs(NUMERIC_PACKED) do
-			local v = string.match(fields, '\n' .. name .. '=([^\n]*)')
-			if v and uint(v) == nil then
-				return 'field ' .. name .. ' is not a number: \'' ..
-				    string.sub(pk_unesc(v), 1, 40) .. '\''
-			end
-		end
-		if events ~= '' then
-			due = string.match(fields, '\ndue_ms=([^\n]*)')
-			enq = string.match(fields, '\nenqueued_ms=([^\n]*)')
-		end
+		due = string.match(fields, '\ndue_ms=([^\n]*)')
+		enq = string.match(fields, '\nenqueued_ms=([^\n]*)')
 	end
 	h = pk_unesc(h)
 	if h == '' then

@@ -14,18 +14,20 @@
 --         first of delayed); "" publishes nothing
 -- ARGV[10] events channel ("" = none): "enqueued" {queue, id, handler,
 --         due_ms, delay_ms, source} when created
--- ARGV[11..] optional extra field, value pairs stored in the hash
+-- ARGV[11..] optional extra field, value pairs stored in the job
 --         (e.g. timeout_ms)
 --
--- Reply: {1, due_ms} when created (hash fields handler, payload,
+-- Reply: {1, due_ms} when created, packed (docs/keys.md, "Packed jobs":
+-- field ID of P..'jobs', P the prefix of KEYS[1]) with handler, payload,
 -- enqueued_ms, due_ms, source unless "delayed", and resource /
--- max_attempts when given, plus the extra pairs; no attempts field, which
--- counts as 0; ZADD delayed due_ms ID; the result of an earlier job with
--- this ID, P..'result:'..ID, deleted: it is not this job's);
--- {0, due_ms of the existing job or -1} when the job key exists (nothing
--- changed: idempotent enqueue).
+-- max_attempts when given, plus the extra pairs; attempts 0; ZADD delayed
+-- due_ms ID; the result of an earlier job with this ID, P..'result:'..ID,
+-- deleted: it is not this job's);
+-- {0, due_ms of the existing job or -1} when a job with this ID exists,
+-- packed or as the hash KEYS[1] (nothing changed: idempotent enqueue).
 -- Errors (nothing written): bad ARGV[4], ARGV[5], ARGV[6], a missing
--- ARGV[10] or an odd number of extra arguments.
+-- ARGV[10], an odd number of extra arguments or an extra field named
+-- handler, payload, attempts or lease, or with "=" or a newline.
 
 local jk, delayed = KEYS[1], KEYS[2]
 local id, handler, payload = ARGV[1], ARGV[2], ARGV[3]
@@ -53,8 +55,7 @@ local now = now_ms()
 local due = due_of(mode, ms, now)
 source = source_or_default(source)
 
-local f = {'handler', handler, 'payload', payload, 'enqueued_ms', istr(now),
-    'due_ms', istr(due)}
+local f = {'enqueued_ms', istr(now), 'due_ms', istr(due)}
 add_source(f, source)
 if resource ~= nil and resource ~= '' then
 	table.insert(f, 'resource')
@@ -68,9 +69,10 @@ for i = 11, #ARGV, 2 do
 	table.insert(f, ARGV[i])
 	table.insert(f, ARGV[i + 1])
 end
-redis.call('HSET', jk, unpack(f))
+local P = prefix_of(jk, id)
+redis.call('HSET', P .. 'jobs', id, pk_head(handler, f) .. payload)
 redis.call('ZADD', delayed, istr(due), id)
-redis.call('DEL', string.sub(jk, 1, #jk - #id - 4) .. 'result:' .. id)
+redis.call('DEL', P .. 'result:' .. id)
 publish_wake_if_first(delayed, id, due, wake)
 emit(events, 'enqueued', now, 'queue', queue_of(delayed), 'id', id,
     'handler', handler, 'due_ms', due, 'delay_ms', math.max(due - now, 0),

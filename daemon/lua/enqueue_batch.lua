@@ -4,7 +4,8 @@
 -- paid once per batch instead of once per job.
 --
 -- KEYS[1] delayed zset
--- ARGV[1] key prefix P ("ns:{Q}:"): job hashes are P..'job:'..ID
+-- ARGV[1] key prefix P ("ns:{Q}:"): jobs go to P..'jobs', packed; an ID
+--         whose hash P..'job:'..ID exists is taken
 -- ARGV[2] handler name
 -- ARGV[3] "in" (ARGV[4] is a delay in ms) or "at" (ARGV[4] is epoch ms)
 -- ARGV[4] ms, a non-negative integer
@@ -17,13 +18,14 @@
 -- ARGV[9] events channel ("" = none): one "enqueued" event per job
 --         created, as enqueue.lua sends
 -- ARGV[10] n: the number of extra field, value pairs that follow
--- ARGV[11 .. 10+2n] extra field, value pairs stored in every hash
+-- ARGV[11 .. 10+2n] extra field, value pairs stored in every job
 -- ARGV[11+2n ..] job ID, payload pairs (payloads binary-safe, may be empty)
 --
--- Every job gets the hash fields of enqueue.lua (handler, payload,
--- enqueued_ms, due_ms, source unless "delayed", resource / max_attempts
--- when given, the extra pairs) and ZADD delayed due_ms ID. A job whose key
--- exists is left alone (idempotent, as enqueue.lua).
+-- Every job is created packed with the fields of enqueue.lua (handler,
+-- payload, enqueued_ms, due_ms, source unless "delayed", resource /
+-- max_attempts when given, the extra pairs), all with one HSET of
+-- P..'jobs', and ZADD delayed due_ms ID. An ID taken, packed or as a hash,
+-- or earlier in the batch, is left alone (idempotent, as enqueue.lua).
 -- Reply: {created, due_ms}.
 -- Errors (nothing written): bad ARGV[3], ARGV[4], ARGV[5] or ARGV[10], or an
 -- odd number of job arguments.
@@ -52,9 +54,8 @@ local now = now_ms()
 local due = due_of(mode, ms, now)
 source = source_or_default(source)
 
--- The hash fields shared by every job; slot 4 takes each payload.
-local f = {'handler', handler, 'payload', '', 'enqueued_ms', istr(now),
-    'due_ms', istr(due)}
+-- The fields shared by every job, and the body up to the payload.
+local f = {'enqueued_ms', istr(now), 'due_ms', istr(due)}
 add_source(f, source)
 if resource ~= '' then
 	table.insert(f, 'resource')
@@ -67,6 +68,7 @@ end
 for i = 11, first_job - 1 do
 	table.insert(f, ARGV[i])
 end
+local head = pk_head(handler, f)
 
 -- The "enqueued" event of emit() in lib.lua, split around the job ID: the
 -- rest is the same for every job of the batch, so it is encoded once.
@@ -85,12 +87,22 @@ end
 local _, first_due = zfirst(delayed)
 local sdue = istr(due)
 local created = 0
+local ids = {}
 for i = first_job, #ARGV, 2 do
-	local id, jk = ARGV[i], P .. 'job:' .. ARGV[i]
-	if not job_exists(P, id) then
-		f[4] = ARGV[i + 1]
-		redis.call('HSET', jk, unpack(f))
-		redis.call('ZADD', delayed, sdue, id)
+	ids[#ids + 1] = ARGV[i]
+end
+-- The IDs' packed jobs (one HMGET; none or false: not packed).
+local packed = pk_any(P) and pk_bodies(P, ids) or {}
+local taken = {}	-- created by this batch: a repeated ID is once
+local bodies, members = {}, {}
+for k, id in ipairs(ids) do
+	if not packed[k] and not taken[id] and
+	    redis.call('EXISTS', P .. 'job:' .. id) == 0 then
+		taken[id] = true
+		bodies[#bodies + 1] = id
+		bodies[#bodies + 1] = head .. ARGV[first_job + 2 * k - 1]
+		members[#members + 1] = sdue
+		members[#members + 1] = id
 		created = created + 1
 		if ev_head then
 			redis.call('PUBLISH', events, ev_head ..
@@ -98,6 +110,8 @@ for i = first_job, #ARGV, 2 do
 		end
 	end
 end
+call_chunked('HSET', P .. 'jobs', bodies, 2)
+call_chunked('ZADD', delayed, members, 2)
 if created > 0 and wake ~= '' and (first_due < 0 or due < first_due) then
 	redis.call('PUBLISH', wake, sdue)
 end

@@ -17,8 +17,8 @@
 --
 -- The job ID is "exp:DB:KEY" when that is a valid job ID (1-200 bytes of
 -- [A-Za-z0-9_.:@-]), else "exp:DB:@sha1-" .. SHA1(KEY) in hex. The marker
--- P.."expdone:"..ID is SET NX PX ttl; the job hash gets handler, payload
--- (the key), enqueued_ms, due_ms (now), source=expired,
+-- P.."expdone:"..ID is SET NX PX ttl; the job, packed in P..'jobs', gets
+-- handler, payload (the key), enqueued_ms, due_ms (now), source=expired,
 -- expired_key, expired_db, match, and resource when given.
 --
 -- Reply: {1, id} created; {0, id} already done (marker or job present).
@@ -39,18 +39,17 @@ end
 if not redis.call('SET', P .. 'expdone:' .. id, '1', 'NX', 'PX', istr(ttl)) then
 	return {0, id}
 end
-local jk = P .. 'job:' .. id
 if job_exists(P, id) then
 	return {0, id}
 end
 local now = now_ms()
-local f = {'handler', handler, 'payload', key, 'enqueued_ms', istr(now), 'due_ms', istr(now), 'source', 'expired',
+local f = {'enqueued_ms', istr(now), 'due_ms', istr(now), 'source', 'expired',
     'expired_key', key, 'expired_db', db, 'match', match}
 if resource ~= '' then
 	table.insert(f, 'resource')
 	table.insert(f, resource)
 end
-redis.call('HSET', jk, unpack(f))
+redis.call('HSET', P .. 'jobs', id, pk_head(handler, f) .. key)
 redis.call('ZADD', delayed, istr(now), id)
 redis.call('DEL', P .. 'result:' .. id)	-- an earlier expiration's
 publish_wake_if_first(delayed, id, now, wake)

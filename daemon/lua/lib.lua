@@ -232,6 +232,29 @@ local function pk_write(P, id, rec)
 	redis.call('HSET', P .. 'jobs', id, pk_encode(rec))
 end
 
+-- Field names a body keeps in its head line, not as NAME=VALUE lines.
+local PK_HEAD_NAMES = {handler = true, payload = true, attempts = true,
+    lease = true}
+
+-- The body of a new job up to its payload: handler h, no attempt, no
+-- lease, the fields f (a name, value list). A name that a body cannot
+-- hold (empty, with "=" or a newline, or one of the head line's) is the
+-- caller's bug: an error, raised before the caller writes.
+local function pk_head(h, f)
+	local parts = {'J1 0 - ', pk_esc(h), '\n'}
+	for i = 1, #f, 2 do
+		local name = f[i]
+		if name == '' or PK_HEAD_NAMES[name] or
+		    string.find(name, '[=\n]') then
+			error('deferd: a job cannot have a field named ' ..
+			    string.format('%q', name))
+		end
+		parts[#parts + 1] = name .. '=' .. pk_esc(f[i + 1]) .. '\n'
+	end
+	parts[#parts + 1] = '\n'
+	return table.concat(parts)
+end
+
 -- Whether job id of queue prefix P exists, in either form (a job key of
 -- any type counts).
 local function job_exists(P, id)

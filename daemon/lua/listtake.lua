@@ -31,9 +31,9 @@ local made = 0
 local function make(item)
 	made = made + 1
 	local id = 'list:' .. nonce .. '-' .. istr(made)
-	redis.call('HSET', P .. 'job:' .. id, 'handler', handler, 'payload', item,
-	    'enqueued_ms', istr(now), 'due_ms', istr(now),
-	    'source', 'list', 'list', main)
+	redis.call('HSET', P .. 'jobs', id, pk_head(handler, {'enqueued_ms',
+	    istr(now), 'due_ms', istr(now), 'source', 'list', 'list', main}) ..
+	    item)
 	redis.call('ZADD', delayed, istr(now), id)
 	emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,
 	    'handler', handler, 'due_ms', now, 'delay_ms', 0, 'source', 'list')

@@ -21,7 +21,8 @@
 --   triples from ARGV[10]: tick ms, due ms (the tick plus jitter), the
 --   tick as ISO 8601 text. Each tick after last becomes a job (fields
 --   handler, payload, enqueued_ms, due_ms, source=schedule,
---   schedule, tick, and resource when given) unless its hash exists; last
+--   schedule, tick, and resource when given; packed in P..'jobs') unless
+--   a job with its ID exists; last
 --   becomes the latest tick given, pending the ticks still ahead.
 --   Reply {now, last, created}.
 -- replace: the definition changed: the pending ticks still in delayed are
@@ -105,17 +106,16 @@ for i = 10, #ARGV, 3 do
 	local tick, due, text = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2]
 	if tick > last then
 		local id = 'cron:' .. name .. ':' .. ARGV[i]
-		local jk = P .. 'job:' .. id
 		if not job_exists(P, id) then
-			local f = {'handler', handler, 'payload', payload,
-			    'enqueued_ms', istr(now),
+			local f = {'enqueued_ms', istr(now),
 			    'due_ms', istr(due), 'source', 'schedule',
 			    'schedule', name, 'tick', text}
 			if resource ~= '' then
 				table.insert(f, 'resource')
 				table.insert(f, resource)
 			end
-			redis.call('HSET', jk, unpack(f))
+			redis.call('HSET', P .. 'jobs', id,
+			    pk_head(handler, f) .. payload)
 			redis.call('ZADD', delayed, istr(due), id)
 			publish_wake_if_first(delayed, id, due, wake)
 			emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,

@@ -45,9 +45,9 @@ for _, member in ipairs(due) do
 		id = 'zset:' .. redis.sha1hex(zset .. '\n' .. member) .. '-' ..
 		    istr(now) .. '-' .. istr(n)
 	end
-	redis.call('HSET', P .. 'job:' .. id, 'handler', handler, 'payload', member,
-	    'enqueued_ms', istr(now), 'due_ms', istr(now),
-	    'source', 'zset', 'zset', zset)
+	redis.call('HSET', P .. 'jobs', id, pk_head(handler, {'enqueued_ms',
+	    istr(now), 'due_ms', istr(now), 'source', 'zset', 'zset', zset}) ..
+	    member)
 	redis.call('ZADD', delayed, istr(now), id)
 	moved = moved + 1
 	emit(events, 'enqueued', now, 'queue', queue_of(P), 'id', id,
