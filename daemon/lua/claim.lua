@@ -336,8 +336,8 @@ if limit > 0 then
 		    (claimed > 0 and run >= SKIP_RUN) then
 			break
 		end
-		local jk = P .. 'job:' .. id
 		local body = bodies[i] or false
+		local jk = not body and P .. 'job:' .. id	-- a hash job's key
 		local why, all, h, pl_len, att, due, enq
 		local ok_id = valid_id(id)
 		local skip_h = run > 0 and ok_id and not body and

@@ -586,6 +586,18 @@ local function job_due(jk, id)
 	return true, uint(hget_safe(jk, 'due_ms')) or -1
 end
 
+-- istr(ttl) for a result's TTL, formatted once per script call (the
+-- outcome sets one result per job, all with the same TTL).
+local ttl_texts = {}
+local function ttl_text(ttl)
+	local t = ttl_texts[ttl]
+	if t == nil then
+		t = istr(ttl)
+		ttl_texts[ttl] = t
+	end
+	return t
+end
+
 -- Success: ZREM active, delete the job, SET result (PX ttl; 0 = not kept).
 -- body is the job's packed value (false: a hash; nil: not read yet).
 -- With gone (a table {ids = {}, keys = {}, packed = {}}) the ZREM and
@@ -627,7 +639,7 @@ local function complete_job(active, jk, rk, id, token, result, ttl, events,
 		end
 	end
 	if ttl > 0 then
-		redis.call('SET', rk, result, 'PX', istr(ttl))
+		redis.call('SET', rk, result, 'PX', ttl_text(ttl))
 	end
 	return 1
 end

@@ -54,6 +54,7 @@ if (#ARGV - FIRST + 1) % PER ~= 0 then
 	error('deferd: outcome takes 8 arguments per job')
 end
 local now = now_ms()
+local now_text = istr(now)
 local out, buried = {}, 0
 
 -- History records of this call, written once for all: per list the
@@ -69,11 +70,11 @@ local function history_add(list, id, rec)
 		return
 	end
 	local z = hist[list]
-	z[#z + 1] = istr(now)
+	z[#z + 1] = now_text
 	z[#z + 1] = id
 	hist.recs[#hist.recs + 1] = id
 	hist.recs[#hist.recs + 1] = string.sub(rec, 1, -2) ..
-	    ',"finished_ms":' .. istr(now) .. '}'
+	    ',"finished_ms":' .. now_text .. '}'
 end
 
 -- Drop list's oldest records beyond hist_max or older than hist_ttl.
@@ -150,7 +151,8 @@ for i = FIRST, #ARGV, PER do
 	local flags, record = ARGV[i + 5], ARGV[i + 7]
 	-- Only events carry the duration: no pattern match per job without.
 	local duration = events ~= '' and uint(ARGV[i + 6]) or nil
-	local jk = P .. 'job:' .. id
+	-- The hash key, which a packed job's completion does not need.
+	local jk = (kind ~= 'complete' or not body) and P .. 'job:' .. id
 	local r
 	if kind == 'complete' then
 		r = complete_job(active, jk, ttl > 0 and P .. 'result:' .. id, id,
