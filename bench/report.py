@@ -63,10 +63,12 @@ NOTES = {
          "lines (`_events`: with `events: true`, an \"enqueued\" event per "
          "job). `evalsha_pipe`: the enqueue_batch script, 256 jobs per call, "
          "through redis-cli --pipe. `bytes_per_job`: used_memory delta per "
-         "deferctl job (6 hash fields). `multi_pipe`: the README's "
+         "deferctl job (packed: handler, payload, enqueued_ms, due_ms). "
+         "`multi_pipe`: the README's "
          "plain MULTI/HSET/ZADD/EXEC form through redis-cli --pipe.",
-    "E": "The backlog is the README's plain form (handler + 16-byte payload, "
-         "28-byte IDs like deferctl's) due over the hour after the first 10 "
+    "E": "The backlog is packed jobs, the form deferd's scripts write "
+         "(handler + 16-byte payload, 28-byte IDs like deferctl's; "
+         "docs/keys.md), due over the hour after the first 10 "
          "minutes, loaded with a Lua loop. Then the same burst and spread "
          "as on the empty Redis, run by a fresh deferd.",
     "F": "`redis_alone`: a plain PSUBSCRIBE client, no deferd: when Redis "
