@@ -382,6 +382,39 @@ START_TEST(a_payload_that_looks_like_a_field_is_not_read_as_one)
 }
 END_TEST
 
+/*
+ * A key of another type where the packed jobs belong is garbage: the
+ * queue's hash jobs still run, and enqueue refuses with the reason.
+ */
+START_TEST(a_garbage_jobs_key_stops_nothing_but_enqueue)
+{
+	static const char *const args[] = { P "job:n", K_DELAYED, "n", "h",
+	    "pl", "in", "0", "", "", "", K_WAKE, "" };
+	redisReply	*rep;
+	const char	*tok;
+
+	freeReplyObject(h_cmd(C, "SET " K_JOBS " garbage"));
+	freeReplyObject(h_cmd(C, "HSET " P "job:h handler noop"));
+	freeReplyObject(h_cmd(C, "ZADD " K_DELAYED " 1 h"));
+	rep = claim("10", "60000", "n1");
+	ck_assert_uint_eq(rep->elements, CLAIM_HDR + 1);
+	tok = entry(rep, 0)->element[2]->str;
+	ck_assert_str_eq(entry(rep, 0)->element[0]->str, "run");
+	ck_assert_int_eq(outcome("complete", "h", tok, "ok", ""), 1);
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "EXISTS " P "job:h"), 0);
+
+	rep = rclient_script(C, SCRIPT_ENQUEUE, 2, 12, (const char **)args,
+	    NULL);
+	ck_assert_ptr_nonnull(rep);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ERROR);
+	ck_assert_holds(rep->str, "t:{q}:jobs is a string, not a hash of "
+	    "packed jobs");
+	freeReplyObject(rep);
+	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 0);
+}
+END_TEST
+
 START_TEST(packed_leases_extend_reap_and_unclaim)
 {
 	redisReply	*rep;
@@ -613,6 +646,7 @@ main(void)
 	tcase_add_test(tc, a_packed_job_retries_and_dies_with_its_fields);
 	tcase_add_test(tc, packed_garbage_is_buried_with_the_reason);
 	tcase_add_test(tc, a_payload_that_looks_like_a_field_is_not_read_as_one);
+	tcase_add_test(tc, a_garbage_jobs_key_stops_nothing_but_enqueue);
 	tcase_add_test(tc, packed_leases_extend_reap_and_unclaim);
 	tcase_add_test(tc, an_id_taken_by_a_packed_job_is_not_enqueued_again);
 	suite_add_tcase(s, tc);

@@ -70,6 +70,7 @@ for i = 11, #ARGV, 2 do
 	table.insert(f, ARGV[i + 1])
 end
 local P = prefix_of(jk, id)
+pk_check(P)
 redis.call('HSET', P .. 'jobs', id, pk_head(handler, f) .. payload)
 redis.call('ZADD', delayed, istr(due), id)
 redis.call('DEL', P .. 'result:' .. id)

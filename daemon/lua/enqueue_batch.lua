@@ -69,6 +69,7 @@ for i = 11, first_job - 1 do
 	table.insert(f, ARGV[i])
 end
 local head = pk_head(handler, f)
+pk_check(P)
 
 -- The "enqueued" event of emit() in lib.lua, split around the job ID: the
 -- rest is the same for every job of the batch, so it is encoded once.

@@ -28,6 +28,7 @@ local P, db, key = ARGV[1], ARGV[2], ARGV[3]
 local handler, resource, match = ARGV[4], ARGV[5], ARGV[6]
 local ttl = arg_uint(7)
 local wake, events = ARGV[8], ARGV[9]
+pk_check(P)	-- before the marker: no write when no job can be made
 
 local id = 'exp:' .. db .. ':' .. key
 if not valid_id(id) then

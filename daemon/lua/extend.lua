@@ -20,7 +20,7 @@ local out = {}
 for i = 3, #ARGV, 2 do
 	local id, token = ARGV[i], ARGV[i + 1]
 	local r = 0
-	local body = redis.call('HGET', P .. 'jobs', id)
+	local body = pk_get(P, id)
 	local lease = lease_fields(P .. 'job:' .. id, body)
 	if lease == token and redis.call('ZSCORE', active, id) then
 		redis.call('ZADD', active, 'XX', istr(now + lease_ms), id)

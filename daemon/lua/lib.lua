@@ -207,10 +207,33 @@ local function rec_set(rec, name, v)
 	end
 end
 
--- Whether queue prefix P has packed jobs (P..'jobs' exists): when not,
--- the scripts skip reading bodies (one EXISTS instead of a reply per ID).
+-- Whether queue prefix P has packed jobs (P..'jobs' is a hash): when not,
+-- the scripts skip reading bodies (one TYPE instead of a reply per ID). A
+-- key of another type there is garbage: then no job is packed, and the
+-- scripts that read jobs go on with the hash jobs (pk_get, pk_has).
 local function pk_any(P)
-	return redis.call('EXISTS', P .. 'jobs') == 1
+	return key_type(P .. 'jobs') == 'hash'
+end
+
+-- The packed value of job id of queue prefix P (false: none).
+local function pk_get(P, id)
+	return hget_safe(P .. 'jobs', id)
+end
+
+-- Whether job id of queue prefix P is packed.
+local function pk_has(P, id)
+	return redis.pcall('HEXISTS', P .. 'jobs', id) == 1
+end
+
+-- Raise an error unless new jobs of queue prefix P can be packed: the
+-- scripts that create jobs refuse, and say why, rather than write beside
+-- garbage.
+local function pk_check(P)
+	local t = key_type(P .. 'jobs')
+	if t ~= 'hash' and t ~= 'none' then
+		error('deferd: ' .. P .. 'jobs is a ' .. t .. ', not a hash of ' ..
+		    'packed jobs: rename or delete it')
+	end
 end
 
 -- The packed values of jobs ids (false for each that is not packed), read
@@ -258,14 +281,13 @@ end
 -- Whether job id of queue prefix P exists, in either form (a job key of
 -- any type counts).
 local function job_exists(P, id)
-	return redis.call('HEXISTS', P .. 'jobs', id) == 1 or
-	    redis.call('EXISTS', P .. 'job:' .. id) == 1
+	return pk_has(P, id) or redis.call('EXISTS', P .. 'job:' .. id) == 1
 end
 
 -- Delete job id of queue prefix P in either form (a key of another type
 -- is never deleted).
 local function job_delete(P, id)
-	if redis.call('HDEL', P .. 'jobs', id) == 0 then
+	if redis.pcall('HDEL', P .. 'jobs', id) ~= 1 then
 		del_if_hash(P .. 'job:' .. id)
 	end
 end
@@ -282,7 +304,7 @@ end
 -- id goes to dead.
 local function bury_job(P, dead, id, reason, now)
 	local jk = P .. 'job:' .. id
-	local body = redis.call('HGET', P .. 'jobs', id)
+	local body = pk_get(P, id)
 	local ty = not body and key_type(jk)
 	if body then
 		local rec = pk_decode(body)
@@ -487,7 +509,7 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 	    'LIMIT', 0, limit)
 	for _, id in ipairs(ids) do
 		local jk = P .. 'job:' .. id
-		local body = redis.call('HGET', P .. 'jobs', id)
+		local body = pk_get(P, id)
 		local ty = body and 'packed' or key_type(jk)
 		redis.call('ZREM', active, id)
 		if body then
@@ -563,7 +585,7 @@ end
 
 -- The packed value of job id whose hash key is jk (false: none).
 local function body_of(jk, id)
-	return redis.call('HGET', prefix_of(jk, id) .. 'jobs', id)
+	return pk_get(prefix_of(jk, id), id)
 end
 
 -- The handler of a job (packed body, else hash jk; nil when unknown).

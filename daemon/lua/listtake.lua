@@ -26,6 +26,7 @@ local batch = arg_uint(4)
 local wake, events = ARGV[5], ARGV[6]
 local now = now_ms()
 local made = 0
+pk_check(P)	-- before an item leaves the list
 
 -- One job for item.
 local function make(item)

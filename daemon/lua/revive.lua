@@ -21,7 +21,7 @@ if not redis.call('ZSCORE', dead, id) then
 	return 0
 end
 local P = prefix_of(jk, id)
-local body = redis.call('HGET', P .. 'jobs', id)
+local body = pk_get(P, id)
 local rec = body and pk_decode(body)
 if (body and not rec) or (not body and key_type(jk) ~= 'hash') then
 	return -1

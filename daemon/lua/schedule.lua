@@ -35,6 +35,7 @@
 local sk, delayed = KEYS[1], KEYS[2]
 local mode, P, name, spec = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
+pk_check(P)
 
 -- The schedule's last tick, or -1 (none, or garbage: start afresh).
 local function last_tick()

@@ -67,7 +67,7 @@ end
 local ids = redis.call('ZRANGEBYSCORE', active, istr(min_score), '+inf')
 for _, id in ipairs(ids) do
 	local jk = P .. 'job:' .. id
-	local body = redis.call('HGET', P .. 'jobs', id)
+	local body = pk_get(P, id)
 	local rec = body and pk_decode(body)
 	if rec and lost_claim(rec.lease) then
 		redis.call('ZREM', active, id)

@@ -24,6 +24,7 @@ local unit, limit = arg_uint(3), arg_uint(4)
 local wake, events = ARGV[5], ARGV[6]
 local now = now_ms()
 local moved = 0
+pk_check(P)	-- before a member leaves the zset
 
 if unit == 0 then
 	unit = 1
