@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "job_body.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define BODY_MAGIC	"J1 "
@@ -12,19 +13,6 @@ bool
 job_body_is(const char *b, size_t len)
 {
 	return (len >= 3 && memcmp(b, BODY_MAGIC, 3) == 0);
-}
-
-/* The value of hex digit c, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
 }
 
 /*
@@ -40,8 +28,8 @@ body_unescape(const char *s, size_t len, char *dst)
 		int hi, lo;
 
 		if (s[i] == '%' && i + 2 < len &&
-		    (hi = hex_value(s[i + 1])) >= 0 &&
-		    (lo = hex_value(s[i + 2])) >= 0) {
+		    (hi = util_hexval(s[i + 1])) >= 0 &&
+		    (lo = util_hexval(s[i + 2])) >= 0) {
 			dst[n++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else
