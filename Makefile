@@ -78,7 +78,7 @@ deps $(BUILD)/.deps-ok:
 	@tools/deps.sh
 	@mkdir -p $(BUILD) && touch $(BUILD)/.deps-ok
 
-$(BUILD)/scripts_gen.c: tools/embed-lua.sh $(LUA_LIB) $(LUA_SRCS) | $(BUILD)/.deps-ok
+$(BUILD)/scripts_gen.c: tools/embed-lua.sh tools/lua-lib-for.awk $(LUA_LIB) $(LUA_SRCS) | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	tools/embed-lua.sh $@ $(LUA_LIB) $(LUA_SRCS)
 

@@ -41,7 +41,7 @@ enum script_id {
 
 struct script {
 	const char	*name;		/* "claim" */
-	const char	*body;		/* lib.lua + claim.lua, NUL-terminated */
+	const char	*body;		/* what claim.lua uses of lib.lua + claim.lua */
 	size_t		 len;
 	bool		 allow_oom;	/* frees or moves memory: runs under OOM */
 	bool		 daemon;	/* the daemon calls it: loaded at connect */

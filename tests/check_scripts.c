@@ -410,6 +410,27 @@ jexists(const char *id)
 	    h_cmd_int(C, "EXISTS " P "job:%s", id) == 1);
 }
 
+/*
+ * Each script carries only the parts of lib.lua it uses (a script's chunk
+ * runs at every call: tools/lua-lib-for.awk), with what they use in turn.
+ */
+START_TEST(scripts_carry_only_the_lib_they_use)
+{
+	const char	*claim = scripts_get(SCRIPT_CLAIM)->body;
+	const char	*extend = scripts_get(SCRIPT_EXTEND)->body;
+	const char	*release = scripts_get(SCRIPT_LOCK_RELEASE)->body;
+
+	ck_assert_ptr_nonnull(strstr(claim, "local function reap_expired("));
+	ck_assert_ptr_nonnull(strstr(claim, "local function trim_dead("));
+	ck_assert_ptr_nonnull(strstr(claim, "local function emit("));
+	ck_assert_ptr_nonnull(strstr(extend, "local function lease_fields("));
+	ck_assert_ptr_nonnull(strstr(extend, "local function pk_unesc("));
+	ck_assert_ptr_null(strstr(extend, "local function emit("));
+	ck_assert_ptr_null(strstr(release, "local function "));
+	ck_assert_ptr_nonnull(strstr(release, "replicate_commands"));
+}
+END_TEST
+
 START_TEST(enqueue_creates)
 {
 	redisReply	*rep;
@@ -1835,6 +1856,7 @@ main(void)
 	tcase_add_test(tc, outcome_reports_trimmed_dead_jobs);
 	tcase_add_test(tc, wrong_type_job_key);
 	tcase_add_test(tc, noscript_fallback);
+	tcase_add_test(tc, scripts_carry_only_the_lib_they_use);
 	tcase_add_test(tc, binary_payload);
 	tcase_add_test(tc, connect_auth_select);
 	suite_add_tcase(s, tc);

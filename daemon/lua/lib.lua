@@ -1,4 +1,5 @@
--- Shared helpers, prepended to every script (tools/embed-lua.sh).
+-- Shared helpers, put before every script by tools/embed-lua.sh: of the
+-- definitions below, each script gets those it uses (tools/lua-lib-for.awk).
 --
 -- Everything here is local: Redis refuses scripts that create globals.
 -- Rules for all scripts:
