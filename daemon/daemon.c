@@ -307,6 +307,46 @@ deferd_subcheck(struct deferd *d)
 	free(channel);
 }
 
+/* The first queue's next claim carries the due liveness probe, if any. */
+static bool
+deferd_probe_take(const char **channel, const char **message, void *arg)
+{
+	struct deferd	*d = arg;
+
+	return (subcheck_take(d->subcheck, channel, message));
+}
+
+/* The answer of the probe a claim carried. */
+static void
+deferd_probe_done(long long subscribers, void *arg)
+{
+	struct deferd	*d = arg;
+
+	subcheck_carried(d->subcheck, subscribers);
+}
+
+/*
+ * Let the first queue's claims carry the subscriber's liveness probe: an
+ * idle queue's poll then sends nothing besides its claim. A probe waits
+ * for a claim up to a poll interval (and a margin), at most its own
+ * interval; then it goes alone (a full or draining daemon claims nothing).
+ * Not with redis.cluster: a PUBLISH counts the subscribers of the node
+ * it runs on, and the queue's node need not be the subscriber's.
+ */
+static void
+deferd_probe_carrier(struct deferd *d)
+{
+	const struct config	*cfg = d->cfg;
+	int64_t			 grace = cfg->poll_interval_ms + 250;
+
+	if (d->nscheds == 0 || d->subcheck == NULL || d->cluster != NULL)
+		return;
+	if (grace > cfg->timing.subcheck_ms)
+		grace = cfg->timing.subcheck_ms;
+	subcheck_set_carrier(d->subcheck, grace);
+	sched_carry(d->scheds[0], deferd_probe_take, deferd_probe_done, d);
+}
+
 /* Persistent timer: extend leases every lease/3. */
 static void
 deferd_extend_cb(evutil_socket_t fd, short what, void *arg)
@@ -424,6 +464,7 @@ deferd_apply(struct deferd *d, struct config *cfg)
 	if (d->cluster == NULL)
 		rconn_set_target(d->sub, &cfg->redis.target);
 	deferd_subcheck(d);
+	deferd_probe_carrier(d);
 	for (size_t i = 0; i < d->nscheds; i++) {
 		sched_reconfigure(d->scheds[i]);
 		sched_kick(d->scheds[i]);
@@ -709,6 +750,7 @@ deferd_new(struct config *cfg)
 	d->scheds = xcalloc(cfg->nqueues, sizeof(*d->scheds));
 	for (size_t i = 0; i < cfg->nqueues; i++)
 		d->scheds[d->nscheds++] = sched_new(d, i, deferd_claimed, d);
+	deferd_probe_carrier(d);
 	d->sources = sources_new(d, deferd_sources_ready, d);
 	d->schedules = schedules_new(d);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

@@ -71,12 +71,16 @@ struct sched_inflight {
 	struct sched_reserved *pool;	/* pool room it reserved, per handler */
 	size_t		 npool;
 	int64_t		 sent_mono;
+	bool		 carried;	/* it carries the owner's PUBLISH */
 };
 
 struct sched {
 	struct deferd	*d;
 	sched_claimed_cb claimed;	/* the owner takes each claimed job */
 	void		*claimed_arg;
+	sched_carry_take_cb carry_take;	/* what a claim may carry */
+	sched_carry_done_cb carry_done;
+	void		*carry_arg;
 	char		*queue;
 	struct queue_keys keys;		/* owned */
 	struct dead_trim *trim;		/* reports dead-set trims */
@@ -448,6 +452,25 @@ sched_note_paused(struct sched *s, bool paused, size_t entries)
 	s->paused = paused;
 }
 
+void
+sched_carry(struct sched *s, sched_carry_take_cb take, sched_carry_done_cb done,
+    void *arg)
+{
+	s->carry_take = take;
+	s->carry_done = done;
+	s->carry_arg = arg;
+}
+
+/* Claim rec's carried PUBLISH got its answer (-1: none); once per claim. */
+static void
+sched_carried(struct sched *s, struct sched_inflight *rec, long long n)
+{
+	if (!rec->carried)
+		return;
+	rec->carried = false;
+	s->carry_done(n, s->carry_arg);
+}
+
 /* Reply of the claim script (store_claim_reply). */
 static void
 sched_claim_reply(redisReply *reply, void *priv)
@@ -464,12 +487,14 @@ sched_claim_reply(redisReply *reply, void *priv)
 	    sizeof(s->claims[0]) * (size_t)--s->nclaims);
 	sched_release(s, &rec);
 	if (reply == NULL) {
+		sched_carried(s, &rec, -1);
 		sched_claim_lost(s, &rec);
 		return;		/* restarted, and unclaimed, on RCONN_UP */
 	}
 	sched_arm_poll(s);
 	if (store_claim_reply(reply, &c, err, sizeof(err)) == -1) {
 		log_errorx("queue %s: claim failed: %s", s->queue, err);
+		sched_carried(s, &rec, -1);
 		return;
 	}
 	s->skew_ms = c.now_ms - util_mono_ms();
@@ -485,9 +510,12 @@ sched_claim_reply(redisReply *reply, void *priv)
 			sched_trimmed(s, e.trimmed_max, e.trimmed_ttl);
 		else if (e.kind == STORE_ENTRY_PAUSED)
 			paused = true;
+		else if (e.kind == STORE_ENTRY_PROBE)
+			sched_carried(s, &rec, e.subscribers);
 		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_BURIED)
 			entries++;
 	}
+	sched_carried(s, &rec, -1);	/* no answer in the reply */
 	sched_note_paused(s, paused, entries);
 	log_debug("queue %s: claim of up to %d (%d exec) took %zu job(s) and "
 	    "skipped %lld in %lldms", s->queue, rec.total, rec.shared,
@@ -820,6 +848,8 @@ sched_claim(struct sched *s)
 	a.ncaps = ncaps;
 	/* Nothing capped: look at no more than we take. */
 	a.scan = ncaps > 0 ? a.limit + SCAN_EXTRA : a.limit;
+	rec->carried = s->carry_take != NULL && s->carry_take(&a.probe_channel,
+	    &a.probe_message, s->carry_arg);
 	store_claim(&c, &a);
 	if (store_send(d->cmd, &c, sched_claim_reply, s) == 0) {
 		s->nclaims++;
@@ -828,7 +858,8 @@ sched_claim(struct sched *s)
 		rec->shared = (int)a.shared_limit;
 		rec->total = (int)a.limit;
 		sched_reserve(s, rec, caps, ncaps);
-	}
+	} else
+		sched_carried(s, rec, -1);
 	free(caps);
 }
 

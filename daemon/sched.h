@@ -28,6 +28,14 @@ struct queue_keys {
 /* The owner takes a claimed job: entry is {"run", id, token, field, value, ...}. */
 typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
 		    void *arg);
+/*
+ * A claim may carry a PUBLISH of its owner's (the subscriber's liveness
+ * probe): take gives one (channel, message; true) or none; done gets its
+ * answer, the subscribers reached, or -1 when the claim failed.
+ */
+typedef bool	(*sched_carry_take_cb)(const char **channel,
+		    const char **message, void *arg);
+typedef void	(*sched_carry_done_cb)(long long subscribers, void *arg);
 
 /*
  * A scheduler for queue index of d's config (copied; d->scheds[index]
@@ -36,6 +44,9 @@ typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
  */
 struct sched	*sched_new(struct deferd *d, size_t index,
 		    sched_claimed_cb claimed, void *arg);
+/* Let s's claims carry what take gives (NULL: nothing). */
+void		 sched_carry(struct sched *, sched_carry_take_cb take,
+		    sched_carry_done_cb done, void *arg);
 /* Redis is ready: claim now, start the poll and reap timers. */
 void		 sched_start(struct sched *);
 /* Stop claiming (drain or Redis down); timers are disarmed. */

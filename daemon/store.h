@@ -173,6 +173,8 @@ struct store_claim_args {
 	int64_t			 max_attempts;	/* for jobs without the field */
 	const char		*events;	/* "" = none */
 	int64_t			 shared_limit;	/* jobs not of pool handlers */
+	const char		*probe_channel;	/* PUBLISH probe_message on it */
+	const char		*probe_message;	/* (NULL: no probe) */
 	const struct store_claim_cap *caps;	/* skipped jobs stay delayed */
 	size_t			 ncaps;
 };
@@ -197,6 +199,7 @@ struct store_entry {
 		STORE_ENTRY_BURIED,	/* id and reason */
 		STORE_ENTRY_TRIMMED,	/* the dead set lost old entries */
 		STORE_ENTRY_PAUSED,	/* claim: jobs are due, the queue is paused */
+		STORE_ENTRY_PROBE,	/* claim: subscribers the probe reached */
 		STORE_ENTRY_UNKNOWN,
 	}			 kind;
 	const redisReply	*raw;
@@ -204,6 +207,7 @@ struct store_entry {
 	size_t			 id_len, reason_len;
 	int64_t			 trimmed_max;	/* TRIMMED: by dead.max_jobs */
 	int64_t			 trimmed_ttl;	/* TRIMMED: by dead.ttl */
+	int64_t			 subscribers;	/* PROBE */
 };
 void	store_entry_parse(const redisReply *, struct store_entry *);
 

@@ -28,6 +28,8 @@ store_claim(struct store_call *c, const struct store_claim_args *a)
 	store_arg_int(c, a->max_attempts);
 	store_arg(c, a->events);
 	store_arg_int(c, a->shared_limit);
+	store_arg(c, a->probe_channel != NULL ? a->probe_channel : "");
+	store_arg(c, a->probe_message != NULL ? a->probe_message : "");
 	for (size_t i = 0; i < a->ncaps; i++) {
 		const struct store_claim_cap	*cap = &a->caps[i];
 		char				 class[64];
@@ -97,6 +99,9 @@ store_entry_parse(const redisReply *e, struct store_entry *out)
 		out->kind = STORE_ENTRY_TRIMMED;
 	else if (strcmp(kind, "paused") == 0)
 		out->kind = STORE_ENTRY_PAUSED;
+	else if (strcmp(kind, "probe") == 0 && e->elements >= 2 &&
+	    store_int(e->element[1], &out->subscribers))
+		out->kind = STORE_ENTRY_PROBE;
 }
 
 void

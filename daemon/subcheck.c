@@ -22,6 +22,7 @@ struct subcheck {
 	char		*channel;
 	struct event	*tick;		/* persistent: every interval */
 	struct event	*deadline;	/* the probe's message is late */
+	struct event	*alone;		/* no carrier took the due probe */
 	int64_t		 interval_ms;
 	int64_t		 timeout_ms;
 	int64_t		 sub_up_ms;	/* monotonic; -1 while sub is down */
@@ -29,6 +30,9 @@ struct subcheck {
 	uint64_t	 probe;		/* sequence number awaited; 0 = none */
 	int64_t		 probe_ms;	/* monotonic: when it was published */
 	bool		 publishing;	/* the PUBLISH reply is awaited */
+	int64_t		 grace_ms;	/* a carrier's time to take it; 0: none */
+	bool		 wanted;	/* a probe is due, for the carrier */
+	char		 seq[24];	/* the carried probe's message */
 };
 
 /* Give up on the subscriber connection: it reconnects and resubscribes. */
@@ -40,27 +44,21 @@ subcheck_fail(struct subcheck *sc, const char *why)
 	rconn_reset(sc->sub, why);
 }
 
-/* The PUBLISH reply: how many subscribers the server has on our channel. */
+/*
+ * The PUBLISH's answer, alone or carried: how many subscribers the server
+ * has on our channel (-1: the command failed; probe again later).
+ */
 static void
-subcheck_published(redisReply *reply, void *priv)
+subcheck_answer(struct subcheck *sc, long long subscribers)
 {
-	struct subcheck	*sc = priv;
-
 	sc->publishing = false;
-	if (reply == NULL) {
-		sc->probe = 0;	/* cmd went away: probe again once it is back */
+	if (subscribers < 0) {
+		sc->probe = 0;
 		return;
 	}
 	if (sc->probe == 0)
 		return;		/* the message is back already */
-	if (reply->type != REDIS_REPLY_INTEGER) {
-		log_warnx("redis sub: liveness probe failed: %s",
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "unexpected reply");
-		sc->probe = 0;
-		return;
-	}
-	if (reply->integer == 0) {
+	if (subscribers == 0) {
 		subcheck_fail(sc, "the server has no subscription of ours "
 		    "(half-open connection)");
 		return;
@@ -68,29 +66,103 @@ subcheck_published(redisReply *reply, void *priv)
 	timer_after(sc->deadline, sc->timeout_ms);
 }
 
-/* Every interval: publish the next probe unless one is out or sub is new. */
+/* The reply of a PUBLISH of our own. */
+static void
+subcheck_published(redisReply *reply, void *priv)
+{
+	struct subcheck	*sc = priv;
+
+	if (reply != NULL && reply->type != REDIS_REPLY_INTEGER) {
+		log_warnx("redis sub: liveness probe failed: %s",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected reply");
+		subcheck_answer(sc, -1);
+		return;
+	}
+	/* NULL: cmd went away; probe again once it is back. */
+	subcheck_answer(sc, reply != NULL ? reply->integer : -1);
+}
+
+/* Start probe number ++counter: its message in sc->seq. */
+static void
+subcheck_next(struct subcheck *sc)
+{
+	snprintf(sc->seq, sizeof(sc->seq), "%" PRIu64, ++sc->counter);
+	sc->probe = sc->counter;
+	sc->probe_ms = util_mono_ms();
+	sc->publishing = true;
+}
+
+/* Publish the next probe through the command connection. */
+static void
+subcheck_publish(struct subcheck *sc)
+{
+	const char	*argv[3];
+
+	snprintf(sc->seq, sizeof(sc->seq), "%" PRIu64, sc->counter + 1);
+	argv[0] = "PUBLISH";
+	argv[1] = sc->channel;
+	argv[2] = sc->seq;
+	if (rconn_command(sc->cmd, subcheck_published, sc, 3, argv, NULL) == 0)
+		subcheck_next(sc);
+}
+
+/*
+ * Every interval: the next probe is due unless one is out or sub is new.
+ * A carrier has the grace to take it; without one it goes at once.
+ */
 static void
 subcheck_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct subcheck	*sc = arg;
-	char		 seq[24];
-	const char	*argv[3];
 
 	(void)fd;
 	(void)what;
-	if (sc->probe != 0 || sc->publishing || !rconn_ready(sc->cmd) ||
-	    !rconn_ready(sc->sub) || sc->sub_up_ms < 0 ||
+	if (sc->probe != 0 || sc->publishing || sc->wanted ||
+	    !rconn_ready(sc->cmd) || !rconn_ready(sc->sub) ||
+	    sc->sub_up_ms < 0 ||
 	    util_mono_ms() - sc->sub_up_ms < sc->interval_ms)
 		return;		/* a fresh subscription may not be confirmed yet */
-	snprintf(seq, sizeof(seq), "%" PRIu64, ++sc->counter);
-	argv[0] = "PUBLISH";
-	argv[1] = sc->channel;
-	argv[2] = seq;
-	if (rconn_command(sc->cmd, subcheck_published, sc, 3, argv, NULL) == 0) {
-		sc->probe = sc->counter;
-		sc->probe_ms = util_mono_ms();
-		sc->publishing = true;
+	if (sc->grace_ms > 0) {
+		sc->wanted = true;
+		timer_after(sc->alone, sc->grace_ms);
+		return;
 	}
+	subcheck_publish(sc);
+}
+
+/* The grace passed and no carrier took the due probe: publish it alone. */
+static void
+subcheck_alone(evutil_socket_t fd, short what, void *arg)
+{
+	struct subcheck	*sc = arg;
+
+	(void)fd;
+	(void)what;
+	if (!sc->wanted)
+		return;
+	sc->wanted = false;
+	if (rconn_ready(sc->cmd) && rconn_ready(sc->sub))
+		subcheck_publish(sc);
+}
+
+bool
+subcheck_take(struct subcheck *sc, const char **channel, const char **message)
+{
+	if (!sc->wanted)
+		return (false);
+	sc->wanted = false;
+	evtimer_del(sc->alone);
+	subcheck_next(sc);
+	*channel = sc->channel;
+	*message = sc->seq;
+	return (true);
+}
+
+void
+subcheck_carried(struct subcheck *sc, long long subscribers)
+{
+	subcheck_answer(sc, subscribers);
 }
 
 /*
@@ -142,7 +214,9 @@ subcheck_sub_event(struct rconn *rc, enum rconn_event ev, void *arg)
 
 	(void)rc;
 	sc->probe = 0;
+	sc->wanted = false;
 	evtimer_del(sc->deadline);
+	evtimer_del(sc->alone);
 	sc->sub_up_ms = ev == RCONN_UP ? util_mono_ms() : -1;
 }
 
@@ -158,7 +232,8 @@ subcheck_new(struct event_base *base, struct rconn *cmd, struct rconn *sub,
 	sc->sub_up_ms = -1;
 	sc->tick = event_new(base, -1, EV_PERSIST, subcheck_tick, sc);
 	sc->deadline = evtimer_new(base, subcheck_late, sc);
-	if (sc->tick == NULL || sc->deadline == NULL)
+	sc->alone = evtimer_new(base, subcheck_alone, sc);
+	if (sc->tick == NULL || sc->deadline == NULL || sc->alone == NULL)
 		fatalx("subscriber check: cannot create timers");
 	rconn_subscribe(sub, sc->channel, false, subcheck_message, NULL,
 	    sc);
@@ -176,12 +251,19 @@ subcheck_set(struct subcheck *sc, int64_t interval_ms, int64_t timeout_ms)
 }
 
 void
+subcheck_set_carrier(struct subcheck *sc, int64_t grace_ms)
+{
+	sc->grace_ms = grace_ms;
+}
+
+void
 subcheck_free(struct subcheck *sc)
 {
 	if (sc == NULL)
 		return;
 	event_free(sc->tick);
 	event_free(sc->deadline);
+	event_free(sc->alone);
 	free(sc->channel);
 	free(sc);
 }

@@ -931,6 +931,45 @@ START_TEST(claim_lost_to_a_hung_redis_is_given_back)
 END_TEST
 
 /*
+ * An idle queue's poll is its only command: the subscriber's liveness
+ * probe rides on the first queue's claim (a PUBLISH inside the script)
+ * instead of going alone. Lease 2 s: a probe every second; poll 200 ms.
+ */
+START_TEST(the_liveness_probe_rides_on_the_idle_claim)
+{
+	struct h_daemon	 d;
+	struct timeval	 tv = { 15 * SLOW, 0 };
+	redisContext	*m;
+	redisReply	*r;
+	char		 text[4096];
+	int		 carried = 0, alone = 0;
+
+	snprintf(text, sizeof(text), "redis: {url: \"%s\"}\n"
+	    "poll_interval: 200ms\nlease: 2s\nhandlers: {dir: %s}\n",
+	    W.r.url, W.hdir);
+	h_daemon_start(&d, W.work, text);
+	ck_assert(h_daemon_log_has(&d, "ready", 15000));
+	m = h_redis_connect(&W.r);
+	freeReplyObject(h_cmd(m, "MONITOR"));
+	redisSetTimeout(m, tv);	/* a probe a second: a read waits < 2 s */
+	while (carried < 3 && redisGetReply(m, (void **)&r) == REDIS_OK) {
+		if (r->type == REDIS_REPLY_STATUS &&
+		    strstr(r->str, "\"PUBLISH\" \"deferd:ping:") != NULL) {
+			if (strstr(r->str, " lua] ") != NULL)
+				carried++;
+			else
+				alone++;
+		}
+		freeReplyObject(r);
+	}
+	redisFree(m);
+	ck_assert_int_ge(carried, 3);
+	ck_assert_int_eq(alone, 0);
+	h_daemon_stop(&d);
+}
+END_TEST
+
+/*
  * Every connection turns half-open (Redis sees the clients go, deferd's
  * sockets stay open and silent). The command connection notices by its
  * reply deadline; the subscriber, which sends nothing, by its liveness
@@ -1152,6 +1191,7 @@ main(void)
 	tcase_add_test(tc, hung_redis_is_detected_and_recovered);
 	tcase_add_test(tc, claim_lost_to_a_hung_redis_is_given_back);
 	tcase_add_test(tc, half_open_connections_are_detected);
+	tcase_add_test(tc, the_liveness_probe_rides_on_the_idle_claim);
 	tcase_add_test(tc, wakes_missed_by_a_lost_subscriber_are_covered);
 	tcase_add_test(tc, check_config_reports_position);
 	tcase_add_test(tc, deferctl_enqueue_runs_through_the_daemon);

@@ -186,7 +186,7 @@ claim_full(const char *limit, const char *lease, const char *nonce,
 
 	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, limit,
 	    lease, nonce, max_payload, "100", dead_max, dead_ttl, "0", "5", "",
-	    limit, saturated, saturated ? "0" : NULL, "shared", NULL);
+	    limit, "", "", saturated, saturated ? "0" : NULL, "shared", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_ge(rep->elements, CLAIM_HDR);
 	return (rep);
@@ -428,6 +428,36 @@ START_TEST(scripts_carry_only_the_lib_they_use)
 	ck_assert_ptr_null(strstr(extend, "local function emit("));
 	ck_assert_ptr_null(strstr(release, "local function "));
 	ck_assert_ptr_nonnull(strstr(release, "replicate_commands"));
+}
+END_TEST
+
+/* A claim carries a PUBLISH (the daemon's liveness probe) and its answer. */
+START_TEST(claim_carries_the_liveness_probe)
+{
+	redisContext	*sub = h_redis_connect(&R);
+	struct timeval	 tv = { 5, 0 };
+	redisReply	*rep;
+	const redisReply *last;
+	void		*v;
+
+	redisSetTimeout(sub, tv);
+	freeReplyObject(h_cmd(sub, "SUBSCRIBE t:ping"));
+	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "5",
+	    "60000", "n", "0", "100", "0", "0", "0", "5", "", "5", "t:ping",
+	    "41", NULL);
+	last = rep->element[rep->elements - 1];
+	ck_assert_int_eq(last->type, REDIS_REPLY_ARRAY);
+	ck_assert_str_eq(last->element[0]->str, "probe");
+	ck_assert_int_eq(last->element[1]->integer, 1);	/* one subscriber */
+	freeReplyObject(rep);
+	ck_assert_int_eq(redisGetReply(sub, &v), REDIS_OK);
+	ck_assert_str_eq(((redisReply *)v)->element[2]->str, "41");
+	freeReplyObject(v);
+	redisFree(sub);
+	/* Without a probe channel nothing is published nor answered. */
+	rep = claim("5", "m");
+	ck_assert_uint_eq(rep->elements, CLAIM_HDR);
+	freeReplyObject(rep);
 }
 END_TEST
 
@@ -767,8 +797,8 @@ static redisReply *
 claim_rated(const char *nonce)
 {
 	return (script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
-	    "60000", nonce, "0", "100", "0", "0", "0", "5", "", "10", "h", "10",
-	    "shared@2/1000", NULL));
+	    "60000", nonce, "0", "100", "0", "0", "0", "5", "", "10", "", "",
+	    "h", "10", "shared@2/1000", NULL));
 }
 
 /*
@@ -1087,7 +1117,7 @@ START_TEST(claim_caps_pool_and_shared_handlers)
 	}
 	/* 10 at most; 2 shared slots; ex capped at 1 in them; po 2 in its pool. */
 	rep = script(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
-	    "60000", "n", "0", "100", "0", "0", "0", "5", "", "2",
+	    "60000", "n", "0", "100", "0", "0", "0", "5", "", "2", "", "",
 	    "ex", "1", "shared", "po", "2", "pool", NULL);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
 	ck_assert_uint_eq(n_entries(rep), 4);
@@ -1101,11 +1131,11 @@ START_TEST(claim_caps_pool_and_shared_handlers)
 
 	/* Caps come in triples; a bad one changes nothing. */
 	script_error(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
-	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "ex", "1",
-	    NULL);
+	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "", "",
+	    "ex", "1", NULL);
 	script_error(SCRIPT_CLAIM, 3, K_DELAYED, K_ACTIVE, K_DEAD, P, "10",
-	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "ex", "x",
-	    "pool", NULL);
+	    "60000", "m", "0", "100", "0", "0", "0", "5", "", "2", "", "",
+	    "ex", "x", "pool", NULL);
 	ck_assert_int_eq(h_cmd_int(C, "ZCARD " K_DELAYED), 3);
 }
 END_TEST
@@ -1857,6 +1887,7 @@ main(void)
 	tcase_add_test(tc, wrong_type_job_key);
 	tcase_add_test(tc, noscript_fallback);
 	tcase_add_test(tc, scripts_carry_only_the_lib_they_use);
+	tcase_add_test(tc, claim_carries_the_liveness_probe);
 	tcase_add_test(tc, binary_payload);
 	tcase_add_test(tc, connect_auth_select);
 	suite_add_tcase(s, tc);

@@ -25,7 +25,11 @@
 -- ARGV[12] shared limit (default: the limit): jobs of handlers not in a
 --         persistent pool (those that take one of the daemon's
 --         `concurrency` slots) at most this many; the limit counts every job
--- ARGV[13..] triples handler, cap, class: at most cap jobs of handler
+-- ARGV[13] probe channel ("" = none) and ARGV[14] probe message: PUBLISH
+--         the message on the channel (the daemon's subscriber liveness
+--         probe rides on a claim instead of a command of its own); the
+--         reply then ends with {"probe", subscribers}
+-- ARGV[15..] triples handler, cap, class: at most cap jobs of handler
 --         (0: skip them all, as for a handler at its max_concurrency);
 --         class "pool" (a persistent handler: its jobs do not count
 --         against the shared limit) or "shared", either followed by
@@ -73,7 +77,8 @@
 -- The last entry is {"trimmed", by_max_jobs, by_ttl} when burying made
 -- the dead set drop old entries (they are gone), and after it {"paused"}
 -- when jobs are due but P..'paused' exists (deferctl pause): nothing is
--- claimed and next_due_ms is -1.
+-- claimed and next_due_ms is -1; {"probe", subscribers} ends a claim that
+-- carried the liveness probe.
 
 local delayed, active, dead = KEYS[1], KEYS[2], KEYS[3]
 local P = ARGV[1]
@@ -90,13 +95,14 @@ if events == nil then
 end
 
 local shared_left = ARGV[12] ~= nil and arg_uint(12) or limit
-if #ARGV > 12 and (#ARGV - 12) % 3 ~= 0 then
-	error('deferd: handler caps come in triples after ARGV[12]')
+local probe_channel, probe_message = ARGV[13] or '', ARGV[14] or ''
+if #ARGV > 14 and (#ARGV - 14) % 3 ~= 0 then
+	error('deferd: handler caps come in triples after ARGV[14]')
 end
 -- handler -> {left = jobs it may still take, pool = not in shared_left}
 local caps = {}
 local pools_open = 0	-- pool handlers that may still take a job
-for i = 13, #ARGV, 3 do
+for i = 15, #ARGV, 3 do
 	local class, n, period = string.match(ARGV[i + 2], '^(%a+)@(%d+)/(%d+)$')
 	class = class or ARGV[i + 2]
 	local c = {left = arg_uint(i + 1), pool = class == 'pool'}
@@ -450,5 +456,9 @@ reply[3] = skipped
 if paused then
 	reply[2] = -1
 	table.insert(reply, {'paused'})
+end
+if probe_channel ~= '' then
+	table.insert(reply, {'probe', redis.call('PUBLISH', probe_channel,
+	    probe_message)})
 end
 return reply
