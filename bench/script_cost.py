@@ -32,11 +32,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def script(luadir, name):
-    """The script as deferd sends it: lib.lua, then the script."""
-    with open(os.path.join(luadir, 'lib.lua')) as f:
-        lib = f.read()
-    with open(os.path.join(luadir, name + '.lua')) as f:
-        return lib + '\n' + f.read()
+    """The script as deferd sends it: what it uses of lib.lua (that tree's
+    tools/lua-lib-for.awk; all of lib.lua in a tree without it), then the
+    script."""
+    lib_path = os.path.join(luadir, 'lib.lua')
+    path = os.path.join(luadir, name + '.lua')
+    shaker = os.path.join(luadir, '..', '..', 'tools', 'lua-lib-for.awk')
+    if os.path.exists(shaker):
+        lib = subprocess.run(['awk', '-f', shaker, lib_path, path],
+                             check=True, capture_output=True,
+                             text=True).stdout
+    else:
+        with open(lib_path) as f:
+            lib = f.read()
+    with open(path) as f:
+        return lib + f.read()
 
 
 def cpu_s(r):
