@@ -99,12 +99,14 @@ subcheck_publish(struct subcheck *sc)
 {
 	const char	*argv[3];
 
-	snprintf(sc->seq, sizeof(sc->seq), "%" PRIu64, sc->counter + 1);
+	subcheck_next(sc);
 	argv[0] = "PUBLISH";
 	argv[1] = sc->channel;
 	argv[2] = sc->seq;
-	if (rconn_command(sc->cmd, subcheck_published, sc, 3, argv, NULL) == 0)
-		subcheck_next(sc);
+	if (rconn_command(sc->cmd, subcheck_published, sc, 3, argv, NULL) != 0) {
+		sc->probe = 0;		/* not sent: the next tick tries again */
+		sc->publishing = false;
+	}
 }
 
 /*

@@ -329,27 +329,14 @@ zscore(const char *key, const char *member)
 static redisReply *
 jfields(const char *id)
 {
-	redisReply	*b = h_cmd(C, "HGET " P "jobs %s", id), *f;
-
-	if (b->type == REDIS_REPLY_STRING)
-		f = job_body_reply(b->str, b->len);
-	else
-		f = h_cmd(C, "HGETALL " P "job:%s", id);
-	freeReplyObject(b);
-	return (f);
+	return (h_job_fields(C, "t:{q}", id));
 }
 
 /* A field of job id (packed or a hash) into buf ("" when absent). */
 static const char *
 jget(const char *id, const char *f, char *buf, size_t len)
 {
-	redisReply		*all = jfields(id);
-	const redisReply	*v = job_reply_field(all, f);
-
-	snprintf(buf, len, "%.*s", v != NULL ? (int)v->len : 0,
-	    v != NULL ? v->str : "");
-	freeReplyObject(all);
-	return (buf);
+	return (h_job_str(C, buf, len, P "job:%s %s", id, f));
 }
 
 /* Whether job id has field f. */
@@ -385,29 +372,11 @@ jlen(const char *id)
 	return (n);
 }
 
-/* Add field name=value to packed job id (a name it does not have yet). */
-static void
-jset_packed(const char *id, const char *name, const char *value)
-{
-	redisReply	*b = h_cmd(C, "HGET " P "jobs %s", id);
-	char		 body[1024];
-	const char	*nl;
-
-	ck_assert_int_eq(b->type, REDIS_REPLY_STRING);
-	nl = strchr(b->str, '\n');
-	ck_assert_ptr_nonnull(nl);
-	snprintf(body, sizeof(body), "%.*s%s=%s\n%s", (int)(nl + 1 - b->str),
-	    b->str, name, value, nl + 1);
-	freeReplyObject(b);
-	freeReplyObject(h_cmd(C, "HSET " P "jobs %s %s", id, body));
-}
-
 /* Whether job id exists, packed or as a hash. */
 static bool
 jexists(const char *id)
 {
-	return (h_cmd_int(C, "HEXISTS " P "jobs %s", id) == 1 ||
-	    h_cmd_int(C, "EXISTS " P "job:%s", id) == 1);
+	return (h_job_exists(C, P "job:%s", id));
 }
 
 /*
@@ -1301,7 +1270,7 @@ START_TEST(retry_and_refund)
 	snprintf(want, sizeof(want), "%lld", enqueue("b", "h", "in", "0"));
 	expect_msg(s, want);	/* b is due before a */
 	claim_one("b", "m", tok, sizeof(tok));
-	jset_packed("b", "last_error", "earlier");
+	h_job_set(C, P "job:b last_error=earlier");
 	ck_assert_int_eq(script_int(SCRIPT_RETRY, 3, K_ACTIVE, K_DELAYED,
 	    P "job:b", "b", tok, "", "60000", "1", K_WAKE, NULL), 1);
 	ck_assert_str_eq(jget("b", "attempts", b, sizeof(b)), "0");

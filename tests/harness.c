@@ -418,11 +418,7 @@ h_job_split(char *key, size_t len, const char *fmt, va_list ap,
 	}
 }
 
-/*
- * The job of "PREFIX:job:ID" (PREFIX and ID from key, id), packed or a
- * hash, as an HGETALL reply (empty when there is no job).
- */
-static redisReply *
+redisReply *
 h_job_fields(redisContext *c, const char *prefix, const char *id)
 {
 	redisReply	*b = h_cmd(c, "HGET %s:jobs %s", prefix, id), *f;

@@ -120,6 +120,12 @@ const char	*h_cmd_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  */
 long long	 h_job_int(redisContext *c, const char *fmt, ...);
 const char	*h_job_str(redisContext *c, char *buf, size_t len, const char *fmt, ...);
+/*
+ * The fields of job id of queue prefix ("NS:{Q}", no colon after it),
+ * packed or a hash, as an HGETALL reply (empty when there is no job); the
+ * caller frees it.
+ */
+redisReply	*h_job_fields(redisContext *c, const char *prefix, const char *id);
 /* Whether the job fmt formats ("NS:{Q}:job:ID") exists in either form. */
 int		 h_job_exists(redisContext *c, const char *fmt, ...);
 /*

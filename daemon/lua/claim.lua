@@ -196,6 +196,16 @@ local NUMERIC_PACKED = {
 	{'timeout_ms', '\ntimeout_ms=', '\ntimeout_ms=([^\n]*)'},
 }
 
+-- Why a job whose payload has n bytes cannot run (nil when it can).
+local function payload_over(n)
+	if max_payload > 0 and n > max_payload then
+		return 'payload of ' .. istr(n) ..
+		    ' bytes exceeds handlers.max_payload (' ..
+		    istr(max_payload) .. ' bytes)'
+	end
+	return nil
+end
+
 -- The job with hash key jk: why it cannot run (nil when it can), its flat
 -- HGETALL list, and the fields this script reads (handler, the payload's
 -- length, attempts, due_ms, enqueued_ms; nil when absent). One HGETALL answers
@@ -234,10 +244,9 @@ local function load(jk)
 	if not h or h == '' then
 		return 'job has no handler'
 	end
-	if max_payload > 0 and pl and #pl > max_payload then
-		return 'payload of ' .. istr(#pl) ..
-		    ' bytes exceeds handlers.max_payload (' ..
-		    istr(max_payload) .. ' bytes)'
+	local why = payload_over(#(pl or ''))
+	if why then
+		return why
 	end
 	return nil, all, h, #(pl or ''), att, due, enq
 end
@@ -274,10 +283,9 @@ local function load_packed(b)
 		return 'job has no handler'
 	end
 	local pl_len = #b - sep - 1
-	if max_payload > 0 and pl_len > max_payload then
-		return 'payload of ' .. istr(pl_len) ..
-		    ' bytes exceeds handlers.max_payload (' ..
-		    istr(max_payload) .. ' bytes)'
+	local why = payload_over(pl_len)
+	if why then
+		return why
 	end
 	return nil, string.sub(b, hpos), h, pl_len, att, due, enq
 end

@@ -265,7 +265,6 @@ local PK_HEAD_NAMES = {handler = true, payload = true, attempts = true,
 -- hold (empty, with "=" or a newline, or one of the head line's) is the
 -- caller's bug: an error, raised before the caller writes.
 local function pk_head(h, f)
-	local parts = {'J1 0 - ', pk_esc(h), '\n'}
 	for i = 1, #f, 2 do
 		local name = f[i]
 		if name == '' or PK_HEAD_NAMES[name] or
@@ -273,10 +272,8 @@ local function pk_head(h, f)
 			error('deferd: a job cannot have a field named ' ..
 			    string.format('%q', name))
 		end
-		parts[#parts + 1] = name .. '=' .. pk_esc(f[i + 1]) .. '\n'
 	end
-	parts[#parts + 1] = '\n'
-	return table.concat(parts)
+	return pk_encode({attempts = 0, lease = false, handler = h, fields = f})
 end
 
 -- Whether job id of queue prefix P exists, in either form (a job key of
@@ -302,10 +299,13 @@ end
 -- Put job id into dead with reason (no trim: callers trim once). The job
 -- gets last_error and died_ms and loses its lease; a job key of another
 -- type, or a packed body that is malformed, is left alone and only the
--- id goes to dead.
-local function bury_job(P, dead, id, reason, now)
+-- id goes to dead. body: its packed value when the caller read it (false:
+-- a hash job; nil: not read yet).
+local function bury_job(P, dead, id, reason, now, body)
 	local jk = P .. 'job:' .. id
-	local body = pk_get(P, id)
+	if body == nil then
+		body = pk_get(P, id)
+	end
 	local ty = not body and key_type(jk)
 	if body then
 		local rec = pk_decode(body)
@@ -473,13 +473,13 @@ local function reap_packed(P, delayed, dead, id, body, now, default_max,
     events, Q)
 	local rec = pk_decode(body)
 	if rec == nil then
-		bury_job(P, dead, id, 'job body is malformed', now)
+		bury_job(P, dead, id, 'job body is malformed', now, body)
 		return 0, 1
 	end
 	local max = uint(rec_get(rec, 'max_attempts')) or default_max
 	if rec.attempts >= max then
 		local why = 'lease expired on the final attempt (worker lost)'
-		bury_job(P, dead, id, why, now)
+		bury_job(P, dead, id, why, now, body)
 		emit(events, 'dead', now, 'queue', Q, 'id', id, 'handler',
 		    rec.handler, 'attempt', rec.attempts, 'error', why)
 		return 0, 1
@@ -511,7 +511,7 @@ local function reap_expired(P, active, delayed, dead, limit, now,
 	for _, id in ipairs(ids) do
 		local jk = P .. 'job:' .. id
 		local body = pk_get(P, id)
-		local ty = body and 'packed' or key_type(jk)
+		local ty = not body and key_type(jk)
 		redis.call('ZREM', active, id)
 		if body then
 			local r, b = reap_packed(P, delayed, dead, id, body, now,
@@ -566,7 +566,7 @@ end
 -- was lost. The daemon tells those two apart by its lease, see job.c.)
 local function lease_fields(jk, body)
 	if body then
-		local att, lease, h = string.match(body, '^J1 (%d+) (%S+) ([^\n]*)\n')
+		local att, lease, h = string.match(body, PK_HEAD)
 		if not att then
 			return false, nil, 0
 		end
@@ -689,7 +689,8 @@ local function retry_job(active, delayed, jk, id, token, err, delay, refund,
 		local rec = pk_decode(body)
 		if rec == nil then	-- its head is ours, the rest garbage
 			local P = prefix_of(jk, id)
-			bury_job(P, P .. 'dead', id, 'job body is malformed', now)
+			bury_job(P, P .. 'dead', id, 'job body is malformed', now,
+			    body)
 			return 1
 		end
 		rec.lease = false
@@ -725,14 +726,14 @@ end
 local function bury_claimed(P, active, dead, jk, id, token, err, events,
     duration, now, body)
 	if body == nil then
-		body = body_of(jk, id)
+		body = pk_get(P, id)
 	end
 	local lease, handler, attempts = lease_fields(jk, body)
 	if lease ~= token then
 		return lease and 0 or 2
 	end
 	redis.call('ZREM', active, id)
-	bury_job(P, dead, id, err, now)
+	bury_job(P, dead, id, err, now, body)
 	emit(events, 'dead', now, 'queue', queue_of(P), 'id', id,
 	    'handler', handler, 'attempt', attempts, 'error', err,
 	    'duration_ms', duration)

@@ -124,11 +124,7 @@ local function cancel_claimed(jk, id, token, body)
 		return lease and 0 or 2
 	end
 	redis.call('ZREM', active, id)
-	if body then
-		redis.call('HDEL', P .. 'jobs', id)
-	else
-		redis.call('DEL', jk)
-	end
+	job_delete(P, id)
 	emit(events, 'cancelled', now, 'queue', queue_of(active), 'id', id,
 	    'handler', handler, 'killed', true)
 	return 1
