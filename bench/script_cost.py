@@ -111,6 +111,9 @@ def one_run(r, meter, luadir, n, batch, history, ttl=3600000):
         rep = r.evalsha(claim, 3, delayed, active, dead, p, batch, 30000,
                         os.urandom(8).hex(), 0, batch, 0, 0, 0, 5, '')
         runs = [(e[1], e[2]) for e in rep[5:] if e[0] == b'run']
+        for e in rep[5:]:
+            if e[0] == b'runs':    # the packed jobs: id, token, body, ...
+                runs += [(e[i], e[i + 1]) for i in range(1, len(e), 3)]
         if not runs:
             break
         claimed.append(runs)

@@ -534,9 +534,9 @@ deferd_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* A queue's scheduler claimed a job: job.c takes it. */
 static void
-deferd_claimed(struct sched *s, const redisReply *entry, void *arg)
+deferd_claimed(struct sched *s, const struct store_run *run, void *arg)
 {
-	job_claimed(arg, s, entry);
+	job_claimed(arg, s, run);
 }
 
 /* The sources' check that holds READY=1 back passed. */

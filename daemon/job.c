@@ -222,14 +222,14 @@ job_backoff_ms(int64_t backoff_ms, int64_t backoff_max_ms, int attempt)
 	return (delay / 2 + util_random_below(delay / 2 + 1));
 }
 
-/* Take the decoded hash fields of a claim entry into j, config defaults applied. */
+/* Take the decoded fields of a claimed job into j, config defaults applied. */
 static void
-job_take_fields(struct job *j, const redisReply *e)
+job_take_fields(struct job *j, const struct store_run *run)
 {
 	const struct config	*cfg = j->d->cfg;
 	struct job_fields	 f;
 
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, run->fields, run->nfields);
 	j->handler = f.handler;		/* the strings move to j */
 	j->payload = f.payload;
 	j->payload_len = f.payload_len;
@@ -252,24 +252,18 @@ job_take_fields(struct job *j, const redisReply *e)
 }
 
 void
-job_claimed(struct deferd *d, struct sched *s, const redisReply *e)
+job_claimed(struct deferd *d, struct sched *s, const struct store_run *run)
 {
 	struct job	*j;
 
-	if (e->elements < 3 || e->element[1]->type != REDIS_REPLY_STRING ||
-	    e->element[2]->type != REDIS_REPLY_STRING) {
-		log_errorx("queue %s: malformed claim entry ignored (its lease "
-		    "will expire and it will be retried)", sched_queue(s));
-		return;
-	}
 	j = xcalloc(1, sizeof(*j));
 	j->d = d;
 	j->s = s;
-	j->id = xstrndup(e->element[1]->str, e->element[1]->len);
-	j->token = xstrndup(e->element[2]->str, e->element[2]->len);
+	j->id = xstrndup(run->id->str, run->id->len);
+	j->token = xstrndup(run->token->str, run->token->len);
 	j->duration_ms = -1;
 	j->exit_code = -1;
-	job_take_fields(j, e);
+	job_take_fields(j, run);
 	metrics_job_claimed(sched_queue(s), j->handler, j->due_ms > 0,
 	    sched_redis_now_ms(s) - j->due_ms);
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);

@@ -18,12 +18,12 @@ struct deferd;
 struct sched;
 
 /*
- * Take one "run" entry of a claim reply ({"run", id, token, field, value,
- * ...}) into a new job of d, linked into d->jobs, and start it when its
- * handler has room. Bad entries are logged and ignored (the lease reaper
- * brings them back).
+ * Take a job of a claim reply (store.h) into a new job of d, linked into
+ * d->jobs, and start it when its handler has room.
  */
-void	job_claimed(struct deferd *d, struct sched *s, const redisReply *entry);
+struct store_run;
+void	job_claimed(struct deferd *d, struct sched *s,
+	    const struct store_run *run);
 /* Start waiting jobs whose handler now has room. */
 void	job_start_waiting(struct deferd *d);
 /* Send again every outcome that Redis did not take (after a reconnect). */

@@ -138,9 +138,10 @@ job_fields_set(const char *name, const char *v, size_t len, void *arg)
 }
 
 void
-job_fields_parse(struct job_fields *f, const redisReply *e)
+job_fields_parse(struct job_fields *f, const redisReply *const *fields,
+    size_t n)
 {
-	const redisReply	*b = e->elements == 4 ? e->element[3] : NULL;
+	const redisReply	*b = n == 1 ? fields[0] : NULL;
 
 	memset(f, 0, sizeof(*f));
 	f->timeout_ms = -1;
@@ -148,9 +149,9 @@ job_fields_parse(struct job_fields *f, const redisReply *e)
 	    job_body_is(b->str, b->len))
 		(void)job_body_each(b->str, b->len, job_fields_set, f);
 	else
-		for (size_t i = 3; i + 1 < e->elements; i += 2) {
-			const redisReply *k = e->element[i];
-			const redisReply *v = e->element[i + 1];
+		for (size_t i = 0; i + 1 < n; i += 2) {
+			const redisReply *k = fields[i];
+			const redisReply *v = fields[i + 1];
 
 			if (k->type == REDIS_REPLY_STRING &&
 			    v->type == REDIS_REPLY_STRING)

@@ -30,12 +30,13 @@ struct job_fields {
 };
 
 /*
- * Decode a claim entry into f, which the caller owns and frees with
- * job_fields_free (or takes the strings from): a hash job's field/value
- * pairs ([run, id, token, field, value, ...]) or a packed job's body
- * ([run, id, token, body]; job_body.h).
+ * Decode the n fields of a claimed job (store_run) into f, which the
+ * caller owns and frees with job_fields_free (or takes the strings from):
+ * a hash job's field/value pairs, or a packed job's body alone
+ * (job_body.h).
  */
-void	job_fields_parse(struct job_fields *f, const redisReply *entry);
+void	job_fields_parse(struct job_fields *f, const redisReply *const *fields,
+	    size_t n);
 /* Free an env array of job_fields_parse (names and values); NULL is a no-op. */
 void	job_fields_env_free(struct env_var *env, size_t n);
 /* Free what job_fields_parse allocated in f. */

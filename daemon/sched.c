@@ -471,6 +471,27 @@ sched_carried(struct sched *s, struct sched_inflight *rec, long long n)
 	s->carry_done(n, s->carry_arg);
 }
 
+/*
+ * Hand the jobs of claim entry e (RUN or RUNS) to the owner; returns how
+ * many the entry held. One that is malformed is left to its lease.
+ */
+static size_t
+sched_take_runs(struct sched *s, const struct store_entry *e)
+{
+	struct store_run	run;
+
+	for (size_t i = 0; i < e->nruns; i++) {
+		if (store_entry_run(e, i, &run) == -1) {
+			log_errorx("queue %s: malformed claim entry ignored "
+			    "(its lease will expire and it will be retried)",
+			    s->queue);
+			continue;
+		}
+		s->claimed(s, &run, s->claimed_arg);
+	}
+	return (e->nruns);
+}
+
 /* Reply of the claim script (store_claim_reply). */
 static void
 sched_claim_reply(redisReply *reply, void *priv)
@@ -502,8 +523,8 @@ sched_claim_reply(redisReply *reply, void *priv)
 	sched_log_reaped(s, c.requeued, c.buried);
 	for (size_t i = 0; i < c.nentries; i++) {
 		store_entry_parse(c.entries[i], &e);
-		if (e.kind == STORE_ENTRY_RUN)
-			s->claimed(s, e.raw, s->claimed_arg);
+		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_RUNS)
+			entries += sched_take_runs(s, &e);
 		else if (e.kind == STORE_ENTRY_BURIED)
 			sched_log_buried(s, &e);
 		else if (e.kind == STORE_ENTRY_TRIMMED)
@@ -512,7 +533,7 @@ sched_claim_reply(redisReply *reply, void *priv)
 			paused = true;
 		else if (e.kind == STORE_ENTRY_PROBE)
 			sched_carried(s, &rec, e.subscribers);
-		if (e.kind == STORE_ENTRY_RUN || e.kind == STORE_ENTRY_BURIED)
+		if (e.kind == STORE_ENTRY_BURIED)
 			entries++;
 	}
 	sched_carried(s, &rec, -1);	/* no answer in the reply */

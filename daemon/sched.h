@@ -25,8 +25,9 @@ struct queue_keys {
 	char	*wake;		/* the wake channel */
 };
 
-/* The owner takes a claimed job: entry is {"run", id, token, field, value, ...}. */
-typedef void	(*sched_claimed_cb)(struct sched *, const redisReply *entry,
+/* The owner takes a claimed job (borrowed from the claim's reply). */
+struct store_run;
+typedef void	(*sched_claimed_cb)(struct sched *, const struct store_run *,
 		    void *arg);
 /*
  * A claim may carry a PUBLISH of its owner's (the subscriber's liveness

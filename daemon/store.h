@@ -196,6 +196,7 @@ int	store_claim_reply(const redisReply *, struct store_claimed *,
 struct store_entry {
 	enum {
 		STORE_ENTRY_RUN,	/* raw: {"run", id, token, field, value, ...} */
+		STORE_ENTRY_RUNS,	/* raw: {"runs", id, token, body, ...} */
 		STORE_ENTRY_BURIED,	/* id and reason */
 		STORE_ENTRY_TRIMMED,	/* the dead set lost old entries */
 		STORE_ENTRY_PAUSED,	/* claim: jobs are due, the queue is paused */
@@ -208,8 +209,26 @@ struct store_entry {
 	int64_t			 trimmed_max;	/* TRIMMED: by dead.max_jobs */
 	int64_t			 trimmed_ttl;	/* TRIMMED: by dead.ttl */
 	int64_t			 subscribers;	/* PROBE */
+	size_t			 nruns;		/* RUN: 1; RUNS: the jobs */
 };
 void	store_entry_parse(const redisReply *, struct store_entry *);
+
+/*
+ * A job a claim leased: its ID, the lease token, and its fields: a packed
+ * job's body alone (nfields 1), or a hash job's field/value pairs as
+ * HGETALL read them followed by "attempts", N. Borrowed from the reply.
+ */
+struct store_run {
+	const redisReply	*id, *token;
+	const redisReply *const	*fields;
+	size_t			 nfields;
+};
+/*
+ * The i-th (< nruns) job of RUN or RUNS entry e into out; -1 when it is
+ * malformed (an ID or token that is not a string).
+ */
+int	store_entry_run(const struct store_entry *e, size_t i,
+	    struct store_run *out);
 
 /* reap (lua/reap.lua): return up to limit jobs whose lease expired. */
 struct store_reap_args {

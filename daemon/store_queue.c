@@ -84,9 +84,13 @@ store_entry_parse(const redisReply *e, struct store_entry *out)
 	if (e->type != REDIS_REPLY_ARRAY || !store_is_str(e, 0))
 		return;
 	kind = e->element[0]->str;
-	if (strcmp(kind, "run") == 0 && e->elements >= 2)
+	if (strcmp(kind, "run") == 0 && e->elements >= 2) {
 		out->kind = STORE_ENTRY_RUN;
-	else if (strcmp(kind, "buried") == 0 && store_is_str(e, 1) &&
+		out->nruns = 1;
+	} else if (strcmp(kind, "runs") == 0 && e->elements % 3 == 1) {
+		out->kind = STORE_ENTRY_RUNS;
+		out->nruns = e->elements / 3;
+	} else if (strcmp(kind, "buried") == 0 && store_is_str(e, 1) &&
 	    store_is_str(e, 2)) {
 		out->kind = STORE_ENTRY_BURIED;
 		out->id = e->element[1]->str;
@@ -102,6 +106,24 @@ store_entry_parse(const redisReply *e, struct store_entry *out)
 	else if (strcmp(kind, "probe") == 0 && e->elements >= 2 &&
 	    store_int(e->element[1], &out->subscribers))
 		out->kind = STORE_ENTRY_PROBE;
+}
+
+int
+store_entry_run(const struct store_entry *e, size_t i, struct store_run *out)
+{
+	const redisReply	*r = e->raw;
+	size_t			 at = 1 + 3 * i;	/* RUN: i is 0 */
+
+	memset(out, 0, sizeof(*out));
+	if (i >= e->nruns || r->elements < at + 2 ||
+	    r->element[at]->type != REDIS_REPLY_STRING ||
+	    r->element[at + 1]->type != REDIS_REPLY_STRING)
+		return (-1);
+	out->id = r->element[at];
+	out->token = r->element[at + 1];
+	out->fields = (const redisReply *const *)r->element + at + 2;
+	out->nfields = e->kind == STORE_ENTRY_RUNS ? 1 : r->elements - 3;
+	return (0);
 }
 
 void

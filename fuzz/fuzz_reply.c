@@ -5,8 +5,8 @@
  * from the first byte, as a socket delivers them; each complete reply is
  * walked the way our callbacks read them: reply_int on every node, and
  * every array decoded as a claim entry of the claim script ([ok, id,
- * token, field, value, ...] or a packed job's [ok, id, token, body]) by
- * job_fields_parse, the decoder job.c uses.
+ * token, field, value, ...] or a packed job's [ok, id, token, body]): its
+ * elements from the fourth on by job_fields_parse, the decoder job.c uses.
  * A crash inside hiredis itself is hiredis's bug, not ours.
  *
  * hiredis allocates the element array a multi-bulk header announces before
@@ -39,7 +39,8 @@ claim_entry(const redisReply *e)
 	if (e->elements < 3 || e->element[1]->type != REDIS_REPLY_STRING ||
 	    e->element[2]->type != REDIS_REPLY_STRING)
 		return;
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	FUZZ_ASSERT(f.handler != NULL && f.attempt >= 1);
 	FUZZ_ASSERT(f.max_attempts >= 0 && f.timeout_ms >= -1 && f.due_ms >= 0);
 	FUZZ_ASSERT(f.payload != NULL || f.payload_len == 0);

@@ -121,7 +121,8 @@ START_TEST(a_packed_claim_entry_fills_the_job_fields)
 	    "resource=r1\nsource=zset\nexpired_key=a%0Ab\n\nbody");
 	struct job_fields	 f;
 
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	ck_assert_str_eq(f.handler, "mail");
 	ck_assert_uint_eq(f.payload_len, 4);
 	ck_assert_int_eq(memcmp(f.payload, "body", 4), 0);
@@ -140,7 +141,8 @@ START_TEST(a_packed_claim_entry_fills_the_job_fields)
 
 	/* A named "attempts" does not override the head's. */
 	e = packed_entry("J1 4 tok h\nattempts=9\n\n");
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	ck_assert_int_eq(f.attempt, 4);
 	ck_assert_ptr_null(f.payload);
 	job_fields_free(&f);
@@ -190,6 +192,8 @@ script(enum script_id id, int nkeys, ...)
 	ck_assert_msg(rep != NULL, "%s: %s", scripts_get(id)->name, C->errstr);
 	ck_assert_msg(rep->type != REDIS_REPLY_ERROR, "%s: %s",
 	    scripts_get(id)->name, rep->str);
+	if (id == SCRIPT_CLAIM)
+		h_claim_expand(rep);
 	return (rep);
 }
 
@@ -276,7 +280,8 @@ START_TEST(a_packed_job_is_claimed_and_completed_beside_a_hash_job)
 	ck_assert_str_eq(e->element[3]->str,
 	    "J1 1 n1-1 noop\nenqueued_ms=5\n\nhello");
 	ck_assert_str_eq(body("p", b, sizeof(b)), e->element[3]->str);
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	ck_assert_str_eq(f.handler, "noop");
 	ck_assert_int_eq(f.attempt, 1);
 	ck_assert_int_eq(f.enqueued_ms, 5);

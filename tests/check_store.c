@@ -208,6 +208,7 @@ START_TEST(queue_calls_and_replies)
 	struct store_call		c;
 	struct store_claimed		cl;
 	struct store_entry		e;
+	struct store_run		sr;
 	struct store_extended		x;
 	struct store_outcomes		out;
 	struct store_reaped		rp;
@@ -251,13 +252,14 @@ START_TEST(queue_calls_and_replies)
 	ck_assert_int_eq(cl.next_due_ms, -1);
 	for (size_t i = 0; i < cl.nentries; i++) {
 		store_entry_parse(cl.entries[i], &e);
-		if (e.kind == STORE_ENTRY_RUN) {
+		for (size_t k = 0; k < e.nruns; k++) {
+			ck_assert_int_eq(store_entry_run(&e, k, &sr), 0);
 			ck_assert_int_lt(nrun, 2);
-			snprintf(id[nrun], sizeof(id[0]), "%s",
-			    e.raw->element[1]->str);
+			snprintf(id[nrun], sizeof(id[0]), "%s", sr.id->str);
 			snprintf(tok[nrun++], sizeof(tok[0]), "%s",
-			    e.raw->element[2]->str);
-		} else if (e.kind == STORE_ENTRY_BURIED) {
+			    sr.token->str);
+		}
+		if (e.kind == STORE_ENTRY_BURIED) {
 			nburied++;
 			ck_assert_int_eq(e.id_len, 3);
 			ck_assert(memcmp(e.id, "big", 3) == 0);

@@ -194,7 +194,8 @@ START_TEST(job_fields_decode)
 	redisReply		*e = claim_entry(20, strs, lens);
 	struct job_fields	 f;
 
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	ck_assert_str_eq(f.handler, "h");
 	ck_assert_uint_eq(f.payload_len, 3);
 	ck_assert_int_eq(memcmp(f.payload, "a\0b", 3), 0);
@@ -221,7 +222,8 @@ START_TEST(job_fields_refuse_garbage)
 	redisReply		*e = claim_entry(15, strs, NULL);
 	struct job_fields	 f;
 
-	job_fields_parse(&f, e);
+	job_fields_parse(&f, (const redisReply *const *)e->element + 3,
+	    e->elements - 3);
 	ck_assert_str_eq(f.handler, "");
 	ck_assert_ptr_null(f.payload);
 	ck_assert_int_eq(f.attempt, 1);

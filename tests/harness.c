@@ -418,6 +418,68 @@ h_job_split(char *key, size_t len, const char *fmt, va_list ap,
 	}
 }
 
+/* A new string reply holding s, for h_claim_expand. */
+static redisReply *
+h_reply_str(const char *s)
+{
+	redisReply	*r = calloc(1, sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	r->type = REDIS_REPLY_STRING;
+	r->str = strdup(s);
+	ck_assert_ptr_nonnull(r->str);
+	r->len = strlen(s);
+	return (r);
+}
+
+/* Whether e is a claim reply's {"runs", ...} entry. */
+static bool
+h_is_runs(const redisReply *e)
+{
+	return (e->type == REDIS_REPLY_ARRAY && e->elements % 3 == 1 &&
+	    e->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(e->element[0]->str, "runs") == 0);
+}
+
+void
+h_claim_expand(redisReply *rep)
+{
+	redisReply	**el;
+	size_t		  n = 0, at = 0;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5)
+		return;
+	for (size_t i = 0; i < rep->elements; i++)
+		n += h_is_runs(rep->element[i]) ? rep->element[i]->elements / 3 : 1;
+	el = calloc(n + 1, sizeof(*el));
+	ck_assert_ptr_nonnull(el);
+	for (size_t i = 0; i < rep->elements; i++) {
+		redisReply	*e = rep->element[i];
+
+		if (!h_is_runs(e)) {
+			el[at++] = e;
+			continue;
+		}
+		for (size_t k = 1; k < e->elements; k += 3) {
+			redisReply	*r = calloc(1, sizeof(*r));
+
+			ck_assert_ptr_nonnull(r);
+			r->type = REDIS_REPLY_ARRAY;
+			r->elements = 4;
+			r->element = calloc(4, sizeof(*r->element));
+			ck_assert_ptr_nonnull(r->element);
+			r->element[0] = h_reply_str("run");
+			memcpy(&r->element[1], &e->element[k], 3 * sizeof(*el));
+			el[at++] = r;
+		}
+		e->elements = 1;	/* the strings moved */
+		freeReplyObject(e);
+	}
+	free(rep->element);
+	rep->element = el;
+	rep->elements = n;
+}
+
 redisReply *
 h_job_fields(redisContext *c, const char *prefix, const char *id)
 {

@@ -126,6 +126,13 @@ const char	*h_job_str(redisContext *c, char *buf, size_t len, const char *fmt, .
  * caller frees it.
  */
 redisReply	*h_job_fields(redisContext *c, const char *prefix, const char *id);
+/*
+ * In claim reply rep, replace the entry {"runs", id, token, body, ...}
+ * with one {"run", id, token, body} per job, in their order, so that a
+ * test finds each job in an entry of its own (the strings move; rep stays
+ * the caller's to free). Any other reply is left alone.
+ */
+void		 h_claim_expand(redisReply *rep);
 /* Whether the job fmt formats ("NS:{Q}:job:ID") exists in either form. */
 int		 h_job_exists(redisContext *c, const char *fmt, ...);
 /*

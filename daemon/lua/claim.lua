@@ -57,11 +57,14 @@
 -- reaped_buried, entry, entry, ...}
 -- next_due_ms is the (floored) score of the first member left in delayed,
 -- or now_ms when due candidates were left there (past the limit, skipped).
--- An entry is {"run", id, token, field1, value1, ..., "attempts", N} (the
--- hash as it was before the claim, HGETALL order, then the new attempt
--- number, which overrides an earlier "attempts"; the lease is the token),
--- {"run", id, token, body} for a packed job (its body as claimed: the new
--- attempt number and token in its head line), or {"buried", id, reason}.
+-- An entry is {"run", id, token, field1, value1, ..., "attempts", N} for a
+-- hash job (the hash as it was before the claim, HGETALL order, then the
+-- new attempt number, which overrides an earlier "attempts"; the lease is
+-- the token), {"runs", id, token, body, id, token, body, ...} for all the
+-- packed jobs claimed, where the first of them was (each body as claimed:
+-- the new attempt number and token in its head line; one entry, because
+-- Redis converts each table of a reply with a dozen lookups), or
+-- {"buried", id, reason}.
 -- Reasons:
 --   "job hash missing"
 --   "job body is malformed" (the body is left as it is)
@@ -334,6 +337,7 @@ if limit > 0 then
 	-- The packed candidates' values (none or false: a hash job).
 	local bodies = pk_any(P) and pk_bodies(P, cands) or {}
 	local taken, leased, rewrites = {}, {}, {}
+	local runs = {'runs'}	-- the packed jobs claimed: id, token, body
 	local deadline = istr(now + lease_ms)
 	-- Move id from delayed to dead for why, and say so.
 	local function bury(id, why)
@@ -399,7 +403,12 @@ if limit > 0 then
 				    ' ' .. all
 				rewrites[#rewrites + 1] = id
 				rewrites[#rewrites + 1] = nb
-				reply[#reply + 1] = {'run', id, token, nb}
+				if #runs == 1 then	-- in the reply where the first is
+					reply[#reply + 1] = runs
+				end
+				runs[#runs + 1] = id
+				runs[#runs + 1] = token
+				runs[#runs + 1] = nb
 			else
 				redis.call('HSET', jk, 'attempts', attempts_text,
 				    'lease', token)
