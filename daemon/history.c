@@ -38,6 +38,8 @@ history_record(const struct history_run *r)
 	if (r->error != NULL && r->error[0] != '\0')
 		json_add_cstr(&o, "error", r->error);
 	json_add_cstr(&o, "daemon", r->daemon);
+	if (r->finished_ms > 0)
+		json_add_int(&o, "finished_ms", r->finished_ms);
 	json_obj_end(&o);
 	return (json_out_take(&o));
 }

@@ -2,9 +2,9 @@
 /*
  * The record a finished job leaves for results.ttl (results.history): what
  * happened, after the job hash is gone. The daemon writes it as a JSON
- * object that outcome.lua completes with "finished_ms" (Redis time) and
- * keeps in NS:{Q}:history beside the lists NS:{Q}:done and NS:{Q}:failed
- * (docs/keys.md); deferctl show and list read it.
+ * object, whole, and outcome.lua keeps it as it is in NS:{Q}:history
+ * beside the lists NS:{Q}:done and NS:{Q}:failed (docs/keys.md); deferctl
+ * show and list read it.
  */
 #ifndef DEFERD_HISTORY_H
 #define DEFERD_HISTORY_H
@@ -19,6 +19,7 @@ struct history_run {
 	int		 attempt;	/* the run's attempt number */
 	int64_t		 enqueued_ms;	/* 0: unknown */
 	int64_t		 started_ms;	/* Redis time at the start; 0: not run */
+	int64_t		 finished_ms;	/* Redis time of the outcome; 0: unknown */
 	int64_t		 duration_ms;	/* < 0: not run */
 	int		 exit_code;	/* -1: none (signalled, not run) */
 	int		 term_signal;	/* 0: none */

@@ -802,6 +802,7 @@ job_history_record(struct job *j)
 	r.attempt = j->attempt;
 	r.enqueued_ms = j->enqueued_ms;
 	r.started_ms = j->started_ms;
+	r.finished_ms = sched_redis_now_ms(j->s);
 	r.duration_ms = j->duration_ms;
 	r.exit_code = j->exit_code;
 	r.term_signal = j->term_signal;

@@ -264,6 +264,7 @@ START_TEST(record_is_json_with_the_known_fields)
 	r.enqueued_ms = 1000;
 	r.started_ms = 2000;
 	r.duration_ms = 15;
+	r.finished_ms = 2016;
 	r.exit_code = -1;
 	r.term_signal = 9;
 	r.timed_out = true;
@@ -275,7 +276,7 @@ START_TEST(record_is_json_with_the_known_fields)
 	    "\"attempts\":3,\"enqueued_ms\":1000,\"started_ms\":2000,"
 	    "\"duration_ms\":15,\"signal\":9,\"timed_out\":true,"
 	    "\"error\":\"quote \\\" newline \\u000a bad \xef\xbf\xbd\","
-	    "\"daemon\":\"host:42\"}");
+	    "\"daemon\":\"host:42\",\"finished_ms\":2016}");
 	free(rec);
 
 	memset(&r, 0, sizeof(r));

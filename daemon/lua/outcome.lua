@@ -31,8 +31,9 @@
 --         flags: "r" refund the attempt (retry), "c" the resource was
 --                locked (event "lock_conflict"), "" none
 --         duration_ms of the handler run ("" = none)
---         record: the history record, a JSON object the script completes
---         with "finished_ms" (Redis time); "" = none (retries have none)
+--         record: the history record, a JSON object kept as it is (the
+--         daemon's "finished_ms" in it: completing it here cost Redis two
+--         copies of it per job); "" = none (retries have none)
 --
 -- Reply: an array with one integer per job, in order: 1 when its lease
 -- token matched and the outcome was recorded; else nothing changed for
@@ -62,19 +63,18 @@ local out, buried = {}, 0
 local hist = {done = {}, failed = {}, recs = {}}
 
 -- Keep record rec (the daemon's JSON object) of job id in list. One that
--- is not an object is left out: raising an error here would leave the
--- job's outcome written and the batch's reply lost.
+-- is not an object ({ ... }) is left out: raising an error here would
+-- leave the job's outcome written and the batch's reply lost.
 local function history_add(list, id, rec)
-	if hist_max == 0 or rec == '' or string.sub(rec, 1, 1) ~= '{' or
-	    string.sub(rec, -1) ~= '}' then
+	if hist_max == 0 or string.byte(rec, 1) ~= 123 or
+	    string.byte(rec, -1) ~= 125 then
 		return
 	end
 	local z = hist[list]
 	z[#z + 1] = now_text
 	z[#z + 1] = id
 	hist.recs[#hist.recs + 1] = id
-	hist.recs[#hist.recs + 1] = string.sub(rec, 1, -2) ..
-	    ',"finished_ms":' .. now_text .. '}'
+	hist.recs[#hist.recs + 1] = rec
 end
 
 -- Drop list's oldest records beyond hist_max or older than hist_ttl.
@@ -94,7 +94,9 @@ local function history_trim(list, hk)
 end
 
 -- Write this call's records: into their list, out of the other one (an
--- ID's record is its latest run's), then trim both limits.
+-- ID's record is its latest run's; one EXISTS spares the ZREM of every ID
+-- while the other list is empty, as failed is on a healthy queue), then
+-- trim both limits.
 local function history_write()
 	if #hist.recs == 0 then
 		return
@@ -110,7 +112,9 @@ local function history_write()
 				ids[#ids + 1] = z[i]
 			end
 			call_chunked('ZADD', P .. list, z, 2)
-			call_chunked('ZREM', P .. other, ids, 1)
+			if redis.call('EXISTS', P .. other) == 1 then
+				call_chunked('ZREM', P .. other, ids, 1)
+			end
 			history_trim(P .. list, hk)
 		end
 	end
