@@ -396,8 +396,11 @@ if limit > 0 then
 			claimed = claimed + 1
 			payload_bytes = payload_bytes + pl_len
 			local token = nonce .. '-' .. claimed
-			local attempts = (att and tonumber(att) or 0) + 1
-			local attempts_text = istr(attempts)
+			local attempts, attempts_text = 1, '1'	-- the common case
+			if att and att ~= '0' then
+				attempts = tonumber(att) + 1
+				attempts_text = istr(attempts)
+			end
 			if body then	-- all: the body from its handler on
 				local nb = 'J1 ' .. attempts_text .. ' ' .. token ..
 				    ' ' .. all
