@@ -551,6 +551,43 @@ START_TEST(a_daemon_runs_packed_jobs_to_their_end)
 }
 END_TEST
 
+/*
+ * A packed job whose ID breaks the ID rules reaches the daemon (the claim
+ * checks only a hash job's ID, which names a key) and is buried there,
+ * unrun, with the reason; the good job beside it runs.
+ */
+START_TEST(a_packed_job_with_a_bad_id_is_buried_unrun)
+{
+	struct h_daemon	 d;
+	char		 config[1024], buf[512];
+
+	h_write_file(W.hdir, "record", "#!/bin/sh\necho \"$DEFERD_JOB_ID\" >> "
+	    "\"$OUT/ran\"\n", 0755);
+	snprintf(config, sizeof(config),
+	    "redis: {url: \"%s\"}\n"
+	    "handlers: {dir: %s, environment: {OUT: \"%s\"}}\n",
+	    W.r.url, W.hdir, W.out);
+	freeReplyObject(h_cmd(W.c, "HSET deferd:{default}:jobs bad/id %s "
+	    "good %s", "J1 0 - record\n\n", "J1 0 - record\n\n"));
+	freeReplyObject(h_cmd(W.c, "ZADD deferd:{default}:delayed 1 bad/id "
+	    "2 good"));
+	h_daemon_start(&d, W.work, config);
+
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
+	    "ZSCORE deferd:{default}:dead bad/id") > 0, 15000));
+	ck_assert(H_WAIT_UNTIL(h_cmd_int(W.c,
+	    "EXISTS deferd:{default}:result:good") == 1, 15000));
+	h_cmd_str(W.c, buf, sizeof(buf), "HGET deferd:{default}:jobs bad/id");
+	ck_assert_holds(buf, "\nlast_error=job ID breaks the ID rules");
+	ck_assert_int_eq(h_zcard(W.c, "active"), 0);
+	snprintf(buf, sizeof(buf), "%s/ran", W.out);
+	ck_assert_int_eq(h_count_lines(buf), 1);
+	ck_assert_int_eq(h_count_lines_equal(buf, "good"), 1);
+	ck_assert(h_daemon_log_has(&d, "breaks the ID rules", 5000));
+	h_daemon_stop(&d);
+}
+END_TEST
+
 /* deferctl with config cfg and the arguments (NULL-terminated); stdout in out. */
 static int
 ctl(const char *cfg, char *out, size_t len, ...)
@@ -659,6 +696,7 @@ main(void)
 	tcase_add_checked_fixture(tc, world_setup, world_teardown);
 	tcase_set_timeout(tc, 60 * SLOW);
 	tcase_add_test(tc, a_daemon_runs_packed_jobs_to_their_end);
+	tcase_add_test(tc, a_packed_job_with_a_bad_id_is_buried_unrun);
 	tcase_add_test(tc, readers_take_packed_jobs);
 	suite_add_tcase(s, tc);
 	return (h_main(s));

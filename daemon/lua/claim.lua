@@ -74,7 +74,8 @@
 --       V cut to 40 bytes)
 --   "payload of N bytes exceeds handlers.max_payload (M bytes)"
 --   "job ID breaks the ID rules (1-200 bytes of [A-Za-z0-9_.:@-]): "ID""
---       (ID cut to 60 bytes, %q-quoted)
+--       (ID cut to 60 bytes, %q-quoted; a hash job's: the daemon buries a
+--       packed job's through the outcome, job.c)
 --   "due time is +inf: it would never run" (at most 10 per call, by
 --       the claims that take fewer jobs than their limit)
 -- The last entry is {"trimmed", by_max_jobs, by_ttl} when burying made
@@ -357,7 +358,10 @@ if limit > 0 then
 		local body = bodies[i] or false
 		local jk = not body and P .. 'job:' .. id	-- a hash job's key
 		local why, all, h, pl_len, att, due, enq
-		local ok_id = valid_id(id)
+		-- A hash job's ID names its key: checked here. A packed job's
+		-- names none; the daemon checks it (job.c), sparing Redis a
+		-- pattern over every ID.
+		local ok_id = body or valid_id(id)
 		local skip_h = run > 0 and ok_id and not body and
 		    hget_safe(jk, 'handler')
 		local ok, token_at
