@@ -2,7 +2,8 @@
 /*
  * JSON string escaping (json.h). Every entry point walks the input one
  * "piece" at a time (an ASCII byte, an escape, a whole UTF-8 sequence or a
- * replacement character), so truncation can never split a piece. It uses
+ * replacement character), so truncation can never split a piece; a run of
+ * bytes that stand for themselves goes in one copy. It uses
  * nothing of the project but json.h: the logger writes JSON lines with it,
  * so it sits below the logger and the allocator.
  */
@@ -16,8 +17,25 @@
 
 static const char	json_replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
 
+static size_t	json_plain_run(const unsigned char *, size_t);
 static size_t	json_utf8_scan(const unsigned char *, size_t, bool *);
 static size_t	json_piece(const unsigned char *, size_t, size_t *, char *);
+
+/*
+ * How many bytes from s on stand for themselves in a JSON string (printable
+ * ASCII but the quote and the backslash): each is a piece of its own, so a
+ * run of them is copied at once (a payload is mostly such a run).
+ */
+static size_t
+json_plain_run(const unsigned char *s, size_t len)
+{
+	size_t	i = 0;
+
+	while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
+	    s[i] != '\\')
+		i++;
+	return (i);
+}
 
 /*
  * Scan the UTF-8 sequence starting with s[0] >= 0x80 (len > 0). Returns the
@@ -99,8 +117,13 @@ json_write_string(FILE *f, const void *src, size_t len)
 
 	fputc('"', f);
 	while (len > 0) {
-		n = json_piece(s, len, &used, piece);
-		fwrite(piece, 1, n, f);
+		if ((n = json_plain_run(s, len)) > 0) {
+			fwrite(s, 1, n, f);
+			used = n;
+		} else {
+			n = json_piece(s, len, &used, piece);
+			fwrite(piece, 1, n, f);
+		}
 		s += used;
 		len -= used;
 	}
@@ -117,6 +140,24 @@ json_escape(char *out, size_t outlen, const void *src, size_t len)
 	bool			 full = false;
 
 	while (len > 0) {
+		if ((n = json_plain_run(s, len)) > 0) {
+			/* Byte by byte, as pieces: as many as fit before the NUL. */
+			size_t	fit = outlen > total ? outlen - total - 1 : 0;
+
+			if (!full && n <= fit)
+				memcpy(out + total, s, n);
+			else if (!full) {
+				if (fit > 0)
+					memcpy(out + total, s, fit);
+				full = true;
+				if (outlen > 0)
+					out[total + fit] = '\0';
+			}
+			total += n;
+			s += n;
+			len -= n;
+			continue;
+		}
 		n = json_piece(s, len, &used, piece);
 		if (!full && total + n < outlen)
 			memcpy(out + total, piece, n);

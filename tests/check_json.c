@@ -92,6 +92,34 @@ START_TEST(truncation)
 }
 END_TEST
 
+/*
+ * A run of plain bytes goes in one copy but is cut as single bytes are:
+ * every buffer size keeps as many as fit before the NUL, after a whole
+ * escape, and the length is always the whole escaped text's.
+ */
+START_TEST(a_plain_run_is_cut_byte_by_byte)
+{
+	static const char	whole[] = "\\\"abcdef\\u0001gh";	/* \"abcdef\u0001gh */
+	char			buf[32];
+
+	for (size_t outlen = 1; outlen <= sizeof(whole); outlen++) {
+		size_t	keep = outlen - 1;
+
+		/* The escapes are whole or absent: 2 bytes, then 6. */
+		if (keep < 2)
+			keep = 0;
+		else if (keep >= 8 && keep < 14)
+			keep = 8;
+		memset(buf, 'X', sizeof(buf));
+		ck_assert_uint_eq(json_escape(buf, outlen, "\"abcdef\x01gh", 10),
+		    sizeof(whole) - 1);
+		ck_assert_msg(strlen(buf) == keep &&
+		    memcmp(buf, whole, keep) == 0, "outlen %zu: \"%s\"", outlen,
+		    buf);
+	}
+}
+END_TEST
+
 START_TEST(quote_and_write)
 {
 	char	*q = json_quote("a\"\n\xff", 4);
@@ -289,6 +317,7 @@ main(void)
 	tcase_add_test(tc, valid_utf8_kept);
 	tcase_add_test(tc, invalid_utf8_replaced);
 	tcase_add_test(tc, truncation);
+	tcase_add_test(tc, a_plain_run_is_cut_byte_by_byte);
 	tcase_add_test(tc, quote_and_write);
 	tcase_add_test(tc, random_bytes_always_valid);
 	tcase_add_test(tc, object_writer);
