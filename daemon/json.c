@@ -13,6 +13,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define JSON_ONE_PASS_MAX	4096	/* bytes escaped without measuring first */
+
 /* Return a new quoted JSON string literal of src. */
 char *
 json_quote(const void *src, size_t len)
@@ -48,15 +50,27 @@ json_out_raw(struct json_out *o, const char *s, size_t n)
 	o->buf[o->len] = '\0';
 }
 
-/* Append src as a quoted JSON string. */
+/*
+ * Append src as a quoted JSON string. One that is short is escaped in one
+ * pass into room for the worst case (a byte becomes at most 6: "\u001f"):
+ * the keys and values of a job's line and record are, and measuring each
+ * first was a tenth of deferd's time per persistent job.
+ */
 static void
 json_out_quoted(struct json_out *o, const void *src, size_t len)
 {
-	size_t	n = json_escape(NULL, 0, src, len);
+	size_t	n;
 
-	json_out_reserve(o, n + 2);
-	o->buf[o->len++] = '"';
-	json_escape(o->buf + o->len, n + 1, src, len);
+	if (len <= JSON_ONE_PASS_MAX) {
+		json_out_reserve(o, 6 * len + 2);
+		o->buf[o->len++] = '"';
+		n = json_escape(o->buf + o->len, 6 * len + 1, src, len);
+	} else {
+		n = json_escape(NULL, 0, src, len);
+		json_out_reserve(o, n + 2);
+		o->buf[o->len++] = '"';
+		json_escape(o->buf + o->len, n + 1, src, len);
+	}
 	o->len += n;
 	o->buf[o->len++] = '"';
 	o->buf[o->len] = '\0';
