@@ -172,11 +172,11 @@ json_add_cstr(struct json_out *o, const char *key, const char *v)
 void
 json_add_int(struct json_out *o, const char *key, int64_t v)
 {
-	char	num[24];
-	int	n = snprintf(num, sizeof(num), "%" PRId64, v);
+	char	num[UTIL_INT_TEXT];
+	size_t	n = util_int_text(num, v);
 
 	json_out_key(o, key);
-	json_out_raw(o, num, (size_t)n);
+	json_out_raw(o, num, n);
 }
 
 /* Add key: true or false. */

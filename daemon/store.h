@@ -23,6 +23,7 @@
 
 #include "rconn.h"
 #include "scripts.h"
+#include "util.h"
 
 #define STORE_ARGS_INLINE	16	/* arguments before the call allocates */
 #define STORE_NUMS_INLINE	8	/* integers before the call allocates */
@@ -43,7 +44,7 @@ struct store_call {
 	int		 cap;
 	int		 nnum;
 	const char	*inline_argv[STORE_ARGS_INLINE];
-	char		 num[STORE_NUMS_INLINE][24];
+	char		 num[STORE_NUMS_INLINE][UTIL_INT_TEXT];
 	char		**owned;	/* integers past num, freed with the call */
 	int		 nowned;
 };

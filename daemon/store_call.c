@@ -123,7 +123,7 @@ store_arg_int(struct store_call *c, int64_t v)
 		return;
 	}
 	s = c->num[c->nnum++];
-	snprintf(s, sizeof(c->num[0]), "%" PRId64, v);
+	util_int_text(s, v);
 	store_arg(c, s);
 }
 

@@ -140,6 +140,25 @@ util_valid_queue_name(const char *s)
 	return (len <= 100 && util_valid_job_id(s, len));
 }
 
+size_t
+util_int_text(char *out, int64_t v)
+{
+	char		 digits[20];
+	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t		 n = 0, len = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = digits[--n];
+	out[len] = '\0';
+	return (len);
+}
+
 char *
 util_escape(const void *src, size_t len, char *out, size_t outlen)
 {

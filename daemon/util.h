@@ -49,6 +49,13 @@ bool	util_valid_queue_name(const char *);
  * \xNN. Truncates with "..." if out is too small. Returns out.
  */
 char	*util_escape(const void *src, size_t len, char *out, size_t outlen);
+/*
+ * v in decimal into out (at least UTIL_INT_TEXT bytes), NUL-terminated;
+ * returns its length. What snprintf's "%" PRId64 writes, without the cost
+ * of printf's machinery (numbers go into every job's outcome and record).
+ */
+#define UTIL_INT_TEXT	24
+size_t	util_int_text(char *out, int64_t v);
 /* The value of hex digit c, or -1. */
 int	util_hexval(int c);
 /* src as standard base64 (with padding), NUL-terminated; the caller frees it. */

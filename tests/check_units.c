@@ -2,6 +2,8 @@
 /* Unit tests: durations, sizes, names, escaping, replies and job fields. */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +124,33 @@ START_TEST(escape)
 	util_escape("0123456789abcdef", 16, out, 10);
 	ck_assert_int_le(strlen(out), 9);
 	ck_assert(strstr(out, "...") != NULL);
+}
+END_TEST
+
+/* util_int_text writes what snprintf's PRId64 format does, to the extremes. */
+START_TEST(int_text)
+{
+	static const int64_t	 fixed[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+	    1796681402556, INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	char			 got[UTIL_INT_TEXT], want[UTIL_INT_TEXT];
+	uint64_t		 x = 88172645463325252ULL;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		snprintf(want, sizeof(want), "%" PRId64, fixed[i]);
+		ck_assert_uint_eq(util_int_text(got, fixed[i]), strlen(want));
+		ck_assert_str_eq(got, want);
+	}
+	for (int i = 0; i < 100000; i++) {	/* xorshift64 over all magnitudes */
+		int64_t	v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v = (int64_t)(x >> (x % 64));
+		snprintf(want, sizeof(want), "%" PRId64, v);
+		ck_assert_uint_eq(util_int_text(got, v), strlen(want));
+		ck_assert_str_eq(got, want);
+	}
 }
 END_TEST
 
@@ -265,6 +294,7 @@ main(void)
 	tcase_add_test(tc, format_duration);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, escape);
+	tcase_add_test(tc, int_text);
 	tcase_add_test(tc, random_ids);
 	tcase_add_test(tc, reply_reader_cap);
 	tcase_add_test(tc, job_fields_decode);
