@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Building calls and reading replies, for the store_*.c files (store_call.h). */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +114,15 @@ store_arg_copy(struct store_call *c, const char *s)
 void
 store_arg_int(struct store_call *c, int64_t v)
 {
-	char	*s;
+	char	 text[UTIL_INT_TEXT];
 
 	if (c->nnum == STORE_NUMS_INLINE) {
-		xasprintf(&s, "%" PRId64, v);
-		store_arg(c, store_own(c, s));
+		util_int_text(text, v);
+		store_arg_copy(c, text);
 		return;
 	}
-	s = c->num[c->nnum++];
-	util_int_text(s, v);
-	store_arg(c, s);
+	util_int_text(c->num[c->nnum], v);
+	store_arg(c, c->num[c->nnum++]);
 }
 
 /* Why r is not the reply expected: Redis's error or "unexpected reply". */

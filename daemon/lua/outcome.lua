@@ -107,12 +107,12 @@ local function history_write()
 		local list, other = l[1], l[2]
 		local z = hist[list]
 		if #z > 0 then
-			local ids = {}
-			for i = 2, #z, 2 do
-				ids[#ids + 1] = z[i]
-			end
 			call_chunked('ZADD', P .. list, z, 2)
 			if redis.call('EXISTS', P .. other) == 1 then
+				local ids = {}
+				for i = 2, #z, 2 do
+					ids[#ids + 1] = z[i]
+				end
 				call_chunked('ZREM', P .. other, ids, 1)
 			end
 			history_trim(P .. list, hk)
